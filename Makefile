@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SOURCE ?=
+
+.PHONY: run test unit lint bench system-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	touch $@
+
+## run: start the embedded stack and watch SOURCE (default: a UCSD Ped2 clip), printing incidents
+run: $(BIN)/.installed
+	$(BIN)/vad run $(SOURCE)
+
+## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
+test: $(BIN)/.installed system-deps
+	$(BIN)/python -m pytest
+
+## unit: pure-code tests only
+unit: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not integration"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+## system-deps: Debian packages for the RTSP test camera (GStreamer RTSP server)
+system-deps:
+	@bash scripts/system-deps.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

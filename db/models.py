@@ -1,0 +1,183 @@
+"""SQLAlchemy 2 models. The schema itself is only ever changed by Alembic migrations.
+
+Every effect of the pipeline is idempotent on a natural key: a window is unique on
+(camera, log, partition, first offset), a frame score on (window, offset). A process may die at any
+point and be retried without leaving duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Camera(Base):
+    """A stream the service watches, with its live status and ingest counters."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    fps: Mapped[float | None] = mapped_column(Float, comment="analysis fps; NULL = default")
+    loop: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    threshold: Mapped[float | None] = mapped_column(Float, comment="incident threshold; NULL = default")
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kept_frames: Mapped[int] = mapped_column(BigInteger, default=0)
+    pruned_frames: Mapped[int] = mapped_column(BigInteger, default=0)
+    dropped_frames: Mapped[int] = mapped_column(BigInteger, default=0)
+    resume_index: Mapped[int] = mapped_column(BigInteger, default=0, comment="next source frame index (files)")
+    next_window_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Window(Base):
+    """A slice of one camera's frames in Kafka: the unit of Celery work (a claim check)."""
+
+    __tablename__ = "windows"
+    __table_args__ = (
+        UniqueConstraint("camera_id", "topic_id", "partition", "first_offset", name="uq_window_natural"),
+        UniqueConstraint("camera_id", "seq", name="uq_window_seq"),
+        Index("ix_windows_status_enqueued", "status", "enqueued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger, comment="per-camera order of windows")
+    topic: Mapped[str] = mapped_column(String(200))
+    topic_id: Mapped[str] = mapped_column(String(64), comment="identity of the Kafka log (topic id)")
+    partition: Mapped[int] = mapped_column(Integer)
+    first_offset: Mapped[int] = mapped_column(BigInteger)
+    last_offset: Mapped[int] = mapped_column(BigInteger)
+    context_offset: Mapped[int | None] = mapped_column(BigInteger, comment="first look-back frame")
+    n_frames: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    scorer: Mapped[str | None] = mapped_column(String(100))
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FrameScore(Base):
+    """Exactly one row per kept frame: its stage-1 score, or the reason it has none."""
+
+    __tablename__ = "frame_scores"
+    __table_args__ = (
+        UniqueConstraint("window_id", "kafka_offset", name="uq_frame_score"),
+        Index("ix_frame_scores_camera_time", "camera_id", "captured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    kafka_offset: Mapped[int] = mapped_column(BigInteger)
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    score: Mapped[float | None] = mapped_column(Float)
+    raw: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    """A run of frames whose smoothed score stayed over the camera's threshold."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_camera_start", "camera_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    peak_score: Mapped[float] = mapped_column(Float)
+    peak_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    peak_offset: Mapped[int | None] = mapped_column(BigInteger)
+    key_frame: Mapped[bytes | None] = mapped_column(LargeBinary, comment="JPEG of the peak frame")
+    threshold: Mapped[float] = mapped_column(Float)
+    scorer: Mapped[str | None] = mapped_column(String(100))
+    rule: Mapped[str | None] = mapped_column(Text, comment="which decision rule opened it")
+    first_window_seq: Mapped[int] = mapped_column(BigInteger)
+    last_window_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CameraTracker(Base):
+    """Per-camera incident state machine, advanced strictly in window order."""
+
+    __tablename__ = "camera_trackers"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+
+
+class ScorerState(Base):
+    """Slowly varying per-camera scorer statistics (e.g. the motion baseline)."""
+
+    __tablename__ = "scorer_states"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    scorer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+
+
+class DispatchProgress(Base):
+    """Where the dispatcher resumes in one partition of one Kafka log."""
+
+    __tablename__ = "dispatch_progress"
+
+    topic_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(BigInteger, comment="safe offset to resume reading from")
+    camera_last: Mapped[dict] = mapped_column(JsonDoc, default=dict, comment="camera id -> last dispatched offset")
+    camera_context: Mapped[dict] = mapped_column(JsonDoc, default=dict, comment="camera id -> recent offsets")
+
+
+class NormalityModelRecord(Base):
+    """A fitted per-camera normality model stored in the model folder; highest version wins."""
+
+    __tablename__ = "normality_models"
+    __table_args__ = (UniqueConstraint("camera_id", "version", name="uq_model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    frames: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    info: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,1 @@
+"""Camera ingest: read cameras, sample and prune frames, publish them to Kafka."""

@@ -1,0 +1,104 @@
+"""The ingest process: one `CameraIngestor` per enabled camera, kept in sync with the database.
+
+Cameras added, removed or changed with `vad camera ...` (or the API) are picked up within seconds;
+status and counters flow back to the database once a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import queries
+from db.models import Camera
+from db.session import transaction
+from ingest.camera import CameraIngestor, CameraSpec
+from ingest.publisher import FramePublisher
+from vad.config import IngestConfig
+
+log = logging.getLogger(__name__)
+
+_SYNC_EVERY_SECONDS = 2.0
+
+
+def camera_spec(camera: Camera, config: IngestConfig) -> CameraSpec:
+    return CameraSpec(
+        id=camera.id,
+        name=camera.name,
+        url=camera.url,
+        fps=camera.fps or config.default_fps,
+        loop=camera.loop,
+        resume_index=camera.resume_index or 0,
+    )
+
+
+def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> int:
+    """Write every ingestor's status and counter deltas; a database hiccup only delays them.
+    Returns the number of kept frames written."""
+    reports = [ingestor.take_report() for ingestor in ingestors]
+    try:
+        with transaction(sessions) as session:
+            for item in reports:
+                queries.apply_ingest_report(session, item)
+    except Exception as error:  # noqa: BLE001
+        log.warning("cannot write camera status (%s); will retry", error)
+        for ingestor, item in zip(ingestors, reports, strict=True):
+            ingestor.give_back(item)
+        return 0
+    return sum(item.kept for item in reports)
+
+
+class IngestService:
+    def __init__(
+        self, config: IngestConfig, sessions: sessionmaker[Session], publisher: FramePublisher
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.publisher = publisher
+        self.ingestors: dict[int, CameraIngestor] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        next_sync = 0.0
+        elapsed = 0.0
+        while not stop.is_set():
+            if elapsed >= next_sync:
+                self.sync()
+                next_sync = elapsed + _SYNC_EVERY_SECONDS
+            report(self.sessions, list(self.ingestors.values()))
+            stop.wait(self.config.status_interval_seconds)
+            elapsed += self.config.status_interval_seconds
+        self.shutdown()
+
+    def sync(self) -> None:
+        try:
+            with self.sessions() as session:
+                wanted = {
+                    c.id: camera_spec(c, self.config)
+                    for c in queries.list_cameras(session, enabled_only=True)
+                }
+        except Exception as error:  # noqa: BLE001
+            log.warning("cannot read cameras (%s); keeping the current set", error)
+            return
+        for camera_id, ingestor in list(self.ingestors.items()):
+            spec = wanted.get(camera_id)
+            if spec is None or spec.key != ingestor.spec.key:
+                log.info("stopping ingest of camera %s", ingestor.spec.name)
+                ingestor.stop()
+                report(self.sessions, [ingestor])
+                del self.ingestors[camera_id]
+        for camera_id, spec in wanted.items():
+            if camera_id not in self.ingestors:
+                log.info("starting ingest of camera %s (%s)", spec.name, spec.url)
+                ingestor = CameraIngestor(spec, self.config, self.publisher)
+                ingestor.start()
+                self.ingestors[camera_id] = ingestor
+
+    def shutdown(self) -> None:
+        for ingestor in self.ingestors.values():
+            ingestor.stop()
+            if not ingestor.finished.is_set() or ingestor.status == "online":
+                ingestor.status, ingestor.reason = "offline", "service stopped"
+        self.publisher.flush()
+        report(self.sessions, list(self.ingestors.values()))

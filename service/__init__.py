@@ -1,0 +1,1 @@
+"""The `vad` command line and the embedded stack supervisor (orchestration; no domain logic)."""

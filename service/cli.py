@@ -1,0 +1,54 @@
+"""`vad`: the one command line of the service."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from service.commands import camera, incidents, pipeline, replay
+from service.context import AppContext, setup_logging
+from vad.config import Settings
+
+app = typer.Typer(
+    help="Surveillance video anomaly detection: cameras -> Kafka -> Celery -> PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(camera.app, name="camera")
+app.command("incidents")(incidents.incidents)
+app.command("replay")(replay.replay)
+for name, command in pipeline.COMMANDS.items():
+    app.command(name)(command)
+
+
+def _mount_optional() -> None:
+    try:
+        from service.commands import eval as eval_commands
+    except ImportError:
+        return
+    app.add_typer(eval_commands.app, name="eval")
+
+
+_mount_optional()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    setup_logging(verbose)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        typer.secho(f"error: invalid VAD_* settings:\n{error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    ctx.obj = AppContext(settings)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

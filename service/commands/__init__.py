@@ -1,0 +1,1 @@
+"""Sub-commands of `vad`, one module per concern."""

@@ -1,0 +1,87 @@
+"""`vad camera add|list|remove|learn`."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from db import queries
+from db.session import transaction
+from ingest.sources import validate_source_url
+from service.context import fail, get_context
+
+app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Unique camera name."),
+    url: str = typer.Argument(..., help="rtsp://..., http(s)://... (MJPEG) or a video file path."),
+    fps: float = typer.Option(None, "--fps", help="Analysis frames per second (default from settings)."),
+    loop: bool = typer.Option(False, "--loop", help="Replay a file source endlessly."),
+    threshold: float = typer.Option(None, "--threshold", min=0, max=1, help="Incident threshold."),
+) -> None:
+    """Connect a camera stream; the running service starts ingesting it within seconds."""
+    app_ctx = get_context(ctx)
+    try:
+        url = validate_source_url(url)
+    except ValueError as error:
+        fail(str(error))
+    if fps is not None and not 0 < fps <= 60:
+        fail("--fps must be in (0, 60]")
+    with transaction(app_ctx.sessions()) as session:
+        try:
+            camera = queries.add_camera(session, name, url, fps, loop)
+        except queries.CameraExists as error:
+            fail(str(error))
+        camera.threshold = threshold
+    typer.echo(f"camera {name!r} added ({url})")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Cameras with their status (online, reconnecting, offline: reason) and frame counters."""
+    settings = get_context(ctx).settings
+    with get_context(ctx).sessions()() as session:
+        cameras = queries.list_cameras(session)
+    rows = [
+        {
+            "name": c.name,
+            "url": c.url,
+            "fps": c.fps or settings.ingest.default_fps,
+            "status": c.status if not c.status_reason else f"{c.status}: {c.status_reason}",
+            "enabled": c.enabled,
+            "kept": c.kept_frames,
+            "pruned": c.pruned_frames,
+            "dropped": c.dropped_frames,
+        }
+        for c in cameras
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no cameras; add one with `vad camera add NAME URL`")
+        return
+    typer.echo(f"{'NAME':<16} {'STATUS':<34} {'FPS':>5} {'KEPT':>8} {'PRUNED':>8} {'DROPPED':>8}  URL")
+    for r in rows:
+        typer.echo(
+            f"{r['name']:<16} {r['status'][:34]:<34} {r['fps']:>5g} {r['kept']:>8} "
+            f"{r['pruned']:>8} {r['dropped']:>8}  {r['url']}"
+        )
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name.")) -> None:
+    """Disconnect a camera and delete its windows, scores and incidents."""
+    with transaction(get_context(ctx).sessions()) as session:
+        try:
+            queries.remove_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(str(error))
+    typer.echo(f"camera {name!r} removed")

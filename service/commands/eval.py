@@ -1,0 +1,77 @@
+"""`vad eval`: offline benchmarks of the per-camera normality model on labelled footage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vad.eval import evaluate_ped2, evaluate_videos
+from vad.scoring.normality import NormalityConfig
+
+app = typer.Typer(
+    help="Fit the normality model on normal footage and report frame-level ROC-AUC / AP.",
+    no_args_is_help=True,
+)
+
+
+def _format_table(result: dict) -> str:
+    """Two-column summary, then per-video AUC; None prints as '-'."""
+
+    def fmt(value: object) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    keys = ["auc", "ap", "frames", "anomalous_frames", "videos", "fit_seconds", "train_frames",
+            "scoring_fps", "internal_size"]
+    lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys]
+    per_video = result.get("per_video_auc") or {}
+    if per_video:
+        lines += ["", f"{'video':<18}auc"]
+        lines += [f"{name:<18}{fmt(auc)}" for name, auc in sorted(per_video.items())]
+    return "\n".join(lines)
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    typer.echo(json.dumps(result, indent=2) if as_json else _format_table(result))
+
+
+@app.command("ped2")
+def ped2(
+    data: Path = typer.Option(..., "--data", exists=True, file_okay=False,
+                              help="UCSD Ped2 folder with train/, test/ and test_labels.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scores_out: Path | None = typer.Option(None, "--scores-out",
+                                           help="Write {video: [score per frame]} JSON here."),
+    videos: str | None = typer.Option(None, "--videos",
+                                      help="Comma-separated test videos (default: all)."),
+) -> None:
+    """Standard Ped2 protocol: fit on train/, score every test frame, pooled frame-level AUC."""
+    subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
+    try:
+        result = evaluate_ped2(data, NormalityConfig(), subset=subset, scores_out=scores_out)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    _emit(result, as_json)
+
+
+@app.command("videos")
+def videos_command(
+    train: Path = typer.Option(..., "--train", exists=True, file_okay=False,
+                               help="Folder of normal clips of the camera."),
+    videos: Path = typer.Option(..., "--videos", exists=True, file_okay=False,
+                                help="Folder of test clips of the same camera."),
+    labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False,
+                                help="UCF-Crime temporal annotation (.txt) or Ped2-style .json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    scores_out: Path | None = typer.Option(None, "--scores-out",
+                                           help="Write {video: [score per frame]} JSON here."),
+) -> None:
+    """Any camera: fit on --train clips, score the labelled --videos clips."""
+    try:
+        result = evaluate_videos(train, videos, labels, NormalityConfig(), scores_out=scores_out)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    _emit(result, as_json)

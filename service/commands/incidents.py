@@ -1,0 +1,79 @@
+"""`vad incidents`: query the incident database."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import typer
+
+from db import queries
+from db.models import Incident
+from service.context import fail, get_context
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str) -> datetime:
+    """'90s', '15m', '1h', '2d' ago, or an ISO timestamp."""
+    match = _DURATION.match(text.strip())
+    if match:
+        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use e.g. 30m, 1h, 2d or an ISO time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def incident_dict(incident: Incident, camera: str) -> dict:
+    return {
+        "id": incident.id,
+        "camera": camera,
+        "status": incident.status,
+        "started_at": incident.started_at.isoformat(),
+        "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
+        "peak_score": round(incident.peak_score, 4),
+        "peak_at": incident.peak_at.isoformat(),
+        "scorer": incident.scorer,
+        "rule": incident.rule,
+        "has_key_frame": incident.key_frame is not None,
+    }
+
+
+def format_incident(d: dict) -> str:
+    end = d["ended_at"][11:19] if d["ended_at"] else "open"
+    return (
+        f"#{d['id']:<5} {d['camera']:<14} {d['started_at'][:19].replace('T', ' ')} -> {end:<8} "
+        f"peak {d['peak_score']:.2f}  {d['status']}"
+    )
+
+
+def incidents(
+    ctx: typer.Context,
+    camera: str = typer.Option(None, "--camera", help="Only this camera."),
+    since: str = typer.Option(None, "--since", help="Only incidents active since, e.g. 1h, 30m."),
+    min_score: float = typer.Option(None, "--min-score", help="Only peaks at or above this."),
+    status: str = typer.Option(None, "--status", help="open or closed."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10000),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List incidents, newest first."""
+    try:
+        flt = queries.IncidentFilter(
+            camera=camera, since=parse_since(since) if since else None,
+            min_score=min_score, status=status, limit=limit,
+        )
+    except ValueError as error:
+        fail(str(error))
+    with get_context(ctx).sessions()() as session:
+        rows = [incident_dict(i, name) for i, name in queries.query_incidents(session, flt)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        typer.echo("no incidents")
+    else:
+        for row in rows:
+            typer.echo(format_incident(row))

@@ -1,0 +1,180 @@
+"""`vad up`, `vad run` and the pipeline processes they start (`dispatcher`, `worker`, `ingest`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import typer
+
+from db import queries
+from db.session import make_engine, make_sessionmaker, transaction
+from service.commands.incidents import format_incident, incident_dict
+from service.context import fail, get_context, stop_event_on_signals
+from service.infra import InfraError
+from service.supervisor import Stack
+from vad.config import Settings
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_CLIPS = [
+    REPO_ROOT / "demo" / "footage" / "ped2_test_04.mp4",
+    REPO_ROOT.parent / "shared" / "data" / "ucsd_ped2" / "test" / "test_04.mp4",
+]
+
+
+def up(
+    ctx: typer.Context,
+    workers: int = typer.Option(None, "--workers", min=1, help="Celery worker processes."),
+) -> None:
+    """Start the embedded stack (PostgreSQL, Kafka-API broker, Redis, dispatcher, workers,
+    ingest of every enabled camera) and run until Ctrl-C."""
+    settings = get_context(ctx).settings
+    stop = stop_event_on_signals()
+    stack = _start(settings, workers)
+    try:
+        stack.supervise(stop)
+    finally:
+        _stop(stack)
+
+
+def run(
+    ctx: typer.Context,
+    source: str = typer.Argument(None, help="Video file or stream URL (default: a Ped2 clip)."),
+    camera: str = typer.Option("demo", "--camera", help="Camera name to use for the source."),
+    loop: bool = typer.Option(True, "--loop/--no-loop", help="Loop a file source."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Celery worker processes."),
+) -> None:
+    """The main job: start the stack, watch SOURCE as a camera, print incidents as they open."""
+    settings = get_context(ctx).settings
+    url = source or _demo_clip()
+    stop = stop_event_on_signals()
+    stack = _start(settings, workers)
+    try:
+        sessions = make_sessionmaker(make_engine(stack.endpoints.database_url))
+        _ensure_camera(sessions, camera, url, loop)
+        typer.echo(f"watching {url} as camera {camera!r}; incidents appear below "
+                   "(`vad incidents` lists them).")
+        tail = threading.Thread(target=_tail_incidents, args=(sessions, stop), daemon=True)
+        tail.start()
+        stack.supervise(stop)
+    finally:
+        _stop(stack)
+
+
+def _start(settings: Settings, workers: int | None) -> Stack:
+    stack = Stack(settings, workers)
+    typer.echo("starting the embedded stack ...")
+    try:
+        endpoints = stack.start()
+    except InfraError as error:
+        fail(str(error))
+    logs = settings.resolved_data_dir() / "logs"
+    typer.echo(f"  PostgreSQL  {endpoints.database_url}")
+    typer.echo(f"  Kafka       {endpoints.kafka_bootstrap} (topic {settings.kafka_topic})")
+    typer.echo(f"  Celery      {endpoints.celery_broker} ({stack.worker_count} workers)")
+    typer.echo(f"  logs        {logs}")
+    typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
+    return stack
+
+
+def _stop(stack: Stack) -> None:
+    typer.echo("stopping: ingest, dispatcher, draining queued windows, workers, servers ...")
+    stack.stop()
+    typer.echo("stopped.")
+
+
+def _demo_clip() -> str:
+    for clip in DEMO_CLIPS:
+        if clip.exists():
+            return str(clip)
+    fail("no demo footage found; pass a video file or stream URL: vad run PATH_OR_URL")
+
+
+def _ensure_camera(sessions, name: str, url: str, loop: bool) -> None:
+    with transaction(sessions) as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound:
+            queries.add_camera(session, name, url, None, loop)
+            return
+        if camera.url != url:
+            camera.url, camera.loop, camera.resume_index = url, loop, 0
+        camera.enabled = True
+
+
+def _tail_incidents(sessions, stop: threading.Event) -> None:
+    seen: dict[int, str] = {}
+    while not stop.wait(1.0):
+        try:
+            with sessions() as session:
+                rows = queries.query_incidents(session, queries.IncidentFilter(limit=20))
+        except Exception as error:  # noqa: BLE001
+            log.debug("incident poll failed: %s", error)
+            continue
+        for incident, camera in reversed(rows):
+            if seen.get(incident.id) != incident.status:
+                seen[incident.id] = incident.status
+                verb = "OPENED" if incident.status == "open" else "CLOSED"
+                typer.echo(f"[incident {verb}] {format_incident(incident_dict(incident, camera))}")
+
+
+# --- the processes `vad up` starts -----------------------------------------------------------
+
+
+def dispatcher(ctx: typer.Context) -> None:
+    """(internal) Cut Kafka frames into windows and enqueue one Celery task per window."""
+    from workers.celery_app import make_celery
+    from workers.dispatcher import Dispatcher
+    from workers.kafka_log import ensure_topic
+
+    app_ctx = get_context(ctx)
+    settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    stop = stop_event_on_signals()
+    topic_id = ensure_topic(endpoints.kafka_bootstrap, settings.kafka_topic,
+                            settings.kafka_partitions)
+    sessions = make_sessionmaker(make_engine(endpoints.database_url))
+    Dispatcher(settings, sessions, make_celery(settings, endpoints), endpoints.kafka_bootstrap,
+               topic_id).run(stop)
+
+
+def worker(
+    ctx: typer.Context,
+    name: str = typer.Option("worker", "--name", help="Worker node name."),
+) -> None:
+    """(internal) A Celery worker process scoring windows."""
+    from workers.celery_app import STAGE1_QUEUE, make_celery
+    from workers.kafka_log import FrameReader
+    from workers.tasks import WindowScorer, register_tasks
+
+    app_ctx = get_context(ctx)
+    settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    sessions = make_sessionmaker(make_engine(endpoints.database_url))
+    scorer = WindowScorer(settings, sessions, FrameReader(endpoints.kafka_bootstrap))
+    app = make_celery(settings, endpoints)
+    register_tasks(app, scorer)
+    app.worker_main([
+        "worker", "--pool=solo", "-Q", STAGE1_QUEUE, "-n", f"{name}@%h", "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ])
+
+
+def ingest(ctx: typer.Context) -> None:
+    """(internal) Read every enabled camera and publish kept frames to Kafka."""
+    from ingest.publisher import FramePublisher
+    from ingest.service import IngestService
+
+    app_ctx = get_context(ctx)
+    settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    stop = stop_event_on_signals()
+    sessions = make_sessionmaker(make_engine(endpoints.database_url))
+    publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
+    try:
+        IngestService(settings.ingest, sessions, publisher).run(stop)
+    finally:
+        publisher.close()
+
+
+COMMANDS = {"up": up, "run": run, "dispatcher": dispatcher, "worker": worker, "ingest": ingest}

@@ -1,0 +1,101 @@
+"""`vad replay`: push a recorded video through the same ingest path as a live camera."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from sqlalchemy import func, select
+
+from db import queries
+from db.models import FrameScore
+from db.session import make_engine, make_sessionmaker, transaction
+from ingest.camera import CameraIngestor, CameraSpec
+from ingest.publisher import FramePublisher
+from ingest.service import report
+from ingest.sources import validate_source_url
+from service.commands.incidents import format_incident, incident_dict
+from service.context import fail, get_context, stop_event_on_signals
+
+
+def replay(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="Recorded video file."),
+    camera: str = typer.Option(..., "--camera", help="Camera the footage is attributed to."),
+    realtime: bool = typer.Option(
+        False, "--realtime/--fast", help="Play at the video's own speed, or as fast as possible."
+    ),
+    fps: float = typer.Option(None, "--fps", help="Analysis fps (default: the camera's)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until every frame is scored."),
+    timeout: float = typer.Option(600, "--timeout", help="Longest wait for scoring, seconds."),
+) -> None:
+    """Replay FILE as camera NAME (created if missing, with the camera's model if it has one)."""
+    app_ctx = get_context(ctx)
+    settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    try:
+        url = validate_source_url(file)
+    except ValueError as error:
+        fail(str(error))
+    sessions = make_sessionmaker(make_engine(endpoints.database_url))
+    with transaction(sessions) as session:
+        try:
+            row = queries.get_camera(session, camera)
+        except queries.CameraNotFound:
+            row = queries.add_camera(session, camera, url, fps, loop=False, enabled=False)
+        spec = CameraSpec(row.id, row.name, url, fps or row.fps or settings.ingest.default_fps,
+                          loop=False)
+        if row.enabled and row.status == "online":
+            typer.secho(f"warning: camera {camera!r} is also live; replayed frames interleave "
+                        "with its stream", fg=typer.colors.YELLOW, err=True)
+    publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
+    ingestor = CameraIngestor(spec, settings.ingest, publisher, pace=realtime)
+    stop = stop_event_on_signals()
+    started = queries.now_utc()
+    t0 = time.monotonic()
+    ingestor.start()
+    kept = 0
+    while not ingestor.finished.wait(1.0) and not stop.is_set():
+        kept += _report(sessions, ingestor)
+    if stop.is_set():
+        ingestor.stop()
+    publisher.flush()
+    time.sleep(0.2)
+    kept += _report(sessions, ingestor)
+    publisher.close()
+    elapsed = time.monotonic() - t0
+    typer.echo(f"replayed {kept} kept frames ({ingestor.pruner.pruned} pruned, status "
+               f"{ingestor.status}{': ' + ingestor.reason if ingestor.reason else ''}) "
+               f"in {elapsed:.1f} s")
+    if wait and not stop.is_set():
+        scored = _wait_scored(sessions, spec.id, started, kept, timeout, stop)
+        typer.echo(f"{scored}/{kept} frames scored after {time.monotonic() - t0:.1f} s")
+        _print_incidents(sessions, camera, started)
+
+
+def _report(sessions, ingestor: CameraIngestor) -> int:
+    return report(sessions, [ingestor])
+
+
+def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float, stop) -> int:
+    deadline = time.monotonic() + timeout
+    scored = 0
+    while time.monotonic() < deadline and not stop.is_set():
+        with sessions() as session:
+            scored = session.scalar(
+                select(func.count()).where(
+                    FrameScore.camera_id == camera_id, FrameScore.ingested_at >= since
+                )
+            )
+        if scored >= expected:
+            break
+        time.sleep(0.5)
+    return scored
+
+
+def _print_incidents(sessions, camera: str, since) -> None:
+    with sessions() as session:
+        rows = queries.query_incidents(session, queries.IncidentFilter(camera=camera, since=since))
+    if not rows:
+        typer.echo("no incidents")
+    for incident, name in reversed(rows):
+        typer.echo(format_incident(incident_dict(incident, name)))

@@ -1,0 +1,188 @@
+"""`vad up`: start the embedded infrastructure and the pipeline processes, keep them running, and
+stop them in an order that loses nothing.
+
+Shutdown order: ingest first (no new frames), then the dispatcher (it closes every open window),
+then wait for queued windows to be scored, then workers, then the servers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from db.models import Window
+from db.session import make_engine, make_sessionmaker, upgrade_database
+from service.infra import Infrastructure, clear_endpoints, write_endpoints
+from vad.config import Endpoints, Settings
+from workers.kafka_log import ensure_topic
+
+log = logging.getLogger(__name__)
+
+_RESTART_BACKOFF_MAX = 30.0
+
+
+@dataclass
+class Child:
+    """A pipeline process restarted with backoff when it dies unexpectedly."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = field(default=0.5)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check(self) -> None:
+        """Restart after an unexpected exit, waiting longer after each crash."""
+        if self.alive():
+            return
+        now = time.monotonic()
+        if self.process is not None and self.next_start == 0.0:
+            log.warning("%s exited with code %s; restarting in %.1f s (log: %s)", self.name,
+                        self.process.returncode, self.backoff, self.log_path)
+            self.next_start = now + self.backoff
+            self.backoff = min(self.backoff * 2, _RESTART_BACKOFF_MAX)
+            return
+        if now >= self.next_start:
+            self.restarts += 1
+            self.next_start = 0.0
+            self.start()
+
+    def stop(self, timeout: float) -> None:
+        if not self.alive():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
+            self.process.kill()
+            self.process.wait()
+
+
+def child_env(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        VAD_DATABASE_URL=endpoints.database_url,
+        VAD_KAFKA_BOOTSTRAP=endpoints.kafka_bootstrap,
+        VAD_CELERY_BROKER=endpoints.celery_broker,
+        VAD_DATA_DIR=str(settings.resolved_data_dir()),
+        VAD_MODEL_DIR=str(settings.model_dir.resolve()),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def vad_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", *args]
+
+
+class Stack:
+    """The whole service on one machine."""
+
+    def __init__(self, settings: Settings, workers: int | None = None, ingest: bool = True):
+        self.settings = settings
+        self.infra = Infrastructure(settings)
+        self.worker_count = workers or settings.workers
+        self.with_ingest = ingest
+        self.children: dict[str, Child] = {}
+        self.endpoints: Endpoints | None = None
+
+    def start(self) -> Endpoints:
+        endpoints = self.infra.start()
+        try:
+            upgrade_database(endpoints.database_url)
+            ensure_topic(endpoints.kafka_bootstrap, self.settings.kafka_topic,
+                         self.settings.kafka_partitions)
+            write_endpoints(self.settings, endpoints)
+            self.endpoints = endpoints
+            self._spawn_children(endpoints)
+        except Exception:
+            self.stop()
+            raise
+        return endpoints
+
+    def _spawn_children(self, endpoints: Endpoints) -> None:
+        env = child_env(self.settings, endpoints)
+        logs = self.settings.resolved_data_dir() / "logs"
+        names = [("dispatcher", vad_command("dispatcher"))]
+        names += [(f"worker-{i}", vad_command("worker", "--name", f"worker-{i}"))
+                  for i in range(1, self.worker_count + 1)]
+        if self.with_ingest:
+            names.append(("ingest", vad_command("ingest")))
+        for name, argv in names:
+            child = Child(name, argv, env, logs / f"{name}.log")
+            child.start()
+            self.children[name] = child
+
+    def supervise(self, stop: threading.Event, tick: float = 0.5) -> None:
+        while not stop.wait(tick):
+            for child in self.children.values():
+                child.check()
+
+    def stop(self, drain_seconds: float = 30.0) -> None:
+        """Stop without losing frames that were already accepted."""
+        ingest = self.children.get("ingest")
+        if ingest:
+            ingest.stop(15)
+        dispatcher = self.children.get("dispatcher")
+        if dispatcher:
+            dispatcher.stop(15)
+        if self.endpoints is not None and any(c.alive() for c in self._workers()):
+            self._drain(drain_seconds)
+        for child in self._workers():
+            child.stop(15)
+        clear_endpoints(self.settings)
+        self.infra.stop()
+
+    def _workers(self) -> list[Child]:
+        return [c for name, c in self.children.items() if name.startswith("worker")]
+
+    def _drain(self, timeout: float) -> None:
+        engine = make_engine(self.endpoints.database_url, pool_size=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    pending = conn.scalar(
+                        select(func.count()).where(Window.status.in_(["queued", "running"]))
+                    )
+                if not pending:
+                    return
+                log.info("waiting for %s window(s) to be scored", pending)
+                time.sleep(0.5)
+            log.warning("stopping with windows still queued; they are scored on the next start")
+        except Exception as error:  # noqa: BLE001
+            log.warning("cannot check pending windows: %s", error)
+        finally:
+            engine.dispose()
+
+
+def sessions_for(endpoints: Endpoints):
+    return make_sessionmaker(make_engine(endpoints.database_url))

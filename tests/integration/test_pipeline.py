@@ -1,0 +1,131 @@
+"""The backbone on real parts: RTSP camera -> ingest -> Kafka -> dispatcher -> Celery -> PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.support.pipeline import Pipeline, wait_until
+from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def rtsp_ok():
+    reason = rtsp_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def camera_row(pipe: Pipeline, name: str):
+    rows = pipe.rows(
+        "SELECT id, status, status_reason, kept_frames, pruned_frames FROM cameras WHERE name=:n",
+        n=name,
+    )
+    return rows[0] if rows else None
+
+
+def assert_exactly_once(pipe: Pipeline, camera_id: int, kept: int) -> None:
+    """Every kept frame has exactly one score row; windows are contiguous and in order."""
+    scores = pipe.rows(
+        "SELECT kafka_offset, count(*) FROM frame_scores WHERE camera_id=:c GROUP BY 1", c=camera_id
+    )
+    assert len(scores) == kept, f"{len(scores)} distinct scored frames for {kept} kept"
+    assert all(count == 1 for _, count in scores), "a frame was scored twice"
+    windows = pipe.rows(
+        "SELECT w.seq, w.first_offset, w.last_offset, w.n_frames, w.status, w.start_at, "
+        "(SELECT count(*) FROM frame_scores f WHERE f.window_id = w.id) "
+        "FROM windows w WHERE camera_id=:c ORDER BY seq",
+        c=camera_id,
+    )
+    assert [w.seq for w in windows] == list(range(len(windows))), "gap in window sequence"
+    assert all(w.status == "done" for w in windows)
+    assert all(w[6] == w.n_frames for w in windows), "window with missing score rows"
+    for before, after in zip(windows, windows[1:], strict=False):
+        assert before.last_offset < after.first_offset
+        assert before.start_at < after.start_at
+
+
+def test_rtsp_camera_every_kept_frame_scored_once(pipeline: Pipeline, ped2, rtsp_ok):
+    with RtspServer(ped2 / "test" / "test_01.mp4") as server:
+        added = pipeline.vad("camera", "add", "gate", server.url, "--fps", "5")
+        assert added.returncode == 0, added.stderr
+        pipeline.start("dispatcher", "dispatcher")
+        pipeline.start("worker", "worker", "--name", "w1")
+        ingest = pipeline.start("ingest", "ingest")
+        wait_until(lambda: (camera_row(pipeline, "gate") or [0, ""])[1] == "online", 30,
+                   lambda: "camera online\n" + pipeline.logs())
+        wait_until(lambda: camera_row(pipeline, "gate").kept_frames >= 30, 60,
+                   lambda: "30 kept frames\n" + pipeline.logs())
+        ingest.terminate()
+    row = camera_row(pipeline, "gate")
+    assert row.status == "offline" and row.status_reason == "service stopped"
+    wait_until(
+        lambda: pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c", c=row.id)
+        >= row.kept_frames,
+        60, lambda: "all kept frames scored\n" + pipeline.logs(),
+    )
+    assert_exactly_once(pipeline, row.id, row.kept_frames)
+    listing = pipeline.vad("camera", "list")
+    assert "gate" in listing.stdout and "offline: service stopped" in listing.stdout
+
+
+def test_worker_killed_mid_window_is_redone_once(pipeline: Pipeline, ped2):
+    pipeline.start("dispatcher", "dispatcher")
+    slow = pipeline.start("worker", "worker", "--name", "slow",
+                          extra_env={"VAD_FAULTS__SCORE_DELAY_SECONDS": "30"})
+    replay = pipeline.vad("replay", str(ped2 / "test" / "test_02.mp4"), "--camera", "lobby",
+                          "--fast", "--no-wait")
+    assert replay.returncode == 0, replay.stderr + replay.stdout
+    camera_id = pipeline.scalar("SELECT id FROM cameras WHERE name='lobby'")
+    kept = pipeline.scalar("SELECT kept_frames FROM cameras WHERE id=:c", c=camera_id)
+    assert kept > 0
+    running = wait_until(
+        lambda: pipeline.scalar("SELECT id FROM windows WHERE status='running' LIMIT 1"), 30,
+        lambda: "a window in progress\n" + pipeline.logs(),
+    )
+    os.killpg(slow.process.pid, signal.SIGKILL)
+    slow.process.wait()
+    pipeline.start("worker", "worker", "--name", "fresh")
+    wait_until(
+        lambda: pipeline.scalar(
+            "SELECT count(*) FROM windows WHERE status <> 'done' AND camera_id=:c", c=camera_id
+        ) == 0
+        and pipeline.scalar("SELECT count(*) FROM windows WHERE camera_id=:c", c=camera_id) > 0,
+        90, lambda: "every window scored after the kill\n" + pipeline.logs(),
+    )
+    wait_until(
+        lambda: pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c",
+                                c=camera_id) == kept,
+        30, "all frames scored",
+    )
+    assert_exactly_once(pipeline, camera_id, kept)
+    attempts = pipeline.scalar("SELECT attempts FROM windows WHERE id=:w", w=running)
+    assert attempts >= 2, "the killed window was not redone"
+
+
+def test_camera_reconnects_and_others_keep_flowing(pipeline: Pipeline, ped2, rtsp_ok):
+    flaky = RtspServer(ped2 / "test" / "test_03.mp4")
+    steady = RtspServer(ped2 / "test" / "test_05.mp4")
+    with flaky, steady:
+        assert pipeline.vad("camera", "add", "flaky", flaky.url, "--fps", "5").returncode == 0
+        assert pipeline.vad("camera", "add", "steady", steady.url, "--fps", "5").returncode == 0
+        pipeline.start("ingest", "ingest")
+        for name in ("flaky", "steady"):
+            wait_until(lambda n=name: camera_row(pipeline, n).status == "online", 30,
+                       lambda n=name: f"{n} online\n" + pipeline.logs())
+        flaky.stop()
+        wait_until(lambda: camera_row(pipeline, "flaky").status in ("reconnecting", "offline"),
+                   20, lambda: "flaky reconnecting\n" + pipeline.logs())
+        before = camera_row(pipeline, "steady").kept_frames
+        wait_until(lambda: camera_row(pipeline, "steady").kept_frames >= before + 10, 20,
+                   "the steady camera keeps flowing while the other reconnects")
+        flaky.start()
+        wait_until(lambda: camera_row(pipeline, "flaky").status == "online", 40,
+                   lambda: "flaky online again\n" + pipeline.logs())
+        kept = camera_row(pipeline, "flaky").kept_frames
+        wait_until(lambda: camera_row(pipeline, "flaky").kept_frames > kept, 20,
+                   "frames flow after reconnect")

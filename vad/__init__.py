@@ -1,0 +1,1 @@
+"""Video-understanding core: frame types, codecs, scorers, incident logic. Pure: no Kafka, Celery or SQL."""

@@ -1,0 +1,84 @@
+"""Map raw normality distances to [0, 1] scores that mean the same on every camera.
+
+Rule: a raw score x is turned into its tail probability p(x) under the camera's own held-out
+training scores (empirical CDF up to `tail_quantile`, a fitted exponential tail above it, so p stays
+finite and strictly ordered beyond the largest training score). The surprise L = -log p is then
+squashed as L / (L + L_ref) with L_ref = -log(1 - reference_quantile): a score of 0.5 means "as rare
+as the reference quantile of normal training footage" (1% with the defaults), 0.75 means three
+times as surprising (p = 1e-6), and normal footage sits near 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_LEVELS = np.linspace(0.0, 1.0, 201)
+
+
+@dataclass(frozen=True)
+class TailCalibrator:
+    """Empirical CDF body + exponential tail of the training score distribution."""
+
+    values: np.ndarray  # training-score quantiles at `levels`, up to tail_quantile
+    levels: np.ndarray
+    threshold: float  # u: start of the exponential tail
+    scale: float  # beta: mean exceedance over u
+    tail_quantile: float
+    reference_quantile: float
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, tail_quantile: float, reference_quantile: float) -> TailCalibrator:
+        """Fit on held-out training scores (NaN ignored); needs at least one finite score."""
+        x = np.asarray(scores, dtype=np.float64)
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            raise ValueError("cannot calibrate on zero finite training scores")
+        levels = _LEVELS[_LEVELS <= tail_quantile]
+        values = np.quantile(x, levels)
+        u = float(np.quantile(x, tail_quantile))
+        exceed = x[x > u] - u
+        spread = float(values[-1] - values[0])
+        floor = 1e-6 + 1e-3 * max(abs(u), spread)
+        beta = max(float(exceed.mean()) if exceed.size else 0.0, floor)
+        return cls(values, levels, u, beta, tail_quantile, reference_quantile)
+
+    def tail_probability(self, raw: np.ndarray) -> np.ndarray:
+        """P(training score >= raw), monotone non-increasing in raw."""
+        x = np.asarray(raw, dtype=np.float64)
+        body = 1.0 - np.interp(x, self.values, self.levels)
+        tail = (1.0 - self.tail_quantile) * np.exp(-(x - self.threshold) / self.scale)
+        with np.errstate(over="ignore"):
+            p = np.where(x > self.threshold, tail, body)
+        return np.clip(p, 1e-300, 1.0)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated score in [0, 1]; NaN stays NaN."""
+        x = np.asarray(raw, dtype=np.float64)
+        surprise = -np.log(self.tail_probability(np.nan_to_num(x, nan=0.0)))
+        ref = -np.log(1.0 - self.reference_quantile)
+        out = surprise / (surprise + ref)
+        out[~np.isfinite(x)] = np.nan
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "values": self.values.tolist(),
+            "levels": self.levels.tolist(),
+            "threshold": self.threshold,
+            "scale": self.scale,
+            "tail_quantile": self.tail_quantile,
+            "reference_quantile": self.reference_quantile,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TailCalibrator:
+        return cls(
+            np.asarray(data["values"], dtype=np.float64),
+            np.asarray(data["levels"], dtype=np.float64),
+            float(data["threshold"]),
+            float(data["scale"]),
+            float(data["tail_quantile"]),
+            float(data["reference_quantile"]),
+        )

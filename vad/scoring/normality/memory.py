@@ -1,0 +1,75 @@
+"""Per-cell nearest-neighbour memory of normal feature vectors.
+
+Novelty = distance to the closest normal examples seen at the same grid position. Nearest
+neighbours need no distributional assumption (a cell may be normally empty, or crossed by people in
+two directions) and a greedy k-center coreset keeps rare-but-normal patterns that random
+subsampling would drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_PAD = np.float32(1e6)
+
+
+def feature_scale(features: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per-dimension scale from training samples where something moves (static cells are ~0 and
+    would otherwise shrink every scale); floored so a constant feature cannot explode distances."""
+    flat = features.reshape(-1, features.shape[-1])
+    pick = flat[active.reshape(-1)] if active.any() else flat
+    scale = pick.std(axis=0) if len(pick) > 1 else np.ones(flat.shape[-1])
+    return np.maximum(scale, 1e-3).astype(np.float32)
+
+
+def kcenter(points: np.ndarray, k: int) -> np.ndarray:
+    """Greedy k-center selection for all cells at once: points (C, N, D) -> indices (C, k)."""
+    cells, n, _ = points.shape
+    chosen = np.zeros((cells, k), dtype=np.int64)
+    start = np.linalg.norm(points - points.mean(axis=1, keepdims=True), axis=2).argmin(axis=1)
+    chosen[:, 0] = start
+    rows = np.arange(cells)
+    mind = ((points - points[rows, start][:, None]) ** 2).sum(axis=2)
+    for j in range(1, k):
+        nxt = mind.argmax(axis=1)
+        chosen[:, j] = nxt
+        mind = np.minimum(mind, ((points - points[rows, nxt][:, None]) ** 2).sum(axis=2))
+    return chosen
+
+
+@dataclass(frozen=True)
+class CellMemory:
+    """(cells, M, D) standardised normal vectors; padding rows sit far away and are never nearest."""
+
+    bank: np.ndarray
+    scale: np.ndarray
+    neighbours: int
+
+    @classmethod
+    def build(
+        cls, features: np.ndarray, scale: np.ndarray, size: int, neighbours: int, seed: int
+    ) -> CellMemory:
+        """features: (T, C, D) training vectors of every frame."""
+        z = (features / scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)
+        n = z.shape[1]
+        if n > size:
+            rng = np.random.default_rng(seed)
+            pool = rng.choice(n, size=min(n, 4 * size), replace=False)
+            z = z[:, np.sort(pool)]
+            idx = kcenter(z, size)
+            z = np.take_along_axis(z, idx[..., None], axis=1)
+        if z.shape[1] < neighbours:
+            pad = np.full((z.shape[0], neighbours - z.shape[1], z.shape[2]), _PAD, np.float32)
+            z = np.concatenate([z, pad], axis=1)
+        return cls(z, scale.astype(np.float32), neighbours)
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """(T, C, D) query vectors -> (T, C) mean distance to the k nearest same-cell vectors."""
+        q = (features / self.scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)
+        cross = np.matmul(q, self.bank.transpose(0, 2, 1))  # (C, T, M)
+        d2 = (q**2).sum(-1)[..., None] + (self.bank**2).sum(-1)[:, None, :] - 2.0 * cross
+        k = self.neighbours
+        near = np.partition(d2, k - 1, axis=2)[..., :k] if k > 1 else d2.min(axis=2, keepdims=True)
+        return np.sqrt(np.maximum(near, 0.0)).mean(axis=2).T

@@ -1,0 +1,282 @@
+"""The per-camera normality model: fit on normal footage of one camera, score any later frame.
+
+Pipeline per frame: grey + resize to a small internal size -> dense optical flow to the previous
+frame -> per-cell descriptors (one array per feature family) -> distance to the nearest normal
+descriptors of the same cell -> worst cell = the frame's novelty -> causal temporal smoothing ->
+calibration against held-out training scores of the same camera (see `calibration`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vad.scoring.normality.calibration import TailCalibrator
+from vad.scoring.normality.config import NormalityConfig
+from vad.scoring.normality.features import (
+    FeatureFamily,
+    FramePair,
+    internal_size,
+    make_family,
+    to_internal,
+)
+from vad.scoring.normality.memory import CellMemory, feature_scale
+from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
+
+FORMAT_VERSION = 1
+_MODEL_JSON = "model.json"
+_MEMORY_NPZ = "memory.npz"
+
+
+def _flow_engine(config: NormalityConfig) -> cv2.DISOpticalFlow:
+    return cv2.DISOpticalFlow_create(config.flow_preset)
+
+
+def extract_features(
+    greys: Sequence[np.ndarray], families: Sequence[FeatureFamily], engine: cv2.DISOpticalFlow
+) -> dict[str, np.ndarray]:
+    """Features of every frame of a continuous grey sequence: {family: (T, C, D)}.
+
+    Frame i is described by the motion from frame i-1; the first frame, having no predecessor,
+    borrows the motion to its successor (a lone frame gets zero motion).
+    """
+    n = len(greys)
+    pairs = [(i - 1, i) for i in range(1, n)]
+    pairs.insert(0, (0, 1) if n > 1 else (0, 0))
+    rows: dict[str, list[np.ndarray]] = {f.name: [] for f in families}
+    cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    for a, b in pairs:
+        if (a, b) not in cache:
+            pair = FramePair(greys[a], greys[b], engine)
+            cache = {(a, b): {f.name: f.extract(pair) for f in families}}
+        for name, value in cache[(a, b)].items():
+            rows[name].append(value)
+    return {name: np.stack(v) for name, v in rows.items()}
+
+
+@dataclass
+class NormalityModel:
+    """A fitted model; `score_frames` is pure given the model (no per-call state)."""
+
+    config: NormalityConfig
+    frame_size: tuple[int, int]
+    memories: dict[str, CellMemory]
+    references: dict[str, float]
+    calibrator: TailCalibrator
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.internal = internal_size(*self.frame_size, self.config)
+        self.families = [make_family(name, self.config) for name in self.config.families]
+        self._engine = _flow_engine(self.config)
+
+    @property
+    def context_frames(self) -> int:
+        """Preceding frames that make a window's scores equal to a whole-video causal pass."""
+        return 1 + smoothing_radius(self.config.smoothing_frames)
+
+    def frame_novelty(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """Unsmoothed, uncalibrated novelty per frame of a continuous sequence."""
+        greys = [to_internal(f, self.internal) for f in frames]
+        feats = extract_features(greys, self.families, self._engine)
+        return combine_families(
+            {name: self.memories[name].distances(x) for name, x in feats.items()}, self.references
+        )
+
+    def score_frames(
+        self,
+        frames: Sequence[np.ndarray],
+        context: Sequence[np.ndarray] = (),
+        causal: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, calibrated) per frame of `frames`; `context` = frames just before, oldest first.
+
+        raw is the smoothed novelty (in units of the camera's reference training quantile: 1.0 =
+        as novel as the reference_quantile of normal footage); calibrated = calibrator(raw).
+        `causal=False` smooths with a centred kernel (offline use on a whole video).
+        """
+        if len(frames) == 0:
+            return np.zeros(0), np.zeros(0)
+        context = list(context)
+        novelty = self.frame_novelty(context + list(frames))
+        raw = smooth_scores(novelty, self.config.smoothing_frames, causal=causal)[len(context) :]
+        return raw, self.calibrator(raw)
+
+    def save(self, directory: Path) -> None:
+        """model.json (config, calibration, metadata) + memory.npz (plain float arrays)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for name, mem in self.memories.items():
+            arrays[f"{name}.bank"] = mem.bank
+            arrays[f"{name}.scale"] = mem.scale
+        np.savez_compressed(directory / _MEMORY_NPZ, **arrays)
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "kind": "vad.normality",
+            "config": self.config.model_dump(mode="json"),
+            "frame_size": list(self.frame_size),
+            "internal_size": list(self.internal),
+            "references": self.references,
+            "calibration": self.calibrator.to_dict(),
+            "feature_names": {f.name: list(f.feature_names) for f in self.families},
+            "metadata": self.metadata,
+        }
+        (directory / _MODEL_JSON).write_text(json.dumps(doc, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> NormalityModel:
+        directory = Path(directory)
+        doc = json.loads((directory / _MODEL_JSON).read_text())
+        if doc.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported normality model format {doc.get('format_version')!r}")
+        config = NormalityConfig.model_validate(doc["config"])
+        with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
+            memories = {
+                name: CellMemory(data[f"{name}.bank"], data[f"{name}.scale"], config.neighbours)
+                for name in config.families
+            }
+        return cls(
+            config=config,
+            frame_size=(int(doc["frame_size"][0]), int(doc["frame_size"][1])),
+            memories=memories,
+            references={k: float(v) for k, v in doc["references"].items()},
+            calibrator=TailCalibrator.from_dict(doc["calibration"]),
+            metadata=doc.get("metadata", {}),
+        )
+
+
+def combine_families(distances: dict[str, np.ndarray], references: dict[str, float]) -> np.ndarray:
+    """(T, C) cell distances per family -> (T,) frame novelty.
+
+    The worst cell decides (an anomaly is usually local); each family is divided by its own
+    reference quantile so families with different units can be compared, and the worst family wins.
+    """
+    per_family = [d.max(axis=1) / references[name] for name, d in distances.items()]
+    return np.max(np.stack(per_family), axis=0)
+
+
+# --------------------------------------------------------------------------------------- fitting
+
+
+def _clip_features(
+    videos: Iterable[Iterable[np.ndarray]], config: NormalityConfig
+) -> tuple[list[dict[str, np.ndarray]], tuple[int, int]]:
+    families = [make_family(name, config) for name in config.families]
+    engine = _flow_engine(config)
+    clips: list[dict[str, np.ndarray]] = []
+    frame_size: tuple[int, int] | None = None
+    for video in videos:
+        greys = []
+        for frame in video:
+            if frame_size is None:
+                frame_size = (int(frame.shape[1]), int(frame.shape[0]))
+            greys.append(to_internal(frame, internal_size(*frame_size, config)))
+        if greys:
+            clips.append(extract_features(greys, families, engine))
+    if frame_size is None:
+        raise ValueError("no training frames")
+    return clips, frame_size
+
+
+def _split_folds(clips: list[dict[str, np.ndarray]], folds: int) -> list[dict[str, np.ndarray]]:
+    """Cut clips into contiguous chunks until there are at least `folds` pieces to hold out."""
+    pieces = list(clips)
+    while len(pieces) < folds:
+        longest = max(range(len(pieces)), key=lambda i: _length(pieces[i]))
+        clip = pieces.pop(longest)
+        n = _length(clip)
+        if n < 2:
+            pieces.append(clip)
+            break
+        half = n // 2
+        pieces += [{k: v[:half] for k, v in clip.items()}, {k: v[half:] for k, v in clip.items()}]
+    return pieces
+
+
+def _length(clip: dict[str, np.ndarray]) -> int:
+    return len(next(iter(clip.values())))
+
+
+def _fold_of(pieces: list[dict[str, np.ndarray]], folds: int) -> list[int]:
+    """Longest-first greedy assignment so folds hold similar numbers of frames."""
+    load = [0] * folds
+    fold = [0] * len(pieces)
+    for i in sorted(range(len(pieces)), key=lambda i: -_length(pieces[i])):
+        f = int(np.argmin(load))
+        fold[i], load[f] = f, load[f] + _length(pieces[i])
+    return fold
+
+
+def _build_memories(
+    pieces: list[dict[str, np.ndarray]], scales: dict[str, np.ndarray], config: NormalityConfig
+) -> dict[str, CellMemory]:
+    return {
+        name: CellMemory.build(
+            np.concatenate([p[name] for p in pieces]),
+            scale,
+            config.memory_per_cell,
+            config.neighbours,
+            config.seed,
+        )
+        for name, scale in scales.items()
+    }
+
+
+def _held_out_distances(
+    pieces: list[dict[str, np.ndarray]], scales: dict[str, np.ndarray], config: NormalityConfig
+) -> list[dict[str, np.ndarray]]:
+    """Per piece, per family: (T,) worst-cell distance against a memory without that piece's fold."""
+    folds = min(config.calibration_folds, len(pieces))
+    fold = _fold_of(pieces, folds)
+    out: list[dict[str, np.ndarray]] = [{} for _ in pieces]
+    for f in range(folds):
+        train = [p for p, g in zip(pieces, fold, strict=True) if g != f]
+        memories = _build_memories(train, scales, config)
+        for i, piece in enumerate(pieces):
+            if fold[i] == f:
+                out[i] = {n: memories[n].distances(piece[n]).max(axis=1) for n in scales}
+    return out
+
+
+def fit_normality_model(
+    videos: Iterable[Iterable[np.ndarray]], config: NormalityConfig | None = None
+) -> NormalityModel:
+    """Fit on normal footage of one camera; each inner iterable is one continuous clip (BGR)."""
+    config = config or NormalityConfig()
+    started = time.perf_counter()
+    clips, frame_size = _clip_features(videos, config)
+    families = {f.name: f for f in (make_family(n, config) for n in config.families)}
+    everything = {n: np.concatenate([c[n] for c in clips]) for n in families}
+    scales = {n: feature_scale(x, families[n].active(x)) for n, x in everything.items()}
+    pieces = _split_folds(clips, config.calibration_folds)
+    held = _held_out_distances(pieces, scales, config)
+    references = {
+        n: max(float(np.quantile(np.concatenate([h[n] for h in held]), config.reference_quantile)), 1e-6)
+        for n in families
+    }
+    smoothed = [
+        smooth_scores(combine_families({n: h[n][:, None] for n in families}, references),
+                      config.smoothing_frames, causal=True)
+        for h in held
+    ]
+    calibrator = TailCalibrator.fit(
+        np.concatenate(smoothed), config.tail_quantile, config.reference_quantile
+    )
+    memories = _build_memories(clips, scales, config)
+    frames_seen = sum(_length(c) for c in clips)
+    metadata = {
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "frames_seen": frames_seen,
+        "clips": len(clips),
+        "held_out_reference_raw": references,
+    }
+    return NormalityModel(config, frame_size, memories, references, calibrator, metadata)

@@ -1,0 +1,47 @@
+"""Small core types shared by ingest, workers and scorers.
+
+They carry pixels only inside one process; between processes a frame is a Kafka record
+(see `vad.codec`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame of one camera.
+
+    `captured_at` is media time in seconds since the epoch: wall clock for live cameras, replay
+    start + presentation time for recorded files, so windows follow the video, not the replay speed.
+    `image` is BGR uint8 (H, W, 3), or None when the record could not be decoded (`error` says why).
+    """
+
+    camera: str
+    index: int
+    captured_at: float
+    image: np.ndarray | None
+    offset: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.image is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """Per-frame stage-1 output for one window.
+
+    `scores` are calibrated anomaly scores in [0, 1] (NaN for frames that could not be decoded);
+    `raw` is the scorer's uncalibrated value, kept for debugging and recalibration.
+    `state` is the scorer's updated per-camera state, if it keeps any.
+    """
+
+    scores: np.ndarray
+    raw: np.ndarray
+    state: dict | None = None
+    notes: dict = field(default_factory=dict)

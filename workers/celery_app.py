@@ -1,0 +1,49 @@
+"""The Celery application, built from settings (no module-level app).
+
+Reliability settings that matter: tasks are acknowledged only after they finish (`acks_late`), a
+task whose worker process dies is handed back (`task_reject_on_worker_lost`), and each worker
+prefetches one task so a killed worker takes at most one window down with it. Stage 2 will get a
+queue of its own so stage 1 never waits behind it.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from vad.config import Endpoints, Settings
+
+STAGE1_QUEUE = "stage1"
+SCORE_WINDOW = "vad.score_window"
+
+
+def make_celery(settings: Settings, endpoints: Endpoints) -> Celery:
+    app = Celery("vad", broker=endpoints.celery_broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue=STAGE1_QUEUE,
+        task_routes={SCORE_WINDOW: {"queue": STAGE1_QUEUE}},
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+def queue_length(app: Celery, queue: str = STAGE1_QUEUE) -> int:
+    """Messages waiting in a queue (not counting ones a worker holds)."""
+    from kombu.exceptions import ChannelError
+
+    with app.connection_for_write() as conn:
+        try:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError as error:
+            if "NOT_FOUND" in str(error):
+                return 0  # Redis drops an empty list: no queue means nothing waiting
+            raise
