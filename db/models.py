@@ -77,6 +77,7 @@ class Window(Base):
     last_offset: Mapped[int] = mapped_column(BigInteger)
     context_offset: Mapped[int | None] = mapped_column(BigInteger, comment="first look-back frame")
     n_frames: Mapped[int] = mapped_column(Integer)
+    end_of_stream: Mapped[bool] = mapped_column(Boolean, default=False, comment="source ended here")
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(12), default="queued")

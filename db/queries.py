@@ -147,6 +147,7 @@ def insert_window(
     n_frames: int,
     start_at: float,
     end_at: float,
+    end_of_stream: bool = False,
 ) -> Window | None:
     """Insert a window with the camera's next sequence number; None if it exists or the camera
     was removed meanwhile."""
@@ -164,7 +165,7 @@ def insert_window(
             camera_id=camera_id, seq=seq - 1, topic=topic, topic_id=topic_id, partition=partition,
             first_offset=first_offset, last_offset=last_offset, context_offset=context_offset,
             n_frames=n_frames, start_at=utc(start_at), end_at=utc(end_at), status="queued",
-            attempts=0,
+            attempts=0, end_of_stream=end_of_stream,
         )
         .on_conflict_do_nothing(constraint="uq_window_natural")
         .returning(Window.id)
@@ -326,18 +327,22 @@ def latest_model(session: Session, camera_id: int) -> NormalityModelRecord | Non
     )
 
 
-def register_model(
-    session: Session, camera_id: int, path: str, frames: int, source: str, info: dict
-) -> NormalityModelRecord:
+def next_model_version(session: Session, camera_id: int) -> int:
+    """The version a new model of this camera gets; holds a lock until the transaction ends, so
+    two concurrent `learn` runs cannot take the same number."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 900000 + camera_id})
-    version = (
-        session.scalar(
-            select(func.max(NormalityModelRecord.version)).where(
-                NormalityModelRecord.camera_id == camera_id
-            )
+    current = session.scalar(
+        select(func.max(NormalityModelRecord.version)).where(
+            NormalityModelRecord.camera_id == camera_id
         )
-        or 0
-    ) + 1
+    )
+    return (current or 0) + 1
+
+
+def register_model(
+    session: Session, camera_id: int, version: int, path: str, frames: int, source: str,
+    info: dict,
+) -> NormalityModelRecord:
     record = NormalityModelRecord(
         camera_id=camera_id, version=version, path=path, frames=frames, source=source, info=info
     )

@@ -131,10 +131,12 @@ class CameraIngestor:
             self._set_status("online", None)
             base: float | None = None
             first_pts = 0.0
+            last_time = time.time()
             started = time.monotonic()
             while not self._stop.is_set():
                 frame = source.read()
                 if frame is None:
+                    self.publisher.publish_end(self.spec.id, last_time)
                     return True
                 if base is None:
                     base, first_pts = time.time() - frame.pts, frame.pts
@@ -143,7 +145,7 @@ class CameraIngestor:
                     self._wait_until(started + frame.pts - first_pts)
                 if not sampler.due(frame.pts) or not self.pruner.keep(frame.image, frame.pts):
                     continue
-                captured_at = base + frame.pts
+                captured_at = last_time = base + frame.pts
                 self.publisher.publish(
                     self.spec.id, frame.index, captured_at, frame.image, self.counters
                 )

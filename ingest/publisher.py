@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from kafka import KafkaProducer
 
-from vad.codec import FrameMeta, encode_jpeg
+from vad.codec import FrameMeta, encode_jpeg, end_of_stream_headers
 from vad.config import IngestConfig
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,16 @@ class FramePublisher:
             return
         future.add_callback(counters.delivered)
         future.add_errback(counters.failed)
+
+    def publish_end(self, camera_id: int, captured_at: float) -> None:
+        """Mark the end of a finite source, so its last window and open incident close now
+        instead of waiting for frames that will never come."""
+        headers = end_of_stream_headers(camera_id, captured_at, time.time())
+        try:
+            self._producer.send(self.topic, key=str(camera_id).encode(), value=b"",
+                                headers=headers)
+        except Exception as error:  # noqa: BLE001 - the idle flush closes the window anyway
+            log.warning("cannot publish end of stream for camera %s: %s", camera_id, error)
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]

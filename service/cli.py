@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from service.commands import camera, incidents, pipeline, replay
+from service.commands import camera, db, incidents, pipeline, replay
 from service.context import AppContext, setup_logging
 from vad.config import Settings
 
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(camera.app, name="camera")
+app.add_typer(db.app, name="db")
 app.command("incidents")(incidents.incidents)
 app.command("replay")(replay.replay)
 for name, command in pipeline.COMMANDS.items():

@@ -177,7 +177,10 @@ class Stack:
                     return
                 log.info("waiting for %s window(s) to be scored", pending)
                 time.sleep(0.5)
-            log.warning("stopping with windows still queued; they are scored on the next start")
+            log.warning(
+                "stopping with windows still queued: a broker that keeps its data (Apache Kafka) "
+                "has them scored on the next start; the embedded in-memory broker loses them"
+            )
         except Exception as error:  # noqa: BLE001
             log.warning("cannot check pending windows: %s", error)
         finally:

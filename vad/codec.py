@@ -49,6 +49,19 @@ class FrameMeta:
             raise ValueError(f"frame record has a malformed header: {bad}") from None
 
 
+END_OF_STREAM_HEADER = "eos"
+
+
+def end_of_stream_headers(camera_id: int, captured_at: float, ingested_at: float) -> list:
+    """Headers of the marker record a finished file source publishes after its last frame."""
+    meta = FrameMeta(camera_id, -1, captured_at, ingested_at)
+    return [*meta.to_headers(), (END_OF_STREAM_HEADER, b"1")]
+
+
+def is_end_of_stream(headers: list[tuple[str, bytes]] | None) -> bool:
+    return any(key == END_OF_STREAM_HEADER for key, _ in headers or [])
+
+
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:

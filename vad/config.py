@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vad.scoring.normality.config import NormalityConfig
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,7 +43,7 @@ class WindowConfig(_Section):
 
     seconds: float = Field(2.0, gt=0, description="Length of a window in capture time.")
     idle_flush_seconds: float = Field(3.0, gt=0, description="An open window is closed after this long without a new frame from its camera (wall clock).")
-    context_frames: int = Field(4, ge=0, le=64, description="Previous kept frames of the same camera read with each window, so scorers can look back (motion, flow, smoothing).")
+    context_frames: int = Field(5, ge=0, le=64, description="Previous kept frames of the same camera read with each window, so scorers can look back (motion, flow, smoothing).")
     requeue_after_seconds: float = Field(60.0, gt=0, description="A window queued but not scored after this long is enqueued again (lost broker message, killed worker).")
     max_attempts: int = Field(5, ge=1, description="Scoring attempts before a window is marked failed with its error.")
 
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
     windows: WindowConfig = Field(default_factory=WindowConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
+    normality: NormalityConfig = Field(default_factory=NormalityConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
 
     def resolved_data_dir(self) -> Path:

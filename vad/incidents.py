@@ -66,16 +66,33 @@ class IncidentTracker:
     state: TrackerState = field(default_factory=TrackerState)
 
     def feed(self, frames: list[ScoredFrame]) -> list[IncidentEvent]:
+        """Feed one window's frames; at most one "updated" per window, when the open incident's
+        peak rose after it was last reported."""
         events: list[IncidentEvent] = []
-        peak_before = self.state.peak_score
+        reported_peak = self.state.peak_score if self.state.open else None
         for frame in frames:
             if math.isnan(frame.score):
                 continue
-            events.extend(self._step(frame))
-        if self.state.open and self.state.peak_score > peak_before and not any(
-            e.kind == "opened" for e in events
+            for event in self._step(frame):
+                events.append(event)
+                reported_peak = event.peak_score if event.kind == "opened" else None
+        if (
+            self.state.open
+            and reported_peak is not None
+            and self.state.peak_score > reported_peak
         ):
             events.append(self._event("updated"))
+        return events
+
+    def end_stream(self) -> list[IncidentEvent]:
+        """The source ended: close an open incident at its last frame and forget the run, so
+        the next stream of this camera starts clean."""
+        s = self.state
+        events = []
+        if s.open and s.last_at is not None:
+            events.append(self._event("closed", ended_at=s.last_at))
+        frames_seen = s.frames_seen
+        self.state = TrackerState(frames_seen=frames_seen)
         return events
 
     def _smooth(self, frame: ScoredFrame) -> float:

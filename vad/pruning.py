@@ -39,7 +39,9 @@ class StaticFramePruner:
     def keep(self, image: np.ndarray, media_time: float) -> bool:
         """Decide for one frame and update the counters."""
         thumb = thumbnail(image)
-        due = media_time - self._last_kept_at >= self.heartbeat_seconds
+        # Time going backwards means a new stream (reconnect): keep its first frame.
+        elapsed = media_time - self._last_kept_at
+        due = elapsed >= self.heartbeat_seconds or elapsed < 0
         changed = (
             self._last_thumb is None
             or changed_fraction(thumb, self._last_thumb, self.pixel_delta)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.session import transaction
-from vad.codec import FrameMeta
+from vad.codec import FrameMeta, is_end_of_stream
 from vad.config import Settings
 from workers.celery_app import queue_length
 from workers.kafka_log import make_consumer
@@ -103,7 +103,10 @@ class Dispatcher:
                 camera_id, captured_at = self._attribute(record)
                 if camera_id is None:
                     continue
-                closed += windower.add(camera_id, record.offset, captured_at, now)
+                if is_end_of_stream(record.headers):
+                    closed += windower.end(camera_id, record.offset, captured_at)
+                else:
+                    closed += windower.add(camera_id, record.offset, captured_at, now)
             if closed:
                 self._emit(windower, closed)
         for windower in self.windowers.values():
@@ -140,7 +143,7 @@ class Dispatcher:
                     session, camera_id=c.camera_id, topic=self.topic, topic_id=self.topic_id,
                     partition=c.partition, first_offset=c.first_offset, last_offset=c.last_offset,
                     context_offset=c.context_offset, n_frames=c.n_frames, start_at=c.start_at,
-                    end_at=c.end_at,
+                    end_at=c.end_at, end_of_stream=c.end_of_stream,
                 )
                 if window is not None:
                     tasks.append(WindowTask.of(window))

@@ -46,9 +46,10 @@ class ScorerCache:
         return scorer
 
     def _load_model(self, path: Path) -> Scorer:
-        from vad.scoring.normality import NormalityModel, NormalityScorer
-
         try:
+            from vad.scoring.normality import NormalityModel
+            from vad.scoring.normality.scorer import NormalityScorer
+
             return NormalityScorer(NormalityModel.load(path))
         except Exception as error:  # noqa: BLE001 - keep scoring with the baseline, loudly
             log.error("cannot load normality model %s (%s); using the motion baseline", path, error)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.models import Camera, Window
-from vad.codec import FrameMeta, decode_jpeg, frame_from_record
+from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
 from vad.config import Settings
 from vad.types import Frame
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
@@ -106,7 +106,10 @@ class WindowScorer:
     def _read(self, window: Window) -> tuple[list[Frame], list[Frame], dict[int, float]]:
         first = window.context_offset if window.context_offset is not None else window.first_offset
         records = self.reader.read_range(window.topic, window.partition, first, window.last_offset)
-        mine = [r for r in records if r.key == str(window.camera_id).encode()]
+        mine = [
+            r for r in records
+            if r.key == str(window.camera_id).encode() and not is_end_of_stream(r.headers)
+        ]
         decoded, ingested = _decode(str(window.camera_id), mine)
         frames = [f for f in decoded if f.offset >= window.first_offset]
         context = [f for f in decoded if f.offset < window.first_offset]

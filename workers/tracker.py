@@ -48,7 +48,10 @@ def advance_tracker(
                 ScoredFrame(s.captured_at.timestamp(), _score(s.score), s.kafka_offset)
                 for s in queries.window_scores(session, window.id)
             ]
-            for event in tracker.feed(frames):
+            events = tracker.feed(frames)
+            if window.end_of_stream:
+                events += tracker.end_stream()
+            for event in events:
                 incident = _apply_event(
                     session, camera_id, window, event, incident_id, tracker, fetch_key_frame
                 )

@@ -7,6 +7,7 @@ committed window left off: no window is lost and none is emitted twice.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ class ClosedWindow:
     n_frames: int
     start_at: float
     end_at: float
+    end_of_stream: bool = False
 
 
 @dataclass
@@ -83,6 +85,22 @@ class PartitionWindower:
             current.touched_wall = now
         self._remember(camera_id, offset)
         return closed
+
+    def end(self, camera_id: int, offset: int, captured_at: float) -> list[ClosedWindow]:
+        """The camera's source ended at `offset` (a marker record, not a frame): close its window
+        flagged as the last one, or emit an empty final window if none is open."""
+        self._high_water = max(self._high_water, offset)
+        if offset <= self.camera_last.get(camera_id, -1):
+            return []
+        if camera_id in self._open:
+            window = self._close(camera_id)
+            self.camera_last[camera_id] = offset
+            return [dataclasses.replace(window, end_of_stream=True)]
+        self.camera_last[camera_id] = offset
+        context = self._context.get(camera_id)
+        return [ClosedWindow(camera_id, self.partition, offset, offset,
+                             context[0] if context and self.context_frames else None,
+                             0, captured_at, captured_at, end_of_stream=True)]
 
     def flush_idle(self, now: float) -> list[ClosedWindow]:
         """Close windows of cameras that went quiet, so their last frames get scored."""

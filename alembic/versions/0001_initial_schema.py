@@ -108,6 +108,7 @@ def upgrade() -> None:
     sa.Column('last_offset', sa.BigInteger(), nullable=False),
     sa.Column('context_offset', sa.BigInteger(), nullable=True, comment='first look-back frame'),
     sa.Column('n_frames', sa.Integer(), nullable=False),
+    sa.Column('end_of_stream', sa.Boolean(), nullable=False, comment='source ended here'),
     sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),

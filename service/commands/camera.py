@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import typer
 
 from db import queries
 from db.session import transaction
-from ingest.sources import validate_source_url
+from ingest.sources import SourceError, validate_source_url
 from service.context import fail, get_context
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
@@ -22,6 +24,9 @@ def add(
     fps: float = typer.Option(None, "--fps", help="Analysis frames per second (default from settings)."),
     loop: bool = typer.Option(False, "--loop", help="Replay a file source endlessly."),
     threshold: float = typer.Option(None, "--threshold", min=0, max=1, help="Incident threshold."),
+    disabled: bool = typer.Option(
+        False, "--disabled", help="Register without ingesting (a camera for replays only)."
+    ),
 ) -> None:
     """Connect a camera stream; the running service starts ingesting it within seconds."""
     app_ctx = get_context(ctx)
@@ -33,7 +38,7 @@ def add(
         fail("--fps must be in (0, 60]")
     with transaction(app_ctx.sessions()) as session:
         try:
-            camera = queries.add_camera(session, name, url, fps, loop)
+            camera = queries.add_camera(session, name, url, fps, loop, enabled=not disabled)
         except queries.CameraExists as error:
             fail(str(error))
         camera.threshold = threshold
@@ -85,3 +90,52 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name
         except queries.CameraNotFound as error:
             fail(str(error))
     typer.echo(f"camera {name!r} removed")
+
+
+@app.command("learn")
+def learn(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Camera name."),
+    source: Path = typer.Option(None, "--from", help="Normal footage: a video file or a folder."),
+    minutes: float = typer.Option(None, "--minutes", min=0.1, help="Learn from the live stream."),
+) -> None:
+    """Fit the camera's normality model on normal footage; the pipeline uses the newest model."""
+    from service.learning import file_clips, footage_files, live_clips
+    from vad.scoring.normality import fit_normality_model
+
+    app_ctx = get_context(ctx)
+    settings = app_ctx.settings
+    if (source is None) == (minutes is None):
+        fail("give exactly one of --from FILE_OR_DIR or --minutes N")
+    sessions = app_ctx.sessions()
+    with sessions() as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(f"{error}; add it first with `vad camera add`")
+        fps = camera.fps or settings.ingest.default_fps
+        camera_id, url = camera.id, camera.url
+    try:
+        if source is not None:
+            files = footage_files(source)
+            origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
+            clips = file_clips(files, fps, settings.ingest)
+        else:
+            origin = f"{url} live, {minutes:g} min"
+            typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
+            clips = live_clips(url, minutes, fps, settings.ingest)
+        started = time.perf_counter()
+        model = fit_normality_model(clips, settings.normality)
+    except (ValueError, SourceError) as error:
+        fail(str(error))
+    frames = int(model.metadata.get("frames_seen", 0))
+    with transaction(sessions) as session:
+        version = queries.next_model_version(session, camera_id)
+        directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
+        model.save(directory)
+        queries.register_model(session, camera_id, version, str(directory), frames, origin,
+                               dict(model.metadata))
+    typer.echo(
+        f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "
+        f"in {time.perf_counter() - started:.1f} s -> {directory}"
+    )

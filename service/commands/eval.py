@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -24,8 +25,17 @@ def _format_table(result: dict) -> str:
             return "-"
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    keys = ["auc", "ap", "frames", "anomalous_frames", "videos", "fit_seconds", "train_frames",
-            "scoring_fps", "internal_size"]
+    keys = [
+        "auc",
+        "ap",
+        "frames",
+        "anomalous_frames",
+        "videos",
+        "fit_seconds",
+        "train_frames",
+        "scoring_fps",
+        "internal_size",
+    ]
     lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys]
     per_video = result.get("per_video_auc") or {}
     if per_video:
@@ -38,15 +48,52 @@ def _emit(result: dict, as_json: bool) -> None:
     typer.echo(json.dumps(result, indent=2) if as_json else _format_table(result))
 
 
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        exists=True,
+        file_okay=False,
+        help="UCSD Ped2 folder with train/, test/ and test_labels.json.",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+ScoresOut = Annotated[
+    Path | None,
+    typer.Option("--scores-out", help="Write each video's per-frame scores here (JSON)."),
+]
+Subset = Annotated[
+    str | None, typer.Option("--videos", help="Comma-separated test videos (default: all).")
+]
+TrainDir = Annotated[
+    Path,
+    typer.Option(
+        "--train", exists=True, file_okay=False, help="Folder of normal clips of the camera."
+    ),
+]
+VideosDir = Annotated[
+    Path,
+    typer.Option(
+        "--videos", exists=True, file_okay=False, help="Folder of test clips of the same camera."
+    ),
+]
+LabelsFile = Annotated[
+    Path,
+    typer.Option(
+        "--labels",
+        exists=True,
+        dir_okay=False,
+        help="UCF-Crime temporal annotation (.txt) or Ped2-style .json.",
+    ),
+]
+
+
 @app.command("ped2")
 def ped2(
-    data: Path = typer.Option(..., "--data", exists=True, file_okay=False,
-                              help="UCSD Ped2 folder with train/, test/ and test_labels.json."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    scores_out: Path | None = typer.Option(None, "--scores-out",
-                                           help="Write {video: [score per frame]} JSON here."),
-    videos: str | None = typer.Option(None, "--videos",
-                                      help="Comma-separated test videos (default: all)."),
+    data: DataDir,
+    as_json: AsJson = False,
+    scores_out: ScoresOut = None,
+    videos: Subset = None,
 ) -> None:
     """Standard Ped2 protocol: fit on train/, score every test frame, pooled frame-level AUC."""
     subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
@@ -59,15 +106,11 @@ def ped2(
 
 @app.command("videos")
 def videos_command(
-    train: Path = typer.Option(..., "--train", exists=True, file_okay=False,
-                               help="Folder of normal clips of the camera."),
-    videos: Path = typer.Option(..., "--videos", exists=True, file_okay=False,
-                                help="Folder of test clips of the same camera."),
-    labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False,
-                                help="UCF-Crime temporal annotation (.txt) or Ped2-style .json."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    scores_out: Path | None = typer.Option(None, "--scores-out",
-                                           help="Write {video: [score per frame]} JSON here."),
+    train: TrainDir,
+    videos: VideosDir,
+    labels: LabelsFile,
+    as_json: AsJson = False,
+    scores_out: ScoresOut = None,
 ) -> None:
     """Any camera: fit on --train clips, score the labelled --videos clips."""
     try:

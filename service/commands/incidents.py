@@ -20,9 +20,12 @@ def parse_since(text: str) -> datetime:
     """'90s', '15m', '1h', '2d' ago, or an ISO timestamp."""
     match = _DURATION.match(text.strip())
     if match:
-        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: float(match[1])})
+        except OverflowError:
+            raise ValueError(f"--since {text!r} reaches before year 1") from None
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"--since {text!r}: use e.g. 30m, 1h, 2d or an ISO time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

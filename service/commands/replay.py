@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import func, select
 
 from db import queries
-from db.models import FrameScore
+from db.models import FrameScore, Window
 from db.session import make_engine, make_sessionmaker, transaction
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
@@ -77,6 +77,7 @@ def _report(sessions, ingestor: CameraIngestor) -> int:
 
 
 def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float, stop) -> int:
+    """Wait until every replayed frame is scored or its window has given up."""
     deadline = time.monotonic() + timeout
     scored = 0
     while time.monotonic() < deadline and not stop.is_set():
@@ -86,7 +87,16 @@ def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float,
                     FrameScore.camera_id == camera_id, FrameScore.ingested_at >= since
                 )
             )
-        if scored >= expected:
+            failed = session.execute(
+                select(func.coalesce(func.sum(Window.n_frames), 0), func.max(Window.error)).where(
+                    Window.camera_id == camera_id, Window.status == "failed",
+                    Window.end_at >= since,
+                )
+            ).one()
+        if scored + failed[0] >= expected:
+            if failed[0]:
+                typer.secho(f"{failed[0]} frame(s) could not be scored: {failed[1]}",
+                            fg=typer.colors.RED, err=True)
             break
         time.sleep(0.5)
     return scored

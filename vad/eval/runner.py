@@ -65,8 +65,10 @@ def _report(
         np.concatenate([aligned[n][1] for n in scores]),
     )
     if scores_out is not None:
-        payload = {n: [None if not np.isfinite(v) else round(float(v), 6) for v in s]
-                   for n, s in scores.items()}
+        payload = {
+            n: [None if not np.isfinite(v) else round(float(v), 6) for v in s]
+            for n, s in scores.items()
+        }
         Path(scores_out).write_text(json.dumps(payload))
     return {
         **pooled,
@@ -93,7 +95,7 @@ def evaluate_ped2(
     subset: Iterable[str] | None = None,
     scores_out: Path | None = None,
 ) -> dict:
-    """Fit on `train/`, score `test/` (or the named `subset` of test videos), frame-level metrics."""
+    """Fit on `train/`, score `test/` (or the `subset` of test videos named), frame metrics."""
     data_dir = Path(data_dir)
     labels = ped2_labels(data_dir / "test_labels.json")
     wanted = set(subset) if subset is not None else set(labels)

@@ -15,7 +15,7 @@ import numpy as np
 
 def selection_density(scores: Sequence[float] | np.ndarray, uniform: float = 0.5) -> np.ndarray:
     """Per-frame probability mass: `uniform` spread evenly + (1 - uniform) proportional to how far
-    each score sits above the clip's minimum (NaN counts as the minimum). A constant clip is uniform.
+    each score sits above the clip's minimum (NaN counts as the minimum); constant clips: uniform.
     """
     x = np.asarray(scores, dtype=np.float64).ravel()
     n = x.size
@@ -29,9 +29,7 @@ def selection_density(scores: Sequence[float] | np.ndarray, uniform: float = 0.5
     return uniform / n + (1.0 - uniform) * score_part
 
 
-def select_frames(
-    scores: Sequence[float] | np.ndarray, k: int, uniform: float = 0.5
-) -> list[int]:
+def select_frames(scores: Sequence[float] | np.ndarray, k: int, uniform: float = 0.5) -> list[int]:
     """K sorted, unique frame indices, denser where scores are high.
 
     Inverse-CDF sampling at the K mid-quantiles (deterministic, stratified). If two quantiles land

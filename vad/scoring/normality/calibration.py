@@ -29,7 +29,9 @@ class TailCalibrator:
     reference_quantile: float
 
     @classmethod
-    def fit(cls, scores: np.ndarray, tail_quantile: float, reference_quantile: float) -> TailCalibrator:
+    def fit(
+        cls, scores: np.ndarray, tail_quantile: float, reference_quantile: float
+    ) -> TailCalibrator:
         """Fit on held-out training scores (NaN ignored); needs at least one finite score."""
         x = np.asarray(scores, dtype=np.float64)
         x = x[np.isfinite(x)]

@@ -15,15 +15,114 @@ class NormalityConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    families: tuple[str, ...] = Field(("flow",), min_length=1, description="Feature families used, by registered name (e.g. 'flow'); each gets its own per-cell memory.")
-    internal_width: int = Field(192, ge=32, le=1280, description="Frames are converted to grey and resized to this width (aspect kept, snapped to whole cells) before any feature is computed; fixes the cost per frame whatever the camera resolution.")
-    cell_px: int = Field(16, ge=4, le=128, description="Side of one grid cell in internal pixels; every cell has its own model because a fixed camera's scene differs by position.")
-    flow_preset: int = Field(2, ge=0, le=2, description="OpenCV DIS optical-flow preset (0 ultrafast, 1 fast, 2 medium).")
-    motion_px: float = Field(0.5, gt=0, description="Flow magnitude (internal pixels per frame) above which a pixel counts as moving; about the noise floor of DIS flow on compressed video.")
-    neighbours: int = Field(1, ge=1, le=32, description="A cell's raw score is its mean distance to this many nearest training feature vectors of the same cell.")
-    memory_per_cell: int = Field(1024, ge=16, le=16384, description="Training vectors kept per cell (greedy k-center coreset, which keeps rare-but-normal patterns); bounds memory and scoring cost on long footage.")
-    calibration_folds: int = Field(4, ge=2, le=16, description="Training clips (or chunks of one clip) are split into this many folds; each fold is scored against a memory built from the others to get honest, not self-matched, training scores for calibration.")
-    reference_quantile: float = Field(0.99, gt=0.5, lt=1, description="Training-score quantile that maps to a calibrated score of 0.5: score = L / (L + L_ref), L = -log(tail probability), L_ref = -log(1 - reference_quantile).")
-    tail_quantile: float = Field(0.9, gt=0.5, lt=1, description="Above this training quantile the score distribution is modelled by a fitted exponential tail, so probabilities beyond the largest training score stay finite and ordered.")
-    smoothing_frames: float = Field(2.0, ge=0, le=16, description="Gaussian temporal smoothing sigma in frames (0 = off); causal (half kernel over preceding frames) when scoring windows, so a frame's score never depends on the future.")
-    seed: int = Field(0, description="Seed of the random subsampling done before coreset selection (fits are reproducible).")
+    families: tuple[str, ...] = Field(
+        ("flow",),
+        min_length=1,
+        description=(
+            "Feature families used, by registered name (e.g. 'flow'); each gets its own per-cell "
+            "memory."
+        ),
+    )
+    internal_width: int = Field(
+        192,
+        ge=32,
+        le=1280,
+        description=(
+            "Frames are converted to grey and resized to this width (aspect kept, snapped to whole "
+            "cells) before any feature is computed; fixes the cost per frame whatever the camera "
+            "resolution."
+        ),
+    )
+    cell_px: int = Field(
+        16,
+        ge=4,
+        le=128,
+        description=(
+            "Side of one grid cell in internal pixels; every cell has its own model because a fixed"
+            " camera's scene differs by position."
+        ),
+    )
+    flow_preset: int = Field(
+        2,
+        ge=0,
+        le=2,
+        description=("OpenCV DIS optical-flow preset (0 ultrafast, 1 fast, 2 medium)."),
+    )
+    motion_px: float = Field(
+        0.5,
+        gt=0,
+        description=(
+            "Flow magnitude (internal pixels per frame) above which a pixel counts as moving; about"
+            " the noise floor of DIS flow on compressed video."
+        ),
+    )
+    neighbours: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description=(
+            "A cell's raw score is its mean distance to this many nearest training feature vectors "
+            "of the same cell."
+        ),
+    )
+    memory_per_cell: int = Field(
+        1024,
+        ge=16,
+        le=16384,
+        description=(
+            "Training vectors kept per cell (greedy k-center coreset, which keeps rare-but-normal "
+            "patterns); bounds memory and scoring cost on long footage."
+        ),
+    )
+    per_cell_normalisation: bool = Field(
+        False,
+        description=(
+            "Divide each cell's distance by its own held-out reference quantile (floored at the "
+            "median cell) so busy and quiet positions fire equally often on normal footage."
+        ),
+    )
+    calibration_folds: int = Field(
+        4,
+        ge=2,
+        le=16,
+        description=(
+            "Training clips (or chunks of one clip) are split into this many folds; each fold is "
+            "scored against a memory built from the others to get honest, not self-matched, "
+            "training scores for calibration."
+        ),
+    )
+    reference_quantile: float = Field(
+        0.99,
+        gt=0.5,
+        lt=1,
+        description=(
+            "Training-score quantile that maps to a calibrated score of 0.5: score = L / (L + "
+            "L_ref), L = -log(tail probability), L_ref = -log(1 - reference_quantile)."
+        ),
+    )
+    tail_quantile: float = Field(
+        0.9,
+        gt=0.5,
+        lt=1,
+        description=(
+            "Above this training quantile the score distribution is modelled by a fitted "
+            "exponential tail, so probabilities beyond the largest training score stay finite and "
+            "ordered."
+        ),
+    )
+    smoothing_frames: float = Field(
+        2.0,
+        ge=0,
+        le=16,
+        description=(
+            "Gaussian temporal smoothing sigma in frames (0 = off); causal (half kernel over "
+            "preceding frames) when scoring windows, so a frame's score never depends on the "
+            "future."
+        ),
+    )
+    seed: int = Field(
+        0,
+        description=(
+            "Seed of the random subsampling done before coreset selection (fits are reproducible)."
+        ),
+    )

@@ -27,7 +27,7 @@ def internal_size(width: int, height: int, config: NormalityConfig) -> tuple[int
 
 
 def to_internal(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """BGR (or grey) frame -> grey uint8 at `size`; resizing first keeps the cost low on HD input."""
+    """BGR (or grey) frame -> grey uint8 at `size`; resizing first keeps HD input cheap."""
     small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -94,7 +94,9 @@ class FlowFamily(FeatureFamily):
         mag = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
         moving = (mag > self.config.motion_px).astype(np.float32)
         frac = cell_mean(moving, cell)
-        sums = cell_mean(np.dstack([mag, mag * moving, flow[..., 0] * moving, flow[..., 1] * moving]), cell)
+        sums = cell_mean(
+            np.dstack([mag, mag * moving, flow[..., 0] * moving, flow[..., 1] * moving]), cell
+        )
         denom = np.maximum(frac, 1e-6)[..., None]
         per_moving = sums[..., 1:] / denom
         feats = np.dstack([sums[..., 0], frac, per_moving, cell_max(mag, cell)])
@@ -104,9 +106,35 @@ class FlowFamily(FeatureFamily):
         return features[..., 1] > 0.05
 
 
+class AppearanceFamily(FeatureFamily):
+    """Edge-orientation histogram per cell (HOG-like) of the current frame.
+
+    The scene of a fixed camera is static, so each cell's normal appearances are few (background,
+    background + part of a pedestrian); a differently shaped object (wheels, a cart's box) changes
+    the orientation mix even when it moves at walking speed, which flow alone cannot see.
+    """
+
+    name = "appearance"
+    bins = 8
+    feature_names = tuple(f"grad_{i * 180 // 8}deg" for i in range(8))
+
+    def extract(self, pair: FramePair) -> np.ndarray:
+        cell = self.config.cell_px
+        img = pair.cur.astype(np.float32)
+        gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+        mag, ang = cv2.cartToPolar(gx, gy, angleInDegrees=True)
+        idx = ((ang % 180.0) * (self.bins / 180.0)).astype(np.int32) % self.bins
+        planes = np.zeros((*img.shape, self.bins), np.float32)
+        np.put_along_axis(planes, idx[..., None], mag[..., None], axis=2)
+        return cell_mean(planes, cell).reshape(-1, self.bins) / 255.0
+
+
 def make_family(name: str, config: NormalityConfig) -> FeatureFamily:
     """Family instance by registered name (kept explicit: no import-time registry)."""
     match name:
         case "flow":
             return FlowFamily(config)
-    raise ValueError(f"unknown feature family {name!r} (known: flow)")
+        case "appearance":
+            return AppearanceFamily(config)
+    raise ValueError(f"unknown feature family {name!r} (known: flow, appearance)")

@@ -41,11 +41,15 @@ def kcenter(points: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CellMemory:
-    """(cells, M, D) standardised normal vectors; padding rows sit far away and are never nearest."""
+    """(cells, M, D) standardised normal vectors; padding rows sit far away, never nearest."""
 
     bank: np.ndarray
     scale: np.ndarray
     neighbours: int
+    cell_scale: np.ndarray | None = None  # (C,) typical held-out distance per cell
+
+    def with_cell_scale(self, cell_scale: np.ndarray) -> CellMemory:
+        return CellMemory(self.bank, self.scale, self.neighbours, cell_scale.astype(np.float32))
 
     @classmethod
     def build(
@@ -72,4 +76,16 @@ class CellMemory:
         d2 = (q**2).sum(-1)[..., None] + (self.bank**2).sum(-1)[:, None, :] - 2.0 * cross
         k = self.neighbours
         near = np.partition(d2, k - 1, axis=2)[..., :k] if k > 1 else d2.min(axis=2, keepdims=True)
-        return np.sqrt(np.maximum(near, 0.0)).mean(axis=2).T
+        d = np.sqrt(np.maximum(near, 0.0)).mean(axis=2).T
+        return d / self.cell_scale if self.cell_scale is not None else d
+
+
+def cell_scales(held_out: np.ndarray, quantile: float) -> np.ndarray:
+    """Per-cell quantile of held-out distances (T, C) -> (C,), floored at the median cell.
+
+    Dividing by it equalises how often each position fires on normal footage (a busy walkway
+    varies more than a lawn), while the floor stops a normally empty cell from turning noise
+    into alarms.
+    """
+    per_cell = np.quantile(held_out, quantile, axis=0)
+    return np.maximum(per_cell, max(float(np.median(per_cell)), 1e-6))

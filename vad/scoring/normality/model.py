@@ -27,7 +27,7 @@ from vad.scoring.normality.features import (
     make_family,
     to_internal,
 )
-from vad.scoring.normality.memory import CellMemory, feature_scale
+from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 
 FORMAT_VERSION = 1
@@ -117,6 +117,8 @@ class NormalityModel:
         for name, mem in self.memories.items():
             arrays[f"{name}.bank"] = mem.bank
             arrays[f"{name}.scale"] = mem.scale
+            if mem.cell_scale is not None:
+                arrays[f"{name}.cell_scale"] = mem.cell_scale
         np.savez_compressed(directory / _MEMORY_NPZ, **arrays)
         doc = {
             "format_version": FORMAT_VERSION,
@@ -140,7 +142,12 @@ class NormalityModel:
         config = NormalityConfig.model_validate(doc["config"])
         with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
             memories = {
-                name: CellMemory(data[f"{name}.bank"], data[f"{name}.scale"], config.neighbours)
+                name: CellMemory(
+                    data[f"{name}.bank"],
+                    data[f"{name}.scale"],
+                    config.neighbours,
+                    data[f"{name}.cell_scale"] if f"{name}.cell_scale" in data else None,
+                )
                 for name in config.families
             }
         return cls(
@@ -233,7 +240,7 @@ def _build_memories(
 def _held_out_distances(
     pieces: list[dict[str, np.ndarray]], scales: dict[str, np.ndarray], config: NormalityConfig
 ) -> list[dict[str, np.ndarray]]:
-    """Per piece, per family: (T,) worst-cell distance against a memory without that piece's fold."""
+    """Per piece, per family: (T, C) cell distances against a memory without that piece's fold."""
     folds = min(config.calibration_folds, len(pieces))
     fold = _fold_of(pieces, folds)
     out: list[dict[str, np.ndarray]] = [{} for _ in pieces]
@@ -242,7 +249,7 @@ def _held_out_distances(
         memories = _build_memories(train, scales, config)
         for i, piece in enumerate(pieces):
             if fold[i] == f:
-                out[i] = {n: memories[n].distances(piece[n]).max(axis=1) for n in scales}
+                out[i] = {n: memories[n].distances(piece[n]) for n in scales}
     return out
 
 
@@ -258,19 +265,38 @@ def fit_normality_model(
     scales = {n: feature_scale(x, families[n].active(x)) for n, x in everything.items()}
     pieces = _split_folds(clips, config.calibration_folds)
     held = _held_out_distances(pieces, scales, config)
+    per_cell = {
+        n: cell_scales(np.concatenate([h[n] for h in held]), config.reference_quantile)
+        if config.per_cell_normalisation
+        else None
+        for n in families
+    }
+    held = [
+        {n: (h[n] / per_cell[n] if per_cell[n] is not None else h[n]).max(axis=1) for n in families}
+        for h in held
+    ]
     references = {
-        n: max(float(np.quantile(np.concatenate([h[n] for h in held]), config.reference_quantile)), 1e-6)
+        n: max(
+            float(np.quantile(np.concatenate([h[n] for h in held]), config.reference_quantile)),
+            1e-6,
+        )
         for n in families
     }
     smoothed = [
-        smooth_scores(combine_families({n: h[n][:, None] for n in families}, references),
-                      config.smoothing_frames, causal=True)
+        smooth_scores(
+            combine_families({n: h[n][:, None] for n in families}, references),
+            config.smoothing_frames,
+            causal=True,
+        )
         for h in held
     ]
     calibrator = TailCalibrator.fit(
         np.concatenate(smoothed), config.tail_quantile, config.reference_quantile
     )
-    memories = _build_memories(clips, scales, config)
+    memories = {
+        n: m.with_cell_scale(per_cell[n]) if per_cell[n] is not None else m
+        for n, m in _build_memories(clips, scales, config).items()
+    }
     frames_seen = sum(_length(c) for c in clips)
     metadata = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),

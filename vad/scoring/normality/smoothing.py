@@ -25,7 +25,9 @@ def _kernel(sigma: float, causal: bool) -> tuple[np.ndarray, int]:
     return np.exp(-0.5 * (offsets / sigma) ** 2), radius
 
 
-def smooth_scores(scores: Sequence[float] | np.ndarray, sigma: float, causal: bool = False) -> np.ndarray:
+def smooth_scores(
+    scores: Sequence[float] | np.ndarray, sigma: float, causal: bool = False
+) -> np.ndarray:
     """Gaussian-smooth `scores` along time, ignoring NaN (NaN inputs stay NaN).
 
     Weights are renormalised over the valid neighbours, so the ends of a video and gaps from

@@ -19,8 +19,10 @@ def test_ped2_labels_match_the_readme(ped2: Path) -> None:
 
 def test_ucf_spans_are_inclusive(tmp_path: Path) -> None:
     path = tmp_path / "ann.txt"
-    path.write_text("Arson011_x264.mp4  Arson  150  420  680  1267\nNormal_Videos_003_x264.mp4  "
-                    "Normal  -1  -1  -1  -1\n")
+    path.write_text(
+        "Arson011_x264.mp4  Arson  150  420  680  1267\nNormal_Videos_003_x264.mp4  "
+        "Normal  -1  -1  -1  -1\n"
+    )
     ann = read_ucf_annotations(path)
     assert ann["Arson011_x264"].spans == ((150, 420), (680, 1267))
     y = ucf_frame_labels(ann["Arson011_x264"], 1300)

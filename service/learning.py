@@ -1,0 +1,89 @@
+"""Collecting a camera's normal footage for `vad camera learn`, sampled exactly as ingest does.
+
+The model must see frames at the camera's analysis rate and with the same static-frame pruning as
+the live pipeline, otherwise motion statistics learned here would not match what it scores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ingest.sources import SourceError, VideoSource
+from vad.config import IngestConfig
+from vad.pruning import StaticFramePruner
+from vad.sampling import FpsSampler
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts"}
+
+
+def footage_files(path: Path) -> list[Path]:
+    """One file, or every video file in a folder (sorted), or a clear error."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if files:
+            return files
+        raise ValueError(f"no video files ({', '.join(sorted(VIDEO_SUFFIXES))}) in {path}")
+    raise ValueError(f"{path} does not exist")
+
+
+def sampled_frames(
+    source: VideoSource, fps: float, config: IngestConfig, until: float | None = None
+) -> Iterator[np.ndarray]:
+    """Frames kept by the fps sampler and the pruner, until the source ends or `until`."""
+    sampler = FpsSampler(fps)
+    pruner = StaticFramePruner(
+        config.prune_pixel_delta, config.prune_changed_fraction, config.heartbeat_seconds
+    )
+    while until is None or time.monotonic() < until:
+        frame = source.read()
+        if frame is None:
+            return
+        if sampler.due(frame.pts) and pruner.keep(frame.image, frame.pts):
+            yield frame.image
+
+
+def file_clips(files: list[Path], fps: float, config: IngestConfig) -> Iterator[Iterator[np.ndarray]]:
+    for path in files:
+        yield _file_clip(path, fps, config)
+
+
+def _file_clip(path: Path, fps: float, config: IngestConfig) -> Iterator[np.ndarray]:
+    with VideoSource(str(path), open_timeout=config.open_timeout_seconds,
+                     read_timeout=max(config.read_timeout_seconds, 30.0)) as source:
+        yield from sampled_frames(source, fps, config)
+
+
+def live_clips(
+    url: str, minutes: float, fps: float, config: IngestConfig
+) -> Iterator[Iterator[np.ndarray]]:
+    """The live stream's next `minutes`; a dropped connection ends one clip and the next starts
+    after reconnecting, so motion is never computed across a gap."""
+    until = time.monotonic() + minutes * 60
+    while time.monotonic() < until:
+        source = VideoSource(url, open_timeout=config.open_timeout_seconds,
+                             read_timeout=config.read_timeout_seconds)
+        try:
+            source.open()
+        except SourceError as error:
+            if not error.retryable:
+                raise
+            time.sleep(config.backoff_initial_seconds)
+            continue
+        yield _until_failure(source, fps, config, until)
+
+
+def _until_failure(
+    source: VideoSource, fps: float, config: IngestConfig, until: float
+) -> Iterator[np.ndarray]:
+    try:
+        yield from sampled_frames(source, fps, config, until)
+    except SourceError:
+        return
+    finally:
+        source.close()
