@@ -31,6 +31,7 @@ class CameraSpec:
     fps: float
     loop: bool
     resume_index: int = 0
+    not_before: float = 0.0
 
     @property
     def key(self) -> tuple:
@@ -58,6 +59,7 @@ class CameraIngestor:
         self.status = "connecting"
         self.reason: str | None = None
         self.resume_index: int | None = None
+        self.started_at: float | None = None
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._reported_pruned = 0
@@ -139,7 +141,9 @@ class CameraIngestor:
                     self.publisher.publish_end(self.spec.id, last_time)
                     return True
                 if base is None:
-                    base, first_pts = time.time() - frame.pts, frame.pts
+                    start = max(time.time(), self.spec.not_before)
+                    base, first_pts = start - frame.pts, frame.pts
+                    self.started_at = start
                 self.resume_index = frame.index + 1
                 if self.pace and source.is_file:
                     self._wait_until(started + frame.pts - first_pts)

@@ -93,14 +93,15 @@ class PartitionWindower:
         if offset <= self.camera_last.get(camera_id, -1):
             return []
         if camera_id in self._open:
-            window = self._close(camera_id)
-            self.camera_last[camera_id] = offset
-            return [dataclasses.replace(window, end_of_stream=True)]
+            window = dataclasses.replace(self._close(camera_id), end_of_stream=True)
+        else:
+            context = self._context.get(camera_id)
+            window = ClosedWindow(camera_id, self.partition, offset, offset,
+                                  context[0] if context and self.context_frames else None,
+                                  0, captured_at, captured_at, end_of_stream=True)
         self.camera_last[camera_id] = offset
-        context = self._context.get(camera_id)
-        return [ClosedWindow(camera_id, self.partition, offset, offset,
-                             context[0] if context and self.context_frames else None,
-                             0, captured_at, captured_at, end_of_stream=True)]
+        self._context.pop(camera_id, None)  # the next stream must not look back into this one
+        return [window]
 
     def flush_idle(self, now: float) -> list[ClosedWindow]:
         """Close windows of cameras that went quiet, so their last frames get scored."""

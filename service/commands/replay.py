@@ -42,16 +42,20 @@ def replay(
             row = queries.get_camera(session, camera)
         except queries.CameraNotFound:
             row = queries.add_camera(session, camera, url, fps, loop=False, enabled=False)
-        spec = CameraSpec(row.id, row.name, url, fps or row.fps or settings.ingest.default_fps,
-                          loop=False)
+        last_end = session.scalar(select(func.max(Window.end_at)).where(Window.camera_id == row.id))
+        spec = CameraSpec(
+            row.id, row.name, url, fps or row.fps or settings.ingest.default_fps, loop=False,
+            # media time must keep increasing per camera, even when replays overlap in wall time
+            not_before=last_end.timestamp() + 1.0 if last_end else 0.0,
+        )
         if row.enabled and row.status == "online":
             typer.secho(f"warning: camera {camera!r} is also live; replayed frames interleave "
                         "with its stream", fg=typer.colors.YELLOW, err=True)
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     ingestor = CameraIngestor(spec, settings.ingest, publisher, pace=realtime)
     stop = stop_event_on_signals()
-    started = queries.now_utc()
     t0 = time.monotonic()
+    wall_started = queries.now_utc()
     ingestor.start()
     kept = 0
     while not ingestor.finished.wait(1.0) and not stop.is_set():
@@ -63,20 +67,24 @@ def replay(
     kept += _report(sessions, ingestor)
     publisher.close()
     elapsed = time.monotonic() - t0
+    media_start = ingestor.started_at or time.time()
+    started = queries.utc(media_start)
     typer.echo(f"replayed {kept} kept frames ({ingestor.pruner.pruned} pruned, status "
                f"{ingestor.status}{': ' + ingestor.reason if ingestor.reason else ''}) "
                f"in {elapsed:.1f} s")
     if wait and not stop.is_set():
-        scored = _wait_scored(sessions, spec.id, started, kept, timeout, stop)
+        scored = _wait_scored(sessions, spec.id, wall_started, started, kept, timeout, stop)
         typer.echo(f"{scored}/{kept} frames scored after {time.monotonic() - t0:.1f} s")
-        _print_incidents(sessions, camera, started)
+        _print_incidents(sessions, camera, started, media_start)
 
 
 def _report(sessions, ingestor: CameraIngestor) -> int:
     return report(sessions, [ingestor])
 
 
-def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float, stop) -> int:
+def _wait_scored(
+    sessions, camera_id: int, ingested_since, media_since, expected: int, timeout: float, stop
+) -> int:
     """Wait until every replayed frame is scored or its window has given up."""
     deadline = time.monotonic() + timeout
     scored = 0
@@ -84,13 +92,13 @@ def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float,
         with sessions() as session:
             scored = session.scalar(
                 select(func.count()).where(
-                    FrameScore.camera_id == camera_id, FrameScore.ingested_at >= since
+                    FrameScore.camera_id == camera_id, FrameScore.ingested_at >= ingested_since
                 )
             )
             failed = session.execute(
                 select(func.coalesce(func.sum(Window.n_frames), 0), func.max(Window.error)).where(
                     Window.camera_id == camera_id, Window.status == "failed",
-                    Window.end_at >= since,
+                    Window.end_at >= media_since,
                 )
             ).one()
         if scored + failed[0] >= expected:
@@ -102,10 +110,20 @@ def _wait_scored(sessions, camera_id: int, since, expected: int, timeout: float,
     return scored
 
 
-def _print_incidents(sessions, camera: str, since) -> None:
+def _print_incidents(sessions, camera: str, since, media_start: float) -> None:
+    """Incidents of this replay, with times as positions in the file."""
     with sessions() as session:
-        rows = queries.query_incidents(session, queries.IncidentFilter(camera=camera, since=since))
+        rows = [
+            (incident, name)
+            for incident, name in queries.query_incidents(
+                session, queries.IncidentFilter(camera=camera, since=since)
+            )
+            if incident.started_at >= since
+        ]
     if not rows:
         typer.echo("no incidents")
     for incident, name in reversed(rows):
-        typer.echo(format_incident(incident_dict(incident, name)))
+        start = incident.started_at.timestamp() - media_start
+        end = (incident.ended_at.timestamp() - media_start) if incident.ended_at else None
+        span = f"{start:6.1f} s -> " + (f"{end:6.1f} s" if end is not None else "  open")
+        typer.echo(f"{format_incident(incident_dict(incident, name))}   [file {span}]")

@@ -1,0 +1,148 @@
+"""Request and response bodies. Requests forbid unknown fields, so a typo is a 422 naming it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+EventType = Literal["incident.opened", "incident.updated", "incident.closed"]
+CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CameraIn(_In):
+    name: str = Field(pattern=CAMERA_NAME, description="Unique name: letters, digits, . _ -")
+    url: str = Field(min_length=1, max_length=2000, description="rtsp://, http(s):// or a file")
+    fps: float | None = Field(None, gt=0, le=60, description="Analysis fps; null = default")
+    threshold: float | None = Field(None, ge=0, le=1, description="Incident threshold")
+    loop: bool = Field(False, description="Replay a file source endlessly")
+    enabled: bool = Field(True, description="Ingest it (false = a camera for replays only)")
+
+
+class CameraPatch(_In):
+    """Only the fields sent change; null fps/threshold means "back to the default"."""
+
+    fps: float | None = Field(None, gt=0, le=60)
+    threshold: float | None = Field(None, ge=0, le=1)
+    enabled: bool = True
+
+
+class CameraOut(BaseModel):
+    id: int
+    name: str
+    url: str
+    enabled: bool
+    status: str
+    status_reason: str | None
+    status_at: datetime | None
+    fps: float = Field(description="Effective analysis fps")
+    fps_setting: float | None = Field(description="The camera's own fps; null = default")
+    threshold: float = Field(description="Effective incident threshold")
+    threshold_setting: float | None
+    kept_frames: int
+    pruned_frames: int
+    dropped_frames: int
+    pruned_ratio: float | None
+    created_at: datetime
+
+
+class IncidentOut(BaseModel):
+    id: int
+    camera: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    peak_score: float
+    peak_at: datetime
+    threshold: float
+    scorer: str | None
+    rule: str | None
+    key_frame_url: str | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ScorePoint(BaseModel):
+    t: datetime
+    score: float | None
+    offset: int
+
+
+class IncidentDetail(IncidentOut):
+    score_curve: list[ScorePoint]
+    first_window_seq: int
+    last_window_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookIn(_In):
+    url: AnyHttpUrl = Field(description="http(s) URL that receives POSTed events")
+    secret: str | None = Field(
+        None, min_length=16, max_length=200, description="HMAC key; generated when omitted"
+    )
+    cameras: list[str] | None = Field(None, description="Only these cameras; null = all")
+    min_score: float | None = Field(None, ge=0, le=1, description="Only incidents peaking here+")
+    events: list[EventType] = Field(
+        default_factory=lambda: ["incident.opened", "incident.updated", "incident.closed"],
+        min_length=1,
+    )
+    enabled: bool = True
+    description: str | None = Field(None, max_length=500)
+
+
+class WebhookPatch(_In):
+    enabled: bool = True
+    min_score: float | None = Field(None, ge=0, le=1)
+    cameras: list[str] | None = None
+    events: list[EventType] = Field(default_factory=list, min_length=1)
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    cameras: list[str] | None
+    min_score: float | None
+    events: list[str]
+    enabled: bool
+    description: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once here; verify X-VAD-Signature with it")
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    started_at: datetime
+    ok: bool
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str
+    event_type: str
+    incident_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_latency_ms: float | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[AttemptOut]
