@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.config import WebhookConfig
+from vad.config import WebhookConfig
 from api.security import hash_token, scopes_allow
 from db import api_queries
 from db.session import transaction
@@ -55,10 +55,11 @@ def require(scope: str) -> Callable:
             token = api_queries.token_by_hash(session, hash_token(credentials.credentials))
             if token is None:
                 raise _unauthorized("invalid or revoked token")
-            if not scopes_allow(token.scopes, scope):
-                raise HTTPException(403, f"token {token.name!r} lacks the {scope!r} scope")
-            api_queries.touch_token(session, token.id)
-            return token.name
+            api_queries.touch_token(session, token.id)  # also on 403: it was used, by someone
+            name, allowed = token.name, scopes_allow(token.scopes, scope)
+        if not allowed:
+            raise HTTPException(403, f"token {name!r} lacks the {scope!r} scope")
+        return name
 
     return check
 

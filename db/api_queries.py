@@ -144,7 +144,7 @@ def score_curve(
     return [(t, s, o) for t, s, o in session.execute(query)]
 
 
-# --- cameras ---------------------------------------------------------------------------------------
+# --- cameras -------------------------------------------------------------------------------------
 
 
 def update_camera(session: Session, camera: Camera, changes: dict) -> Camera:
@@ -184,7 +184,7 @@ def matching_subscriptions(
     ]
 
 
-# --- webhook deliveries ----------------------------------------------------------------------------
+# --- webhook deliveries --------------------------------------------------------------------------
 
 
 def insert_delivery(
@@ -303,7 +303,7 @@ def due_deliveries(session: Session, limit: int = 500) -> list[int]:
     ))
 
 
-# --- metrics ---------------------------------------------------------------------------------------
+# --- metrics -------------------------------------------------------------------------------------
 
 
 def count_by(session: Session, column) -> dict[str, int]:

@@ -115,7 +115,11 @@ class Incident(Base):
     """A run of frames whose smoothed score stayed over the camera's threshold."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_camera_start", "camera_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_incidents_camera_start", "camera_id", "started_at"),
+        Index("ix_incidents_started", "started_at"),
+        Index("ix_incidents_peak", "peak_score"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))

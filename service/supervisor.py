@@ -134,6 +134,8 @@ class Stack:
         names = [("dispatcher", vad_command("dispatcher"))]
         names += [(f"worker-{i}", vad_command("worker", "--name", f"worker-{i}"))
                   for i in range(1, self.worker_count + 1)]
+        names.append(("api", vad_command("api", "--port", str(self.settings.api_port))))
+        names.append(("webhooks", vad_command("webhook-worker")))
         if self.with_ingest:
             names.append(("ingest", vad_command("ingest")))
         for name, argv in names:
@@ -158,6 +160,9 @@ class Stack:
             self._drain(drain_seconds)
         for child in self._workers():
             child.stop(15)
+        for name in ("api", "webhooks"):
+            if name in self.children:
+                self.children[name].stop(15)
         clear_endpoints(self.settings)
         self.infra.stop()
 

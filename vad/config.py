@@ -65,6 +65,32 @@ class IncidentConfig(_Section):
     cooldown_seconds: float = Field(5.0, ge=0, description="An open incident closes after the smoothed score stays under the threshold this long.")
 
 
+class WebhookConfig(_Section):
+    """How webhook deliveries are sent, retried and given up on."""
+
+    timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Per-attempt HTTP timeout; a slower receiver has failed."
+    )
+    max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts before a delivery is dead-lettered."
+    )
+    backoff_initial_seconds: float = Field(
+        5.0, gt=0, description="Delay before the second attempt; doubled after each failure."
+    )
+    backoff_max_seconds: float = Field(3600.0, gt=0, description="Retry delay ceiling.")
+    backoff_jitter: float = Field(
+        0.2, ge=0, le=1,
+        description="Random +- fraction of each delay, so receivers coming back aren't stampeded.",
+    )
+    lease_seconds: float = Field(
+        30.0, gt=0,
+        description="An attempt whose worker died is retried this long after its HTTP timeout.",
+    )
+    sweep_interval_seconds: float = Field(
+        10.0, gt=0, description="How often due deliveries whose task was lost are re-enqueued."
+    )
+
+
 class FaultConfig(_Section):
     """Fault injection for reliability tests and drills; leave at defaults in production."""
 
@@ -94,6 +120,7 @@ class Settings(BaseSettings):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
 
     def resolved_data_dir(self) -> Path:

@@ -25,7 +25,10 @@ def make_celery(settings: Settings, endpoints: Endpoints) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue=STAGE1_QUEUE,
-        task_routes={SCORE_WINDOW: {"queue": STAGE1_QUEUE}},
+        task_routes={
+            SCORE_WINDOW: {"queue": STAGE1_QUEUE},
+            "vad.deliver_webhook": {"queue": "webhooks"},
+        },
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,

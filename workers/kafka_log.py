@@ -102,10 +102,17 @@ class FrameReader:
         except Exception:
             self.close()
             raise
-        if last >= end or first < start:
+        if first < start:
             raise WindowUnavailable(
-                f"offsets {first}..{last} of {topic}[{partition}] are not in the log "
-                f"(it holds {start}..{end - 1})"
+                f"offsets {first}..{last} of {topic}[{partition}] are no longer in the log "
+                f"(it holds {start}..{end - 1}: retention passed, or the log was recreated)"
+            )
+        if last >= end:
+            # The broker may not have advanced its high watermark yet: retried with backoff,
+            # and the window fails with this message only after the last attempt.
+            raise TimeoutError(
+                f"offsets {first}..{last} of {topic}[{partition}] are not readable yet "
+                f"(log end {end})"
             )
         consumer.assign([tp])
         consumer.seek(tp, first)

@@ -12,7 +12,8 @@ from celery import Celery, Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
-from db.models import Camera, Window
+from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
+from db.models import Camera, Incident, Window
 from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
 from vad.config import Settings
 from vad.types import Frame
@@ -49,11 +50,18 @@ def enqueue(app: Celery, task: WindowTask) -> None:
 class WindowScorer:
     """Everything a worker process needs to score windows; built once per process."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], reader: FrameReader):
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        reader: FrameReader,
+        send_delivery: Sender | None = None,
+    ):
         self.settings = settings
         self.sessions = sessions
         self.reader = reader
         self.scorers = ScorerCache(settings, sessions)
+        self.send_delivery = send_delivery
 
     def run(self, task: WindowTask) -> str:
         with queries_tx(self.sessions) as session:
@@ -86,10 +94,20 @@ class WindowScorer:
         return "scored" if wrote else "duplicate"
 
     def track(self, camera_id: int, threshold: float) -> int:
+        """Advance the camera's incidents; webhook deliveries are written in the same
+        transaction and their tasks sent only after it commits (a lost send is swept up)."""
+        created: list[int] = []
         with queries_tx(self.sessions) as session:
-            return advance_tracker(
-                session, camera_id, threshold, self.settings.incidents, self._key_frame
+
+            def on_event(kind: str, incident: Incident) -> None:
+                created.extend(enqueue_incident_event(session, kind, incident))
+
+            consumed = advance_tracker(
+                session, camera_id, threshold, self.settings.incidents, self._key_frame, on_event
             )
+        if created and self.send_delivery is not None:
+            send_deliveries(self.send_delivery, created)
+        return consumed
 
     def fail(self, window_id: int, error: str) -> None:
         with queries_tx(self.sessions) as session:

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from db import queries
+from db.models import Camera
 from db.session import make_engine, make_sessionmaker, transaction
 from service.commands.incidents import format_incident, incident_dict
 from service.context import fail, get_context, stop_event_on_signals
@@ -19,10 +20,8 @@ from vad.config import Settings
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CLIPS = [
-    REPO_ROOT / "demo" / "footage" / "ped2_test_04.mp4",
-    REPO_ROOT.parent / "shared" / "data" / "ucsd_ped2" / "test" / "test_04.mp4",
-]
+DEMO_CLIP = REPO_ROOT / "demo" / "footage" / "ped2_test_04.mp4"
+DEMO_NORMAL = REPO_ROOT / "demo" / "footage" / "normal"
 
 
 def up(
@@ -45,16 +44,25 @@ def run(
     source: str = typer.Argument(None, help="Video file or stream URL (default: a Ped2 clip)."),
     camera: str = typer.Option("demo", "--camera", help="Camera name to use for the source."),
     loop: bool = typer.Option(True, "--loop/--no-loop", help="Loop a file source."),
+    learn: Path = typer.Option(
+        None, "--learn", help="Normal footage (file or folder) to learn from if the camera has "
+        "no model yet (default for the demo clip: its bundled normal footage)."
+    ),
     workers: int = typer.Option(None, "--workers", min=1, help="Celery worker processes."),
 ) -> None:
     """The main job: start the stack, watch SOURCE as a camera, print incidents as they open."""
     settings = get_context(ctx).settings
     url = source or _demo_clip()
+    if source is None and learn is None:
+        learn = DEMO_NORMAL
     stop = stop_event_on_signals()
     stack = _start(settings, workers)
     try:
         sessions = make_sessionmaker(make_engine(stack.endpoints.database_url))
-        _ensure_camera(sessions, camera, url, loop)
+        camera_id = _ensure_camera(sessions, camera, url, loop)
+        if learn is not None:
+            _learn_if_missing(ctx, sessions, camera, camera_id, learn)
+        _enable(sessions, camera_id)
         typer.echo(f"watching {url} as camera {camera!r}; incidents appear below "
                    "(`vad incidents` lists them).")
         tail = threading.Thread(target=_tail_incidents, args=(sessions, stop), daemon=True)
@@ -87,22 +95,37 @@ def _stop(stack: Stack) -> None:
 
 
 def _demo_clip() -> str:
-    for clip in DEMO_CLIPS:
-        if clip.exists():
-            return str(clip)
+    if DEMO_CLIP.exists():
+        return str(DEMO_CLIP)
     fail("no demo footage found; pass a video file or stream URL: vad run PATH_OR_URL")
 
 
-def _ensure_camera(sessions, name: str, url: str, loop: bool) -> None:
+def _ensure_camera(sessions, name: str, url: str, loop: bool) -> int:
     with transaction(sessions) as session:
         try:
             camera = queries.get_camera(session, name)
         except queries.CameraNotFound:
-            queries.add_camera(session, name, url, None, loop)
-            return
+            return queries.add_camera(session, name, url, None, loop, enabled=False).id
         if camera.url != url:
             camera.url, camera.loop, camera.resume_index = url, loop, 0
-        camera.enabled = True
+        return camera.id
+
+
+def _enable(sessions, camera_id: int) -> None:
+    """Start ingest only once the camera is ready (its model learned), so the first minutes
+    are not scored by the fallback."""
+    with transaction(sessions) as session:
+        session.get(Camera, camera_id).enabled = True
+
+
+def _learn_if_missing(ctx: typer.Context, sessions, camera: str, camera_id: int, footage: Path):
+    from service.commands.camera import learn
+
+    with sessions() as session:
+        if queries.latest_model(session, camera_id) is not None:
+            return
+    typer.echo(f"camera {camera!r} has no normality model yet: learning from {footage} ...")
+    learn(ctx, camera, footage, None)
 
 
 def _tail_incidents(sessions, stop: threading.Event) -> None:
@@ -151,14 +174,47 @@ def worker(
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    from workers.webhooks import celery_sender
+
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
-    scorer = WindowScorer(settings, sessions, FrameReader(endpoints.kafka_bootstrap))
     app = make_celery(settings, endpoints)
+    scorer = WindowScorer(settings, sessions, FrameReader(endpoints.kafka_bootstrap),
+                          send_delivery=celery_sender(app))
     register_tasks(app, scorer)
     app.worker_main([
         "worker", "--pool=solo", "-Q", STAGE1_QUEUE, "-n", f"{name}@%h", "--loglevel=INFO",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ])
+
+
+def api(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(None, "--port", help="Port (default VAD_API_PORT)."),
+) -> None:
+    """Serve the REST API (token auth; create one with `vad token create`)."""
+    import uvicorn
+
+    from api import create_app
+    from workers.webhooks import celery_sender
+    from workers.celery_app import make_celery
+
+    app_ctx = get_context(ctx)
+    settings = app_ctx.settings
+    sender = celery_sender(make_celery(settings, app_ctx.endpoints()))
+    uvicorn.run(create_app(settings, app_ctx.sessions(), send_delivery=sender),
+                host=host, port=port or settings.api_port, log_level="info")
+
+
+def webhook_worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Parallel deliveries."),
+) -> None:
+    """(internal) Deliver webhooks (queue `webhooks`) so a slow receiver never delays scoring."""
+    from workers.webhook_worker import run_webhook_worker
+
+    app_ctx = get_context(ctx)
+    run_webhook_worker(app_ctx.settings, app_ctx.endpoints(), app_ctx.sessions(), concurrency)
 
 
 def ingest(ctx: typer.Context) -> None:
@@ -177,4 +233,7 @@ def ingest(ctx: typer.Context) -> None:
         publisher.close()
 
 
-COMMANDS = {"up": up, "run": run, "dispatcher": dispatcher, "worker": worker, "ingest": ingest}
+COMMANDS = {
+    "up": up, "run": run, "api": api, "dispatcher": dispatcher, "worker": worker,
+    "webhook-worker": webhook_worker, "ingest": ingest,
+}

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.config import WebhookConfig
-from api.security import SIGNATURE_HEADER, signature_header
+from vad.config import WebhookConfig
+from workers.signing import SIGNATURE_HEADER, signature_header
 from db import api_queries
 from db.models import Camera, Incident
 from db.queries import now_utc
@@ -37,7 +37,7 @@ EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed")
 USER_AGENT = "vad-webhooks/0.1"
 
 
-# --- enqueue ---------------------------------------------------------------------------------------
+# --- enqueue -------------------------------------------------------------------------------------
 
 
 def event_id(kind: str, incident: Incident) -> str:
@@ -85,7 +85,7 @@ def enqueue_incident_event(session: Session, kind: str, incident: Incident) -> l
     return created
 
 
-# --- one attempt -----------------------------------------------------------------------------------
+# --- one attempt ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> api_queries.AttemptResult:
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> api_queries.AttemptResult:
     """One HTTP POST; any exception becomes a failed result with the reason."""
     started, clock = now_utc(), time.perf_counter()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
@@ -189,7 +191,7 @@ def _book(
     return Outcome(delivery_id, status, attempt, result.status_code, retry_in, result.error)
 
 
-# --- Celery wiring ---------------------------------------------------------------------------------
+# --- Celery wiring -------------------------------------------------------------------------------
 
 
 Sender = Callable[[int, float], None]

@@ -1,0 +1,38 @@
+"""The FastAPI app factory: everything the app needs is passed in, nothing is global, so tests
+build one app per database and `vad up` builds one from its settings."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import errors
+from api.routes import cameras, incidents, system, webhooks
+from workers.webhooks import Sender
+from workers.webhook_worker import webhook_config
+from vad.config import Settings
+
+DESCRIPTION = """Cameras, incidents, webhooks and metrics of the anomaly-detection service.
+
+Every route except `/healthz` needs `Authorization: Bearer <token>` (`vad token create`);
+`read` tokens may read, `admin` tokens may also change things."""
+
+
+def create_app(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    send_delivery: Sender | None = None,
+) -> FastAPI:
+    """`send_delivery` nudges the webhook worker on a redelivery (None: the sweeper does)."""
+    app = FastAPI(
+        title="VAD service API", version="0.1.0", description=DESCRIPTION,
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.webhooks = webhook_config(settings)
+    app.state.send_delivery = send_delivery
+    errors.install(app)
+    for module in (system, cameras, incidents, webhooks):
+        app.include_router(module.router)
+    return app

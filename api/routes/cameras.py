@@ -1,0 +1,92 @@
+"""Cameras: list with live status and counters, add (validated URL), update, remove."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response
+
+from api.deps import AdminToken, AppSettings, ReadToken, Sessions
+from api.errors import FieldError
+from api.schemas import CameraIn, CameraOut, CameraPatch
+from db import api_queries, queries
+from db.models import Camera
+from db.session import transaction
+from ingest.sources import validate_source_url
+from vad.config import Settings
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+
+def camera_out(camera: Camera, settings: Settings) -> CameraOut:
+    seen = camera.kept_frames + camera.pruned_frames
+    return CameraOut(
+        id=camera.id, name=camera.name, url=camera.url, enabled=camera.enabled,
+        status=camera.status, status_reason=camera.status_reason, status_at=camera.status_at,
+        fps=camera.fps or settings.ingest.default_fps, fps_setting=camera.fps,
+        threshold=(
+            camera.threshold if camera.threshold is not None
+            else settings.incidents.default_threshold
+        ),
+        threshold_setting=camera.threshold, kept_frames=camera.kept_frames,
+        pruned_frames=camera.pruned_frames, dropped_frames=camera.dropped_frames,
+        pruned_ratio=round(camera.pruned_frames / seen, 4) if seen else None,
+        created_at=camera.created_at,
+    )
+
+
+def _get(session, name: str) -> Camera:
+    try:
+        return queries.get_camera(session, name)
+    except queries.CameraNotFound as error:
+        raise HTTPException(404, str(error)) from None
+
+
+@router.get("", response_model=list[CameraOut])
+def list_cameras(sessions: Sessions, settings: AppSettings, _: ReadToken) -> list[CameraOut]:
+    with sessions() as session:
+        return [camera_out(c, settings) for c in queries.list_cameras(session)]
+
+
+@router.get("/{name}", response_model=CameraOut)
+def get_camera(name: str, sessions: Sessions, settings: AppSettings, _: ReadToken) -> CameraOut:
+    with sessions() as session:
+        return camera_out(_get(session, name), settings)
+
+
+@router.post("", response_model=CameraOut, status_code=201)
+def add_camera(
+    body: CameraIn, sessions: Sessions, settings: AppSettings, _: AdminToken
+) -> CameraOut:
+    """Connect a stream; the running service starts ingesting it within seconds."""
+    try:
+        url = validate_source_url(body.url)
+    except ValueError as error:
+        raise FieldError("url", str(error)) from None
+    with transaction(sessions) as session:
+        try:
+            camera = queries.add_camera(
+                session, body.name, url, body.fps, body.loop, enabled=body.enabled
+            )
+        except queries.CameraExists as error:
+            raise FieldError("name", str(error), status=409) from None
+        camera.threshold = body.threshold
+        session.flush()
+        session.refresh(camera)
+        return camera_out(camera, settings)
+
+
+@router.patch("/{name}", response_model=CameraOut)
+def update_camera(
+    name: str, body: CameraPatch, sessions: Sessions, settings: AppSettings, _: AdminToken
+) -> CameraOut:
+    changes = body.model_dump(include=body.model_fields_set)
+    with transaction(sessions) as session:
+        camera = api_queries.update_camera(session, _get(session, name), changes)
+        return camera_out(camera, settings)
+
+
+@router.delete("/{name}", status_code=204)
+def remove_camera(name: str, sessions: Sessions, _: AdminToken) -> Response:
+    """Disconnect a camera and delete its windows, scores and incidents."""
+    with transaction(sessions) as session:
+        session.delete(_get(session, name))
+    return Response(status_code=204)

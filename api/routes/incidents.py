@@ -1,0 +1,105 @@
+"""Incidents: filtered, paginated, sorted list; detail with the score curve; key frame JPEG."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from api.deps import ReadToken, Sessions
+from api.errors import FieldError
+from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint
+from db import api_queries
+from db.models import Incident
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+Sort = Literal[
+    "started_at", "-started_at", "peak_score", "-peak_score", "ended_at", "-ended_at", "id", "-id"
+]
+MAX_CURVE_POINTS = 5000
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Naive times are UTC: the service stores and reports UTC everywhere."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def incident_fields(incident: Incident, camera: str, has_key_frame: bool) -> dict:
+    return {
+        "id": incident.id, "camera": camera, "status": incident.status,
+        "started_at": incident.started_at, "ended_at": incident.ended_at,
+        "peak_score": incident.peak_score, "peak_at": incident.peak_at,
+        "threshold": incident.threshold, "scorer": incident.scorer, "rule": incident.rule,
+        "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg" if has_key_frame else None,
+    }
+
+
+@router.get("", response_model=IncidentPage)
+def list_incidents(
+    sessions: Sessions,
+    _: ReadToken,
+    camera: Annotated[str | None, Query(description="Camera name")] = None,
+    since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Started at or before (ISO 8601)")] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1, description="Peak score at least")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    sort: Annotated[Sort, Query(description="Field, '-' prefix = descending")] = "-started_at",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentPage:
+    since, until = _aware(since), _aware(until)
+    if since and until and since > until:
+        raise FieldError("until", "must not be before since", location="query")
+    search = api_queries.IncidentSearch(
+        camera=camera, since=since, until=until, min_score=min_score, status=status, sort=sort,
+        limit=limit, offset=offset,
+    )
+    with sessions() as session:
+        rows, total = api_queries.search_incidents(session, search)
+        items = [IncidentOut(**incident_fields(*row)) for row in rows]
+    return IncidentPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _thin(points: list, limit: int) -> list:
+    """Keep at most `limit` points, evenly spaced, always including the last one."""
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    picked = [points[int(i * step)] for i in range(limit - 1)]
+    return picked + [points[-1]]
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+def get_incident(incident_id: int, sessions: Sessions, _: ReadToken) -> IncidentDetail:
+    """One incident with its score curve: every scored frame of its camera from start to end."""
+    with sessions() as session:
+        found = api_queries.incident_detail(session, incident_id)
+        if found is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        incident, camera, has_key_frame = found
+        end = incident.ended_at if incident.status == "closed" else None
+        curve = api_queries.score_curve(session, incident.camera_id, incident.started_at, end)
+    points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in _thin(curve, MAX_CURVE_POINTS)]
+    return IncidentDetail(
+        **incident_fields(incident, camera, has_key_frame), score_curve=points,
+        first_window_seq=incident.first_window_seq, last_window_seq=incident.last_window_seq,
+        created_at=incident.created_at, updated_at=incident.updated_at,
+    )
+
+
+@router.get(
+    "/{incident_id}/key-frame.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No key frame"}},
+)
+def key_frame(incident_id: int, sessions: Sessions, _: ReadToken) -> Response:
+    with sessions() as session:
+        jpeg = api_queries.incident_key_frame(session, incident_id)
+    if jpeg is None:
+        raise HTTPException(404, f"no key frame for incident {incident_id}")
+    return Response(jpeg, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=60"})

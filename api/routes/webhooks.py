@@ -1,0 +1,147 @@
+"""Webhook subscriptions (admin) and their delivery log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy import select
+
+from api.deps import AdminToken, ReadToken, Sessions
+from api.errors import FieldError
+from api.schemas import (
+    AttemptOut,
+    DeliveryOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookOut,
+    WebhookPatch,
+)
+from workers.signing import new_webhook_secret
+from workers.webhooks import send_deliveries
+from db import api_queries
+from db.api_models import WebhookDelivery, WebhookSubscription
+from db.models import Camera
+from db.session import transaction
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+def webhook_out(sub: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(
+        id=sub.id, url=sub.url, cameras=sub.cameras, min_score=sub.min_score,
+        events=list(sub.events or []), enabled=sub.enabled, description=sub.description,
+        created_at=sub.created_at,
+    )
+
+
+def _check_cameras(session, names: list[str] | None) -> None:
+    """Unknown camera names are a typo far more often than a camera yet to be added."""
+    if not names:
+        return
+    known = set(session.scalars(select(Camera.name).where(Camera.name.in_(names))))
+    missing = sorted(set(names) - known)
+    if missing:
+        raise FieldError("cameras", f"unknown camera(s): {', '.join(missing)}")
+
+
+def _get(session, webhook_id: int) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, webhook_id)
+    if sub is None:
+        raise HTTPException(404, f"no webhook {webhook_id}")
+    return sub
+
+
+@router.get("", response_model=list[WebhookOut])
+def list_webhooks(sessions: Sessions, _: ReadToken) -> list[WebhookOut]:
+    with sessions() as session:
+        return [webhook_out(s) for s in api_queries.list_subscriptions(session)]
+
+
+@router.post("", response_model=WebhookCreated, status_code=201)
+def add_webhook(body: WebhookIn, sessions: Sessions, _: AdminToken) -> WebhookCreated:
+    """Subscribe a URL; the secret is returned once, so receivers can verify signatures."""
+    secret = body.secret or new_webhook_secret()
+    with transaction(sessions) as session:
+        _check_cameras(session, body.cameras)
+        sub = api_queries.add_subscription(
+            session, url=str(body.url), secret=secret, cameras=body.cameras,
+            min_score=body.min_score, events=sorted(set(body.events)), enabled=body.enabled,
+            description=body.description,
+        )
+        session.refresh(sub)
+        return WebhookCreated(**webhook_out(sub).model_dump(), secret=secret)
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut)
+def get_webhook(webhook_id: int, sessions: Sessions, _: ReadToken) -> WebhookOut:
+    with sessions() as session:
+        return webhook_out(_get(session, webhook_id))
+
+
+@router.patch("/{webhook_id}", response_model=WebhookOut)
+def update_webhook(
+    webhook_id: int, body: WebhookPatch, sessions: Sessions, _: AdminToken
+) -> WebhookOut:
+    with transaction(sessions) as session:
+        sub = _get(session, webhook_id)
+        changes = body.model_dump(include=body.model_fields_set)
+        _check_cameras(session, changes.get("cameras"))
+        for key, value in changes.items():
+            setattr(sub, key, sorted(set(value)) if key == "events" else value)
+        session.flush()
+        return webhook_out(sub)
+
+
+@router.delete("/{webhook_id}", status_code=204)
+def remove_webhook(webhook_id: int, sessions: Sessions, _: AdminToken) -> Response:
+    with transaction(sessions) as session:
+        session.delete(_get(session, webhook_id))
+    return Response(status_code=204)
+
+
+def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id, event_id=delivery.event_id, event_type=delivery.event_type,
+        incident_id=delivery.incident_id, status=delivery.status, attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at, last_status_code=delivery.last_status_code,
+        last_latency_ms=delivery.last_latency_ms, last_error=delivery.last_error,
+        created_at=delivery.created_at, delivered_at=delivery.delivered_at,
+        log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+    )
+
+
+@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryOut])
+def list_deliveries(
+    webhook_id: int,
+    sessions: Sessions,
+    _: ReadToken,
+    status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DeliveryOut]:
+    """The delivery log, newest first, each with its attempts (status code, latency, error)."""
+    with sessions() as session:
+        _get(session, webhook_id)
+        rows = api_queries.list_deliveries(session, webhook_id, status, limit, offset)
+        attempts = api_queries.delivery_attempts(session, [d.id for d in rows])
+        return [delivery_out(d, attempts[d.id]) for d in rows]
+
+
+@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut)
+def redeliver(
+    webhook_id: int, delivery_id: int, request: Request, sessions: Sessions, _: AdminToken
+) -> DeliveryOut:
+    """Send an event again (e.g. after a dead letter): same event id and body."""
+    with transaction(sessions) as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.subscription_id != webhook_id:
+            raise HTTPException(404, f"no delivery {delivery_id} for webhook {webhook_id}")
+        if delivery.status == "pending":
+            raise HTTPException(409, f"delivery {delivery_id} is still pending")
+        api_queries.redeliver(session, delivery)
+        out = delivery_out(delivery, [])
+    sender = request.app.state.send_delivery
+    if sender is not None:
+        send_deliveries(sender, [delivery_id])
+    return out

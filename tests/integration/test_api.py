@@ -1,0 +1,274 @@
+"""The REST API against a real PostgreSQL (one fresh database per test): auth, cameras,
+incidents, validation, metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from api.tokens import create_token
+from db import queries
+from db.models import FrameScore, Incident
+from db.session import transaction
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Api:
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        with transaction(pipeline.sessions) as session:
+            self.admin = create_token(session, "admin", "admin")
+            self.read = create_token(session, "viewer", "read")
+        self.client = TestClient(create_app(pipeline.settings, pipeline.sessions))
+
+    def get(self, path: str, token: str | None = "read", **kw):
+        return self.client.get(path, headers=self._auth(token), **kw)
+
+    def send(self, method: str, path: str, token: str | None = "admin", **kw):
+        return self.client.request(method, path, headers=self._auth(token), **kw)
+
+    def _auth(self, token: str | None) -> dict:
+        if token is None:
+            return {}
+        secret = {"read": self.read, "admin": self.admin}.get(token, token)
+        return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def api(pipeline) -> Api:
+    return Api(pipeline)
+
+
+def add_camera(pipeline, name: str) -> int:
+    with transaction(pipeline.sessions) as session:
+        return queries.add_camera(session, name, f"rtsp://10.0.0.1/{name}", None, False).id
+
+
+def add_incident(pipeline, camera_id: int, start_min: float, minutes: float | None, peak: float,
+                 key_frame: bytes | None = None) -> int:
+    started = T0 + timedelta(minutes=start_min)
+    ended = started + timedelta(minutes=minutes) if minutes is not None else None
+    with transaction(pipeline.sessions) as session:
+        incident = Incident(
+            camera_id=camera_id, status="closed" if ended else "open", started_at=started,
+            ended_at=ended, peak_score=peak, peak_at=started, threshold=0.6, scorer="motion",
+            first_window_seq=0, last_window_seq=0, key_frame=key_frame,
+        )
+        session.add(incident)
+        session.flush()
+        return incident.id
+
+
+def test_only_healthz_answers_without_a_token(api):
+    assert api.get("/healthz", token=None).json() == {"status": "ok"}
+    for path in ("/readyz", "/cameras", "/incidents", "/webhooks", "/metrics", "/openapi.json"):
+        response = api.get(path, token=None)
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert api.get(path, token="vad_not_a_real_token").status_code == 401, path
+        assert api.get(path).status_code == 200, path
+
+
+def test_read_token_cannot_mutate_and_last_use_is_recorded(api):
+    body = {"name": "lobby", "url": "rtsp://10.0.0.2/live"}
+    response = api.send("POST", "/cameras", token="read", json=body)
+    assert response.status_code == 403 and "admin" in response.json()["detail"]
+    assert api.send("POST", "/cameras", token=None, json=body).status_code == 401
+    assert api.pipeline.scalar("SELECT count(*) FROM cameras") == 0
+    assert api.pipeline.scalar(
+        "SELECT last_used_at IS NOT NULL FROM api_tokens WHERE name = 'viewer'"
+    )
+    stored = api.pipeline.scalar("SELECT token_hash FROM api_tokens WHERE name = 'viewer'")
+    assert api.read not in stored and len(stored) == 64
+
+
+def test_readyz_and_openapi(api):
+    assert api.get("/readyz").json() == {"status": "ready"}
+    spec = api.get("/openapi.json").json()
+    assert "/incidents/{incident_id}" in spec["paths"]
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_camera_crud(api, tmp_path):
+    created = api.send("POST", "/cameras", json={
+        "name": "gate", "url": "RTSP://10.0.0.3:554/live", "fps": 5, "threshold": 0.7,
+    })
+    assert created.status_code == 201, created.text
+    cam = created.json()
+    assert cam["url"].startswith("rtsp://") and cam["fps"] == 5 and cam["threshold"] == 0.7
+    assert cam["status"] == "new" and cam["kept_frames"] == 0
+
+    dup = api.send("POST", "/cameras", json={"name": "gate", "url": "rtsp://10.0.0.4/x"})
+    assert dup.status_code == 409 and dup.json()["errors"][0]["field"] == "name"
+
+    patched = api.send("PATCH", "/cameras/gate", json={"fps": None, "enabled": False})
+    assert patched.status_code == 200, patched.text
+    default_fps = api.pipeline.settings.ingest.default_fps
+    assert patched.json()["fps"] == default_fps and patched.json()["fps_setting"] is None
+    assert patched.json()["enabled"] is False and patched.json()["threshold"] == 0.7
+
+    listed = api.get("/cameras").json()
+    assert [c["name"] for c in listed] == ["gate"]
+    assert api.send("DELETE", "/cameras/gate").status_code == 204
+    assert api.get("/cameras").json() == []
+    assert api.send("DELETE", "/cameras/gate").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a", "url": "/no/such/video.mp4"}, "url"),
+        ({"name": "a", "url": "ftp://x/y"}, "url"),
+        ({"name": "a", "url": "rtsp://h/x", "fps": 0}, "fps"),
+        ({"name": "a", "url": "rtsp://h/x", "threshold": 1.5}, "threshold"),
+        ({"name": "bad name!", "url": "rtsp://h/x"}, "name"),
+        ({"name": "a", "url": "rtsp://h/x", "colour": "red"}, "colour"),
+        ({"url": "rtsp://h/x"}, "name"),
+    ],
+)
+def test_camera_validation_names_the_field(api, body, field):
+    response = api.send("POST", "/cameras", json=body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert field in response.json()["detail"]
+
+
+def test_patch_validation(api):
+    add_camera(api.pipeline, "lobby")
+    response = api.send("PATCH", "/cameras/lobby", json={"threshold": -1})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "threshold"
+    assert api.send("PATCH", "/cameras/nope", json={"fps": 2}).status_code == 404
+
+
+def test_incident_filters_sort_and_pagination(api):
+    lobby, gate = add_camera(api.pipeline, "lobby"), add_camera(api.pipeline, "gate")
+    ids = {
+        "a": add_incident(api.pipeline, lobby, 0, 1, 0.70),
+        "b": add_incident(api.pipeline, lobby, 10, 2, 0.95),
+        "c": add_incident(api.pipeline, gate, 20, 1, 0.80),
+        "d": add_incident(api.pipeline, gate, 30, None, 0.65),
+    }
+
+    def listed(**params) -> list[int]:
+        response = api.get("/incidents", params=params)
+        assert response.status_code == 200, response.text
+        return [i["id"] for i in response.json()["items"]]
+
+    assert listed() == [ids["d"], ids["c"], ids["b"], ids["a"]]
+    assert listed(camera="lobby") == [ids["b"], ids["a"]]
+    assert listed(min_score=0.8, sort="-peak_score") == [ids["b"], ids["c"]]
+    assert listed(status="open") == [ids["d"]]
+    assert listed(since=(T0 + timedelta(minutes=11)).isoformat()) == [ids["d"], ids["c"], ids["b"]]
+    assert listed(until="2026-01-01T12:05:00", sort="started_at") == [ids["a"]]
+    assert listed(sort="started_at", limit=2, offset=1) == [ids["b"], ids["c"]]
+    page = api.get("/incidents", params={"limit": 1, "camera": "gate"}).json()
+    assert page["total"] == 2 and page["limit"] == 1 and len(page["items"]) == 1
+    assert page["items"][0]["camera"] == "gate" and page["items"][0]["key_frame_url"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"min_score": "high"}, "min_score"),
+        ({"min_score": 2}, "min_score"),
+        ({"status": "weird"}, "status"),
+        ({"since": "yesterday"}, "since"),
+        ({"limit": 0}, "limit"),
+        ({"sort": "colour"}, "sort"),
+        ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
+    ],
+)
+def test_incident_query_validation_names_the_field(api, params, field):
+    response = api.get("/incidents", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert response.json()["errors"][0]["location"] == "query"
+
+
+def test_incident_detail_score_curve_and_key_frame(api):
+    camera = add_camera(api.pipeline, "lobby")
+    jpeg = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
+    incident = add_incident(api.pipeline, camera, 1, 1, 0.9, key_frame=jpeg)
+    with transaction(api.pipeline.sessions) as session:
+        window = queries.insert_window(
+            session, camera_id=camera, topic="t", topic_id="tid", partition=0, first_offset=0,
+            last_offset=39, context_offset=None, n_frames=40, start_at=T0.timestamp(),
+            end_at=(T0 + timedelta(minutes=4)).timestamp(),
+        )
+        for n in range(40):  # one frame every 6 s over 4 minutes; the incident spans 1-2 min
+            session.add(FrameScore(
+                window_id=window.id, camera_id=camera, kafka_offset=n, frame_index=n,
+                captured_at=T0 + timedelta(seconds=6 * n), ingested_at=T0,
+                score=n / 40 if n != 15 else None, raw=0.0,
+            ))
+    detail = api.get(f"/incidents/{incident}").json()
+    offsets = [p["offset"] for p in detail["score_curve"]]
+    assert offsets == list(range(10, 21))
+    assert detail["score_curve"][5]["score"] is None and detail["score_curve"][0]["score"] == 0.25
+    assert detail["key_frame_url"] == f"/incidents/{incident}/key-frame.jpg"
+    image = api.get(detail["key_frame_url"])
+    assert image.status_code == 200 and image.content == jpeg
+    assert image.headers["content-type"] == "image/jpeg"
+    assert api.get("/incidents/999999").status_code == 404
+    assert api.get("/incidents/999999/key-frame.jpg").status_code == 404
+    assert api.get("/incidents/abc").json()["errors"][0]["field"] == "incident_id"
+
+
+def test_metrics(api):
+    camera = add_camera(api.pipeline, "lobby")
+    with transaction(api.pipeline.sessions) as session:
+        queries.apply_ingest_report(session, queries.IngestReport(
+            camera, "online", None, kept=30, pruned=10, dropped=2, resume_index=None))
+    add_incident(api.pipeline, camera, 0, None, 0.9)
+    response = api.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'vad_camera_frames_total{camera="lobby",fate="kept"} 30' in text
+    assert 'vad_camera_frames_total{camera="lobby",fate="pruned"} 10' in text
+    assert 'vad_camera_frames_total{camera="lobby",fate="dropped"} 2' in text
+    assert 'vad_camera_up{camera="lobby",status="online"} 1' in text
+    assert 'vad_incidents{status="open"} 1' in text
+    assert 'vad_windows{status="failed"} 0' in text
+    assert "vad_webhook_attempt_failures_total 0" in text
+
+
+def test_webhook_subscriptions(api):
+    add_camera(api.pipeline, "lobby")
+    body = {"url": "https://hooks.example.com/vad", "cameras": ["lobby"], "min_score": 0.8,
+            "events": ["incident.opened"]}
+    assert api.send("POST", "/webhooks", token="read", json=body).status_code == 403
+    created = api.send("POST", "/webhooks", json=body)
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["incident.opened"]
+    listed = api.get("/webhooks").json()
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+    patched = api.send("PATCH", f"/webhooks/{hook['id']}", json={"enabled": False})
+    assert patched.json()["enabled"] is False and patched.json()["min_score"] == 0.8
+    assert api.get(f"/webhooks/{hook['id']}/deliveries").json() == []
+    assert api.send("DELETE", f"/webhooks/{hook['id']}").status_code == 204
+    assert api.get(f"/webhooks/{hook['id']}/deliveries").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "not a url"}, "url"),
+        ({"url": "ftp://x.example/y"}, "url"),
+        ({"url": "http://x.example/", "events": ["incident.exploded"]}, "events.0"),
+        ({"url": "http://x.example/", "events": []}, "events"),
+        ({"url": "http://x.example/", "min_score": -0.1}, "min_score"),
+        ({"url": "http://x.example/", "secret": "short"}, "secret"),
+        ({"url": "http://x.example/", "cameras": ["nope"]}, "cameras"),
+    ],
+)
+def test_webhook_validation_names_the_field(api, body, field):
+    response = api.send("POST", "/webhooks", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field

@@ -1,0 +1,48 @@
+"""Prometheus text rendering and the field named in 422 bodies."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from fastapi import FastAPI, Query
+from fastapi.testclient import TestClient
+
+from api import errors, metrics
+from vad.config import Settings
+
+
+def test_metrics_render_counters_labels_and_zero_states():
+    camera = SimpleNamespace(
+        name='lobby "1"', fps=None, status="online", kept_frames=10, pruned_frames=5,
+        dropped_frames=1,
+    )
+    text = metrics.render(
+        {"cameras": [camera], "windows": {"done": 3}, "incidents": {}, "deliveries": {"dead": 2},
+         "attempt_failures": 7, "window_latency": None},
+        Settings(_env_file=None),
+    )
+    assert 'vad_camera_frames_total{camera="lobby \\"1\\"",fate="pruned"} 5' in text
+    assert 'vad_camera_fps{camera="lobby \\"1\\""} 10' in text
+    assert 'vad_windows{status="failed"} 0' in text and 'vad_windows{status="done"} 3' in text
+    assert 'vad_webhook_deliveries{status="dead"} 2' in text
+    assert "vad_webhook_attempt_failures_total 7" in text
+    assert "# TYPE vad_camera_frames_total counter" in text
+
+
+def test_validation_errors_name_the_field():
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/x")
+    def x(min_score: float = Query(ge=0)) -> dict:
+        if min_score > 5:
+            raise errors.FieldError("min_score", "too high", location="query")
+        return {}
+
+    client = TestClient(app)
+    body = client.get("/x", params={"min_score": "abc"}).json()
+    assert body["errors"][0]["field"] == "min_score"
+    assert body["errors"][0]["location"] == "query"
+    assert "min_score" in body["detail"]
+    response = client.get("/x", params={"min_score": 9})
+    assert response.status_code == 422 and response.json()["errors"][0]["message"] == "too high"

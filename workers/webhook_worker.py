@@ -1,0 +1,58 @@
+"""The webhook worker process: Celery on the `webhooks` queue, plus the sweeper.
+
+Threads, not processes: deliveries wait on the network, not the CPU, so many run at once and a
+slow receiver occupies one thread, never the stage-1 workers (other queue, other process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vad.config import WebhookConfig
+from workers.webhooks import WEBHOOK_QUEUE, celery_sender, register_webhook_tasks, sweep
+from vad.config import Endpoints, Settings
+
+log = logging.getLogger(__name__)
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """`settings.webhooks` once Settings has the section; defaults until then."""
+    return getattr(settings, "webhooks", None) or WebhookConfig()
+
+
+def start_sweeper(app, sessions: sessionmaker[Session], interval: float) -> threading.Event:
+    """Re-nudge due deliveries every `interval` s (lost messages, dead workers); set to stop."""
+    stop = threading.Event()
+    send = celery_sender(app)
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                sweep(sessions, send)
+            except Exception as error:  # noqa: BLE001 - database or broker restarting
+                log.warning("webhook sweep failed: %s", error)
+
+    threading.Thread(target=loop, name="webhook-sweeper", daemon=True).start()
+    return stop
+
+
+def run_webhook_worker(
+    settings: Settings, endpoints: Endpoints, sessions: sessionmaker[Session],
+    concurrency: int = 8, name: str = "webhooks",
+) -> None:
+    from workers.celery_app import make_celery
+
+    config = webhook_config(settings)
+    app = make_celery(settings, endpoints)
+    register_webhook_tasks(app, config, sessions)
+    stop = start_sweeper(app, sessions, config.sweep_interval_seconds)
+    try:
+        app.worker_main([
+            "worker", "--pool=threads", f"--concurrency={concurrency}", "-Q", WEBHOOK_QUEUE,
+            "-n", f"{name}@%h", "--loglevel=INFO",
+        ])
+    finally:
+        stop.set()
