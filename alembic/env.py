@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool, text
 
 import db.api_models  # noqa: F401 - registers the API tables on Base.metadata
+from alembic import context
 from db.models import Base
 
 config = context.config

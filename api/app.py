@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors
 from api.routes import cameras, incidents, system, webhooks
-from workers.webhooks import Sender
-from workers.webhook_worker import webhook_config
 from vad.config import Settings
+from workers.webhook_worker import webhook_config
+from workers.webhooks import Sender
 
 DESCRIPTION = """Cameras, incidents, webhooks and metrics of the anomaly-detection service.
 
@@ -25,8 +25,12 @@ def create_app(
 ) -> FastAPI:
     """`send_delivery` nudges the webhook worker on a redelivery (None: the sweeper does)."""
     app = FastAPI(
-        title="VAD service API", version="0.1.0", description=DESCRIPTION,
-        openapi_url=None, docs_url=None, redoc_url=None,
+        title="VAD service API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sessions = sessions

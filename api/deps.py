@@ -13,11 +13,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import WebhookConfig
 from api.security import hash_token, scopes_allow
 from db import api_queries
 from db.session import transaction
-from vad.config import Settings
+from vad.config import Settings, WebhookConfig
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `vad token create`")
 

@@ -28,29 +28,59 @@ def _metric(name: str, kind: str, help_: str, samples: Iterable[tuple[dict, floa
 def render(snapshot: dict, settings: Settings) -> str:
     cams = snapshot["cameras"]
     lines: list[str] = []
-    lines += _metric("vad_camera_frames_total", "counter", "Frames seen per camera by fate.", [
-        ({"camera": c.name, "fate": fate}, getattr(c, f"{fate}_frames"))
-        for c in cams for fate in ("kept", "pruned", "dropped")
-    ])
-    lines += _metric("vad_camera_fps", "gauge", "Configured analysis fps per camera.", [
-        ({"camera": c.name}, c.fps or settings.ingest.default_fps) for c in cams
-    ])
-    lines += _metric("vad_camera_up", "gauge", "1 when the camera is online.", [
-        ({"camera": c.name, "status": c.status}, 1.0 if c.status == "online" else 0.0)
-        for c in cams
-    ])
-    lines += _by_status("vad_windows", "Scoring windows by status.", snapshot["windows"],
-                        ("queued", "running", "done", "failed"))
-    lines += _by_status("vad_incidents", "Incidents by status.", snapshot["incidents"],
-                        ("open", "closed"))
-    lines += _by_status("vad_webhook_deliveries", "Webhook deliveries by status.",
-                        snapshot["deliveries"], ("pending", "delivered", "dead"))
-    lines += _metric("vad_webhook_attempt_failures_total", "counter",
-                     "Failed webhook HTTP attempts.", [({}, snapshot["attempt_failures"])])
+    lines += _metric(
+        "vad_camera_frames_total",
+        "counter",
+        "Frames seen per camera by fate.",
+        [
+            ({"camera": c.name, "fate": fate}, getattr(c, f"{fate}_frames"))
+            for c in cams
+            for fate in ("kept", "pruned", "dropped")
+        ],
+    )
+    lines += _metric(
+        "vad_camera_fps",
+        "gauge",
+        "Configured analysis fps per camera.",
+        [({"camera": c.name}, c.fps or settings.ingest.default_fps) for c in cams],
+    )
+    lines += _metric(
+        "vad_camera_up",
+        "gauge",
+        "1 when the camera is online.",
+        [
+            ({"camera": c.name, "status": c.status}, 1.0 if c.status == "online" else 0.0)
+            for c in cams
+        ],
+    )
+    lines += _by_status(
+        "vad_windows",
+        "Scoring windows by status.",
+        snapshot["windows"],
+        ("queued", "running", "done", "failed"),
+    )
+    lines += _by_status(
+        "vad_incidents", "Incidents by status.", snapshot["incidents"], ("open", "closed")
+    )
+    lines += _by_status(
+        "vad_webhook_deliveries",
+        "Webhook deliveries by status.",
+        snapshot["deliveries"],
+        ("pending", "delivered", "dead"),
+    )
+    lines += _metric(
+        "vad_webhook_attempt_failures_total",
+        "counter",
+        "Failed webhook HTTP attempts.",
+        [({}, snapshot["attempt_failures"])],
+    )
     latency = snapshot["window_latency"]
-    lines += _metric("vad_window_latency_seconds", "gauge",
-                     "Mean enqueue-to-scored time of windows scored in the last 5 minutes.",
-                     [({}, float(latency))] if latency is not None else [])
+    lines += _metric(
+        "vad_window_latency_seconds",
+        "gauge",
+        "Mean enqueue-to-scored time of windows scored in the last 5 minutes.",
+        [({}, float(latency))] if latency is not None else [],
+    )
     return "\n".join(lines) + "\n"
 
 

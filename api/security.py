@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 
 TOKEN_PREFIX = "vad_"
 SCOPES = ("read", "admin")

@@ -45,12 +45,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-clips", type=int, default=4)
     parser.add_argument("--cameras", type=int, default=12, help="test videos replayed at once")
-    parser.add_argument("--realtime", action="store_true",
-                        help="play at 10 fps like live cameras (latency without a backlog)")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="play at 10 fps like live cameras (latency without a backlog)",
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="vad-bench-"))
-    settings = Settings(data_dir=scratch / "var", model_dir=scratch / "models",
-                        database_url=None, kafka_bootstrap=None, celery_broker=None)
+    settings = Settings(
+        data_dir=scratch / "var",
+        model_dir=scratch / "models",
+        database_url=None,
+        kafka_bootstrap=None,
+        celery_broker=None,
+    )
     stack = Stack(settings, workers=args.workers, ingest=False)
     endpoints = stack.start()
     try:
@@ -76,8 +84,12 @@ def run(settings: Settings, endpoints, args) -> dict:
             ids.append((camera.id, video))
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     ingestors = [
-        CameraIngestor(CameraSpec(cid, video.stem, str(video), 10.0, False), settings.ingest,
-                       publisher, pace=args.realtime)
+        CameraIngestor(
+            CameraSpec(cid, video.stem, str(video), 10.0, False),
+            settings.ingest,
+            publisher,
+            pace=args.realtime,
+        )
         for cid, video in ids
     ]
     t0 = time.time()
@@ -97,9 +109,12 @@ def run(settings: Settings, endpoints, args) -> dict:
             break
         time.sleep(0.2)
     with sessions() as session:
-        rows = session.execute(text(
-            "SELECT extract(epoch FROM scored_at - ingested_at), extract(epoch FROM scored_at) "
-            "FROM frame_scores")).all()
+        rows = session.execute(
+            text(
+                "SELECT extract(epoch FROM scored_at - ingested_at), extract(epoch FROM scored_at) "
+                "FROM frame_scores"
+            )
+        ).all()
         incidents = session.execute(text("SELECT count(*) FROM incidents")).scalar()
     latency = np.array([float(r[0]) for r in rows])
     last_scored = max(float(r[1]) for r in rows)

@@ -106,12 +106,17 @@ def search_incidents(
     column = SORTS[search.sort.lstrip("-")]
     order = column.desc().nulls_last() if search.sort.startswith("-") else column.asc()
     query = (
-        base.where(*where).options(defer(Incident.key_frame))
-        .order_by(order, Incident.id.desc()).limit(search.limit).offset(search.offset)
+        base.where(*where)
+        .options(defer(Incident.key_frame))
+        .order_by(order, Incident.id.desc())
+        .limit(search.limit)
+        .offset(search.offset)
     )
     total = session.scalar(
-        select(func.count()).select_from(Incident)
-        .join(Camera, Camera.id == Incident.camera_id).where(*where)
+        select(func.count())
+        .select_from(Incident)
+        .join(Camera, Camera.id == Incident.camera_id)
+        .where(*where)
     )
     return [(i, name, bool(has)) for i, name, has in session.execute(query)], int(total or 0)
 
@@ -177,7 +182,8 @@ def matching_subscriptions(
     few subscriptions, and JSON list filters read more clearly here than in SQL)."""
     rows = session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled))
     return [
-        s for s in rows
+        s
+        for s in rows
         if kind in (s.events or [])
         and (s.cameras is None or camera in s.cameras)
         and (s.min_score is None or score >= s.min_score)
@@ -188,15 +194,24 @@ def matching_subscriptions(
 
 
 def insert_delivery(
-    session: Session, subscription_id: int, event_id: str, event_type: str,
-    incident_id: int | None, payload: str,
+    session: Session,
+    subscription_id: int,
+    event_id: str,
+    event_type: str,
+    incident_id: int | None,
+    payload: str,
 ) -> int | None:
     """The new delivery's id, or None when this event was already queued for the subscription."""
     stmt = (
         insert(WebhookDelivery)
         .values(
-            subscription_id=subscription_id, event_id=event_id, event_type=event_type,
-            incident_id=incident_id, payload=payload, status="pending", attempts=0,
+            subscription_id=subscription_id,
+            event_id=event_id,
+            event_type=event_type,
+            incident_id=incident_id,
+            payload=payload,
+            status="pending",
+            attempts=0,
             next_attempt_at=now_utc(),
         )
         .on_conflict_do_nothing(constraint="uq_delivery_event")
@@ -239,16 +254,27 @@ class AttemptResult:
 
 
 def record_attempt(
-    session: Session, delivery_id: int, attempt: int, result: AttemptResult, status: str,
+    session: Session,
+    delivery_id: int,
+    attempt: int,
+    result: AttemptResult,
+    status: str,
     next_attempt_at: datetime | None,
 ) -> None:
-    session.add(WebhookAttempt(
-        delivery_id=delivery_id, attempt=attempt, started_at=result.started_at, ok=result.ok,
-        status_code=result.status_code, latency_ms=result.latency_ms,
-        error=result.error[:2000] if result.error else None,
-    ))
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery_id,
+            attempt=attempt,
+            started_at=result.started_at,
+            ok=result.ok,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            error=result.error[:2000] if result.error else None,
+        )
+    )
     values: dict = {
-        "status": status, "last_status_code": result.status_code,
+        "status": status,
+        "last_status_code": result.status_code,
         "last_latency_ms": result.latency_ms,
         "last_error": result.error[:2000] if result.error else None,
     }
@@ -262,7 +288,8 @@ def record_attempt(
 def finish_delivery(session: Session, delivery_id: int, status: str, error: str) -> None:
     """Close a delivery without an attempt (e.g. its subscription was disabled)."""
     session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
         .values(status=status, last_error=error)
     )
 
@@ -281,7 +308,8 @@ def delivery_attempts(session: Session, delivery_ids: list[int]) -> dict[int, li
     found: dict[int, list[WebhookAttempt]] = {i: [] for i in delivery_ids}
     if delivery_ids:
         rows = session.scalars(
-            select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids))
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(delivery_ids))
             .order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempt)
         )
         for row in rows:
@@ -296,11 +324,16 @@ def redeliver(session: Session, delivery: WebhookDelivery) -> None:
 
 
 def due_deliveries(session: Session, limit: int = 500) -> list[int]:
-    return list(session.scalars(
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= func.now())
-        .order_by(WebhookDelivery.next_attempt_at).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= func.now()
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -317,11 +350,15 @@ def metrics_snapshot(session: Session) -> dict:
         "windows": count_by(session, Window.status),
         "incidents": count_by(session, Incident.status),
         "deliveries": count_by(session, WebhookDelivery.status),
-        "attempt_failures": int(session.scalar(
-            select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.ok.is_(False))
-        ) or 0),
+        "attempt_failures": int(
+            session.scalar(
+                select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.ok.is_(False))
+            )
+            or 0
+        ),
         "window_latency": session.scalar(
-            select(func.avg(func.extract("epoch", Window.scored_at - Window.enqueued_at)))
-            .where(Window.scored_at > func.now() - timedelta(minutes=5))
+            select(func.avg(func.extract("epoch", Window.scored_at - Window.enqueued_at))).where(
+                Window.scored_at > func.now() - timedelta(minutes=5)
+            )
         ),
     }

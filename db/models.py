@@ -45,14 +45,18 @@ class Camera(Base):
     fps: Mapped[float | None] = mapped_column(Float, comment="analysis fps; NULL = default")
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    threshold: Mapped[float | None] = mapped_column(Float, comment="incident threshold; NULL = default")
+    threshold: Mapped[float | None] = mapped_column(
+        Float, comment="incident threshold; NULL = default"
+    )
     status: Mapped[str] = mapped_column(String(20), default="new")
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     kept_frames: Mapped[int] = mapped_column(BigInteger, default=0)
     pruned_frames: Mapped[int] = mapped_column(BigInteger, default=0)
     dropped_frames: Mapped[int] = mapped_column(BigInteger, default=0)
-    resume_index: Mapped[int] = mapped_column(BigInteger, default=0, comment="next source frame index (files)")
+    resume_index: Mapped[int] = mapped_column(
+        BigInteger, default=0, comment="next source frame index (files)"
+    )
     next_window_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -62,7 +66,9 @@ class Window(Base):
 
     __tablename__ = "windows"
     __table_args__ = (
-        UniqueConstraint("camera_id", "topic_id", "partition", "first_offset", name="uq_window_natural"),
+        UniqueConstraint(
+            "camera_id", "topic_id", "partition", "first_offset", name="uq_window_natural"
+        ),
         UniqueConstraint("camera_id", "seq", name="uq_window_seq"),
         Index("ix_windows_status_enqueued", "status", "enqueued_at"),
     )
@@ -71,7 +77,9 @@ class Window(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger, comment="per-camera order of windows")
     topic: Mapped[str] = mapped_column(String(200))
-    topic_id: Mapped[str] = mapped_column(String(64), comment="identity of the Kafka log (topic id)")
+    topic_id: Mapped[str] = mapped_column(
+        String(64), comment="identity of the Kafka log (topic id)"
+    )
     partition: Mapped[int] = mapped_column(Integer)
     first_offset: Mapped[int] = mapped_column(BigInteger)
     last_offset: Mapped[int] = mapped_column(BigInteger)
@@ -84,7 +92,9 @@ class Window(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     scorer: Mapped[str | None] = mapped_column(String(100))
-    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    enqueued_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -144,7 +154,9 @@ class CameraTracker(Base):
 
     __tablename__ = "camera_trackers"
 
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
     next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     state: Mapped[dict] = mapped_column(JsonDoc, default=dict)
 
@@ -154,7 +166,9 @@ class ScorerState(Base):
 
     __tablename__ = "scorer_states"
 
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
     scorer: Mapped[str] = mapped_column(String(100), primary_key=True)
     state: Mapped[dict] = mapped_column(JsonDoc, default=dict)
 
@@ -168,8 +182,12 @@ class DispatchProgress(Base):
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(BigInteger, comment="safe offset to resume reading from")
-    camera_last: Mapped[dict] = mapped_column(JsonDoc, default=dict, comment="camera id -> last dispatched offset")
-    camera_context: Mapped[dict] = mapped_column(JsonDoc, default=dict, comment="camera id -> recent offsets")
+    camera_last: Mapped[dict] = mapped_column(
+        JsonDoc, default=dict, comment="camera id -> last dispatched offset"
+    )
+    camera_context: Mapped[dict] = mapped_column(
+        JsonDoc, default=dict, comment="camera id -> recent offsets"
+    )
 
 
 class NormalityModelRecord(Base):

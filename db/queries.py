@@ -123,13 +123,21 @@ def save_progress(
     camera_context: dict,
 ) -> None:
     stmt = insert(DispatchProgress).values(
-        topic=topic, topic_id=topic_id, partition=partition, position=position,
-        camera_last=camera_last, camera_context=camera_context,
+        topic=topic,
+        topic_id=topic_id,
+        partition=partition,
+        position=position,
+        camera_last=camera_last,
+        camera_context=camera_context,
     )
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["topic_id", "partition"],
-            set_={"position": position, "camera_last": camera_last, "camera_context": camera_context},
+            set_={
+                "position": position,
+                "camera_last": camera_last,
+                "camera_context": camera_context,
+            },
         )
     )
 
@@ -162,10 +170,20 @@ def insert_window(
     stmt = (
         insert(Window)
         .values(
-            camera_id=camera_id, seq=seq - 1, topic=topic, topic_id=topic_id, partition=partition,
-            first_offset=first_offset, last_offset=last_offset, context_offset=context_offset,
-            n_frames=n_frames, start_at=utc(start_at), end_at=utc(end_at), status="queued",
-            attempts=0, end_of_stream=end_of_stream,
+            camera_id=camera_id,
+            seq=seq - 1,
+            topic=topic,
+            topic_id=topic_id,
+            partition=partition,
+            first_offset=first_offset,
+            last_offset=last_offset,
+            context_offset=context_offset,
+            n_frames=n_frames,
+            start_at=utc(start_at),
+            end_at=utc(end_at),
+            status="queued",
+            attempts=0,
+            end_of_stream=end_of_stream,
         )
         .on_conflict_do_nothing(constraint="uq_window_natural")
         .returning(Window.id)
@@ -199,7 +217,7 @@ def mark_requeued(session: Session, window_ids: Sequence[int]) -> None:
     )
 
 
-# --- windows (workers) -----------------------------------------------------------------------------
+# --- windows (workers) ----------------------------------------------------------------------------
 
 
 def start_window(session: Session, window_id: int) -> Window | None:
@@ -263,7 +281,7 @@ def save_scorer_state(session: Session, camera_id: int, scorer: str, state: dict
     )
 
 
-# --- incident tracking --------------------------------------------------------------------------------
+# --- incident tracking ----------------------------------------------------------------------------
 
 
 def lock_tracker(session: Session, camera_id: int) -> CameraTracker:
@@ -283,12 +301,14 @@ def window_by_seq(session: Session, camera_id: int, seq: int) -> Window | None:
 def window_scores(session: Session, window_id: int) -> list[FrameScore]:
     return list(
         session.scalars(
-            select(FrameScore).where(FrameScore.window_id == window_id).order_by(FrameScore.kafka_offset)
+            select(FrameScore)
+            .where(FrameScore.window_id == window_id)
+            .order_by(FrameScore.kafka_offset)
         )
     )
 
 
-# --- incidents ----------------------------------------------------------------------------------------
+# --- incidents ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +335,7 @@ def query_incidents(session: Session, flt: IncidentFilter) -> list[tuple[Inciden
     return [(incident, name) for incident, name in session.execute(query)]
 
 
-# --- normality models ------------------------------------------------------------------------------
+# --- normality models -----------------------------------------------------------------------------
 
 
 def latest_model(session: Session, camera_id: int) -> NormalityModelRecord | None:
@@ -340,7 +360,12 @@ def next_model_version(session: Session, camera_id: int) -> int:
 
 
 def register_model(
-    session: Session, camera_id: int, version: int, path: str, frames: int, source: str,
+    session: Session,
+    camera_id: int,
+    version: int,
+    path: str,
+    frames: int,
+    source: str,
     info: dict,
 ) -> NormalityModelRecord:
     record = NormalityModelRecord(

@@ -45,8 +45,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def upgrade_database(url: str) -> None:
     """Bring the schema to head. Safe to call from several processes at once (Alembic locks)."""
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))

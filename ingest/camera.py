@@ -90,7 +90,9 @@ class CameraIngestor:
     # --- the loop ------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        delays = backoff_delays(self.config.backoff_initial_seconds, self.config.backoff_max_seconds)
+        delays = backoff_delays(
+            self.config.backoff_initial_seconds, self.config.backoff_max_seconds
+        )
         failures = 0
         start_index = self.spec.resume_index
         try:

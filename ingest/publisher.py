@@ -78,7 +78,11 @@ class FramePublisher:
         )
 
     def publish(
-        self, camera_id: int, index: int, captured_at: float, image: np.ndarray,
+        self,
+        camera_id: int,
+        index: int,
+        captured_at: float,
+        image: np.ndarray,
         counters: DeliveryCounters,
     ) -> None:
         if counters.in_flight >= self.config.max_pending_frames:
@@ -102,8 +106,7 @@ class FramePublisher:
         instead of waiting for frames that will never come."""
         headers = end_of_stream_headers(camera_id, captured_at, time.time())
         try:
-            self._producer.send(self.topic, key=str(camera_id).encode(), value=b"",
-                                headers=headers)
+            self._producer.send(self.topic, key=str(camera_id).encode(), value=b"", headers=headers)
         except Exception as error:  # noqa: BLE001 - the idle flush closes the window anyway
             log.warning("cannot publish end of stream for camera %s: %s", camera_id, error)
 
@@ -112,8 +115,9 @@ class FramePublisher:
         if width <= self.config.max_width:
             return image
         scale = self.config.max_width / width
-        return cv2.resize(image, (self.config.max_width, round(height * scale)),
-                          interpolation=cv2.INTER_AREA)
+        return cv2.resize(
+            image, (self.config.max_width, round(height * scale)), interpolation=cv2.INTER_AREA
+        )
 
     def flush(self, timeout: float = 10.0) -> None:
         self._producer.flush(timeout=timeout)

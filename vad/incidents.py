@@ -76,11 +76,7 @@ class IncidentTracker:
             for event in self._step(frame):
                 events.append(event)
                 reported_peak = event.peak_score if event.kind == "opened" else None
-        if (
-            self.state.open
-            and reported_peak is not None
-            and self.state.peak_score > reported_peak
-        ):
+        if self.state.open and reported_peak is not None and self.state.peak_score > reported_peak:
             events.append(self._event("updated"))
         return events
 

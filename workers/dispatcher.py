@@ -56,8 +56,12 @@ class Dispatcher:
     def run(self, stop: threading.Event) -> None:
         self._consumer = make_consumer(self.bootstrap)
         self._assign(self._consumer)
-        log.info("dispatcher on %s (log %s), partitions %s", self.topic, self.topic_id,
-                 sorted(self.windowers))
+        log.info(
+            "dispatcher on %s (log %s), partitions %s",
+            self.topic,
+            self.topic_id,
+            sorted(self.windowers),
+        )
         try:
             while not stop.is_set():
                 self.step(timeout_ms=200)
@@ -124,8 +128,12 @@ class Dispatcher:
             camera_id = int(record.key)
         except (TypeError, ValueError):
             self.stats["unattributed"] += 1
-            log.error("record %s[%s]@%s has no camera key; skipped", record.topic,
-                      record.partition, record.offset)
+            log.error(
+                "record %s[%s]@%s has no camera key; skipped",
+                record.topic,
+                record.partition,
+                record.offset,
+            )
             return None, 0.0
         try:
             captured_at = FrameMeta.from_headers(list(record.headers or [])).captured_at
@@ -140,22 +148,35 @@ class Dispatcher:
         with transaction(self.sessions) as session:
             for c in closed:
                 window = queries.insert_window(
-                    session, camera_id=c.camera_id, topic=self.topic, topic_id=self.topic_id,
-                    partition=c.partition, first_offset=c.first_offset, last_offset=c.last_offset,
-                    context_offset=c.context_offset, n_frames=c.n_frames, start_at=c.start_at,
-                    end_at=c.end_at, end_of_stream=c.end_of_stream,
+                    session,
+                    camera_id=c.camera_id,
+                    topic=self.topic,
+                    topic_id=self.topic_id,
+                    partition=c.partition,
+                    first_offset=c.first_offset,
+                    last_offset=c.last_offset,
+                    context_offset=c.context_offset,
+                    n_frames=c.n_frames,
+                    start_at=c.start_at,
+                    end_at=c.end_at,
+                    end_of_stream=c.end_of_stream,
                 )
                 if window is not None:
                     tasks.append(WindowTask.of(window))
             queries.save_progress(
-                session, self.topic, self.topic_id, windower.partition,
-                windower.safe_position(), last, context,
+                session,
+                self.topic,
+                self.topic_id,
+                windower.partition,
+                windower.safe_position(),
+                last,
+                context,
             )
         for task in tasks:
             enqueue(self.celery, task)
         self.stats["windows"] += len(tasks)
 
-    # --- recovery ------------------------------------------------------------------------------------
+    # --- recovery ---------------------------------------------------------------------------------
 
     def reap(self) -> int:
         """Send again windows that look lost. Queued windows count as lost only when the task queue

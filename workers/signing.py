@@ -28,7 +28,10 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
 
 
 def verify_signature(
-    secret: str, body: bytes, header: str, tolerance_seconds: float = 300,
+    secret: str,
+    body: bytes,
+    header: str,
+    tolerance_seconds: float = 300,
     now: float | None = None,
 ) -> bool:
     """What a receiver does: parse `t=..,v1=..`, check freshness, compare in constant time."""

@@ -12,7 +12,6 @@ from celery import Celery, Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
-from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
 from db.models import Camera, Incident, Window
 from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
 from vad.config import Settings
@@ -21,6 +20,7 @@ from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.kafka_log import FrameReader, LogRecord, WindowUnavailable
 from workers.scorers import ScorerCache
 from workers.tracker import advance_tracker
+from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ class WindowTask:
 
     @classmethod
     def of(cls, window: Window) -> WindowTask:
-        return cls(window.id, window.topic, window.partition, window.first_offset, window.last_offset)
+        return cls(
+            window.id, window.topic, window.partition, window.first_offset, window.last_offset
+        )
 
 
 def enqueue(app: Celery, task: WindowTask) -> None:
@@ -125,7 +127,8 @@ class WindowScorer:
         first = window.context_offset if window.context_offset is not None else window.first_offset
         records = self.reader.read_range(window.topic, window.partition, first, window.last_offset)
         mine = [
-            r for r in records
+            r
+            for r in records
             if r.key == str(window.camera_id).encode() and not is_end_of_stream(r.headers)
         ]
         decoded, ingested = _decode(str(window.camera_id), mine)
@@ -207,5 +210,7 @@ def register_tasks(app: Celery, scorer: WindowScorer) -> None:
                 log.exception("window %s failed after %s attempts", window_id, max_attempts)
                 scorer.fail(window_id, f"{type(error).__name__}: {error}")
                 return "failed"
-            log.warning("window %s attempt %s failed: %s", window_id, self.request.retries + 1, error)
-            raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 30)) from error
+            log.warning(
+                "window %s attempt %s failed: %s", window_id, self.request.retries + 1, error
+            )
+            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error

@@ -106,6 +106,11 @@ def _apply_event(
         incident.status = "closed"
         incident.ended_at = queries.utc(event.ended_at or event.peak_at)
     session.flush()
-    log.info("incident %s %s on camera %s (peak %.2f)", incident.id, event.kind, camera_id,
-             event.peak_score)
+    log.info(
+        "incident %s %s on camera %s (peak %.2f)",
+        incident.id,
+        event.kind,
+        camera_id,
+        event.peak_score,
+    )
     return incident

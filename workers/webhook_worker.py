@@ -11,9 +11,8 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import WebhookConfig
+from vad.config import Endpoints, Settings, WebhookConfig
 from workers.webhooks import WEBHOOK_QUEUE, celery_sender, register_webhook_tasks, sweep
-from vad.config import Endpoints, Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,11 @@ def start_sweeper(app, sessions: sessionmaker[Session], interval: float) -> thre
 
 
 def run_webhook_worker(
-    settings: Settings, endpoints: Endpoints, sessions: sessionmaker[Session],
-    concurrency: int = 8, name: str = "webhooks",
+    settings: Settings,
+    endpoints: Endpoints,
+    sessions: sessionmaker[Session],
+    concurrency: int = 8,
+    name: str = "webhooks",
 ) -> None:
     from workers.celery_app import make_celery
 
@@ -50,9 +52,17 @@ def run_webhook_worker(
     register_webhook_tasks(app, config, sessions)
     stop = start_sweeper(app, sessions, config.sweep_interval_seconds)
     try:
-        app.worker_main([
-            "worker", "--pool=threads", f"--concurrency={concurrency}", "-Q", WEBHOOK_QUEUE,
-            "-n", f"{name}@%h", "--loglevel=INFO",
-        ])
+        app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={concurrency}",
+                "-Q",
+                WEBHOOK_QUEUE,
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+            ]
+        )
     finally:
         stop.set()

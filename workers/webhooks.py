@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import WebhookConfig
-from workers.signing import SIGNATURE_HEADER, signature_header
 from db import api_queries
 from db.models import Camera, Incident
 from db.queries import now_utc
 from db.session import transaction
+from vad.config import WebhookConfig
+from workers.signing import SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +48,27 @@ def event_id(kind: str, incident: Incident) -> str:
 
 def event_body(kind: str, incident: Incident, camera: str) -> str:
     """The JSON body, fixed at enqueue time so every attempt sends (and signs) the same bytes."""
-    return json.dumps({
-        "id": event_id(kind, incident),
-        "type": kind,
-        "created_at": incident.updated_at.isoformat(),
-        "incident": {
-            "id": incident.id,
-            "camera": camera,
-            "status": incident.status,
-            "started_at": incident.started_at.isoformat(),
-            "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
-            "peak_score": round(incident.peak_score, 4),
-            "peak_at": incident.peak_at.isoformat(),
-            "threshold": incident.threshold,
-            "scorer": incident.scorer,
-            "rule": incident.rule,
-            "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
+    return json.dumps(
+        {
+            "id": event_id(kind, incident),
+            "type": kind,
+            "created_at": incident.updated_at.isoformat(),
+            "incident": {
+                "id": incident.id,
+                "camera": camera,
+                "status": incident.status,
+                "started_at": incident.started_at.isoformat(),
+                "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
+                "peak_score": round(incident.peak_score, 4),
+                "peak_at": incident.peak_at.isoformat(),
+                "threshold": incident.threshold,
+                "scorer": incident.scorer,
+                "rule": incident.rule,
+                "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
+            },
         },
-    }, separators=(",", ":"))
+        separators=(",", ":"),
+    )
 
 
 def enqueue_incident_event(session: Session, kind: str, incident: Incident) -> list[int]:
@@ -143,7 +146,9 @@ def post(
 
 
 def deliver_once(
-    sessions: sessionmaker[Session], delivery_id: int, config: WebhookConfig,
+    sessions: sessionmaker[Session],
+    delivery_id: int,
+    config: WebhookConfig,
     rng: random.Random | None = None,
 ) -> Outcome:
     """Make the delivery's next attempt if it is due, and book the result."""
@@ -154,7 +159,10 @@ def deliver_once(
             return Outcome(delivery_id, "skipped")
         delivery, sub = claimed
         attempt, payload, kind, evt = (
-            delivery.attempts, delivery.payload, delivery.event_type, delivery.event_id
+            delivery.attempts,
+            delivery.payload,
+            delivery.event_type,
+            delivery.event_id,
         )
         if not sub.enabled:
             api_queries.finish_delivery(session, delivery_id, "dead", "subscription disabled")
@@ -162,8 +170,11 @@ def deliver_once(
         url, secret = sub.url, sub.secret
     body = payload.encode()
     headers = {
-        "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-VAD-Event": kind,
-        "X-VAD-Event-Id": evt, "X-VAD-Attempt": str(attempt),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-VAD-Event": kind,
+        "X-VAD-Event-Id": evt,
+        "X-VAD-Attempt": str(attempt),
         SIGNATURE_HEADER: signature_header(secret, body),
     }
     result = post(url, body, headers, config.timeout_seconds)
@@ -171,8 +182,12 @@ def deliver_once(
 
 
 def _book(
-    sessions: sessionmaker[Session], delivery_id: int, attempt: int,
-    result: api_queries.AttemptResult, config: WebhookConfig, rng: random.Random | None,
+    sessions: sessionmaker[Session],
+    delivery_id: int,
+    attempt: int,
+    result: api_queries.AttemptResult,
+    config: WebhookConfig,
+    rng: random.Random | None,
 ) -> Outcome:
     retry_in: float | None = None
     next_at: datetime | None = None
@@ -186,8 +201,9 @@ def _book(
     with transaction(sessions) as session:
         api_queries.record_attempt(session, delivery_id, attempt, result, status, next_at)
     if status != "delivered":
-        log.warning("webhook delivery %s attempt %s: %s -> %s", delivery_id, attempt,
-                    result.error, status)
+        log.warning(
+            "webhook delivery %s attempt %s: %s -> %s", delivery_id, attempt, result.error, status
+        )
     return Outcome(delivery_id, status, attempt, result.status_code, retry_in, result.error)
 
 
@@ -201,8 +217,9 @@ def celery_sender(app) -> Sender:
     """Nudge a delivery through Celery on the webhooks queue, optionally after a delay."""
 
     def send(delivery_id: int, countdown: float = 0.0) -> None:
-        app.send_task(DELIVER_WEBHOOK, args=[delivery_id], queue=WEBHOOK_QUEUE,
-                      countdown=countdown or None)
+        app.send_task(
+            DELIVER_WEBHOOK, args=[delivery_id], queue=WEBHOOK_QUEUE, countdown=countdown or None
+        )
 
     return send
 

@@ -61,7 +61,9 @@ class PartitionWindower:
         self._pending: dict[int, list[int]] = {}
         self._high_water = -1
 
-    def add(self, camera_id: int, offset: int, captured_at: float, now: float) -> list[ClosedWindow]:
+    def add(
+        self, camera_id: int, offset: int, captured_at: float, now: float
+    ) -> list[ClosedWindow]:
         """Feed one record; returns the windows this record closes (at most one)."""
         self._high_water = max(self._high_water, offset)
         if offset <= self.camera_last.get(camera_id, -1):
@@ -76,8 +78,13 @@ class PartitionWindower:
         if current is None:
             context = self._context.get(camera_id)
             self._open[camera_id] = _OpenWindow(
-                offset, offset, captured_at, captured_at, 1,
-                context[0] if context and self.context_frames else None, now,
+                offset,
+                offset,
+                captured_at,
+                captured_at,
+                1,
+                context[0] if context and self.context_frames else None,
+                now,
             )
         else:
             current.last_offset, current.end_at = offset, captured_at
@@ -96,9 +103,17 @@ class PartitionWindower:
             window = dataclasses.replace(self._close(camera_id), end_of_stream=True)
         else:
             context = self._context.get(camera_id)
-            window = ClosedWindow(camera_id, self.partition, offset, offset,
-                                  context[0] if context and self.context_frames else None,
-                                  0, captured_at, captured_at, end_of_stream=True)
+            window = ClosedWindow(
+                camera_id,
+                self.partition,
+                offset,
+                offset,
+                context[0] if context and self.context_frames else None,
+                0,
+                captured_at,
+                captured_at,
+                end_of_stream=True,
+            )
         self.camera_last[camera_id] = offset
         self._context.pop(camera_id, None)  # the next stream must not look back into this one
         return [window]
@@ -138,6 +153,12 @@ class PartitionWindower:
         ctx = self._context.setdefault(camera_id, deque(maxlen=max(self.context_frames, 1)))
         ctx.extend(offsets)
         return ClosedWindow(
-            camera_id, self.partition, window.first_offset, window.last_offset,
-            window.context_offset, window.n_frames, window.start_at, window.end_at,
+            camera_id,
+            self.partition,
+            window.first_offset,
+            window.last_offset,
+            window.context_offset,
+            window.n_frames,
+            window.start_at,
+            window.end_at,
         )

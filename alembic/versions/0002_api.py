@@ -25,8 +25,9 @@ def upgrade() -> None:
         "api_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("name", sa.String(100), nullable=False, unique=True),
-        sa.Column("token_hash", sa.String(64), nullable=False, unique=True,
-                  comment="sha256 hex of secret"),
+        sa.Column(
+            "token_hash", sa.String(64), nullable=False, unique=True, comment="sha256 hex of secret"
+        ),
         sa.Column("scopes", JSON_DOC, nullable=False),
         sa.Column("created_at", TS, server_default=sa.text("now()"), nullable=False),
         sa.Column("last_used_at", TS, nullable=True),
@@ -46,13 +47,18 @@ def upgrade() -> None:
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.BigInteger(), primary_key=True),
-        sa.Column("subscription_id", sa.Integer(),
-                  sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "subscription_id",
+            sa.Integer(),
+            sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("event_id", sa.String(200), nullable=False),
         sa.Column("event_type", sa.String(40), nullable=False),
         sa.Column("incident_id", sa.BigInteger(), nullable=True, comment="no FK: the log outlives"),
-        sa.Column("payload", sa.Text(), nullable=False,
-                  comment="the exact JSON body, signed per attempt"),
+        sa.Column(
+            "payload", sa.Text(), nullable=False, comment="the exact JSON body, signed per attempt"
+        ),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", TS, nullable=False),
@@ -63,14 +69,19 @@ def upgrade() -> None:
         sa.Column("delivered_at", TS, nullable=True),
         sa.UniqueConstraint("subscription_id", "event_id", name="uq_delivery_event"),
     )
-    op.create_index("ix_deliveries_status_next", "webhook_deliveries",
-                    ["status", "next_attempt_at"])
+    op.create_index(
+        "ix_deliveries_status_next", "webhook_deliveries", ["status", "next_attempt_at"]
+    )
     op.create_index("ix_deliveries_subscription", "webhook_deliveries", ["subscription_id", "id"])
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.BigInteger(), primary_key=True),
-        sa.Column("delivery_id", sa.BigInteger(),
-                  sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "delivery_id",
+            sa.BigInteger(),
+            sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("ok", sa.Boolean(), nullable=False),

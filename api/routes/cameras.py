@@ -19,15 +19,24 @@ router = APIRouter(prefix="/cameras", tags=["cameras"])
 def camera_out(camera: Camera, settings: Settings) -> CameraOut:
     seen = camera.kept_frames + camera.pruned_frames
     return CameraOut(
-        id=camera.id, name=camera.name, url=camera.url, enabled=camera.enabled,
-        status=camera.status, status_reason=camera.status_reason, status_at=camera.status_at,
-        fps=camera.fps or settings.ingest.default_fps, fps_setting=camera.fps,
+        id=camera.id,
+        name=camera.name,
+        url=camera.url,
+        enabled=camera.enabled,
+        status=camera.status,
+        status_reason=camera.status_reason,
+        status_at=camera.status_at,
+        fps=camera.fps or settings.ingest.default_fps,
+        fps_setting=camera.fps,
         threshold=(
-            camera.threshold if camera.threshold is not None
+            camera.threshold
+            if camera.threshold is not None
             else settings.incidents.default_threshold
         ),
-        threshold_setting=camera.threshold, kept_frames=camera.kept_frames,
-        pruned_frames=camera.pruned_frames, dropped_frames=camera.dropped_frames,
+        threshold_setting=camera.threshold,
+        kept_frames=camera.kept_frames,
+        pruned_frames=camera.pruned_frames,
+        dropped_frames=camera.dropped_frames,
         pruned_ratio=round(camera.pruned_frames / seen, 4) if seen else None,
         created_at=camera.created_at,
     )

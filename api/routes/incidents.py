@@ -30,10 +30,16 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def incident_fields(incident: Incident, camera: str, has_key_frame: bool) -> dict:
     return {
-        "id": incident.id, "camera": camera, "status": incident.status,
-        "started_at": incident.started_at, "ended_at": incident.ended_at,
-        "peak_score": incident.peak_score, "peak_at": incident.peak_at,
-        "threshold": incident.threshold, "scorer": incident.scorer, "rule": incident.rule,
+        "id": incident.id,
+        "camera": camera,
+        "status": incident.status,
+        "started_at": incident.started_at,
+        "ended_at": incident.ended_at,
+        "peak_score": incident.peak_score,
+        "peak_at": incident.peak_at,
+        "threshold": incident.threshold,
+        "scorer": incident.scorer,
+        "rule": incident.rule,
         "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg" if has_key_frame else None,
     }
 
@@ -55,8 +61,14 @@ def list_incidents(
     if since and until and since > until:
         raise FieldError("until", "must not be before since", location="query")
     search = api_queries.IncidentSearch(
-        camera=camera, since=since, until=until, min_score=min_score, status=status, sort=sort,
-        limit=limit, offset=offset,
+        camera=camera,
+        since=since,
+        until=until,
+        min_score=min_score,
+        status=status,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
     with sessions() as session:
         rows, total = api_queries.search_incidents(session, search)
@@ -85,9 +97,12 @@ def get_incident(incident_id: int, sessions: Sessions, _: ReadToken) -> Incident
         curve = api_queries.score_curve(session, incident.camera_id, incident.started_at, end)
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in _thin(curve, MAX_CURVE_POINTS)]
     return IncidentDetail(
-        **incident_fields(incident, camera, has_key_frame), score_curve=points,
-        first_window_seq=incident.first_window_seq, last_window_seq=incident.last_window_seq,
-        created_at=incident.created_at, updated_at=incident.updated_at,
+        **incident_fields(incident, camera, has_key_frame),
+        score_curve=points,
+        first_window_seq=incident.first_window_seq,
+        last_window_seq=incident.last_window_seq,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
     )
 
 
@@ -101,5 +116,4 @@ def key_frame(incident_id: int, sessions: Sessions, _: ReadToken) -> Response:
         jpeg = api_queries.incident_key_frame(session, incident_id)
     if jpeg is None:
         raise HTTPException(404, f"no key frame for incident {incident_id}")
-    return Response(jpeg, media_type="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=60"})
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"})

@@ -17,20 +17,25 @@ from api.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from workers.signing import new_webhook_secret
-from workers.webhooks import send_deliveries
 from db import api_queries
 from db.api_models import WebhookDelivery, WebhookSubscription
 from db.models import Camera
 from db.session import transaction
+from workers.signing import new_webhook_secret
+from workers.webhooks import send_deliveries
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 def webhook_out(sub: WebhookSubscription) -> WebhookOut:
     return WebhookOut(
-        id=sub.id, url=sub.url, cameras=sub.cameras, min_score=sub.min_score,
-        events=list(sub.events or []), enabled=sub.enabled, description=sub.description,
+        id=sub.id,
+        url=sub.url,
+        cameras=sub.cameras,
+        min_score=sub.min_score,
+        events=list(sub.events or []),
+        enabled=sub.enabled,
+        description=sub.description,
         created_at=sub.created_at,
     )
 
@@ -65,8 +70,13 @@ def add_webhook(body: WebhookIn, sessions: Sessions, _: AdminToken) -> WebhookCr
     with transaction(sessions) as session:
         _check_cameras(session, body.cameras)
         sub = api_queries.add_subscription(
-            session, url=str(body.url), secret=secret, cameras=body.cameras,
-            min_score=body.min_score, events=sorted(set(body.events)), enabled=body.enabled,
+            session,
+            url=str(body.url),
+            secret=secret,
+            cameras=body.cameras,
+            min_score=body.min_score,
+            events=sorted(set(body.events)),
+            enabled=body.enabled,
             description=body.description,
         )
         session.refresh(sub)
@@ -102,11 +112,18 @@ def remove_webhook(webhook_id: int, sessions: Sessions, _: AdminToken) -> Respon
 
 def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
     return DeliveryOut(
-        id=delivery.id, event_id=delivery.event_id, event_type=delivery.event_type,
-        incident_id=delivery.incident_id, status=delivery.status, attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at, last_status_code=delivery.last_status_code,
-        last_latency_ms=delivery.last_latency_ms, last_error=delivery.last_error,
-        created_at=delivery.created_at, delivered_at=delivery.delivered_at,
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        incident_id=delivery.incident_id,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_latency_ms=delivery.last_latency_ms,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
         log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
     )
 

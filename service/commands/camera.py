@@ -21,7 +21,9 @@ def add(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Unique camera name."),
     url: str = typer.Argument(..., help="rtsp://..., http(s)://... (MJPEG) or a video file path."),
-    fps: float = typer.Option(None, "--fps", help="Analysis frames per second (default from settings)."),
+    fps: float = typer.Option(
+        None, "--fps", help="Analysis frames per second (default from settings)."
+    ),
     loop: bool = typer.Option(False, "--loop", help="Replay a file source endlessly."),
     threshold: float = typer.Option(None, "--threshold", min=0, max=1, help="Incident threshold."),
     disabled: bool = typer.Option(
@@ -73,7 +75,9 @@ def list_(
     if not rows:
         typer.echo("no cameras; add one with `vad camera add NAME URL`")
         return
-    typer.echo(f"{'NAME':<16} {'STATUS':<34} {'FPS':>5} {'KEPT':>8} {'PRUNED':>8} {'DROPPED':>8}  URL")
+    typer.echo(
+        f"{'NAME':<16} {'STATUS':<34} {'FPS':>5} {'KEPT':>8} {'PRUNED':>8} {'DROPPED':>8}  URL"
+    )
     for r in rows:
         typer.echo(
             f"{r['name']:<16} {r['status'][:34]:<34} {r['fps']:>5g} {r['kept']:>8} "
@@ -133,8 +137,9 @@ def learn(
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
-        queries.register_model(session, camera_id, version, str(directory), frames, origin,
-                               dict(model.metadata))
+        queries.register_model(
+            session, camera_id, version, str(directory), frames, origin, dict(model.metadata)
+        )
     typer.echo(
         f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "
         f"in {time.perf_counter() - started:.1f} s -> {directory}"

@@ -66,8 +66,11 @@ def incidents(
     """List incidents, newest first."""
     try:
         flt = queries.IncidentFilter(
-            camera=camera, since=parse_since(since) if since else None,
-            min_score=min_score, status=status, limit=limit,
+            camera=camera,
+            since=parse_since(since) if since else None,
+            min_score=min_score,
+            status=status,
+            limit=limit,
         )
     except ValueError as error:
         fail(str(error))

@@ -45,8 +45,10 @@ def run(
     camera: str = typer.Option("demo", "--camera", help="Camera name to use for the source."),
     loop: bool = typer.Option(True, "--loop/--no-loop", help="Loop a file source."),
     learn: Path = typer.Option(
-        None, "--learn", help="Normal footage (file or folder) to learn from if the camera has "
-        "no model yet (default for the demo clip: its bundled normal footage)."
+        None,
+        "--learn",
+        help="Normal footage (file or folder) to learn from if the camera has "
+        "no model yet (default for the demo clip: its bundled normal footage).",
     ),
     workers: int = typer.Option(None, "--workers", min=1, help="Celery worker processes."),
 ) -> None:
@@ -63,8 +65,10 @@ def run(
         if learn is not None:
             _learn_if_missing(ctx, sessions, camera, camera_id, learn)
         _enable(sessions, camera_id)
-        typer.echo(f"watching {url} as camera {camera!r}; incidents appear below "
-                   "(`vad incidents` lists them).")
+        typer.echo(
+            f"watching {url} as camera {camera!r}; incidents appear below "
+            "(`vad incidents` lists them)."
+        )
         tail = threading.Thread(target=_tail_incidents, args=(sessions, stop), daemon=True)
         tail.start()
         stack.supervise(stop)
@@ -83,6 +87,10 @@ def _start(settings: Settings, workers: int | None) -> Stack:
     typer.echo(f"  PostgreSQL  {endpoints.database_url}")
     typer.echo(f"  Kafka       {endpoints.kafka_bootstrap} (topic {settings.kafka_topic})")
     typer.echo(f"  Celery      {endpoints.celery_broker} ({stack.worker_count} workers)")
+    typer.echo(
+        f"  API         http://127.0.0.1:{settings.api_port}  "
+        "(token: vad token create NAME --scope read)"
+    )
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
     return stack
@@ -156,11 +164,13 @@ def dispatcher(ctx: typer.Context) -> None:
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
     stop = stop_event_on_signals()
-    topic_id = ensure_topic(endpoints.kafka_bootstrap, settings.kafka_topic,
-                            settings.kafka_partitions)
+    topic_id = ensure_topic(
+        endpoints.kafka_bootstrap, settings.kafka_topic, settings.kafka_partitions
+    )
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
-    Dispatcher(settings, sessions, make_celery(settings, endpoints), endpoints.kafka_bootstrap,
-               topic_id).run(stop)
+    Dispatcher(
+        settings, sessions, make_celery(settings, endpoints), endpoints.kafka_bootstrap, topic_id
+    ).run(stop)
 
 
 def worker(
@@ -178,13 +188,24 @@ def worker(
 
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     app = make_celery(settings, endpoints)
-    scorer = WindowScorer(settings, sessions, FrameReader(endpoints.kafka_bootstrap),
-                          send_delivery=celery_sender(app))
+    scorer = WindowScorer(
+        settings, sessions, FrameReader(endpoints.kafka_bootstrap), send_delivery=celery_sender(app)
+    )
     register_tasks(app, scorer)
-    app.worker_main([
-        "worker", "--pool=solo", "-Q", STAGE1_QUEUE, "-n", f"{name}@%h", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ])
+    app.worker_main(
+        [
+            "worker",
+            "--pool=solo",
+            "-Q",
+            STAGE1_QUEUE,
+            "-n",
+            f"{name}@%h",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
 
 
 def api(
@@ -196,14 +217,18 @@ def api(
     import uvicorn
 
     from api import create_app
-    from workers.webhooks import celery_sender
     from workers.celery_app import make_celery
+    from workers.webhooks import celery_sender
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
     sender = celery_sender(make_celery(settings, app_ctx.endpoints()))
-    uvicorn.run(create_app(settings, app_ctx.sessions(), send_delivery=sender),
-                host=host, port=port or settings.api_port, log_level="info")
+    uvicorn.run(
+        create_app(settings, app_ctx.sessions(), send_delivery=sender),
+        host=host,
+        port=port or settings.api_port,
+        log_level="info",
+    )
 
 
 def webhook_worker(
@@ -234,6 +259,11 @@ def ingest(ctx: typer.Context) -> None:
 
 
 COMMANDS = {
-    "up": up, "run": run, "api": api, "dispatcher": dispatcher, "worker": worker,
-    "webhook-worker": webhook_worker, "ingest": ingest,
+    "up": up,
+    "run": run,
+    "api": api,
+    "dispatcher": dispatcher,
+    "worker": worker,
+    "webhook-worker": webhook_worker,
+    "ingest": ingest,
 }

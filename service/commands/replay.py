@@ -44,13 +44,21 @@ def replay(
             row = queries.add_camera(session, camera, url, fps, loop=False, enabled=False)
         last_end = session.scalar(select(func.max(Window.end_at)).where(Window.camera_id == row.id))
         spec = CameraSpec(
-            row.id, row.name, url, fps or row.fps or settings.ingest.default_fps, loop=False,
+            row.id,
+            row.name,
+            url,
+            fps or row.fps or settings.ingest.default_fps,
+            loop=False,
             # media time must keep increasing per camera, even when replays overlap in wall time
             not_before=last_end.timestamp() + 1.0 if last_end else 0.0,
         )
         if row.enabled and row.status == "online":
-            typer.secho(f"warning: camera {camera!r} is also live; replayed frames interleave "
-                        "with its stream", fg=typer.colors.YELLOW, err=True)
+            typer.secho(
+                f"warning: camera {camera!r} is also live; replayed frames interleave "
+                "with its stream",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     ingestor = CameraIngestor(spec, settings.ingest, publisher, pace=realtime)
     stop = stop_event_on_signals()
@@ -69,9 +77,11 @@ def replay(
     elapsed = time.monotonic() - t0
     media_start = ingestor.started_at or time.time()
     started = queries.utc(media_start)
-    typer.echo(f"replayed {kept} kept frames ({ingestor.pruner.pruned} pruned, status "
-               f"{ingestor.status}{': ' + ingestor.reason if ingestor.reason else ''}) "
-               f"in {elapsed:.1f} s")
+    typer.echo(
+        f"replayed {kept} kept frames ({ingestor.pruner.pruned} pruned, status "
+        f"{ingestor.status}{': ' + ingestor.reason if ingestor.reason else ''}) "
+        f"in {elapsed:.1f} s"
+    )
     if wait and not stop.is_set():
         scored = _wait_scored(sessions, spec.id, wall_started, started, kept, timeout, stop)
         typer.echo(f"{scored}/{kept} frames scored after {time.monotonic() - t0:.1f} s")
@@ -97,14 +107,18 @@ def _wait_scored(
             )
             failed = session.execute(
                 select(func.coalesce(func.sum(Window.n_frames), 0), func.max(Window.error)).where(
-                    Window.camera_id == camera_id, Window.status == "failed",
+                    Window.camera_id == camera_id,
+                    Window.status == "failed",
                     Window.end_at >= media_since,
                 )
             ).one()
         if scored + failed[0] >= expected:
             if failed[0]:
-                typer.secho(f"{failed[0]} frame(s) could not be scored: {failed[1]}",
-                            fg=typer.colors.RED, err=True)
+                typer.secho(
+                    f"{failed[0]} frame(s) could not be scored: {failed[1]}",
+                    fg=typer.colors.RED,
+                    err=True,
+                )
             break
         time.sleep(0.5)
     return scored

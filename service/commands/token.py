@@ -25,8 +25,7 @@ def create(
         except (ValueError, api_queries.TokenExists) as error:
             fail(str(error))
     typer.echo(secret)
-    typer.secho(f"token {name!r} ({scope}) created; store it now, it is not shown again",
-                err=True)
+    typer.secho(f"token {name!r} ({scope}) created; store it now, it is not shown again", err=True)
 
 
 @app.command("list")

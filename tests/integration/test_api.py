@@ -50,15 +50,29 @@ def add_camera(pipeline, name: str) -> int:
         return queries.add_camera(session, name, f"rtsp://10.0.0.1/{name}", None, False).id
 
 
-def add_incident(pipeline, camera_id: int, start_min: float, minutes: float | None, peak: float,
-                 key_frame: bytes | None = None) -> int:
+def add_incident(
+    pipeline,
+    camera_id: int,
+    start_min: float,
+    minutes: float | None,
+    peak: float,
+    key_frame: bytes | None = None,
+) -> int:
     started = T0 + timedelta(minutes=start_min)
     ended = started + timedelta(minutes=minutes) if minutes is not None else None
     with transaction(pipeline.sessions) as session:
         incident = Incident(
-            camera_id=camera_id, status="closed" if ended else "open", started_at=started,
-            ended_at=ended, peak_score=peak, peak_at=started, threshold=0.6, scorer="motion",
-            first_window_seq=0, last_window_seq=0, key_frame=key_frame,
+            camera_id=camera_id,
+            status="closed" if ended else "open",
+            started_at=started,
+            ended_at=ended,
+            peak_score=peak,
+            peak_at=started,
+            threshold=0.6,
+            scorer="motion",
+            first_window_seq=0,
+            last_window_seq=0,
+            key_frame=key_frame,
         )
         session.add(incident)
         session.flush()
@@ -96,9 +110,16 @@ def test_readyz_and_openapi(api):
 
 
 def test_camera_crud(api, tmp_path):
-    created = api.send("POST", "/cameras", json={
-        "name": "gate", "url": "RTSP://10.0.0.3:554/live", "fps": 5, "threshold": 0.7,
-    })
+    created = api.send(
+        "POST",
+        "/cameras",
+        json={
+            "name": "gate",
+            "url": "RTSP://10.0.0.3:554/live",
+            "fps": 5,
+            "threshold": 0.7,
+        },
+    )
     assert created.status_code == 201, created.text
     cam = created.json()
     assert cam["url"].startswith("rtsp://") and cam["fps"] == 5 and cam["threshold"] == 0.7
@@ -197,16 +218,31 @@ def test_incident_detail_score_curve_and_key_frame(api):
     incident = add_incident(api.pipeline, camera, 1, 1, 0.9, key_frame=jpeg)
     with transaction(api.pipeline.sessions) as session:
         window = queries.insert_window(
-            session, camera_id=camera, topic="t", topic_id="tid", partition=0, first_offset=0,
-            last_offset=39, context_offset=None, n_frames=40, start_at=T0.timestamp(),
+            session,
+            camera_id=camera,
+            topic="t",
+            topic_id="tid",
+            partition=0,
+            first_offset=0,
+            last_offset=39,
+            context_offset=None,
+            n_frames=40,
+            start_at=T0.timestamp(),
             end_at=(T0 + timedelta(minutes=4)).timestamp(),
         )
         for n in range(40):  # one frame every 6 s over 4 minutes; the incident spans 1-2 min
-            session.add(FrameScore(
-                window_id=window.id, camera_id=camera, kafka_offset=n, frame_index=n,
-                captured_at=T0 + timedelta(seconds=6 * n), ingested_at=T0,
-                score=n / 40 if n != 15 else None, raw=0.0,
-            ))
+            session.add(
+                FrameScore(
+                    window_id=window.id,
+                    camera_id=camera,
+                    kafka_offset=n,
+                    frame_index=n,
+                    captured_at=T0 + timedelta(seconds=6 * n),
+                    ingested_at=T0,
+                    score=n / 40 if n != 15 else None,
+                    raw=0.0,
+                )
+            )
     detail = api.get(f"/incidents/{incident}").json()
     offsets = [p["offset"] for p in detail["score_curve"]]
     assert offsets == list(range(10, 21))
@@ -223,8 +259,12 @@ def test_incident_detail_score_curve_and_key_frame(api):
 def test_metrics(api):
     camera = add_camera(api.pipeline, "lobby")
     with transaction(api.pipeline.sessions) as session:
-        queries.apply_ingest_report(session, queries.IngestReport(
-            camera, "online", None, kept=30, pruned=10, dropped=2, resume_index=None))
+        queries.apply_ingest_report(
+            session,
+            queries.IngestReport(
+                camera, "online", None, kept=30, pruned=10, dropped=2, resume_index=None
+            ),
+        )
     add_incident(api.pipeline, camera, 0, None, 0.9)
     response = api.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
@@ -240,8 +280,12 @@ def test_metrics(api):
 
 def test_webhook_subscriptions(api):
     add_camera(api.pipeline, "lobby")
-    body = {"url": "https://hooks.example.com/vad", "cameras": ["lobby"], "min_score": 0.8,
-            "events": ["incident.opened"]}
+    body = {
+        "url": "https://hooks.example.com/vad",
+        "cameras": ["lobby"],
+        "min_score": 0.8,
+        "events": ["incident.opened"],
+    }
     assert api.send("POST", "/webhooks", token="read", json=body).status_code == 403
     created = api.send("POST", "/webhooks", json=body)
     assert created.status_code == 201, created.text

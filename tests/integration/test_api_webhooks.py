@@ -18,15 +18,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api import create_app
-from vad.config import WebhookConfig
 from api.tokens import create_token
-from workers.webhooks import deliver_once, enqueue_incident_event, sweep
 from db import queries
 from db.api_models import WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
-from vad.config import IncidentConfig
+from vad.config import IncidentConfig, WebhookConfig
 from workers.tracker import advance_tracker
+from workers.webhooks import deliver_once, enqueue_incident_event, sweep
 
 pytestmark = pytest.mark.integration
 
@@ -103,13 +102,25 @@ def setup_event(pipeline, url: str, **sub_fields) -> tuple[int, list[int]]:
     with transaction(pipeline.sessions) as session:
         camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False)
         sub = WebhookSubscription(
-            url=url, secret=SECRET, cameras=None, min_score=None, enabled=True,
-            events=["incident.opened", "incident.updated", "incident.closed"], **sub_fields,
+            url=url,
+            secret=SECRET,
+            cameras=None,
+            min_score=None,
+            enabled=True,
+            events=["incident.opened", "incident.updated", "incident.closed"],
+            **sub_fields,
         )
         session.add(sub)
         incident = Incident(
-            camera_id=camera.id, status="open", started_at=T0, peak_score=0.9, peak_at=T0,
-            threshold=0.6, scorer="motion", first_window_seq=3, last_window_seq=3,
+            camera_id=camera.id,
+            status="open",
+            started_at=T0,
+            peak_score=0.9,
+            peak_at=T0,
+            threshold=0.6,
+            scorer="motion",
+            first_window_seq=3,
+            last_window_seq=3,
             updated_at=T0,
         )
         session.add(incident)
@@ -118,8 +129,12 @@ def setup_event(pipeline, url: str, **sub_fields) -> tuple[int, list[int]]:
 
 
 CONFIG = WebhookConfig(
-    timeout_seconds=0.5, max_attempts=3, backoff_initial_seconds=0.3, backoff_max_seconds=5,
-    backoff_jitter=0, lease_seconds=1,
+    timeout_seconds=0.5,
+    max_attempts=3,
+    backoff_initial_seconds=0.3,
+    backoff_max_seconds=5,
+    backoff_jitter=0,
+    lease_seconds=1,
 )
 
 
@@ -129,7 +144,8 @@ def wait_due(sessions, delivery_id: int) -> None:
             text(
                 "SELECT extract(epoch FROM next_attempt_at - now()) FROM webhook_deliveries "
                 "WHERE id = :i"
-            ), {"i": delivery_id},
+            ),
+            {"i": delivery_id},
         ).scalar()
     time.sleep(max(float(due), 0) + 0.05)
 
@@ -164,8 +180,9 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
 
     assert len(hook.requests) == 3
     bodies = [independent_verify(SECRET, h, b) for h, b, _ in hook.requests]
-    assert len({b["id"] for b in bodies}) == 1 and {h["X-VAD-Event-Id"] for h, _, _ in
-                                                     hook.requests} == {bodies[0]["id"]}
+    assert len({b["id"] for b in bodies}) == 1 and {
+        h["X-VAD-Event-Id"] for h, _, _ in hook.requests
+    } == {bodies[0]["id"]}
     assert bodies[0]["type"] == "incident.opened" and bodies[0]["incident"]["camera"] == "lobby"
     assert [h["X-VAD-Attempt"] for h, _, _ in hook.requests] == ["1", "2", "3"]
     gaps = [b[2] - a[2] for a, b in zip(hook.requests, hook.requests[1:], strict=False)]
@@ -173,18 +190,22 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
 
     rows = pipeline.rows(
         "SELECT attempt, ok, status_code, error IS NOT NULL, latency_ms FROM webhook_attempts "
-        "WHERE delivery_id = :d ORDER BY attempt", d=delivery,
+        "WHERE delivery_id = :d ORDER BY attempt",
+        d=delivery,
     )
     assert [tuple(r[:4]) for r in rows] == [
-        (1, False, 500, True), (2, False, None, True), (3, True, 200, False)
+        (1, False, 500, True),
+        (2, False, None, True),
+        (3, True, 200, False),
     ]
     assert 450 <= rows[1][4] < 1400  # the timeout, measured
 
     with transaction(sessions) as session:
         admin = create_token(session, "admin", "admin")
     client = TestClient(create_app(pipeline.settings, sessions))
-    log = client.get(f"/webhooks/{sub_id}/deliveries",
-                     headers={"Authorization": f"Bearer {admin}"}).json()
+    log = client.get(
+        f"/webhooks/{sub_id}/deliveries", headers={"Authorization": f"Bearer {admin}"}
+    ).json()
     assert log[0]["status"] == "delivered" and log[0]["attempts"] == 3
     assert log[0]["event_id"] == bodies[0]["id"] and log[0]["last_status_code"] == 200
     assert [a["status_code"] for a in log[0]["log"]] == [500, None, 200]
@@ -199,16 +220,20 @@ def test_dead_letter_after_max_attempts_then_redelivery_keeps_the_id(pipeline, r
         statuses.append(deliver_once(pipeline.sessions, delivery, CONFIG).status)
     assert statuses == ["pending", "pending", "dead"]
     assert deliver_once(pipeline.sessions, delivery, CONFIG).status == "skipped"
-    assert pipeline.scalar(
-        "SELECT status || ':' || attempts || ':' || last_status_code FROM webhook_deliveries"
-    ) == "dead:3:503"
+    assert (
+        pipeline.scalar(
+            "SELECT status || ':' || attempts || ':' || last_status_code FROM webhook_deliveries"
+        )
+        == "dead:3:503"
+    )
 
     with transaction(pipeline.sessions) as session:
         admin = create_token(session, "admin", "admin")
     client = TestClient(create_app(pipeline.settings, pipeline.sessions))
     auth = {"Authorization": f"Bearer {admin}"}
-    dead = client.get(f"/webhooks/{sub_id}/deliveries", params={"status": "dead"},
-                      headers=auth).json()
+    dead = client.get(
+        f"/webhooks/{sub_id}/deliveries", params={"status": "dead"}, headers=auth
+    ).json()
     assert [d["id"] for d in dead] == [delivery]
     again = client.post(f"/webhooks/{sub_id}/deliveries/{delivery}/redeliver", headers=auth)
     assert again.status_code == 200 and again.json()["status"] == "pending"
@@ -228,21 +253,33 @@ def test_enqueue_is_idempotent_and_filters_subscriptions(pipeline):
         queries.add_camera(session, "gate", "rtsp://10.0.0.1/b", None, False)
         all_events = ["incident.opened", "incident.updated", "incident.closed"]
         subs = {
-            "all": WebhookSubscription(url="http://127.0.0.1:9/a", secret=SECRET,
-                                       events=all_events),
-            "gate": WebhookSubscription(url="http://127.0.0.1:9/b", secret=SECRET,
-                                        events=all_events, cameras=["gate"]),
-            "high": WebhookSubscription(url="http://127.0.0.1:9/c", secret=SECRET,
-                                        events=all_events, min_score=0.95),
-            "closed": WebhookSubscription(url="http://127.0.0.1:9/d", secret=SECRET,
-                                          events=["incident.closed"]),
-            "off": WebhookSubscription(url="http://127.0.0.1:9/e", secret=SECRET,
-                                       events=all_events, enabled=False),
+            "all": WebhookSubscription(
+                url="http://127.0.0.1:9/a", secret=SECRET, events=all_events
+            ),
+            "gate": WebhookSubscription(
+                url="http://127.0.0.1:9/b", secret=SECRET, events=all_events, cameras=["gate"]
+            ),
+            "high": WebhookSubscription(
+                url="http://127.0.0.1:9/c", secret=SECRET, events=all_events, min_score=0.95
+            ),
+            "closed": WebhookSubscription(
+                url="http://127.0.0.1:9/d", secret=SECRET, events=["incident.closed"]
+            ),
+            "off": WebhookSubscription(
+                url="http://127.0.0.1:9/e", secret=SECRET, events=all_events, enabled=False
+            ),
         }
         session.add_all(subs.values())
         incident = Incident(
-            camera_id=lobby.id, status="open", started_at=T0, peak_score=0.9, peak_at=T0,
-            threshold=0.6, first_window_seq=1, last_window_seq=1, updated_at=T0,
+            camera_id=lobby.id,
+            status="open",
+            started_at=T0,
+            peak_score=0.9,
+            peak_at=T0,
+            threshold=0.6,
+            first_window_seq=1,
+            last_window_seq=1,
+            updated_at=T0,
         )
         session.add(incident)
         session.flush()
@@ -253,7 +290,9 @@ def test_enqueue_is_idempotent_and_filters_subscriptions(pipeline):
     assert len(first) == 1 and len(closed) == 2
     rows = pipeline.rows("SELECT subscription_id, event_type, event_id FROM webhook_deliveries")
     assert sorted((matched[s], t) for s, t, _ in rows) == [
-        ("all", "incident.closed"), ("all", "incident.opened"), ("closed", "incident.closed"),
+        ("all", "incident.closed"),
+        ("all", "incident.opened"),
+        ("closed", "incident.closed"),
     ]
     assert len({e for _, t, e in rows if t == "incident.closed"}) == 1
 
@@ -262,25 +301,51 @@ def test_tracker_hook_creates_deliveries_in_its_transaction(pipeline):
     """What workers/tasks.py will do: pass enqueue_incident_event as advance_tracker's on_event."""
     with transaction(pipeline.sessions) as session:
         camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False).id
-        session.add(WebhookSubscription(url="http://127.0.0.1:9/a", secret=SECRET,
-                                        events=["incident.opened", "incident.closed"]))
+        session.add(
+            WebhookSubscription(
+                url="http://127.0.0.1:9/a",
+                secret=SECRET,
+                events=["incident.opened", "incident.closed"],
+            )
+        )
         window = queries.insert_window(
-            session, camera_id=camera, topic="t", topic_id="tid", partition=0, first_offset=0,
-            last_offset=59, context_offset=None, n_frames=60, start_at=T0.timestamp(),
-            end_at=T0.timestamp() + 6, end_of_stream=True,
+            session,
+            camera_id=camera,
+            topic="t",
+            topic_id="tid",
+            partition=0,
+            first_offset=0,
+            last_offset=59,
+            context_offset=None,
+            n_frames=60,
+            start_at=T0.timestamp(),
+            end_at=T0.timestamp() + 6,
+            end_of_stream=True,
         )
         window.status = "done"
         for n in range(60):  # 10 fps: quiet, 3 s of high scores, quiet
-            session.add(FrameScore(
-                window_id=window.id, camera_id=camera, kafka_offset=n, frame_index=n,
-                captured_at=datetime.fromtimestamp(T0.timestamp() + n / 10, UTC),
-                ingested_at=T0, score=0.95 if 10 <= n < 40 else 0.05, raw=0.0,
-            ))
+            session.add(
+                FrameScore(
+                    window_id=window.id,
+                    camera_id=camera,
+                    kafka_offset=n,
+                    frame_index=n,
+                    captured_at=datetime.fromtimestamp(T0.timestamp() + n / 10, UTC),
+                    ingested_at=T0,
+                    score=0.95 if 10 <= n < 40 else 0.05,
+                    raw=0.0,
+                )
+            )
     new: list[int] = []
     config = IncidentConfig(smoothing_seconds=0, min_duration_seconds=0.5, cooldown_seconds=0.5)
     with transaction(pipeline.sessions) as session:
-        advance_tracker(session, camera, 0.6, config, lambda w, o: None,
-                        on_event=lambda kind, inc: new.extend(
-                            enqueue_incident_event(session, kind, inc)))
+        advance_tracker(
+            session,
+            camera,
+            0.6,
+            config,
+            lambda w, o: None,
+            on_event=lambda kind, inc: new.extend(enqueue_incident_event(session, kind, inc)),
+        )
     kinds = pipeline.rows("SELECT event_type FROM webhook_deliveries ORDER BY id")
     assert [k for (k,) in kinds] == ["incident.opened", "incident.closed"] and len(new) == 2

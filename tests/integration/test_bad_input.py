@@ -30,25 +30,39 @@ def test_invalid_urls_are_refused_with_a_reason(pipeline: Pipeline, tmp_path):
 
 def test_dead_camera_reports_reason_and_never_blocks_others(pipeline: Pipeline, ped2):
     dead_port = 1  # nothing listens there
-    assert pipeline.vad("camera", "add", "dead", f"rtsp://127.0.0.1:{dead_port}/cam").returncode == 0
-    assert pipeline.vad("camera", "add", "nohost", "rtsp://no-such-camera.invalid/cam").returncode == 0
+    assert (
+        pipeline.vad("camera", "add", "dead", f"rtsp://127.0.0.1:{dead_port}/cam").returncode == 0
+    )
+    assert (
+        pipeline.vad("camera", "add", "nohost", "rtsp://no-such-camera.invalid/cam").returncode == 0
+    )
     live = ped2 / "train" / "train_01.mp4"
     assert pipeline.vad("camera", "add", "file", str(live), "--loop", "--fps", "5").returncode == 0
     pipeline.start("ingest", "ingest")
 
     def status(name: str) -> tuple[str, str | None]:
-        return tuple(pipeline.rows(
-            "SELECT status, status_reason FROM cameras WHERE name=:n", n=name)[0])
+        return tuple(
+            pipeline.rows("SELECT status, status_reason FROM cameras WHERE name=:n", n=name)[0]
+        )
 
-    wait_until(lambda: status("dead")[0] in ("reconnecting", "offline"), 20,
-               lambda: f"dead camera reported ({status('dead')})\n{pipeline.logs()}")
+    wait_until(
+        lambda: status("dead")[0] in ("reconnecting", "offline"),
+        20,
+        lambda: f"dead camera reported ({status('dead')})\n{pipeline.logs()}",
+    )
     assert "refused" in (status("dead")[1] or "")
-    wait_until(lambda: "host" in (status("nohost")[1] or ""), 20,
-               lambda: f"unknown host reported ({status('nohost')})")
+    wait_until(
+        lambda: "host" in (status("nohost")[1] or ""),
+        20,
+        lambda: f"unknown host reported ({status('nohost')})",
+    )
     kept = lambda: pipeline.scalar("SELECT kept_frames FROM cameras WHERE name='file'")  # noqa: E731
     wait_until(lambda: kept() > 20, 30, "the healthy camera keeps flowing")
-    wait_until(lambda: status("dead")[0] == "offline", 30,
-               lambda: f"dead camera offline after repeated failures ({status('dead')})")
+    wait_until(
+        lambda: status("dead")[0] == "offline",
+        30,
+        lambda: f"dead camera offline after repeated failures ({status('dead')})",
+    )
     listing = pipeline.vad("camera", "list").stdout
     assert "offline: connection refused" in listing
 
@@ -70,18 +84,36 @@ def test_poison_records_are_scored_as_errors_and_do_not_stall(pipeline: Pipeline
     producer.send(topic, key=None, value=b"no key at all")
     producer.flush()
     producer.close()
-    replay = pipeline.vad("replay", str(ped2 / "test" / "test_01.mp4"), "--camera", "cam",
-                          "--fast", "--timeout", "120")
+    replay = pipeline.vad(
+        "replay",
+        str(ped2 / "test" / "test_01.mp4"),
+        "--camera",
+        "cam",
+        "--fast",
+        "--timeout",
+        "120",
+    )
     assert replay.returncode == 0, replay.stderr + replay.stdout
+
     def errors():
         return pipeline.rows(
             "SELECT error FROM frame_scores WHERE camera_id=:c AND error IS NOT NULL", c=camera_id
         )
 
-    wait_until(lambda: len(errors()) == 3, 30, lambda: f"3 error rows, got {errors()}\n"
-               + str(pipeline.rows("SELECT seq, status, n_frames, first_offset, last_offset, "
-                                   "attempts, error FROM windows ORDER BY seq"))
-               + pipeline.logs())
+    wait_until(
+        lambda: len(errors()) == 3,
+        30,
+        lambda: (
+            f"3 error rows, got {errors()}\n"
+            + str(
+                pipeline.rows(
+                    "SELECT seq, status, n_frames, first_offset, last_offset, "
+                    "attempts, error FROM windows ORDER BY seq"
+                )
+            )
+            + pipeline.logs()
+        ),
+    )
     errors = errors()
     assert any("not a decodable JPEG" in e.error for e in errors)
     assert any("header" in e.error for e in errors)

@@ -1,4 +1,7 @@
-"""The backbone on real parts: RTSP camera -> ingest -> Kafka -> dispatcher -> Celery -> PostgreSQL."""
+"""The backbone on real parts.
+
+RTSP camera -> ingest -> Kafka -> dispatcher -> Celery -> PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -56,17 +59,26 @@ def test_rtsp_camera_every_kept_frame_scored_once(pipeline: Pipeline, ped2, rtsp
         pipeline.start("dispatcher", "dispatcher")
         pipeline.start("worker", "worker", "--name", "w1")
         ingest = pipeline.start("ingest", "ingest")
-        wait_until(lambda: (camera_row(pipeline, "gate") or [0, ""])[1] == "online", 30,
-                   lambda: "camera online\n" + pipeline.logs())
-        wait_until(lambda: camera_row(pipeline, "gate").kept_frames >= 30, 60,
-                   lambda: "30 kept frames\n" + pipeline.logs())
+        wait_until(
+            lambda: (camera_row(pipeline, "gate") or [0, ""])[1] == "online",
+            30,
+            lambda: "camera online\n" + pipeline.logs(),
+        )
+        wait_until(
+            lambda: camera_row(pipeline, "gate").kept_frames >= 30,
+            60,
+            lambda: "30 kept frames\n" + pipeline.logs(),
+        )
         ingest.terminate()
     row = camera_row(pipeline, "gate")
     assert row.status == "offline" and row.status_reason == "service stopped"
     wait_until(
-        lambda: pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c", c=row.id)
-        >= row.kept_frames,
-        60, lambda: "all kept frames scored\n" + pipeline.logs(),
+        lambda: (
+            pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c", c=row.id)
+            >= row.kept_frames
+        ),
+        60,
+        lambda: "all kept frames scored\n" + pipeline.logs(),
     )
     assert_exactly_once(pipeline, row.id, row.kept_frames)
     listing = pipeline.vad("camera", "list")
@@ -75,32 +87,42 @@ def test_rtsp_camera_every_kept_frame_scored_once(pipeline: Pipeline, ped2, rtsp
 
 def test_worker_killed_mid_window_is_redone_once(pipeline: Pipeline, ped2):
     pipeline.start("dispatcher", "dispatcher")
-    slow = pipeline.start("worker", "worker", "--name", "slow",
-                          extra_env={"VAD_FAULTS__SCORE_DELAY_SECONDS": "30"})
-    replay = pipeline.vad("replay", str(ped2 / "test" / "test_02.mp4"), "--camera", "lobby",
-                          "--fast", "--no-wait")
+    slow = pipeline.start(
+        "worker", "worker", "--name", "slow", extra_env={"VAD_FAULTS__SCORE_DELAY_SECONDS": "30"}
+    )
+    replay = pipeline.vad(
+        "replay", str(ped2 / "test" / "test_02.mp4"), "--camera", "lobby", "--fast", "--no-wait"
+    )
     assert replay.returncode == 0, replay.stderr + replay.stdout
     camera_id = pipeline.scalar("SELECT id FROM cameras WHERE name='lobby'")
     kept = pipeline.scalar("SELECT kept_frames FROM cameras WHERE id=:c", c=camera_id)
     assert kept > 0
     running = wait_until(
-        lambda: pipeline.scalar("SELECT id FROM windows WHERE status='running' LIMIT 1"), 30,
+        lambda: pipeline.scalar("SELECT id FROM windows WHERE status='running' LIMIT 1"),
+        30,
         lambda: "a window in progress\n" + pipeline.logs(),
     )
     os.killpg(slow.process.pid, signal.SIGKILL)
     slow.process.wait()
     pipeline.start("worker", "worker", "--name", "fresh")
     wait_until(
-        lambda: pipeline.scalar(
-            "SELECT count(*) FROM windows WHERE status <> 'done' AND camera_id=:c", c=camera_id
-        ) == 0
-        and pipeline.scalar("SELECT count(*) FROM windows WHERE camera_id=:c", c=camera_id) > 0,
-        90, lambda: "every window scored after the kill\n" + pipeline.logs(),
+        lambda: (
+            pipeline.scalar(
+                "SELECT count(*) FROM windows WHERE status <> 'done' AND camera_id=:c", c=camera_id
+            )
+            == 0
+            and pipeline.scalar("SELECT count(*) FROM windows WHERE camera_id=:c", c=camera_id) > 0
+        ),
+        90,
+        lambda: "every window scored after the kill\n" + pipeline.logs(),
     )
     wait_until(
-        lambda: pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c",
-                                c=camera_id) == kept,
-        30, "all frames scored",
+        lambda: (
+            pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c", c=camera_id)
+            == kept
+        ),
+        30,
+        "all frames scored",
     )
     assert_exactly_once(pipeline, camera_id, kept)
     attempts = pipeline.scalar("SELECT attempts FROM windows WHERE id=:w", w=running)
@@ -115,17 +137,32 @@ def test_camera_reconnects_and_others_keep_flowing(pipeline: Pipeline, ped2, rts
         assert pipeline.vad("camera", "add", "steady", steady.url, "--fps", "5").returncode == 0
         pipeline.start("ingest", "ingest")
         for name in ("flaky", "steady"):
-            wait_until(lambda n=name: camera_row(pipeline, n).status == "online", 30,
-                       lambda n=name: f"{n} online\n" + pipeline.logs())
+            wait_until(
+                lambda n=name: camera_row(pipeline, n).status == "online",
+                30,
+                lambda n=name: f"{n} online\n" + pipeline.logs(),
+            )
         flaky.stop()
-        wait_until(lambda: camera_row(pipeline, "flaky").status in ("reconnecting", "offline"),
-                   20, lambda: "flaky reconnecting\n" + pipeline.logs())
+        wait_until(
+            lambda: camera_row(pipeline, "flaky").status in ("reconnecting", "offline"),
+            20,
+            lambda: "flaky reconnecting\n" + pipeline.logs(),
+        )
         before = camera_row(pipeline, "steady").kept_frames
-        wait_until(lambda: camera_row(pipeline, "steady").kept_frames >= before + 10, 20,
-                   "the steady camera keeps flowing while the other reconnects")
+        wait_until(
+            lambda: camera_row(pipeline, "steady").kept_frames >= before + 10,
+            20,
+            "the steady camera keeps flowing while the other reconnects",
+        )
         flaky.start()
-        wait_until(lambda: camera_row(pipeline, "flaky").status == "online", 40,
-                   lambda: "flaky online again\n" + pipeline.logs())
+        wait_until(
+            lambda: camera_row(pipeline, "flaky").status == "online",
+            40,
+            lambda: "flaky online again\n" + pipeline.logs(),
+        )
         kept = camera_row(pipeline, "flaky").kept_frames
-        wait_until(lambda: camera_row(pipeline, "flaky").kept_frames > kept, 20,
-                   "frames flow after reconnect")
+        wait_until(
+            lambda: camera_row(pipeline, "flaky").kept_frames > kept,
+            20,
+            "frames flow after reconnect",
+        )

@@ -25,7 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
+    predicate: Callable[[], object],
+    timeout: float,
+    what: str | Callable[[], str],
     every: float = 0.2,
 ):
     """Poll until `predicate()` is truthy; fail the test with `what` (text, or a function giving
@@ -86,8 +88,12 @@ class Pipeline:
         env = {**self.env, **(extra_env or {})}
         with open(log_path, "wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", *args], env=env, cwd=REPO_ROOT,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "service.cli", *args],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         proc = Proc(name, process, log_path)
         self.procs.append(proc)
@@ -95,8 +101,12 @@ class Pipeline:
 
     def vad(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "service.cli", *args], env=self.env, cwd=REPO_ROOT,
-            capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "service.cli", *args],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def scalar(self, sql: str, **params):
@@ -145,15 +155,25 @@ def make_pipeline(endpoints: Endpoints, tmp_path: Path, **overrides: str) -> Pip
         **overrides,
     }
     settings = Settings(
-        _env_file=None, database_url=database_url, kafka_bootstrap=endpoints.kafka_bootstrap,
-        celery_broker=broker, kafka_topic=topic, kafka_partitions=2,
+        _env_file=None,
+        database_url=database_url,
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        celery_broker=broker,
+        kafka_topic=topic,
+        kafka_partitions=2,
     )
     log_dir = tmp_path / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     return Pipeline(
-        env, settings, Endpoints(database_url=database_url,
-                                 kafka_bootstrap=endpoints.kafka_bootstrap, celery_broker=broker),
-        make_sessionmaker(make_engine(database_url)), log_dir,
+        env,
+        settings,
+        Endpoints(
+            database_url=database_url,
+            kafka_bootstrap=endpoints.kafka_bootstrap,
+            celery_broker=broker,
+        ),
+        make_sessionmaker(make_engine(database_url)),
+        log_dir,
     )
 
 

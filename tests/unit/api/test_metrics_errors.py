@@ -13,12 +13,22 @@ from vad.config import Settings
 
 def test_metrics_render_counters_labels_and_zero_states():
     camera = SimpleNamespace(
-        name='lobby "1"', fps=None, status="online", kept_frames=10, pruned_frames=5,
+        name='lobby "1"',
+        fps=None,
+        status="online",
+        kept_frames=10,
+        pruned_frames=5,
         dropped_frames=1,
     )
     text = metrics.render(
-        {"cameras": [camera], "windows": {"done": 3}, "incidents": {}, "deliveries": {"dead": 2},
-         "attempt_failures": 7, "window_latency": None},
+        {
+            "cameras": [camera],
+            "windows": {"done": 3},
+            "incidents": {},
+            "deliveries": {"dead": 2},
+            "attempt_failures": 7,
+            "window_latency": None,
+        },
         Settings(_env_file=None),
     )
     assert 'vad_camera_frames_total{camera="lobby \\"1\\"",fate="pruned"} 5' in text

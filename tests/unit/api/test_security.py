@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from vad.config import WebhookConfig
 from api.security import hash_token, new_token_secret, scopes_allow, token_matches
+from vad.config import WebhookConfig
 from workers.signing import new_webhook_secret, signature_header, verify_signature
 from workers.webhooks import backoff_seconds
 
@@ -63,9 +63,7 @@ def test_replayed_old_signature_is_rejected():
 
 
 def test_backoff_doubles_and_is_capped():
-    config = WebhookConfig(
-        backoff_initial_seconds=2, backoff_max_seconds=10, backoff_jitter=0
-    )
+    config = WebhookConfig(backoff_initial_seconds=2, backoff_max_seconds=10, backoff_jitter=0)
     assert [backoff_seconds(n, config) for n in range(1, 6)] == [2, 4, 8, 10, 10]
 
 

@@ -78,10 +78,18 @@ def _reference(records: list[Rec], context: int = CONTEXT) -> list[ClosedWindow]
                 groups.append([r])
         for g in groups:
             before = _before(mine, camera, g[0].offset)[-context:] if context else []
-            out.append(ClosedWindow(
-                camera, 3, g[0].offset, g[-1].offset, before[0] if before else None, len(g),
-                g[0].captured_at, g[-1].captured_at,
-            ))
+            out.append(
+                ClosedWindow(
+                    camera,
+                    3,
+                    g[0].offset,
+                    g[-1].offset,
+                    before[0] if before else None,
+                    len(g),
+                    g[0].captured_at,
+                    g[-1].captured_at,
+                )
+            )
     return out
 
 
@@ -103,8 +111,11 @@ def test_windows_are_per_camera_and_span_less_than_window_seconds() -> None:
     by_offset = {r.offset: r for r in records}
     windows = _run(records)
     for w in windows:
-        members = [r for r in records if r.camera == w.camera_id
-                   and w.first_offset <= r.offset <= w.last_offset]
+        members = [
+            r
+            for r in records
+            if r.camera == w.camera_id and w.first_offset <= r.offset <= w.last_offset
+        ]
         assert len(members) == w.n_frames >= 1
         assert by_offset[w.first_offset].camera == by_offset[w.last_offset].camera == w.camera_id
         assert (w.start_at, w.end_at) == (members[0].captured_at, members[-1].captured_at)
@@ -230,8 +241,9 @@ def test_snapshot_is_json_friendly_and_restores() -> None:
     last, ctx = json.loads(json.dumps(windower.snapshot()))
     assert all(isinstance(k, str) for k in (*last, *ctx))
     assert all(len(v) <= CONTEXT for v in ctx.values())
-    restored = _windower(last={int(k): v for k, v in last.items()},
-                         ctx={int(k): v for k, v in ctx.items()})
+    restored = _windower(
+        last={int(k): v for k, v in last.items()}, ctx={int(k): v for k, v in ctx.items()}
+    )
     assert restored.snapshot() == windower.snapshot()
 
 
@@ -249,8 +261,13 @@ class _Dispatcher:
     """What workers.dispatcher does with a windower: feed polled batches, then persist emitted
     windows together with snapshot() and safe_position() in one transaction."""
 
-    def __init__(self, records: list[Rec], idle: float, checkpoint: _Checkpoint | None,
-                 wall_offset: float = 0.0) -> None:
+    def __init__(
+        self,
+        records: list[Rec],
+        idle: float,
+        checkpoint: _Checkpoint | None,
+        wall_offset: float = 0.0,
+    ) -> None:
         self.records = records
         self.committed: list[ClosedWindow] = []
         self.checkpoint = checkpoint
@@ -287,8 +304,9 @@ class _Dispatcher:
                 if crash_at is not None and self.next >= crash_at:
                     return True  # everything since the last commit is lost
                 r = self.records[self.next]
-                closed += self.windower.add(r.camera, r.offset, r.captured_at,
-                                            r.wall + self.wall_offset)
+                closed += self.windower.add(
+                    r.camera, r.offset, r.captured_at, r.wall + self.wall_offset
+                )
                 self.next += 1
             self._emit(closed)
             now = self.records[self.next - 1].wall + self.wall_offset
@@ -346,8 +364,11 @@ def test_two_crashes_in_a_row_still_resume_exactly() -> None:
 def _assert_exact_cover(records: list[Rec], windows: list[ClosedWindow], where: str) -> None:
     seen: dict[int, ClosedWindow] = {}
     for w in windows:
-        members = [r.offset for r in records if r.camera == w.camera_id
-                   and w.first_offset <= r.offset <= w.last_offset]
+        members = [
+            r.offset
+            for r in records
+            if r.camera == w.camera_id and w.first_offset <= r.offset <= w.last_offset
+        ]
         assert len(members) == w.n_frames, where
         for offset in members:
             assert offset not in seen, f"record {offset} in two windows ({where})"
