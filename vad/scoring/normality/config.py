@@ -16,11 +16,13 @@ class NormalityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     families: tuple[str, ...] = Field(
-        ("flow",),
+        ("shape",),
         min_length=1,
         description=(
-            "Feature families used, by registered name (e.g. 'flow'); each gets its own per-cell "
-            "memory."
+            "Feature families used, by registered name: 'shape' (edge orientations of the moving "
+            "pixels + flow direction histogram, one joint vector per cell), 'flow' (flow "
+            "statistics only), 'appearance' (edge orientations of the whole frame); each gets its "
+            "own per-cell memory and the worst family decides."
         ),
     )
     internal_width: int = Field(

@@ -37,16 +37,9 @@ def to_internal(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class FramePair:
     """Two consecutive internal frames; derived maps (flow) are computed once and shared."""
 
-    def __init__(
-        self,
-        prev: np.ndarray,
-        cur: np.ndarray,
-        flow_engine: cv2.DISOpticalFlow,
-        fine: np.ndarray | None = None,
-    ) -> None:
+    def __init__(self, prev: np.ndarray, cur: np.ndarray, flow_engine: cv2.DISOpticalFlow) -> None:
         self.prev = prev
         self.cur = cur
-        self.fine = fine  # current frame at a whole multiple of the internal size, if needed
         self._engine = flow_engine
 
     @cached_property
@@ -70,7 +63,6 @@ class FeatureFamily(ABC):
     """One kind of per-cell descriptor; stateless so windows can be scored in any order."""
 
     name: str = "family"
-    needs_fine: bool = False  # uses FramePair.fine (current frame at fine_factor x internal)
     feature_names: tuple[str, ...] = ()
 
     def __init__(self, config: NormalityConfig) -> None:
@@ -139,63 +131,52 @@ class AppearanceFamily(FeatureFamily):
 
 
 class ShapeFamily(FeatureFamily):
-    """Gradient-orientation histograms of the moving pixels only, on a finer image (HOG-like).
+    """What moves, by its outline and its motion: HOG of the moving pixels + HOF per cell.
 
     Gradients are kept only where the flow says something moves, so the static scene (which the
     memory would otherwise have to explain) contributes nothing and a still cell is the zero
     vector. What is left describes the outline of whatever crosses the cell: a walker is mostly
-    vertical edges, a wheel or a cart's box adds other orientations in other sub-blocks, even
-    when it moves at walking speed. Each cell is split into 2 x 2 sub-blocks x 8 orientations.
+    vertical edges, a wheel or a cart's box adds other orientations in other parts of the cell,
+    even when it moves at walking speed. Each cell gives 2 x 2 sub-blocks x 8 edge orientations
+    (magnitude-weighted) plus an 8-direction histogram of the flow itself (magnitude-weighted, so
+    speed and heading are kept: a runner or a car differs from walkers by motion, not outline).
+    Everything is one joint vector, so the nearest normal example must match outline and motion
+    at once.
     """
 
     name = "shape"
     bins = 8
-    needs_fine = True
     feature_names = tuple(
-        f"b{b}_grad_{i * 180 // 8}deg" for b in range(4) for i in range(8)
-    )
+        f"edge_q{q}_{i * 180 // 8}deg" for q in range(4) for i in range(8)
+    ) + tuple(f"flow_{i * 360 // 8}deg" for i in range(8))
 
     def extract(self, pair: FramePair) -> np.ndarray:
-        if pair.fine is None:
-            raise ValueError("the shape family needs the fine image of the current frame")
-        img = pair.fine.astype(np.float32)
+        cell, bins = self.config.cell_px, self.bins
+        img = pair.cur.astype(np.float32)
         h, w = img.shape
-        factor = h // pair.cur.shape[0]
         gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
         mag, ang = cv2.cartToPolar(gx, gy, angleInDegrees=True)
-        flow = pair.flow
-        moving = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > self.config.motion_px**2).astype(np.uint8)
-        if factor > 1:
-            moving = cv2.resize(moving, (w, h), interpolation=cv2.INTER_NEAREST)
+        fmag, fang = cv2.cartToPolar(pair.flow[..., 0], pair.flow[..., 1], angleInDegrees=True)
+        moving = fmag > self.config.motion_px
         mag *= moving
-        sub = self.config.cell_px * factor // 2
+        fmag *= moving
+        # Edge histogram per half-cell sub-block, flow histogram per cell, via one bincount each.
+        sub = cell // 2
         rows, cols = h // sub, w // sub
         block = (np.arange(h) // sub)[:, None] * cols + (np.arange(w) // sub)[None, :]
-        idx = ((ang * (self.bins / 180.0)).astype(np.int32)) % self.bins
-        hist = np.bincount(
-            (block * self.bins + idx).ravel(), mag.ravel(), minlength=rows * cols * self.bins
-        ).reshape(rows // 2, 2, cols // 2, 2, self.bins)
-        hist = hist.transpose(0, 2, 1, 3, 4).reshape(-1, 4 * self.bins)
-        out = [hist / (sub * sub * 255.0)]
-        import os
-        extra = os.environ.get("VADSHAPE", "")
-        cell = self.config.cell_px
-        if "mask" in extra:
-            small = pair.cur.shape
-            m = (flow[..., 0] ** 2 + flow[..., 1] ** 2 > self.config.motion_px**2).astype(np.float32)
-            fr = cell_mean(m, cell // 2)
-            fr = fr.reshape(small[0] // cell, 2, small[1] // cell, 2).transpose(0, 2, 1, 3)
-            out.append(fr.reshape(-1, 4))
-        if "hof" in extra:
-            fm, fa = cv2.cartToPolar(flow[..., 0], flow[..., 1], angleInDegrees=True)
-            fm = fm * (fm > self.config.motion_px)
-            fi = (fa * (8 / 360.0)).astype(np.int32) % 8
-            ch, cw = flow.shape[0] // cell, flow.shape[1] // cell
-            cb = (np.arange(flow.shape[0]) // cell)[:, None] * cw + (np.arange(flow.shape[1]) // cell)[None, :]
-            hof = np.bincount((cb * 8 + fi).ravel(), fm.ravel(), minlength=ch * cw * 8).reshape(-1, 8)
-            out.append(hof / (cell * cell))
-        return np.concatenate(out, axis=1).astype(np.float32)
+        edge_bin = (ang * (bins / 180.0)).astype(np.int32) % bins
+        edges = np.bincount(
+            (block * bins + edge_bin).ravel(), mag.ravel(), minlength=rows * cols * bins
+        ).reshape(rows // 2, 2, cols // 2, 2, bins)
+        edges = edges.transpose(0, 2, 1, 3, 4).reshape(-1, 4 * bins) / (sub * sub * 255.0)
+        ccols = w // cell
+        cells = (np.arange(h) // cell)[:, None] * ccols + (np.arange(w) // cell)[None, :]
+        flow_bin = (fang * (bins / 360.0)).astype(np.int32) % bins
+        flows = np.bincount(
+            (cells * bins + flow_bin).ravel(), fmag.ravel(), minlength=(h // cell) * ccols * bins
+        ).reshape(-1, bins) / (cell * cell)
+        return np.concatenate([edges, flows], axis=1).astype(np.float32)
 
     def active(self, features: np.ndarray) -> np.ndarray:
         return features.sum(axis=-1) > 0
