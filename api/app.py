@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import errors
 from api.routes import cameras, incidents, system, webhooks
 from vad.config import Settings
+from workers.kafka_log import FrameReader
 from workers.webhook_worker import webhook_config
 from workers.webhooks import Sender
 
@@ -22,8 +23,10 @@ def create_app(
     settings: Settings,
     sessions: sessionmaker[Session],
     send_delivery: Sender | None = None,
+    frame_reader: FrameReader | None = None,
 ) -> FastAPI:
-    """`send_delivery` nudges the webhook worker on a redelivery (None: the sweeper does)."""
+    """`send_delivery` nudges the webhook worker on a redelivery (None: the sweeper does);
+    `frame_reader` reads retained frames back from Kafka for clip export (None: 503)."""
     app = FastAPI(
         title="VAD service API",
         version="0.1.0",
@@ -36,6 +39,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.webhooks = webhook_config(settings)
     app.state.send_delivery = send_delivery
+    app.state.frame_reader = frame_reader
     errors.install(app)
     for module in (system, cameras, incidents, webhooks):
         app.include_router(module.router)

@@ -40,10 +40,10 @@ cat >"$WORK/pom.xml" <<EOF
       <artifactId>kafka_2.13</artifactId>
       <version>${VERSION}</version>
     </dependency>
-    <!-- log4j2 binding so the broker logs through log4j2 (runtime-scoped in Kafka's pom) -->
+    <!-- log4j2 binding for the slf4j 1.7 API that kafka-clients pulls in, so the broker logs to a file -->
     <dependency>
       <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j2-impl</artifactId>
+      <artifactId>log4j-slf4j-impl</artifactId>
       <version>2.24.3</version>
     </dependency>
     <dependency>

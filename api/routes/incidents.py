@@ -1,17 +1,20 @@
-"""Incidents: filtered, paginated, sorted list; detail with the score curve; key frame JPEG."""
+"""Incidents: filtered, paginated, sorted list; detail with the score curve; key frame JPEG;
+clip export from the frames retained in Kafka."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.deps import ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint
 from db import api_queries
 from db.models import Incident
+from vad.clips import encode_mp4
+from workers.clips import ClipUnavailable, incident_frames
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -103,6 +106,44 @@ def get_incident(incident_id: int, sessions: Sessions, _: ReadToken) -> Incident
         last_window_seq=incident.last_window_seq,
         created_at=incident.created_at,
         updated_at=incident.updated_at,
+    )
+
+
+@router.get(
+    "/{incident_id}/clip.mp4",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}}},
+        404: {"description": "No such incident"},
+        410: {"description": "The frames are no longer retained"},
+        503: {"description": "Kafka is not configured for this API"},
+    },
+)
+def clip(
+    incident_id: int,
+    request: Request,
+    sessions: Sessions,
+    _: ReadToken,
+    pad_seconds: float = Query(5.0, ge=0, le=300, description="Seconds before and after."),
+) -> Response:
+    """The incident ±pad_seconds as an MP4 (mp4v), from the frames retained in Kafka."""
+    reader = request.app.state.frame_reader
+    if reader is None:
+        raise HTTPException(503, "clip export needs the Kafka log (VAD_KAFKA_BOOTSTRAP)")
+    with sessions() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        try:
+            frames, fps = incident_frames(session, reader, incident, pad_seconds)
+        except ClipUnavailable as gone:
+            raise HTTPException(
+                410, f"clip of incident {incident_id} unavailable: {gone}"
+            ) from None
+    return Response(
+        encode_mp4(frames, fps),
+        media_type="video/mp4",
+        headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}.mp4"'},
     )
 
 

@@ -222,9 +222,13 @@ def api(
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
-    sender = celery_sender(make_celery(settings, app_ctx.endpoints()))
+    from workers.kafka_log import FrameReader
+
+    endpoints = app_ctx.endpoints()
+    sender = celery_sender(make_celery(settings, endpoints))
+    reader = FrameReader(endpoints.kafka_bootstrap)
     uvicorn.run(
-        create_app(settings, app_ctx.sessions(), send_delivery=sender),
+        create_app(settings, app_ctx.sessions(), send_delivery=sender, frame_reader=reader),
         host=host,
         port=port or settings.api_port,
         log_level="info",

@@ -63,26 +63,38 @@ def expand_macros(sql: str, cameras: list[str]) -> str:
 
 def seed(pipe: Pipeline) -> None:
     with pipe.sessions() as session, session.begin():
-        session.execute(text(
-            "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames, pruned_frames,"
-            " dropped_frames, resume_index, next_window_seq) VALUES "
-            "(1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1),"
-            "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0)"))
-        session.execute(text(
-            "INSERT INTO windows (id, camera_id, seq, topic, topic_id, partition, first_offset,"
-            " last_offset, n_frames, end_of_stream, start_at, end_at, status, attempts)"
-            " VALUES (1, 1, 0, 'frames', 't', 0, 0, 9, 10, false, now() - interval '5 min',"
-            " now() - interval '4 min', 'done', 1)"))
-        session.execute(text(
-            "INSERT INTO frame_scores (window_id, camera_id, kafka_offset, frame_index,"
-            " captured_at, ingested_at, scored_at, score, raw) SELECT 1, 1, g, g,"
-            " now() - interval '5 min' + g * interval '1 s', now() - interval '5 min',"
-            " now() - interval '4 min', g / 10.0, g FROM generate_series(0, 9) g"))
-        session.execute(text(
-            "INSERT INTO incidents (camera_id, status, started_at, ended_at, peak_score, peak_at,"
-            " threshold, first_window_seq, last_window_seq) VALUES (1, 'closed',"
-            " now() - interval '5 min', now() - interval '4 min', 0.9, now() - interval '5 min',"
-            " 0.6, 0, 0)"))
+        session.execute(
+            text(
+                "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames, pruned_frames,"
+                " dropped_frames, resume_index, next_window_seq) VALUES "
+                "(1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1),"
+                "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO windows (id, camera_id, seq, topic, topic_id, partition, first_offset,"
+                " last_offset, n_frames, end_of_stream, start_at, end_at, status, attempts)"
+                " VALUES (1, 1, 0, 'frames', 't', 0, 0, 9, 10, false, now() - interval '5 min',"
+                " now() - interval '4 min', 'done', 1)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO frame_scores (window_id, camera_id, kafka_offset, frame_index,"
+                " captured_at, ingested_at, scored_at, score, raw) SELECT 1, 1, g, g,"
+                " now() - interval '5 min' + g * interval '1 s', now() - interval '5 min',"
+                " now() - interval '4 min', g / 10.0, g FROM generate_series(0, 9) g"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO incidents (camera_id, status, started_at, ended_at, peak_score, peak_at,"
+                " threshold, first_window_seq, last_window_seq) VALUES (1, 'closed',"
+                " now() - interval '5 min', now() - interval '4 min', 0.9, now() - interval '5 min',"
+                " 0.6, 0, 0)"
+            )
+        )
 
 
 @pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda p: p.stem)

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import cv2
 import pytest
 
 from tests.support.pipeline import Pipeline
@@ -49,3 +50,39 @@ def test_learned_model_opens_incident_over_labelled_span(pipeline: Pipeline, ped
     assert [s.scorer for s in scorers] == ["normality"]
     incident = pipeline.rows("SELECT status, key_frame IS NOT NULL AS pic, rule FROM incidents")[0]
     assert incident.status == "closed" and incident.pic and "normality" in incident.rule
+
+    # The incident as an investigator exports it: ±2 s of retained frames as an MP4.
+    clip_path = tmp_path / "clip.mp4"
+    clip_path.write_bytes(_export_clip(pipeline, 2.0))
+    capture = cv2.VideoCapture(str(clip_path))
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape[:2] == (240, 360)
+    incident_seconds = spans[0][1] - spans[0][0]
+    assert count >= int(incident_seconds * fps), (count, spans)
+
+
+def _export_clip(pipeline: Pipeline, pad: float) -> bytes:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.tokens import create_token
+    from workers.kafka_log import FrameReader
+
+    with pipeline.sessions() as session, session.begin():
+        token = create_token(session, "investigator", "read")
+    incident_id = pipeline.scalar("SELECT min(id) FROM incidents")
+    reader = FrameReader(pipeline.endpoints.kafka_bootstrap)
+    client = TestClient(create_app(pipeline.settings, pipeline.sessions, frame_reader=reader))
+    response = client.get(
+        f"/incidents/{incident_id}/clip.mp4",
+        params={"pad_seconds": pad},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    reader.close()
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "video/mp4"
+    missing = client.get("/incidents/999999/clip.mp4", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404
+    return response.content

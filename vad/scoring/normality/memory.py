@@ -57,25 +57,6 @@ class CellMemory:
     ) -> CellMemory:
         """features: (T, C, D) training vectors of every frame."""
         z = (features / scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)
-        import os
-        if os.environ.get("VADPOOL"):
-            rows, cols = (int(v) for v in os.environ["VADGRID"].split("x"))
-            r = int(os.environ["VADPOOL"])
-            rng = np.random.default_rng(seed)
-            active = np.abs(z).sum(-1) > 0
-            cap = 4 * size
-            out = []
-            for c in range(z.shape[0]):
-                i, j = divmod(c, cols)
-                nb = [a * cols + b for a in range(max(0, i - r), min(rows, i + r + 1))
-                      for b in range(max(0, j - r), min(cols, j + r + 1))]
-                act = np.concatenate([z[n][active[n]] for n in nb] + [np.zeros((1, z.shape[2]), np.float32)])
-                if len(act) > cap:
-                    act = act[rng.choice(len(act), cap, replace=False)]
-                elif len(act) < cap:
-                    act = act[np.resize(np.arange(len(act)), cap)]
-                out.append(act)
-            z = np.stack(out)
         n = z.shape[1]
         if n > size:
             rng = np.random.default_rng(seed)

@@ -40,10 +40,7 @@ def _flow_engine(config: NormalityConfig) -> cv2.DISOpticalFlow:
 
 
 def extract_features(
-    greys: Sequence[np.ndarray],
-    families: Sequence[FeatureFamily],
-    engine: cv2.DISOpticalFlow,
-    fines: Sequence[np.ndarray] | None = None,
+    greys: Sequence[np.ndarray], families: Sequence[FeatureFamily], engine: cv2.DISOpticalFlow
 ) -> dict[str, np.ndarray]:
     """Features of every frame of a continuous grey sequence: {family: (T, C, D)}.
 
@@ -57,27 +54,11 @@ def extract_features(
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     for a, b in pairs:
         if (a, b) not in cache:
-            pair = FramePair(greys[a], greys[b], engine, fines[b] if fines else None)
+            pair = FramePair(greys[a], greys[b], engine)
             cache = {(a, b): {f.name: f.extract(pair) for f in families}}
         for name, value in cache[(a, b)].items():
             rows[name].append(value)
     return {name: np.stack(v) for name, v in rows.items()}
-
-
-def grey_views(
-    frames: Sequence[np.ndarray],
-    size: tuple[int, int],
-    config: NormalityConfig,
-    families: Sequence[FeatureFamily],
-) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Internal grey frames, plus fine_factor x larger ones when a family needs them (the internal
-    frame is then an exact block average of the fine one, so the frame is resized only once)."""
-    if not any(f.needs_fine for f in families) or config.fine_factor == 1:
-        greys = [to_internal(f, size) for f in frames]
-        return greys, (greys if any(f.needs_fine for f in families) else None)
-    fine_size = (size[0] * config.fine_factor, size[1] * config.fine_factor)
-    fines = [to_internal(f, fine_size) for f in frames]
-    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in fines], fines
 
 
 @dataclass
@@ -103,8 +84,8 @@ class NormalityModel:
 
     def frame_novelty(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """Unsmoothed, uncalibrated novelty per frame of a continuous sequence."""
-        greys, fines = grey_views(frames, self.internal, self.config, self.families)
-        feats = extract_features(greys, self.families, self._engine, fines)
+        greys = [to_internal(f, self.internal) for f in frames]
+        feats = extract_features(greys, self.families, self._engine)
         return combine_families(
             {name: self.memories[name].distances(x) for name, x in feats.items()}, self.references
         )
@@ -185,13 +166,7 @@ def combine_families(distances: dict[str, np.ndarray], references: dict[str, flo
     The worst cell decides (an anomaly is usually local); each family is divided by its own
     reference quantile so families with different units can be compared, and the worst family wins.
     """
-    import os
-    mode = os.environ.get("VADCOMB", "max")
-    if mode == "cellsum":
-        return np.sum(np.stack([d / references[name] for name, d in distances.items()]), axis=0).max(axis=1)
     per_family = [d.max(axis=1) / references[name] for name, d in distances.items()]
-    if mode == "sum":
-        return np.sum(np.stack(per_family), axis=0)
     return np.max(np.stack(per_family), axis=0)
 
 
@@ -206,16 +181,13 @@ def _clip_features(
     clips: list[dict[str, np.ndarray]] = []
     frame_size: tuple[int, int] | None = None
     for video in videos:
-        greys: list[np.ndarray] = []
-        fines: list[np.ndarray] | None = []
+        greys = []
         for frame in video:
             if frame_size is None:
                 frame_size = (int(frame.shape[1]), int(frame.shape[0]))
-            g, f = grey_views([frame], internal_size(*frame_size, config), config, families)
-            greys += g
-            fines = fines + f if f is not None and fines is not None else None
+            greys.append(to_internal(frame, internal_size(*frame_size, config)))
         if greys:
-            clips.append(extract_features(greys, families, engine, fines))
+            clips.append(extract_features(greys, families, engine))
     if frame_size is None:
         raise ValueError("no training frames")
     return clips, frame_size
