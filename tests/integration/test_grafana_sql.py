@@ -65,8 +65,8 @@ def seed(pipe: Pipeline) -> None:
     with pipe.sessions() as session, session.begin():
         session.execute(
             text(
-                "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames, pruned_frames,"
-                " dropped_frames, resume_index, next_window_seq) VALUES "
+                "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames,"
+                " pruned_frames, dropped_frames, resume_index, next_window_seq) VALUES "
                 "(1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1),"
                 "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0)"
             )
@@ -89,10 +89,10 @@ def seed(pipe: Pipeline) -> None:
         )
         session.execute(
             text(
-                "INSERT INTO incidents (camera_id, status, started_at, ended_at, peak_score, peak_at,"
-                " threshold, first_window_seq, last_window_seq) VALUES (1, 'closed',"
-                " now() - interval '5 min', now() - interval '4 min', 0.9, now() - interval '5 min',"
-                " 0.6, 0, 0)"
+                "INSERT INTO incidents (camera_id, status, started_at, ended_at, peak_score,"
+                " peak_at, threshold, first_window_seq, last_window_seq) VALUES (1, 'closed',"
+                " now() - interval '5 min', now() - interval '4 min', 0.9,"
+                " now() - interval '5 min', 0.6, 0, 0)"
             )
         )
 
