@@ -29,13 +29,14 @@ WORKDIR /app
 
 # Copy only what the package needs (no .venv, var/, .git even without a .dockerignore).
 # README* is optional: pyproject names README.md, the wildcard keeps the build working without it.
-# When the API package lands, add:  COPY api ./api
 COPY pyproject.toml README* ./
 COPY vad ./vad
 COPY ingest ./ingest
 COPY workers ./workers
 COPY db ./db
 COPY service ./service
+COPY api ./api
+COPY demo ./demo
 COPY alembic ./alembic
 COPY alembic.ini ./
 

@@ -57,7 +57,7 @@ EOF
 
 echo "kafka-setup: resolving org.apache.kafka:kafka_2.13:${VERSION} and dependencies ..." >&2
 mkdir -p "$LIB"
-rm -f "$LIB"/*.jar
+rm -f "$LIB"/*.jar "$LIB"/*.jsa
 if ! mvn -B -q -f "$WORK/pom.xml" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIB" >"$WORK/mvn.log" 2>&1; then

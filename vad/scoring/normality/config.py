@@ -35,15 +35,6 @@ class NormalityConfig(BaseModel):
             "resolution."
         ),
     )
-    fine_factor: int = Field(
-        2,
-        ge=1,
-        le=4,
-        description=(
-            "Families that look at object outlines (shape) read the current frame at this many "
-            "times the internal size (a person is only a few internal pixels wide)."
-        ),
-    )
     cell_px: int = Field(
         16,
         ge=4,

@@ -1,0 +1,157 @@
+// One incident: score plot over time, key frame, description, detector, times, clip.
+
+import { blobUrl, request } from "./api.js";
+import { scorePlot } from "./charts.js";
+import { badge, fmtDuration, fmtScore, fmtTime, h, timeEl } from "./dom.js";
+
+const REFRESH_MS = 5000;
+const TABLE_ROWS = 500;
+
+function fact(label, value) {
+  return [h("dt", {}, label), h("dd", {}, value ?? "—")];
+}
+
+function stagesList(stages) {
+  if (!Array.isArray(stages) || !stages.length) return null;
+  return h("ul", { class: "log" }, stages.map((stage) => {
+    if (typeof stage !== "object" || stage === null) return h("li", {}, String(stage));
+    const name = stage.name ?? stage.stage ?? "stage";
+    const score = stage.score !== undefined ? ` · score ${fmtScore(stage.score)}` : "";
+    const detail = stage.detail ?? stage.label ?? stage.description ?? "";
+    return h("li", {}, `${name}${score}${detail ? ` · ${detail}` : ""}`);
+  }));
+}
+
+function dataTable(curve) {
+  const rows = curve.slice(0, TABLE_ROWS);
+  return h("details", {},
+    h("summary", {}, `Show the scores as a table (${curve.length} frames)`),
+    h("div", { class: "table-wrap" }, h("table", {},
+      h("thead", {}, h("tr", {}, ["Time", "Score", "Frame offset"].map((t) =>
+        h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows.map((p) => h("tr", {},
+        h("td", { class: "num" }, timeEl(p.t)),
+        h("td", { class: "num" }, p.score === null ? "not scored" : fmtScore(p.score)),
+        h("td", { class: "num" }, p.offset)))))),
+    curve.length > TABLE_ROWS ? h("p", { class: "hint" }, `First ${TABLE_ROWS} shown.`) : null,
+  );
+}
+
+function keyFrame(item) {
+  if (!item.key_frame_url) {
+    return h("p", { class: "notice empty" }, "No key frame was stored for this incident.");
+  }
+  const img = h("img", { class: "keyframe", id: "key-frame",
+    alt: `Key frame of incident ${item.id} on camera ${item.camera}, at the peak score` });
+  blobUrl(item.key_frame_url)
+    .then((url) => { img.src = url; })
+    .catch((error) => { img.alt = `Key frame could not be loaded: ${error.message}`; });
+  return h("figure", {}, img,
+    h("figcaption", {}, `Peak ${fmtScore(item.peak_score)} at ${fmtTime(item.peak_at)}`));
+}
+
+function clip(item) {
+  const url = item.clip_url;
+  if (!url) return null;
+  const video = h("video", { controls: true, preload: "none",
+    "aria-label": `Clip of incident ${item.id}` });
+  const load = h("button", { type: "button", class: "button secondary" }, "Load clip");
+  load.addEventListener("click", async () => {
+    load.disabled = true;
+    load.textContent = "Loading…";
+    try {
+      video.src = await blobUrl(url);
+      load.remove();
+      video.play().catch(() => {});
+    } catch (error) {
+      load.textContent = `Clip unavailable: ${error.message}`;
+    }
+  });
+  return h("section", { class: "panel", "aria-labelledby": "clip-title" },
+    h("h2", { id: "clip-title" }, "Clip"), video, load);
+}
+
+function view(item) {
+  const description = item.description ?? item.summary ?? null;
+  const stages = stagesList(item.stages);
+  return [
+    h("a", { class: "back", href: `#/incidents?camera=${encodeURIComponent(item.camera)}` },
+      `← Incidents of ${item.camera}`),
+    h("div", { class: "page-head" },
+      h("div", {},
+        h("h1", {}, `Incident #${item.id} · ${item.camera} `, badge(item.status)),
+        h("p", {}, `${fmtTime(item.started_at)} · ${fmtDuration(item.started_at, item.ended_at)}` +
+          `${item.ended_at ? "" : " so far"} · peak ${fmtScore(item.peak_score)}`))),
+    h("div", { class: "incident-grid" },
+      h("div", { class: "stack" },
+        h("section", { class: "panel", "aria-labelledby": "plot-heading" },
+          h("h2", { id: "plot-heading" }, "Score over time"),
+          scorePlot(item.score_curve, {
+            threshold: item.threshold, peakAt: item.peak_at, peakScore: item.peak_score,
+          }),
+          h("div", { class: "plot-legend", "aria-hidden": "true" },
+            h("span", {}, "frame score"), h("span", { class: "thr" }, "threshold")),
+          dataTable(item.score_curve)),
+        description || stages
+          ? h("section", { class: "panel", "aria-labelledby": "desc-title" },
+            h("h2", { id: "desc-title" }, "Description"),
+            description ? h("p", { class: "description" }, description) : null,
+            stages ? [h("h3", {}, "Stages that fired"), stages] : null)
+          : null,
+        clip(item)),
+      h("div", { class: "stack" },
+        h("section", { class: "panel", "aria-labelledby": "kf-title" },
+          h("h2", { id: "kf-title" }, "Key frame"), keyFrame(item)),
+        h("section", { class: "panel", "aria-labelledby": "facts-title" },
+          h("h2", { id: "facts-title" }, "Details"),
+          h("dl", { class: "facts" },
+            fact("Camera", h("a", { href: `#/incidents?camera=${encodeURIComponent(item.camera)}` },
+              item.camera)),
+            fact("Status", item.status),
+            fact("Started", timeEl(item.started_at)),
+            fact("Ended", item.ended_at ? timeEl(item.ended_at) : "ongoing"),
+            fact("Duration", fmtDuration(item.started_at, item.ended_at)),
+            fact("Peak score", fmtScore(item.peak_score)),
+            fact("Peak at", timeEl(item.peak_at)),
+            fact("Threshold", fmtScore(item.threshold)),
+            fact("Scorer", item.scorer),
+            fact("Rule", item.rule),
+            fact("Windows", `${item.first_window_seq}–${item.last_window_seq}`),
+            fact("Updated", timeEl(item.updated_at))))),
+    ),
+  ];
+}
+
+export async function render(main, { match }, ctx) {
+  const id = match[1];
+  let item;
+  try {
+    item = await request(`/incidents/${id}`);
+  } catch (error) {
+    if (error.status === 404) {
+      main.replaceChildren(h("p", { class: "notice error", role: "alert" },
+        `There is no incident #${id}.`), h("a", { href: "#/incidents" }, "← All incidents"));
+      return undefined;
+    }
+    throw error;
+  }
+  main.replaceChildren(...view(item));
+  if (item.status !== "open") return undefined;
+  // An open incident keeps growing: follow it until it closes.
+  const timer = setInterval(async () => {
+    try {
+      const fresh = await request(`/incidents/${id}`);
+      if (!ctx.alive()) return;
+      if (fresh.updated_at !== item.updated_at || fresh.score_curve.length !== item.score_curve.length) {
+        const open = [...main.querySelectorAll("details[open]")].length > 0;
+        item = fresh;
+        main.replaceChildren(...view(item));
+        if (open) main.querySelector("details")?.setAttribute("open", "");
+      }
+      if (fresh.status !== "open") clearInterval(timer);
+    } catch {
+      /* the next tick tries again; a 401 has already sent us to the login page */
+    }
+  }, REFRESH_MS);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,60 @@
+"""compose.yaml stays consistent with the code: every `vad` command it runs exists, every setting it
+passes is a real setting, and the stack has the parts production needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from service.cli import app
+from vad.config import Settings
+
+yaml = pytest.importorskip("yaml")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+THIRD_PARTY = {"kafka", "postgres", "redis", "grafana"}
+
+
+def _vad_services(compose: dict) -> dict:
+    return {n: s for n, s in compose["services"].items() if n not in THIRD_PARTY}
+
+
+def test_production_parts_are_there(compose):
+    services = set(compose["services"])
+    assert {"kafka", "postgres", "redis", "migrate", "dispatcher", "ingest", "worker-cpu",
+            "worker-gpu", "api", "webhooks", "grafana"} <= services
+    for name in ("kafka", "postgres", "redis"):
+        assert "healthcheck" in compose["services"][name], name
+
+
+def test_every_command_is_a_vad_command(compose):
+    click_app = typer.main.get_command(app)
+    for name, service in _vad_services(compose).items():
+        command = service["command"]
+        words = command if isinstance(command, list) else command.split()
+        group = click_app
+        for word in words:
+            if word.startswith("-"):
+                break
+            sub = getattr(group, "commands", {}).get(word)
+            if sub is None:
+                break
+            group = sub
+        assert group is not click_app, f"service {name!r} runs unknown command {words}"
+
+
+def test_environment_names_real_settings(compose):
+    fields = set(Settings.model_fields)
+    for name, service in compose["services"].items():
+        for key in dict(service.get("environment") or {}):
+            if key.startswith("VAD_"):
+                top = key[4:].lower().split("__")[0]
+                assert top in fields, f"{name}: {key} is not a setting"
