@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCE ?=
 
-.PHONY: run test unit lint bench system-deps clean
+.PHONY: run test unit lint bench system-deps kafka-jars clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ run: $(BIN)/.installed
 	$(BIN)/vad run $(SOURCE)
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
-test: $(BIN)/.installed system-deps
+test: $(BIN)/.installed system-deps kafka-jars
 	$(BIN)/python -m pytest
 
 ## unit: pure-code tests only
@@ -30,6 +30,10 @@ lint: $(BIN)/.installed
 ## system-deps: Debian packages for the RTSP test camera (GStreamer RTSP server)
 system-deps:
 	@bash scripts/system-deps.sh
+
+## kafka-jars: Apache Kafka's broker jars from Maven Central, cached in ~/.cache/vad (real-Kafka tests)
+kafka-jars:
+	@bash scripts/kafka-setup.sh >/dev/null || echo "warning: real-Kafka tests will be skipped (scripts/kafka-setup.sh failed)" >&2
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -25,8 +25,13 @@ def _metric(name: str, kind: str, help_: str, samples: Iterable[tuple[dict, floa
     return lines
 
 
-def render(snapshot: dict, settings: Settings) -> str:
+def render(
+    snapshot: dict, settings: Settings, kafka_lag: list[tuple[str, str, int, int]] | None = None
+) -> str:
+    """`kafka_lag`: (topic, topic id, partition, lag) from `workers.lag`; None when the app has no
+    Kafka (the lag series are then absent, not 0)."""
     cams = snapshot["cameras"]
+    kept_recent = snapshot.get("kept_recent", {})
     lines: list[str] = []
     lines += _metric(
         "vad_camera_frames_total",
@@ -43,6 +48,23 @@ def render(snapshot: dict, settings: Settings) -> str:
         "gauge",
         "Configured analysis fps per camera.",
         [({"camera": c.name}, c.fps or settings.ingest.default_fps) for c in cams],
+    )
+    lines += _metric(
+        "vad_camera_kept_fps",
+        "gauge",
+        "Kept (not pruned) frames per second over the last minute, counted from frame scores "
+        "(so frames still waiting to be scored are not in it yet).",
+        [({"camera": c.name}, kept_recent.get(c.name, 0) / 60.0) for c in cams],
+    )
+    lines += _metric(
+        "vad_camera_pruned_ratio",
+        "gauge",
+        "Pruned / (kept + pruned) frames per camera since it was added; absent before any frame.",
+        [
+            ({"camera": c.name}, c.pruned_frames / (c.kept_frames + c.pruned_frames))
+            for c in cams
+            if c.kept_frames + c.pruned_frames
+        ],
     )
     lines += _metric(
         "vad_camera_up",
@@ -78,8 +100,46 @@ def render(snapshot: dict, settings: Settings) -> str:
     lines += _metric(
         "vad_window_latency_seconds",
         "gauge",
+        "Capture-to-scored time (scored_at - end_at: last frame of the window captured to its "
+        "scores stored) of windows scored in the last 5 minutes; quantile or mean.",
+        [
+            ({"quantile": "0.5"}, latency["p50"]),
+            ({"quantile": "0.95"}, latency["p95"]),
+            ({"quantile": "mean"}, latency["mean"]),
+        ]
+        if latency
+        else [],
+    )
+    lines += _metric(
+        "vad_windows_scored_recent",
+        "gauge",
+        "Windows scored in the last 5 minutes (the sample behind vad_window_latency_seconds).",
+        [({}, latency["count"] if latency else 0)],
+    )
+    queue = snapshot.get("window_queue_seconds")
+    lines += _metric(
+        "vad_window_queue_seconds",
+        "gauge",
         "Mean enqueue-to-scored time of windows scored in the last 5 minutes.",
-        [({}, float(latency))] if latency is not None else [],
+        [({}, float(queue))] if queue is not None else [],
+    )
+    if kafka_lag is not None:
+        lines += _metric(
+            "vad_kafka_lag_records",
+            "gauge",
+            "Frames in the log not yet dispatched into windows: log end offset - dispatch "
+            "position, per partition.",
+            [
+                ({"topic": topic, "topic_id": topic_id, "partition": partition}, lag)
+                for topic, topic_id, partition, lag in kafka_lag
+            ],
+        )
+    lines += _metric(
+        "vad_stage2_queue_depth",
+        "gauge",
+        "Incidents waiting for stage-2 description. Always 0: stage 2 is not implemented yet; "
+        "the series exists so dashboards and alerts can be built against it now.",
+        [({}, 0)],
     )
     return "\n".join(lines) + "\n"
 

@@ -23,16 +23,21 @@ from vad.video import iter_video_frames
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucsd_ped2"
 
 
-def scoring_fps(model: NormalityModel, frames: list, repeats: int = 3) -> float:
-    """Best of `repeats` passes (the machine is shared), scoring in 20-frame windows + context."""
-    best = float("inf")
+def scoring_fps(model: NormalityModel, frames: list, repeats: int = 3) -> tuple[float, float]:
+    """(wall, CPU-time) frames/s, best of `repeats` passes, scoring in 20-frame windows + context.
+
+    On a shared machine the wall figure drops when the other core's work steals cycles; the
+    CPU-time figure (this process only, one thread) is what one dedicated core would do.
+    """
+    best_wall = best_cpu = float("inf")
     k = model.context_frames
     for _ in range(repeats):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(frames), 20):
             model.score_frames(frames[i : i + 20], context=frames[max(0, i - k) : i])
-        best = min(best, time.perf_counter() - started)
-    return len(frames) / best
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return round(len(frames) / best_wall, 1), round(len(frames) / best_cpu, 1)
 
 
 def main() -> None:
@@ -52,8 +57,8 @@ def main() -> None:
         "per_video_auc": {k: round(v, 3) for k, v in result["per_video_auc"].items()},
         "fit_seconds_16_train_videos": result["fit_seconds"],
         "train_frames": result["train_frames"],
-        "fps_360x240": round(scoring_fps(model, frames), 1),
-        "fps_1280x720": round(scoring_fps(model, hd), 1),
+        "fps_360x240_wall_cpu": scoring_fps(model, frames),
+        "fps_1280x720_wall_cpu": scoring_fps(model, hd),
         "internal_size": result["internal_size"],
         "config": config.model_dump(mode="json"),
     }

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
 from db.api_models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from db.models import Camera, FrameScore, Incident, Window
+from db.models import Camera, DispatchProgress, FrameScore, Incident, Window
 from db.queries import now_utc
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -79,6 +79,7 @@ class IncidentSearch:
     until: datetime | None = None
     min_score: float | None = None
     status: str | None = None
+    text: str | None = None
     sort: str = "-started_at"
     limit: int = 50
     offset: int = 0
@@ -100,11 +101,23 @@ def search_incidents(
         where.append(Incident.peak_score >= search.min_score)
     if search.status:
         where.append(Incident.status == search.status)
+    if search.text:  # a literal, case-insensitive substring (no LIKE wildcards)
+        needle = search.text.lower()
+        cameras = select(Camera.id).where(func.strpos(func.lower(Camera.name), needle) > 0)
+        where.append(
+            or_(
+                Incident.camera_id.in_(cameras.scalar_subquery()),
+                func.strpos(func.lower(Incident.rule), needle) > 0,
+                func.strpos(func.lower(Incident.scorer), needle) > 0,
+            )
+        )
     base = select(Incident, Camera.name, Incident.key_frame.is_not(None)).join(
         Camera, Camera.id == Incident.camera_id
     )
     column = SORTS[search.sort.lstrip("-")]
-    order = column.desc().nulls_last() if search.sort.startswith("-") else column.asc()
+    order = column.desc() if search.sort.startswith("-") else column.asc()
+    if search.sort == "-ended_at":  # the only nullable sort key: open incidents last.
+        order = order.nulls_last()  # Not on the others: it would stop index scans (100k: 5x)
     query = (
         base.where(*where)
         .options(defer(Incident.key_frame))
@@ -343,10 +356,15 @@ def count_by(session: Session, column) -> dict[str, int]:
     return {k: int(n) for k, n in session.execute(select(column, func.count()).group_by(column))}
 
 
+KEPT_FPS_WINDOW = timedelta(minutes=1)
+LATENCY_WINDOW = timedelta(minutes=5)
+
+
 def metrics_snapshot(session: Session) -> dict:
     """Everything /metrics reports, read in one short transaction."""
     return {
         "cameras": list(session.scalars(select(Camera).order_by(Camera.name))),
+        "kept_recent": kept_recent(session, KEPT_FPS_WINDOW),
         "windows": count_by(session, Window.status),
         "incidents": count_by(session, Incident.status),
         "deliveries": count_by(session, WebhookDelivery.status),
@@ -356,9 +374,51 @@ def metrics_snapshot(session: Session) -> dict:
             )
             or 0
         ),
-        "window_latency": session.scalar(
+        "window_latency": window_latency(session, LATENCY_WINDOW),
+        "window_queue_seconds": session.scalar(
             select(func.avg(func.extract("epoch", Window.scored_at - Window.enqueued_at))).where(
-                Window.scored_at > func.now() - timedelta(minutes=5)
+                Window.scored_at > func.now() - LATENCY_WINDOW
             )
         ),
+        "dispatch_positions": [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    DispatchProgress.topic,
+                    DispatchProgress.topic_id,
+                    DispatchProgress.partition,
+                    DispatchProgress.position,
+                ).order_by(DispatchProgress.topic, DispatchProgress.partition)
+            )
+        ],
     }
+
+
+def kept_recent(session: Session, window: timedelta) -> dict[str, int]:
+    """Camera name -> frames captured in the last `window` that have a frame score (kept and
+    scored). One index range scan per camera on (camera_id, captured_at)."""
+    recent = (
+        select(func.count())
+        .select_from(FrameScore)
+        .where(FrameScore.camera_id == Camera.id, FrameScore.captured_at >= func.now() - window)
+        .correlate(Camera)
+        .scalar_subquery()
+    )
+    return {name: int(n) for name, n in session.execute(select(Camera.name, recent))}
+
+
+def window_latency(session: Session, window: timedelta) -> dict | None:
+    """p50/p95/mean/count of capture-to-scored time (scored_at - end_at: from the window's last
+    frame being captured to its scores being stored) of windows scored in the last `window`."""
+    seconds = func.extract("epoch", Window.scored_at - Window.end_at)
+    row = session.execute(
+        select(
+            func.percentile_cont(0.5).within_group(seconds),
+            func.percentile_cont(0.95).within_group(seconds),
+            func.avg(seconds),
+            func.count(),
+        ).where(Window.status == "done", Window.scored_at > func.now() - window)
+    ).one()
+    if not row[3]:
+        return None
+    return {"p50": float(row[0]), "p95": float(row[1]), "mean": float(row[2]), "count": row[3]}

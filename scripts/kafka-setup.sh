@@ -25,6 +25,12 @@ for tool in java mvn; do
   fi
 done
 
+java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+if [ "${java_major%%.*}" -lt 17 ] 2>/dev/null; then
+  echo "kafka-setup: Kafka ${VERSION} needs Java 17+, found ${java_major}" >&2
+  exit 1
+fi
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cat >"$WORK/pom.xml" <<EOF
@@ -57,12 +63,13 @@ EOF
 
 echo "kafka-setup: resolving org.apache.kafka:kafka_2.13:${VERSION} and dependencies ..." >&2
 mkdir -p "$LIB"
-rm -f "$LIB"/*.jar "$LIB"/*.jsa
-if ! mvn -B -q -f "$WORK/pom.xml" \
+rm -f "$LIB"/*.jar
+if ! mvn -B -q -Dstyle.color=never -f "$WORK/pom.xml" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIB" >"$WORK/mvn.log" 2>&1; then
   tail -n 40 "$WORK/mvn.log" >&2
-  echo "kafka-setup: Maven could not resolve Kafka ${VERSION}" >&2
+  reason="$(grep -m1 -o 'Could not resolve dependencies.*\|Failed to execute goal.*' "$WORK/mvn.log" | cut -c1-300)"
+  echo "kafka-setup: Maven could not resolve Kafka ${VERSION}: ${reason:-see above}" >&2
   exit 1
 fi
 if ! ls "$LIB"/kafka_2.13-"$VERSION".jar >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: a real RTSP server (GStreamer) run by the system python3.
+# Debian packages the test suite needs: a real RTSP server (GStreamer) run by the system python3,
+# Java + Maven for a real Apache Kafka broker (scripts/kafka-setup.sh), and Chromium.
 # Installs them when missing and we are root; otherwise says what to install.
 set -euo pipefail
 PACKAGES=(gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -15,13 +16,22 @@ assert Gst.ElementFactory.find("qtdemux") and Gst.ElementFactory.find("rtph264pa
 PY
 }
 
-if have_rtsp; then
+# Apache Kafka for the real-broker tests: a JRE (17+) to run it, Maven to fetch its jars.
+KAFKA_PACKAGES=(default-jre-headless maven)
+have_kafka_tools() { command -v java >/dev/null && command -v mvn >/dev/null; }
+
+missing=()
+have_rtsp || missing+=("${PACKAGES[@]}")
+have_kafka_tools || missing+=("${KAFKA_PACKAGES[@]}")
+# Headless Chromium for the dashboard's browser tests.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-  echo "installing GStreamer RTSP server packages for the test camera ..."
+  echo "installing test system packages: ${missing[*]} ..."
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "warning: RTSP tests will be skipped; install: sudo apt-get install ${PACKAGES[*]}" >&2
+  echo "warning: RTSP/real-Kafka tests will be skipped; install: sudo apt-get install ${missing[*]}" >&2
 fi

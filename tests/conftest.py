@@ -23,26 +23,48 @@ def ped2() -> Path:
     return PED2
 
 
-@pytest.fixture(scope="session")
-def infra(tmp_path_factory):
-    """Embedded PostgreSQL + tansu + Redis for the whole session, on free ports."""
+KAFKA_BROKERS = ["tansu", "kafka"]
+
+
+@pytest.fixture(scope="session", params=KAFKA_BROKERS, ids=lambda b: f"broker={b}")
+def infra(request, tmp_path_factory):
+    """Embedded PostgreSQL + Redis + a Kafka-API broker for the whole session, on free ports.
+
+    Parametrized over the broker: "tansu" (the embedded one users get from `vad up`) and
+    "kafka" (real Apache Kafka, KRaft on disk, from tests/support/kafka_server.py)."""
     from service.infra import Infrastructure
     from vad.config import Settings
 
-    data_dir = tmp_path_factory.mktemp("infra")
+    broker = request.param
+    data_dir = tmp_path_factory.mktemp(f"infra-{broker}")
+    kafka = None
+    if broker == "kafka":
+        from tests.support.kafka_server import KafkaServer, kafka_unavailable_reason
+
+        reason = kafka_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
+        kafka = KafkaServer(data_dir / "kafka").start()
     settings = Settings(
         _env_file=None,
         data_dir=data_dir,
         database_url=None,
-        kafka_bootstrap=None,
+        kafka_bootstrap=kafka.bootstrap if kafka else None,  # set: Infrastructure skips tansu
         celery_broker=None,
         embedded_kafka_port=free_port(),
         embedded_redis_port=free_port(),
     )
     stack = Infrastructure(settings)
-    endpoints = stack.start()
+    try:
+        endpoints = stack.start()
+    except BaseException:
+        if kafka:
+            kafka.kill()
+        raise
     yield endpoints
     stack.stop()
+    if kafka:
+        kafka.stop()
 
 
 @pytest.fixture

@@ -56,6 +56,14 @@ def list_incidents(
     until: Annotated[datetime | None, Query(description="Started at or before (ISO 8601)")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1, description="Peak score at least")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    text: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Case-insensitive substring of the camera name, rule or scorer",
+        ),
+    ] = None,
     sort: Annotated[Sort, Query(description="Field, '-' prefix = descending")] = "-started_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -63,12 +71,16 @@ def list_incidents(
     since, until = _aware(since), _aware(until)
     if since and until and since > until:
         raise FieldError("until", "must not be before since", location="query")
+    for field, value in (("camera", camera), ("text", text)):
+        if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise FieldError(field, "must not contain NUL characters", location="query")
     search = api_queries.IncidentSearch(
         camera=camera,
         since=since,
         until=until,
         min_score=min_score,
         status=status,
+        text=text,
         sort=sort,
         limit=limit,
         offset=offset,

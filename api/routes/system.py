@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
@@ -9,6 +11,9 @@ from sqlalchemy import text
 from api import metrics
 from api.deps import AppSettings, ReadToken, Sessions
 from db import api_queries
+from workers.lag import LagProbe, partition_lag
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["system"])
 
@@ -31,12 +36,32 @@ def readyz(sessions: Sessions, _: ReadToken) -> dict:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def prometheus(sessions: Sessions, settings: AppSettings, _: ReadToken) -> PlainTextResponse:
+def prometheus(
+    request: Request, sessions: Sessions, settings: AppSettings, _: ReadToken
+) -> PlainTextResponse:
     with sessions() as session:
         snapshot = api_queries.metrics_snapshot(session)
+    lag = _kafka_lag(request, snapshot["dispatch_positions"])
     return PlainTextResponse(
-        metrics.render(snapshot, settings), media_type="text/plain; version=0.0.4"
+        metrics.render(snapshot, settings, lag), media_type="text/plain; version=0.0.4"
     )
+
+
+def _kafka_lag(request: Request, positions: list) -> list | None:
+    """Per-partition lag when the app reads Kafka (it has a frame reader); None otherwise, or
+    when the broker does not answer in time (the scrape still succeeds, without lag series)."""
+    reader = request.app.state.frame_reader
+    if reader is None:
+        return None
+    probe = getattr(request.app.state, "lag_probe", None)
+    if probe is None:
+        probe = request.app.state.lag_probe = LagProbe(reader.bootstrap)
+    try:
+        ends = probe.end_offsets((topic, partition) for topic, _, partition, _ in positions)
+    except Exception as error:  # noqa: BLE001 - a metrics scrape must not fail on Kafka
+        log.warning("kafka lag unavailable: %s", error)
+        return None
+    return partition_lag(positions, ends)
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.deps import ReadToken, Sessions, bearer
+from api.errors import FieldError
 from api.security import hash_token
 from db import api_queries, queries
 from db.models import FrameScore
@@ -103,6 +104,8 @@ def camera_scores(
     limit: Annotated[int, Query(ge=1, le=2000, description="At most this many, newest")] = 120,
 ) -> CameraScores:
     """The camera's most recent frame scores, oldest first (the dashboard's sparklines)."""
+    if "\x00" in name:  # PostgreSQL text cannot hold NUL: no camera can be called that
+        raise FieldError("name", "must not contain NUL characters", location="path")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     with sessions() as session:

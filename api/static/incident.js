@@ -51,24 +51,41 @@ function keyFrame(item) {
 }
 
 function clip(item) {
-  const url = item.clip_url;
-  if (!url) return null;
-  const video = h("video", { controls: true, preload: "none",
+  // GET /incidents/{id}/clip.mp4 cuts the clip from the frames retained in Kafka: costly, so
+  // only on request. Its codec may be one the browser cannot play; then it offers the download.
+  const url = item.clip_url ?? `/incidents/${item.id}/clip.mp4`;
+  const filename = `incident-${item.id}.mp4`;
+  const video = h("video", { controls: true, preload: "none", hidden: true,
     "aria-label": `Clip of incident ${item.id}` });
-  const load = h("button", { type: "button", class: "button secondary" }, "Load clip");
+  const note = h("p", { class: "hint", "aria-live": "polite" },
+    "The incident with a few seconds before and after, from the retained frames.");
+  const load = h("button", { type: "button", class: "button secondary", id: "load-clip" },
+    "Load clip");
+  const actions = h("p", {}, load);
   load.addEventListener("click", async () => {
     load.disabled = true;
-    load.textContent = "Loading…";
+    load.textContent = "Cutting the clip…";
     try {
-      video.src = await blobUrl(url);
-      load.remove();
-      video.play().catch(() => {});
+      const src = await blobUrl(url);
+      video.addEventListener("error", () => {
+        video.hidden = true;
+        note.textContent = "This browser cannot play the clip's video codec; download it instead.";
+      }, { once: true });
+      video.src = src;
+      video.hidden = false;
+      note.textContent = "";
+      actions.replaceChildren(h("a", { class: "button secondary", href: src, download: filename },
+        "Download MP4"));
     } catch (error) {
-      load.textContent = `Clip unavailable: ${error.message}`;
+      load.disabled = false;
+      load.textContent = "Try again";
+      note.textContent = error.status === 410
+        ? "The frames of this incident are no longer retained, so there is no clip."
+        : `Clip unavailable: ${error.message}`;
     }
   });
   return h("section", { class: "panel", "aria-labelledby": "clip-title" },
-    h("h2", { id: "clip-title" }, "Clip"), video, load);
+    h("h2", { id: "clip-title" }, "Clip"), video, note, actions);
 }
 
 function view(item) {

@@ -62,6 +62,7 @@ export async function render(main, { params }, ctx) {
     min_score: params.get("min_score") ?? "",
     status: params.get("status") ?? "",
     since: params.get("since") ?? "",
+    text: params.get("text") ?? "",
     offset: Number(params.get("offset") ?? 0) || 0,
   };
   const cameras = await request("/cameras");
@@ -69,13 +70,16 @@ export async function render(main, { params }, ctx) {
     h("option", { value: "" }, "All cameras"),
     cameras.map((c) => h("option", { value: c.name, selected: c.name === current.camera }, c.name)));
   const minScore = h("input", { id: "f-min-score", name: "min_score", type: "number", min: 0,
-    max: 1, step: 0.05, inputmode: "decimal", value: current.min_score, placeholder: "0.00" });
+    max: 1, step: 0.01, inputmode: "decimal", value: current.min_score, placeholder: "0.00" });
   const status = h("select", { id: "f-status", name: "status" },
-    [["", "Any status"], ["open", "Open"], ["closed", "Closed"]].map(([v, text]) =>
-      h("option", { value: v, selected: v === current.status }, text)));
+    [["", "Any status"], ["open", "Open"], ["closed", "Closed"]].map(([v, label]) =>
+      h("option", { value: v, selected: v === current.status }, label)));
   const since = h("input", { id: "f-since", name: "since", type: "datetime-local",
     value: current.since });
+  const text = h("input", { id: "f-text", name: "text", type: "search", maxlength: 200,
+    value: current.text, placeholder: "camera, rule, scorer" });
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter incidents" },
+    field("f-text", "Search", text),
     field("f-camera", "Camera", cameraSelect),
     field("f-min-score", "Min peak score", minScore),
     field("f-status", "Status", status),
@@ -88,7 +92,7 @@ export async function render(main, { params }, ctx) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const next = { camera: cameraSelect.value, min_score: minScore.value, status: status.value,
-      since: since.value };
+      since: since.value, text: text.value.trim() };
     ctx.go("/incidents", Object.fromEntries(Object.entries(next).filter(([, v]) => v !== "")));
   });
 
@@ -102,7 +106,7 @@ export async function render(main, { params }, ctx) {
 
   const apiQuery = query({
     camera: current.camera, min_score: current.min_score, status: current.status,
-    since: localToIso(current.since), limit: PAGE, offset: current.offset, sort: "-started_at",
+    since: localToIso(current.since), text: current.text, limit: PAGE, offset: current.offset, sort: "-started_at",
   });
   let signature = "";
 

@@ -17,6 +17,7 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
@@ -31,7 +32,7 @@ from workers.webhooks import enqueue_incident_event
 
 pytestmark = pytest.mark.integration
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 25
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
@@ -89,12 +90,16 @@ def test_no_operation_answers_5xx(pipeline):
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=auth)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 10, [op.label for op in operations]
-        checked: list[str] = []
+        failures: list[str] = []
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                _fuzz(operation, mode, auth)
-            checked.append(operation.label)
-        assert "GET /incidents" in checked and "GET /metrics" in checked
+                try:
+                    _fuzz(operation, mode, auth)
+                except Exception as error:  # noqa: BLE001 - report every failing operation
+                    failures.append(f"{operation.label} ({mode.value}): {error}")
+        labels = {op.label for op in operations}
+        assert {"GET /incidents", "GET /metrics", "POST /cameras"} <= labels
+        assert not failures, "\n\n".join(failures)
     finally:
         reader.close()
 
@@ -112,4 +117,9 @@ def _fuzz(operation, mode: GenerationMode, auth: dict) -> None:
     def run(case) -> None:
         case.call_and_validate(headers=auth, checks=[not_a_server_error])
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing to make invalid (no parameters or body): negative mode has no cases.
+        if mode is not GenerationMode.NEGATIVE:
+            raise

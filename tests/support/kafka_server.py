@@ -10,8 +10,7 @@ stop()/kill() and start(), so restart tests see the same bootstrap address and t
         kafka.stop(); kafka.start()      # clean restart, data kept
         kafka.kill(); kafka.start()      # SIGKILL, log recovery on start, data kept
 
-Environment: VAD_KAFKA_VERSION, VAD_KAFKA_LIB (see the script), VAD_KAFKA_JAVA (java binary),
-VAD_KAFKA_CDS=0 to skip the class-data-sharing archive kept next to the jars (~1.5 s faster start).
+Environment: VAD_KAFKA_VERSION, VAD_KAFKA_LIB (see the script), VAD_KAFKA_JAVA (java binary).
 """
 
 from __future__ import annotations
@@ -58,11 +57,11 @@ def java_binary() -> str | None:
     return os.environ.get("VAD_KAFKA_JAVA") or shutil.which("java")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resolve_lib(version: str) -> tuple[Path | None, str]:
     """(lib dir, "") or (None, why not). Runs the setup script once per process and version."""
     if java_binary() is None:
-        return None, "no `java` on PATH (Kafka needs Java 17+: apt-get install openjdk-17-jre-headless)"
+        return None, "no `java` on PATH (Kafka needs Java 17+: openjdk-17-jre-headless)"
     env = {**os.environ, "VAD_KAFKA_VERSION": version}
     try:
         done = subprocess.run(
@@ -71,8 +70,9 @@ def _resolve_lib(version: str) -> tuple[Path | None, str]:
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, f"scripts/kafka-setup.sh failed: {error}"
     if done.returncode != 0:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        return None, f"Kafka {version} jars not resolvable (scripts/kafka-setup.sh): {tail}"
+        said = [line for line in done.stderr.splitlines() if "kafka-setup:" in line]
+        tail = said[-1][said[-1].index("kafka-setup:") :] if said else done.stderr.strip()[-300:]
+        return None, f"Kafka {version} jars not resolvable: {tail}"
     lib = Path(done.stdout.strip().splitlines()[-1])
     if not (lib / f"kafka_2.13-{version}.jar").exists():
         return None, f"scripts/kafka-setup.sh printed {lib}, which has no kafka_2.13-{version}.jar"
@@ -118,7 +118,6 @@ class KafkaServer:
         self.process: subprocess.Popen | None = None
         self.start_seconds: float | None = None  # wall time of the last start(), format included
         self._log_file = None
-        self._cds_tmp: Path | None = None
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -170,6 +169,10 @@ class KafkaServer:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # After a SIGKILL the restarted node is refused ("Another broker is registered with
+            # that broker id") until its old incarnation's session expires: 9 s by default.
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "500",
             "message.max.bytes": str(8 * 1024 * 1024),
             "replica.fetch.max.bytes": str(8 * 1024 * 1024),
             "num.network.threads": "2",
@@ -183,8 +186,8 @@ class KafkaServer:
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
         (self.dir / "log4j2.properties").write_text(LOG4J2)
 
-    def _java(self, lib: Path, main: list[str], *, cds: bool) -> list[str]:
-        argv = [
+    def _java(self, lib: Path, main: list[str]) -> list[str]:
+        return [
             java_binary() or "java",
             f"-Xmx{self.heap}",
             "-Xms64m",
@@ -193,25 +196,16 @@ class KafkaServer:
             "-XX:TieredStopAtLevel=1",  # C1 only: starts ~2x faster on one core; ample for tests
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
+            "-cp",
+            f"{lib}/*",
+            *main,
         ]
-        if cds and os.environ.get("VAD_KAFKA_CDS", "1") != "0":
-            archive = lib / "kafka-broker.jsa"
-            if archive.exists():
-                argv.append(f"-XX:SharedArchiveFile={archive}")
-            elif self._cds_tmp is None:
-                # Dump the classes this run loads when it exits cleanly; stop() moves it in place.
-                self._cds_tmp = lib / f".kafka-broker.{os.getpid()}.{uuid.uuid4().hex[:8]}.jsa"
-                argv.append(f"-XX:ArchiveClassesAtExit={self._cds_tmp}")
-        return [*argv, "-cp", f"{lib}/*", *main]
 
     def _format(self, lib: Path) -> None:
         if (self.log_dir / "meta.properties").exists():
             return
-        argv = self._java(
-            lib,
-            ["kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(self.config_file)],
-            cds=False,
-        )
+        format_args = ["format", "-t", self.cluster_id, "-c", str(self.config_file)]
+        argv = self._java(lib, ["kafka.tools.StorageTool", *format_args])
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise KafkaServerError(
@@ -228,7 +222,7 @@ class KafkaServer:
         self._format(lib)
         self._log_file = open(self.server_log, "ab")  # noqa: SIM115 - closed in _reap
         self.process = subprocess.Popen(
-            self._java(lib, ["kafka.Kafka", str(self.config_file)], cds=True),
+            self._java(lib, ["kafka.Kafka", str(self.config_file)]),
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -292,12 +286,13 @@ class KafkaServer:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as slow:
                 self.process.kill()
                 self.process.wait(10)
-                self._reap(clean=False)
-                raise KafkaServerError(f"Kafka did not stop within {timeout:.0f} s; killed")
-        return self._reap(clean=True)
+                self._reap()
+                message = f"Kafka did not stop within {timeout:.0f} s; killed"
+                raise KafkaServerError(message) from slow
+        return self._reap()
 
     def kill(self) -> int | None:
         """SIGKILL: no shutdown, no flush beyond what the OS already has (crash tests)."""
@@ -306,20 +301,14 @@ class KafkaServer:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
-        return self._reap(clean=False)
+        return self._reap()
 
-    def _reap(self, clean: bool) -> int | None:
+    def _reap(self) -> int | None:
         code = self.process.returncode
         self.process = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        if self._cds_tmp is not None:
-            if clean and self._cds_tmp.exists() and self._cds_tmp.stat().st_size > 0:
-                os.replace(self._cds_tmp, self._cds_tmp.parent / "kafka-broker.jsa")
-            else:
-                self._cds_tmp.unlink(missing_ok=True)
-            self._cds_tmp = None
         return code
 
     def log_tail(self, lines: int = 30) -> str:

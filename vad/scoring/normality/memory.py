@@ -24,6 +24,18 @@ def feature_scale(features: np.ndarray, active: np.ndarray) -> np.ndarray:
     return np.maximum(scale, 1e-3).astype(np.float32)
 
 
+def _collapse_zeros(z: np.ndarray) -> np.ndarray:
+    """(C, T, D) -> (C, T', D): a cell's exact zero vectors (nothing there, e.g. a still cell for a
+    family that masks out the static scene) are one point to a nearest-neighbour memory, so keep
+    just enough of them that every cell holds one; its non-zero vectors all stay, in order."""
+    nonzero = np.abs(z).sum(axis=2) > 0
+    keep = int(nonzero.sum(axis=1).max()) + 1
+    if keep >= z.shape[1]:
+        return z
+    order = np.argsort(~nonzero, axis=1, kind="stable")[:, :keep]
+    return np.take_along_axis(z, order[..., None], axis=1)
+
+
 def kcenter(points: np.ndarray, k: int) -> np.ndarray:
     """Greedy k-center selection for all cells at once: points (C, N, D) -> indices (C, k)."""
     cells, n, _ = points.shape
@@ -57,6 +69,7 @@ class CellMemory:
     ) -> CellMemory:
         """features: (T, C, D) training vectors of every frame."""
         z = (features / scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)
+        z = _collapse_zeros(z)
         n = z.shape[1]
         if n > size:
             rng = np.random.default_rng(seed)

@@ -65,6 +65,20 @@ def test_flow_features_are_zero_for_a_still_frame_and_positive_for_walking(train
     assert moving[:, -1].max() > 0.1  # pedestrians walk in every training clip
 
 
+def test_shape_features_ignore_the_static_scene_and_describe_moving_outlines(train_clips) -> None:
+    cfg = NormalityConfig()
+    family = make_family("shape", cfg)
+    engine = cv2.DISOpticalFlow_create(cfg.flow_preset)
+    a, b = (to_internal(f, internal_size(360, 240, cfg)) for f in train_clips[0][0:5:4])
+    still = family.extract(FramePair(a, a, engine))
+    moving = family.extract(FramePair(a, b, engine))
+    assert still.shape == moving.shape == (12 * 8, len(family.feature_names)) == (96, 40)
+    assert not still.any()  # static background edges are masked out entirely
+    busy = moving.sum(axis=1) > 0
+    assert 0 < busy.sum() < 96  # walkers cover some cells, most of the scene stays still
+    assert (moving[busy, :32].sum(axis=1) > 0).all() and moving[:, 32:].max() > 0
+
+
 def test_calibration_is_monotone_and_centred_on_the_reference_quantile() -> None:
     rng = np.random.default_rng(0)
     train = rng.gamma(2.0, 1.0, 5000)
