@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 EventType = Literal["incident.opened", "incident.updated", "incident.closed"]
 CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -13,6 +13,15 @@ CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        """PostgreSQL text cannot hold NUL: a 422 naming the field, not a database error."""
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class CameraIn(_In):

@@ -43,6 +43,8 @@ def camera_out(camera: Camera, settings: Settings) -> CameraOut:
 
 
 def _get(session, name: str) -> Camera:
+    if "\x00" in name:  # PostgreSQL text cannot hold NUL, so no camera has such a name
+        raise HTTPException(404, f"no camera named {name!r}")
     try:
         return queries.get_camera(session, name)
     except queries.CameraNotFound as error:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from api.deps import ReadToken, Sessions
 from api.errors import FieldError
@@ -22,6 +22,8 @@ Sort = Literal[
     "started_at", "-started_at", "peak_score", "-peak_score", "ended_at", "-ended_at", "id", "-id"
 ]
 MAX_CURVE_POINTS = 5000
+# Ids are BIGINT: a larger number is a 422 naming the field, not a database error (500).
+IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Incident id")]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -66,7 +68,7 @@ def list_incidents(
     ] = None,
     sort: Annotated[Sort, Query(description="Field, '-' prefix = descending")] = "-started_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # BIGINT in SQL
 ) -> IncidentPage:
     since, until = _aware(since), _aware(until)
     if since and until and since > until:
@@ -101,7 +103,7 @@ def _thin(points: list, limit: int) -> list:
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def get_incident(incident_id: int, sessions: Sessions, _: ReadToken) -> IncidentDetail:
+def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> IncidentDetail:
     """One incident with its score curve: every scored frame of its camera from start to end."""
     with sessions() as session:
         found = api_queries.incident_detail(session, incident_id)
@@ -132,7 +134,7 @@ def get_incident(incident_id: int, sessions: Sessions, _: ReadToken) -> Incident
     },
 )
 def clip(
-    incident_id: int,
+    incident_id: IncidentId,
     request: Request,
     sessions: Sessions,
     _: ReadToken,
@@ -164,7 +166,7 @@ def clip(
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, 404: {"description": "No key frame"}},
 )
-def key_frame(incident_id: int, sessions: Sessions, _: ReadToken) -> Response:
+def key_frame(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> Response:
     with sessions() as session:
         jpeg = api_queries.incident_key_frame(session, incident_id)
     if jpeg is None:

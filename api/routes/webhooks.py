@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import select
 
 from api.deps import AdminToken, ReadToken, Sessions
@@ -25,6 +25,11 @@ from workers.signing import new_webhook_secret
 from workers.webhooks import send_deliveries
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+# Out-of-range ids are a 422 naming the field, not a database error (500): subscription ids are
+# INTEGER, delivery ids BIGINT.
+WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Subscription id")]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Delivery id")]
 
 
 def webhook_out(sub: WebhookSubscription) -> WebhookOut:
@@ -84,14 +89,14 @@ def add_webhook(body: WebhookIn, sessions: Sessions, _: AdminToken) -> WebhookCr
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)
-def get_webhook(webhook_id: int, sessions: Sessions, _: ReadToken) -> WebhookOut:
+def get_webhook(webhook_id: WebhookId, sessions: Sessions, _: ReadToken) -> WebhookOut:
     with sessions() as session:
         return webhook_out(_get(session, webhook_id))
 
 
 @router.patch("/{webhook_id}", response_model=WebhookOut)
 def update_webhook(
-    webhook_id: int, body: WebhookPatch, sessions: Sessions, _: AdminToken
+    webhook_id: WebhookId, body: WebhookPatch, sessions: Sessions, _: AdminToken
 ) -> WebhookOut:
     with transaction(sessions) as session:
         sub = _get(session, webhook_id)
@@ -104,7 +109,7 @@ def update_webhook(
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def remove_webhook(webhook_id: int, sessions: Sessions, _: AdminToken) -> Response:
+def remove_webhook(webhook_id: WebhookId, sessions: Sessions, _: AdminToken) -> Response:
     with transaction(sessions) as session:
         session.delete(_get(session, webhook_id))
     return Response(status_code=204)
@@ -130,12 +135,12 @@ def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
 
 @router.get("/{webhook_id}/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(
-    webhook_id: int,
+    webhook_id: WebhookId,
     sessions: Sessions,
     _: ReadToken,
     status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # BIGINT in SQL
 ) -> list[DeliveryOut]:
     """The delivery log, newest first, each with its attempts (status code, latency, error)."""
     with sessions() as session:
@@ -147,7 +152,11 @@ def list_deliveries(
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut)
 def redeliver(
-    webhook_id: int, delivery_id: int, request: Request, sessions: Sessions, _: AdminToken
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    request: Request,
+    sessions: Sessions,
+    _: AdminToken,
 ) -> DeliveryOut:
     """Send an event again (e.g. after a dead letter): same event id and body."""
     with transaction(sessions) as session:

@@ -316,3 +316,139 @@ def test_webhook_validation_names_the_field(api, body, field):
     response = api.send("POST", "/webhooks", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_incident_text_filter(api):
+    lobby, gate = add_camera(api.pipeline, "Lobby-East"), add_camera(api.pipeline, "gate")
+    a = add_incident(api.pipeline, lobby, 0, 1, 0.7)
+    b = add_incident(api.pipeline, gate, 10, 1, 0.8)
+    c = add_incident(api.pipeline, gate, 20, 1, 0.9)
+    with transaction(api.pipeline.sessions) as session:
+        session.get(Incident, b).rule = "motion score smoothed over 1s >= 0.6 for 2s"
+        session.get(Incident, c).scorer = "normality_100%"
+
+    def listed(**params) -> list[int]:
+        response = api.get("/incidents", params=params)
+        assert response.status_code == 200, response.text
+        return [i["id"] for i in response.json()["items"]]
+
+    assert listed(text="lobby") == [a]  # camera name, case-insensitive
+    assert listed(text="SMOOTHED over 1s") == [b]  # rule
+    assert listed(text="NORMALITY") == [c]  # scorer
+    assert listed(text="motion") == [b, a]  # rule of b, scorer of a and b (c's is normality)
+    assert listed(text="100%") == [c] and listed(text="1_0") == []  # % and _ are literal
+    assert listed(text="gate", min_score=0.85) == [c]
+    assert api.get("/incidents", params={"text": "lobby"}).json()["total"] == 1
+    for bad in ("", "x" * 201, "a\x00b"):
+        response = api.get("/incidents", params={"text": bad})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "text"
+
+
+def test_metrics_rates_latency_stage2_and_kafka_lag(pipeline):
+    """Kept fps from the last minute's frame scores, pruned ratio, capture-to-scored latency
+    quantiles, and per-partition lag against the real (embedded) Kafka log."""
+    from kafka import KafkaProducer
+    from sqlalchemy import update
+
+    from db.models import DispatchProgress, Window
+    from workers.kafka_log import FrameReader
+
+    camera = add_camera(pipeline, "lobby")
+    add_camera(pipeline, "idle")
+    now = datetime.now(UTC)
+    with transaction(pipeline.sessions) as session:
+        queries.apply_ingest_report(
+            session,
+            queries.IngestReport(
+                camera, "online", None, kept=30, pruned=10, dropped=0, resume_index=None
+            ),
+        )
+        for n, latency in enumerate((2.0, 4.0, 30.0)):
+            window = queries.insert_window(
+                session,
+                camera_id=camera,
+                topic="t",
+                topic_id="tid",
+                partition=0,
+                first_offset=n * 100,
+                last_offset=n * 100 + 99,
+                context_offset=None,
+                n_frames=100,
+                start_at=(now - timedelta(seconds=40)).timestamp(),
+                end_at=(now - timedelta(seconds=latency)).timestamp(),
+            )
+            session.execute(
+                update(Window).where(Window.id == window.id).values(status="done", scored_at=now)
+            )
+            if n == 0:  # 12 frames in the last minute, 5 older ones
+                for i, age in enumerate([*range(5, 60, 5), 59, 70, 80, 90, 100, 110]):
+                    session.add(
+                        FrameScore(
+                            window_id=window.id,
+                            camera_id=camera,
+                            kafka_offset=i,
+                            frame_index=i,
+                            captured_at=now - timedelta(seconds=age),
+                            ingested_at=now,
+                            score=0.1,
+                            raw=0.0,
+                        )
+                    )
+        topic = pipeline.settings.kafka_topic
+        for partition, position in ((0, 2), (1, 0)):
+            session.add(
+                DispatchProgress(
+                    topic_id="tid",
+                    partition=partition,
+                    topic=topic,
+                    position=position,
+                    camera_last={},
+                    camera_context={},
+                )
+            )
+        session.add(  # an older incarnation of the log: its position is past the end
+            DispatchProgress(topic_id="old", partition=1, topic=topic, position=999, camera_last={})
+        )
+    producer = KafkaProducer(bootstrap_servers=pipeline.endpoints.kafka_bootstrap, linger_ms=0)
+    for i in range(5):  # one record per batch, like the ingest publisher
+        producer.send(pipeline.settings.kafka_topic, b"frame %d" % i, partition=0).get(10)
+    producer.close()
+
+    with transaction(pipeline.sessions) as session:
+        token = create_token(session, "viewer", "read")
+    headers = {"Authorization": f"Bearer {token}"}
+    reader = FrameReader(pipeline.endpoints.kafka_bootstrap)
+    app = create_app(pipeline.settings, pipeline.sessions, frame_reader=reader)
+    try:
+        text = TestClient(app).get("/metrics", headers=headers).text
+    finally:
+        reader.close()
+        app.state.lag_probe.close()
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values['vad_camera_kept_fps{camera="lobby"}'] == pytest.approx(12 / 60)
+    assert values['vad_camera_kept_fps{camera="idle"}'] == 0
+    assert values['vad_camera_pruned_ratio{camera="lobby"}'] == 0.25
+    assert 'vad_camera_pruned_ratio{camera="idle"}' not in values  # no frames yet
+    assert values['vad_window_latency_seconds{quantile="0.5"}'] == pytest.approx(4.0, abs=0.01)
+    assert values['vad_window_latency_seconds{quantile="0.95"}'] == pytest.approx(27.4, abs=0.01)
+    assert values['vad_window_latency_seconds{quantile="mean"}'] == pytest.approx(12.0, abs=0.01)
+    assert values["vad_windows_scored_recent"] == 3
+    assert values['vad_windows{status="done"}'] == 3
+    assert values["vad_stage2_queue_depth"] == 0
+    assert "stage 2 is not implemented yet" in text
+    lag = f'vad_kafka_lag_records{{topic="{topic}",topic_id="tid",partition="%d"}}'
+    assert values[lag % 0] == 3 and values[lag % 1] == 0
+    assert 'topic_id="old"' not in text
+
+
+def test_metrics_without_kafka_have_no_lag_series(api):
+    text = api.get("/metrics").text
+    assert "vad_kafka_lag_records" not in text
+    assert "vad_stage2_queue_depth 0" in text
+    assert "vad_window_latency_seconds{" not in text  # no windows scored recently
+    assert "vad_windows_scored_recent 0" in text

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import hypothesis
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -123,3 +124,37 @@ def _fuzz(operation, mode: GenerationMode, auth: dict) -> None:
         # Nothing to make invalid (no parameters or body): negative mode has no cases.
         if mode is not GenerationMode.NEGATIVE:
             raise
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "field"),
+    [
+        ("GET", "/incidents/99999999999999999999", {}, 422, "incident_id"),
+        ("GET", "/incidents/99999999999999999999/key-frame.jpg", {}, 422, "incident_id"),
+        ("GET", "/webhooks/3000000000", {}, 422, "webhook_id"),
+        ("GET", "/webhooks/1/deliveries?offset=99999999999999999999", {}, 422, "offset"),
+        ("GET", "/incidents?offset=99999999999999999999", {}, 422, "offset"),
+        ("GET", "/incidents?text=a%00b", {}, 422, "text"),
+        ("GET", "/incidents?camera=a%00b", {}, 422, "camera"),
+        (
+            "POST",
+            "/webhooks",
+            {"json": {"url": "http://a.test/", "description": "\x00"}},
+            422,
+            "description",
+        ),
+        ("PATCH", "/webhooks/1", {"json": {"cameras": ["a\x00"]}}, 422, "cameras"),
+        ("GET", "/cameras/a%00b", {}, 404, None),
+    ],
+)
+def test_inputs_schemathesis_found_are_4xx(pipeline, method, path, kwargs, status, field):
+    """Regressions: each of these answered 500 (a database error) before."""
+    with transaction(pipeline.sessions) as session:
+        token = create_token(session, "admin", "admin")
+    client = TestClient(
+        create_app(pipeline.settings, pipeline.sessions), raise_server_exceptions=False
+    )
+    response = client.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+    assert response.status_code == status, response.text
+    if field:
+        assert response.json()["errors"][0]["field"] == field

@@ -3,7 +3,7 @@ camera from normal footage, then scores every frame in [0, 1] on a camera-indepe
 
 from vad.scoring.normality.calibration import TailCalibrator
 from vad.scoring.normality.config import NormalityConfig
-from vad.scoring.normality.features import FeatureFamily, FlowFamily, make_family
+from vad.scoring.normality.features import FeatureFamily, FlowFamily, ShapeFamily, make_family
 from vad.scoring.normality.model import NormalityModel, fit_normality_model
 from vad.scoring.normality.smoothing import smooth_scores
 
@@ -12,6 +12,7 @@ __all__ = [
     "FlowFamily",
     "NormalityConfig",
     "NormalityModel",
+    "ShapeFamily",
     "TailCalibrator",
     "fit_normality_model",
     "make_family",
