@@ -1,7 +1,7 @@
-"""Encoding a run of frames as an MP4 clip (investigations export incidents this way).
+"""Encoding a run of frames as a video clip (investigations export incidents this way).
 
-OpenCV's bundled FFmpeg writes MPEG-4 Part 2 (`mp4v`) only; it plays in VLC, ffplay and video
-tools, not in every browser (the dashboard shows frames instead).
+OpenCV's bundled FFmpeg has no H.264 encoder: MP4 clips are MPEG-4 Part 2 (`mp4v`, plays in VLC,
+ffplay and video tools); WebM clips are VP8, which every current browser plays (the dashboard).
 """
 
 from __future__ import annotations
@@ -13,20 +13,27 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
+CONTAINERS = {"mp4": ("mp4v", "video/mp4"), "webm": ("VP80", "video/webm")}
+
 
 def encode_mp4(frames: Iterable[np.ndarray], fps: float) -> bytes:
-    """MP4 bytes of `frames` (BGR, resized to the first frame's size); ValueError if empty."""
+    return encode_clip(frames, fps, "mp4")
+
+
+def encode_clip(frames: Iterable[np.ndarray], fps: float, container: str = "mp4") -> bytes:
+    """Video bytes of `frames` (BGR, resized to the first frame's size); ValueError if empty."""
+    fourcc, _ = CONTAINERS[container]
     writer: cv2.VideoWriter | None = None
     size: tuple[int, int] | None = None
-    handle, path = tempfile.mkstemp(suffix=".mp4")
+    handle, path = tempfile.mkstemp(suffix=f".{container}")
     os.close(handle)
     try:
         for frame in frames:
             if writer is None:
                 size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps, size)
                 if not writer.isOpened():
-                    raise RuntimeError("OpenCV cannot write MP4 (mp4v) here")
+                    raise RuntimeError(f"OpenCV cannot write {container} ({fourcc}) here")
             if (frame.shape[1], frame.shape[0]) != size:
                 frame = cv2.resize(frame, size)
             writer.write(frame)

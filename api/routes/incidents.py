@@ -13,7 +13,7 @@ from api.errors import FieldError
 from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint
 from db import api_queries
 from db.models import Incident
-from vad.clips import encode_mp4
+from vad.clips import CONTAINERS, encode_clip
 from workers.clips import ClipUnavailable, incident_frames
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -124,10 +124,10 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
 
 
 @router.get(
-    "/{incident_id}/clip.mp4",
+    "/{incident_id}/clip.{container}",
     response_class=Response,
     responses={
-        200: {"content": {"video/mp4": {}}},
+        200: {"content": {"video/mp4": {}, "video/webm": {}}},
         404: {"description": "No such incident"},
         410: {"description": "The frames are no longer retained"},
         503: {"description": "Kafka is not configured for this API"},
@@ -135,12 +135,14 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
 )
 def clip(
     incident_id: IncidentId,
+    container: Literal["mp4", "webm"],
     request: Request,
     sessions: Sessions,
     _: ReadToken,
     pad_seconds: float = Query(5.0, ge=0, le=300, description="Seconds before and after."),
 ) -> Response:
-    """The incident ±pad_seconds as an MP4 (mp4v), from the frames retained in Kafka."""
+    """The incident ±pad_seconds from the frames retained in Kafka: `.mp4` (MPEG-4 Part 2, for
+    video tools) or `.webm` (VP8, plays in browsers)."""
     reader = request.app.state.frame_reader
     if reader is None:
         raise HTTPException(503, "clip export needs the Kafka log (VAD_KAFKA_BOOTSTRAP)")
@@ -154,10 +156,11 @@ def clip(
             raise HTTPException(
                 410, f"clip of incident {incident_id} unavailable: {gone}"
             ) from None
+    filename = f"incident-{incident_id}.{container}"
     return Response(
-        encode_mp4(frames, fps),
-        media_type="video/mp4",
-        headers={"Content-Disposition": f'attachment; filename="incident-{incident_id}.mp4"'},
+        encode_clip(frames, fps, container),
+        media_type=CONTAINERS[container][1],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -51,10 +51,10 @@ function keyFrame(item) {
 }
 
 function clip(item) {
-  // GET /incidents/{id}/clip.mp4 cuts the clip from the frames retained in Kafka: costly, so
-  // only on request. Its codec may be one the browser cannot play; then it offers the download.
-  const url = item.clip_url ?? `/incidents/${item.id}/clip.mp4`;
-  const filename = `incident-${item.id}.mp4`;
+  // GET /incidents/{id}/clip.webm (VP8, plays in browsers) cuts the clip from the frames retained
+  // in Kafka: costly, so only on request. If the browser still cannot play it, offer the download.
+  const url = item.clip_url ?? `/incidents/${item.id}/clip.webm`;
+  const filename = `incident-${item.id}.webm`;
   const video = h("video", { controls: true, preload: "none", hidden: true,
     "aria-label": `Clip of incident ${item.id}` });
   const note = h("p", { class: "hint", "aria-live": "polite" },
@@ -75,7 +75,7 @@ function clip(item) {
       video.hidden = false;
       note.textContent = "";
       actions.replaceChildren(h("a", { class: "button secondary", href: src, download: filename },
-        "Download MP4"));
+        "Download clip"));
     } catch (error) {
       load.disabled = false;
       load.textContent = "Try again";

@@ -83,6 +83,13 @@ def _export_clip(pipeline: Pipeline, pad: float) -> bytes:
     reader.close()
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "video/mp4"
+    webm = client.get(
+        f"/incidents/{incident_id}/clip.webm",
+        params={"pad_seconds": pad},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert webm.status_code == 200 and webm.headers["content-type"] == "video/webm"
+    assert webm.content[:4] == b"\x1a\x45\xdf\xa3"  # EBML magic: a real WebM file
     missing = client.get("/incidents/999999/clip.mp4", headers={"Authorization": f"Bearer {token}"})
     assert missing.status_code == 404
     return response.content
