@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from celery import Celery
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
@@ -64,7 +65,13 @@ class Dispatcher:
         )
         try:
             while not stop.is_set():
-                self.step(timeout_ms=200)
+                try:
+                    self.step(timeout_ms=200)
+                except SQLAlchemyError as error:
+                    log.warning("database unavailable (%s); resuming from saved positions", error)
+                    self._resume(stop)
+            if not self.windowers:
+                return  # stopped while the database was down: nothing in memory to flush
             self.step(timeout_ms=500)  # what ingest sent just before it stopped
             for windower in self.windowers.values():
                 rest = windower.flush_all()
@@ -72,6 +79,18 @@ class Dispatcher:
                     self._emit(windower, rest)
         finally:
             self._consumer.close()
+
+    def _resume(self, stop: threading.Event) -> None:
+        """After a failed database write, start over from the positions last committed, like a
+        restarted dispatcher: windows cut in memory but not saved are cut again from the log."""
+        while not stop.wait(1.0):
+            try:
+                self.windowers.clear()
+                self._assign(self._consumer)
+                log.info("database back; resumed from saved positions")
+                return
+            except SQLAlchemyError as error:
+                log.debug("database still unavailable: %s", error)
 
     def _assign(self, consumer: KafkaConsumer) -> None:
         partitions = sorted(consumer.partitions_for_topic(self.topic) or [])
