@@ -99,7 +99,7 @@ def run(settings: Settings, endpoints, args) -> dict:
         ingestor.finished.wait()
     publisher.flush()
     time.sleep(0.3)
-    kept = report(sessions, ingestors)
+    kept = report(sessions, ingestors) or 0
     publish_seconds = time.time() - t0
     deadline = time.time() + 600
     while time.time() < deadline:

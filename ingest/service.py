@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,9 +35,9 @@ def camera_spec(camera: Camera, config: IngestConfig) -> CameraSpec:
     )
 
 
-def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> int:
+def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> int | None:
     """Write every ingestor's status and counter deltas; a database hiccup only delays them.
-    Returns the number of kept frames written."""
+    Returns the number of kept frames written, None when nothing could be written."""
     reports = [ingestor.take_report() for ingestor in ingestors]
     try:
         with transaction(sessions) as session:
@@ -46,7 +47,7 @@ def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> 
         log.warning("cannot write camera status (%s); will retry", error)
         for ingestor, item in zip(ingestors, reports, strict=True):
             ingestor.give_back(item)
-        return 0
+        return None
     return sum(item.kept for item in reports)
 
 
@@ -58,6 +59,7 @@ class IngestService:
         self.sessions = sessions
         self.publisher = publisher
         self.ingestors: dict[int, CameraIngestor] = {}
+        self._retired: list[CameraIngestor] = []  # stopped, final counts not yet written
 
     def run(self, stop: threading.Event) -> None:
         next_sync = 0.0
@@ -66,7 +68,7 @@ class IngestService:
             if elapsed >= next_sync:
                 self.sync()
                 next_sync = elapsed + _SYNC_EVERY_SECONDS
-            report(self.sessions, list(self.ingestors.values()))
+            self._report_all()
             stop.wait(self.config.status_interval_seconds)
             elapsed += self.config.status_interval_seconds
         self.shutdown()
@@ -86,7 +88,7 @@ class IngestService:
             if spec is None or spec.key != ingestor.spec.key:
                 log.info("stopping ingest of camera %s", ingestor.spec.name)
                 ingestor.stop()
-                report(self.sessions, [ingestor])
+                self._retired.append(ingestor)
                 del self.ingestors[camera_id]
         for camera_id, spec in wanted.items():
             if camera_id not in self.ingestors:
@@ -101,4 +103,15 @@ class IngestService:
             if not ingestor.finished.is_set() or ingestor.status == "online":
                 ingestor.status, ingestor.reason = "offline", "service stopped"
         self.publisher.flush()
-        report(self.sessions, list(self.ingestors.values()))
+        for _ in range(10):  # the database may be restarting: do not lose the last counts
+            if self._report_all():
+                return
+            time.sleep(1.0)
+        log.error("could not write the final camera counters")
+
+    def _report_all(self) -> bool:
+        """Report live and retired ingestors; retired ones are forgotten once written."""
+        if report(self.sessions, [*self.ingestors.values(), *self._retired]) is None:
+            return False
+        self._retired.clear()
+        return True

@@ -90,8 +90,9 @@ class IngestConfig(_Section):
         200,
         ge=1,
         description=(
-            "Frames buffered towards Kafka per camera; beyond this the oldest are dropped and "
-            "counted."
+            "Frames in flight towards Kafka per camera (sent, not yet acknowledged); while the "
+            "broker is stalled, new frames beyond this are dropped and counted, so memory stays "
+            "bounded."
         ),
     )
 

@@ -89,7 +89,7 @@ def replay(
 
 
 def _report(sessions, ingestor: CameraIngestor) -> int:
-    return report(sessions, [ingestor])
+    return report(sessions, [ingestor]) or 0
 
 
 def _wait_scored(

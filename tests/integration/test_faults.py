@@ -97,16 +97,16 @@ def test_dispatcher_killed_and_restarted(infra, tmp_path, ped2):
         )
         os.killpg(dispatcher.process.pid, signal.SIGKILL)
         dispatcher.process.wait()
-        killed_at = time.monotonic()
         windows = pipe.scalar("SELECT count(*) FROM windows")
-        time.sleep(2)  # frames keep arriving while no dispatcher runs
+        time.sleep(2)  # frames keep arriving while no dispatcher runs (the test is the supervisor)
         pipe.start("dispatcher", "dispatcher")
+        restarted_at = time.monotonic()
         wait_until(
             lambda: pipe.scalar("SELECT count(*) FROM windows") > windows,
             30,
             lambda: "a new window after the restart\n" + pipe.logs(),
         )
-        _report("dispatcher SIGKILL (2 s down)", time.monotonic() - killed_at)
+        _report("dispatcher SIGKILL, restarted after 2 s", time.monotonic() - restarted_at)
         _wait_kept(pipe, "loop", _kept(pipe, "loop") + 10, 30, "frames after the restart")
         _stop_ingest_and_check(pipe, ingest, "loop")
     finally:
@@ -192,8 +192,9 @@ def test_rtsp_server_frozen_8s(pipeline: Pipeline, ped2):
             lambda: "camera online after the thaw\n" + pipeline.logs(),
         )
         kept = _kept(pipeline, "cam")
-        _wait_kept(pipeline, "cam", kept + 10, 30, "frames after the thaw")
+        _wait_kept(pipeline, "cam", kept + 1, 30, "frames after the thaw")
         _report(f"RTSP SIGSTOP 8 s (detected in {detected:.1f} s)", time.monotonic() - thawed_at)
+        _wait_kept(pipeline, "cam", kept + 10, 30, "frames after the thaw")
         _stop_ingest_and_check(pipeline, ingest, "cam")
 
 
@@ -212,27 +213,32 @@ def test_kafka_broker_restart(infra, tmp_path, ped2, request):
             kafka_bootstrap=kafka.bootstrap,
             celery_broker=infra.celery_broker,
         )
-        pipe = make_pipeline(endpoints, tmp_path, **FAST)
+        # A small in-flight bound, so a 9 s outage at 5 fps overflows it: the frames that do not
+        # fit must be counted as dropped (and never reach the log), not vanish.
+        pipe = make_pipeline(endpoints, tmp_path, VAD_INGEST__MAX_PENDING_FRAMES="10", **FAST)
         try:
             _add_camera(pipe, "loop", str(ped2 / "test" / "test_08.mp4"), "--loop")
             _start_scoring(pipe)
             ingest = pipe.start("ingest", "ingest")
             _wait_kept(pipe, "loop", 15, 40, "frames before the broker stops")
-            kafka.stop()
             stopped_at = time.monotonic()
+            kafka.stop()  # SIGTERM, controlled shutdown; the log stays on disk
             time.sleep(5)
             kafka.start()
+            restarted_at = time.monotonic()
             kept = _kept(pipe, "loop")
-            _wait_kept(pipe, "loop", kept + 10, 60, "frames after the broker restart")
+            _wait_kept(pipe, "loop", kept + 1, 60, "frames after the broker restart")
             _report(
-                f"Kafka restart (down {kafka.start_seconds + 5:.0f} s)",
-                time.monotonic() - stopped_at,
+                f"Kafka stop + start (down {restarted_at - stopped_at:.0f} s)",
+                time.monotonic() - restarted_at,
             )
+            _wait_kept(pipe, "loop", kept + 10, 60, "frames after the broker restart")
             dead = [p.name for p in pipe.procs if not p.alive()]
             assert not dead, f"{dead} died during the broker restart\n" + pipe.logs()
             kept = _stop_ingest_and_check(pipe, ingest, "loop", timeout=90)
             dropped = pipe.scalar("SELECT dropped_frames FROM cameras WHERE name='loop'")
             print(f"[fault] Kafka restart: {kept} kept (scored once each), {dropped} dropped")
+            assert dropped > 0, "the outage overflowed no buffer: nothing counted as dropped"
         finally:
             pipe.close()
     finally:
