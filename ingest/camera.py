@@ -53,9 +53,7 @@ class CameraIngestor:
         self.publisher = publisher
         self.pace = pace
         self.counters = DeliveryCounters()
-        self.pruner = StaticFramePruner(
-            config.prune_pixel_delta, config.prune_changed_fraction, config.heartbeat_seconds
-        )
+        self.pruner = StaticFramePruner.from_config(config)
         self.status = "connecting"
         self.reason: str | None = None
         self.resume_index: int | None = None

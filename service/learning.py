@@ -37,9 +37,7 @@ def sampled_frames(
 ) -> Iterator[np.ndarray]:
     """Frames kept by the fps sampler and the pruner, until the source ends or `until`."""
     sampler = FpsSampler(fps)
-    pruner = StaticFramePruner(
-        config.prune_pixel_delta, config.prune_changed_fraction, config.heartbeat_seconds
-    )
+    pruner = StaticFramePruner.from_config(config)
     while until is None or time.monotonic() < until:
         frame = source.read()
         if frame is None:

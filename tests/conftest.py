@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mjpeg import free_port
+from tests.support.requirements import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -19,7 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def ped2() -> Path:
     if not (PED2 / "test_labels.json").exists():
-        pytest.skip(f"UCSD Ped2 footage not found at {PED2} (see ../shared/data/README.md)")
+        missing(f"UCSD Ped2 footage not found at {PED2} (see ../shared/data/README.md)")
     return PED2
 
 
@@ -43,7 +44,7 @@ def infra(request, tmp_path_factory):
 
         reason = kafka_unavailable_reason()
         if reason:
-            pytest.skip(reason)
+            missing(reason)
         kafka = KafkaServer(data_dir / "kafka").start()
     settings = Settings(
         _env_file=None,

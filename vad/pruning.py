@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vad.config import IngestConfig
+
 _THUMB = (128, 96)
 
 
@@ -35,6 +37,13 @@ class StaticFramePruner:
     pruned: int = 0
     _last_thumb: np.ndarray | None = field(default=None, repr=False)
     _last_kept_at: float = field(default=float("-inf"), repr=False)
+
+    @classmethod
+    def from_config(cls, config: IngestConfig) -> StaticFramePruner:
+        """The pruner ingest uses, so learning sees exactly the frames the pipeline scores."""
+        return cls(
+            config.prune_pixel_delta, config.prune_changed_fraction, config.heartbeat_seconds
+        )
 
     def keep(self, image: np.ndarray, media_time: float) -> bool:
         """Decide for one frame and update the counters."""

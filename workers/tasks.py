@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.models import Camera, Incident, Window
+from db.session import transaction
 from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
 from vad.config import Settings
 from vad.types import Frame
@@ -66,7 +67,7 @@ class WindowScorer:
         self.send_delivery = send_delivery
 
     def run(self, task: WindowTask) -> str:
-        with queries_tx(self.sessions) as session:
+        with transaction(self.sessions) as session:
             window = queries.start_window(session, task.window_id)
             if window is None:
                 return "skipped"
@@ -90,7 +91,7 @@ class WindowScorer:
             _row(frame, float(score), float(raw), ingested[frame.offset])
             for frame, score, raw in zip(frames, result.scores, result.raw, strict=True)
         ]
-        with queries_tx(self.sessions) as session:
+        with transaction(self.sessions) as session:
             wrote = queries.finish_window(session, window.id, rows, scorer.name, result.state)
         self.track(window.camera_id, threshold)
         return "scored" if wrote else "duplicate"
@@ -99,7 +100,7 @@ class WindowScorer:
         """Advance the camera's incidents; webhook deliveries are written in the same
         transaction and their tasks sent only after it commits (a lost send is swept up)."""
         created: list[int] = []
-        with queries_tx(self.sessions) as session:
+        with transaction(self.sessions) as session:
 
             def on_event(kind: str, incident: Incident) -> None:
                 created.extend(enqueue_incident_event(session, kind, incident))
@@ -112,7 +113,7 @@ class WindowScorer:
         return consumed
 
     def fail(self, window_id: int, error: str) -> None:
-        with queries_tx(self.sessions) as session:
+        with transaction(self.sessions) as session:
             window = session.get(Window, window_id)
             queries.fail_window(session, window_id, error)
             camera = session.get(Camera, window.camera_id) if window else None
@@ -152,12 +153,6 @@ class WindowScorer:
             log.warning("key frame at offset %s unavailable: %s", offset, error)
             return None
         return value if decode_jpeg(value) is not None else None
-
-
-def queries_tx(sessions: sessionmaker[Session]):
-    from db.session import transaction
-
-    return transaction(sessions)
 
 
 def _threshold(camera: Camera | None, settings: Settings) -> float:

@@ -22,6 +22,7 @@ from db.api_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
 from tests.support.browser import ApiServer, Browser, chromium_missing
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.integration
 
@@ -274,8 +275,9 @@ def test_dashboard_routes(pipeline):
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
 
 
-@pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 def test_dashboard_in_headless_chromium(pipeline, ped2, tmp_path):
+    if reason := chromium_missing():
+        missing(reason)
     data = seed(pipeline, ped2)
     shots = tmp_path / "screenshots"
     shots.mkdir()

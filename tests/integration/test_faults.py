@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.test_pipeline import assert_exactly_once, camera_row
 from tests.support.pipeline import Pipeline, make_pipeline, wait_until
+from tests.support.requirements import missing
 from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
 from vad.config import Endpoints
 
@@ -169,7 +170,7 @@ def test_postgres_down_10s(infra, tmp_path, ped2, own_postgres):
 def test_rtsp_server_frozen_8s(pipeline: Pipeline, ped2):
     reason = rtsp_unavailable_reason()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     with RtspServer(ped2 / "test" / "test_07.mp4") as server:
         _add_camera(pipeline, "cam", server.url)
         _start_scoring(pipeline)

@@ -11,6 +11,7 @@ import signal
 import pytest
 
 from tests.support.pipeline import Pipeline, wait_until
+from tests.support.requirements import missing
 from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 def rtsp_ok():
     reason = rtsp_unavailable_reason()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
 
 
 def camera_row(pipe: Pipeline, name: str):

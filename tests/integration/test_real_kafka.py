@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.support.kafka_server import KafkaServer, kafka_unavailable_reason
+from tests.support.requirements import missing
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ FRAME = 3 * 1024 * 1024  # larger than Kafka's 1 MiB default: message.max.bytes 
 def kafka(tmp_path_factory):
     reason = kafka_unavailable_reason()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     server = KafkaServer(tmp_path_factory.mktemp("kafka"))
     server.start()
     print(f"\nKafka {server.version} started in {server.start_seconds:.1f} s (format included)")

@@ -15,6 +15,7 @@ import pytest
 
 from ingest.sources import SourceError, VideoSource
 from tests.support.mjpeg import MjpegServer, free_port
+from tests.support.requirements import missing
 from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -28,7 +29,7 @@ READ_TIMEOUT = 2.0
 def video() -> Path:
     path = PED2 / "test" / "test_01.mp4"
     if not path.is_file():
-        pytest.skip(f"UCSD Ped2 footage not found at {PED2}")
+        missing(f"UCSD Ped2 footage not found at {PED2}")
     return path
 
 
@@ -36,7 +37,7 @@ def video() -> Path:
 def rtsp(video: Path) -> Iterator[RtspServer]:
     reason = rtsp_unavailable_reason()
     if reason:
-        pytest.skip(f"RTSP test server unavailable: {reason}")
+        missing(f"RTSP test server unavailable: {reason}")
     with RtspServer(video) as server:
         yield server
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import typer.main
+import yaml
 
 from service.cli import app
 from vad.config import Settings
 
-yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -19,6 +19,7 @@ from ingest.sources import (
     redact_url,
     validate_source_url,
 )
+from tests.support.requirements import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PED2 = REPO_ROOT.parent / "shared" / "data" / "ucsd_ped2"
@@ -28,7 +29,7 @@ PED2 = REPO_ROOT.parent / "shared" / "data" / "ucsd_ped2"
 def video() -> Path:
     path = PED2 / "test" / "test_01.mp4"
     if not path.is_file():
-        pytest.skip(f"UCSD Ped2 footage not found at {PED2}")
+        missing(f"UCSD Ped2 footage not found at {PED2}")
     return path
 
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.requirements import missing
 from vad.codec import decode_jpeg, encode_jpeg
 from vad.pruning import StaticFramePruner, changed_fraction, thumbnail
 
@@ -36,10 +37,10 @@ def _read(path: Path, n: int) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def ped2_frames() -> list[np.ndarray]:
     if not CLIP.exists():
-        pytest.skip(f"UCSD Ped2 footage not found at {CLIP} (see ../shared/data/README.md)")
+        missing(f"UCSD Ped2 footage not found at {CLIP} (see ../shared/data/README.md)")
     frames = _read(CLIP, 40)
     if len(frames) < 40:
-        pytest.skip(f"could not decode 40 frames from {CLIP}")
+        missing(f"could not decode 40 frames from {CLIP}")
     return frames
 
 

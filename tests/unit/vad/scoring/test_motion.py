@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.requirements import missing
 from vad.config import ScoringConfig
 from vad.scoring.motion import MotionScorer
 from vad.types import Frame
@@ -168,7 +169,7 @@ def test_configured_warm_up_and_centre_are_used() -> None:
 def test_real_ped2_walking_is_ordinary_but_a_scene_cut_is_not() -> None:
     clip, other = PED2 / "train" / "train_01.mp4", PED2 / "test" / "test_04.mp4"
     if not (clip.exists() and other.exists()):
-        pytest.skip(f"UCSD Ped2 footage not found under {PED2}")
+        missing(f"UCSD Ped2 footage not found under {PED2}")
     images = []
     for path, n in ((clip, 60), (other, 1)):
         cap = cv2.VideoCapture(str(path))
