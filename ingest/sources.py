@@ -122,13 +122,18 @@ def _normalize(url: str) -> str:
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ValueError(f"file URL must point at this machine: {text!r}")
-        return str(Path(url2pathname(parts.path)).expanduser().resolve())
+        return _absolute(Path(url2pathname(parts.path)))
     if len(scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise ValueError(
             f"unsupported source scheme {scheme!r} in {redact_url(text)!r}: use rtsp://, "
             "rtsps://, http:// or https:// (MJPEG), or a local video file path"
         )
-    return str(Path(text).expanduser().resolve())
+    return _absolute(Path(text))
+
+
+def _absolute(path: Path) -> str:
+    """Absolute, normalized, but symlinks kept: the camera shows the path its user gave."""
+    return os.path.abspath(path.expanduser())
 
 
 def _normalize_network(parts: SplitResult, text: str) -> str:
