@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import func, select
 
 from db import queries
-from db.models import FrameScore, Window
+from db.models import Camera, CameraTracker, FrameScore, Window
 from db.session import make_engine, make_sessionmaker, transaction
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
@@ -83,7 +83,8 @@ def replay(
         f"in {elapsed:.1f} s"
     )
     if wait and not stop.is_set():
-        scored = _wait_scored(sessions, spec.id, wall_started, started, kept, timeout, stop)
+        ended = ingestor.reason == "end of file"
+        scored = _wait_scored(sessions, spec.id, wall_started, started, kept, timeout, stop, ended)
         typer.echo(f"{scored}/{kept} frames scored after {time.monotonic() - t0:.1f} s")
         _print_incidents(sessions, camera, started, media_start)
 
@@ -93,9 +94,18 @@ def _report(sessions, ingestor: CameraIngestor) -> int:
 
 
 def _wait_scored(
-    sessions, camera_id: int, ingested_since, media_since, expected: int, timeout: float, stop
+    sessions,
+    camera_id: int,
+    ingested_since,
+    media_since,
+    expected: int,
+    timeout: float,
+    stop,
+    ended: bool,
 ) -> int:
-    """Wait until every replayed frame is scored or its window has given up."""
+    """Wait until every replayed frame is scored or its window has given up, and the incident
+    tracker has consumed every window (up to the end-of-stream one when the file ended), so the
+    incidents printed next are final."""
     deadline = time.monotonic() + timeout
     scored = 0
     while time.monotonic() < deadline and not stop.is_set():
@@ -112,7 +122,8 @@ def _wait_scored(
                     Window.end_at >= media_since,
                 )
             ).one()
-        if scored + failed[0] >= expected:
+            settled = _tracker_settled(session, camera_id, media_since, ended)
+        if scored + failed[0] >= expected and settled:
             if failed[0]:
                 typer.secho(
                     f"{failed[0]} frame(s) could not be scored: {failed[1]}",
@@ -122,6 +133,26 @@ def _wait_scored(
             break
         time.sleep(0.5)
     return scored
+
+
+def _tracker_settled(session, camera_id: int, media_since, ended: bool) -> bool:
+    windows = session.scalar(select(Camera.next_window_seq).where(Camera.id == camera_id))
+    consumed = session.scalar(
+        select(CameraTracker.next_seq).where(CameraTracker.camera_id == camera_id)
+    )
+    if (consumed or 0) < (windows or 0):
+        return False
+    if not ended:
+        return True
+    return bool(
+        session.scalar(
+            select(func.count()).where(
+                Window.camera_id == camera_id,
+                Window.end_of_stream.is_(True),
+                Window.end_at >= media_since,
+            )
+        )
+    )
 
 
 def _print_incidents(sessions, camera: str, since, media_start: float) -> None:
