@@ -1,0 +1,130 @@
+"""Tiny encoders built at test time, without any download, exported by the production code path.
+
+`tiny_clip_dir` builds a small CLIPModel from a config (seeded random weights) and a real
+CLIP-style BPE tokenizer trained here on UCA captions, writes them as a pulled Hugging Face folder
+and exports it with `vad.encoders.export.export_clip` - the function `vad models export` calls.
+`tiny_yolo_dir` does the same for an untrained YOLO11n built from its yaml. Both return an exported
+model folder (loadable by `ClipEncoder.load` / `Detector.load`) and reuse it when called again on
+the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+UCA_TRAIN = SHARED_DATA / "uca" / "UCFCrime_Train.json"
+BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+CONTEXT = 32
+IMAGE_SIZE = 64
+_FALLBACK = [
+    "a man walks along the sidewalk",
+    "two people fight in the street",
+    "a car drives on the walkway",
+    "someone climbs the fence",
+    "a cyclist rides through a crowd of pedestrians",
+    "a person falls down and lies on the ground",
+]
+
+
+def captions(limit: int = 4000) -> Iterator[str]:
+    """Real surveillance captions (UCA) when the shared data is present, else a few fixed ones."""
+    if UCA_TRAIN.is_file():
+        count = 0
+        for video in json.loads(UCA_TRAIN.read_text()).values():
+            for sentence in video["sentences"]:
+                yield sentence
+                count += 1
+                if count >= limit:
+                    return
+    else:
+        yield from _FALLBACK
+
+
+def train_tokenizer(vocab_size: int = 1000):
+    """A byte-level BPE with CLIP's special tokens, lower-casing and <bos> ... <eos> template."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import BpeTrainer
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(captions(), trainer=trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}",
+        special_tokens=[(BOS, tokenizer.token_to_id(BOS)), (EOS, tokenizer.token_to_id(EOS))],
+    )
+    return tokenizer
+
+
+def tiny_clip_config(tokenizer, width: int = 32, layers: int = 2, image_size: int = IMAGE_SIZE):
+    from transformers import CLIPConfig
+
+    bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
+    return CLIPConfig(
+        text_config={
+            "vocab_size": tokenizer.get_vocab_size(),
+            "hidden_size": width,
+            "intermediate_size": width * 2,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 2,
+            "max_position_embeddings": CONTEXT,
+            "bos_token_id": bos,
+            "eos_token_id": eos,
+            "pad_token_id": eos,
+        },
+        vision_config={
+            "hidden_size": width,
+            "intermediate_size": width * 2,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 2,
+            "image_size": image_size,
+            "patch_size": 16,
+        },
+        projection_dim=width,
+    )
+
+
+def write_pulled_clip(folder: Path, seed: int = 0) -> Path:
+    """A folder shaped like `vad models pull` leaves a Hugging Face CLIP: config, weights,
+    tokenizer.json."""
+    import torch
+    from transformers import CLIPModel
+
+    tokenizer = train_tokenizer()
+    torch.manual_seed(seed)
+    model = CLIPModel(tiny_clip_config(tokenizer)).eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+def tiny_clip_dir(tmp_dir: Path) -> Path:
+    """An exported tiny CLIP under `tmp_dir` (built once per folder), ready for ClipEncoder.load."""
+    from vad.encoders.export import export_clip
+
+    out = Path(tmp_dir) / "encoders" / "tiny-clip"
+    if (out / "manifest.json").is_file():
+        return out
+    pulled = write_pulled_clip(Path(tmp_dir) / "downloads" / "tiny-clip")
+    return export_clip(pulled, out, name="tiny-clip")
+
+
+def tiny_yolo_dir(tmp_dir: Path) -> Path:
+    """An exported untrained YOLO11n under `tmp_dir` (built once per folder), for Detector.load."""
+    from vad.encoders.export import export_yolo
+
+    out = Path(tmp_dir) / "encoders" / "tiny-yolo"
+    if (out / "manifest.json").is_file():
+        return out
+    return export_yolo("yolo11n.yaml", out, name="tiny-yolo", image_size=160)

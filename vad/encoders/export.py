@@ -1,0 +1,193 @@
+"""Turn pulled weights into ONNX (the `export` extra: torch, transformers, ultralytics).
+
+Imported only by `vad models export` and tests; nothing on the runtime path imports this module.
+The CLI and the tests call the same functions, so what the tests check is what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from vad.encoders.runtime import MANIFEST, ModelError
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+_PAD_TOKENS = ("<|endoftext|>", "<pad>", "</s>")
+
+
+def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
+    """Export a pulled CLIP-family folder (config.json, weights, tokenizer) to `out_dir`:
+    image.onnx, text.onnx (dynamic batch axis), tokenizer.json and manifest.json."""
+    import torch
+    from transformers import AutoModel
+
+    source, out_dir = Path(source), Path(out_dir)
+    name = name or out_dir.name
+    if not (source / "config.json").is_file():
+        raise ModelError(f"{source} has no config.json; run `vad models pull {name}` first")
+    model = AutoModel.from_pretrained(source).eval().float()
+    tokenizer = _tokenizer_json(source)
+    pad_id = _pad_id(tokenizer)
+    image_size, mean, std = _image_spec(source, model)
+    length = int(model.config.text_config.max_position_embeddings)
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    image_tower, text_tower = _towers(model)
+    with torch.no_grad():
+        pixels = torch.zeros(2, 3, image_size, image_size)
+        _onnx(
+            image_tower,
+            (pixels,),
+            tmp / "image.onnx",
+            ["pixel_values"],
+            {"pixel_values": {0: "batch"}},
+        )
+        ids = torch.full((2, length), pad_id, dtype=torch.long)
+        ids[:, 0] = 0
+        mask = torch.ones(2, length, dtype=torch.long)
+        _onnx(
+            text_tower,
+            (ids, mask),
+            tmp / "text.onnx",
+            ["input_ids", "attention_mask"],
+            {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}},
+        )
+        dim = int(image_tower(pixels[:1]).shape[-1])
+    tokenizer.save(str(tmp / "tokenizer.json"))
+    scale = getattr(model, "logit_scale", None)
+    manifest = {
+        "format": 1,
+        "kind": "clip",
+        "name": name,
+        "family": model.config.model_type,
+        "source": str(source),
+        "dim": dim,
+        "image_size": image_size,
+        "mean": list(mean),
+        "std": list(std),
+        "resize": "short side to image_size (bicubic), centre crop, RGB, /255, (x-mean)/std",
+        "context_length": length,
+        "pad_id": pad_id,
+        "logit_scale": float(scale.detach().exp()) if scale is not None else 100.0,
+        "opset": OPSET,
+        "files": {"image": "image.onnx", "text": "text.onnx", "tokenizer": "tokenizer.json"},
+        **_provenance(),
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    _replace(tmp, out_dir)
+    log.info("exported %s (%s, dim %s) to %s", name, manifest["family"], dim, out_dir)
+    return out_dir
+
+
+def _features(output: Any) -> Any:
+    """transformers 5 returns a model output from get_*_features; 4.x returned the tensor."""
+    return output if hasattr(output, "shape") else output.pooler_output
+
+
+def _towers(model):
+    """The two halves of the model as modules with plain tensor outputs (what ONNX traces)."""
+    import torch
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixel_values):
+            return _features(self.model.get_image_features(pixel_values=pixel_values))
+
+    class TextTower(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return _features(
+                self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+            )
+
+    return ImageTower().eval(), TextTower().eval()
+
+
+def _onnx(module, args: tuple, path: Path, inputs: list[str], axes: dict) -> None:
+    """TorchScript-based export: fixed text length, dynamic batch, no onnxscript needed."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shape checks frozen as constants
+        torch.onnx.export(
+            module.eval(),
+            args,
+            str(path),
+            input_names=inputs,
+            output_names=["embeds"],
+            dynamic_axes={**axes, "embeds": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _tokenizer_json(source: Path):
+    """The fast tokenizer of the pulled folder, as a `tokenizers.Tokenizer`."""
+    from tokenizers import Tokenizer
+
+    path = source / "tokenizer.json"
+    if path.is_file():
+        return Tokenizer.from_file(str(path))
+    from transformers import AutoTokenizer
+
+    fast = AutoTokenizer.from_pretrained(source, use_fast=True)
+    return fast.backend_tokenizer
+
+
+def _pad_id(tokenizer) -> int:
+    for token in _PAD_TOKENS:
+        token_id = tokenizer.token_to_id(token)
+        if token_id is not None:
+            return int(token_id)
+    return 0
+
+
+def _image_spec(source: Path, model) -> tuple[int, tuple, tuple]:
+    size = int(model.config.vision_config.image_size)
+    mean, std = CLIP_MEAN, CLIP_STD
+    pre = source / "preprocessor_config.json"
+    if pre.is_file():
+        cfg = json.loads(pre.read_text())
+        mean = tuple(cfg.get("image_mean", mean))
+        std = tuple(cfg.get("image_std", std))
+    return size, mean, std
+
+
+def _provenance() -> dict:
+    import torch
+    import transformers
+
+    return {
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exporter": {"torch": torch.__version__, "transformers": transformers.__version__},
+    }
+
+
+def _replace(tmp: Path, out_dir: Path) -> None:
+    """Swap the finished export in, so a crash mid-export never leaves a half model in place."""
+    if out_dir.exists():
+        old = out_dir.with_name(out_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out_dir)
