@@ -127,4 +127,18 @@ def tiny_yolo_dir(tmp_dir: Path) -> Path:
     out = Path(tmp_dir) / "encoders" / "tiny-yolo"
     if (out / "manifest.json").is_file():
         return out
-    return export_yolo("yolo11n.yaml", out, name="tiny-yolo", image_size=160)
+    pulled = write_pulled_yolo(Path(tmp_dir) / "downloads" / "tiny-yolo")
+    return export_yolo(pulled, out, name="tiny-yolo", image_size=160)
+
+
+def write_pulled_yolo(folder: Path, seed: int = 0) -> Path:
+    """A checkpoint shaped like a pulled `yolo11n.pt`: YOLO11n from its yaml, seeded random
+    weights (ultralytics builds it offline)."""
+    import torch
+    from ultralytics import YOLO
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    path = folder / "model.pt"
+    YOLO("yolo11n.yaml").save(str(path))
+    return path

@@ -191,3 +191,47 @@ def _replace(tmp: Path, out_dir: Path) -> None:
     else:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(out_dir)
+
+
+def export_yolo(
+    weights: str | Path, out_dir: Path, name: str | None = None, image_size: int = 640
+) -> Path:
+    """Export a YOLO detector (a pulled `.pt`, or an architecture yaml such as `yolo11n.yaml`
+    for an untrained model) through ultralytics' own ONNX export, with a dynamic batch axis."""
+    from ultralytics import YOLO
+
+    out_dir = Path(out_dir)
+    name = name or out_dir.name
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model = YOLO(str(weights))
+    # ultralytics writes the .onnx next to its source file; a copy in our folder keeps a yaml
+    # model's export out of site-packages and makes the checkpoint part of the export.
+    model.save(str(tmp / "model.pt"))
+    model = YOLO(str(tmp / "model.pt"))
+    onnx_path = Path(
+        model.export(format="onnx", imgsz=image_size, dynamic=True, simplify=True, opset=OPSET)
+    )
+    (tmp / "model.pt").unlink()
+    if onnx_path != tmp / "model.onnx":
+        shutil.move(onnx_path, tmp / "model.onnx")
+    names = model.names
+    manifest = {
+        "format": 1,
+        "kind": "detector",
+        "name": name,
+        "family": "yolo",
+        "source": str(weights),
+        "image_size": image_size,
+        "stride": int(max(model.model.stride)),
+        "resize": "letterbox to image_size (keep aspect, pad 114), RGB, /255",
+        "classes": [names[i] for i in sorted(names)],
+        "opset": OPSET,
+        "files": {"model": "model.onnx"},
+        **_provenance(),
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    _replace(tmp, out_dir)
+    log.info("exported %s (yolo, %s classes) to %s", name, len(names), out_dir)
+    return out_dir
