@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vad.encoders.config import EncoderConfig, ZeroShotConfig
 from vad.scoring.normality.config import NormalityConfig
 
 
@@ -274,6 +275,8 @@ class Settings(BaseSettings):
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    encoders: EncoderConfig = Field(default_factory=EncoderConfig)
+    zero_shot: ZeroShotConfig = Field(default_factory=ZeroShotConfig)
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()
