@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from service.commands import camera, db, incidents, pipeline, replay, token
+from service.commands import camera, db, incidents, models, pipeline, replay, token
 from service.context import AppContext, setup_logging
 from vad.config import Settings
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(camera.app, name="camera")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
+app.add_typer(models.app, name="models")
 app.command("incidents")(incidents.incidents)
 app.command("replay")(replay.replay)
 for name, command in pipeline.COMMANDS.items():

@@ -1,0 +1,120 @@
+"""`vad models pull|export|list`: get encoder weights, turn them into ONNX, see what runs where."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from service.context import fail, get_context
+from vad.encoders import registry
+from vad.encoders.runtime import ModelError
+
+app = typer.Typer(help="Encoder models: pull weights, export to ONNX, list.", no_args_is_help=True)
+
+
+@app.command("pull")
+def pull(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Catalog name (see `vad models list`) or HF org/repo."),
+) -> None:
+    """Download weights from the Hugging Face hub or ultralytics assets into the model folder."""
+    settings = get_context(ctx).settings
+    enc = settings.encoders
+    try:
+        entry = registry.resolve(name)
+        path = registry.pull(
+            entry, settings.model_dir, enc.hub_endpoint, enc.assets_url, enc.pull_timeout_seconds
+        )
+    except ModelError as error:
+        fail(str(error))
+    typer.echo(f"pulled {entry.name} ({entry.source}) into {path}")
+    typer.echo(f"next: vad models export {entry.name}")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="A pulled model (same name as for pull)."),
+) -> None:
+    """Export pulled weights to ONNX (CLIP: image + text towers; YOLO: ultralytics export)."""
+    settings = get_context(ctx).settings
+    try:
+        entry = registry.resolve(name)
+        path = registry.export(entry, settings.model_dir, settings.encoders.detector_image_size)
+    except ModelError as error:
+        fail(str(error))
+    typer.echo(f"exported {entry.name} to {path}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    probe: bool = typer.Option(
+        True, "--probe/--no-probe", help="Open each model to report the providers it runs on."
+    ),
+) -> None:
+    """Installed models (kind, input size, dimension, providers), catalog, and stage status."""
+    settings = get_context(ctx).settings
+    models = [_describe(m, settings, probe) for m in registry.installed(settings.model_dir)]
+    stages = registry.stage_status(settings)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "model_dir": str(settings.model_dir),
+                    "installed": models,
+                    "stages": [
+                        {"stage": s.stage, "model": s.model, "on": s.on, "reason": s.reason}
+                        for s in stages
+                    ],
+                    "catalog": [e.name for e in registry.CATALOG.values()],
+                },
+                indent=2,
+            )
+        )
+        return
+    typer.echo(f"model folder: {settings.model_dir}")
+    if not models:
+        typer.echo("  no encoders installed")
+    for m in models:
+        typer.echo(
+            f"  {m['name']:<16} {m['kind']:<9} input {m['input']:<8} dim {m['dim'] or '-':<5} "
+            f"{','.join(m['providers']) or m['error']}"
+        )
+    typer.echo("stages:")
+    for stage in stages:
+        typer.echo(f"  {stage.line()}")
+    typer.echo("catalog: " + ", ".join(f"{e.name} ({e.note})" for e in registry.CATALOG.values()))
+
+
+def _describe(model: registry.InstalledModel, settings, probe: bool) -> dict:
+    out = {
+        "name": model.name,
+        "kind": model.kind,
+        "path": str(model.path),
+        "input": model.input_size(),
+        "dim": model.manifest.get("dim"),
+        "providers": [],
+        "error": "",
+    }
+    if not probe:
+        out["providers"] = registry.available_providers()
+        return out
+    try:
+        out["providers"] = _open(model, settings).providers
+    except ModelError as error:
+        out["error"] = f"BROKEN: {error}"
+    return out
+
+
+def _open(model: registry.InstalledModel, settings):
+    providers = list(settings.encoders.providers) or None
+    if model.kind == "clip":
+        from vad.encoders.clip import ClipEncoder
+
+        return ClipEncoder.load(model.path, providers)
+    from vad.encoders.detector import Detector
+
+    return Detector.load(model.path, providers)

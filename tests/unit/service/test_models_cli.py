@@ -1,0 +1,100 @@
+"""`vad models pull|export|list` on a tiny CLIP laid out like a pull, and offline pulls."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.support.requirements import missing
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(monkeypatch, model_dir: Path, *args: str, **env: str):
+    for key in [k for k in os.environ if k.startswith("VAD_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("VAD_MODEL_DIR", str(model_dir))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_offline_pull_fails_at_once_with_a_clear_message(monkeypatch, tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    for name in ("clip-vit-b32", "yolo11n"):
+        started = time.monotonic()
+        result = _run(
+            monkeypatch,
+            tmp_path,
+            "models",
+            "pull",
+            name,
+            VAD_ENCODERS__HUB_ENDPOINT=endpoint,
+            VAD_ENCODERS__ASSETS_URL=endpoint,
+        )
+        assert result.exit_code == 2
+        assert time.monotonic() - started < 10
+        assert "cannot download" in result.output and "offline" in result.output
+        assert not (tmp_path / "downloads" / name).exists()
+
+
+def test_offline_pull_honours_hf_endpoint(tmp_path: Path) -> None:
+    """The real command in a fresh process, pointed at a closed port the standard HF way."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAD_")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}", VAD_MODEL_DIR=str(tmp_path))
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "models", "pull", "clip-vit-b32"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot download openai/clip-vit-base-patch32" in done.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_unknown_name_lists_the_catalog(monkeypatch, tmp_path: Path) -> None:
+    result = _run(monkeypatch, tmp_path, "models", "pull", "no-such-model")
+    assert result.exit_code == 2 and "clip-vit-b32" in result.output
+
+
+def test_export_of_an_unpulled_model_says_pull_first(monkeypatch, tmp_path: Path) -> None:
+    result = _run(monkeypatch, tmp_path, "models", "export", "yolo11n")
+    assert result.exit_code == 2 and "vad models pull yolo11n" in result.output
+
+
+def test_export_then_list_shows_model_provider_and_stages(monkeypatch, tmp_path: Path) -> None:
+    if importlib.util.find_spec("transformers") is None:
+        missing("transformers (the `export` extra) builds the tiny model")
+    from tests.support.tiny_models import write_pulled_clip
+
+    write_pulled_clip(tmp_path / "downloads" / "clip-vit-b32")  # tiny weights, catalog name
+    result = _run(monkeypatch, tmp_path, "models", "export", "clip-vit-b32")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "encoders" / "clip-vit-b32" / "image.onnx").is_file()
+    result = _run(monkeypatch, tmp_path, "models", "list", "--json")
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.output[result.output.index("{") :])
+    (model,) = listing["installed"]
+    assert model["name"] == "clip-vit-b32" and model["kind"] == "clip"
+    assert model["input"] == "64x64" and model["dim"] == 32
+    assert model["providers"][-1] == "CPUExecutionProvider"
+    stages = {s["stage"]: s for s in listing["stages"]}
+    assert stages["embeddings"]["on"] and stages["zero-shot"]["on"]
+    assert not stages["detector"]["on"]
+    assert "vad models pull yolo11n && vad models export yolo11n" in stages["detector"]["reason"]
