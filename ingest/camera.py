@@ -53,6 +53,8 @@ class CameraIngestor:
         self.publisher = publisher
         self.pace = pace
         self.counters = DeliveryCounters()
+        # a paced source is live: keep its newest frames; an unpaced replay must lose nothing
+        self.outbox = publisher.outbox(spec.id, self.counters, lossless=not pace)
         self.pruner = StaticFramePruner.from_config(config)
         self.status = "connecting"
         self.reason: str | None = None
@@ -118,6 +120,7 @@ class CameraIngestor:
             log.exception("camera %s ingest crashed", self.spec.name)
             self._set_status("offline", f"ingest error: {error}")
         finally:
+            self.outbox.close(timeout=self.config.drain_timeout_seconds)
             self.finished.set()
 
     def _stream(self, start_index: int) -> bool:
@@ -138,7 +141,7 @@ class CameraIngestor:
             while not self._stop.is_set():
                 frame = source.read()
                 if frame is None:
-                    self.publisher.publish_end(self.spec.id, last_time)
+                    self.outbox.put_end(last_time)
                     return True
                 if base is None:
                     start = max(time.time(), self.spec.not_before)
@@ -150,9 +153,7 @@ class CameraIngestor:
                 if not sampler.due(frame.pts) or not self.pruner.keep(frame.image, frame.pts):
                     continue
                 captured_at = last_time = base + frame.pts
-                self.publisher.publish(
-                    self.spec.id, frame.index, captured_at, frame.image, self.counters
-                )
+                self.outbox.put(frame.index, captured_at, frame.image)
             return False
 
     def _wait_until(self, monotonic_deadline: float) -> None:

@@ -1,8 +1,16 @@
 """Publishing kept frames to Kafka: one record per frame, key = camera id.
 
-Sends are asynchronous; a frame counts as kept only once the broker acknowledged it, and as
-dropped when it could not be delivered or too many of the camera's frames are already in flight
-(a stalled broker must not grow memory without bound).
+Between a camera's capture loop and the producer sits a small per-camera outbox: the camera only
+ever appends to it (it never waits for the broker, so a stalled broker cannot make the camera's
+stream fall behind), and a sender thread moves frames from it to the producer while fewer than
+`max_pending_frames` of the camera's frames are unacknowledged. When the broker stalls, the outbox
+fills and its *oldest* unsent frame is dropped and counted for each new one: after an outage the
+pipeline resumes with what the camera sees now, not with a backlog of the past. File replays
+(`lossless`) wait for room instead, since a file has no "now" to fall behind.
+
+A frame counts as kept only once the broker acknowledged it, and as dropped when it was pushed out
+of the outbox or could not be delivered. Memory per camera is bounded by
+`max_queued_frames + max_pending_frames` encoded frames.
 """
 
 from __future__ import annotations
@@ -10,6 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,9 +58,9 @@ class DeliveryCounters:
             self.dropped += 1
             self.last_error = str(error)
 
-    def dropped_now(self) -> None:
+    def dropped_now(self, count: int = 1) -> None:
         with self._lock:
-            self.dropped += 1
+            self.dropped += count
 
     def restore(self, kept: int, dropped: int) -> None:
         with self._lock:
@@ -63,10 +75,185 @@ class DeliveryCounters:
             return kept, dropped
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingFrame:
+    """One record waiting in an outbox: an encoded frame, or an end-of-stream marker
+    (`value` empty), which travels the same queue so it can never overtake the frames before it."""
+
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    is_frame: bool = True
+
+
+class LatestFrames:
+    """A bounded FIFO that keeps the newest items: appending to a full queue pushes out the oldest.
+
+    The policy lives here, apart from Kafka, so it can be tested on its own."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: deque[OutgoingFrame] = deque()
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+    def put(self, item: OutgoingFrame) -> int:
+        """Append; returns how many frames were pushed out to make room (0 or 1). An end marker
+        is never pushed out while frames are left to drop."""
+        with self._cond:
+            dropped = 0
+            if len(self._items) >= self.capacity:
+                victim = next((i for i, x in enumerate(self._items) if x.is_frame), None)
+                if victim is not None:
+                    del self._items[victim]
+                    dropped = 1
+            self._items.append(item)
+            self._cond.notify_all()
+            return dropped
+
+    def put_wait(self, item: OutgoingFrame, stop: threading.Event) -> bool:
+        """Append once there is room (lossless replay); False if `stop` was set first."""
+        with self._cond:
+            while len(self._items) >= self.capacity:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.2)
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
+
+    def take(self, timeout: float) -> OutgoingFrame | None:
+        """The oldest item, or None after `timeout` seconds of an empty queue."""
+        with self._cond:
+            if not self._items and not self._cond.wait_for(lambda: self._items, timeout):
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
+
+    def clear(self) -> int:
+        """Discard everything left; returns the number of frames discarded."""
+        with self._cond:
+            frames = sum(1 for x in self._items if x.is_frame)
+            self._items.clear()
+            self._cond.notify_all()
+            return frames
+
+    def wait_empty(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._items, timeout)
+
+
+class CameraOutbox:
+    """One camera's queue in front of the producer, with the thread that empties it."""
+
+    def __init__(
+        self, publisher: FramePublisher, camera_id: int, counters: DeliveryCounters, lossless: bool
+    ) -> None:
+        self.publisher = publisher
+        self.camera_id = camera_id
+        self.counters = counters
+        self.lossless = lossless
+        self.queue = LatestFrames(publisher.config.max_queued_frames)
+        self._closed = threading.Event()
+        self._room = threading.Condition()
+        self._sending = threading.Lock()  # held from taking a record until the producer has it
+        self._thread = threading.Thread(
+            target=self._send_loop, name=f"outbox-{camera_id}", daemon=True
+        )
+        self._thread.start()
+
+    # --- the capture side ----------------------------------------------------------------------
+
+    def put(self, index: int, captured_at: float, image: np.ndarray) -> None:
+        meta = FrameMeta(self.camera_id, index, captured_at, time.time())
+        value = encode_jpeg(self.publisher.fit(image), self.publisher.config.jpeg_quality)
+        self._enqueue(OutgoingFrame(value, meta.to_headers()))
+
+    def put_end(self, captured_at: float) -> None:
+        """Mark the end of a finite source, so its last window and open incident close now
+        instead of waiting for frames that will never come."""
+        headers = end_of_stream_headers(self.camera_id, captured_at, time.time())
+        self._enqueue(OutgoingFrame(b"", headers, is_frame=False))
+
+    def _enqueue(self, item: OutgoingFrame) -> None:
+        if self.lossless:
+            if not self.queue.put_wait(item, self._closed) and item.is_frame:
+                self.counters.dropped_now()
+        elif self.queue.put(item):
+            self.counters.dropped_now()
+
+    # --- the broker side -----------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while not self._closed.is_set():
+            if not self._wait_for_room():
+                continue
+            with self._sending:
+                item = self.queue.take(0.2)
+                if item is not None:
+                    self._send(item)
+
+    def _wait_for_room(self) -> bool:
+        """Hold back while the camera's in-flight bound is reached (the broker is behind)."""
+        with self._room:
+            return self._room.wait_for(
+                lambda: self.counters.in_flight < self.publisher.config.max_pending_frames
+                or self._closed.is_set(),
+                0.2,
+            ) and not self._closed.is_set()
+
+    def _send(self, item: OutgoingFrame) -> None:
+        if not item.is_frame:
+            self.publisher.send_marker(self.camera_id, item)
+            return
+        self.counters.sent()
+        try:
+            future = self.publisher.send(self.camera_id, item)
+        except Exception as error:  # noqa: BLE001 - broker unreachable: count and go on
+            self._done(self.counters.failed, error)
+            return
+        future.add_callback(lambda meta: self._done(self.counters.delivered, meta))
+        future.add_errback(lambda error: self._done(self.counters.failed, error))
+
+    def _done(self, update: Callable[[Any], None], outcome: Any) -> None:
+        """Count the outcome and wake the sender: a slot in the in-flight bound is free."""
+        update(outcome)
+        with self._room:
+            self._room.notify_all()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued record was handed to the producer."""
+        if not self.queue.wait_empty(timeout):
+            return False
+        with self._sending:  # the record taken last is in the producer too
+            return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send what is queued (within `timeout`), then stop; leftovers are counted as dropped."""
+        self.drain(timeout)
+        self._closed.set()
+        with self._room:
+            self._room.notify_all()
+        self._thread.join(5)
+        left = self.queue.clear()
+        if left:
+            self.counters.dropped_now(left)
+        self.publisher.forget(self)
+
+
 class FramePublisher:
+    """The process's one Kafka producer, shared by the cameras' outboxes."""
+
     def __init__(self, bootstrap: str, topic: str, config: IngestConfig) -> None:
         self.topic = topic
         self.config = config
+        self._outboxes: set[CameraOutbox] = set()
+        self._lock = threading.Lock()
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -77,40 +264,31 @@ class FramePublisher:
             request_timeout_ms=10000,
         )
 
-    def publish(
-        self,
-        camera_id: int,
-        index: int,
-        captured_at: float,
-        image: np.ndarray,
-        counters: DeliveryCounters,
-    ) -> None:
-        if counters.in_flight >= self.config.max_pending_frames:
-            counters.dropped_now()
-            return
-        meta = FrameMeta(camera_id, index, captured_at, time.time())
-        value = encode_jpeg(self._fit(image), self.config.jpeg_quality)
-        counters.sent()
-        try:
-            future = self._producer.send(
-                self.topic, key=str(camera_id).encode(), value=value, headers=meta.to_headers()
-            )
-        except Exception as error:  # noqa: BLE001 - broker unreachable: count and go on
-            counters.failed(error)
-            return
-        future.add_callback(counters.delivered)
-        future.add_errback(counters.failed)
+    def outbox(
+        self, camera_id: int, counters: DeliveryCounters, lossless: bool = False
+    ) -> CameraOutbox:
+        """A new outbox for one camera's frames (close it when the camera stops)."""
+        box = CameraOutbox(self, camera_id, counters, lossless)
+        with self._lock:
+            self._outboxes.add(box)
+        return box
 
-    def publish_end(self, camera_id: int, captured_at: float) -> None:
-        """Mark the end of a finite source, so its last window and open incident close now
-        instead of waiting for frames that will never come."""
-        headers = end_of_stream_headers(camera_id, captured_at, time.time())
+    def forget(self, box: CameraOutbox) -> None:
+        with self._lock:
+            self._outboxes.discard(box)
+
+    def send(self, camera_id: int, item: OutgoingFrame):
+        return self._producer.send(
+            self.topic, key=str(camera_id).encode(), value=item.value, headers=item.headers
+        )
+
+    def send_marker(self, camera_id: int, item: OutgoingFrame) -> None:
         try:
-            self._producer.send(self.topic, key=str(camera_id).encode(), value=b"", headers=headers)
+            self.send(camera_id, item)
         except Exception as error:  # noqa: BLE001 - the idle flush closes the window anyway
             log.warning("cannot publish end of stream for camera %s: %s", camera_id, error)
 
-    def _fit(self, image: np.ndarray) -> np.ndarray:
+    def fit(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         if width <= self.config.max_width:
             return image
@@ -120,10 +298,20 @@ class FramePublisher:
         )
 
     def flush(self, timeout: float = 10.0) -> None:
-        self._producer.flush(timeout=timeout)
+        """Hand every queued frame to the producer, then wait for the broker's answers."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            boxes = list(self._outboxes)
+        for box in boxes:
+            box.drain(max(0.0, deadline - time.monotonic()))
+        self._producer.flush(timeout=max(0.5, deadline - time.monotonic()))
 
     def close(self) -> None:
+        with self._lock:
+            boxes = list(self._outboxes)
         try:
+            for box in boxes:
+                box.close(timeout=5)
             self._producer.flush(timeout=5)
         finally:
             self._producer.close(timeout=5)

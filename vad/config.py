@@ -92,8 +92,24 @@ class IngestConfig(_Section):
         ge=1,
         description=(
             "Frames in flight towards Kafka per camera (sent, not yet acknowledged); while the "
-            "broker is stalled, new frames beyond this are dropped and counted, so memory stays "
-            "bounded."
+            "broker is stalled, further frames wait in the camera's outbox."
+        ),
+    )
+    max_queued_frames: int = Field(
+        50,
+        ge=1,
+        description=(
+            "Encoded frames per camera waiting for the producer while the broker is behind; when "
+            "full, the oldest is dropped and counted, so ingest keeps the newest frames and its "
+            "memory stays bounded (file replays wait instead)."
+        ),
+    )
+    drain_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "When a camera stops, how long its queued frames may take to reach the producer; "
+            "what is left after that is counted as dropped."
         ),
     )
 

@@ -31,6 +31,12 @@ FAST = {
 }
 
 
+SMALL_BUFFERS = {
+    "VAD_INGEST__MAX_PENDING_FRAMES": "10",
+    "VAD_INGEST__MAX_QUEUED_FRAMES": "10",
+}
+
+
 def _report(fault: str, seconds: float) -> None:
     print(f"\n[fault] {fault}: recovered in {seconds:.1f} s")
 
@@ -214,9 +220,9 @@ def test_kafka_broker_restart(infra, tmp_path, ped2, request):
             kafka_bootstrap=kafka.bootstrap,
             celery_broker=infra.celery_broker,
         )
-        # A small in-flight bound, so a 9 s outage at 5 fps overflows it: the frames that do not
-        # fit must be counted as dropped (and never reach the log), not vanish.
-        pipe = make_pipeline(endpoints, tmp_path, VAD_INGEST__MAX_PENDING_FRAMES="10", **FAST)
+        # Small bounds (10 in flight + 10 queued), so a 9 s outage at 5 fps overflows them: the
+        # oldest unsent frames must be counted as dropped (and never reach the log), not vanish.
+        pipe = make_pipeline(endpoints, tmp_path, **SMALL_BUFFERS, **FAST)
         try:
             _add_camera(pipe, "loop", str(ped2 / "test" / "test_08.mp4"), "--loop")
             _start_scoring(pipe)
