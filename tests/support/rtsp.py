@@ -42,14 +42,21 @@ def rtsp_unavailable_reason() -> str | None:
 
 
 class RtspServer:
-    """One looping RTSP camera at rtsp://127.0.0.1:PORT/MOUNT serving `video`."""
+    """One looping RTSP camera at rtsp://127.0.0.1:PORT/MOUNT serving `video`; `extra_mounts`
+    ({mount: video}) adds more cameras to the same server process."""
 
     def __init__(
-        self, video: Path, port: int | None = None, mount: str = "/cam", ready_timeout: float = 20
+        self,
+        video: Path,
+        port: int | None = None,
+        mount: str = "/cam",
+        ready_timeout: float = 20,
+        extra_mounts: dict[str, Path] | None = None,
     ) -> None:
         self.video = Path(video)
         self.port = port or free_port()
         self.mount = mount
+        self.extra_mounts = {m: Path(v) for m, v in (extra_mounts or {}).items()}
         self.ready_timeout = ready_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
@@ -57,6 +64,9 @@ class RtspServer:
     @property
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}{self.mount}"
+
+    def url_for(self, mount: str) -> str:
+        return f"rtsp://127.0.0.1:{self.port}{mount}"
 
     @property
     def pid(self) -> int | None:
@@ -68,7 +78,9 @@ class RtspServer:
             return
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         command = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port)]
-        command += ["--mount", self.mount, str(self.video)]
+        mounts = {self.mount: self.video, **self.extra_mounts}
+        command += [arg for mount in mounts for arg in ("--mount", mount)]
+        command += [str(video) for video in mounts.values()]
         self._proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True
         )

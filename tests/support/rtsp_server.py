@@ -3,6 +3,10 @@
 Run with the system interpreter (PyGObject is not in the venv):
 
     /usr/bin/python3 tests/support/rtsp_server.py --port 8554 --mount /cam FILE.mp4
+    /usr/bin/python3 tests/support/rtsp_server.py --port 8554 --mount /a A.mp4 --mount /b B.mp4
+
+Several mounts (one per file, in order) make one process serve many cameras, as the load
+benchmark does.
 
 The file is decoded once into memory and pushed into an `appsrc` by a paced thread, then
 re-encoded with x264 (zero latency, a keyframe every second). Looping in-memory frames instead of
@@ -109,19 +113,24 @@ class LoopingFactory(GstRtspServer.RTSPMediaFactory):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mount", default="/cam")
+    parser.add_argument("--mount", action="append", help="one per file (default /cam)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("file")
+    parser.add_argument("file", nargs="+")
     args = parser.parse_args()
+    mounts = args.mount or ["/cam"]
+    if len(mounts) != len(args.file):
+        parser.error("give one --mount per file")
 
     Gst.init(None)
-    buffers, caps, fps = decode_file(args.file)
-    log(f"{len(buffers)} frames at {fps:g} fps from {args.file}")
-
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
-    server.get_mount_points().add_factory(args.mount, LoopingFactory(buffers, caps, fps))
+    decoded: dict[str, tuple[list[Gst.Buffer], Gst.Caps, float]] = {}
+    for mount, path in zip(mounts, args.file, strict=True):
+        if path not in decoded:  # mounts replaying the same file share its decoded frames
+            decoded[path] = decode_file(path)
+            log(f"{len(decoded[path][0])} frames at {decoded[path][2]:g} fps from {path}")
+        server.get_mount_points().add_factory(mount, LoopingFactory(*decoded[path]))
     if server.attach(None) == 0:
         log(f"cannot listen on {args.host}:{args.port}")
         return 1
