@@ -18,6 +18,7 @@ from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_strea
 from vad.config import Settings
 from vad.types import Frame
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
+from workers.encoding import FrameEncoding
 from workers.kafka_log import FrameReader, LogRecord, WindowUnavailable
 from workers.scorers import ScorerCache
 from workers.tracker import advance_tracker
@@ -64,6 +65,7 @@ class WindowScorer:
         self.sessions = sessions
         self.reader = reader
         self.scorers = ScorerCache(settings, sessions)
+        self.encoding = FrameEncoding(settings, sessions)
         self.send_delivery = send_delivery
 
     def run(self, task: WindowTask) -> str:
@@ -85,14 +87,17 @@ class WindowScorer:
         with self.sessions() as session:
             state = queries.load_scorer_state(session, window.camera_id, scorer.name)
         result = scorer.score(frames, context, state)
+        encoded = self.encoding.encode(window.camera_id, frames, result.scores)
         if self.settings.faults.score_delay_seconds:
             time.sleep(self.settings.faults.score_delay_seconds)
         rows = [
             _row(frame, float(score), float(raw), ingested[frame.offset])
-            for frame, score, raw in zip(frames, result.scores, result.raw, strict=True)
+            for frame, score, raw in zip(frames, encoded.scores, result.raw, strict=True)
         ]
         with transaction(self.sessions) as session:
             wrote = queries.finish_window(session, window.id, rows, scorer.name, result.state)
+            if wrote:
+                self.encoding.store(session, window, encoded)
         self.track(window.camera_id, threshold)
         return "scored" if wrote else "duplicate"
 
@@ -103,6 +108,7 @@ class WindowScorer:
         with transaction(self.sessions) as session:
 
             def on_event(kind: str, incident: Incident) -> None:
+                self.encoding.annotate(session, incident)
                 created.extend(enqueue_incident_event(session, kind, incident))
 
             consumed = advance_tracker(

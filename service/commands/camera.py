@@ -11,9 +11,11 @@ import typer
 from db import queries
 from db.session import transaction
 from ingest.sources import SourceError, validate_source_url
+from service.commands.rules import rules
 from service.context import fail, get_context
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
+app.command("rules")(rules)  # watch rules for zero-shot scoring
 
 
 @app.command("add")

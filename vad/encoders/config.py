@@ -57,7 +57,9 @@ class EncoderConfig(_Section):
     threads: int = Field(
         0, ge=0, description="Intra-op threads per session; 0 = ONNX Runtime's default."
     )
-    batch_size: int = Field(16, ge=1, le=256, description="Frames per inference batch.")
+    batch_size: int = Field(
+        32, ge=1, le=256, description="Frames per inference batch (a whole window is one batch)."
+    )
     detector_confidence: float = Field(
         0.25, ge=0, le=1, description="Detections under this confidence are dropped."
     )

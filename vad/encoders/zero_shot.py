@@ -76,7 +76,7 @@ class ZeroShotScorer:
         sim_a = x @ self.anomaly.T / self.temperature
         sim_n = x @ self.normal.T / self.temperature
         logit = _group_logit(sim_a) - _group_logit(sim_n)
-        probability = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
+        probability = (0.5 * (1.0 + np.tanh(0.5 * logit))).astype(np.float32)  # stable sigmoid
         top = [self.prompts.anomaly[i] for i in sim_a.argmax(axis=1)]
         return ZeroShotResult(probability, top)
 

@@ -1,0 +1,193 @@
+"""The encoder hook of the stage-1 worker: embed kept frames, detect objects, zero-shot score
+and fuse, then store it all in the transaction that finishes the window.
+
+Built once per worker process. Every stage whose model is not installed (or fails to load) is off,
+logged once with the command that turns it on; the window is then scored by stage 1 alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import embedding_queries as eq
+from db.models import Incident, Window
+from db.queries import utc
+from db.session import transaction
+from vad.config import Settings
+from vad.encoders.registry import export_dir, stage_status
+from vad.encoders.runtime import ModelError
+from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe, fuse
+from vad.types import Frame
+
+log = logging.getLogger(__name__)
+_RULES_RECHECK_SECONDS = 10.0
+FIRED = " | fired: "
+
+
+@dataclass
+class EncodedWindow:
+    """A window's encoder outputs, ready to be written with its scores."""
+
+    scores: np.ndarray  # fused (or stage-1 where zero-shot is off)
+    embeddings: list[dict] = field(default_factory=list)
+    detections: list[dict] = field(default_factory=list)
+    zero_shot: list[dict] = field(default_factory=list)
+
+
+class FrameEncoding:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
+        self.settings = settings
+        self.sessions = sessions
+        self.clip = None
+        self.detector = None
+        self._clip_model_id: int | None = None
+        self._prompts: dict[int, tuple[float, ZeroShotScorer | None]] = {}
+        if settings.encoders.enabled:
+            self._load()
+        for stage in stage_status(settings):
+            (log.info if stage.on else log.warning)("encoder stage %s", stage.line())
+
+    @property
+    def active(self) -> bool:
+        return self.clip is not None or self.detector is not None
+
+    def _load(self) -> None:
+        enc = self.settings.encoders
+        providers = list(enc.providers) or None
+        if enc.store_embeddings or self.settings.zero_shot.enabled:
+            self.clip = _try_load("clip", self.settings.model_dir, enc.clip, providers, enc)
+        self.detector = _try_load("detector", self.settings.model_dir, enc.detector, providers, enc)
+
+    def encode(self, camera_id: int, frames: list[Frame], stage1: np.ndarray) -> EncodedWindow:
+        """Run the installed encoders on the window's decodable frames (one batch each)."""
+        out = EncodedWindow(np.asarray(stage1, np.float64).copy())
+        index = [i for i, f in enumerate(frames) if f.image is not None]
+        if not self.active or not index:
+            return out
+        images = [frames[i].image for i in index]
+        if self.clip is not None:
+            self._encode_clip(camera_id, frames, index, images, out)
+        if self.detector is not None:
+            for i, found in zip(index, self.detector.detect(images), strict=True):
+                counts = Counter(d.class_name for d in found)
+                out.detections.append(
+                    {
+                        **_frame_key(frames[i]),
+                        "model": self.detector.name,
+                        "objects": [d.as_dict() for d in found],
+                        "counts": dict(counts),
+                    }
+                )
+        return out
+
+    def _encode_clip(self, camera_id, frames, index, images, out: EncodedWindow) -> None:
+        embeds = self.clip.embed_images(images)
+        if self.settings.encoders.store_embeddings:
+            model_id = self._model_id()
+            out.embeddings = [
+                {**_frame_key(frames[i]), "model_id": model_id, "embedding": e}
+                for i, e in zip(index, embeds, strict=True)
+            ]
+        scorer = self._scorer(camera_id) if self.settings.zero_shot.enabled else None
+        if scorer is None:
+            return
+        result = scorer.score(embeds)
+        weight = self.settings.zero_shot.weight
+        for j, i in enumerate(index):
+            stage1 = float(out.scores[i])
+            p = float(result.probability[j])
+            fused, fired = fuse(stage1, p, weight)
+            out.scores[i] = fused
+            out.zero_shot.append(
+                {
+                    **_frame_key(frames[i]),
+                    "model": self.clip.name,
+                    "stage1": None if math.isnan(stage1) else stage1,
+                    "probability": p,
+                    "fused": None if math.isnan(fused) else fused,
+                    "top_rule": result.top_rule[j],
+                    "fired": fired,
+                }
+            )
+
+    def _model_id(self) -> int:
+        if self._clip_model_id is None:
+            with transaction(self.sessions) as session:
+                self._clip_model_id = eq.register_model(
+                    session, self.clip.name, "clip", self.clip.dim, self.clip.manifest
+                )
+        return self._clip_model_id
+
+    def _scorer(self, camera_id: int) -> ZeroShotScorer | None:
+        """The camera's prompt set, embedded once and refreshed when its rules may have changed."""
+        cached = self._prompts.get(camera_id)
+        if cached and time.monotonic() - cached[0] < _RULES_RECHECK_SECONDS:
+            return cached[1]
+        with self.sessions() as session:
+            rules = eq.camera_rules(session, camera_id)
+        prompts = PromptSet.for_camera(self.settings.zero_shot, rules)
+        if cached and cached[1] is not None and cached[1].prompts == prompts:
+            scorer = cached[1]
+        elif prompts is None:
+            scorer = None
+        else:
+            scorer = ZeroShotScorer.build(self.clip, prompts, self.settings.zero_shot.temperature)
+        self._prompts[camera_id] = (time.monotonic(), scorer)
+        return scorer
+
+    def store(self, session: Session, window: Window, encoded: EncodedWindow) -> None:
+        """Write the outputs in the caller's (window-finishing) transaction."""
+        eq.store_frame_outputs(
+            session,
+            window.id,
+            window.camera_id,
+            encoded.embeddings,
+            encoded.detections,
+            encoded.zero_shot,
+        )
+
+    def annotate(self, session: Session, incident: Incident) -> None:
+        """Append which rule fired at the incident's peak frame to its rule text."""
+        if self.clip is None or incident.peak_offset is None:
+            return
+        row = eq.zero_shot_at(session, incident.camera_id, incident.peak_offset)
+        if row is None:
+            return
+        base = (incident.rule or "").split(FIRED)[0]
+        incident.rule = base + FIRED + describe(row.fired, row.top_rule, row.probability)
+
+
+def _frame_key(frame: Frame) -> dict:
+    return {"kafka_offset": frame.offset, "captured_at": utc(frame.captured_at)}
+
+
+def _try_load(kind: str, model_dir: Path, name: str, providers, enc):
+    folder = export_dir(model_dir, name)
+    if not folder.exists():
+        return None  # reported by stage_status with the command that installs it
+    try:
+        if kind == "clip":
+            from vad.encoders.clip import ClipEncoder
+
+            return ClipEncoder.load(folder, providers, enc.threads, enc.batch_size)
+        from vad.encoders.detector import Detector
+
+        return Detector.load(
+            folder,
+            providers,
+            threads=enc.threads,
+            batch_size=enc.batch_size,
+            confidence=enc.detector_confidence,
+            iou=enc.detector_iou,
+        )
+    except ModelError as error:
+        log.error("encoder stage %s off: %s", kind, error)
+        return None
