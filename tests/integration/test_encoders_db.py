@@ -35,10 +35,9 @@ def sessions(infra, request):
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory) -> Path:
-    from tests.unit.vad.encoders.conftest import _need_export_extra
+    from tests.support.tiny_models import need_export_extra, tiny_clip_dir
 
-    _need_export_extra()
-    from tests.support.tiny_models import tiny_clip_dir
+    need_export_extra()
 
     return tiny_clip_dir(tmp_path_factory.mktemp("models"))
 

@@ -29,6 +29,17 @@ _FALLBACK = [
 ]
 
 
+def need_export_extra(*modules: str) -> None:
+    """Skip locally / fail in CI when the `export` extra (torch, transformers...) is absent."""
+    import importlib.util
+
+    from tests.support.requirements import missing
+
+    for module in modules or ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            missing(f"{module} (the `export` extra) is needed to build tiny test models")
+
+
 def captions(limit: int = 4000) -> Iterator[str]:
     """Real surveillance captions (UCA) when the shared data is present, else a few fixed ones."""
     if UCA_TRAIN.is_file():

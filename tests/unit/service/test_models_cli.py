@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -14,7 +13,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from service.cli import app
-from tests.support.requirements import missing
 
 
 def _closed_port() -> int:
@@ -79,9 +77,9 @@ def test_export_of_an_unpulled_model_says_pull_first(monkeypatch, tmp_path: Path
 
 
 def test_export_then_list_shows_model_provider_and_stages(monkeypatch, tmp_path: Path) -> None:
-    if importlib.util.find_spec("transformers") is None:
-        missing("transformers (the `export` extra) builds the tiny model")
-    from tests.support.tiny_models import write_pulled_clip
+    from tests.support.tiny_models import need_export_extra, write_pulled_clip
+
+    need_export_extra()
 
     write_pulled_clip(tmp_path / "downloads" / "clip-vit-b32")  # tiny weights, catalog name
     result = _run(monkeypatch, tmp_path, "models", "export", "clip-vit-b32")

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from tests.support.requirements import missing
-
-
-def _need_export_extra() -> None:
-    for module in ("torch", "transformers"):
-        if importlib.util.find_spec(module) is None:
-            missing(f"{module} (the `export` extra) is needed to build tiny test models")
-
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    _need_export_extra()
-    from tests.support.tiny_models import tiny_clip_dir
+    from tests.support.tiny_models import need_export_extra, tiny_clip_dir
+
+    need_export_extra()
 
     return tiny_clip_dir(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")
 def tiny_yolo(tmp_path_factory) -> Path:
-    if importlib.util.find_spec("ultralytics") is None:
-        missing("ultralytics (the `export` extra) is needed to build the tiny detector")
-    from tests.support.tiny_models import tiny_yolo_dir
+    from tests.support.tiny_models import need_export_extra, tiny_yolo_dir
+
+    need_export_extra("torch", "ultralytics")
 
     return tiny_yolo_dir(tmp_path_factory.mktemp("models"))
 
