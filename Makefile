@@ -9,7 +9,12 @@ SOURCE ?=
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	$(BIN)/pip install --quiet -e '.[embedded,dev,export]'
+	# ultralytics (YOLO export) hard-requires opencv-python, whose cv2 would shadow the
+	# opencv-python-headless 4.x the service pins (no GUI libs on servers, 4.x API): install it
+	# without dependencies, then its dependencies except opencv-python (pip check will name it).
+	$(BIN)/pip install --quiet --no-deps 'ultralytics>=8.3,<9'
+	$(BIN)/pip install --quiet matplotlib pillow polars pyyaml requests torchvision ultralytics-thop
 	touch $@
 
 ## run: start the embedded stack and watch SOURCE (default: a UCSD Ped2 clip), printing incidents
