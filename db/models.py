@@ -58,6 +58,9 @@ class Camera(Base):
         BigInteger, default=0, comment="next source frame index (files)"
     )
     next_window_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    context: Mapped[str | None] = mapped_column(
+        Text, comment="what this place is, what's normal (stage-2 prompts)"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -145,6 +148,10 @@ class Incident(Base):
     rule: Mapped[str | None] = mapped_column(Text, comment="which decision rule opened it")
     first_window_seq: Mapped[int] = mapped_column(BigInteger)
     last_window_seq: Mapped[int] = mapped_column(BigInteger)
+    fused_score: Mapped[float | None] = mapped_column(
+        Float, comment="stage 1 + stage 2 (docs/architecture.md)"
+    )
+    explanation: Mapped[str | None] = mapped_column(Text, comment="stage 2, one sentence")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from service.commands import camera, db, incidents, models, pipeline, replay, token
+from service.commands import camera, db, incidents, models, pipeline, replay, stage2, token
 from service.context import AppContext, setup_logging
 from vad.config import Settings
 
@@ -18,6 +18,8 @@ app.add_typer(camera.app, name="camera")
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(models.app, name="models")
+app.add_typer(stage2.app, name="stage2")
+app.command("stage2-worker")(stage2.stage2_worker)
 app.command("incidents")(incidents.incidents)
 app.command("replay")(replay.replay)
 for name, command in pipeline.COMMANDS.items():

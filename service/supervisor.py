@@ -23,6 +23,7 @@ from db.models import Window
 from db.session import make_engine, make_sessionmaker, upgrade_database
 from service.infra import Infrastructure, clear_endpoints, write_endpoints
 from vad.config import Endpoints, Settings
+from vad.stage2.loading import stage2_status
 from workers.kafka_log import ensure_topic
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,11 @@ class Stack:
         ]
         names.append(("api", vad_command("api", "--port", str(self.settings.api_port))))
         names.append(("webhooks", vad_command("webhook-worker")))
+        stage2 = stage2_status(self.settings)
+        if stage2.enabled:
+            names.append(("stage2", vad_command("stage2-worker")))
+        else:
+            log.info("stage 2 is %s", stage2.describe())
         if self.with_ingest:
             names.append(("ingest", vad_command("ingest")))
         for name, argv in names:
@@ -171,7 +177,7 @@ class Stack:
             self._drain(drain_seconds)
         for child in self._workers():
             child.stop(15)
-        for name in ("api", "webhooks"):
+        for name in ("api", "webhooks", "stage2"):
             if name in self.children:
                 self.children[name].stop(15)
         clear_endpoints(self.settings)

@@ -490,10 +490,11 @@ class Settings(BaseSettings):
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
-    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
-    search: SearchConfig = Field(default_factory=SearchConfig)
     encoders: EncoderConfig = Field(default_factory=EncoderConfig)
     zero_shot: ZeroShotConfig = Field(default_factory=ZeroShotConfig)
+    stage2: Stage2Config = Field(default_factory=Stage2Config)
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()

@@ -2,8 +2,8 @@
 
 Reliability settings that matter: tasks are acknowledged only after they finish (`acks_late`), a
 task whose worker process dies is handed back (`task_reject_on_worker_lost`), and each worker
-prefetches one task so a killed worker takes at most one window down with it. Stage 2 will get a
-queue of its own so stage 1 never waits behind it.
+prefetches one task so a killed worker takes at most one window down with it. Stage 2 has a
+queue of its own (`stage2`, served by `vad stage2-worker`) so stage 1 never waits behind it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from vad.config import Endpoints, Settings
 
 STAGE1_QUEUE = "stage1"
 SCORE_WINDOW = "vad.score_window"
+STAGE2_QUEUE = "stage2"
+ANALYZE_WINDOW = "vad.stage2_analyze"
 
 
 def make_celery(settings: Settings, endpoints: Endpoints) -> Celery:
@@ -28,6 +30,7 @@ def make_celery(settings: Settings, endpoints: Endpoints) -> Celery:
         task_routes={
             SCORE_WINDOW: {"queue": STAGE1_QUEUE},
             "vad.deliver_webhook": {"queue": "webhooks"},
+            ANALYZE_WINDOW: {"queue": STAGE2_QUEUE},
         },
         task_serializer="json",
         accept_content=["json"],

@@ -21,6 +21,7 @@ from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
 from workers.kafka_log import FrameReader, LogRecord, WindowUnavailable
 from workers.scorers import ScorerCache
+from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import advance_tracker
 from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
 
@@ -60,6 +61,7 @@ class WindowScorer:
         sessions: sessionmaker[Session],
         reader: FrameReader,
         send_delivery: Sender | None = None,
+        send_stage2: Stage2Sender | None = None,
     ):
         self.settings = settings
         self.sessions = sessions
@@ -67,6 +69,8 @@ class WindowScorer:
         self.scorers = ScorerCache(settings, sessions)
         self.encoding = FrameEncoding(settings, sessions)
         self.send_delivery = send_delivery
+        self.stage2 = stage2_gate(settings)
+        self.send_stage2 = send_stage2
 
     def run(self, task: WindowTask) -> str:
         with transaction(self.sessions) as session:
@@ -102,20 +106,26 @@ class WindowScorer:
         return "scored" if wrote else "duplicate"
 
     def track(self, camera_id: int, threshold: float) -> int:
-        """Advance the camera's incidents; webhook deliveries are written in the same
-        transaction and their tasks sent only after it commits (a lost send is swept up)."""
+        """Advance the camera's incidents; webhook deliveries and stage-2 requests are written in
+        the same transaction and their tasks sent only after it commits (a lost send is swept
+        up)."""
         created: list[int] = []
+        analyses: list[int] = []
         with transaction(self.sessions) as session:
 
             def on_event(kind: str, incident: Incident) -> None:
                 self.encoding.annotate(session, incident)
                 created.extend(enqueue_incident_event(session, kind, incident))
+                if self.stage2 is not None:
+                    analyses.extend(self.stage2.request(session, kind, incident))
 
             consumed = advance_tracker(
                 session, camera_id, threshold, self.settings.incidents, self._key_frame, on_event
             )
         if created and self.send_delivery is not None:
             send_deliveries(self.send_delivery, created)
+        if analyses and self.send_stage2 is not None:
+            self.send_stage2(analyses)
         return consumed
 
     def fail(self, window_id: int, error: str) -> None:

@@ -31,6 +31,9 @@ def add(
     disabled: bool = typer.Option(
         False, "--disabled", help="Register without ingesting (a camera for replays only)."
     ),
+    context: str = typer.Option(
+        None, "--context", help="What this place is and what is normal here (stage-2 prompts)."
+    ),
 ) -> None:
     """Connect a camera stream; the running service starts ingesting it within seconds."""
     app_ctx = get_context(ctx)
@@ -46,7 +49,30 @@ def add(
         except queries.CameraExists as error:
             fail(str(error))
         camera.threshold = threshold
+        camera.context = context
     typer.echo(f"camera {name!r} added ({url})")
+
+
+@app.command("context")
+def set_context(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Camera name."),
+    text: str = typer.Argument(
+        None, help="E.g. 'University walkway; pedestrians only, no vehicles.' Omit to show it."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the camera's context."),
+) -> None:
+    """Show or set the camera's context prompt: what this place is and what is normal here. Stage 2
+    puts it into its summary and scoring prompts."""
+    with transaction(get_context(ctx).sessions()) as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(str(error))
+        if clear or text is not None:
+            camera.context = None if clear else text.strip() or None
+        current = camera.context
+    typer.echo(f"camera {name!r} context: {current or '(none)'}")
 
 
 @app.command("list")

@@ -16,6 +16,7 @@ from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
 from vad.config import Settings
+from vad.stage2.loading import stage2_status
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def _start(settings: Settings, workers: int | None) -> Stack:
         f"  API         http://127.0.0.1:{settings.api_port}  "
         "(token: vad token create NAME --scope read)"
     )
+    typer.echo(f"  stage 2     {stage2_status(settings).describe()}")
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
     return stack
@@ -184,12 +186,17 @@ def worker(
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    from workers.stage2_gate import celery_stage2_sender
     from workers.webhooks import celery_sender
 
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     app = make_celery(settings, endpoints)
     scorer = WindowScorer(
-        settings, sessions, FrameReader(endpoints.kafka_bootstrap), send_delivery=celery_sender(app)
+        settings,
+        sessions,
+        FrameReader(endpoints.kafka_bootstrap),
+        send_delivery=celery_sender(app),
+        send_stage2=celery_stage2_sender(app),
     )
     register_tasks(app, scorer)
     app.worker_main(

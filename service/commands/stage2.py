@@ -1,0 +1,109 @@
+"""`vad stage2-worker` (the process serving the `stage2` queue) and `vad stage2 status|show`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+
+import typer
+from sqlalchemy import select
+
+from db import stage2 as s2
+from db.session import make_engine, make_sessionmaker
+from service.context import fail, get_context
+from vad.stage2.loading import stage2_status
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    help="Stage 2: captions and LLM scoring of flagged windows.", no_args_is_help=True
+)
+
+
+def stage2_worker(
+    ctx: typer.Context,
+    name: str = typer.Option("stage2", "--name", help="Worker node name."),
+) -> None:
+    """(internal) Run stage 2 on the windows stage 1 flags (Celery queue `stage2`)."""
+    from vad.stage2.backends import BackendUnavailable
+    from vad.stage2.loading import build_chain
+    from workers.celery_app import STAGE2_QUEUE, make_celery
+    from workers.kafka_log import FrameReader
+    from workers.stage2 import Stage2Runner, register_stage2_tasks, start_sweeper
+    from workers.stage2_gate import celery_stage2_sender
+
+    app_ctx = get_context(ctx)
+    settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    try:
+        chain = build_chain(settings)
+    except BackendUnavailable as error:
+        fail(str(error))
+    log.info("stage 2 models: %s", chain.models())
+    sessions = make_sessionmaker(make_engine(endpoints.database_url))
+    celery = make_celery(settings, endpoints)
+    runner = Stage2Runner(settings, sessions, FrameReader(endpoints.kafka_bootstrap), chain)
+    register_stage2_tasks(celery, runner)
+    stop = threading.Event()
+    start_sweeper(sessions, celery, celery_stage2_sender(celery), settings.stage2, stop)
+    try:
+        celery.worker_main(
+            [
+                "worker",
+                "--pool=solo",
+                "-Q",
+                STAGE2_QUEUE,
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        )
+    finally:
+        stop.set()
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    minutes: float = typer.Option(
+        None, "--minutes", min=0.1, help="Count only requests of the last N minutes."
+    ),
+) -> None:
+    """Is stage 2 on (and how to turn it on), and what happened to the requests."""
+    app_ctx = get_context(ctx)
+    state = stage2_status(app_ctx.settings)
+    typer.echo(f"stage 2 is {state.describe()}")
+    since = timedelta(minutes=minutes) if minutes else None
+    with app_ctx.sessions()() as session:
+        counts = s2.counts(session, since)
+    if not counts:
+        typer.echo("no stage-2 requests yet")
+        return
+    for (outcome, reason), n in sorted(counts.items()):
+        typer.echo(f"  {outcome:<8} {reason or '-':<14} {n:>8}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    incident: int = typer.Argument(..., help="Incident id."),
+) -> None:
+    """The stage-2 analyses of one incident as JSON (captions, summary, scores, explanation)."""
+    fields = [
+        "id", "window_id", "status", "reason", "trigger", "frame_indices", "frame_times",
+        "captions_raw", "captions_clean", "cleaning", "summary", "answer", "answer_error",
+        "llm_score", "score", "score_source", "refined_score", "refined_from", "stage1_peak",
+        "fused_score", "explanation", "captioner", "llm", "encoder", "prompt_version", "seconds",
+    ]  # fmt: skip
+    with get_context(ctx).sessions()() as session:
+        rows = session.scalars(
+            select(s2.Stage2Analysis)
+            .where(s2.Stage2Analysis.incident_id == incident)
+            .order_by(s2.Stage2Analysis.window_start_at)
+        )
+        docs = [{f: getattr(r, f) for f in fields} for r in rows]
+    typer.echo(json.dumps(docs, indent=2, default=str))

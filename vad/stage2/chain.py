@@ -1,0 +1,130 @@
+"""The LAVAD chain on one flagged window: caption the chosen frames, clean the captions, summarize,
+rate, explain.
+
+Frames are chosen beforehand by the density-aware sampler over the window's stage-1 scores
+(`choose_frames`), so the captioner looks mostly where stage 1 saw something but never only
+there. Interpolating unparsed ratings and refining over similar summaries need the camera's
+history and happen where that lives (`workers/stage2.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vad.config import Stage2Config
+from vad.scoring.sampler import select_frames
+from vad.stage2 import prompts
+from vad.stage2.answers import parse_score
+from vad.stage2.backends import LLM, Captioner
+from vad.stage2.similarity import ImageTextEncoder, SummaryEmbedder, clean_captions
+
+
+def choose_frames(scores: Sequence[float], config: Stage2Config) -> list[int]:
+    """Positions (into the window's frames) to caption; NaN scores (undecodable frames) count
+    as the window's minimum."""
+    return select_frames(
+        np.asarray(scores, dtype=np.float64), config.frames_per_window, config.sampler_uniform
+    )
+
+
+@dataclass(frozen=True)
+class WindowInput:
+    images: list[np.ndarray]  # the chosen frames, BGR, in time order
+    times: list[float]  # their capture times (epoch seconds)
+    context: str | None = None  # the camera's context prompt
+    neighbour_captions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChainResult:
+    captions_raw: list[str]
+    captions_clean: list[str]
+    cleaning: str
+    summary: str
+    answer: str
+    score: float | None
+    score_error: str | None
+    explanation: str
+    embedding: list[float]
+    embedding_kind: str
+    seconds: float
+    stage_seconds: dict[str, float]
+
+
+class Stage2Chain:
+    """Models are loaded once per worker process; `run` is called per window."""
+
+    def __init__(
+        self,
+        captioner: Captioner,
+        llm: LLM,
+        config: Stage2Config,
+        encoder: ImageTextEncoder | None = None,
+    ) -> None:
+        self.captioner = captioner
+        self.llm = llm
+        self.config = config
+        self.encoder = encoder
+        self.embedder = SummaryEmbedder(encoder)
+        self.choices = [prompts.format_value(v) for v in config.score_values]
+
+    def models(self) -> dict[str, str | None]:
+        return {
+            "captioner": self.captioner.name,
+            "llm": self.llm.name,
+            "encoder": self.encoder.name if self.encoder is not None else None,
+        }
+
+    def run(self, window: WindowInput) -> ChainResult:
+        cfg, clock, started = self.config, _Clock(), time.perf_counter()
+        raw = self.captioner.caption(window.images, prompts.CAPTION, cfg.caption_tokens)
+        clock.lap("caption")
+        cleaned = clean_captions(window.images, raw, window.neighbour_captions, self.encoder)
+        clock.lap("clean")
+        start = window.times[0] if window.times else 0.0
+        timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
+        summary = self.llm.generate(
+            prompts.summary_prompt(timeline, window.context), cfg.summary_tokens
+        )
+        clock.lap("summary")
+        answer = self.llm.choose(
+            prompts.score_prompt(summary, cfg.score_values, window.context), self.choices
+        )
+        parsed = parse_score(answer, cfg.score_values)
+        clock.lap("score")
+        explanation = prompts.first_sentence(
+            self.llm.generate(
+                prompts.explain_prompt(summary, parsed.value, window.context),
+                cfg.explanation_tokens,
+            )
+        )
+        clock.lap("explain")
+        return ChainResult(
+            captions_raw=list(raw),
+            captions_clean=cleaned.captions,
+            cleaning=cleaned.note,
+            summary=summary,
+            answer=answer,
+            score=parsed.value,
+            score_error=parsed.error,
+            explanation=explanation,
+            embedding=self.embedder.embed(summary),
+            embedding_kind=self.embedder.kind,
+            seconds=time.perf_counter() - started,
+            stage_seconds=clock.laps,
+        )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now

@@ -1,0 +1,117 @@
+"""Which stage-2 backends this installation has, and building the chain from settings.
+
+`stage2_status` is cheap (no model is loaded): stage-1 workers and `vad up` use it to decide
+whether to request analyses and start a stage-2 worker at all; its `hint` tells a user how to turn
+stage 2 on. Without a captioner or an LLM stage 2 is simply off and stage 1 works as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from vad.config import Settings
+from vad.stage2.backends import BackendUnavailable
+from vad.stage2.chain import Stage2Chain
+from vad.stage2.hf import model_folder_problem, transformers_missing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage2Status:
+    enabled: bool
+    captioner: str  # what would be used, e.g. "openai:llava @ http://..." or a folder
+    llm: str
+    reason: str | None  # why it is off
+    hint: str  # how to turn it on (empty when on)
+
+    def describe(self) -> str:
+        if self.enabled:
+            return f"on (captioner {self.captioner}; LLM {self.llm})"
+        return f"off: {self.reason}. {self.hint}"
+
+
+def _folder(settings: Settings, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else settings.model_dir.resolve() / path
+
+
+def _role(settings: Settings, url: str | None, model: str) -> tuple[str, str | None]:
+    """(description, problem or None) of one role."""
+    if url:
+        return f"openai:{model} @ {url}", None
+    folder = _folder(settings, model)
+    problem = model_folder_problem(folder) or transformers_missing()
+    return f"transformers:{folder}", problem
+
+
+def stage2_status(settings: Settings) -> Stage2Status:
+    cfg = settings.stage2
+    captioner, cap_problem = _role(settings, cfg.captioner_url, cfg.captioner_model)
+    llm, llm_problem = _role(settings, cfg.llm_url, cfg.llm_model)
+    hint = (
+        "To enable it, point VAD_STAGE2__CAPTIONER_URL / VAD_STAGE2__LLM_URL at an "
+        "OpenAI-compatible server (vLLM, Ollama, llama.cpp) with VAD_STAGE2__CAPTIONER_MODEL / "
+        "VAD_STAGE2__LLM_MODEL naming its models, or save transformers models (save_pretrained) "
+        f"to {_folder(settings, cfg.captioner_model)} and {_folder(settings, cfg.llm_model)}"
+    )
+    if not cfg.enabled:
+        return Stage2Status(False, captioner, llm, "disabled (VAD_STAGE2__ENABLED=false)", hint)
+    problems = [f"captioner: {cap_problem}"] if cap_problem else []
+    problems += [f"LLM: {llm_problem}"] if llm_problem else []
+    if problems:
+        return Stage2Status(False, captioner, llm, "; ".join(problems), hint)
+    return Stage2Status(True, captioner, llm, None, "")
+
+
+def build_chain(settings: Settings) -> Stage2Chain:
+    """Load the backends (raises BackendUnavailable with the status text when off)."""
+    status = stage2_status(settings)
+    if not status.enabled:
+        raise BackendUnavailable(f"stage 2 is {status.describe()}")
+    cfg = settings.stage2
+    return Stage2Chain(_captioner(settings), _llm(settings), cfg, load_clip(settings))
+
+
+def _captioner(settings: Settings):
+    cfg = settings.stage2
+    if cfg.captioner_url:
+        from vad.stage2.openai_compat import ChatClient, EndpointCaptioner
+
+        client = ChatClient(
+            cfg.captioner_url, cfg.captioner_model, cfg.api_key, cfg.timeout_seconds
+        )
+        return EndpointCaptioner(client)
+    from vad.stage2.hf import TransformersCaptioner
+
+    return TransformersCaptioner(_folder(settings, cfg.captioner_model))
+
+
+def _llm(settings: Settings):
+    cfg = settings.stage2
+    if cfg.llm_url:
+        from vad.stage2.openai_compat import ChatClient, EndpointLLM
+
+        return EndpointLLM(ChatClient(cfg.llm_url, cfg.llm_model, cfg.api_key, cfg.timeout_seconds))
+    from vad.stage2.hf import TransformersLLM
+
+    return TransformersLLM(_folder(settings, cfg.llm_model))
+
+
+def load_clip(settings: Settings):
+    """The CLIP encoder for caption cleaning, or None (cleaning is then skipped and recorded)."""
+    name = settings.stage2.clip_model
+    folder = _folder(settings, name or f"encoders/{settings.encoders.clip}")
+    if not (folder / "manifest.json").is_file():
+        log.info("no CLIP encoder at %s: stage-2 captions are not cleaned", folder)
+        return None
+    try:
+        from vad.encoders.clip import ClipEncoder
+
+        providers = list(settings.encoders.providers) or None
+        return ClipEncoder.load(folder, providers=providers)
+    except Exception as error:  # noqa: BLE001 - a broken encoder must not take stage 2 down
+        log.warning("CLIP encoder at %s unusable (%s): captions are not cleaned", folder, error)
+        return None

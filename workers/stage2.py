@@ -1,0 +1,313 @@
+"""The stage-2 worker: run the LAVAD chain on a requested window and store it with the incident.
+
+Runs in its own processes on the `stage2` Celery queue (`vad stage2-worker`), so a slow captioner
+or LLM never delays stage 1. Each worker admits at most `max_calls_per_minute` analyses (token
+bucket); over budget, stale or over an incident's cap, a request is recorded as skipped with the
+reason, which is what the metrics count.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from celery import Celery, Task
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import queries
+from db import stage2 as s2
+from db.models import Camera, Incident, Window
+from db.session import transaction
+from vad.codec import FrameMeta, decode_jpeg, is_end_of_stream
+from vad.config import Settings
+from vad.stage2.answers import interpolate
+from vad.stage2.budget import TokenBucket
+from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
+from vad.stage2.prompts import PROMPT_VERSION
+from vad.stage2.similarity import refine
+from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
+from workers.kafka_log import FrameReader, WindowUnavailable
+from workers.stage2_gate import Stage2Sender
+
+log = logging.getLogger(__name__)
+
+SERIES_LIMIT = 200  # analyses of a camera looked at when filling gaps
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The frames chosen for stage 2 and where they are."""
+
+    offsets: list[int]
+    indices: list[int]
+    times: list[float]
+    images: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Job:
+    analysis_id: int
+    window: Window
+    context: str | None
+    neighbours: list[str]
+
+
+class Stage2Runner:
+    """Everything a stage-2 worker process needs; the chain (models) is built once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        reader: FrameReader,
+        chain: Stage2Chain,
+        bucket: TokenBucket | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.stage2
+        self.sessions = sessions
+        self.reader = reader
+        self.chain = chain
+        self.bucket = bucket or TokenBucket(self.config.max_calls_per_minute, self.config.burst)
+
+    def run(self, analysis_id: int) -> str:
+        job, outcome = self._admit(analysis_id)
+        if job is None:
+            return outcome
+        picked = self._pick(job.window)
+        if not picked.images:
+            self._finish(analysis_id, "skipped", "no frames: none of the window could be decoded")
+            return "skipped"
+        result = self.chain.run(
+            WindowInput(picked.images, picked.times, job.context, job.neighbours)
+        )
+        with transaction(self.sessions) as session:
+            stored = store_result(session, analysis_id, picked, result, self.chain, self.config)
+        return "done" if stored else "duplicate"
+
+    def _admit(self, analysis_id: int) -> tuple[Job | None, str]:
+        """Claim the request, or record why it is not run (budget, stale, attempts)."""
+        cfg = self.config
+        with transaction(self.sessions) as session:
+            row = s2.claim(session, analysis_id)
+            if row is None:
+                return None, "finished"
+            age = (queries.now_utc() - row.requested_at).total_seconds()
+            reason = None
+            if age > cfg.max_age_seconds:
+                reason = (
+                    f"stale: requested {age:.0f} s ago (max_age_seconds {cfg.max_age_seconds:g})"
+                )
+            elif row.attempts > cfg.max_attempts:
+                s2.finish(
+                    session,
+                    analysis_id,
+                    "failed",
+                    f"gave up after {row.attempts - 1} attempts: {row.reason}",
+                )
+                return None, "failed"
+            elif row.attempts == 1 and not self.bucket.try_acquire():  # retries are not charged
+                reason = f"budget: over {cfg.max_calls_per_minute:g} analyses per minute per worker"
+            if reason:
+                s2.finish(session, analysis_id, "skipped", reason)
+                return None, reason.split(":", 1)[0]
+            window = session.get(Window, row.window_id)
+            camera = session.get(Camera, row.camera_id)
+            neighbours = s2.neighbour_captions(
+                session, row.camera_id, row.window_start_at, cfg.neighbour_windows
+            )
+            return Job(analysis_id, window, camera.context if camera else None, neighbours), ""
+
+    def _pick(self, window: Window) -> Picked:
+        """Read the window back from Kafka and choose frames by the density-aware sampler over
+        its stage-1 scores."""
+        records = self.reader.read_range(
+            window.topic, window.partition, window.first_offset, window.last_offset
+        )
+        key = str(window.camera_id).encode()
+        with self.sessions() as session:
+            scores = {s.kafka_offset: s.score for s in queries.window_scores(session, window.id)}
+        frames = []
+        for record in records:
+            if record.key != key or is_end_of_stream(record.headers):
+                continue
+            try:
+                meta = FrameMeta.from_headers(record.headers)
+            except ValueError:
+                continue
+            image = decode_jpeg(record.value)
+            if image is not None:
+                frames.append((record.offset, meta, image))
+        stage1 = [_nan(scores.get(offset)) for offset, _, _ in frames]
+        chosen = [frames[i] for i in choose_frames(stage1, self.config)]
+        return Picked(
+            offsets=[o for o, _, _ in chosen],
+            indices=[m.index for _, m, _ in chosen],
+            times=[m.captured_at for _, m, _ in chosen],
+            images=[img for _, _, img in chosen],
+        )
+
+    def _finish(self, analysis_id: int, status: str, reason: str) -> None:
+        with transaction(self.sessions) as session:
+            s2.finish(session, analysis_id, status, reason)
+
+    def note_error(self, analysis_id: int, error: str) -> None:
+        with transaction(self.sessions) as session:
+            row = session.get(s2.Stage2Analysis, analysis_id, with_for_update=True)
+            if row is not None and row.status in s2.OPEN_STATES:
+                row.reason = error[:2000]
+
+    def fail(self, analysis_id: int, error: str) -> None:
+        self._finish(analysis_id, "failed", error)
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def store_result(
+    session: Session,
+    analysis_id: int,
+    picked: Picked,
+    result: ChainResult,
+    chain: Stage2Chain,
+    config,
+) -> bool:
+    """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident."""
+    row = session.get(s2.Stage2Analysis, analysis_id, with_for_update=True)
+    if row is None or row.status not in s2.OPEN_STATES:
+        return False
+    models = chain.models()
+    camera = session.get(Camera, row.camera_id)
+    row.frame_offsets, row.frame_indices = picked.offsets, picked.indices
+    row.frame_times = [round(t, 3) for t in picked.times]
+    row.captions_raw, row.captions_clean = result.captions_raw, result.captions_clean
+    row.cleaning, row.summary = result.cleaning, result.summary
+    row.answer, row.answer_error, row.llm_score = result.answer, result.score_error, result.score
+    row.explanation = result.explanation
+    row.embedding, row.embedding_kind = result.embedding, result.embedding_kind
+    row.captioner, row.llm, row.encoder = models["captioner"], models["llm"], models["encoder"]
+    row.prompt_version, row.context = PROMPT_VERSION, camera.context if camera else None
+    row.seconds, row.stage_seconds = round(result.seconds, 4), result.stage_seconds
+    row.status, row.reason, row.finished_at = "done", None, queries.now_utc()
+    session.flush()
+    touched = fill_gaps(session, row.camera_id)
+    if row.score_source == "llm":
+        past = s2.past_summaries(session, row, row.embedding_kind, config.refine_history)
+        refined = refine(row.score, row.embedding, past, config.refine_neighbours)
+        row.refined_score, row.refined_from = refined.score, refined.neighbours
+    for incident_id in sorted({row.incident_id, *touched} - {None}):
+        fuse_incident(session, incident_id, config.fusion_weight)
+    return True
+
+
+def fill_gaps(session: Session, camera_id: int) -> set[int | None]:
+    """Ratings that did not parse take the interpolation of their parsed neighbours in time
+    (recomputed as neighbours arrive, not refined further); parsed ones keep the LLM's value.
+    Returns the incidents whose filled scores changed."""
+    series = s2.scored_series(session, camera_id, SERIES_LIMIT)
+    times = [a.window_start_at.timestamp() for a in series]
+    filled = interpolate(times, [a.llm_score for a in series])
+    touched: set[int | None] = set()
+    for analysis, value in zip(series, filled, strict=True):
+        if analysis.llm_score is not None:
+            analysis.score, analysis.score_source = analysis.llm_score, "llm"
+        elif value is not None and analysis.score != value:
+            analysis.score, analysis.score_source = float(value), "interpolated"
+            analysis.refined_score, analysis.refined_from = float(value), []
+            touched.add(analysis.incident_id)
+    session.flush()
+    return touched
+
+
+def fuse_incident(session: Session, incident_id: int, weight: float) -> None:
+    """Fused score = (1 - w) * stage-1 peak + w * the highest refined stage-2 score among the
+    incident's analysed windows; the explanation is that window's (docs/architecture.md)."""
+    incident = session.get(Incident, incident_id)
+    scored = [a for a in s2.incident_analyses(session, incident_id) if a.refined_score is not None]
+    if incident is None or not scored:
+        return
+    best = max(scored, key=lambda a: a.refined_score)
+    incident.fused_score = (1 - weight) * incident.peak_score + weight * best.refined_score
+    incident.explanation = best.explanation
+    for analysis in scored:
+        analysis.fused_score = (1 - weight) * (
+            analysis.stage1_peak or 0.0
+        ) + weight * analysis.refined_score
+    index_incident_text(session, incident, best.summary)
+
+
+def index_incident_text(session: Session, incident: Incident, summary: str | None) -> None:
+    """The one hook into incident search (issue 8): hand it the incident's explanation and the
+    summary behind it. A search index that is missing or broken must not lose the analysis, so
+    it runs in a savepoint and only logs on failure."""
+    try:
+        from db.search import index_incident_text as index
+    except ImportError:
+        return
+    try:
+        with session.begin_nested():
+            index(session, incident.id, "explanation", incident.explanation or "")
+            index(session, incident.id, "summary", summary or "")
+    except Exception as error:  # noqa: BLE001
+        log.warning("incident %s not indexed for search: %s", incident.id, error)
+
+
+# --- Celery wiring ------------------------------------------------------------------------------
+
+
+def register_stage2_tasks(app: Celery, runner: Stage2Runner) -> None:
+    max_attempts = runner.config.max_attempts
+
+    @app.task(name=ANALYZE_WINDOW, bind=True, max_retries=max_attempts - 1)
+    def analyze_window(self: Task, analysis_id: int) -> str:
+        try:
+            return runner.run(analysis_id)
+        except WindowUnavailable as lost:
+            runner.fail(analysis_id, str(lost))
+            return "failed"
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            if self.request.retries >= max_attempts - 1:
+                log.exception("stage-2 analysis %s failed", analysis_id)
+                runner.fail(analysis_id, message)
+                return "failed"
+            log.warning("stage-2 analysis %s attempt failed: %s", analysis_id, message)
+            runner.note_error(analysis_id, message)
+            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
+
+
+def sweep(sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, config) -> int:
+    """Requests older than max_age are skipped as stale; open ones older than requeue_after are
+    sent again when the queue is empty (their message was lost or their worker died)."""
+    now = queries.now_utc()
+    with transaction(sessions) as session:
+        for analysis_id in s2.stale(session, now - timedelta(seconds=config.max_age_seconds)):
+            s2.finish(session, analysis_id, "skipped", "stale: never analysed in time")
+    if queue_length(app, STAGE2_QUEUE) > 0:
+        return 0
+    with transaction(sessions) as session:
+        ids = s2.stale(session, now - timedelta(seconds=config.requeue_after_seconds))
+        s2.mark_resent(session, ids)
+    if ids:
+        log.info("re-sending %s stage-2 request(s)", len(ids))
+        send(ids)
+    return len(ids)
+
+
+def start_sweeper(
+    sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, config, stop: threading.Event
+) -> threading.Thread:
+    def loop() -> None:
+        while not stop.wait(max(config.requeue_after_seconds / 2, 1.0)):
+            try:
+                sweep(sessions, app, send, config)
+            except Exception as error:  # noqa: BLE001 - keep sweeping after a DB/broker outage
+                log.warning("stage-2 sweep failed: %s", error)
+
+    thread = threading.Thread(target=loop, name="stage2-sweeper", daemon=True)
+    thread.start()
+    return thread
