@@ -134,14 +134,38 @@ def render(
                 for topic, topic_id, partition, lag in kafka_lag
             ],
         )
-    lines += _metric(
+    lines += _stage2(snapshot.get("stage2", {}))
+    return "\n".join(lines) + "\n"
+
+
+STAGE2_STATES = ("pending", "running", "done", "skipped", "failed")
+
+
+def _stage2(counts: dict[tuple[str, str], int]) -> list[str]:
+    """Stage-2 requests by status, and the skipped ones by reason (`db.stage2.counts`)."""
+    by_status: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    for (status, reason), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+        if status == "skipped":
+            skipped[reason or "other"] = skipped.get(reason or "other", 0) + n
+    lines = _metric(
         "vad_stage2_queue_depth",
         "gauge",
-        "Incidents waiting for stage-2 description. Always 0: stage 2 is not implemented yet; "
-        "the series exists so dashboards and alerts can be built against it now.",
-        [({}, 0)],
+        "Stage-2 window analyses waiting or in progress (pending + running).",
+        [({}, by_status.get("pending", 0) + by_status.get("running", 0))],
     )
-    return "\n".join(lines) + "\n"
+    lines += _by_status(
+        "vad_stage2_analyses", "Stage-2 window analyses by status.", by_status, STAGE2_STATES
+    )
+    lines += _metric(
+        "vad_stage2_skipped_total",
+        "counter",
+        "Windows flagged by stage 1 that stage 2 did not analyse, by reason (budget, stale, "
+        "incident cap, no frames).",
+        [({"reason": r}, n) for r, n in sorted(skipped.items())],
+    )
+    return lines
 
 
 def _by_status(name: str, help_: str, counts: dict[str, int], known: tuple[str, ...]) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, defer
 from db.api_models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from db.models import Camera, DispatchProgress, FrameScore, Incident, Window
 from db.queries import now_utc
+from db.stage2 import counts as stage2_counts
 
 # --- tokens --------------------------------------------------------------------------------------
 
@@ -375,6 +376,7 @@ def metrics_snapshot(session: Session) -> dict:
             or 0
         ),
         "window_latency": window_latency(session, LATENCY_WINDOW),
+        "stage2": stage2_counts(session),
         "window_queue_seconds": session.scalar(
             select(func.avg(func.extract("epoch", Window.scored_at - Window.enqueued_at))).where(
                 Window.scored_at > func.now() - LATENCY_WINDOW

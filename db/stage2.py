@@ -176,15 +176,16 @@ def neighbour_captions(session: Session, camera_id: int, before: datetime, n: in
 def past_summaries(
     session: Session, row: Stage2Analysis, kind: str, limit: int
 ) -> list[tuple[int, list[float], float]]:
-    """(id, summary embedding, score) of the camera's recent scored analyses comparable to this
-    one (same embedding kind and prompt version)."""
+    """(id, summary embedding, LLM score) of the camera's recent analyses comparable to this one
+    (same embedding kind and prompt version) whose rating parsed: interpolated scores are
+    derived from neighbours already and are not mixed in again."""
     rows = session.execute(
-        select(Stage2Analysis.id, Stage2Analysis.embedding, Stage2Analysis.score)
+        select(Stage2Analysis.id, Stage2Analysis.embedding, Stage2Analysis.llm_score)
         .where(
             Stage2Analysis.camera_id == row.camera_id,
             Stage2Analysis.id != row.id,
             Stage2Analysis.status == "done",
-            Stage2Analysis.score.is_not(None),
+            Stage2Analysis.llm_score.is_not(None),
             Stage2Analysis.embedding_kind == kind,
             Stage2Analysis.prompt_version == row.prompt_version,
         )

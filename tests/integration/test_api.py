@@ -440,7 +440,7 @@ def test_metrics_rates_latency_stage2_and_kafka_lag(pipeline):
     assert values["vad_windows_scored_recent"] == 3
     assert values['vad_windows{status="done"}'] == 3
     assert values["vad_stage2_queue_depth"] == 0
-    assert "stage 2 is not implemented yet" in text
+    assert values['vad_stage2_analyses{status="skipped"}'] == 0
     lag = f'vad_kafka_lag_records{{topic="{topic}",topic_id="tid",partition="%d"}}'
     assert values[lag % 0] == 3 and values[lag % 1] == 0
     assert 'topic_id="old"' not in text

@@ -1,0 +1,182 @@
+"""Stage-2 storage on the real database: requests from incident events (with the per-incident
+cap), the worker's budget, unparsed ratings filled from neighbours, refinement, the fused incident
+score and the metrics. Frames are real Ped2 frames handed over by an in-memory log reader; the
+models are an OpenAI-compatible server on 127.0.0.1 with scripted answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import cv2
+import pytest
+
+from api import metrics
+from db import api_queries, queries
+from db import stage2 as s2
+from db.models import Incident
+from db.session import transaction
+from tests.support.chat_server import ChatServer, has_image, prompt_text
+from vad.codec import FrameMeta, encode_jpeg
+from vad.config import Settings
+from vad.stage2.budget import TokenBucket
+from vad.stage2.loading import build_chain
+from workers.kafka_log import LogRecord
+from workers.stage2 import Stage2Runner
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_700_000_000.0
+FPS = 10
+PER_WINDOW = 10
+
+
+class MemoryLog:
+    """FrameReader's interface over records kept in memory."""
+
+    def __init__(self) -> None:
+        self.records: dict[int, LogRecord] = {}
+
+    def read_range(self, topic: str, partition: int, first: int, last: int) -> list[LogRecord]:
+        return [self.records[o] for o in range(first, last + 1) if o in self.records]
+
+
+class ScriptedModels:
+    """Captions and summaries are fixed; ratings follow the script, one per rating request."""
+
+    def __init__(self, ratings: list[str]) -> None:
+        self.ratings = list(ratings)
+
+    def __call__(self, body: dict) -> tuple[int, str]:
+        text = prompt_text(body)
+        if has_image(body):
+            return 200, "A person pushes a cart along the walkway."
+        if "Answer:" in text:
+            return 200, self.ratings.pop(0)
+        if "Summary:" in text:
+            return 200, "A person pushes a cart through pedestrians on the walkway."
+        return 200, "A cart on a pedestrian walkway is unusual."
+
+
+@pytest.fixture
+def setup(pipeline, ped2):
+    """A camera with 5 windows of real Ped2 frames and one incident spanning them."""
+    capture = cv2.VideoCapture(str(ped2 / "test" / "test_04.mp4"))
+    log = MemoryLog()
+    with transaction(pipeline.sessions) as session:
+        camera = queries.add_camera(session, "walkway", "file.mp4", FPS, False, enabled=False)
+        camera.context = "Walkway: pedestrians only."
+        windows = []
+        for w in range(5):
+            first = w * PER_WINDOW
+            for i in range(first, first + PER_WINDOW):
+                ok, frame = capture.read()
+                assert ok
+                meta = FrameMeta(camera.id, i, T0 + i / FPS, T0 + i / FPS)
+                log.records[i] = LogRecord(
+                    i, str(camera.id).encode(), encode_jpeg(frame), meta.to_headers()
+                )
+            windows.append(
+                queries.insert_window(
+                    session,
+                    camera_id=camera.id,
+                    topic="t",
+                    topic_id="tid",
+                    partition=0,
+                    first_offset=first,
+                    last_offset=first + PER_WINDOW - 1,
+                    context_offset=None,
+                    n_frames=PER_WINDOW,
+                    start_at=T0 + first / FPS,
+                    end_at=T0 + (first + PER_WINDOW - 1) / FPS,
+                )  # fmt: skip
+            )
+        incident = Incident(
+            camera_id=camera.id, status="open", started_at=queries.utc(T0), threshold=0.5,
+            peak_score=0.7, peak_at=queries.utc(T0), first_window_seq=0, last_window_seq=0,
+        )  # fmt: skip
+        session.add(incident)
+        session.flush()
+        ids = (camera.id, incident.id, [w.id for w in windows])
+    capture.release()
+    return log, ids
+
+
+def request_all(pipeline, incident_id: int, n: int, cap: int = 10) -> list[int | None]:
+    out = []
+    with transaction(pipeline.sessions) as session:
+        incident = session.get(Incident, incident_id)
+        for seq in range(n):
+            incident.last_window_seq = seq
+            out.append(s2.request_analysis(session, incident, "incident.updated", cap))
+    return out
+
+
+def runner_for(pipeline, server, log, burst: int = 10) -> Stage2Runner:
+    settings = Settings(
+        _env_file=None,
+        stage2={"captioner_url": server.url, "llm_url": server.url, "frames_per_window": 3},
+    )
+    bucket = TokenBucket(60, burst)
+    return Stage2Runner(settings, pipeline.sessions, log, build_chain(settings), bucket)
+
+
+def analyses(pipeline) -> list[s2.Stage2Analysis]:
+    with pipeline.sessions() as session:
+        return list(
+            session.scalars(
+                s2.select(s2.Stage2Analysis).order_by(s2.Stage2Analysis.window_start_at)
+            )
+        )
+
+
+def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup):
+    log, (camera_id, incident_id, window_ids) = setup
+    ids = request_all(pipeline, incident_id, 4)
+    assert None not in ids
+    assert request_all(pipeline, incident_id, 1) == [None]  # one analysis per window
+    with ChatServer(ScriptedModels(["0.2", "probably fine", "0.8", ""])) as server:
+        runner = runner_for(pipeline, server, log)
+        assert [runner.run(i) for i in ids] == ["done"] * 4
+    rows = analyses(pipeline)
+    assert [a.llm_score for a in rows] == [0.2, None, 0.8, None]
+    assert rows[1].answer_error.startswith("not a single number") and rows[3].answer_error
+    assert [a.score_source for a in rows] == ["llm", "interpolated", "llm", "interpolated"]
+    assert rows[1].score == pytest.approx(0.5)  # halfway in time between 0.2 and 0.8
+    assert rows[3].score == pytest.approx(0.8)  # after the last parsed one: its value
+    # identical summaries: the third is refined with the first (similarity 1)
+    assert rows[2].refined_from and rows[2].refined_from[0]["id"] == rows[0].id
+    assert rows[2].refined_score == pytest.approx((0.8 + 0.2) / 2, abs=1e-3)
+    first = rows[0]
+    assert len(first.frame_offsets) == 3 and first.captions_clean == first.captions_raw
+    assert first.cleaning.startswith("skipped: no CLIP")
+    assert first.context == "Walkway: pedestrians only." and first.prompt_version
+    with pipeline.sessions() as session:
+        incident = session.get(Incident, incident_id)
+    best = max(a.refined_score for a in rows)
+    assert incident.fused_score == pytest.approx(0.5 * 0.7 + 0.5 * best)
+    assert incident.explanation == "A cart on a pedestrian walkway is unusual."
+
+
+def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
+    log, (camera_id, incident_id, window_ids) = setup
+    ids = request_all(pipeline, incident_id, 3, cap=2)
+    assert ids[2] is None  # over the incident's cap: recorded, not sent
+    with ChatServer(ScriptedModels(["0.4"])) as server:
+        runner = runner_for(pipeline, server, log, burst=1)
+        assert runner.run(ids[0]) == "done"
+        assert runner.run(ids[1]) == "budget"
+        assert runner.run(ids[1]) == "finished"  # a redelivered message does nothing
+    assert (runner.bucket.allowed, runner.bucket.dropped) == (1, 1)
+    rows = analyses(pipeline)
+    assert [(a.status, (a.reason or "").split(":")[0]) for a in rows] == [
+        ("done", ""), ("skipped", "budget"), ("skipped", "incident cap")
+    ]  # fmt: skip
+    with pipeline.sessions() as session:
+        snapshot = api_queries.metrics_snapshot(session)
+        stale = s2.stale(session, queries.now_utc() + timedelta(seconds=1))
+    text = metrics.render(snapshot, pipeline.settings)
+    assert 'vad_stage2_skipped_total{reason="budget"} 1' in text
+    assert 'vad_stage2_skipped_total{reason="incident cap"} 1' in text
+    assert 'vad_stage2_analyses{status="done"} 1' in text
+    assert "vad_stage2_queue_depth 0" in text
+    assert stale == []  # nothing left open
