@@ -67,3 +67,18 @@ def _kafka_lag(request: Request, positions: list) -> list | None:
 @router.get("/openapi.json", include_in_schema=False)
 def openapi(request: Request, _: ReadToken) -> JSONResponse:
     return JSONResponse(request.app.openapi())
+
+
+@router.get("/system/stages")
+def stages(settings: AppSettings, _: ReadToken) -> dict:
+    """Optional stages (embeddings, zero-shot, detector): on, or off with the command that turns
+    them on (`vad models pull NAME && vad models export NAME`)."""
+    from vad.encoders.registry import stage_status
+
+    return {
+        "model_dir": str(settings.model_dir),
+        "stages": [
+            {"stage": s.stage, "model": s.model, "on": s.on, "reason": s.reason}
+            for s in stage_status(settings)
+        ],
+    }
