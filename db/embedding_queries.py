@@ -192,3 +192,29 @@ def camera_rules(session: Session, camera_id: int) -> dict[str, list[str]]:
     for kind, sentence in rows:
         out[kind].append(sentence)
     return out
+
+
+def detection_features(
+    session: Session,
+    camera_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[datetime], np.ndarray]:
+    """A camera's stored detections as normality features (vad.encoders.features), in capture
+    order: what a normality model fits on and scores against."""
+    from vad.encoders.detector import Detection
+    from vad.encoders.features import window_features
+
+    stmt = select(FrameDetections.captured_at, FrameDetections.objects).where(
+        FrameDetections.camera_id == camera_id
+    )
+    if since is not None:
+        stmt = stmt.where(FrameDetections.captured_at >= since)
+    if until is not None:
+        stmt = stmt.where(FrameDetections.captured_at < until)
+    rows = session.execute(stmt.order_by(FrameDetections.captured_at)).all()
+    frames = [
+        [Detection(o["class"], float(o["confidence"]), tuple(o["box"])) for o in objects]
+        for _, objects in rows
+    ]
+    return [r[0] for r in rows], window_features(frames)

@@ -187,3 +187,24 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
         assert "watch rule 'a bicycle among pedestrians'" in incident.rule
     else:
         assert incident.rule.endswith("stage-1 score")
+
+
+def test_stored_detections_come_back_as_normality_features(sessions) -> None:
+    from vad.encoders.features import feature_names
+
+    camera_id, window_id = _camera_and_window(sessions, 2)
+    person = {"class": "person", "confidence": 0.9, "box": [0.1, 0.2, 0.3, 0.6]}
+    car = {"class": "car", "confidence": 0.8, "box": [0.5, 0.5, 0.9, 0.7]}
+    rows = [
+        {"kafka_offset": i, "captured_at": datetime.fromtimestamp(1000 + i, UTC),
+         "model": "yolo", "objects": objects, "counts": {}}
+        for i, objects in enumerate([[person], [person, car]])
+    ]  # fmt: skip
+    with transaction(sessions) as session:
+        eq.store_frame_outputs(session, window_id, camera_id, [], rows, [])
+    with sessions() as session:
+        times, features = eq.detection_features(session, camera_id)
+    names = feature_names()
+    assert len(times) == 2 and features.shape == (2, len(names))
+    assert features[1, names.index("car.count")] == 1
+    assert features[0, names.index("person.mean_cy")] == pytest.approx(0.4)
