@@ -180,3 +180,28 @@ def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
     assert 'vad_stage2_analyses{status="done"} 1' in text
     assert "vad_stage2_queue_depth 0" in text
     assert stale == []  # nothing left open
+
+
+def test_sweeper_resends_lost_requests_and_skips_stale_ones(pipeline, setup):
+    from sqlalchemy import update
+
+    from workers.celery_app import make_celery
+    from workers.stage2 import sweep
+
+    log, (camera_id, incident_id, window_ids) = setup
+    lost, old = request_all(pipeline, incident_id, 2)
+    now = queries.now_utc()
+    with transaction(pipeline.sessions) as session:
+        for analysis_id, age in ((lost, 200), (old, 4000)):
+            session.execute(
+                update(s2.Stage2Analysis)
+                .where(s2.Stage2Analysis.id == analysis_id)
+                .values(requested_at=now - timedelta(seconds=age))
+            )
+    sent: list[int] = []
+    app = make_celery(pipeline.settings, pipeline.endpoints)
+    assert sweep(pipeline.sessions, app, sent.extend, pipeline.settings.stage2) == 1
+    assert sent == [lost]  # message lost 200 s ago: sent again (queue empty)
+    rows = {a.id: a for a in analyses(pipeline)}
+    assert rows[lost].status == "pending"
+    assert rows[old].status == "skipped" and rows[old].reason.startswith("stale")
