@@ -72,6 +72,10 @@ class IncidentOut(BaseModel):
     scorer: str | None
     rule: str | None
     key_frame_url: str | None
+    fused_score: float | None = Field(
+        None, description="Stage 1 + stage 2 score (docs/stage2.md); null until stage 2 rated it"
+    )
+    explanation: str | None = Field(None, description="Stage 2's one-sentence explanation")
 
 
 class IncidentPage(BaseModel):
