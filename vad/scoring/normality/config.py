@@ -50,12 +50,27 @@ class NormalityConfig(BaseModel):
         le=2,
         description=("OpenCV DIS optical-flow preset (0 ultrafast, 1 fast, 2 medium)."),
     )
-    motion_px: float = Field(
-        0.5,
-        gt=0,
+    flow_gap: int = Field(
+        2,
+        ge=1,
+        le=8,
         description=(
-            "Flow magnitude (internal pixels per frame) above which a pixel counts as moving; about"
-            " the noise floor of DIS flow on compressed video."
+            "Frame i's motion is the optical flow from frame i - flow_gap to frame i. A longer "
+            "baseline multiplies every displacement while the flow's error stays about the same, "
+            "so slow movers (walkers at low frame rates) and somewhat faster ones (a bicycle at "
+            "walking pace) are told apart better than from adjacent frames."
+        ),
+    )
+    motion_quantile: float = Field(
+        0.999,
+        gt=0.5,
+        lt=1,
+        description=(
+            "A pixel counts as moving when its flow magnitude exceeds this quantile of all "
+            "training pixels' flow magnitudes, learned per camera at fit time (so it follows the "
+            "camera's resolution, frame rate, flow_gap and usual speeds instead of a fixed "
+            "number of pixels); features then describe what moves faster than nearly all of the "
+            "camera's normal footage."
         ),
     )
     neighbours: int = Field(

@@ -1,6 +1,6 @@
-"""Feature families: per-cell descriptors of what happens between two consecutive frames.
+"""Feature families: per-cell descriptors of what happens between a frame and an earlier one.
 
-A family turns a `FramePair` (previous and current frame at the model's internal resolution) into
+A family turns a `FramePair` (earlier and current frame at the model's internal resolution) into
 an array of shape (cells, dims). Each family gets its own per-cell memory in the model, so a new
 family (e.g. a CLIP-like embedding of moving regions, with cells = 1 for a global embedding) only
 has to implement `FeatureFamily` and be added to `make_family`.
@@ -9,12 +9,15 @@ has to implement `FeatureFamily` and be added to `make_family`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from functools import cached_property
 
 import cv2
 import numpy as np
 
 from vad.scoring.normality.config import NormalityConfig
+
+_MIN_MOTION = 0.05  # internal px: below DIS's sub-pixel noise, a floor only for still footage
 
 
 def internal_size(width: int, height: int, config: NormalityConfig) -> tuple[int, int]:
@@ -35,7 +38,8 @@ def to_internal(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class FramePair:
-    """Two consecutive internal frames; derived maps (flow) are computed once and shared."""
+    """An earlier and the current internal frame (`flow_gap` apart when scoring); derived maps
+    (flow) are computed once and shared by the families."""
 
     def __init__(self, prev: np.ndarray, cur: np.ndarray, flow_engine: cv2.DISOpticalFlow) -> None:
         self.prev = prev
@@ -45,6 +49,20 @@ class FramePair:
     @cached_property
     def flow(self) -> np.ndarray:
         return self._engine.calc(self.prev, self.cur, None)
+
+
+def flow_magnitude_quantile(flows: Sequence[np.ndarray], quantile: float) -> float:
+    """`quantile` of the flow magnitude over every pixel of `flows` (each (H, W, 2)).
+
+    Most pixels of a fixed camera are still, so a high quantile sits just inside the fastest
+    normal motion of this camera; unlike a fixed number of pixels it follows the camera's
+    resolution, frame rate and scale. Floored so a camera that never moves cannot get a zero
+    threshold (every flow-noise pixel would then count as moving).
+    """
+    if not flows:
+        return _MIN_MOTION
+    mags = np.concatenate([np.hypot(f[..., 0], f[..., 1]).ravel() for f in flows])
+    return max(float(np.quantile(mags, quantile)), _MIN_MOTION)
 
 
 def cell_mean(image: np.ndarray, cell: int) -> np.ndarray:
@@ -65,8 +83,9 @@ class FeatureFamily(ABC):
     name: str = "family"
     feature_names: tuple[str, ...] = ()
 
-    def __init__(self, config: NormalityConfig) -> None:
+    def __init__(self, config: NormalityConfig, motion_threshold: float) -> None:
         self.config = config
+        self.motion_threshold = motion_threshold  # learned per camera, see `motion_threshold`
 
     @abstractmethod
     def extract(self, pair: FramePair) -> np.ndarray:
@@ -92,7 +111,7 @@ class FlowFamily(FeatureFamily):
         cell = self.config.cell_px
         flow = pair.flow
         mag = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
-        moving = (mag > self.config.motion_px).astype(np.float32)
+        moving = (mag > self.motion_threshold).astype(np.float32)
         frac = cell_mean(moving, cell)
         sums = cell_mean(
             np.dstack([mag, mag * moving, flow[..., 0] * moving, flow[..., 1] * moving]), cell
@@ -158,7 +177,7 @@ class ShapeFamily(FeatureFamily):
         gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
         mag, ang = cv2.cartToPolar(gx, gy, angleInDegrees=True)
         fmag, fang = cv2.cartToPolar(pair.flow[..., 0], pair.flow[..., 1], angleInDegrees=True)
-        moving = fmag > self.config.motion_px
+        moving = fmag > self.motion_threshold
         mag *= moving
         fmag *= moving
         # Edge histogram per half-cell sub-block, flow histogram per cell, via one bincount each.
@@ -182,13 +201,13 @@ class ShapeFamily(FeatureFamily):
         return features.sum(axis=-1) > 0
 
 
-def make_family(name: str, config: NormalityConfig) -> FeatureFamily:
+def make_family(name: str, config: NormalityConfig, motion_threshold: float) -> FeatureFamily:
     """Family instance by registered name (kept explicit: no import-time registry)."""
     match name:
         case "flow":
-            return FlowFamily(config)
+            return FlowFamily(config, motion_threshold)
         case "appearance":
-            return AppearanceFamily(config)
+            return AppearanceFamily(config, motion_threshold)
         case "shape":
-            return ShapeFamily(config)
+            return ShapeFamily(config, motion_threshold)
     raise ValueError(f"unknown feature family {name!r} (known: flow, appearance, shape)")

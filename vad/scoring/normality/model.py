@@ -1,7 +1,8 @@
 """The per-camera normality model: fit on normal footage of one camera, score any later frame.
 
-Pipeline per frame: grey + resize to a small internal size -> dense optical flow to the previous
-frame -> per-cell descriptors (one array per feature family) -> distance to the nearest normal
+Pipeline per frame: grey + resize to a small internal size -> dense optical flow from the frame
+`flow_gap` frames earlier -> per-cell descriptors (one array per feature family; "moving" means
+faster than a threshold learned from the camera's training flow) -> distance to the nearest normal
 descriptors of the same cell -> worst cell = the frame's novelty -> causal temporal smoothing ->
 calibration against held-out training scores of the same camera (see `calibration`).
 """
@@ -23,6 +24,7 @@ from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.normality.features import (
     FeatureFamily,
     FramePair,
+    flow_magnitude_quantile,
     internal_size,
     make_family,
     to_internal,
@@ -30,7 +32,8 @@ from vad.scoring.normality.features import (
 from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: flow over `flow_gap` frames, learned motion threshold (model.json)
+_THRESHOLD_PAIRS = 256  # frame pairs sampled to learn the motion threshold (fit time only)
 _MODEL_JSON = "model.json"
 _MEMORY_NPZ = "memory.npz"
 
@@ -39,17 +42,24 @@ def _flow_engine(config: NormalityConfig) -> cv2.DISOpticalFlow:
     return cv2.DISOpticalFlow_create(config.flow_preset)
 
 
-def extract_features(
-    greys: Sequence[np.ndarray], families: Sequence[FeatureFamily], engine: cv2.DISOpticalFlow
-) -> dict[str, np.ndarray]:
-    """Features of every frame of a continuous grey sequence: {family: (T, C, D)}.
+def frame_pairs(n: int, gap: int) -> list[tuple[int, int]]:
+    """(earlier, current) frame indices describing each of n frames.
 
-    Frame i is described by the motion from frame i-1; the first frame, having no predecessor,
-    borrows the motion to its successor (a lone frame gets zero motion).
+    Frame i is described by the motion from frame i - gap; the first `gap` frames, having no such
+    predecessor, borrow the motion of the first pair there is (a lone frame gets zero motion).
     """
-    n = len(greys)
-    pairs = [(i - 1, i) for i in range(1, n)]
-    pairs.insert(0, (0, 1) if n > 1 else (0, 0))
+    first = (0, min(gap, n - 1)) if n > 0 else (0, 0)
+    return [(i - gap, i) if i >= gap else first for i in range(n)]
+
+
+def extract_features(
+    greys: Sequence[np.ndarray],
+    families: Sequence[FeatureFamily],
+    engine: cv2.DISOpticalFlow,
+    gap: int,
+) -> dict[str, np.ndarray]:
+    """Features of every frame of a continuous grey sequence: {family: (T, C, D)}."""
+    pairs = frame_pairs(len(greys), gap)
     rows: dict[str, list[np.ndarray]] = {f.name: [] for f in families}
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     for a, b in pairs:
@@ -70,22 +80,25 @@ class NormalityModel:
     memories: dict[str, CellMemory]
     references: dict[str, float]
     calibrator: TailCalibrator
+    motion_threshold: float
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.internal = internal_size(*self.frame_size, self.config)
-        self.families = [make_family(name, self.config) for name in self.config.families]
+        self.families = [
+            make_family(name, self.config, self.motion_threshold) for name in self.config.families
+        ]
         self._engine = _flow_engine(self.config)
 
     @property
     def context_frames(self) -> int:
         """Preceding frames that make a window's scores equal to a whole-video causal pass."""
-        return 1 + smoothing_radius(self.config.smoothing_frames)
+        return self.config.flow_gap + smoothing_radius(self.config.smoothing_frames)
 
     def frame_novelty(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """Unsmoothed, uncalibrated novelty per frame of a continuous sequence."""
         greys = [to_internal(f, self.internal) for f in frames]
-        feats = extract_features(greys, self.families, self._engine)
+        feats = extract_features(greys, self.families, self._engine, self.config.flow_gap)
         return combine_families(
             {name: self.memories[name].distances(x) for name, x in feats.items()}, self.references
         )
@@ -126,6 +139,7 @@ class NormalityModel:
             "config": self.config.model_dump(mode="json"),
             "frame_size": list(self.frame_size),
             "internal_size": list(self.internal),
+            "motion_threshold": self.motion_threshold,
             "references": self.references,
             "calibration": self.calibrator.to_dict(),
             "feature_names": {f.name: list(f.feature_names) for f in self.families},
@@ -138,7 +152,10 @@ class NormalityModel:
         directory = Path(directory)
         doc = json.loads((directory / _MODEL_JSON).read_text())
         if doc.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported normality model format {doc.get('format_version')!r}")
+            raise ValueError(
+                f"normality model format {doc.get('format_version')!r} in {directory} is not the "
+                f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
+            )
         config = NormalityConfig.model_validate(doc["config"])
         with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
             memories = {
@@ -156,6 +173,7 @@ class NormalityModel:
             memories=memories,
             references={k: float(v) for k, v in doc["references"].items()},
             calibrator=TailCalibrator.from_dict(doc["calibration"]),
+            motion_threshold=float(doc["motion_threshold"]),
             metadata=doc.get("metadata", {}),
         )
 
@@ -173,12 +191,12 @@ def combine_families(distances: dict[str, np.ndarray], references: dict[str, flo
 # --------------------------------------------------------------------------------------- fitting
 
 
-def _clip_features(
+def _clip_greys(
     videos: Iterable[Iterable[np.ndarray]], config: NormalityConfig
-) -> tuple[list[dict[str, np.ndarray]], tuple[int, int]]:
-    families = [make_family(name, config) for name in config.families]
-    engine = _flow_engine(config)
-    clips: list[dict[str, np.ndarray]] = []
+) -> tuple[list[list[np.ndarray]], tuple[int, int]]:
+    """Internal grey frames of every clip (small: 24 kB a frame at the default size), kept so the
+    motion threshold can be learned before any feature is extracted."""
+    clips: list[list[np.ndarray]] = []
     frame_size: tuple[int, int] | None = None
     for video in videos:
         greys = []
@@ -187,10 +205,32 @@ def _clip_features(
                 frame_size = (int(frame.shape[1]), int(frame.shape[0]))
             greys.append(to_internal(frame, internal_size(*frame_size, config)))
         if greys:
-            clips.append(extract_features(greys, families, engine))
+            clips.append(greys)
     if frame_size is None:
         raise ValueError("no training frames")
     return clips, frame_size
+
+
+def learn_motion_threshold(clips: Sequence[Sequence[np.ndarray]], config: NormalityConfig) -> float:
+    """The camera's motion threshold: `motion_quantile` of training flow magnitudes, measured on
+    up to `_THRESHOLD_PAIRS` evenly spread frame pairs (same gap as scoring)."""
+    pairs = [
+        (clip, a, b)
+        for clip in clips
+        for a, b in frame_pairs(len(clip), config.flow_gap)[config.flow_gap :]
+    ]
+    step = max(1, len(pairs) // _THRESHOLD_PAIRS)
+    engine = _flow_engine(config)
+    flows = [engine.calc(clip[a], clip[b], None) for clip, a, b in pairs[::step]]
+    return flow_magnitude_quantile(flows, config.motion_quantile)
+
+
+def _clip_features(
+    clips: Sequence[Sequence[np.ndarray]], config: NormalityConfig, motion_threshold: float
+) -> list[dict[str, np.ndarray]]:
+    families = [make_family(name, config, motion_threshold) for name in config.families]
+    engine = _flow_engine(config)
+    return [extract_features(greys, families, engine, config.flow_gap) for greys in clips]
 
 
 def _split_folds(clips: list[dict[str, np.ndarray]], folds: int) -> list[dict[str, np.ndarray]]:
@@ -259,8 +299,11 @@ def fit_normality_model(
     """Fit on normal footage of one camera; each inner iterable is one continuous clip (BGR)."""
     config = config or NormalityConfig()
     started = time.perf_counter()
-    clips, frame_size = _clip_features(videos, config)
-    families = {f.name: f for f in (make_family(n, config) for n in config.families)}
+    greys, frame_size = _clip_greys(videos, config)
+    threshold = learn_motion_threshold(greys, config)
+    clips = _clip_features(greys, config, threshold)
+    del greys
+    families = {f.name: f for f in (make_family(n, config, threshold) for n in config.families)}
     everything = {n: np.concatenate([c[n] for c in clips]) for n in families}
     scales = {n: feature_scale(x, families[n].active(x)) for n, x in everything.items()}
     pieces = _split_folds(clips, config.calibration_folds)
@@ -304,5 +347,6 @@ def fit_normality_model(
         "frames_seen": frames_seen,
         "clips": len(clips),
         "held_out_reference_raw": references,
+        "motion_threshold": threshold,
     }
-    return NormalityModel(config, frame_size, memories, references, calibrator, metadata)
+    return NormalityModel(config, frame_size, memories, references, calibrator, threshold, metadata)

@@ -55,7 +55,7 @@ def test_internal_size_snaps_to_cells_and_never_upscales() -> None:
 
 def test_flow_features_are_zero_for_a_still_frame_and_positive_for_walking(train_clips) -> None:
     cfg = NormalityConfig()
-    family = make_family("flow", cfg)
+    family = make_family("flow", cfg, 0.5)
     engine = cv2.DISOpticalFlow_create(cfg.flow_preset)
     a, b = (to_internal(f, internal_size(360, 240, cfg)) for f in train_clips[0][:2])
     still = family.extract(FramePair(a, a, engine))
@@ -67,7 +67,7 @@ def test_flow_features_are_zero_for_a_still_frame_and_positive_for_walking(train
 
 def test_shape_features_ignore_the_static_scene_and_describe_moving_outlines(train_clips) -> None:
     cfg = NormalityConfig()
-    family = make_family("shape", cfg)
+    family = make_family("shape", cfg, 0.5)
     engine = cv2.DISOpticalFlow_create(cfg.flow_preset)
     a, b = (to_internal(f, internal_size(360, 240, cfg)) for f in train_clips[0][0:5:4])
     still = family.extract(FramePair(a, a, engine))

@@ -1,0 +1,70 @@
+"""Flow over a gap of frames and the per-camera motion threshold, on real Ped2 frames."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
+from vad.scoring.normality.features import flow_magnitude_quantile, internal_size, to_internal
+from vad.scoring.normality.model import FORMAT_VERSION, frame_pairs, learn_motion_threshold
+from vad.video import iter_video_frames
+
+SMALL = NormalityConfig(memory_per_cell=64, calibration_folds=2)
+
+
+def _greys(path: Path, n: int, width: int = 360) -> list[np.ndarray]:
+    size = internal_size(360, 240, NormalityConfig(internal_width=width))
+    return [to_internal(f, size) for f in itertools.islice(iter_video_frames(path), n)]
+
+
+def test_frame_pairs_look_back_by_the_gap_and_early_frames_borrow_the_first_pair() -> None:
+    assert frame_pairs(5, 2) == [(0, 2), (0, 2), (0, 2), (1, 3), (2, 4)]
+    assert frame_pairs(4, 1) == [(0, 1), (0, 1), (1, 2), (2, 3)]
+    assert frame_pairs(2, 3) == [(0, 1), (0, 1)]  # shorter than the gap: the longest pair there is
+    assert frame_pairs(1, 2) == [(0, 0)] and frame_pairs(0, 2) == []
+
+
+def test_a_longer_gap_measures_walkers_with_proportionally_larger_flow(ped2: Path) -> None:
+    greys = _greys(ped2 / "train" / "train_01.mp4", 12, width=192)
+    engine = cv2.DISOpticalFlow_create(2)
+    by_gap = {}
+    for gap in (1, 2):
+        flows = [engine.calc(greys[i - gap], greys[i], None) for i in range(4, 12)]
+        by_gap[gap] = flow_magnitude_quantile(flows, 0.999)
+    assert 1.5 < by_gap[2] / by_gap[1] < 2.5  # displacement doubles, the flow error does not
+
+
+def test_learned_threshold_follows_resolution_and_gap(ped2: Path) -> None:
+    clip = ped2 / "train" / "train_02.mp4"
+    base = NormalityConfig(flow_gap=1)
+    low = learn_motion_threshold([_greys(clip, 30, width=192)], base)
+    high = learn_motion_threshold([_greys(clip, 30, width=288)], base)
+    gap2 = learn_motion_threshold([_greys(clip, 30, width=192)], NormalityConfig(flow_gap=2))
+    assert 0.2 < low < 1.0  # Ped2 walkers: a fraction of an internal pixel per frame
+    assert high > 1.2 * low and gap2 > 1.5 * low
+
+
+def test_threshold_of_still_footage_is_the_floor_not_zero(ped2: Path) -> None:
+    frame = _greys(ped2 / "train" / "train_01.mp4", 1, width=192)[0]
+    threshold = learn_motion_threshold([[frame] * 6], NormalityConfig())
+    assert threshold == pytest.approx(0.05)
+
+
+def test_model_keeps_its_threshold_and_refuses_an_older_format(ped2: Path, tmp_path: Path) -> None:
+    clips = [list(itertools.islice(iter_video_frames(ped2 / "train" / "train_03.mp4"), 30))]
+    model = fit_normality_model(clips, SMALL)
+    assert model.motion_threshold == model.metadata["motion_threshold"] > 0.05
+    assert model.context_frames == SMALL.flow_gap + 4
+    model.save(tmp_path / "m")
+    assert NormalityModel.load(tmp_path / "m").motion_threshold == model.motion_threshold
+    doc = json.loads((tmp_path / "m" / "model.json").read_text())
+    doc["format_version"] = FORMAT_VERSION - 1
+    (tmp_path / "m" / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="refit"):
+        NormalityModel.load(tmp_path / "m")
