@@ -26,7 +26,6 @@ _PAD_TOKENS = ("<|endoftext|>", "<pad>", "</s>")
 def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     """Export a pulled CLIP-family folder (config.json, weights, tokenizer) to `out_dir`:
     image.onnx, text.onnx (dynamic batch axis), tokenizer.json and manifest.json."""
-    import torch
     from transformers import AutoModel
 
     source, out_dir = Path(source), Path(out_dir)
@@ -41,27 +40,7 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    image_tower, text_tower = _towers(model)
-    with torch.no_grad():
-        pixels = torch.zeros(2, 3, image_size, image_size)
-        _onnx(
-            image_tower,
-            (pixels,),
-            tmp / "image.onnx",
-            ["pixel_values"],
-            {"pixel_values": {0: "batch"}},
-        )
-        ids = torch.full((2, length), pad_id, dtype=torch.long)
-        ids[:, 0] = 0
-        mask = torch.ones(2, length, dtype=torch.long)
-        _onnx(
-            text_tower,
-            (ids, mask),
-            tmp / "text.onnx",
-            ["input_ids", "attention_mask"],
-            {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}},
-        )
-        dim = int(image_tower(pixels[:1]).shape[-1])
+    dim = _export_towers(model, tmp, image_size, length, pad_id)
     tokenizer.save(str(tmp / "tokenizer.json"))
     scale = getattr(model, "logit_scale", None)
     manifest = {
@@ -86,6 +65,33 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     _replace(tmp, out_dir)
     log.info("exported %s (%s, dim %s) to %s", name, manifest["family"], dim, out_dir)
     return out_dir
+
+
+def _export_towers(model, folder: Path, image_size: int, length: int, pad_id: int) -> int:
+    """Trace both towers with a batch of two (batch axis dynamic); returns the embedding size."""
+    import torch
+
+    image_tower, text_tower = _towers(model)
+    with torch.no_grad():
+        pixels = torch.zeros(2, 3, image_size, image_size)
+        _onnx(
+            image_tower,
+            (pixels,),
+            folder / "image.onnx",
+            ["pixel_values"],
+            {"pixel_values": {0: "batch"}},
+        )
+        ids = torch.full((2, length), pad_id, dtype=torch.long)
+        ids[:, 0] = 0
+        mask = torch.ones(2, length, dtype=torch.long)
+        _onnx(
+            text_tower,
+            (ids, mask),
+            folder / "text.onnx",
+            ["input_ids", "attention_mask"],
+            {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}},
+        )
+        return int(image_tower(pixels[:1]).shape[-1])
 
 
 def _features(output: Any) -> Any:
