@@ -1,0 +1,51 @@
+"""Every in-process model family the transformers backends accept, on real Ped2 frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from vad.stage2.backends import BackendUnavailable
+from vad.stage2.hf import TransformersCaptioner, TransformersLLM
+
+CHOICES = ["0", "0.1", "0.5", "0.9", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from tests.support import stage2_models
+
+    root = tmp_path_factory.mktemp("hf-backends")
+    return {
+        "blip": stage2_models.tiny_blip_dir(root),
+        "vlm": stage2_models.tiny_vlm_dir(root),
+        "chat-llm": stage2_models.tiny_chat_llm_dir(root),
+    }
+
+
+@pytest.mark.parametrize(("family", "kind"), [("blip", "blip"), ("vlm", "llava")])
+def test_captioner_families(tiny, family, kind, ped2_frames):
+    captioner = TransformersCaptioner(tiny[family])
+    assert captioner.kind == kind and captioner.name == f"transformers:{family}"
+    captions = captioner.caption(ped2_frames[:3], "Describe the image.", 8)
+    assert len(captions) == 3 and all(isinstance(c, str) and c for c in captions)
+    assert captioner.caption([], "x", 8) == []
+
+
+def test_chat_template_llm_generates_and_can_only_choose_allowed(tiny):
+    llm = TransformersLLM(tiny["chat-llm"])
+    assert llm.generate("Summarize: a cart crosses the walkway.", 12)
+    prompts = ["Rate: a cart on the walkway.", "Rate: people walk.", "Answer:"]
+    assert all(llm.choose(p, CHOICES) in CHOICES for p in prompts)
+
+
+def test_long_prompts_are_cut_from_the_front(tiny):
+    llm = TransformersLLM(tiny["chat-llm"])
+    long = "a person walks. " * 400 + "Answer:"  # far beyond 512 positions
+    assert llm.choose(long, CHOICES) in CHOICES
+    assert isinstance(llm.generate(long, 8), str)
+
+
+def test_missing_folder_says_what_is_missing(tmp_path):
+    with pytest.raises(BackendUnavailable, match="config.json missing"):
+        TransformersLLM(tmp_path / "nothing")
