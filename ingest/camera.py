@@ -70,6 +70,10 @@ class CameraIngestor:
     def start(self) -> None:
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Signal the loop without waiting, so many cameras drain their outboxes in parallel."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)

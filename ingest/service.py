@@ -99,6 +99,8 @@ class IngestService:
 
     def shutdown(self) -> None:
         for ingestor in self.ingestors.values():
+            ingestor.request_stop()
+        for ingestor in self.ingestors.values():
             ingestor.stop()
             if not ingestor.finished.is_set() or ingestor.status == "online":
                 ingestor.status, ingestor.reason = "offline", "service stopped"
