@@ -83,6 +83,9 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
     # stage 2 ran in the stage-2 worker, never in the stage-1 worker
     assert "vad.stage2_analyze" in stage2.log()
     assert "vad.stage2_analyze" not in stage1.log()
+    listed = json.loads(pipeline.vad("incidents", "--json").stdout)
+    mine = next(i for i in listed if i["id"] == incident.id)
+    assert mine["explanation"] == incident.explanation and mine["fused_score"] is not None
     shown = pipeline.vad("stage2", "show", str(incident.id))
     assert shown.returncode == 0 and json.loads(shown.stdout)[0]["summary"]
     status = pipeline.vad("stage2", "status")
