@@ -22,7 +22,7 @@ from db import stage2 as s2
 from db.models import Camera, Incident, Window
 from db.session import transaction
 from vad.codec import FrameMeta, decode_jpeg, is_end_of_stream
-from vad.config import Settings
+from vad.config import Settings, Stage2Config
 from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
@@ -174,7 +174,7 @@ def store_result(
     picked: Picked,
     result: ChainResult,
     chain: Stage2Chain,
-    config,
+    config: Stage2Config,
 ) -> bool:
     """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident."""
     row = session.get(s2.Stage2Analysis, analysis_id, with_for_update=True)
@@ -280,7 +280,9 @@ def register_stage2_tasks(app: Celery, runner: Stage2Runner) -> None:
             raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
 
 
-def sweep(sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, config) -> int:
+def sweep(
+    sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, config: Stage2Config
+) -> int:
     """Requests older than max_age are skipped as stale; open ones older than requeue_after are
     sent again when the queue is empty (their message was lost or their worker died)."""
     now = queries.now_utc()
@@ -299,7 +301,11 @@ def sweep(sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, conf
 
 
 def start_sweeper(
-    sessions: sessionmaker[Session], app: Celery, send: Stage2Sender, config, stop: threading.Event
+    sessions: sessionmaker[Session],
+    app: Celery,
+    send: Stage2Sender,
+    config: Stage2Config,
+    stop: threading.Event,
 ) -> threading.Thread:
     def loop() -> None:
         while not stop.wait(max(config.requeue_after_seconds / 2, 1.0)):
