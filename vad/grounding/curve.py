@@ -62,7 +62,7 @@ def resample(
     timestamps = np.asarray(timestamps, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     t0 = float(timestamps.min())
-    index = np.floor((timestamps - t0) / step + 1e-9).astype(np.int64)
+    index = np.rint((timestamps - t0) / step).astype(np.int64)  # cell i is centred on t0 + i*step
     size = int(index.max()) + 1
     sums = np.bincount(index, weights=values, minlength=size)
     counts = np.bincount(index, minlength=size).astype(np.float64)
