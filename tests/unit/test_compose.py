@@ -3,6 +3,8 @@ passes is a real setting, and the stack has the parts production needs."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import typer.main
 import yaml
 
 from service.cli import app
+from tests.support.requirements import missing
 from vad.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +34,31 @@ def test_production_parts_are_there(compose):
     services = set(compose["services"])
     assert {"kafka", "postgres", "redis", "migrate", "dispatcher", "ingest", "worker-cpu",
             "worker-gpu", "api", "webhooks", "grafana"} <= services
-    for name in ("kafka", "postgres", "redis"):
+    for name in ("kafka", "postgres", "redis", "api", "grafana"):
         assert "healthcheck" in compose["services"][name], name
+    gpu = compose["services"]["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+    assert gpu[0]["driver"] == "nvidia" and "gpu" in gpu[0]["capabilities"]
+    for name, service in compose["services"].items():
+        assert service.get("restart") in ("unless-stopped", "always", "no"), name
+    grafana = " ".join(compose["services"]["grafana"]["volumes"])
+    assert "/etc/grafana/provisioning" in grafana and "dashboards" in grafana
+
+
+def test_docker_compose_config_accepts_the_file():
+    """The real Compose v2 parser (scripts/compose-setup.sh installs the plugin in CI): catches
+    what YAML alone cannot (unknown keys, bad interpolation, wrong types, broken anchors)."""
+    if shutil.which("docker") is None or subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, timeout=30
+    ).returncode:
+        missing("`docker compose` is not installed (run scripts/compose-setup.sh)")
+    checked = subprocess.run(
+        ["docker", "compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_every_command_is_a_vad_command(compose):
