@@ -122,3 +122,17 @@ def test_without_models_stage2_is_off_and_says_how(pipeline: Pipeline):
     assert "stage 2 is off" in status.stdout and "VAD_STAGE2__CAPTIONER_URL" in status.stdout
     worker = pipeline.vad("stage2-worker", timeout=60)
     assert worker.returncode == 2 and "stage 2 is off" in worker.stderr
+
+
+def test_camera_context_is_set_shown_and_cleared(pipeline: Pipeline, ped2):
+    clip = str(ped2 / "test" / "test_01.mp4")
+    assert pipeline.vad("camera", "add", "gate", clip, "--disabled").returncode == 0
+    shown = pipeline.vad("camera", "context", "gate")
+    assert shown.stdout.strip() == "camera 'gate' context: (none)"
+    pipeline.vad("camera", "context", "gate", CONTEXT)
+    assert pipeline.scalar("SELECT context FROM cameras WHERE name='gate'") == CONTEXT
+    assert CONTEXT in pipeline.vad("camera", "context", "gate").stdout
+    pipeline.vad("camera", "context", "gate", "--clear")
+    assert pipeline.scalar("SELECT context FROM cameras WHERE name='gate'") is None
+    missing = pipeline.vad("camera", "context", "nope", "x")
+    assert missing.returncode == 2 and "no camera named 'nope'" in missing.stderr
