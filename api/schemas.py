@@ -91,8 +91,37 @@ class ScorePoint(BaseModel):
     offset: int
 
 
+class Stage2Out(BaseModel):
+    """One stage-2 analysis of one of the incident's windows (docs/stage2.md)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    window_id: int
+    trigger: str
+    status: str = Field(description="pending, running, done, skipped or failed")
+    reason: str | None = Field(description="why skipped or failed")
+    frame_indices: list[int] | None
+    frame_times: list[float] | None = Field(description="capture times, epoch seconds")
+    captions_raw: list[str] | None
+    captions_clean: list[str] | None
+    summary: str | None
+    answer: str | None = Field(description="the LLM's raw rating answer")
+    answer_error: str | None = Field(description="why the answer did not parse")
+    llm_score: float | None
+    score: float | None = Field(description="llm_score, or interpolated from neighbours")
+    score_source: str | None
+    refined_score: float | None
+    fused_score: float | None
+    explanation: str | None
+    captioner: str | None
+    llm: str | None
+    encoder: str | None
+    prompt_version: str | None
+
+
 class IncidentDetail(IncidentOut):
     score_curve: list[ScorePoint]
+    stage2: list[Stage2Out] = Field(default_factory=list, description="stage-2 analyses")
     first_window_seq: int
     last_window_seq: int
     created_at: datetime

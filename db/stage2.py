@@ -206,6 +206,17 @@ def scored_series(session: Session, camera_id: int, limit: int) -> list[Stage2An
     return list(reversed(list(rows)))
 
 
+def for_incident(session: Session, incident_id: int) -> list[Stage2Analysis]:
+    """Every analysis of an incident, whatever its status, in window order."""
+    return list(
+        session.scalars(
+            select(Stage2Analysis)
+            .where(Stage2Analysis.incident_id == incident_id)
+            .order_by(Stage2Analysis.window_start_at)
+        )
+    )
+
+
 def incident_analyses(session: Session, incident_id: int) -> list[Stage2Analysis]:
     return list(
         session.scalars(

@@ -10,8 +10,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from api.deps import ReadToken, Sessions
 from api.errors import FieldError
-from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint
+from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint, Stage2Out
 from db import api_queries
+from db import stage2 as s2
 from db.models import Incident
 from vad.clips import CONTAINERS, encode_clip
 from workers.clips import ClipUnavailable, incident_frames
@@ -114,10 +115,12 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
         incident, camera, has_key_frame = found
         end = incident.ended_at if incident.status == "closed" else None
         curve = api_queries.score_curve(session, incident.camera_id, incident.started_at, end)
+        stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in _thin(curve, MAX_CURVE_POINTS)]
     return IncidentDetail(
         **incident_fields(incident, camera, has_key_frame),
         score_curve=points,
+        stage2=stage2,
         first_window_seq=incident.first_window_seq,
         last_window_seq=incident.last_window_seq,
         created_at=incident.created_at,

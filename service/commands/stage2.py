@@ -8,7 +8,6 @@ import threading
 from datetime import timedelta
 
 import typer
-from sqlalchemy import select
 
 from db import stage2 as s2
 from db.session import make_engine, make_sessionmaker
@@ -100,10 +99,5 @@ def show(
         "fused_score", "explanation", "captioner", "llm", "encoder", "prompt_version", "seconds",
     ]  # fmt: skip
     with get_context(ctx).sessions()() as session:
-        rows = session.scalars(
-            select(s2.Stage2Analysis)
-            .where(s2.Stage2Analysis.incident_id == incident)
-            .order_by(s2.Stage2Analysis.window_start_at)
-        )
-        docs = [{f: getattr(r, f) for f in fields} for r in rows]
+        docs = [{f: getattr(r, f) for f in fields} for r in s2.for_incident(session, incident)]
     typer.echo(json.dumps(docs, indent=2, default=str))

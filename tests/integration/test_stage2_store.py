@@ -155,6 +155,26 @@ def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup):
     best = max(a.refined_score for a in rows)
     assert incident.fused_score == pytest.approx(0.5 * 0.7 + 0.5 * best)
     assert incident.explanation == "A cart on a pedestrian walkway is unusual."
+    detail = api_get(pipeline, f"/incidents/{incident_id}")
+    assert detail["fused_score"] == pytest.approx(incident.fused_score)
+    assert detail["explanation"] == incident.explanation
+    assert [a["score_source"] for a in detail["stage2"]] == [a.score_source for a in rows]
+    assert detail["stage2"][1]["answer"] == "probably fine"
+    assert len(detail["stage2"][0]["frame_times"]) == 3
+
+
+def api_get(pipeline, path: str) -> dict:
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from api.tokens import create_token
+
+    with transaction(pipeline.sessions) as session:
+        token = create_token(session, "viewer", "read")
+    client = TestClient(create_app(pipeline.settings, pipeline.sessions))
+    reply = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
 
 
 def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
