@@ -5,7 +5,8 @@ Models (random weights, built from configs, nothing downloaded), exported by the
 - tiny CLIP (the test model: width 32, 2 layers, 64 px),
 - a ViT-B/32-sized CLIP (transformers' CLIPConfig defaults: 224 px, 12+12 layers, 512-d),
 - YOLO11n at 640 px (ultralytics' export).
-Images are real UCSD Ped2 frames; ORT timings include preprocessing (what the worker pays).
+Images are real UCSD Ped2 frames. `ort_bN` is what the worker pays (preprocessing + image tower);
+`ort_model_bN` and `torch_model_bN` time the image tower alone on the same tensor (the ratio).
 
     .venv/bin/python bench/encoders.py [--seconds 5] [--threads 2] [--skip-yolo]
 """
@@ -90,11 +91,19 @@ def bench_clip(name: str, model_dir: Path, frames, seconds: float, threads: int)
             with torch.no_grad():
                 return model.get_image_features(pixel_values=px)
 
-        ort_rate, torch_rate = rates(
-            [lambda im=images: encoder.embed_images(im), with_torch], batch, seconds
+        numpy_pixels = pixels.numpy()
+        e2e, ort_rate, torch_rate = rates(
+            [
+                lambda im=images: encoder.embed_images(im),
+                lambda px=numpy_pixels: encoder.image_features(px),
+                with_torch,
+            ],
+            batch,
+            seconds,
         )
-        out[f"ort_b{batch}"], out[f"ort_b{batch}_per_cpu_s"] = ort_rate
-        out[f"torch_b{batch}"], out[f"torch_b{batch}_per_cpu_s"] = torch_rate
+        out[f"ort_b{batch}"], out[f"ort_b{batch}_per_cpu_s"] = e2e
+        out[f"ort_model_b{batch}"], out[f"ort_model_b{batch}_per_cpu_s"] = ort_rate
+        out[f"torch_model_b{batch}"], out[f"torch_model_b{batch}_per_cpu_s"] = torch_rate
         out[f"ratio_b{batch}"] = ort_rate[0] / torch_rate[0]
         out[f"ratio_b{batch}_cpu"] = ort_rate[1] / torch_rate[1]
     texts = ["someone climbs the fence"] * 16
