@@ -136,10 +136,14 @@ def request_analysis(
 # --- the stage-2 worker -----------------------------------------------------------------------
 
 
-def claim(session: Session, analysis_id: int) -> Stage2Analysis | None:
-    """Lock and mark running; None when it is finished or gone."""
+def claim(session: Session, analysis_id: int, lease_seconds: float) -> Stage2Analysis | None:
+    """Lock and mark running; None when it is finished, gone, or another worker started it less
+    than `lease_seconds` ago (a duplicate message: the sweeper re-sends only after the lease)."""
     row = session.get(Stage2Analysis, analysis_id, with_for_update=True)
     if row is None or row.status in FINAL_STATES:
+        return None
+    leased = row.started_at is not None and row.status == "running"
+    if leased and (now_utc() - row.started_at).total_seconds() < lease_seconds:
         return None
     row.status, row.started_at = "running", now_utc()
     row.attempts += 1

@@ -85,16 +85,16 @@ class Stage2Runner:
             WindowInput(picked.images, picked.times, job.context, job.neighbours)
         )
         with transaction(self.sessions) as session:
-            stored = store_result(session, analysis_id, picked, result, self.chain, self.config)
+            stored = store_result(session, job, picked, result, self.chain, self.config)
         return "done" if stored else "duplicate"
 
     def _admit(self, analysis_id: int) -> tuple[Job | None, str]:
         """Claim the request, or record why it is not run (budget, stale, attempts)."""
         cfg = self.config
         with transaction(self.sessions) as session:
-            row = s2.claim(session, analysis_id)
+            row = s2.claim(session, analysis_id, lease_seconds=cfg.requeue_after_seconds)
             if row is None:
-                return None, "finished"
+                return None, "finished or busy"
             age = (queries.now_utc() - row.requested_at).total_seconds()
             reason = None
             if age > cfg.max_age_seconds:
@@ -170,18 +170,17 @@ def _nan(value: float | None) -> float:
 
 def store_result(
     session: Session,
-    analysis_id: int,
+    job: Job,
     picked: Picked,
     result: ChainResult,
     chain: Stage2Chain,
     config: Stage2Config,
 ) -> bool:
     """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident."""
-    row = session.get(s2.Stage2Analysis, analysis_id, with_for_update=True)
+    row = session.get(s2.Stage2Analysis, job.analysis_id, with_for_update=True)
     if row is None or row.status not in s2.OPEN_STATES:
         return False
     models = chain.models()
-    camera = session.get(Camera, row.camera_id)
     row.frame_offsets, row.frame_indices = picked.offsets, picked.indices
     row.frame_times = [round(t, 3) for t in picked.times]
     row.captions_raw, row.captions_clean = result.captions_raw, result.captions_clean
@@ -190,7 +189,7 @@ def store_result(
     row.explanation = result.explanation
     row.embedding, row.embedding_kind = result.embedding, result.embedding_kind
     row.captioner, row.llm, row.encoder = models["captioner"], models["llm"], models["encoder"]
-    row.prompt_version, row.context = PROMPT_VERSION, camera.context if camera else None
+    row.prompt_version, row.context = PROMPT_VERSION, job.context  # the context actually used
     row.seconds, row.stage_seconds = round(result.seconds, 4), result.stage_seconds
     row.status, row.reason, row.finished_at = "done", None, queries.now_utc()
     session.flush()

@@ -185,7 +185,7 @@ def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
         runner = runner_for(pipeline, server, log, burst=1)
         assert runner.run(ids[0]) == "done"
         assert runner.run(ids[1]) == "budget"
-        assert runner.run(ids[1]) == "finished"  # a redelivered message does nothing
+        assert runner.run(ids[1]) == "finished or busy"  # a redelivered message does nothing
     assert (runner.bucket.allowed, runner.bucket.dropped) == (1, 1)
     rows = analyses(pipeline)
     assert [(a.status, (a.reason or "").split(":")[0]) for a in rows] == [
@@ -225,3 +225,14 @@ def test_sweeper_resends_lost_requests_and_skips_stale_ones(pipeline, setup):
     rows = {a.id: a for a in analyses(pipeline)}
     assert rows[lost].status == "pending"
     assert rows[old].status == "skipped" and rows[old].reason.startswith("stale")
+
+
+def test_a_running_analysis_is_leased(pipeline, setup):
+    log, (camera_id, incident_id, window_ids) = setup
+    (analysis_id,) = request_all(pipeline, incident_id, 1)
+    with transaction(pipeline.sessions) as session:
+        assert s2.claim(session, analysis_id, lease_seconds=60).attempts == 1
+    with transaction(pipeline.sessions) as session:  # a duplicate message while it runs
+        assert s2.claim(session, analysis_id, lease_seconds=60) is None
+    with transaction(pipeline.sessions) as session:  # its worker died long ago
+        assert s2.claim(session, analysis_id, lease_seconds=0).attempts == 2
