@@ -150,6 +150,12 @@ class BenchStack:
             roles[self._rtsp.pid] = "rtsp-cameras"
         if self._kafka is not None and self._kafka.running:
             roles[self._kafka.process.pid] = "kafka"
+        for child in psutil.Process().children(recursive=True):  # e.g. Redis, tansu
+            try:
+                if child.pid not in roles:
+                    roles[child.pid] = _server_role(child.name(), " ".join(child.cmdline()))
+            except psutil.Error:
+                continue
         scratch = str(self.scratch)
         for proc in psutil.process_iter(["pid", "name", "cmdline"]):
             cmdline = " ".join(proc.info["cmdline"] or [])

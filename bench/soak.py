@@ -35,7 +35,13 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka")
     parser.add_argument("--out", type=Path, default=Path("/tmp/vad-soak.jsonl"))
+    parser.add_argument(
+        "--summarize", type=Path, help="only summarize the memory samples of an earlier --out"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        print(json.dumps(summarize_file(args.summarize), indent=2))
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup in `finally`
     bench = BenchStack(args.cameras, workers=args.workers, broker=args.broker)
     try:
@@ -71,31 +77,52 @@ def soak(bench: BenchStack, args: argparse.Namespace) -> dict:
             role: round(seconds / (time.time() - started), 3)
             for role, seconds in sorted(sampler.cpu_seconds.items())
         },
-        "memory": memory_summary(sampler.samples, started + WARM_UP_SECONDS),
+        "memory": memory_summary(
+            [{**x, "t": x["t"] - started} for x in sampler.samples], WARM_UP_SECONDS
+        ),
     }
 
 
 def memory_summary(samples: list[dict], after: float) -> dict:
-    """Per role: max RSS of one process, PSS at the first and last sample after the warm-up, and
-    the least-squares PSS slope in MB/h (a leak shows as a steady positive slope)."""
+    """Per role: max RSS of its largest process, and least-squares slopes in MB/h after the
+    warm-up (a leak shows as a steady positive slope) of that RSS and of the role's summed PSS.
+    RSS is the steadier signal: PSS splits shared library pages among every process on the
+    machine that maps them, so it moves when unrelated processes start or stop."""
     roles = sorted({role for s in samples for role in s["roles"]})
-    result = {}
-    for role in roles:
-        points = [(s["t"], s["roles"][role]["pss_mb"]) for s in samples if role in s["roles"]]
-        late = [(t, m) for t, m in points if t >= after] or points
-        hours = np.array([t for t, _ in late]) / 3600.0
-        pss = np.array([m for _, m in late])
-        slope = float(np.polyfit(hours, pss, 1)[0]) if len(late) >= 3 else float("nan")
-        result[role] = {
-            "max_rss_mb": round(
-                max(s["roles"][role]["rss_mb"] for s in samples if role in s["roles"]), 1
-            ),
-            "pss_mb_first": round(float(pss[0]), 1),
-            "pss_mb_last": round(float(pss[-1]), 1),
-            "growth_mb_per_hour": round(slope, 1),
-            "samples": len(late),
-        }
-    return result
+    return {
+        role: _role_summary([s for s in samples if role in s["roles"]], role, after)
+        for role in roles
+    }
+
+
+def _role_summary(samples: list[dict], role: str, after: float) -> dict:
+    late = [s for s in samples if s["t"] >= after] or samples
+    hours = np.array([s["t"] for s in late]) / 3600.0
+    rss = np.array([s["roles"][role]["rss_mb"] for s in late])
+    pss = np.array([s["roles"][role]["pss_mb"] for s in late])
+    half = len(late) // 2
+
+    def slope(values: np.ndarray, start: int = 0) -> float:
+        if len(values) - start < 3:
+            return float("nan")
+        return round(float(np.polyfit(hours[start:], values[start:], 1)[0]), 1)
+
+    return {
+        "max_rss_mb": round(max(s["roles"][role]["rss_mb"] for s in samples), 1),
+        "rss_mb_first": round(float(rss[0]), 1),
+        "rss_mb_last": round(float(rss[-1]), 1),
+        "rss_growth_mb_per_hour": slope(rss),
+        "rss_growth_mb_per_hour_second_half": slope(rss, half),
+        "pss_growth_mb_per_hour": slope(pss),
+        "samples": len(late),
+    }
+
+
+def summarize_file(path: Path) -> dict:
+    """Memory summary of the samples an earlier run appended to its --out file."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    samples = [{"t": r["t"], "roles": r["memory"]} for r in records if "memory" in r and "t" in r]
+    return memory_summary(samples, WARM_UP_SECONDS)
 
 
 def _flow(bench: BenchStack) -> dict:
