@@ -60,6 +60,7 @@ def main() -> None:
         "fps_360x240_wall_cpu": scoring_fps(model, frames),
         "fps_1280x720_wall_cpu": scoring_fps(model, hd),
         "internal_size": result["internal_size"],
+        "motion_threshold_2_train_videos": round(model.motion_threshold, 3),
         "config": config.model_dump(mode="json"),
     }
     print(json.dumps(figures, indent=2))
