@@ -65,6 +65,9 @@ def event_body(kind: str, incident: Incident, camera: str) -> str:
                 "scorer": incident.scorer,
                 "rule": incident.rule,
                 "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
+                # stage 2 (docs/stage2.md): null until it has rated one of the incident's windows
+                "fused_score": incident.fused_score,
+                "explanation": incident.explanation,
             },
         },
         separators=(",", ":"),
