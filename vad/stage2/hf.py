@@ -41,6 +41,11 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
+def _device(torch) -> str:
+    """The GPU when there is one (a stage-2 worker on a GPU node serves many cameras), else CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _model_type(folder: Path) -> str:
     return str(json.loads((folder / "config.json").read_text()).get("model_type", ""))
 
@@ -68,7 +73,8 @@ class TransformersCaptioner:
         else:
             self.model = tf.AutoModelForImageTextToText.from_pretrained(folder)
             self.processor = tf.AutoProcessor.from_pretrained(folder)
-        self.model.eval()
+        self.device = _device(torch)
+        self.model.to(self.device).eval()
 
     def caption(self, images: list[np.ndarray], prompt: str, max_tokens: int) -> list[str]:
         if not images:
@@ -86,11 +92,12 @@ class TransformersCaptioner:
 
     def _encoder_decoder(self, images: list[np.ndarray], max_tokens: int) -> list[str]:
         pixels = self.images(images=[_rgb(i) for i in images], return_tensors="pt").pixel_values
-        out = self.model.generate(pixels, **self._generate_args(max_tokens))
+        out = self.model.generate(pixels.to(self.device), **self._generate_args(max_tokens))
         return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
     def _blip(self, images: list[np.ndarray], max_tokens: int) -> list[str]:
         inputs = self.processor(images=[_rgb(i) for i in images], return_tensors="pt")
+        inputs = inputs.to(self.device)
         out = self.model.generate(**inputs, **self._generate_args(max_tokens))
         return [t.strip() for t in self.processor.batch_decode(out, skip_special_tokens=True)]
 
@@ -100,6 +107,7 @@ class TransformersCaptioner:
         ]
         text = self.processor.apply_chat_template(messages, add_generation_prompt=True)
         inputs = self.processor(images=[_rgb(image)], text=[text], return_tensors="pt")
+        inputs = inputs.to(self.device)
         out = self.model.generate(**inputs, **self._generate_args(max_tokens))
         new = out[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new, skip_special_tokens=True)[0].strip()
@@ -118,7 +126,8 @@ class TransformersLLM:
         self.torch = torch
         self.name = f"transformers:{folder.name}"
         self.tokenizer = tf.AutoTokenizer.from_pretrained(folder)
-        self.model = tf.AutoModelForCausalLM.from_pretrained(folder).eval()
+        self.device = _device(torch)
+        self.model = tf.AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
 
     def _prompt_ids(self, prompt: str, room: int) -> list[int]:
@@ -135,7 +144,7 @@ class TransformersLLM:
 
     def generate(self, prompt: str, max_tokens: int) -> str:
         ids = self._prompt_ids(prompt, max_tokens)
-        inputs = self.torch.tensor([ids])
+        inputs = self.torch.tensor([ids], device=self.device)
         pad = self.tokenizer.pad_token_id
         with self.torch.inference_mode():
             out = self.model.generate(
@@ -169,8 +178,10 @@ class TransformersLLM:
             batch[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         with torch.inference_mode():
-            logits = self.model(input_ids=batch, attention_mask=mask).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
+            logits = self.model(
+                input_ids=batch.to(self.device), attention_mask=mask.to(self.device)
+            ).logits.float()
+        logp = torch.log_softmax(logits, dim=-1).cpu()
         totals = []
         for row, ending in enumerate(endings):
             positions = range(len(prompt) - 1, len(prompt) - 1 + len(ending))
