@@ -89,37 +89,36 @@ class Stage2Runner:
         return "done" if stored else "duplicate"
 
     def _admit(self, analysis_id: int) -> tuple[Job | None, str]:
-        """Claim the request, or record why it is not run (budget, stale, attempts)."""
+        """Claim the request, or record why it is not run (stale, attempts, budget)."""
         cfg = self.config
         with transaction(self.sessions) as session:
             row = s2.claim(session, analysis_id, lease_seconds=cfg.requeue_after_seconds)
             if row is None:
                 return None, "finished or busy"
-            age = (queries.now_utc() - row.requested_at).total_seconds()
-            reason = None
-            if age > cfg.max_age_seconds:
-                reason = (
-                    f"stale: requested {age:.0f} s ago (max_age_seconds {cfg.max_age_seconds:g})"
-                )
-            elif row.attempts > cfg.max_attempts:
-                s2.finish(
-                    session,
-                    analysis_id,
-                    "failed",
-                    f"gave up after {row.attempts - 1} attempts: {row.reason}",
-                )
-                return None, "failed"
-            elif row.attempts == 1 and not self.bucket.try_acquire():  # retries are not charged
-                reason = f"budget: over {cfg.max_calls_per_minute:g} analyses per minute per worker"
-            if reason:
-                s2.finish(session, analysis_id, "skipped", reason)
-                return None, reason.split(":", 1)[0]
+            refused = self._refusal(row)
+            if refused is not None:
+                status, reason = refused
+                s2.finish(session, analysis_id, status, reason)
+                return None, reason.split(":", 1)[0] if status == "skipped" else status
             window = session.get(Window, row.window_id)
             camera = session.get(Camera, row.camera_id)
             neighbours = s2.neighbour_captions(
                 session, row.camera_id, row.window_start_at, cfg.neighbour_windows
             )
             return Job(analysis_id, window, camera.context if camera else None, neighbours), ""
+
+    def _refusal(self, row: s2.Stage2Analysis) -> tuple[str, str] | None:
+        """(status, reason) when this claimed request must not run; None to run it. The budget
+        is charged on the first attempt only (retries of an admitted analysis are not)."""
+        cfg = self.config
+        age = (queries.now_utc() - row.requested_at).total_seconds()
+        if age > cfg.max_age_seconds:
+            return "skipped", f"stale: requested {age:.0f} s ago (max {cfg.max_age_seconds:g} s)"
+        if row.attempts > cfg.max_attempts:
+            return "failed", f"gave up after {row.attempts - 1} attempts: {row.reason}"
+        if row.attempts == 1 and not self.bucket.try_acquire():
+            return "skipped", f"budget: over {cfg.max_calls_per_minute:g} analyses/min per worker"
+        return None
 
     def _pick(self, window: Window) -> Picked:
         """Read the window back from Kafka and choose frames by the density-aware sampler over
