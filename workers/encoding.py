@@ -64,7 +64,10 @@ class FrameEncoding:
         providers = list(enc.providers) or None
         if enc.store_embeddings or self.settings.zero_shot.enabled:
             self.clip = _try_load("clip", self.settings.model_dir, enc.clip, providers, enc)
-        self.detector = _try_load("detector", self.settings.model_dir, enc.detector, providers, enc)
+        if enc.run_detector:
+            self.detector = _try_load(
+                "detector", self.settings.model_dir, enc.detector, providers, enc
+            )
 
     def encode(self, camera_id: int, frames: list[Frame], stage1: np.ndarray) -> EncodedWindow:
         """Run the installed encoders on the window's decodable frames (one batch each)."""

@@ -47,6 +47,9 @@ class EncoderConfig(_Section):
     detector: str = Field(
         "yolo11n", description="Detector model (folder name under <model_dir>/encoders)."
     )
+    run_detector: bool = Field(
+        True, description="Run the detector when installed (false: CLIP stages only)."
+    )
     providers: tuple[str, ...] = Field(
         (),
         description=(

@@ -37,3 +37,6 @@ def test_stages_off_without_models_and_on_once_installed(tmp_path: Path, tiny_cl
     assert on == {"embeddings": True, "zero-shot": True, "detector": False}
     disabled = Settings(_env_file=None, model_dir=tmp_path, zero_shot={"enabled": False})
     assert not {s.stage: s.on for s in registry.stage_status(disabled)}["zero-shot"]
+    no_detector = Settings(_env_file=None, model_dir=tmp_path, encoders={"run_detector": False})
+    reason = {s.stage: s.reason for s in registry.stage_status(no_detector)}["detector"]
+    assert "VAD_ENCODERS__RUN_DETECTOR=false" in reason
