@@ -149,7 +149,7 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
     settings = Settings(
         _env_file=None,
         model_dir=model_dir,
-        zero_shot={"temperature": 1e-4, "use_defaults": False, "normal_prompts": ["people walk"]},
+        zero_shot={"use_defaults": False, "normal_prompts": ["people walk"]},
     )
     camera_id, window_id = _camera_and_window(sessions, len(frames))
     with transaction(sessions) as session:
@@ -159,18 +159,22 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
     assert encoding.clip is not None and encoding.detector is None
     batch = [Frame("c", i, 1000.0 + i, f, offset=i) for i, f in enumerate(frames)]
     batch.append(Frame("c", 99, 1099.0, None, offset=len(frames), error="not a JPEG"))
-    stage1 = np.full(len(batch), 0.1)
+    stage1 = np.zeros(len(batch))  # any zero-shot probability (> 0) beats it and fires
+    stage1[0] = 0.999  # ... except here, where stage 1 stays
     stage1[-1] = np.nan
     encoded = encoding.encode(camera_id, batch, stage1)
     assert len(encoded.embeddings) == len(encoded.zero_shot) == len(frames)
     assert np.isnan(encoded.scores[-1])
-    assert (encoded.scores[:-1] >= 0.1).all()
+    fired = [row["fired"] for row in encoded.zero_shot]
+    assert fired == ["stage1"] + ["zero-shot"] * (len(frames) - 1)
+    np.testing.assert_allclose(
+        encoded.scores[1:-1], [row["probability"] for row in encoded.zero_shot[1:]], rtol=1e-6
+    )
     with transaction(sessions) as session:
         window = session.get(Window, window_id)
         encoding.store(session, window, encoded)
         encoding.store(session, window, encoded)
-    peak = int(np.argmax(encoded.scores[:-1]))
-    row = encoded.zero_shot[peak]
+    peak = 3  # a frame where the watch rule fired
     with transaction(sessions) as session:
         assert session.scalar(text("SELECT count(*) FROM frame_zero_shot")) == len(frames)
         incident = Incident(
@@ -183,10 +187,12 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
         encoding.annotate(session, incident)
         encoding.annotate(session, incident)  # idempotent on repeated events
     assert incident.rule.count(FIRED) == 1 and incident.rule.startswith("motion score")
-    if row["fired"] == "zero-shot":
-        assert "watch rule 'a bicycle among pedestrians'" in incident.rule
-    else:
-        assert incident.rule.endswith("stage-1 score")
+    assert "fired: watch rule 'a bicycle among pedestrians' (zero-shot p=" in incident.rule
+    with transaction(sessions) as session:
+        incident = session.get(Incident, incident.id)
+        incident.peak_offset = 0
+        encoding.annotate(session, incident)
+    assert incident.rule == "motion score" + FIRED + "stage-1 score"
 
 
 def test_stored_detections_come_back_as_normality_features(sessions) -> None:
