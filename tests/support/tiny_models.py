@@ -153,3 +153,46 @@ def write_pulled_yolo(folder: Path, seed: int = 0) -> Path:
     path = folder / "model.pt"
     YOLO("yolo11n.yaml").save(str(path))
     return path
+
+
+def write_pulled_siglip(folder: Path, seed: int = 0, width: int = 32) -> Path:
+    """A tiny SigLIP laid out like a pulled Hugging Face folder (same BPE tokenizer as the tiny
+    CLIP: the real SigLIP SentencePiece vocabulary is not needed to test the export path)."""
+    import torch
+    from transformers import SiglipConfig, SiglipModel
+
+    tokenizer = train_tokenizer()
+    eos = tokenizer.token_to_id(EOS)
+    tower = {
+        "hidden_size": width,
+        "intermediate_size": width * 2,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+    }
+    config = SiglipConfig(
+        text_config={
+            **tower,
+            "vocab_size": tokenizer.get_vocab_size(),
+            "max_position_embeddings": CONTEXT,
+            "pad_token_id": eos,
+            "eos_token_id": eos,
+            "bos_token_id": tokenizer.token_to_id(BOS),
+        },
+        vision_config={**tower, "image_size": IMAGE_SIZE, "patch_size": 16},
+    )
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    SiglipModel(config).eval().save_pretrained(folder)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+def tiny_siglip_dir(tmp_dir: Path) -> Path:
+    """An exported tiny SigLIP under `tmp_dir` (built once per folder), for ClipEncoder.load."""
+    from vad.encoders.export import export_clip
+
+    out = Path(tmp_dir) / "encoders" / "tiny-siglip"
+    if (out / "manifest.json").is_file():
+        return out
+    pulled = write_pulled_siglip(Path(tmp_dir) / "downloads" / "tiny-siglip")
+    return export_clip(pulled, out, name="tiny-siglip")

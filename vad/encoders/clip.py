@@ -23,16 +23,21 @@ class ImageSpec:
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    mode: str = "crop"  # "crop" (CLIP) or "squash" (SigLIP: whole frame to a square)
 
     def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
-        """Resize the short side to `size` (bicubic), centre crop, RGB, scale to [0, 1], normalise.
-        Returns float32 (N, 3, size, size)."""
+        """Resize (short side to `size` + centre crop, or the whole frame to size x size; bicubic),
+        RGB, scale to [0, 1], normalise. Returns float32 (N, 3, size, size)."""
         out = np.empty((len(images), 3, self.size, self.size), np.float32)
         mean = np.asarray(self.mean, np.float32)
         std = np.asarray(self.std, np.float32)
         for i, image in enumerate(images):
             rgb = _to_rgb(image)
-            crop = _resize_crop(rgb, self.size).astype(np.float32) / 255.0
+            if self.mode == "squash":
+                resized = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
+            else:
+                resized = _resize_crop(rgb, self.size)
+            crop = resized.astype(np.float32) / 255.0
             out[i] = ((crop - mean) / std).transpose(2, 0, 1)
         return out
 
@@ -76,7 +81,10 @@ class ClipEncoder:
         self.dim: int = int(manifest["dim"])
         self.batch_size = batch_size
         self.image_spec = ImageSpec(
-            int(manifest["image_size"]), tuple(manifest["mean"]), tuple(manifest["std"])
+            int(manifest["image_size"]),
+            tuple(manifest["mean"]),
+            tuple(manifest["std"]),
+            manifest.get("resize_mode", "crop"),
         )
         self.context_length = int(manifest["context_length"])
         self.logit_scale = float(manifest.get("logit_scale", 100.0))

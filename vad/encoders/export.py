@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
 _PAD_TOKENS = ("<|endoftext|>", "<pad>", "</s>")
 
 
@@ -33,27 +34,36 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     if not (source / "config.json").is_file():
         raise ModelError(f"{source} has no config.json; run `vad models pull {name}` first")
     model = AutoModel.from_pretrained(source).eval().float()
+    family = model.config.model_type
     tokenizer = _tokenizer_json(source)
-    pad_id = _pad_id(tokenizer)
-    image_size, mean, std = _image_spec(source, model)
+    pad_id = _pad_id(source, tokenizer)
+    image_size, mean, std, resize_mode = _image_spec(source, model, family)
     length = int(model.config.text_config.max_position_embeddings)
+    with_mask = family != "siglip"  # SigLIP was trained on max-length padding, without a mask
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    dim = _export_towers(model, tmp, image_size, length, pad_id)
+    dim = _export_towers(model, tmp, image_size, length, pad_id, with_mask)
     tokenizer.save(str(tmp / "tokenizer.json"))
     scale = getattr(model, "logit_scale", None)
     manifest = {
         "format": 1,
         "kind": "clip",
         "name": name,
-        "family": model.config.model_type,
+        "family": family,
         "source": str(source),
         "dim": dim,
         "image_size": image_size,
         "mean": list(mean),
         "std": list(std),
-        "resize": "short side to image_size (bicubic), centre crop, RGB, /255, (x-mean)/std",
+        "resize_mode": resize_mode,
+        "resize": (
+            "short side to image_size (bicubic), centre crop"
+            if resize_mode == "crop"
+            else "whole frame to image_size x image_size (bicubic)"
+        )
+        + ", RGB, /255, (x-mean)/std",
+        "text_inputs": ["input_ids", "attention_mask"] if with_mask else ["input_ids"],
         "context_length": length,
         "pad_id": pad_id,
         "logit_scale": float(scale.detach().exp()) if scale is not None else 100.0,
@@ -67,11 +77,13 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     return out_dir
 
 
-def _export_towers(model, folder: Path, image_size: int, length: int, pad_id: int) -> int:
+def _export_towers(
+    model, folder: Path, image_size: int, length: int, pad_id: int, with_mask: bool
+) -> int:
     """Trace both towers with a batch of two (batch axis dynamic); returns the embedding size."""
     import torch
 
-    image_tower, text_tower = _towers(model)
+    image_tower, text_tower = _towers(model, with_mask)
     with torch.no_grad():
         pixels = torch.zeros(2, 3, image_size, image_size)
         _onnx(
@@ -84,12 +96,13 @@ def _export_towers(model, folder: Path, image_size: int, length: int, pad_id: in
         ids = torch.full((2, length), pad_id, dtype=torch.long)
         ids[:, 0] = 0
         mask = torch.ones(2, length, dtype=torch.long)
+        names = ["input_ids", "attention_mask"] if with_mask else ["input_ids"]
         _onnx(
             text_tower,
-            (ids, mask),
+            (ids, mask) if with_mask else (ids,),
             folder / "text.onnx",
-            ["input_ids", "attention_mask"],
-            {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}},
+            names,
+            {name: {0: "batch"} for name in names},
         )
         return int(image_tower(pixels[:1]).shape[-1])
 
@@ -99,7 +112,7 @@ def _features(output: Any) -> Any:
     return output if hasattr(output, "shape") else output.pooler_output
 
 
-def _towers(model):
+def _towers(model, with_mask: bool = True):
     """The two halves of the model as modules with plain tensor outputs (what ONNX traces)."""
     import torch
 
@@ -116,10 +129,9 @@ def _towers(model):
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids, attention_mask):
-            return _features(
-                self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
-            )
+        def forward(self, input_ids, attention_mask=None):
+            mask = attention_mask if with_mask else None
+            return _features(self.model.get_text_features(input_ids=input_ids, attention_mask=mask))
 
     return ImageTower().eval(), TextTower().eval()
 
@@ -157,23 +169,36 @@ def _tokenizer_json(source: Path):
     return fast.backend_tokenizer
 
 
-def _pad_id(tokenizer) -> int:
-    for token in _PAD_TOKENS:
+def _pad_id(source: Path, tokenizer) -> int:
+    """The pad token the model was trained with: tokenizer_config.json's, else a known name."""
+    config = source / "tokenizer_config.json"
+    names = list(_PAD_TOKENS)
+    if config.is_file():
+        pad = json.loads(config.read_text()).get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        if pad:
+            names.insert(0, pad)
+    for token in names:
         token_id = tokenizer.token_to_id(token)
         if token_id is not None:
             return int(token_id)
     return 0
 
 
-def _image_spec(source: Path, model) -> tuple[int, tuple, tuple]:
+def _image_spec(source: Path, model, family: str) -> tuple[int, tuple, tuple, str]:
+    """Input size, mean, std and resize mode: CLIP crops the centre after resizing the short
+    side; SigLIP resizes the whole frame to a square (what their image processors do)."""
     size = int(model.config.vision_config.image_size)
-    mean, std = CLIP_MEAN, CLIP_STD
+    mean, std = (SIGLIP_MEAN, SIGLIP_STD) if family == "siglip" else (CLIP_MEAN, CLIP_STD)
+    mode = "squash" if family == "siglip" else "crop"
     pre = source / "preprocessor_config.json"
     if pre.is_file():
         cfg = json.loads(pre.read_text())
         mean = tuple(cfg.get("image_mean", mean))
         std = tuple(cfg.get("image_std", std))
-    return size, mean, std
+        if "do_center_crop" in cfg:
+            mode = "crop" if cfg["do_center_crop"] else "squash"
+    return size, mean, std, mode
 
 
 def _provenance() -> dict:

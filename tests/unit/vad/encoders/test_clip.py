@@ -77,3 +77,27 @@ def test_grey_and_odd_sized_frames_are_accepted(encoder) -> None:
     grey = np.full((100, 37), 128, np.uint8)
     wide = np.zeros((40, 300, 3), np.uint8)
     assert encoder.embed_images([grey, wide]).shape == (2, encoder.dim)
+
+
+def test_siglip_exports_without_mask_squashes_frames_and_matches_torch(
+    tmp_path_factory, ped2_frames
+) -> None:
+    import torch
+    from transformers import SiglipModel
+
+    from tests.support.tiny_models import need_export_extra, tiny_siglip_dir
+
+    need_export_extra()
+    encoder = ClipEncoder.load(tiny_siglip_dir(tmp_path_factory.mktemp("siglip")))
+    assert encoder.manifest["family"] == "siglip"
+    assert encoder.manifest["text_inputs"] == ["input_ids"]
+    assert encoder.image_spec.mode == "squash" and encoder.image_spec.mean == (0.5, 0.5, 0.5)
+    model = SiglipModel.from_pretrained(encoder.manifest["source"]).eval()
+    pixels = encoder.image_spec.preprocess(ped2_frames)
+    ids, _ = encoder.tokenize(SENTENCES)
+    with torch.no_grad():
+        image = _torch_features(model.get_image_features(pixel_values=torch.from_numpy(pixels)))
+        text = _torch_features(model.get_text_features(input_ids=torch.from_numpy(ids)))
+    assert np.abs(encoder.image_features(pixels) - image).max() < 1e-3
+    assert np.abs(encoder.text_features(ids, np.ones_like(ids)) - text).max() < 1e-3
+    assert encoder.embed_images(ped2_frames[:2]).shape == (2, encoder.dim)
