@@ -81,7 +81,10 @@ def find_max(bench: BenchStack, args: argparse.Namespace) -> dict:
         if not trials[-1]["keeps_up"]:
             failed = n
             break
-        passed, n = n, n * 2
+        passed = n
+        if n == args.max_cameras:
+            break
+        n = min(n * 2, args.max_cameras)
     while failed is not None and failed - passed > 1:
         n = (passed + failed) // 2
         trials.append(trial(bench, n, args))
