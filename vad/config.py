@@ -127,12 +127,13 @@ class WindowConfig(_Section):
         ),
     )
     context_frames: int = Field(
-        5,
+        6,
         ge=0,
         le=64,
         description=(
             "Previous kept frames of the same camera read with each window, so scorers can look "
-            "back (motion, flow, smoothing)."
+            "back (motion, flow, smoothing). The normality model needs 6: flow over a 2-frame gap "
+            "plus 4 frames of smoothing."
         ),
     )
     requeue_after_seconds: float = Field(
