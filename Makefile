@@ -9,7 +9,7 @@ SOURCE ?=
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev,export]'
+	$(BIN)/pip install --quiet -e '.[embedded,dev,export,search]'
 	# ultralytics (YOLO export) hard-requires opencv-python, whose cv2 would shadow the
 	# opencv-python-headless 4.x the service pins (no GUI libs on servers, 4.x API): install it
 	# without dependencies, then its dependencies except opencv-python (pip check will name it).

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors
-from api.routes import cameras, incidents, system, ui, webhooks
+from api.routes import cameras, incidents, search, system, ui, webhooks
 from vad.config import Settings
 from workers.kafka_log import FrameReader
 from workers.webhook_worker import webhook_config
@@ -41,6 +41,6 @@ def create_app(
     app.state.send_delivery = send_delivery
     app.state.frame_reader = frame_reader
     errors.install(app)
-    for module in (system, cameras, incidents, webhooks, ui):
+    for module in (system, cameras, incidents, search, webhooks, ui):
         app.include_router(module.router)
     return app

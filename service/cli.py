@@ -6,6 +6,8 @@ import typer
 from pydantic import ValidationError
 
 from service.commands import camera, db, incidents, models, pipeline, replay, stage2, token
+from service.commands import grounding as grounding_commands
+from service.commands import search as search_commands
 from service.context import AppContext, setup_logging
 from vad.config import Settings
 
@@ -21,6 +23,9 @@ app.add_typer(models.app, name="models")
 app.add_typer(stage2.app, name="stage2")
 app.command("stage2-worker")(stage2.stage2_worker)
 app.command("incidents")(incidents.incidents)
+app.command("search")(search_commands.search)
+app.command("search-index")(search_commands.search_index)
+app.add_typer(grounding_commands.train_app, name="train")
 app.command("replay")(replay.replay)
 for name, command in pipeline.COMMANDS.items():
     app.command(name)(command)
@@ -31,6 +36,7 @@ def _mount_optional() -> None:
         from service.commands import eval as eval_commands
     except ImportError:
         return
+    eval_commands.app.command("grounding")(grounding_commands.eval_grounding)
     app.add_typer(eval_commands.app, name="eval")
 
 
