@@ -146,12 +146,13 @@ def write_pulled_yolo(folder: Path, seed: int = 0) -> Path:
     """A checkpoint shaped like a pulled `yolo11n.pt`: YOLO11n from its yaml, seeded random
     weights (ultralytics builds it offline)."""
     import torch
-    from ultralytics import YOLO
+
+    from vad.encoders.export import yolo_class
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     path = folder / "model.pt"
-    YOLO("yolo11n.yaml").save(str(path))
+    yolo_class()("yolo11n.yaml").save(str(path))
     return path
 
 

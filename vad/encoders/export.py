@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -224,12 +225,21 @@ def _replace(tmp: Path, out_dir: Path) -> None:
         tmp.rename(out_dir)
 
 
+def yolo_class():
+    """ultralytics' YOLO class, imported offline: exporting needs no network, and YOLO_OFFLINE
+    stops its connectivity probe and usage events (set before the first import)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from ultralytics import YOLO
+
+    return YOLO
+
+
 def export_yolo(
     weights: str | Path, out_dir: Path, name: str | None = None, image_size: int = 640
 ) -> Path:
     """Export a YOLO detector (a pulled `.pt`, or an architecture yaml such as `yolo11n.yaml`
     for an untrained model) through ultralytics' own ONNX export, with a dynamic batch axis."""
-    from ultralytics import YOLO
+    YOLO = yolo_class()  # noqa: N806 - the class, named as ultralytics names it
 
     out_dir = Path(out_dir)
     name = name or out_dir.name
