@@ -40,6 +40,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from db.models import Base, Camera, Incident
 
 DIM = 384
+# The trigger's template description ("Anomaly on camera X detected by Y. <rule>") is searched by
+# its words only: embedding it would put thousands of near-identical vectors into the HNSW graph
+# (measured at 100k incidents: search p50 1.5 s with them, see docs/benchmarks.md).
+WORDS_ONLY = "description"
 
 
 class IncidentText(Base):
@@ -85,7 +89,7 @@ def pending(session: Session, limit: int) -> list[Pending]:
     """Texts whose embedding is missing, oldest incidents first."""
     stmt = (
         select(IncidentText.incident_id, IncidentText.source, IncidentText.body)
-        .where(IncidentText.embedding.is_(None))
+        .where(IncidentText.embedding.is_(None), IncidentText.source != WORDS_ONLY)
         .order_by(IncidentText.incident_id, IncidentText.source)
         .limit(limit)
     )
@@ -137,17 +141,20 @@ class IncidentHit:
     body: str
 
 
-def _filtered(stmt, filters: Filters):
-    stmt = stmt.join(Incident, Incident.id == IncidentText.incident_id).join(
-        Camera, Camera.id == Incident.camera_id
-    )
+def _restrict(stmt, filters: Filters):
+    """Keep texts of incidents passing the filters. A semi-join, not a join: unfiltered queries
+    stay a plain HNSW / GIN scan of `incident_texts`."""
+    if not (filters.camera or filters.since or filters.until):
+        return stmt
+    wanted = select(Incident.id)
     if filters.camera:
-        stmt = stmt.where(Camera.name == filters.camera)
+        wanted = wanted.join(Camera, Camera.id == Incident.camera_id)
+        wanted = wanted.where(Camera.name == filters.camera)
     if filters.since:
-        stmt = stmt.where(func.coalesce(Incident.ended_at, func.now()) >= filters.since)
+        wanted = wanted.where(func.coalesce(Incident.ended_at, func.now()) >= filters.since)
     if filters.until:
-        stmt = stmt.where(Incident.started_at <= filters.until)
-    return stmt
+        wanted = wanted.where(Incident.started_at <= filters.until)
+    return stmt.where(IncidentText.incident_id.in_(wanted))
 
 
 def vector_ranking(
@@ -160,7 +167,7 @@ def vector_ranking(
     if filters.camera or filters.since or filters.until:
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
     distance = IncidentText.embedding.cosine_distance(np.asarray(query, np.float32))
-    nearest = _filtered(select(IncidentText.incident_id, distance.label("distance")), filters)
+    nearest = _restrict(select(IncidentText.incident_id, distance.label("distance")), filters)
     nearest = nearest.where(IncidentText.embedding.is_not(None)).order_by(distance)
     nearest = nearest.limit(limit * 3).subquery()  # several texts may belong to one incident
     best = func.min(nearest.c.distance)
@@ -173,7 +180,7 @@ def text_ranking(session: Session, words: str, filters: Filters, limit: int) -> 
     """Incident ids matching the words (web-search syntax: quotes, OR, -), best first."""
     query = func.websearch_to_tsquery("english", words)
     rank = func.max(func.ts_rank_cd(IncidentText.tsv, query))
-    stmt = _filtered(select(IncidentText.incident_id), filters)
+    stmt = _restrict(select(IncidentText.incident_id), filters)
     stmt = stmt.where(IncidentText.tsv.op("@@")(query)).group_by(IncidentText.incident_id)
     stmt = stmt.order_by(rank.desc(), IncidentText.incident_id.desc()).limit(limit)
     return list(session.scalars(stmt))

@@ -4,9 +4,10 @@ Revision ID: 0005
 Revises: 0004
 
 `incident_texts` holds an incident's searchable texts, one row per source: `description`, written
-by a trigger whenever the incident row changes, and whatever stage 2 adds through
-`db.search.index_incident_text` (captions, summary, explanation). Each row has a generated English
-`tsvector` (GIN) and a MiniLM sentence embedding (`vector(384)`, HNSW, cosine). One embedding per
+by a trigger whenever the incident row changes (a template, searched by its words only), and
+whatever stage 2 adds through `db.search.index_incident_text` (captions, summary, explanation).
+Each row has a generated English `tsvector` (GIN) and, except descriptions, a MiniLM sentence
+embedding (`vector(384)`, HNSW, cosine). One embedding per
 text, not per incident: a short summary must not be drowned by long captions in one vector. A
 changed text clears its embedding (re-embedded later); full-text search sees it at once.
 """
@@ -65,7 +66,7 @@ def upgrade() -> None:
     )
     op.execute(
         "CREATE INDEX ix_incident_texts_pending ON incident_texts (incident_id) "
-        "WHERE embedding IS NULL"
+        "WHERE embedding IS NULL AND source <> 'description'"
     )
     op.execute(DESCRIPTION)
     op.execute(
