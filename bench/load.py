@@ -95,8 +95,9 @@ def find_max(bench: BenchStack, args: argparse.Namespace) -> dict:
 def trial(bench: BenchStack, n: int, args: argparse.Namespace) -> dict:
     """Run N cameras: warm up, measure for `args.seconds`, then judge."""
     print(f"[load] {n} camera(s): warming up", file=sys.stderr, flush=True)
+    bench.enable(0)  # a failed larger N left a backlog: score it before measuring this N
+    _drain(bench)
     bench.enable(n)
-    _drain(bench, n)
     _wait_online(bench, n)
     time.sleep(args.warmup)
     sampler = ProcessSampler(bench)
@@ -245,17 +246,15 @@ def _wait_online(bench: BenchStack, n: int, timeout: float = 120.0) -> None:
     raise RuntimeError(f"only {online} of {n} cameras came online")
 
 
-def _drain(bench: BenchStack, n: int, timeout: float = 180.0) -> None:
-    """Before a smaller N: let the backlog of a failed larger one be scored first."""
+def _drain(bench: BenchStack, timeout: float = 900.0) -> None:
+    """Wait until no window is queued or running (cameras off), so trials do not share a
+    backlog."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        backlog = bench.scalar(
-            "SELECT count(*) FROM windows WHERE status IN ('queued', 'running') "
-            "AND enqueued_at < now() - interval '5 seconds'"
-        )
-        if not backlog:
+        if not bench.scalar("SELECT count(*) FROM windows WHERE status IN ('queued', 'running')"):
             return
-        time.sleep(1.0)
+        time.sleep(2.0)
+    raise RuntimeError("the backlog of the previous trial was not scored in time")
 
 
 if __name__ == "__main__":
