@@ -8,6 +8,7 @@ reusing its distinctive words, except the one full-text query."""
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -219,3 +220,20 @@ def test_api_search(searchable):
     assert top["key_frame_url"] in (expected_url, None)
     assert client.get("/search", params={"q": " "}, headers=auth).status_code == 422
     assert "/search" in client.get("/openapi.json", headers=auth).json()["paths"]
+
+
+def test_cli_search_and_index(searchable):
+    pipeline, searcher, ids = searchable
+    with transaction(pipeline.sessions) as session:
+        index_incident_text(session, 2, "summary", "the dog ran away")
+    indexed = pipeline.vad("search-index")
+    assert indexed.returncode == 0, indexed.stderr
+    assert "embedded 1 incident texts" in indexed.stdout
+    done = pipeline.vad("search", "a dog attacked a child", "--camera", "burglary", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert ids[result["incidents"][0]["incident_id"]] == "Burglary073_x264#4"
+    assert {h["camera"] for h in result["incidents"]} == {"burglary"}
+    assert result["moments_available"] is False
+    text = pipeline.vad("search", "a dog attacked a child", "--limit", "2")
+    assert text.returncode == 0 and text.stdout.count("#") >= 2, text.stdout
