@@ -198,12 +198,14 @@ class CameraOutbox:
 
     def _wait_for_room(self) -> bool:
         """Hold back while the camera's in-flight bound is reached (the broker is behind)."""
+        bound = self.publisher.config.max_pending_frames
+
+        def room_or_closed() -> bool:
+            return self.counters.in_flight < bound or self._closed.is_set()
+
         with self._room:
-            return self._room.wait_for(
-                lambda: self.counters.in_flight < self.publisher.config.max_pending_frames
-                or self._closed.is_set(),
-                0.2,
-            ) and not self._closed.is_set()
+            has_room = self._room.wait_for(room_or_closed, 0.2)
+        return has_room and not self._closed.is_set()
 
     def _send(self, item: OutgoingFrame) -> None:
         if not item.is_frame:
