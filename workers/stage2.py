@@ -15,9 +15,10 @@ from datetime import timedelta
 
 import numpy as np
 from celery import Celery, Task
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import queries, search
 from db import stage2 as s2
 from db.models import Camera, Incident, Window
 from db.session import transaction
@@ -235,22 +236,32 @@ def fuse_incident(session: Session, incident_id: int, weight: float) -> None:
         analysis.fused_score = (1 - weight) * (
             analysis.stage1_peak or 0.0
         ) + weight * analysis.refined_score
-    index_incident_text(session, incident, best.summary)
+    index_incident_text(session, incident, best.summary, _captions(scored))
 
 
-def index_incident_text(session: Session, incident: Incident, summary: str | None) -> None:
-    """The one hook into incident search (issue 8): hand it the incident's explanation and the
-    summary behind it. A search index that is missing or broken must not lose the analysis, so
-    it runs in a savepoint and only logs on failure."""
+def _captions(analyses: list[s2.Stage2Analysis]) -> str:
+    """Every distinct cleaned caption of the incident's analysed windows, in order, so search
+    finds an incident by what any of its frames showed, not only by the summary."""
+    seen: dict[str, None] = {}
+    for analysis in sorted(analyses, key=lambda a: a.window_start_at):
+        for caption in analysis.captions_clean or analysis.captions_raw or []:
+            if caption and caption.strip():
+                seen.setdefault(caption.strip(), None)
+    return " ".join(f"{c.rstrip('.')}." for c in seen)
+
+
+def index_incident_text(
+    session: Session, incident: Incident, summary: str | None, captions: str
+) -> None:
+    """The one hook into incident search (issue 8): the incident's explanation, the summary
+    behind it and its captions. A search index that is broken must not lose the analysis, so it
+    runs in a savepoint and only logs on failure."""
     try:
-        from db.search import index_incident_text as index
-    except ImportError:
-        return
-    try:
+        texts = {"explanation": incident.explanation, "summary": summary, "caption": captions}
         with session.begin_nested():
-            index(session, incident.id, "explanation", incident.explanation or "")
-            index(session, incident.id, "summary", summary or "")
-    except Exception as error:  # noqa: BLE001
+            for source, body in texts.items():
+                search.index_incident_text(session, incident.id, source, body or "")
+    except SQLAlchemyError as error:
         log.warning("incident %s not indexed for search: %s", incident.id, error)
 
 

@@ -80,6 +80,11 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
     assert incident.fused_score is not None and incident.explanation
     best = max(a.refined_score for a in done if a.incident_id == incident.id)
     assert incident.fused_score == pytest.approx(0.5 * incident.peak_score + 0.5 * best)
+    # what stage 2 learned is handed to incident search (issue 8) in the same transaction
+    texts = {r.source: r.body for r in pipeline.rows(
+        "SELECT source, body FROM incident_texts WHERE incident_id=:i", i=incident.id)}  # fmt: skip
+    assert texts["explanation"] == incident.explanation
+    assert texts["summary"] and texts["caption"]
     # stage 2 ran in the stage-2 worker, never in the stage-1 worker
     assert "vad.stage2_analyze" in stage2.log()
     assert "vad.stage2_analyze" not in stage1.log()
