@@ -6,10 +6,15 @@ SOURCE ?=
 
 .PHONY: run test unit lint bench system-deps kafka-jars clean
 
+# `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,dev,export,search]'
+	$(BIN)/pip install --quiet -e '.[embedded,search]'
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[embedded,search,dev,export]'
 	# ultralytics (YOLO export) hard-requires opencv-python, whose cv2 would shadow the
 	# opencv-python-headless 4.x the service pins (no GUI libs on servers, 4.x API): install it
 	# without dependencies, then its dependencies except opencv-python (pip check will name it).
@@ -22,14 +27,14 @@ run: $(BIN)/.installed
 	$(BIN)/vad run $(SOURCE)
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
-test: $(BIN)/.installed system-deps kafka-jars
+test: $(BIN)/.installed-test system-deps kafka-jars
 	$(BIN)/python -m pytest
 
 ## unit: pure-code tests only
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -m "not integration"
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 
 ## system-deps: Debian packages for the RTSP test camera (GStreamer RTSP server)
