@@ -16,6 +16,7 @@ from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
 from vad.config import Settings
+from vad.encoders.registry import stage_status
 from vad.stage2.loading import stage2_status
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ def _start(settings: Settings, workers: int | None) -> Stack:
         f"  API         http://127.0.0.1:{settings.api_port}  "
         "(token: vad token create NAME --scope read)"
     )
+    for stage in stage_status(settings):
+        typer.echo(f"  {stage.stage:<11} {'on' if stage.on else 'off'}: {stage.reason}")
     typer.echo(f"  stage 2     {stage2_status(settings).describe()}")
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
