@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-EventType = Literal["incident.opened", "incident.updated", "incident.closed"]
+EventType = Literal["incident.opened", "incident.updated", "incident.closed", "incident.analyzed"]
 CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
@@ -136,8 +136,10 @@ class WebhookIn(_In):
     cameras: list[str] | None = Field(None, description="Only these cameras; null = all")
     min_score: float | None = Field(None, ge=0, le=1, description="Only incidents peaking here+")
     events: list[EventType] = Field(
-        default_factory=lambda: ["incident.opened", "incident.updated", "incident.closed"],
+        default_factory=lambda: list(get_args(EventType)),
         min_length=1,
+        description="incident.analyzed: stage 2 rated one of the incident's windows (new "
+        "fused_score / explanation)",
     )
     enabled: bool = True
     description: str | None = Field(None, max_length=500)

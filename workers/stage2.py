@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +33,7 @@ from vad.stage2.similarity import refine
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
 from workers.kafka_log import FrameReader, WindowUnavailable
 from workers.stage2_gate import Stage2Sender
+from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ class Job:
     neighbours: list[str]
 
 
+ANALYZED = "incident.analyzed"  # webhook event: stage 2 changed an incident's verdict
+
+
 class Stage2Runner:
     """Everything a stage-2 worker process needs; the chain (models) is built once."""
 
@@ -66,12 +71,14 @@ class Stage2Runner:
         reader: FrameReader,
         chain: Stage2Chain,
         bucket: TokenBucket | None = None,
+        send_delivery: Sender | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.stage2
         self.sessions = sessions
         self.reader = reader
         self.chain = chain
+        self.send_delivery = send_delivery
         self.bucket = bucket or TokenBucket(self.config.max_calls_per_minute, self.config.burst)
 
     def run(self, analysis_id: int) -> str:
@@ -85,8 +92,16 @@ class Stage2Runner:
         result = self.chain.run(
             WindowInput(picked.images, picked.times, job.context, job.neighbours)
         )
+        deliveries: list[int] = []
         with transaction(self.sessions) as session:
-            stored = store_result(session, job, picked, result, self.chain, self.config)
+
+            def on_fused(incident: Incident) -> None:
+                key = f"a{analysis_id}"
+                deliveries.extend(enqueue_incident_event(session, ANALYZED, incident, key))
+
+            stored = store_result(session, job, picked, result, self.chain, self.config, on_fused)
+        if deliveries and self.send_delivery is not None:
+            send_deliveries(self.send_delivery, deliveries)  # a lost nudge is swept up
         return "done" if stored else "duplicate"
 
     def _admit(self, analysis_id: int) -> tuple[Job | None, str]:
@@ -175,8 +190,10 @@ def store_result(
     result: ChainResult,
     chain: Stage2Chain,
     config: Stage2Config,
+    on_fused: Callable[[Incident], None] | None = None,
 ) -> bool:
-    """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident."""
+    """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident;
+    `on_fused` hears of each incident whose fused score or explanation changed (webhooks)."""
     row = session.get(s2.Stage2Analysis, job.analysis_id, with_for_update=True)
     if row is None or row.status not in s2.OPEN_STATES:
         return False
@@ -199,7 +216,9 @@ def store_result(
         refined = refine(row.score, row.embedding, past, config.refine_neighbours)
         row.refined_score, row.refined_from = refined.score, refined.neighbours
     for incident_id in sorted({row.incident_id, *touched} - {None}):
-        fuse_incident(session, incident_id, config.fusion_weight)
+        changed = fuse_incident(session, incident_id, config.fusion_weight)
+        if changed is not None and on_fused is not None:
+            on_fused(changed)
     return True
 
 
@@ -222,14 +241,16 @@ def fill_gaps(session: Session, camera_id: int) -> set[int | None]:
     return touched
 
 
-def fuse_incident(session: Session, incident_id: int, weight: float) -> None:
+def fuse_incident(session: Session, incident_id: int, weight: float) -> Incident | None:
     """Fused score = (1 - w) * stage-1 peak + w * the highest refined stage-2 score among the
-    incident's analysed windows; the explanation is that window's (docs/architecture.md)."""
+    incident's analysed windows; the explanation is that window's (docs/architecture.md).
+    Returns the incident when its fused score or explanation changed."""
     incident = session.get(Incident, incident_id)
     scored = [a for a in s2.incident_analyses(session, incident_id) if a.refined_score is not None]
     if incident is None or not scored:
-        return
+        return None
     best = max(scored, key=lambda a: a.refined_score)
+    before = (incident.fused_score, incident.explanation)
     incident.fused_score = (1 - weight) * incident.peak_score + weight * best.refined_score
     incident.explanation = best.explanation
     for analysis in scored:
@@ -237,6 +258,7 @@ def fuse_incident(session: Session, incident_id: int, weight: float) -> None:
             analysis.stage1_peak or 0.0
         ) + weight * analysis.refined_score
     index_incident_text(session, incident, best.summary, _captions(scored))
+    return incident if (incident.fused_score, incident.explanation) != before else None
 
 
 def _captions(analyses: list[s2.Stage2Analysis]) -> str:

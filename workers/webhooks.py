@@ -33,24 +33,25 @@ log = logging.getLogger(__name__)
 WEBHOOK_QUEUE = "webhooks"
 DELIVER_WEBHOOK = "vad.deliver_webhook"
 SWEEP_WEBHOOKS = "vad.sweep_webhooks"
-EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed")
+EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed", "incident.analyzed")
 USER_AGENT = "vad-webhooks/0.1"
 
 
 # --- enqueue -------------------------------------------------------------------------------------
 
 
-def event_id(kind: str, incident: Incident) -> str:
+def event_id(kind: str, incident: Incident, key: str | None = None) -> str:
     """Stable per event: the tracker emits at most one event of a kind per incident and window,
-    and a retried tracker step re-emits the same (incident, kind, window) or rolls back with it."""
-    return f"{incident.id}:{kind}:{incident.last_window_seq}"
+    and a retried tracker step re-emits the same (incident, kind, window) or rolls back with it.
+    Events from outside the tracker (stage 2's `incident.analyzed`) bring their own `key`."""
+    return f"{incident.id}:{kind}:{incident.last_window_seq if key is None else key}"
 
 
-def event_body(kind: str, incident: Incident, camera: str) -> str:
+def event_body(kind: str, incident: Incident, camera: str, key: str | None = None) -> str:
     """The JSON body, fixed at enqueue time so every attempt sends (and signs) the same bytes."""
     return json.dumps(
         {
-            "id": event_id(kind, incident),
+            "id": event_id(kind, incident, key),
             "type": kind,
             "created_at": incident.updated_at.isoformat(),
             "incident": {
@@ -74,17 +75,19 @@ def event_body(kind: str, incident: Incident, camera: str) -> str:
     )
 
 
-def enqueue_incident_event(session: Session, kind: str, incident: Incident) -> list[int]:
+def enqueue_incident_event(
+    session: Session, kind: str, incident: Incident, key: str | None = None
+) -> list[int]:
     """Create one pending delivery per matching subscription, in the caller's transaction; returns
     the ids of the new ones, to nudge with `send_deliveries` after commit. Idempotent."""
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}")
     camera = session.scalar(select(Camera.name).where(Camera.id == incident.camera_id)) or ""
-    body = event_body(kind, incident, camera)
+    body = event_body(kind, incident, camera, key)
     created = []
     for sub in api_queries.matching_subscriptions(session, kind, camera, incident.peak_score):
         new_id = api_queries.insert_delivery(
-            session, sub.id, event_id(kind, incident), kind, incident.id, body
+            session, sub.id, event_id(kind, incident, key), kind, incident.id, body
         )
         if new_id is not None:
             created.append(new_id)

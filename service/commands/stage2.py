@@ -32,6 +32,7 @@ def stage2_worker(
     from workers.kafka_log import FrameReader
     from workers.stage2 import Stage2Runner, register_stage2_tasks, start_sweeper
     from workers.stage2_gate import celery_stage2_sender
+    from workers.webhooks import celery_sender
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
@@ -42,7 +43,8 @@ def stage2_worker(
     log.info("stage 2 models: %s", chain.models())
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     celery = make_celery(settings, endpoints)
-    runner = Stage2Runner(settings, sessions, FrameReader(endpoints.kafka_bootstrap), chain)
+    reader = FrameReader(endpoints.kafka_bootstrap)
+    runner = Stage2Runner(settings, sessions, reader, chain, send_delivery=celery_sender(celery))
     register_stage2_tasks(celery, runner)
     stop = threading.Event()
     start_sweeper(sessions, celery, celery_stage2_sender(celery), settings.stage2, stop)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from db import api_queries
+from db.session import transaction
 from tests.support.pipeline import Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
@@ -49,6 +51,10 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
         "--context", CONTEXT,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    with transaction(pipeline.sessions) as session:  # a receiver; nothing needs to answer it
+        api_queries.add_subscription(
+            session, url="http://127.0.0.1:9/hook", secret="s" * 16, events=["incident.analyzed"]
+        )
     status = pipeline.vad("stage2", "status")
     assert "stage 2 is on" in status.stdout, status.stdout + status.stderr
     pipeline.start("dispatcher", "dispatcher")
@@ -85,6 +91,12 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
         "SELECT source, body FROM incident_texts WHERE incident_id=:i", i=incident.id)}  # fmt: skip
     assert texts["explanation"] == incident.explanation
     assert texts["summary"] and texts["caption"]
+    # subscribers hear of the verdict: one `incident.analyzed` delivery per change, with its body
+    sent = pipeline.rows(
+        "SELECT event_id, payload FROM webhook_deliveries WHERE event_type='incident.analyzed'"
+        " AND incident_id=:i", i=incident.id)  # fmt: skip
+    assert sent and len({d.event_id for d in sent}) == len(sent)
+    assert any(json.loads(d.payload)["incident"]["explanation"] for d in sent)
     # stage 2 ran in the stage-2 worker, never in the stage-1 worker
     assert "vad.stage2_analyze" in stage2.log()
     assert "vad.stage2_analyze" not in stage1.log()
