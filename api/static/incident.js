@@ -11,14 +11,23 @@ function fact(label, value) {
   return [h("dt", {}, label), h("dd", {}, value ?? "—")];
 }
 
-function stagesList(stages) {
-  if (!Array.isArray(stages) || !stages.length) return null;
-  return h("ul", { class: "log" }, stages.map((stage) => {
-    if (typeof stage !== "object" || stage === null) return h("li", {}, String(stage));
-    const name = stage.name ?? stage.stage ?? "stage";
-    const score = stage.score !== undefined ? ` · score ${fmtScore(stage.score)}` : "";
-    const detail = stage.detail ?? stage.label ?? stage.description ?? "";
-    return h("li", {}, `${name}${score}${detail ? ` · ${detail}` : ""}`);
+// Stage 2 (docs/stage2.md): one entry per analysed window, newest verdict data first.
+function analysesList(analyses) {
+  if (!Array.isArray(analyses) || !analyses.length) return null;
+  return h("ul", { class: "log" }, analyses.map((a) => {
+    if (a.status !== "done") {
+      return h("li", {}, `window ${a.window_id} · ${a.status}${a.reason ? ` · ${a.reason}` : ""}`);
+    }
+    const scores = `LLM ${fmtScore(a.score)} (${a.score_source}) → refined ${fmtScore(a.refined_score)}`;
+    const captions = a.captions_clean ?? a.captions_raw ?? [];
+    return h("li", {},
+      h("p", {}, `window ${a.window_id} · ${scores}`),
+      a.summary ? h("p", { class: "description" }, a.summary) : null,
+      captions.length
+        ? h("details", {}, h("summary", {}, `Captions of ${captions.length} frames`),
+          h("ol", {}, captions.map((c) => h("li", {}, c))))
+        : null,
+      h("p", { class: "muted" }, [a.captioner, a.llm, a.prompt_version].filter(Boolean).join(" · ")));
   }));
 }
 
@@ -89,8 +98,8 @@ function clip(item) {
 }
 
 function view(item) {
-  const description = item.description ?? item.summary ?? null;
-  const stages = stagesList(item.stages);
+  const description = item.explanation ?? null;
+  const stages = analysesList(item.stage2);
   return [
     h("a", { class: "back", href: `#/incidents?camera=${encodeURIComponent(item.camera)}` },
       `← Incidents of ${item.camera}`),
@@ -113,7 +122,7 @@ function view(item) {
           ? h("section", { class: "panel", "aria-labelledby": "desc-title" },
             h("h2", { id: "desc-title" }, "Description"),
             description ? h("p", { class: "description" }, description) : null,
-            stages ? [h("h3", {}, "Stages that fired"), stages] : null)
+            stages ? [h("h3", {}, "Stage 2: captions and rating"), stages] : null)
           : null,
         clip(item)),
       h("div", { class: "stack" },
@@ -129,6 +138,7 @@ function view(item) {
             fact("Ended", item.ended_at ? timeEl(item.ended_at) : "ongoing"),
             fact("Duration", fmtDuration(item.started_at, item.ended_at)),
             fact("Peak score", fmtScore(item.peak_score)),
+            fact("Fused score", item.fused_score == null ? null : fmtScore(item.fused_score)),
             fact("Peak at", timeEl(item.peak_at)),
             fact("Threshold", fmtScore(item.threshold)),
             fact("Scorer", item.scorer),

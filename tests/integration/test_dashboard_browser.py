@@ -21,9 +21,11 @@ from db import queries
 from db.api_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
+from db.stage2 import Stage2Analysis
 from tests.support.browser import ApiServer, Browser, chromium_missing
 from tests.support.requirements import missing
 
+EXPLANATION = "A bicycle is ridden through the pedestrian walkway."
 pytestmark = pytest.mark.integration
 
 CAMERA = "ped2-test04"
@@ -138,9 +140,30 @@ def seed(pipeline, ped2: Path) -> dict:
             first_window_seq=0,
             last_window_seq=0,
             key_frame=key_frame,
+            fused_score=0.81,
+            explanation=EXPLANATION,
         )
         session.add(incident)
         session.flush()
+        session.add(
+            Stage2Analysis(
+                camera_id=camera.id,
+                incident_id=incident.id,
+                window_id=window.id,
+                window_start_at=at[first],
+                trigger="incident.opened",
+                status="done",
+                captions_clean=["a man rides a bicycle on the walkway", "people walk"],
+                summary="A cyclist rides among pedestrians on the walkway.",
+                score=0.8,
+                score_source="llm",
+                refined_score=0.62,
+                explanation=EXPLANATION,
+                captioner="transformers:captioner",
+                llm="transformers:llm",
+                prompt_version="lavad-1",
+            )
+        )
         hook = WebhookSubscription(
             url="http://127.0.0.1:9/receiver",
             secret="whsec_" + "x" * 32,
@@ -361,6 +384,9 @@ def test_dashboard_in_headless_chromium(pipeline, ped2, tmp_path):
             assert f"Incident #{data['incident']}" in page_text
             assert f"{data['peak']:.2f}" in page_text and "motion" in page_text
             assert "smoothed score >= threshold" in page_text
+            # stage 2: the explanation, the fused score and the analysed window's summary
+            assert EXPLANATION in page_text and "0.81" in page_text
+            assert "A cyclist rides among pedestrians" in page_text and "refined 0.62" in page_text
             not_blank(browser.screenshot(shots / "incident.png"))
             # No Kafka reader in this app: asking for the clip explains why there is none.
             browser.click("#load-clip")
