@@ -75,3 +75,21 @@ def pipeline(infra, tmp_path):
     pipe = make_pipeline(infra, tmp_path)
     yield pipe
     pipe.close()
+
+
+@pytest.fixture
+def db_sessions(infra, request):
+    """A fresh migrated database for tests that need PostgreSQL only: they run with the
+    embedded broker alone, since the Kafka parametrization would repeat them unchanged."""
+    import uuid
+
+    from db.session import make_engine, make_sessionmaker, upgrade_database
+    from tests.support.pipeline import _create_database
+
+    if request.node.callspec.params.get("infra") == "kafka":
+        pytest.skip("database-only test: runs once, with the embedded broker")
+    url = _create_database(infra.database_url, f"t_db_{uuid.uuid4().hex[:8]}")
+    upgrade_database(url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    engine.dispose()

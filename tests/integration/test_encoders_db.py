@@ -14,8 +14,7 @@ from sqlalchemy import text
 
 from db import embedding_queries as eq
 from db.models import Camera, Incident, Window
-from db.session import make_engine, make_sessionmaker, transaction, upgrade_database
-from tests.support.pipeline import _create_database
+from db.session import transaction
 from vad.config import Settings
 from vad.types import Frame
 
@@ -23,14 +22,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sessions(infra, request):
-    if request.node.callspec.params.get("infra") == "kafka":
-        pytest.skip("database-only test: runs once, with the embedded broker")
-    url = _create_database(infra.database_url, f"t_enc_{uuid.uuid4().hex[:8]}")
-    upgrade_database(url)
-    engine = make_engine(url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(db_sessions):
+    return db_sessions
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ overlap, and served by `GET /search`."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,22 +15,15 @@ from api.tokens import create_token
 from db.models import Camera, Incident, Window
 from db.search import Filters
 from db.searcher import Searcher
-from db.session import make_engine, make_sessionmaker, transaction, upgrade_database
-from tests.support.pipeline import _create_database
+from db.session import transaction
 from vad.config import Settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sessions(infra, request):
-    if request.node.callspec.params.get("infra") == "kafka":
-        pytest.skip("database-only test: runs once, with the embedded broker")
-    url = _create_database(infra.database_url, f"t_moments_{uuid.uuid4().hex[:8]}")
-    upgrade_database(url)
-    engine = make_engine(url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(db_sessions):
+    return db_sessions
 
 
 @pytest.fixture

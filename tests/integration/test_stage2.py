@@ -12,6 +12,7 @@ import pytest
 from db import api_queries
 from db.session import transaction
 from tests.support.pipeline import Pipeline, wait_until
+from tests.support.tiny_models import need_export_extra
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,7 @@ CONTEXT = "University walkway seen from above: pedestrians only, no vehicles or 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
-    pytest.importorskip("transformers")
+    need_export_extra()
     from tests.support.stage2_models import tiny_captioner_dir, tiny_llm_dir
     from tests.support.tiny_models import tiny_clip_dir
 

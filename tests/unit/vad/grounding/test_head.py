@@ -11,13 +11,15 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tests.support.requirements import missing
+from tests.support.tiny_models import need_export_extra
 from vad.config import GroundingConfig
 from vad.grounding import uca
 from vad.grounding.data import samples
 from vad.grounding.evaluate import evaluate, trained, training_free
 from vad.grounding.head import GroundingHead, conv1d_same
 
-torch = pytest.importorskip("torch", reason="training needs the `export` extra (torch)")
+need_export_extra("torch")  # training needs the `export` extra
+import torch  # noqa: E402
 
 from vad.grounding.train import TrainOptions, _module, export, train_head  # noqa: E402
 

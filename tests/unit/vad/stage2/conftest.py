@@ -8,14 +8,14 @@ import cv2
 import pytest
 
 from tests.support.requirements import missing
+from tests.support.tiny_models import need_export_extra
 
 
 @pytest.fixture(scope="session")
 def stage2_model_dir(tmp_path_factory) -> Path:
     """A model folder as the product expects it: stage2/captioner, stage2/llm and
     encoders/clip-vit-b32 (a tiny CLIP under the default encoder name)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    need_export_extra()
     from tests.support.stage2_models import tiny_captioner_dir, tiny_llm_dir
     from tests.support.tiny_models import tiny_clip_dir
 

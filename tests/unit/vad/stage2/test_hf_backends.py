@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.tiny_models import need_export_extra
 from vad.stage2.backends import BackendUnavailable
 from vad.stage2.hf import TransformersCaptioner, TransformersLLM
 
@@ -12,7 +13,7 @@ CHOICES = ["0", "0.1", "0.5", "0.9", "1"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    pytest.importorskip("transformers")
+    need_export_extra()
     from tests.support import stage2_models
 
     root = tmp_path_factory.mktemp("hf-backends")

