@@ -147,10 +147,19 @@ def frame_embeddings(
 
 def zero_shot_at(session: Session, camera_id: int, kafka_offset: int) -> FrameZeroShot | None:
     """The latest zero-shot row of a camera's frame (what decided an incident's peak)."""
+    return _latest_frame_row(session, FrameZeroShot, camera_id, kafka_offset)
+
+
+def detections_at(session: Session, camera_id: int, kafka_offset: int) -> FrameDetections | None:
+    """The latest detection row of a camera's frame (with its object-model verdict)."""
+    return _latest_frame_row(session, FrameDetections, camera_id, kafka_offset)
+
+
+def _latest_frame_row(session: Session, table, camera_id: int, kafka_offset: int):
     return session.scalar(
-        select(FrameZeroShot)
-        .where(FrameZeroShot.camera_id == camera_id, FrameZeroShot.kafka_offset == kafka_offset)
-        .order_by(FrameZeroShot.id.desc())
+        select(table)
+        .where(table.camera_id == camera_id, table.kafka_offset == kafka_offset)
+        .order_by(table.id.desc())
         .limit(1)
     )
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -84,6 +86,13 @@ class FrameDetections(Base):
         JsonDoc, default=list, comment="[{class, confidence, box: [x1, y1, x2, y2] in 0..1}]"
     )
     counts: Mapped[dict] = mapped_column(JsonDoc, default=dict, comment="class -> count")
+    object_score: Mapped[float | None] = mapped_column(
+        Float, comment="the camera's object-model score of this frame (None: no object model)"
+    )
+    object_reason: Mapped[str | None] = mapped_column(Text, comment="what decided object_score")
+    object_fired: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="decided the stored frame score"
+    )
 
 
 class FrameZeroShot(Base):

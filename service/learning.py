@@ -7,7 +7,7 @@ the live pipeline, otherwise motion statistics learned here would not match what
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +91,32 @@ def _until_failure(
         return
     finally:
         source.close()
+
+
+class DetectionRecorder:
+    """Runs the detector on the frames of `vad camera learn` as the normality fit reads them, so
+    the footage is decoded once and both models see exactly the same frames.
+
+    `clips[c][f]` are the detections of frame f of clip c once the clips have been consumed.
+    """
+
+    def __init__(self, detector) -> None:
+        self.detector = detector
+        self.clips: list[list[list]] = []
+
+    def wrap(self, clips: Iterable[Iterable[np.ndarray]]) -> Iterator[Iterator[np.ndarray]]:
+        for clip in clips:
+            yield self._clip(clip)
+
+    def _clip(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        found: list[list] = []
+        self.clips.append(found)
+        batch: list[np.ndarray] = []
+        for frame in frames:
+            batch.append(frame)
+            yield frame
+            if len(batch) >= self.detector.batch_size:
+                found.extend(self.detector.detect(batch))
+                batch = []
+        if batch:
+            found.extend(self.detector.detect(batch))

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vad.encoders.config import EncoderConfig, ZeroShotConfig
 from vad.scoring.normality.config import NormalityConfig
+from vad.scoring.object_normality import ObjectNormalityConfig
 
 
 class _Section(BaseModel):
@@ -489,6 +490,7 @@ class Settings(BaseSettings):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
+    objects: ObjectNormalityConfig = Field(default_factory=ObjectNormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     encoders: EncoderConfig = Field(default_factory=EncoderConfig)

@@ -1,5 +1,10 @@
-"""The encoder hook of the stage-1 worker: embed kept frames, detect objects, zero-shot score
-and fuse, then store it all in the transaction that finishes the window.
+"""The encoder hook of the stage-1 worker: detect objects and score them against the camera's
+object model, embed kept frames and zero-shot score them, fuse, then store it all in the
+transaction that finishes the window.
+
+Fusion: frame score = max(stage-1 score, object-model score, weight x zero-shot probability);
+the largest term "fired" and is named in the incident's rule. A frame without a stage-1 score
+(undecodable) stays without one.
 
 Built once per worker process. Every stage whose model is not installed (or fails to load) is off,
 logged once with the command that turns it on; the window is then scored by stage 1 alone.
@@ -26,6 +31,7 @@ from vad.encoders.registry import export_dir, stage_status
 from vad.encoders.runtime import ModelError
 from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe, fuse
 from vad.types import Frame
+from workers.scorers import ObjectModelCache
 
 log = logging.getLogger(__name__)
 _RULES_RECHECK_SECONDS = 10.0
@@ -50,8 +56,11 @@ class FrameEncoding:
         self.detector = None
         self._clip_model_id: int | None = None
         self._prompts: dict[int, tuple[float, ZeroShotScorer | None]] = {}
+        self.objects: ObjectModelCache | None = None
         if settings.encoders.enabled:
             self._load()
+        if self.detector is not None and settings.objects.enabled:
+            self.objects = ObjectModelCache(sessions, self.detector.name)
         for stage in stage_status(settings):
             (log.info if stage.on else log.warning)("encoder stage %s", stage.line())
 
@@ -76,22 +85,41 @@ class FrameEncoding:
         if not self.active or not index:
             return out
         images = [frames[i].image for i in index]
-        if self.clip is not None:
-            self._encode_clip(camera_id, frames, index, images, out)
+        stage1 = out.scores.copy()
+        object_fired: set[int] = set()
         if self.detector is not None:
-            for i, found in zip(index, self.detector.detect(images), strict=True):
-                counts = Counter(d.class_name for d in found)
-                out.detections.append(
-                    {
-                        **_frame_key(frames[i]),
-                        "model": self.detector.name,
-                        "objects": [d.as_dict() for d in found],
-                        "counts": dict(counts),
-                    }
-                )
+            object_fired = self._detect(camera_id, frames, index, images, out)
+        if self.clip is not None:
+            self._encode_clip(camera_id, frames, index, images, out, stage1, object_fired)
         return out
 
-    def _encode_clip(self, camera_id, frames, index, images, out: EncodedWindow) -> None:
+    def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
+        """Detections of every frame, scored by the camera's object model and fused by max;
+        returns the frame positions where the object score decided the frame's score."""
+        found_all = self.detector.detect(images)
+        model = self.objects.for_camera(camera_id) if self.objects is not None else None
+        verdicts = model.score(found_all) if model is not None else [None] * len(found_all)
+        fired: set[int] = set()
+        for i, found, verdict in zip(index, found_all, verdicts, strict=True):
+            row = {
+                **_frame_key(frames[i]),
+                "model": self.detector.name,
+                "objects": [d.as_dict() for d in found],
+                "counts": dict(Counter(d.class_name for d in found)),
+                "object_score": None if verdict is None else verdict.score,
+                "object_reason": None if verdict is None else verdict.reason,
+                "object_fired": False,
+            }
+            if verdict is not None and verdict.score > out.scores[i]:  # NaN stays NaN
+                out.scores[i] = verdict.score
+                row["object_fired"] = True
+                fired.add(i)
+            out.detections.append(row)
+        return fired
+
+    def _encode_clip(
+        self, camera_id, frames, index, images, out: EncodedWindow, stage1, object_fired
+    ) -> None:
         embeds = self.clip.embed_images(images)
         if self.settings.encoders.store_embeddings:
             model_id = self._model_id()
@@ -105,15 +133,17 @@ class FrameEncoding:
         result = scorer.score(embeds)
         weight = self.settings.zero_shot.weight
         for j, i in enumerate(index):
-            stage1 = float(out.scores[i])
             p = float(result.probability[j])
-            fused, fired = fuse(stage1, p, weight)
+            fused, fired = fuse(float(out.scores[i]), p, weight)
+            if fired == "stage1" and i in object_fired:
+                fired = "objects"
             out.scores[i] = fused
+            before = float(stage1[i])
             out.zero_shot.append(
                 {
                     **_frame_key(frames[i]),
                     "model": self.clip.name,
-                    "stage1": None if math.isnan(stage1) else stage1,
+                    "stage1": None if math.isnan(before) else before,
                     "probability": p,
                     "fused": None if math.isnan(fused) else fused,
                     "top_rule": result.top_rule[j],
@@ -159,13 +189,20 @@ class FrameEncoding:
 
     def annotate(self, session: Session, incident: Incident) -> None:
         """Append which rule fired at the incident's peak frame to its rule text."""
-        if self.clip is None or incident.peak_offset is None:
+        if not self.active or incident.peak_offset is None:
             return
-        row = eq.zero_shot_at(session, incident.camera_id, incident.peak_offset)
-        if row is None:
-            return
-        base = (incident.rule or "").split(FIRED)[0]
-        incident.rule = base + FIRED + describe(row.fired, row.top_rule, row.probability)
+        what = None
+        found = eq.detections_at(session, incident.camera_id, incident.peak_offset)
+        zero_shot = eq.zero_shot_at(session, incident.camera_id, incident.peak_offset)
+        if zero_shot is not None and zero_shot.fired == "zero-shot":
+            what = describe(zero_shot.fired, zero_shot.top_rule, zero_shot.probability)
+        elif found is not None and found.object_fired:
+            what = f"object model: {found.object_reason} (score {found.object_score:.2f})"
+        elif zero_shot is not None or found is not None:
+            what = "stage-1 score"
+        if what is not None:
+            base = (incident.rule or "").split(FIRED)[0]
+            incident.rule = base + FIRED + what
 
 
 def _frame_key(frame: Frame) -> dict:
@@ -173,24 +210,17 @@ def _frame_key(frame: Frame) -> dict:
 
 
 def _try_load(kind: str, model_dir: Path, name: str, providers, enc):
-    folder = export_dir(model_dir, name)
-    if not folder.exists():
-        return None  # reported by stage_status with the command that installs it
     try:
         if kind == "clip":
+            folder = export_dir(model_dir, name)
+            if not folder.exists():
+                return None  # reported by stage_status with the command that installs it
             from vad.encoders.clip import ClipEncoder
 
             return ClipEncoder.load(folder, providers, enc.threads, enc.batch_size)
         from vad.encoders.detector import Detector
 
-        return Detector.load(
-            folder,
-            providers,
-            threads=enc.threads,
-            batch_size=enc.batch_size,
-            confidence=enc.detector_confidence,
-            iou=enc.detector_iou,
-        )
+        return Detector.installed(model_dir, enc)
     except ModelError as error:
         log.error("encoder stage %s off: %s", kind, error)
         return None

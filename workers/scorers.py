@@ -1,4 +1,5 @@
-"""Which stage-1 scorer a camera uses: its latest fitted normality model, else the motion baseline.
+"""Which models score a camera: its latest fitted normality model (else the motion baseline) and
+the object model fitted with it (when the detector is installed).
 
 Models are looked up again every few seconds, so `vad camera learn` takes effect in running
 workers without a restart.
@@ -16,6 +17,7 @@ from db import queries
 from vad.config import Settings
 from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
+from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
 
 log = logging.getLogger(__name__)
 _RECHECK_SECONDS = 10.0
@@ -32,9 +34,7 @@ class ScorerCache:
         cached = self._by_camera.get(camera_id)
         if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
             return cached[2]
-        with self.sessions() as session:
-            record = queries.latest_model(session, camera_id)
-            path = record.path if record else None
+        path = latest_model_path(self.sessions, camera_id)
         key = path or "motion"
         if cached and cached[1] == key:
             scorer = cached[2]
@@ -54,3 +54,52 @@ class ScorerCache:
         except Exception as error:  # noqa: BLE001 - keep scoring with the baseline, loudly
             log.error("cannot load normality model %s (%s); using the motion baseline", path, error)
             return self._motion
+
+
+def latest_model_path(sessions: sessionmaker[Session], camera_id: int) -> str | None:
+    with sessions() as session:
+        record = queries.latest_model(session, camera_id)
+        return record.path if record else None
+
+
+class ObjectModelCache:
+    """Each camera's object model: `objects.json` in its latest model folder, fitted with the
+    detector the worker runs (a model fitted with another detector names other classes, so it is
+    not used, and the log says so)."""
+
+    def __init__(self, sessions: sessionmaker[Session], detector: str) -> None:
+        self.sessions = sessions
+        self.detector = detector
+        self._by_camera: dict[int, tuple[float, str | None, ObjectNormalityModel | None]] = {}
+
+    def for_camera(self, camera_id: int) -> ObjectNormalityModel | None:
+        cached = self._by_camera.get(camera_id)
+        if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
+            return cached[2]
+        path = latest_model_path(self.sessions, camera_id)
+        if cached and cached[1] == path:
+            model = cached[2]
+        else:
+            model = self._load(Path(path)) if path else None
+        self._by_camera[camera_id] = (time.monotonic(), path, model)
+        return model
+
+    def _load(self, folder: Path) -> ObjectNormalityModel | None:
+        if not (folder / OBJECTS_JSON).exists():
+            log.info("no object model in %s (learned without a detector)", folder)
+            return None
+        try:
+            model = ObjectNormalityModel.load(folder)
+        except (OSError, ValueError, KeyError) as error:
+            log.error("cannot load object model in %s (%s); object scoring off", folder, error)
+            return None
+        if model.detector != self.detector:
+            log.error(
+                "object model in %s was fitted with detector %r, this worker runs %r; object "
+                "scoring off for this camera until `vad camera learn` refits it",
+                folder,
+                model.detector,
+                self.detector,
+            )
+            return None
+        return model

@@ -131,9 +131,11 @@ def learn(
     source: Path = typer.Option(None, "--from", help="Normal footage: a video file or a folder."),
     minutes: float = typer.Option(None, "--minutes", min=0.1, help="Learn from the live stream."),
 ) -> None:
-    """Fit the camera's normality model on normal footage; the pipeline uses the newest model."""
+    """Fit the camera's normality model on normal footage (and its object model, when the detector
+    is installed); the pipeline uses the newest models."""
     from service.learning import file_clips, footage_files, live_clips
     from vad.scoring.normality import fit_normality_model
+    from vad.scoring.object_normality import fit_object_model
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -147,6 +149,8 @@ def learn(
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
         camera_id, url = camera.id, camera.url
+    recorder, objects_note = _object_recorder(settings)
+    objects = None
     try:
         if source is not None:
             files = footage_files(source)
@@ -157,7 +161,14 @@ def learn(
             typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
             clips = live_clips(url, minutes, fps, settings.ingest)
         started = time.perf_counter()
-        model = fit_normality_model(clips, settings.normality)
+        model = fit_normality_model(recorder.wrap(clips) if recorder else clips, settings.normality)
+        if recorder is not None:
+            objects = fit_object_model(recorder.clips, recorder.detector.name, settings.objects)
+            objects_note = f"object model ({recorder.detector.name}): {objects.summary()}"
+            model.metadata["object_model"] = {
+                "detector": recorder.detector.name,
+                **objects.metadata,
+            }
     except (ValueError, SourceError) as error:
         fail(str(error))
     frames = int(model.metadata.get("frames_seen", 0))
@@ -165,6 +176,8 @@ def learn(
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
+        if objects is not None:
+            objects.save(directory)
         queries.register_model(
             session, camera_id, version, str(directory), frames, origin, dict(model.metadata)
         )
@@ -172,3 +185,23 @@ def learn(
         f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "
         f"in {time.perf_counter() - started:.1f} s -> {directory}"
     )
+    typer.echo(objects_note)
+
+
+def _object_recorder(settings):
+    """(recorder, note): the detector that records objects while learning, or None and why not."""
+    from service.learning import DetectionRecorder
+    from vad.encoders.detector import Detector
+    from vad.encoders.registry import stage_status
+    from vad.encoders.runtime import ModelError
+
+    if not settings.objects.enabled:
+        return None, "object model: off (disabled: VAD_OBJECTS__ENABLED=false)"
+    detector_stage = next(s for s in stage_status(settings) if s.stage == "detector")
+    if not detector_stage.on:
+        return None, f"object model: off (detector {detector_stage.reason})"
+    try:
+        detector = Detector.installed(settings.model_dir, settings.encoders)
+    except ModelError as error:
+        fail(f"object model: detector cannot be loaded: {error}")
+    return DetectionRecorder(detector), ""

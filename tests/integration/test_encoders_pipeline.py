@@ -68,3 +68,47 @@ def test_without_models_stage_one_runs_and_says_how_to_enable(pipeline: Pipeline
     log = worker.log()
     assert "encoder stage embeddings: off" in log
     assert "vad models pull clip-vit-b32 && vad models export clip-vit-b32" in log
+
+
+def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, tiny_models):
+    """`vad camera learn` runs the detector on the training footage and stores an object model
+    next to the normality model; the worker scores detections with it, fuses by max and names
+    the object in the incident. The random tiny detector only finds class '0' boxes at
+    confidence ~1e-4, hence the lowered thresholds; to make the object model decide, the learned
+    one is then replaced by a model fitted on an empty scene (every object is an unseen class,
+    scored 1.0)."""
+    from vad.scoring.object_normality import ObjectNormalityModel, fit_object_model
+
+    model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
+    shutil.copytree(tiny_models[1], model_dir / "encoders" / "yolo11n")
+    pipeline.env.update(
+        {"VAD_ENCODERS__DETECTOR_CONFIDENCE": "0.0001", "VAD_OBJECTS__MIN_CONFIDENCE": "0"}
+    )
+    video = ped2 / "test" / "test_04.mp4"
+    assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
+    learned = pipeline.vad(
+        "camera", "learn", "walkway", "--from", str(ped2 / "train" / "train_01.mp4"), timeout=300
+    )
+    assert learned.returncode == 0, learned.stderr
+    assert "object model (tiny-yolo): 0 240 boxes" in learned.stdout, learned.stdout
+    folder = Path(pipeline.scalar("SELECT path FROM normality_models"))
+    fitted = ObjectNormalityModel.load(folder)
+    assert fitted.detector == "tiny-yolo" and fitted.metadata["frames_seen"] > 100
+
+    config = fitted.config.model_copy(update={"unseen_class_score": 1.0})  # beats every stage-1
+    empty_scene = fit_object_model([[[] for _ in range(20)]], "tiny-yolo", config)
+    empty_scene.save(folder)
+    pipeline.start("dispatcher", "dispatcher")
+    pipeline.start("worker", "worker", "--name", "w1")
+    replay = pipeline.vad("replay", str(video), "--camera", "walkway", "--fast", timeout=300)
+    assert replay.returncode == 0, replay.stderr + replay.stdout + pipeline.logs()
+
+    rows = pipeline.rows(
+        "SELECT d.object_score, d.object_fired, s.score FROM frame_detections d "
+        "JOIN frame_scores s ON s.window_id = d.window_id AND s.kafka_offset = d.kafka_offset"
+    )
+    assert rows and all(r.object_score == 1.0 for r in rows)
+    assert all(r.score >= r.object_score - 1e-9 for r in rows)
+    assert any(r.object_fired for r in rows)
+    rules = [r.rule for r in pipeline.rows("SELECT rule FROM incidents")]
+    assert rules and all("fired: object model: 0 (confidence" in rule for rule in rules), rules

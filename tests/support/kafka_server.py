@@ -86,7 +86,12 @@ def kafka_unavailable_reason() -> str | None:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random Kafka cluster id. Like Kafka's own `Uuid.randomUuid`, never one starting with
+    '-': the storage tool's argument parser would read it as an option (1 start in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaServerError(RuntimeError):

@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vad.encoders.config import EncoderConfig
+from vad.encoders.registry import export_dir
 from vad.encoders.runtime import ModelCorrupt, open_session, read_manifest
 
 PAD_VALUE = 114
@@ -148,6 +150,23 @@ class Detector:
         if manifest.get("kind") != "detector":
             raise ModelCorrupt(f"{model_dir} holds a {manifest.get('kind')!r} model, not detector")
         return cls(model_dir, manifest, providers, **options)
+
+    @classmethod
+    def installed(cls, model_dir: Path, config: EncoderConfig) -> Detector | None:
+        """The configured detector with the configured options, or None if it is not exported.
+
+        A folder that exists but cannot be opened raises `ModelError` (say it, don't hide it)."""
+        folder = export_dir(Path(model_dir), config.detector)
+        if not folder.exists():
+            return None
+        return cls.load(
+            folder,
+            list(config.providers) or None,
+            threads=config.threads,
+            batch_size=config.batch_size,
+            confidence=config.detector_confidence,
+            iou=config.detector_iou,
+        )
 
     def raw(self, pixels: np.ndarray) -> np.ndarray:
         """The graph's output for an already preprocessed batch: (N, 4 + classes, anchors)."""

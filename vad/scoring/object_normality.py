@@ -1,0 +1,384 @@
+"""Object-level normality: which objects this camera shows, where, at what size and how many.
+
+The pixel model (`vad/scoring/normality`) sees motion and outlines but cannot name things: a car
+parked on the lawn or a horse on a walkway is, to it, a slow blob. The detector (issue 5) names
+them. This model is fitted per camera on the detections of the same normal footage
+`vad camera learn` fits the pixel model on, and turns a frame's detections into a score in [0, 1]:
+
+* an object of a class the camera never showed in training scores `unseen_class_score`
+  (a configured constant, not a calibrated value: "never seen" has no training distribution);
+* otherwise the frame's raw novelty is the worst of
+  - each box's distance (centre and size, in per-class standard deviations) to the nearest
+    training box of its class, in units of the class's held-out reference distance, and
+  - each class's count divided by its reference count (the `reference_quantile` of training
+    frames), so a crowd where a handful of people is usual stands out;
+  and is calibrated like the pixel model: the tail probability under held-out training frames
+  (each fold scored against a memory of the others), squashed so the reference quantile maps to
+  0.5 (`TailCalibrator`).
+
+Detections under `min_confidence` are ignored: a single weak "car" must not open an incident.
+Box motion is not used (it needs tracking across frames; the pixel model covers speed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vad.scoring.normality.calibration import TailCalibrator
+
+if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
+    from vad.encoders.detector import Detection
+
+FORMAT_VERSION = 1
+OBJECTS_JSON = "objects.json"
+_DIMS = ("cx", "cy", "w", "h")
+_MIN_STD = 0.01  # frame fractions: a class seen in one place still gets a finite scale
+
+
+class ObjectNormalityConfig(BaseModel):
+    """Per-camera object model fitted at `vad camera learn` when a detector is installed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        True,
+        description=(
+            "Fit an object model with the camera's normality model when the detector is installed "
+            "(`vad models pull/export yolo11n`), and fuse its score into the frame score."
+        ),
+    )
+    min_confidence: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Detections under this confidence are ignored by the object model.",
+    )
+    ignore_classes: tuple[str, ...] = Field(
+        (), description="Detector classes the object model never looks at (e.g. 'bird')."
+    )
+    unseen_class_score: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description=(
+            "Score of a frame holding a confident object of a class the camera never showed in "
+            "its training footage (a car on a pedestrian walkway)."
+        ),
+    )
+    folds: int = Field(
+        4, ge=2, le=16, description="Held-out folds of training frames used for calibration."
+    )
+    reference_quantile: float = Field(
+        0.99,
+        gt=0.5,
+        lt=1,
+        description="Held-out training quantile of the raw novelty that calibrates to 0.5.",
+    )
+    tail_quantile: float = Field(
+        0.9,
+        gt=0.5,
+        lt=1,
+        description="Above this quantile the held-out distribution is an exponential tail.",
+    )
+    memory_per_class: int = Field(
+        4096, ge=16, description="Training boxes kept per class (evenly subsampled beyond this)."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVerdict:
+    """A frame's object score and the sentence saying what decided it (None: nothing unusual)."""
+
+    score: float
+    reason: str | None
+
+
+@dataclass
+class ClassMemory:
+    """Training boxes of one class (N, 4: cx, cy, w, h) with their scale and references."""
+
+    boxes: np.ndarray
+    scale: np.ndarray
+    reference_distance: float
+    reference_count: float
+
+    def distances(self, boxes: np.ndarray) -> np.ndarray:
+        """Standardised distance of each box to its nearest training box."""
+        diff = (boxes[:, None, :] - self.boxes[None, :, :]) / self.scale
+        return np.sqrt((diff**2).sum(axis=2)).min(axis=1)
+
+
+def box_descriptors(detections: Sequence[Detection]) -> np.ndarray:
+    """(N, 4) centre and size in frame fractions: resolution-free, as `Detection` boxes are."""
+    if not detections:
+        return np.zeros((0, len(_DIMS)))
+    b = np.array([d.box for d in detections], np.float64)
+    return np.stack(
+        [(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1
+    )
+
+
+class ObjectNormalityModel:
+    """Fitted object model of one camera; `score` is pure given the model."""
+
+    def __init__(
+        self,
+        config: ObjectNormalityConfig,
+        detector: str,
+        classes: dict[str, ClassMemory],
+        calibrator: TailCalibrator,
+        metadata: dict | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.classes = classes
+        self.calibrator = calibrator
+        self.metadata = metadata or {}
+
+    def raw_novelty(self, detections: Sequence[Detection]) -> tuple[float, str | None]:
+        """(raw novelty in reference units, what it is) over the frame's known-class objects."""
+        return _raw_novelty(relevant(detections, self.config), self.classes)
+
+    def score(self, frames: Sequence[Sequence[Detection]]) -> list[ObjectVerdict]:
+        """One verdict per frame's detections."""
+        return [self._score_frame(found) for found in frames]
+
+    def _score_frame(self, detections: Sequence[Detection]) -> ObjectVerdict:
+        found = relevant(detections, self.config)
+        unseen = [d for d in found if d.class_name not in self.classes]
+        raw, what = _raw_novelty(found, self.classes)
+        score = float(self.calibrator(np.array([raw]))[0])
+        if unseen and self.config.unseen_class_score >= score:
+            best = max(unseen, key=lambda d: d.confidence)
+            return ObjectVerdict(
+                self.config.unseen_class_score,
+                f"{best.class_name} (confidence {best.confidence:.2f}): "
+                "a class this camera never showed in its training footage",
+            )
+        return ObjectVerdict(score, what if score >= 0.5 else None)
+
+    # ------------------------------------------------------------------------------ persistence
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / OBJECTS_JSON
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "kind": "vad.objects",
+            "detector": self.detector,
+            "config": self.config.model_dump(mode="json"),
+            "classes": {
+                name: {
+                    "boxes": m.boxes.tolist(),
+                    "scale": m.scale.tolist(),
+                    "reference_distance": m.reference_distance,
+                    "reference_count": m.reference_count,
+                }
+                for name, m in self.classes.items()
+            },
+            "calibration": self.calibrator.to_dict(),
+            "metadata": self.metadata,
+        }
+        path.write_text(json.dumps(doc))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> ObjectNormalityModel:
+        path = Path(directory) / OBJECTS_JSON
+        doc = json.loads(path.read_text())
+        if doc.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"object model format {doc.get('format_version')!r} in {path} is not the supported "
+                f"format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
+            )
+        classes = {
+            name: ClassMemory(
+                np.asarray(m["boxes"], np.float64).reshape(-1, len(_DIMS)),
+                np.asarray(m["scale"], np.float64),
+                float(m["reference_distance"]),
+                float(m["reference_count"]),
+            )
+            for name, m in doc["classes"].items()
+        }
+        return cls(
+            ObjectNormalityConfig.model_validate(doc["config"]),
+            doc["detector"],
+            classes,
+            TailCalibrator.from_dict(doc["calibration"]),
+            doc.get("metadata", {}),
+        )
+
+    def summary(self) -> str:
+        """E.g. 'person 1,204 boxes (usually <= 6 a frame), bicycle 3 boxes'."""
+        if not self.classes:
+            return "no confident objects in the training footage: any detected object is unusual"
+        parts = [
+            f"{name} {len(m.boxes):,} boxes (usually <= {m.reference_count:g} a frame)"
+            for name, m in sorted(self.classes.items(), key=lambda kv: -len(kv[1].boxes))
+        ]
+        return ", ".join(parts)
+
+
+def relevant(detections: Sequence[Detection], config: ObjectNormalityConfig) -> list[Detection]:
+    """The detections the object model looks at: confident ones of classes not ignored."""
+    ignored = set(config.ignore_classes)
+    return [
+        d
+        for d in detections
+        if d.confidence >= config.min_confidence and d.class_name not in ignored
+    ]
+
+
+def _raw_novelty(
+    found: Sequence[Detection], classes: dict[str, ClassMemory]
+) -> tuple[float, str | None]:
+    worst, what = 0.0, None
+    by_class: dict[str, list[Detection]] = {}
+    for d in found:
+        if d.class_name in classes:
+            by_class.setdefault(d.class_name, []).append(d)
+    for name, dets in by_class.items():
+        memory = classes[name]
+        crowd = len(dets) / memory.reference_count
+        if crowd > worst:
+            worst = crowd
+            usual = f"{memory.reference_count:g}"
+            what = f"{len(dets)} x {name} where this camera usually shows <= {usual}"
+        ratios = memory.distances(box_descriptors(dets)) / memory.reference_distance
+        k = int(np.argmax(ratios))
+        if ratios[k] > worst:
+            worst = float(ratios[k])
+            cx, cy, w, h = box_descriptors([dets[k]])[0]
+            what = (
+                f"{name} at ({cx:.2f}, {cy:.2f}), {w:.2f} x {h:.2f} of the frame: unlike every "
+                f"{name} seen here ({ratios[k]:.1f}x the usual distance)"
+            )
+    return worst, what
+
+
+# ------------------------------------------------------------------------------------- fitting
+
+
+def fit_object_model(
+    clips: Sequence[Sequence[Sequence[Detection]]],
+    detector: str,
+    config: ObjectNormalityConfig | None = None,
+) -> ObjectNormalityModel:
+    """Fit on the detections of normal footage: clips -> frames -> that frame's detections."""
+    config = config or ObjectNormalityConfig()
+    frames = [list(f) for clip in clips for f in clip]
+    if not frames:
+        raise ValueError("no training frames for the object model")
+    frames = [relevant(f, config) for f in frames]
+    folds = _folds(len(frames), config.folds)
+    references = _reference_counts(frames, config.reference_quantile)
+    held_distances = _held_out_distances(frames, folds, config)
+    classes = {
+        name: _class_memory(frames, name, held_distances.get(name, []), count, config)
+        for name, count in references.items()
+    }
+    held_raw = []
+    for g in range(config.folds):
+        memories = _fold_memories(frames, folds, g, classes, config)
+        held_raw += [_raw_novelty(frames[i], memories)[0] for i in np.flatnonzero(folds == g)]
+    calibrator = TailCalibrator.fit(
+        np.asarray(held_raw), config.tail_quantile, config.reference_quantile
+    )
+    metadata = {
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "frames_seen": len(frames),
+        "boxes": {name: int(len(m.boxes)) for name, m in classes.items()},
+    }
+    return ObjectNormalityModel(config, detector, classes, calibrator, metadata)
+
+
+def _folds(n: int, folds: int) -> np.ndarray:
+    """Contiguous blocks: neighbouring frames hold the same objects, so a random split would let
+    a frame find its own object in the memory and make held-out scores look too normal."""
+    return np.minimum(np.arange(n) * folds // max(n, 1), folds - 1)
+
+
+def _reference_counts(frames: list[list[Detection]], quantile: float) -> dict[str, float]:
+    names = sorted({d.class_name for f in frames for d in f})
+    counts = {
+        name: np.array([sum(d.class_name == name for d in f) for f in frames]) for name in names
+    }
+    return {name: max(1.0, float(np.quantile(c[c > 0], quantile))) for name, c in counts.items()}
+
+
+def _boxes_of(frames: Sequence[list[Detection]], name: str) -> np.ndarray:
+    return box_descriptors([d for f in frames for d in f if d.class_name == name])
+
+
+def _subsample(boxes: np.ndarray, limit: int) -> np.ndarray:
+    if len(boxes) <= limit:
+        return boxes
+    return boxes[np.linspace(0, len(boxes) - 1, limit).astype(int)]
+
+
+def _scale(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes.std(axis=0) if len(boxes) > 1 else np.zeros(len(_DIMS)), _MIN_STD)
+
+
+def _held_out_distances(
+    frames: list[list[Detection]], folds: np.ndarray, config: ObjectNormalityConfig
+) -> dict[str, list[float]]:
+    """Per class: each training box's distance to the nearest box of the other folds."""
+    out: dict[str, list[float]] = {}
+    names = {d.class_name for f in frames for d in f}
+    for name in names:
+        scale = _scale(_boxes_of(frames, name))
+        for g in range(config.folds):
+            inside = _boxes_of([frames[i] for i in np.flatnonzero(folds == g)], name)
+            others = _boxes_of([frames[i] for i in np.flatnonzero(folds != g)], name)
+            if len(inside) and len(others):
+                memory = ClassMemory(_subsample(others, config.memory_per_class), scale, 1.0, 1.0)
+                out.setdefault(name, []).extend(memory.distances(inside).tolist())
+    return out
+
+
+def _class_memory(
+    frames: list[list[Detection]],
+    name: str,
+    held: list[float],
+    reference_count: float,
+    config: ObjectNormalityConfig,
+) -> ClassMemory:
+    boxes = _boxes_of(frames, name)
+    reference = float(np.quantile(held, config.reference_quantile)) if held else 1.0
+    return ClassMemory(
+        _subsample(boxes, config.memory_per_class),
+        _scale(boxes),
+        max(reference, 0.05),  # a class seen in one place: boxes within 0.05 std are the same
+        reference_count,
+    )
+
+
+def _fold_memories(
+    frames: list[list[Detection]],
+    folds: np.ndarray,
+    fold: int,
+    classes: dict[str, ClassMemory],
+    config: ObjectNormalityConfig,
+) -> dict[str, ClassMemory]:
+    """The final classes' scales and references over the boxes of the other folds only (a class
+    absent there is left out: for calibration it is not scored, as the final model knows it)."""
+    others = [frames[i] for i in np.flatnonzero(folds != fold)]
+    out = {}
+    for name, m in classes.items():
+        boxes = _boxes_of(others, name)
+        if len(boxes):
+            out[name] = ClassMemory(
+                _subsample(boxes, config.memory_per_class),
+                m.scale,
+                m.reference_distance,
+                m.reference_count,
+            )
+    return out
