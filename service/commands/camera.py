@@ -203,5 +203,10 @@ def _object_recorder(settings):
     try:
         detector = Detector.installed(settings.model_dir, settings.encoders)
     except ModelError as error:
-        fail(f"object model: detector cannot be loaded: {error}")
+        fail(
+            f"the detector cannot be loaded ({error}); reinstall it or learn without the object "
+            "model: VAD_OBJECTS__ENABLED=false"
+        )
+    if detector is None:
+        return None, f"object model: off (detector {settings.encoders.detector} not installed)"
     return DetectionRecorder(detector), ""

@@ -80,15 +80,23 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
     from vad.scoring.object_normality import ObjectNormalityModel, fit_object_model
 
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
-    shutil.copytree(tiny_models[1], model_dir / "encoders" / "yolo11n")
+    installed = model_dir / "encoders" / "yolo11n"
+    shutil.copytree(tiny_models[1], installed)
     pipeline.env.update(
         {"VAD_ENCODERS__DETECTOR_CONFIDENCE": "0.0001", "VAD_OBJECTS__MIN_CONFIDENCE": "0"}
     )
     video = ped2 / "test" / "test_04.mp4"
+    training = str(ped2 / "train" / "train_01.mp4")
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
-    learned = pipeline.vad(
-        "camera", "learn", "walkway", "--from", str(ped2 / "train" / "train_01.mp4"), timeout=300
-    )
+
+    good = (installed / "model.onnx").read_bytes()
+    (installed / "model.onnx").write_bytes(b"not an onnx graph")
+    broken = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
+    assert broken.returncode == 2 and "VAD_OBJECTS__ENABLED=false" in broken.stderr, broken
+    assert pipeline.scalar("SELECT count(*) FROM normality_models") == 0  # nothing half-learned
+    (installed / "model.onnx").write_bytes(good)
+
+    learned = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
     assert learned.returncode == 0, learned.stderr
     assert "object model (tiny-yolo): 0 240 boxes" in learned.stdout, learned.stdout
     folder = Path(pipeline.scalar("SELECT path FROM normality_models"))
