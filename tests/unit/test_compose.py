@@ -32,8 +32,19 @@ def _vad_services(compose: dict) -> dict:
 
 def test_production_parts_are_there(compose):
     services = set(compose["services"])
-    assert {"kafka", "postgres", "redis", "migrate", "dispatcher", "ingest", "worker-cpu",
-            "worker-gpu", "api", "webhooks", "grafana"} <= services
+    assert {
+        "kafka",
+        "postgres",
+        "redis",
+        "migrate",
+        "dispatcher",
+        "ingest",
+        "worker-cpu",
+        "worker-gpu",
+        "api",
+        "webhooks",
+        "grafana",
+    } <= services
     for name in ("kafka", "postgres", "redis", "api", "grafana"):
         assert "healthcheck" in compose["services"][name], name
     gpu = compose["services"]["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"]
@@ -47,9 +58,12 @@ def test_production_parts_are_there(compose):
 def test_docker_compose_config_accepts_the_file():
     """The real Compose v2 parser (scripts/compose-setup.sh installs the plugin in CI): catches
     what YAML alone cannot (unknown keys, bad interpolation, wrong types, broken anchors)."""
-    if shutil.which("docker") is None or subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, timeout=30
-    ).returncode:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=30
+        ).returncode
+    ):
         missing("`docker compose` is not installed (run scripts/compose-setup.sh)")
     checked = subprocess.run(
         ["docker", "compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"],
