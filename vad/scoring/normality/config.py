@@ -44,6 +44,16 @@ class NormalityConfig(BaseModel):
             " camera's scene differs by position."
         ),
     )
+    overlapping_cells: bool = Field(
+        True,
+        description=(
+            "'shape' cells overlap by half a cell in both directions (like HOG's overlapping "
+            "blocks): an object straddling a cell border is then also seen whole by the cell "
+            "centred on it instead of only as two half-outlines that each look like part of a "
+            "walker. 3.6x the cells at 192x128 (23 x 15 instead of 12 x 8); scoring is ~10% "
+            "slower, fitting ~15%."
+        ),
+    )
     flow_preset: int = Field(
         2,
         ge=0,

@@ -80,6 +80,31 @@ def cell_max(image: np.ndarray, cell: int) -> np.ndarray:
     return image.reshape(h // cell, cell, w // cell, cell).max(axis=(1, 3))
 
 
+def quadrants(blocks: np.ndarray, stride: int) -> list[np.ndarray]:
+    """The 4 sub-blocks (top-left, top-right, bottom-left, bottom-right) of every 2 x 2 group of
+    (R, C, D) sub-blocks, groups starting every `stride` sub-blocks: stride 2 = disjoint cells,
+    stride 1 = cells overlapping by half a cell ((R - 1) x (C - 1) of them)."""
+    rows, cols = blocks.shape[0] - 1, blocks.shape[1] - 1
+    return [blocks[r : r + rows : stride, c : c + cols : stride] for r in (0, 1) for c in (0, 1)]
+
+
+def sub_block_histograms(
+    weight: np.ndarray, bin_index: np.ndarray, sub: int, bins: int
+) -> np.ndarray:
+    """(H, W) weights binned by (H, W) bin index per sub x sub block -> (H/sub, W/sub, bins) sums.
+
+    One bincount over the whole image; the `shape` family groups these half-cell blocks into cells
+    (2 x 2 of them), which makes overlapping cells as cheap as disjoint ones.
+    """
+    h, w = weight.shape
+    rows, cols = h // sub, w // sub
+    block = (np.arange(h) // sub)[:, None] * cols + (np.arange(w) // sub)[None, :]
+    sums = np.bincount(
+        (block * bins + bin_index).ravel(), weight.ravel(), minlength=rows * cols * bins
+    )
+    return sums.reshape(rows, cols, bins)
+
+
 class FeatureFamily(ABC):
     """One kind of per-cell descriptor; stateless so windows can be scored in any order."""
 
@@ -163,7 +188,9 @@ class ShapeFamily(FeatureFamily):
     (magnitude-weighted) plus an 8-direction histogram of the flow itself (magnitude-weighted, so
     speed and heading are kept: a runner or a car differs from walkers by motion, not outline).
     Everything is one joint vector, so the nearest normal example must match outline and motion
-    at once.
+    at once. With `overlapping_cells` (default) cells start every half cell, like HOG's
+    overlapping blocks, so an object on a cell border is also described whole by the cell centred
+    on it.
     """
 
     name = "shape"
@@ -175,7 +202,6 @@ class ShapeFamily(FeatureFamily):
     def extract(self, pair: FramePair) -> np.ndarray:
         cell, bins = self.config.cell_px, self.bins
         img = pair.cur.astype(np.float32)
-        h, w = img.shape
         gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
         mag, ang = cv2.cartToPolar(gx, gy, angleInDegrees=True)
@@ -183,22 +209,17 @@ class ShapeFamily(FeatureFamily):
         moving = fmag > self.motion_threshold
         mag *= moving
         fmag *= moving
-        # Edge histogram per half-cell sub-block, flow histogram per cell, via one bincount each.
+        # Histograms per half-cell sub-block (one bincount each), then grouped 2 x 2 into cells.
         sub = cell // 2
-        rows, cols = h // sub, w // sub
-        block = (np.arange(h) // sub)[:, None] * cols + (np.arange(w) // sub)[None, :]
-        edge_bin = (ang * (bins / 180.0)).astype(np.int32) % bins
-        edges = np.bincount(
-            (block * bins + edge_bin).ravel(), mag.ravel(), minlength=rows * cols * bins
-        ).reshape(rows // 2, 2, cols // 2, 2, bins)
-        edges = edges.transpose(0, 2, 1, 3, 4).reshape(-1, 4 * bins) / (sub * sub * 255.0)
-        ccols = w // cell
-        cells = (np.arange(h) // cell)[:, None] * ccols + (np.arange(w) // cell)[None, :]
-        flow_bin = (fang * (bins / 360.0)).astype(np.int32) % bins
-        flows = np.bincount(
-            (cells * bins + flow_bin).ravel(), fmag.ravel(), minlength=(h // cell) * ccols * bins
-        ).reshape(-1, bins) / (cell * cell)
-        return np.concatenate([edges, flows], axis=1).astype(np.float32)
+        edges = sub_block_histograms(mag, (ang * (bins / 180.0)).astype(np.int32) % bins, sub, bins)
+        flows = sub_block_histograms(
+            fmag, (fang * (bins / 360.0)).astype(np.int32) % bins, sub, bins
+        )
+        stride = 1 if self.config.overlapping_cells else 2
+        quads = quadrants(edges, stride)
+        out = np.concatenate([*quads, sum(quadrants(flows, stride)) / 4.0], axis=-1) / (sub * sub)
+        out[..., : 4 * bins] /= 255.0  # edge magnitudes in grey levels
+        return out.reshape(-1, 5 * bins).astype(np.float32)
 
     def active(self, features: np.ndarray) -> np.ndarray:
         return features.sum(axis=-1) > 0

@@ -32,7 +32,9 @@ from vad.scoring.normality.features import (
 from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 
-FORMAT_VERSION = 2  # 2: flow over `flow_gap` frames, learned motion threshold (model.json)
+# 2: flow over `flow_gap` frames, learned motion threshold (model.json);
+# 3: `shape` cells overlap by half a cell (`overlapping_cells`), so banks have more cells.
+FORMAT_VERSION = 3
 _THRESHOLD_PAIRS = 256  # frame pairs sampled to learn the motion threshold (fit time only)
 _MODEL_JSON = "model.json"
 _MEMORY_NPZ = "memory.npz"

@@ -72,11 +72,27 @@ def test_shape_features_ignore_the_static_scene_and_describe_moving_outlines(tra
     a, b = (to_internal(f, internal_size(360, 240, cfg)) for f in train_clips[0][0:5:4])
     still = family.extract(FramePair(a, a, engine))
     moving = family.extract(FramePair(a, b, engine))
-    assert still.shape == moving.shape == (12 * 8, len(family.feature_names)) == (96, 40)
+    cells = (2 * 12 - 1) * (2 * 8 - 1)  # overlapping cells start every half cell
+    assert still.shape == moving.shape == (cells, len(family.feature_names)) == (345, 40)
     assert not still.any()  # static background edges are masked out entirely
     busy = moving.sum(axis=1) > 0
-    assert 0 < busy.sum() < 96  # walkers cover some cells, most of the scene stays still
+    assert 0 < busy.sum() < cells  # walkers cover some cells, most of the scene stays still
     assert (moving[busy, :32].sum(axis=1) > 0).all() and moving[:, 32:].max() > 0
+
+
+def test_overlapping_shape_cells_contain_the_disjoint_cells(train_clips) -> None:
+    """Every other overlapping cell in both directions is exactly one of the disjoint cells, so
+    overlap only adds the cells centred on the disjoint cells' borders."""
+    disjoint_cfg = NormalityConfig(overlapping_cells=False)
+    engine = cv2.DISOpticalFlow_create(disjoint_cfg.flow_preset)
+    a, b = (to_internal(f, internal_size(360, 240, disjoint_cfg)) for f in train_clips[0][0:5:4])
+    pair = FramePair(a, b, engine)
+    disjoint = make_family("shape", disjoint_cfg, 0.5).extract(pair)
+    overlapping = make_family("shape", NormalityConfig(), 0.5).extract(pair)
+    assert disjoint.shape == (96, 40) and disjoint.any()
+    np.testing.assert_array_equal(
+        overlapping.reshape(15, 23, 40)[::2, ::2].reshape(96, 40), disjoint
+    )
 
 
 def test_calibration_is_monotone_and_centred_on_the_reference_quantile() -> None:
