@@ -60,6 +60,19 @@ JOIN cameras c ON c.name = 'cam-' || lpad(((s.g % :cams) + 1)::text, 2, '0')
 """
 
 
+def seed_cameras(session, count: int) -> None:
+    """`count` online cameras named cam-01, cam-02, ... (the synthetic incidents refer to them)."""
+    session.execute(
+        text(
+            "INSERT INTO cameras (name, url, loop, enabled, status, kept_frames, "
+            "pruned_frames, dropped_frames, resume_index, next_window_seq) "
+            "SELECT 'cam-' || lpad(g::text, 2, '0'), 'rtsp://10.0.0.1/' || g, false, "
+            "true, 'online', 0, 0, 0, 0, 0 FROM generate_series(1, :cams) g"
+        ),
+        {"cams": count},
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -86,15 +99,7 @@ def main() -> None:
         now = datetime.now(UTC).replace(microsecond=0)
         clock = time.perf_counter()
         with transaction(sessions) as session:
-            session.execute(
-                text(
-                    "INSERT INTO cameras (name, url, loop, enabled, status, kept_frames, "
-                    "pruned_frames, dropped_frames, resume_index, next_window_seq) "
-                    "SELECT 'cam-' || lpad(g::text, 2, '0'), 'rtsp://10.0.0.1/' || g, false, "
-                    "true, 'online', 0, 0, 0, 0, 0 FROM generate_series(1, :cams) g"
-                ),
-                {"cams": CAMERAS},
-            )
+            seed_cameras(session, CAMERAS)
             session.execute(
                 text(SEED_SQL),
                 {"n": args.incidents, "now": now, "span": DAYS * 86400, "cams": CAMERAS},

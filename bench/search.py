@@ -32,6 +32,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.api import percentile, seed_cameras  # noqa: E402
 from db.search import Filters  # noqa: E402
 from db.searcher import Searcher  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
@@ -52,11 +53,6 @@ SELECT 1 + (g % :cams), 'closed', :now - (g::float8 * :span / :n) * interval '1 
     'score over threshold', 0, 0
 FROM generate_series(1, :n) g
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(fn, repeat: int) -> dict:
@@ -99,15 +95,7 @@ def seed(sessions, encoder: SentenceEncoder, n: int, unique: int) -> float:
     print(f"embedded {len(sentences)} sentences in {time.perf_counter() - clock:.0f} s", flush=True)
     now = datetime.now(UTC).replace(microsecond=0)
     with transaction(sessions) as session:
-        session.execute(
-            text(
-                "INSERT INTO cameras (name, url, loop, enabled, status, kept_frames, "
-                "pruned_frames, dropped_frames, resume_index, next_window_seq) "
-                "SELECT 'cam-' || lpad(g::text, 2, '0'), 'rtsp://10.0.0.1/' || g, false, "
-                "true, 'online', 0, 0, 0, 0, 0 FROM generate_series(1, :cams) g"
-            ),
-            {"cams": CAMERAS},
-        )
+        seed_cameras(session, CAMERAS)
         session.execute(text(SEED_SQL), {"n": n, "now": now, "span": DAYS * 86400, "cams": CAMERAS})
     rng = np.random.default_rng(1)
     buffer = io.StringIO()

@@ -84,10 +84,9 @@ def db_sessions(infra, request):
     import uuid
 
     from db.session import make_engine, make_sessionmaker, upgrade_database
-    from tests.support.pipeline import _create_database
+    from tests.support.pipeline import _create_database, database_only
 
-    if request.node.callspec.params.get("infra") == "kafka":
-        pytest.skip("database-only test: runs once, with the embedded broker")
+    database_only(request)
     url = _create_database(infra.database_url, f"t_db_{uuid.uuid4().hex[:8]}")
     upgrade_database(url)
     engine = make_engine(url)

@@ -85,7 +85,6 @@ class FrameEncoding:
         if not self.active or not index:
             return out
         images = [frames[i].image for i in index]
-        stage1 = out.scores.copy()
         object_fired: set[int] = set()
         if self.detector is not None:
             object_fired = self._detect(camera_id, frames, index, images, out)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,31 +23,46 @@ from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
 
 log = logging.getLogger(__name__)
 _RECHECK_SECONDS = 10.0
+T = TypeVar("T")
 
 
-class ScorerCache:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
-        self.settings = settings
+class LatestModelCache(Generic[T]):
+    """camera -> what `load` makes of the camera's latest model folder (None: no model yet).
+
+    The registry is asked again every `_RECHECK_SECONDS`; `load` runs only when the folder
+    changes, so a worker never reads a model file per window."""
+
+    def __init__(self, sessions: sessionmaker[Session], load: Callable[[Path | None], T]) -> None:
         self.sessions = sessions
-        self._motion = MotionScorer(settings.scoring)
-        self._by_camera: dict[int, tuple[float, str, Scorer]] = {}
+        self._load = load
+        self._by_camera: dict[int, tuple[float, str | None, T]] = {}
 
-    def for_camera(self, camera_id: int) -> Scorer:
+    def for_camera(self, camera_id: int) -> T:
         cached = self._by_camera.get(camera_id)
         if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
             return cached[2]
-        path = latest_model_path(self.sessions, camera_id)
-        key = path or "motion"
-        if cached and cached[1] == key:
-            scorer = cached[2]
-        elif path is None:
-            scorer = self._motion
+        with self.sessions() as session:
+            record = queries.latest_model(session, camera_id)
+            path = record.path if record else None
+        if cached and cached[1] == path:
+            value = cached[2]
         else:
-            scorer = self._load_model(Path(path))
-        self._by_camera[camera_id] = (time.monotonic(), key, scorer)
-        return scorer
+            value = self._load(Path(path) if path else None)
+        self._by_camera[camera_id] = (time.monotonic(), path, value)
+        return value
 
-    def _load_model(self, path: Path) -> Scorer:
+
+class ScorerCache(LatestModelCache[Scorer]):
+    """The camera's stage-1 scorer: its latest normality model, else the motion baseline."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        super().__init__(sessions, self._load_model)
+        self.settings = settings
+        self._motion = MotionScorer(settings.scoring)
+
+    def _load_model(self, path: Path | None) -> Scorer:
+        if path is None:
+            return self._motion
         try:
             from vad.scoring.normality import NormalityModel
             from vad.scoring.normality.scorer import NormalityScorer
@@ -56,35 +73,18 @@ class ScorerCache:
             return self._motion
 
 
-def latest_model_path(sessions: sessionmaker[Session], camera_id: int) -> str | None:
-    with sessions() as session:
-        record = queries.latest_model(session, camera_id)
-        return record.path if record else None
-
-
-class ObjectModelCache:
+class ObjectModelCache(LatestModelCache[ObjectNormalityModel | None]):
     """Each camera's object model: `objects.json` in its latest model folder, fitted with the
     detector the worker runs (a model fitted with another detector names other classes, so it is
     not used, and the log says so)."""
 
     def __init__(self, sessions: sessionmaker[Session], detector: str) -> None:
-        self.sessions = sessions
+        super().__init__(sessions, self._load_model)
         self.detector = detector
-        self._by_camera: dict[int, tuple[float, str | None, ObjectNormalityModel | None]] = {}
 
-    def for_camera(self, camera_id: int) -> ObjectNormalityModel | None:
-        cached = self._by_camera.get(camera_id)
-        if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
-            return cached[2]
-        path = latest_model_path(self.sessions, camera_id)
-        if cached and cached[1] == path:
-            model = cached[2]
-        else:
-            model = self._load(Path(path)) if path else None
-        self._by_camera[camera_id] = (time.monotonic(), path, model)
-        return model
-
-    def _load(self, folder: Path) -> ObjectNormalityModel | None:
+    def _load_model(self, folder: Path | None) -> ObjectNormalityModel | None:
+        if folder is None:
+            return None
         if not (folder / OBJECTS_JSON).exists():
             log.info("no object model in %s (learned without a detector)", folder)
             return None

@@ -80,10 +80,9 @@ def searchable(request, infra, tmp_path):
     """Cameras per UCA category; one incident per sentence, its caption indexed like stage 2."""
     from db import queries
     from db.models import Incident
-    from tests.support.pipeline import make_pipeline
+    from tests.support.pipeline import database_only, make_pipeline
 
-    if request.node.callspec.params.get("infra") == "kafka":
-        pytest.skip("database-only test: runs once, with the embedded broker")
+    database_only(request)
     pipeline = make_pipeline(infra, tmp_path)
     request.addfinalizer(pipeline.close)
 

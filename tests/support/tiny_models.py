@@ -122,13 +122,17 @@ def write_pulled_clip(folder: Path, seed: int = 0) -> Path:
 
 def tiny_clip_dir(tmp_dir: Path) -> Path:
     """An exported tiny CLIP under `tmp_dir` (built once per folder), ready for ClipEncoder.load."""
+    return _exported_clip_family(Path(tmp_dir), "tiny-clip", write_pulled_clip)
+
+
+def _exported_clip_family(tmp_dir: Path, name: str, write_pulled) -> Path:
+    """Pull-shaped checkpoint written by `write_pulled`, exported by `vad models export`'s code."""
     from vad.encoders.export import export_clip
 
-    out = Path(tmp_dir) / "encoders" / "tiny-clip"
+    out = tmp_dir / "encoders" / name
     if (out / "manifest.json").is_file():
         return out
-    pulled = write_pulled_clip(Path(tmp_dir) / "downloads" / "tiny-clip")
-    return export_clip(pulled, out, name="tiny-clip")
+    return export_clip(write_pulled(tmp_dir / "downloads" / name), out, name=name)
 
 
 def tiny_yolo_dir(tmp_dir: Path) -> Path:
@@ -190,10 +194,4 @@ def write_pulled_siglip(folder: Path, seed: int = 0, width: int = 32) -> Path:
 
 def tiny_siglip_dir(tmp_dir: Path) -> Path:
     """An exported tiny SigLIP under `tmp_dir` (built once per folder), for ClipEncoder.load."""
-    from vad.encoders.export import export_clip
-
-    out = Path(tmp_dir) / "encoders" / "tiny-siglip"
-    if (out / "manifest.json").is_file():
-        return out
-    pulled = write_pulled_siglip(Path(tmp_dir) / "downloads" / "tiny-siglip")
-    return export_clip(pulled, out, name="tiny-siglip")
+    return _exported_clip_family(Path(tmp_dir), "tiny-siglip", write_pulled_siglip)

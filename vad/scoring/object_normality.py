@@ -143,19 +143,18 @@ class ObjectNormalityModel:
         self.calibrator = calibrator
         self.metadata = metadata or {}
 
-    def raw_novelty(self, detections: Sequence[Detection]) -> tuple[float, str | None]:
-        """(raw novelty in reference units, what it is) over the frame's known-class objects."""
-        return _raw_novelty(relevant(detections, self.config), self.classes)
-
     def score(self, frames: Sequence[Sequence[Detection]]) -> list[ObjectVerdict]:
-        """One verdict per frame's detections."""
-        return [self._score_frame(found) for found in frames]
+        """One verdict per frame's detections (the window is calibrated in one call)."""
+        found = [relevant(f, self.config) for f in frames]
+        raws = [_raw_novelty(f, self.classes) for f in found]
+        scores = self.calibrator(np.array([raw for raw, _ in raws], np.float64))
+        return [
+            self._verdict(f, float(score), what)
+            for f, score, (_, what) in zip(found, scores, raws, strict=True)
+        ]
 
-    def _score_frame(self, detections: Sequence[Detection]) -> ObjectVerdict:
-        found = relevant(detections, self.config)
+    def _verdict(self, found: list[Detection], score: float, what: str | None) -> ObjectVerdict:
         unseen = [d for d in found if d.class_name not in self.classes]
-        raw, what = _raw_novelty(found, self.classes)
-        score = float(self.calibrator(np.array([raw]))[0])
         if unseen and self.config.unseen_class_score >= score:
             best = max(unseen, key=lambda d: d.confidence)
             return ObjectVerdict(
@@ -271,26 +270,47 @@ def fit_object_model(
     detector: str,
     config: ObjectNormalityConfig | None = None,
 ) -> ObjectNormalityModel:
-    """Fit on the detections of normal footage: clips -> frames -> that frame's detections."""
+    """Fit on the detections of normal footage: clips -> frames -> that frame's detections.
+
+    Each fold of frames is scored against memories built from the other folds (with the final
+    per-class scales): their box distances set each class's reference distance, then their raw
+    novelty (in those references' units) is what the calibrator is fitted on."""
     config = config or ObjectNormalityConfig()
-    frames = [list(f) for clip in clips for f in clip]
+    frames = [relevant(f, config) for clip in clips for f in clip]
     if not frames:
         raise ValueError("no training frames for the object model")
-    frames = [relevant(f, config) for f in frames]
     folds = _folds(len(frames), config.folds)
-    references = _reference_counts(frames, config.reference_quantile)
-    held_distances = _held_out_distances(frames, folds, config)
-    classes = {
-        name: _class_memory(frames, name, held_distances.get(name, []), count, config)
-        for name, count in references.items()
-    }
-    held_raw = []
-    for g in range(config.folds):
-        memories = _fold_memories(frames, folds, g, classes, config)
-        held_raw += [_raw_novelty(frames[i], memories)[0] for i in np.flatnonzero(folds == g)]
+    counts = _reference_counts(frames, config.reference_quantile)
+    boxes = {name: _boxes_of(frames, name) for name in counts}
+    scales = {name: _scale(b) for name, b in boxes.items()}
+    inside = [[frames[i] for i in np.flatnonzero(folds == g)] for g in range(config.folds)]
+    held_memories = [
+        _memories(
+            [frames[i] for i in np.flatnonzero(folds != g)], scales, counts, config.memory_per_class
+        )
+        for g in range(config.folds)
+    ]
+    references = _reference_distances(inside, held_memories, config.reference_quantile)
+    for memories in held_memories:
+        for name, memory in memories.items():
+            memory.reference_distance = references[name]
+    held_raw = [
+        _raw_novelty(frame, memories)[0]
+        for fold, memories in zip(inside, held_memories, strict=True)
+        for frame in fold
+    ]
     calibrator = TailCalibrator.fit(
         np.asarray(held_raw), config.tail_quantile, config.reference_quantile
     )
+    classes = {
+        name: ClassMemory(
+            _subsample(boxes[name], config.memory_per_class),
+            scales[name],
+            references[name],
+            counts[name],
+        )
+        for name in counts
+    }
     metadata = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "frames_seen": len(frames),
@@ -327,58 +347,37 @@ def _scale(boxes: np.ndarray) -> np.ndarray:
     return np.maximum(boxes.std(axis=0) if len(boxes) > 1 else np.zeros(len(_DIMS)), _MIN_STD)
 
 
-def _held_out_distances(
-    frames: list[list[Detection]], folds: np.ndarray, config: ObjectNormalityConfig
-) -> dict[str, list[float]]:
-    """Per class: each training box's distance to the nearest box of the other folds."""
-    out: dict[str, list[float]] = {}
-    names = {d.class_name for f in frames for d in f}
-    for name in names:
-        scale = _scale(_boxes_of(frames, name))
-        for g in range(config.folds):
-            inside = _boxes_of([frames[i] for i in np.flatnonzero(folds == g)], name)
-            others = _boxes_of([frames[i] for i in np.flatnonzero(folds != g)], name)
-            if len(inside) and len(others):
-                memory = ClassMemory(_subsample(others, config.memory_per_class), scale, 1.0, 1.0)
-                out.setdefault(name, []).extend(memory.distances(inside).tolist())
-    return out
-
-
-def _class_memory(
+def _memories(
     frames: list[list[Detection]],
-    name: str,
-    held: list[float],
-    reference_count: float,
-    config: ObjectNormalityConfig,
-) -> ClassMemory:
-    boxes = _boxes_of(frames, name)
-    reference = float(np.quantile(held, config.reference_quantile)) if held else 1.0
-    return ClassMemory(
-        _subsample(boxes, config.memory_per_class),
-        _scale(boxes),
-        max(reference, 0.05),  # a class seen in one place: boxes within 0.05 std are the same
-        reference_count,
-    )
-
-
-def _fold_memories(
-    frames: list[list[Detection]],
-    folds: np.ndarray,
-    fold: int,
-    classes: dict[str, ClassMemory],
-    config: ObjectNormalityConfig,
+    scales: dict[str, np.ndarray],
+    counts: dict[str, float],
+    limit: int,
 ) -> dict[str, ClassMemory]:
-    """The final classes' scales and references over the boxes of the other folds only (a class
-    absent there is left out: for calibration it is not scored, as the final model knows it)."""
-    others = [frames[i] for i in np.flatnonzero(folds != fold)]
+    """Memories of the classes present in `frames` (reference distance set later; a class absent
+    here is left out, so for calibration it is not scored, as the final model knows it)."""
     out = {}
-    for name, m in classes.items():
-        boxes = _boxes_of(others, name)
+    for name, scale in scales.items():
+        boxes = _boxes_of(frames, name)
         if len(boxes):
-            out[name] = ClassMemory(
-                _subsample(boxes, config.memory_per_class),
-                m.scale,
-                m.reference_distance,
-                m.reference_count,
-            )
+            out[name] = ClassMemory(_subsample(boxes, limit), scale, 1.0, counts[name])
     return out
+
+
+def _reference_distances(
+    inside: list[list[list[Detection]]],
+    held_memories: list[dict[str, ClassMemory]],
+    quantile: float,
+) -> dict[str, float]:
+    """Per class: `quantile` of held-out box distances to the other folds' boxes (1.0 for a
+    class never seen in two folds), floored at 0.05 std (a class always seen in one place)."""
+    held: dict[str, list[float]] = {}
+    for fold, memories in zip(inside, held_memories, strict=True):
+        for name, memory in memories.items():
+            boxes = _boxes_of(fold, name)
+            if len(boxes):
+                held.setdefault(name, []).extend(memory.distances(boxes).tolist())
+    names = {name for memories in held_memories for name in memories} | set(held)
+    return {
+        name: max(float(np.quantile(held[name], quantile)) if name in held else 1.0, 0.05)
+        for name in names
+    }
