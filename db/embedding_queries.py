@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.embeddings import (
     EncoderModelRecord,
+    FrameAppearance,
     FrameDetections,
     FrameEmbedding,
     FrameZeroShot,
@@ -64,6 +65,7 @@ def store_frame_outputs(
     embeddings: list[dict],
     detections: list[dict],
     zero_shot: list[dict],
+    appearance: list[dict] = (),
 ) -> None:
     """Insert a window's per-frame encoder rows; a replayed window inserts nothing twice."""
     base = {"window_id": window_id, "camera_id": camera_id}
@@ -71,6 +73,7 @@ def store_frame_outputs(
         (FrameEmbedding, embeddings, "uq_frame_embedding"),
         (FrameDetections, detections, "uq_frame_detections"),
         (FrameZeroShot, zero_shot, "uq_frame_zero_shot"),
+        (FrameAppearance, appearance, "uq_frame_appearance"),
     ):
         if rows:
             session.execute(
@@ -153,6 +156,11 @@ def zero_shot_at(session: Session, camera_id: int, kafka_offset: int) -> FrameZe
 def detections_at(session: Session, camera_id: int, kafka_offset: int) -> FrameDetections | None:
     """The latest detection row of a camera's frame (with its object-model verdict)."""
     return _latest_frame_row(session, FrameDetections, camera_id, kafka_offset)
+
+
+def appearance_at(session: Session, camera_id: int, kafka_offset: int) -> FrameAppearance | None:
+    """The latest appearance-model row of a camera's frame."""
+    return _latest_frame_row(session, FrameAppearance, camera_id, kafka_offset)
 
 
 def _latest_frame_row(session: Session, table, camera_id: int, kafka_offset: int):

@@ -117,6 +117,30 @@ class FrameZeroShot(Base):
     fired: Mapped[str] = mapped_column(String(20), comment="'stage1' or 'zero-shot'")
 
 
+class FrameAppearance(Base):
+    """The camera's appearance-model verdict on one frame (CLIP tiles against its normal views)."""
+
+    __tablename__ = "frame_appearance"
+    __table_args__ = (
+        UniqueConstraint("window_id", "kafka_offset", name="uq_frame_appearance"),
+        Index("ix_frame_appearance_camera_offset", "camera_id", "kafka_offset"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    kafka_offset: Mapped[int] = mapped_column(BigInteger)
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model: Mapped[str] = mapped_column(
+        String(200), comment="the encoder the tiles were embedded by"
+    )
+    score: Mapped[float] = mapped_column(Float, comment="appearance-model score, 0..1")
+    reason: Mapped[str | None] = mapped_column(Text, comment="which part of the view, how unusual")
+    fired: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="decided the stored frame score"
+    )
+
+
 class WatchRule(Base):
     """A camera's own sentence: an anomaly to watch for, or a description of its normal scene."""
 

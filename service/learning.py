@@ -7,7 +7,7 @@ the live pipeline, otherwise motion statistics learned here would not match what
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -93,30 +93,42 @@ def _until_failure(
         source.close()
 
 
-class DetectionRecorder:
-    """Runs the detector on the frames of `vad camera learn` as the normality fit reads them, so
-    the footage is decoded once and both models see exactly the same frames.
+class EncoderRecorder:
+    """Runs an encoder on the frames of `vad camera learn` as the normality fit reads them, so the
+    footage is decoded once and every model learns from exactly the same frames.
 
-    `clips[c][f]` are the detections of frame f of clip c once the clips have been consumed.
+    `run` maps a batch of frames to one output per frame (detections, tile embeddings); every
+    `every`-th frame of a clip is encoded. `clips[c]` are the outputs of clip c once the clips
+    have been consumed; `name` is the encoder's (the models fitted on them record it).
     """
 
-    def __init__(self, detector) -> None:
-        self.detector = detector
-        self.clips: list[list[list]] = []
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[list[np.ndarray]], Sequence],
+        batch_size: int,
+        every: int = 1,
+    ) -> None:
+        self.name = name
+        self.run = run
+        self.batch_size = max(1, batch_size)
+        self.every = max(1, every)
+        self.clips: list[list] = []
 
     def wrap(self, clips: Iterable[Iterable[np.ndarray]]) -> Iterator[Iterator[np.ndarray]]:
         for clip in clips:
             yield self._clip(clip)
 
     def _clip(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        found: list[list] = []
+        found: list = []
         self.clips.append(found)
         batch: list[np.ndarray] = []
-        for frame in frames:
-            batch.append(frame)
+        for i, frame in enumerate(frames):
+            if i % self.every == 0:
+                batch.append(frame)
             yield frame
-            if len(batch) >= self.detector.batch_size:
-                found.extend(self.detector.detect(batch))
+            if len(batch) >= self.batch_size:
+                found.extend(self.run(batch))
                 batch = []
         if batch:
-            found.extend(self.detector.detect(batch))
+            found.extend(self.run(batch))

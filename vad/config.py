@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vad.encoders.config import EncoderConfig, ZeroShotConfig
+from vad.scoring.appearance_normality import AppearanceNormalityConfig
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.object_normality import ObjectNormalityConfig
 
@@ -491,6 +492,7 @@ class Settings(BaseSettings):
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
     objects: ObjectNormalityConfig = Field(default_factory=ObjectNormalityConfig)
+    appearance: AppearanceNormalityConfig = Field(default_factory=AppearanceNormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     encoders: EncoderConfig = Field(default_factory=EncoderConfig)

@@ -27,11 +27,12 @@ from db.models import Incident, Window
 from db.queries import utc
 from db.session import transaction
 from vad.config import Settings
-from vad.encoders.registry import export_dir, stage_status
+from vad.encoders.registry import stage_status
 from vad.encoders.runtime import ModelError
 from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe, fuse
+from vad.scoring.appearance_normality import embed_tiles
 from vad.types import Frame
-from workers.scorers import ObjectModelCache
+from workers.scorers import AppearanceModelCache, ObjectModelCache
 
 log = logging.getLogger(__name__)
 _RULES_RECHECK_SECONDS = 10.0
@@ -46,6 +47,7 @@ class EncodedWindow:
     embeddings: list[dict] = field(default_factory=list)
     detections: list[dict] = field(default_factory=list)
     zero_shot: list[dict] = field(default_factory=list)
+    appearance: list[dict] = field(default_factory=list)
 
 
 class FrameEncoding:
@@ -61,6 +63,9 @@ class FrameEncoding:
             self._load()
         if self.detector is not None and settings.objects.enabled:
             self.objects = ObjectModelCache(sessions, self.detector.name)
+        self.appearance: AppearanceModelCache | None = None
+        if self.clip is not None and settings.appearance.enabled:
+            self.appearance = AppearanceModelCache(sessions, self.clip.name)
         for stage in stage_status(settings):
             (log.info if stage.on else log.warning)("encoder stage %s", stage.line())
 
@@ -70,13 +75,14 @@ class FrameEncoding:
 
     def _load(self) -> None:
         enc = self.settings.encoders
-        providers = list(enc.providers) or None
-        if enc.store_embeddings or self.settings.zero_shot.enabled:
-            self.clip = _try_load("clip", self.settings.model_dir, enc.clip, providers, enc)
+        if (
+            enc.store_embeddings
+            or self.settings.zero_shot.enabled
+            or self.settings.appearance.enabled
+        ):
+            self.clip = _try_load("clip", self.settings.model_dir, enc)
         if enc.run_detector:
-            self.detector = _try_load(
-                "detector", self.settings.model_dir, enc.detector, providers, enc
-            )
+            self.detector = _try_load("detector", self.settings.model_dir, enc)
 
     def encode(self, camera_id: int, frames: list[Frame], stage1: np.ndarray) -> EncodedWindow:
         """Run the installed encoders on the window's decodable frames (one batch each)."""
@@ -85,11 +91,14 @@ class FrameEncoding:
         if not self.active or not index:
             return out
         images = [frames[i].image for i in index]
-        object_fired: set[int] = set()
+        decided: dict[int, str] = {}  # frame position -> the model whose score it now carries
         if self.detector is not None:
-            object_fired = self._detect(camera_id, frames, index, images, out)
+            decided |= dict.fromkeys(self._detect(camera_id, frames, index, images, out), "objects")
         if self.clip is not None:
-            self._encode_clip(camera_id, frames, index, images, out, stage1, object_fired)
+            decided |= dict.fromkeys(
+                self._appearance(camera_id, frames, index, images, out), "appearance"
+            )
+            self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
         return out
 
     def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
@@ -116,8 +125,35 @@ class FrameEncoding:
             out.detections.append(row)
         return fired
 
+    def _appearance(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
+        """Tile embeddings scored by the camera's appearance model and fused by max; returns the
+        frame positions where the appearance score decided the frame's score."""
+        model = self.appearance.for_camera(camera_id) if self.appearance is not None else None
+        if model is None:
+            return set()
+        try:
+            verdicts = model.score(embed_tiles(self.clip, images, model.config.tile_rows))
+        except ValueError as error:  # a model fitted at another frame size: say so, keep going
+            log.error("appearance model of camera %s not used: %s", camera_id, error)
+            return set()
+        fired: set[int] = set()
+        for i, verdict in zip(index, verdicts, strict=True):
+            row = {
+                **_frame_key(frames[i]),
+                "model": self.clip.name,
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "fired": False,
+            }
+            if verdict.score > out.scores[i]:  # NaN stays NaN
+                out.scores[i] = verdict.score
+                row["fired"] = True
+                fired.add(i)
+            out.appearance.append(row)
+        return fired
+
     def _encode_clip(
-        self, camera_id, frames, index, images, out: EncodedWindow, stage1, object_fired
+        self, camera_id, frames, index, images, out: EncodedWindow, stage1, decided
     ) -> None:
         embeds = self.clip.embed_images(images)
         if self.settings.encoders.store_embeddings:
@@ -134,8 +170,8 @@ class FrameEncoding:
         for j, i in enumerate(index):
             p = float(result.probability[j])
             fused, fired = fuse(float(out.scores[i]), p, weight)
-            if fired == "stage1" and i in object_fired:
-                fired = "objects"
+            if fired == "stage1":
+                fired = decided.get(i, fired)
             out.scores[i] = fused
             before = float(stage1[i])
             out.zero_shot.append(
@@ -184,6 +220,7 @@ class FrameEncoding:
             encoded.embeddings,
             encoded.detections,
             encoded.zero_shot,
+            encoded.appearance,
         )
 
     def annotate(self, session: Session, incident: Incident) -> None:
@@ -193,11 +230,14 @@ class FrameEncoding:
         what = None
         found = eq.detections_at(session, incident.camera_id, incident.peak_offset)
         zero_shot = eq.zero_shot_at(session, incident.camera_id, incident.peak_offset)
+        looks = eq.appearance_at(session, incident.camera_id, incident.peak_offset)
         if zero_shot is not None and zero_shot.fired == "zero-shot":
             what = describe(zero_shot.fired, zero_shot.top_rule, zero_shot.probability)
+        elif looks is not None and looks.fired:  # scored after the object model: it won
+            what = f"appearance model: {looks.reason} (score {looks.score:.2f})"
         elif found is not None and found.object_fired:
             what = f"object model: {found.object_reason} (score {found.object_score:.2f})"
-        elif zero_shot is not None or found is not None:
+        elif zero_shot is not None or found is not None or looks is not None:
             what = "stage-1 score"
         if what is not None:
             base = (incident.rule or "").split(FIRED)[0]
@@ -208,15 +248,14 @@ def _frame_key(frame: Frame) -> dict:
     return {"kafka_offset": frame.offset, "captured_at": utc(frame.captured_at)}
 
 
-def _try_load(kind: str, model_dir: Path, name: str, providers, enc):
+def _try_load(kind: str, model_dir: Path, enc):
     try:
+        # A model that is not installed is None here: stage_status reports it with the command
+        # that installs it.
         if kind == "clip":
-            folder = export_dir(model_dir, name)
-            if not folder.exists():
-                return None  # reported by stage_status with the command that installs it
             from vad.encoders.clip import ClipEncoder
 
-            return ClipEncoder.load(folder, providers, enc.threads, enc.batch_size)
+            return ClipEncoder.installed(model_dir, enc)
         from vad.encoders.detector import Detector
 
         return Detector.installed(model_dir, enc)

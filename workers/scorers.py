@@ -1,5 +1,5 @@
 """Which models score a camera: its latest fitted normality model (else the motion baseline) and
-the object model fitted with it (when the detector is installed).
+the object and appearance models fitted with it (when the detector / CLIP is installed).
 
 Models are looked up again every few seconds, so `vad camera learn` takes effect in running
 workers without a restart.
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from vad.config import Settings
+from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalityModel
 from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
 from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
@@ -73,33 +74,81 @@ class ScorerCache(LatestModelCache[Scorer]):
             return self._motion
 
 
-class ObjectModelCache(LatestModelCache[ObjectNormalityModel | None]):
-    """Each camera's object model: `objects.json` in its latest model folder, fitted with the
-    detector the worker runs (a model fitted with another detector names other classes, so it is
-    not used, and the log says so)."""
+class CompanionModelCache(LatestModelCache[T | None]):
+    """A model fitted next to the camera's normality model with an encoder's output (`filename`
+    in its latest model folder), used only if it was fitted with the encoder this worker runs: a
+    model of another detector names other classes, one of another CLIP lives in another space."""
 
-    def __init__(self, sessions: sessionmaker[Session], detector: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        kind: str,
+        filename: str,
+        load: Callable[[Path], T],
+        fitted_with: Callable[[T], str],
+        encoder: str,
+    ) -> None:
         super().__init__(sessions, self._load_model)
-        self.detector = detector
+        self.kind, self.filename, self.encoder = kind, filename, encoder
+        self._read, self._fitted_with = load, fitted_with
 
-    def _load_model(self, folder: Path | None) -> ObjectNormalityModel | None:
+    def _load_model(self, folder: Path | None) -> T | None:
         if folder is None:
             return None
-        if not (folder / OBJECTS_JSON).exists():
-            log.info("no object model in %s (learned without a detector)", folder)
+        if not (folder / self.filename).exists():
+            log.info("no %s model in %s (learned without its encoder)", self.kind, folder)
             return None
         try:
-            model = ObjectNormalityModel.load(folder)
+            model = self._read(folder)
         except (OSError, ValueError, KeyError) as error:
-            log.error("cannot load object model in %s (%s); object scoring off", folder, error)
-            return None
-        if model.detector != self.detector:
             log.error(
-                "object model in %s was fitted with detector %r, this worker runs %r; object "
-                "scoring off for this camera until `vad camera learn` refits it",
+                "cannot load %s model in %s (%s); %s scoring off",
+                self.kind,
                 folder,
-                model.detector,
-                self.detector,
+                error,
+                self.kind,
+            )
+            return None
+        if self._fitted_with(model) != self.encoder:
+            log.error(
+                "%s model in %s was fitted with %r, this worker runs %r; %s scoring off for this "
+                "camera until `vad camera learn` refits it",
+                self.kind,
+                folder,
+                self._fitted_with(model),
+                self.encoder,
+                self.kind,
             )
             return None
         return model
+
+
+class ObjectModelCache(CompanionModelCache[ObjectNormalityModel]):
+    """Each camera's object model (`objects.json`), fitted with the worker's detector."""
+
+    def __init__(self, sessions: sessionmaker[Session], detector: str) -> None:
+        super().__init__(
+            sessions, "object", OBJECTS_JSON, ObjectNormalityModel.load, _detector_of, detector
+        )
+
+
+class AppearanceModelCache(CompanionModelCache[AppearanceNormalityModel]):
+    """Each camera's appearance model (`appearance.json`), fitted with the worker's CLIP."""
+
+    def __init__(self, sessions: sessionmaker[Session], clip: str) -> None:
+        super().__init__(
+            sessions,
+            "appearance",
+            APPEARANCE_JSON,
+            AppearanceNormalityModel.load,
+            _encoder_of,
+            clip,
+        )
+
+
+def _detector_of(model: ObjectNormalityModel) -> str:
+    return model.detector
+
+
+def _encoder_of(model: AppearanceNormalityModel) -> str:
+    return model.encoder

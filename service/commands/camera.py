@@ -131,9 +131,12 @@ def learn(
     source: Path = typer.Option(None, "--from", help="Normal footage: a video file or a folder."),
     minutes: float = typer.Option(None, "--minutes", min=0.1, help="Learn from the live stream."),
 ) -> None:
-    """Fit the camera's normality model on normal footage (and its object model, when the detector
-    is installed); the pipeline uses the newest models."""
+    """Fit the camera's normality model on normal footage (and its object and appearance models,
+    when the detector / CLIP encoder is installed); the pipeline uses the newest models."""
+    import numpy as np
+
     from service.learning import file_clips, footage_files, live_clips
+    from vad.scoring.appearance_normality import fit_appearance_model
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
 
@@ -150,7 +153,8 @@ def learn(
         fps = camera.fps or settings.ingest.default_fps
         camera_id, url = camera.id, camera.url
     recorder, objects_note = _object_recorder(settings)
-    objects = None
+    looks_recorder, looks_note = _appearance_recorder(settings)
+    objects = looks = None
     try:
         if source is not None:
             files = footage_files(source)
@@ -161,14 +165,25 @@ def learn(
             typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
             clips = live_clips(url, minutes, fps, settings.ingest)
         started = time.perf_counter()
-        model = fit_normality_model(recorder.wrap(clips) if recorder else clips, settings.normality)
+        for wrapper in (recorder, looks_recorder):
+            clips = wrapper.wrap(clips) if wrapper is not None else clips
+        model = fit_normality_model(clips, settings.normality)
         if recorder is not None:
-            objects = fit_object_model(recorder.clips, recorder.detector.name, settings.objects)
-            objects_note = f"object model ({recorder.detector.name}): {objects.summary()}"
+            objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
+            objects_note = f"object model ({recorder.name}): {objects.summary()}"
             model.metadata["object_model"] = {
-                "detector": recorder.detector.name,
+                "detector": recorder.name,
                 **objects.metadata,
             }
+        if looks_recorder is not None:
+            looks = fit_appearance_model(
+                [np.asarray(c) for c in looks_recorder.clips],
+                looks_recorder.name,
+                model.frame_size,
+                settings.appearance,
+            )
+            looks_note = f"appearance model ({looks.encoder}): {looks.summary()}"
+            model.metadata["appearance_model"] = {"encoder": looks.encoder, **looks.metadata}
     except (ValueError, SourceError) as error:
         fail(str(error))
     frames = int(model.metadata.get("frames_seen", 0))
@@ -176,8 +191,9 @@ def learn(
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
-        if objects is not None:
-            objects.save(directory)
+        for companion in (objects, looks):
+            if companion is not None:
+                companion.save(directory)
         queries.register_model(
             session, camera_id, version, str(directory), frames, origin, dict(model.metadata)
         )
@@ -186,11 +202,12 @@ def learn(
         f"in {time.perf_counter() - started:.1f} s -> {directory}"
     )
     typer.echo(objects_note)
+    typer.echo(looks_note)
 
 
 def _object_recorder(settings):
     """(recorder, note): the detector that records objects while learning, or None and why not."""
-    from service.learning import DetectionRecorder
+    from service.learning import EncoderRecorder
     from vad.encoders.detector import Detector
     from vad.encoders.registry import stage_status
     from vad.encoders.runtime import ModelError
@@ -209,4 +226,35 @@ def _object_recorder(settings):
         )
     if detector is None:
         return None, f"object model: off (detector {settings.encoders.detector} not installed)"
-    return DetectionRecorder(detector), ""
+    return EncoderRecorder(detector.name, detector.detect, detector.batch_size), ""
+
+
+def _appearance_recorder(settings):
+    """(recorder, note): the CLIP encoder that embeds view tiles while learning, or None and why
+    not. The recorder's `encoder` is the encoder's name."""
+    from service.learning import EncoderRecorder
+    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.registry import stage_status
+    from vad.encoders.runtime import ModelError
+    from vad.scoring.appearance_normality import embed_tiles
+
+    looks = settings.appearance
+    stage = next(s for s in stage_status(settings) if s.stage == "appearance")
+    if not stage.on:
+        return None, f"appearance model: off ({stage.reason})"
+    try:
+        clip = ClipEncoder.installed(settings.model_dir, settings.encoders)
+    except ModelError as error:
+        fail(
+            f"the CLIP encoder cannot be loaded ({error}); reinstall it or learn without the "
+            "appearance model: VAD_APPEARANCE__ENABLED=false"
+        )
+    if clip is None:
+        return None, f"appearance model: off ({settings.encoders.clip} not installed)"
+    recorder = EncoderRecorder(
+        clip.name,
+        lambda frames: list(embed_tiles(clip, frames, looks.tile_rows)),
+        max(1, settings.encoders.batch_size // 4),  # each frame is several tiles
+        every=looks.learn_every,
+    )
+    return recorder, ""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from service.context import fail, get_context
 from vad.eval import evaluate_ped2, evaluate_videos
 from vad.scoring.normality import NormalityConfig
 
@@ -35,8 +36,10 @@ def _format_table(result: dict) -> str:
         "train_frames",
         "scoring_fps",
         "internal_size",
+        "appearance_encoder",
+        "pixel_only_auc",
     ]
-    lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys]
+    lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys if k in result]
     per_video = result.get("per_video_auc") or {}
     if per_video:
         lines += ["", f"{'video':<18}auc"]
@@ -61,6 +64,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON."
 ScoresOut = Annotated[
     Path | None,
     typer.Option("--scores-out", help="Write each video's per-frame scores here (JSON)."),
+]
+WithAppearance = Annotated[
+    bool,
+    typer.Option(
+        "--appearance",
+        help=(
+            "Also fit the appearance model with the installed CLIP encoder and fuse it by max, as "
+            "the worker does (the pixel model's own AUC is reported as pixel_only_auc)."
+        ),
+    ),
 ]
 Subset = Annotated[
     str | None, typer.Option("--videos", help="Comma-separated test videos (default: all).")
@@ -88,17 +101,41 @@ LabelsFile = Annotated[
 ]
 
 
+def _appearance(ctx: typer.Context, wanted: bool):
+    """The evaluation's appearance model, or a clear error when CLIP is not installed."""
+    if not wanted:
+        return None
+    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.runtime import ModelError, fix_hint
+    from vad.eval.runner import Appearance
+
+    settings = get_context(ctx).settings
+    name = settings.encoders.clip
+    try:
+        encoder = ClipEncoder.installed(settings.model_dir, settings.encoders)
+    except ModelError as error:
+        fail(f"the CLIP encoder cannot be loaded ({error})")
+    if encoder is None:
+        fail(f"--appearance needs the CLIP encoder {name!r}, not installed; {fix_hint(name)}")
+    return Appearance(encoder, settings.appearance)
+
+
 @app.command("ped2")
 def ped2(
+    ctx: typer.Context,
     data: DataDir,
     as_json: AsJson = False,
     scores_out: ScoresOut = None,
     videos: Subset = None,
+    appearance: WithAppearance = False,
 ) -> None:
     """Standard Ped2 protocol: fit on train/, score every test frame, pooled frame-level AUC."""
     subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
+    looks = _appearance(ctx, appearance)
     try:
-        result = evaluate_ped2(data, NormalityConfig(), subset=subset, scores_out=scores_out)
+        result = evaluate_ped2(
+            data, NormalityConfig(), subset=subset, scores_out=scores_out, appearance=looks
+        )
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     _emit(result, as_json)
@@ -106,15 +143,20 @@ def ped2(
 
 @app.command("videos")
 def videos_command(
+    ctx: typer.Context,
     train: TrainDir,
     videos: VideosDir,
     labels: LabelsFile,
     as_json: AsJson = False,
     scores_out: ScoresOut = None,
+    appearance: WithAppearance = False,
 ) -> None:
     """Any camera: fit on --train clips, score the labelled --videos clips."""
+    looks = _appearance(ctx, appearance)
     try:
-        result = evaluate_videos(train, videos, labels, NormalityConfig(), scores_out=scores_out)
+        result = evaluate_videos(
+            train, videos, labels, NormalityConfig(), scores_out=scores_out, appearance=looks
+        )
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     _emit(result, as_json)

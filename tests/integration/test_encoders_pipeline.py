@@ -120,3 +120,98 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
     assert any(r.object_fired for r in rows)
     rules = [r.rule for r in pipeline.rows("SELECT rule FROM incidents")]
     assert rules and all("fired: object model: 0 (confidence" in rule for rule in rules), rules
+
+
+def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped2, tiny_models):
+    """With CLIP installed, `vad camera learn` embeds square tiles of the training footage and
+    stores an appearance model next to the normality model; the worker scores every frame's tiles
+    with it, fuses by max and says which part of the view decided. A corrupt encoder fails the
+    learn with the switch that skips it. To make the appearance model decide, the learned bank is
+    then turned to the opposite directions (every tile is as unlike normal as can be)."""
+    import numpy as np
+
+    from vad.scoring.appearance_normality import AppearanceNormalityModel
+
+    model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
+    installed = model_dir / "encoders" / "clip-vit-b32"
+    shutil.copytree(tiny_models[0], installed)
+    pipeline.env.update({"VAD_ZERO_SHOT__ENABLED": "false"})
+    video = ped2 / "test" / "test_04.mp4"
+    training = str(ped2 / "train" / "train_01.mp4")
+    assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
+
+    image = next(installed.glob("image*.onnx"))
+    good = image.read_bytes()
+    image.write_bytes(b"not an onnx graph")
+    broken = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
+    assert broken.returncode == 2 and "VAD_APPEARANCE__ENABLED=false" in broken.stderr, broken
+    assert pipeline.scalar("SELECT count(*) FROM normality_models") == 0  # nothing half-learned
+    image.write_bytes(good)
+
+    learned = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
+    assert learned.returncode == 0, learned.stderr
+    assert "appearance model (tiny-clip): 6 tiles (2 rows)" in learned.stdout, learned.stdout
+    folder = Path(pipeline.scalar("SELECT path FROM normality_models"))
+    fitted = AppearanceNormalityModel.load(folder)
+    assert fitted.encoder == "tiny-clip" and fitted.metadata["frames_seen"] >= 50
+    assert fitted.bank.shape[0] == 6  # 360x240 Ped2: 2 rows x 3 columns of 120 px tiles
+
+    AppearanceNormalityModel(
+        fitted.config,
+        fitted.encoder,
+        fitted.frame_size,
+        -fitted.bank,
+        fitted.references,
+        fitted.calibrator,
+        fitted.metadata,
+    ).save(folder)
+    pipeline.start("dispatcher", "dispatcher")
+    pipeline.start("worker", "worker", "--name", "w1")
+    replay = pipeline.vad("replay", str(video), "--camera", "walkway", "--fast", timeout=300)
+    assert replay.returncode == 0, replay.stderr + replay.stdout + pipeline.logs()
+
+    rows = pipeline.rows(
+        "SELECT a.score AS looks, a.fired, a.reason, s.score FROM frame_appearance a "
+        "JOIN frame_scores s ON s.window_id = a.window_id AND s.kafka_offset = a.kafka_offset"
+    )
+    scored = pipeline.scalar("SELECT count(*) FROM frame_scores WHERE error IS NULL")
+    assert len(rows) == scored > 0
+    assert all(r.score >= r.looks - 1e-9 and r.looks > 0.9 for r in rows)
+    assert any(r.fired for r in rows) and all("of the view looks unlike" in r.reason for r in rows)
+    rules = [r.rule for r in pipeline.rows("SELECT rule FROM incidents")]
+    assert rules and any("fired: appearance model: the " in rule for rule in rules), rules
+    assert np.isfinite(fitted.references).all()
+
+
+def test_eval_fuses_the_appearance_model_and_reports_the_pixel_figure(ped2, tiny_models, tmp_path):
+    """`vad eval ... --appearance` fits the appearance model on the same training clips and
+    fuses it by max; without CLIP installed it says what to install instead of falling back."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from vad.encoders.clip import ClipEncoder
+    from vad.eval import evaluate_ped2
+    from vad.eval.runner import Appearance
+    from vad.scoring.appearance_normality import AppearanceNormalityConfig
+    from vad.scoring.normality import NormalityConfig
+
+    looks = Appearance(ClipEncoder.load(tiny_models[0]), AppearanceNormalityConfig(learn_every=8))
+    out = tmp_path / "scores.json"
+    result = evaluate_ped2(
+        ped2, NormalityConfig(), subset=["test_04"], scores_out=out, appearance=looks
+    )
+    assert result["appearance_encoder"] == "tiny-clip" and result["appearance_train_frames"] > 300
+    assert 0.0 <= result["pixel_only_auc"] <= 1.0 and 0.0 <= result["auc"] <= 1.0
+    assert len(json.loads(out.read_text())["test_04"]) == result["frames"]
+
+    env = {**os.environ, "VAD_MODEL_DIR": str(tmp_path / "no-models")}
+    cli = subprocess.run(
+        [sys.executable, "-m", "service.cli", "eval", "ped2", "--data", str(ped2), "--appearance"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 2 and "vad models pull clip-vit-b32" in cli.stderr, cli

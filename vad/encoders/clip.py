@@ -111,6 +111,18 @@ class ClipEncoder:
             raise ModelCorrupt(f"{model_dir} holds a {manifest.get('kind')!r} model, not clip")
         return cls(model_dir, manifest, providers, threads, batch_size)
 
+    @classmethod
+    def installed(cls, model_dir: Path, config) -> ClipEncoder | None:
+        """The configured CLIP encoder (an `EncoderConfig`), or None if it is not exported.
+
+        A folder that exists but cannot be opened raises `ModelError` (say it, don't hide it)."""
+        from vad.encoders.registry import export_dir
+
+        folder = export_dir(Path(model_dir), config.clip)
+        if not folder.exists():
+            return None
+        return cls.load(folder, list(config.providers) or None, config.threads, config.batch_size)
+
     def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
         """BGR uint8 frames (as OpenCV decodes them) -> (N, dim) unit vectors."""
         if not images:

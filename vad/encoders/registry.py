@@ -214,6 +214,7 @@ def stage_status(settings) -> list[StageStatus]:
         status("embeddings", enc.clip, enc.store_embeddings, "VAD_ENCODERS__STORE_EMBEDDINGS"),
         status("zero-shot", enc.clip, zs.enabled, "VAD_ZERO_SHOT__ENABLED"),
         status("detector", enc.detector, enc.run_detector, "VAD_ENCODERS__RUN_DETECTOR"),
+        status("appearance", enc.clip, settings.appearance.enabled, "VAD_APPEARANCE__ENABLED"),
     ]
 
 

@@ -2,6 +2,8 @@
 
 Scores are produced exactly as in the live path (causal smoothing, calibrated), whole video at a
 time; metrics are frame-level and pooled over all test frames (the "micro" AUC of the literature).
+With a CLIP encoder (`appearance=`), the appearance model is fitted on the same training footage
+and fused by max, as the worker does; the pixel model's own figure is reported next to it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ import numpy as np
 
 from vad.eval.datasets import ped2_labels, read_ucf_annotations, ucf_frame_labels
 from vad.eval.metrics import frame_metrics, per_video_auc
+from vad.scoring.appearance_normality import (
+    AppearanceNormalityConfig,
+    AppearanceNormalityModel,
+    embed_tiles,
+    fit_appearance_model,
+)
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
 from vad.video import iter_video_frames
 
@@ -34,20 +42,47 @@ def _fit(train_dir: Path, config: NormalityConfig) -> tuple[NormalityModel, floa
     return model, time.perf_counter() - started
 
 
+class Appearance:
+    """The appearance model of an evaluation: fitted on the training clips with `encoder`."""
+
+    def __init__(self, encoder, config: AppearanceNormalityConfig | None = None) -> None:
+        self.encoder = encoder
+        self.config = config or AppearanceNormalityConfig()
+        self.model: AppearanceNormalityModel | None = None
+
+    def fit(self, paths: list[Path]) -> None:
+        clips, size = [], None
+        for path in paths:
+            frames = list(iter_video_frames(path))[:: self.config.learn_every]
+            if frames:
+                size = size or (int(frames[0].shape[1]), int(frames[0].shape[0]))
+                clips.append(embed_tiles(self.encoder, frames, self.config.tile_rows))
+        self.model = fit_appearance_model(clips, self.encoder.name, size, self.config)
+
+    def fuse(self, frames: list[np.ndarray], pixel: np.ndarray) -> np.ndarray:
+        """max(pixel, appearance) per frame, as the worker fuses (a NaN frame stays NaN)."""
+        tiles = embed_tiles(self.encoder, frames, self.config.tile_rows)
+        looks = np.array([v.score for v in self.model.score(tiles)])
+        return np.where(np.isnan(pixel), pixel, np.maximum(pixel, looks))
+
+
 def _score_all(
-    model: NormalityModel, videos: Iterable[Path]
-) -> tuple[dict[str, np.ndarray], int, float]:
-    """Calibrated scores per video stem, frames scored, seconds spent scoring (decode excluded)."""
+    model: NormalityModel, videos: Iterable[Path], appearance: Appearance | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int, float]:
+    """(fused, pixel-only) scores per video stem, frames scored, seconds spent scoring (decode
+    excluded); without an appearance model both are the pixel model's calibrated scores."""
     scores: dict[str, np.ndarray] = {}
+    pixel: dict[str, np.ndarray] = {}
     frames_total, seconds = 0, 0.0
     for path in videos:
         frames = list(iter_video_frames(path))
         started = time.perf_counter()
         _, calibrated = model.score_frames(frames)
+        fused = appearance.fuse(frames, calibrated) if appearance is not None else calibrated
         seconds += time.perf_counter() - started
-        scores[path.stem] = calibrated
+        scores[path.stem], pixel[path.stem] = fused, calibrated
         frames_total += len(frames)
-    return scores, frames_total, seconds
+    return scores, pixel, frames_total, seconds
 
 
 def _report(
@@ -58,12 +93,11 @@ def _report(
     seconds: float,
     model: NormalityModel,
     scores_out: Path | None,
+    pixel: Mapping[str, np.ndarray] | None = None,
+    appearance: Appearance | None = None,
 ) -> dict:
     aligned = {name: _align(labels[name], scores[name]) for name in scores}
-    pooled = frame_metrics(
-        np.concatenate([aligned[n][0] for n in scores]),
-        np.concatenate([aligned[n][1] for n in scores]),
-    )
+    pooled = _pooled(labels, scores)
     if scores_out is not None:
         payload = {
             n: [None if not np.isfinite(v) else round(float(v), 6) for v in s]
@@ -80,6 +114,23 @@ def _report(
         "train_frames": model.metadata.get("frames_seen"),
         "scoring_fps": round(frames / seconds, 1) if seconds > 0 else None,
         "internal_size": list(model.internal),
+        **(_appearance_figures(labels, pixel, appearance) if appearance is not None else {}),
+    }
+
+
+def _pooled(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]) -> dict:
+    aligned = {name: _align(labels[name], scores[name]) for name in scores}
+    return frame_metrics(
+        np.concatenate([aligned[n][0] for n in scores]),
+        np.concatenate([aligned[n][1] for n in scores]),
+    )
+
+
+def _appearance_figures(labels, pixel, appearance: Appearance) -> dict:
+    return {
+        "appearance_encoder": appearance.encoder.name,
+        "appearance_train_frames": appearance.model.metadata["frames_seen"],
+        "pixel_only_auc": _pooled(labels, pixel)["auc"],
     }
 
 
@@ -94,6 +145,7 @@ def evaluate_ped2(
     config: NormalityConfig | None = None,
     subset: Iterable[str] | None = None,
     scores_out: Path | None = None,
+    appearance: Appearance | None = None,
 ) -> dict:
     """Fit on `train/`, score `test/` (or the `subset` of test videos named), frame metrics."""
     data_dir = Path(data_dir)
@@ -103,9 +155,13 @@ def evaluate_ped2(
     if unknown:
         raise ValueError(f"unknown Ped2 test videos: {sorted(unknown)}")
     model, fit_seconds = _fit(data_dir / "train", config or NormalityConfig())
+    if appearance is not None:
+        appearance.fit(_videos_in(data_dir / "train"))
     paths = [p for p in _videos_in(data_dir / "test") if p.stem in wanted]
-    scores, frames, seconds = _score_all(model, paths)
-    return _report(labels, scores, fit_seconds, frames, seconds, model, scores_out)
+    scores, pixel, frames, seconds = _score_all(model, paths, appearance)
+    return _report(
+        labels, scores, fit_seconds, frames, seconds, model, scores_out, pixel, appearance
+    )
 
 
 def _labels_for(labels_file: Path, videos: list[Path]) -> dict[str, np.ndarray]:
@@ -128,6 +184,7 @@ def evaluate_videos(
     labels_file: Path,
     config: NormalityConfig | None = None,
     scores_out: Path | None = None,
+    appearance: Appearance | None = None,
 ) -> dict:
     """Fit on every video of `train_dir` (normal footage of one camera), score the labelled videos
     of `videos_dir`; labels from a UCF-Crime temporal annotation file or a Ped2-style JSON."""
@@ -137,5 +194,9 @@ def evaluate_videos(
     if not paths:
         raise ValueError(f"no video in {videos_dir} has a label in {labels_file}")
     model, fit_seconds = _fit(Path(train_dir), config or NormalityConfig())
-    scores, frames, seconds = _score_all(model, paths)
-    return _report(labels, scores, fit_seconds, frames, seconds, model, scores_out)
+    if appearance is not None:
+        appearance.fit(_videos_in(Path(train_dir)))
+    scores, pixel, frames, seconds = _score_all(model, paths, appearance)
+    return _report(
+        labels, scores, fit_seconds, frames, seconds, model, scores_out, pixel, appearance
+    )

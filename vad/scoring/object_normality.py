@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vad.scoring.normality.calibration import TailCalibrator
+from vad.scoring.normality.calibration import TailCalibrator, contiguous_folds
 
 if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
     from vad.encoders.detector import Detection
@@ -279,7 +279,7 @@ def fit_object_model(
     frames = [relevant(f, config) for clip in clips for f in clip]
     if not frames:
         raise ValueError("no training frames for the object model")
-    folds = _folds(len(frames), config.folds)
+    folds = contiguous_folds(len(frames), config.folds)
     counts = _reference_counts(frames, config.reference_quantile)
     boxes = {name: _boxes_of(frames, name) for name in counts}
     scales = {name: _scale(b) for name, b in boxes.items()}
@@ -317,12 +317,6 @@ def fit_object_model(
         "boxes": {name: int(len(m.boxes)) for name, m in classes.items()},
     }
     return ObjectNormalityModel(config, detector, classes, calibrator, metadata)
-
-
-def _folds(n: int, folds: int) -> np.ndarray:
-    """Contiguous blocks: neighbouring frames hold the same objects, so a random split would let
-    a frame find its own object in the memory and make held-out scores look too normal."""
-    return np.minimum(np.arange(n) * folds // max(n, 1), folds - 1)
 
 
 def _reference_counts(frames: list[list[Detection]], quantile: float) -> dict[str, float]:

@@ -34,7 +34,7 @@ def test_stages_off_without_models_and_on_once_installed(tmp_path: Path, tiny_cl
     (model,) = registry.installed(tmp_path)
     assert model.kind == "clip" and model.input_size() == "64x64"
     on = {s.stage: s.on for s in registry.stage_status(settings)}
-    assert on == {"embeddings": True, "zero-shot": True, "detector": False}
+    assert on == {"embeddings": True, "zero-shot": True, "detector": False, "appearance": True}
     disabled = Settings(_env_file=None, model_dir=tmp_path, zero_shot={"enabled": False})
     assert not {s.stage: s.on for s in registry.stage_status(disabled)}["zero-shot"]
     no_detector = Settings(_env_file=None, model_dir=tmp_path, encoders={"run_detector": False})
