@@ -1,8 +1,10 @@
 """The encoder hook of the stage-1 worker: detect objects and score them against the camera's
-object model, embed kept frames and zero-shot score them, fuse, then store it all in the
-transaction that finishes the window.
+object model, embed the view's tiles and score them against its appearance model, embed kept
+frames and zero-shot score them, fuse, then store it all in the transaction that finishes the
+window.
 
-Fusion: frame score = max(stage-1 score, object-model score, weight x zero-shot probability);
+Fusion: frame score = max(stage-1 score, object-model score, appearance-model score,
+weight x zero-shot probability);
 the largest term "fired" and is named in the incident's rule. A frame without a stage-1 score
 (undecodable) stays without one.
 
@@ -98,7 +100,8 @@ class FrameEncoding:
             decided |= dict.fromkeys(
                 self._appearance(camera_id, frames, index, images, out), "appearance"
             )
-            self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
+            if self.settings.encoders.store_embeddings or self.settings.zero_shot.enabled:
+                self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
         return out
 
     def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
