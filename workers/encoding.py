@@ -66,6 +66,7 @@ class FrameEncoding:
         if self.detector is not None and settings.objects.enabled:
             self.objects = ObjectModelCache(sessions, self.detector.name)
         self.appearance: AppearanceModelCache | None = None
+        self._refused: set[tuple[int, int]] = set()  # (camera, model) mismatches already logged
         if self.clip is not None and settings.appearance.enabled:
             self.appearance = AppearanceModelCache(sessions, self.clip.name)
         for stage in stage_status(settings):
@@ -136,8 +137,10 @@ class FrameEncoding:
             return set()
         try:
             verdicts = model.score(embed_tiles(self.clip, images, model.config.tile_rows))
-        except ValueError as error:  # a model fitted at another frame size: say so, keep going
-            log.error("appearance model of camera %s not used: %s", camera_id, error)
+        except ValueError as error:  # fitted at another frame size: say so once, keep going
+            if (camera_id, id(model)) not in self._refused:
+                self._refused.add((camera_id, id(model)))
+                log.error("appearance model of camera %s not used: %s", camera_id, error)
             return set()
         fired: set[int] = set()
         for i, verdict in zip(index, verdicts, strict=True):

@@ -231,7 +231,7 @@ def _object_recorder(settings):
 
 def _appearance_recorder(settings):
     """(recorder, note): the CLIP encoder that embeds view tiles while learning, or None and why
-    not. The recorder's `encoder` is the encoder's name."""
+    not."""
     from service.learning import EncoderRecorder
     from vad.encoders.clip import ClipEncoder
     from vad.encoders.registry import stage_status
