@@ -37,6 +37,7 @@ def _format_table(result: dict) -> str:
         "scoring_fps",
         "internal_size",
         "appearance_encoder",
+        "appearance_fit_seconds",
         "pixel_only_auc",
     ]
     lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys if k in result]

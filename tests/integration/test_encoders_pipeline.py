@@ -203,6 +203,7 @@ def test_eval_fuses_the_appearance_model_and_reports_the_pixel_figure(ped2, tiny
         ped2, NormalityConfig(), subset=["test_04"], scores_out=out, appearance=looks
     )
     assert result["appearance_encoder"] == "tiny-clip" and result["appearance_train_frames"] > 300
+    assert result["appearance_fit_seconds"] > 0
     assert 0.0 <= result["pixel_only_auc"] <= 1.0 and 0.0 <= result["auc"] <= 1.0
     assert len(json.loads(out.read_text())["test_04"]) == result["frames"]
 

@@ -49,8 +49,11 @@ class Appearance:
         self.encoder = encoder
         self.config = config or AppearanceNormalityConfig()
         self.model: AppearanceNormalityModel | None = None
+        self.fit_seconds = 0.0
 
     def fit(self, paths: list[Path]) -> None:
+        """Embed every `learn_every`-th frame's tiles and fit (timed together, as learning is)."""
+        started = time.perf_counter()
         clips, size = [], None
         for path in paths:
             frames = list(iter_video_frames(path))[:: self.config.learn_every]
@@ -58,6 +61,7 @@ class Appearance:
                 size = size or (int(frames[0].shape[1]), int(frames[0].shape[0]))
                 clips.append(embed_tiles(self.encoder, frames, self.config.tile_rows))
         self.model = fit_appearance_model(clips, self.encoder.name, size, self.config)
+        self.fit_seconds = time.perf_counter() - started
 
     def fuse(self, frames: list[np.ndarray], pixel: np.ndarray) -> np.ndarray:
         """max(pixel, appearance) per frame, as the worker fuses (a NaN frame stays NaN)."""
@@ -130,6 +134,7 @@ def _appearance_figures(labels, pixel, appearance: Appearance) -> dict:
     return {
         "appearance_encoder": appearance.encoder.name,
         "appearance_train_frames": appearance.model.metadata["frames_seen"],
+        "appearance_fit_seconds": round(appearance.fit_seconds, 2),
         "pixel_only_auc": _pooled(labels, pixel)["auc"],
     }
 
