@@ -3,11 +3,12 @@
 Prints pooled frame-level ROC-AUC / AP over all 2,010 test frames, fit time on the 16 training
 videos, and scoring speed at the native 360x240 and at 1280x720 (Ped2 frames upscaled).
 `--proxy` instead prints the training-only selection proxy (no test label is read), with which
-defaults are chosen.
+defaults are chosen; `--proxy --appearance` adds the appearance model (its installed encoder,
+`VAD_APPEARANCE__ENCODER`) fused by max, with its own and the fused figures.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/normality.py [--data DIR]
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/normality.py --proxy \
-        [--set overlapping_cells=false ...]
+        [--set overlapping_cells=false ...] [--appearance]
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vad.config import Settings
+from vad.encoders.image import tile_encoder
 from vad.eval import evaluate_ped2
 from vad.eval.metrics import frame_metrics
+from vad.scoring.appearance_normality import (
+    AppearanceNormalityConfig,
+    embed_tiles,
+    fit_appearance_model,
+)
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
 from vad.video import iter_video_frames
 
@@ -75,38 +83,98 @@ def with_slow_box(frames: list[np.ndarray], seed: int, speed_px: float = 0.7) ->
     return out
 
 
-def _held_out_proxy(clips: dict[str, list], held: list[str], config: NormalityConfig) -> dict:
+class ProxyAppearance:
+    """The appearance model in the proxy: every training clip's and slow-box clip's tiles are
+    embedded once (the encoder is the expensive part), each fold fits on its own clips' every
+    `learn_every`-th frame, as `vad camera learn` does."""
+
+    def __init__(self, encoder, clips: dict[str, list], config: AppearanceNormalityConfig):
+        self.config = config
+        rows = config.tile_rows
+        self.tiles = {n: embed_tiles(encoder, c, rows) for n, c in clips.items()}
+        self.boxed = {
+            n: embed_tiles(encoder, with_slow_box(clips[n], seed % 4), rows)
+            for seed, n in enumerate(sorted(clips))
+        }
+        h, w = next(iter(clips.values()))[0].shape[:2]
+        self.size = (w, h)
+
+    def scorer(self, fit: list[str]):
+        step = self.config.learn_every
+        model = fit_appearance_model(
+            [self.tiles[n][::step] for n in fit], "proxy", self.size, self.config
+        )
+        return lambda tiles: np.array([v.score for v in model.score(tiles)])
+
+
+def _held_out_proxy(
+    clips: dict[str, list],
+    held: list[str],
+    config: NormalityConfig,
+    looks: ProxyAppearance | None = None,
+) -> dict:
     """Fit on the clips not in `held`; AUC of the held-out clips' frames (normal) against the same
     clips sped up or with a slow box pasted in (pseudo-anomalous), and the share of normal
-    held-out frames scored > 0.5."""
-    model = fit_normality_model([c for n, c in clips.items() if n not in held], config)
-    normal = np.concatenate([model.score_frames(clips[n])[1] for n in held])
-    out = {"false_alarm_pct": 100.0 * float(np.mean(normal > 0.5))}
-    variants = {
-        **{
-            label: [[f for i, f in enumerate(clips[n]) if keep(i)] for n in held]
-            for label, keep in _SPEED_UPS.items()
-        },
-        "slow_box": [with_slow_box(clips[n], seed) for seed, n in enumerate(held)],
+    held-out frames scored > 0.5. With `looks`, the same for the appearance model alone and fused
+    with the pixel model by max (the pixel model's figures keep their names)."""
+    fit = [n for n in clips if n not in held]
+    model = fit_normality_model([clips[n] for n in fit], config)
+    keeps = {"normal": lambda i: True, **_SPEED_UPS}
+    pixel = {
+        label: [model.score_frames([f for i, f in enumerate(clips[n]) if keep(i)])[1] for n in held]
+        for label, keep in keeps.items()
     }
-    for label, odd_clips in variants.items():
-        odd = np.concatenate([model.score_frames(c)[1] for c in odd_clips])
-        labels = np.r_[np.zeros(len(normal)), np.ones(len(odd))]
-        out[f"auc_{label}"] = frame_metrics(labels, np.r_[normal, odd])["auc"]
+    pixel["slow_box"] = [
+        model.score_frames(with_slow_box(clips[n], s))[1] for s, n in enumerate(held)
+    ]
+    sets = {"": {k: np.concatenate(v) for k, v in pixel.items()}}
+    if looks is not None:
+        score = looks.scorer(fit)
+        tiles = {
+            label: [looks.tiles[n][[i for i in range(len(clips[n])) if keep(i)]] for n in held]
+            for label, keep in keeps.items()
+        }
+        tiles["slow_box"] = [looks.boxed[n] for n in held]
+        alone = {k: np.concatenate([score(t) for t in v]) for k, v in tiles.items()}
+        sets["appearance_"] = alone
+        sets["fused_"] = {k: np.maximum(sets[""][k], alone[k]) for k in alone}
+    out = {}
+    for prefix, scores in sets.items():
+        normal = scores["normal"]
+        out[f"{prefix}false_alarm_pct"] = 100.0 * float(np.mean(normal > 0.5))
+        for label in [*_SPEED_UPS, "slow_box"]:
+            labels = np.r_[np.zeros(len(normal)), np.ones(len(scores[label]))]
+            both = np.r_[normal, scores[label]]
+            out[f"{prefix}auc_{label}"] = frame_metrics(labels, both)["auc"]
     return out
 
 
-def training_proxy(data: Path, config: NormalityConfig) -> dict:
+def training_proxy(data: Path, config: NormalityConfig, appearance: bool = False) -> dict:
     """Training-only model selection: the round-2 split (fit train_01-12, hold out train_13-16)
     and its 4-fold version (each group of 4 training videos held out once, figures averaged),
     which is less noisy than one split of 4 clips."""
     clips = {p.stem: list(iter_video_frames(p)) for p in sorted((data / "train").glob("*.mp4"))}
     names = sorted(clips)
-    folds = [_held_out_proxy(clips, names[k : k + 4], config) for k in range(0, len(names), 4)]
+    looks = _proxy_appearance(clips) if appearance else None
+    folds = [
+        _held_out_proxy(clips, names[k : k + 4], config, looks) for k in range(0, len(names), 4)
+    ]
     return {
         "split_13_16": {k: round(v, 4) for k, v in folds[-1].items()},
         "four_fold_mean": {k: round(float(np.mean([f[k] for f in folds])), 4) for k in folds[0]},
     }
+
+
+def _proxy_appearance(clips: dict[str, list]) -> ProxyAppearance:
+    """The installed appearance encoder (settings from the environment), or a clear exit."""
+    settings = Settings()
+    encoder = tile_encoder(settings.model_dir, settings.appearance.encoder, settings.encoders)
+    if encoder is None:
+        name = settings.appearance.encoder
+        raise SystemExit(
+            f"--appearance needs {name}: vad models pull {name} && vad models export {name}"
+        )
+    return ProxyAppearance(encoder, clips, settings.appearance)
 
 
 def _config(overrides: list[str]) -> NormalityConfig:
@@ -120,11 +188,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--proxy", action="store_true", help="training-only proxy, no test labels")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides field=json-value")
+    parser.add_argument(
+        "--appearance", action="store_true", help="with --proxy: add the appearance model"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     config = _config(args.set)
     if args.proxy:
-        print(json.dumps({**training_proxy(args.data, config), "set": args.set}, indent=2))
+        proxy = training_proxy(args.data, config, args.appearance)
+        print(json.dumps({**proxy, "set": args.set}, indent=2))
         return
     result = evaluate_ped2(args.data, config)
     train = sorted((args.data / "train").glob("*.mp4"))

@@ -1,7 +1,7 @@
 """The encoder hook of the stage-1 worker: detect objects and score them against the camera's
-object model, embed the view's tiles and score them against its appearance model, embed kept
-frames and zero-shot score them, fuse, then store it all in the transaction that finishes the
-window.
+object model, embed the view's tiles (the appearance encoder: MobileNetV2 or CLIP) and score them
+against its appearance model, embed kept frames with CLIP and zero-shot score them, fuse, then
+store it all in the transaction that finishes the window.
 
 Fusion: frame score = max(stage-1 score, object-model score, appearance-model score,
 weight x zero-shot probability);
@@ -57,6 +57,7 @@ class FrameEncoding:
         self.settings = settings
         self.sessions = sessions
         self.clip = None
+        self.looks = None  # the appearance model's tile encoder (may be `self.clip`)
         self.detector = None
         self._clip_model_id: int | None = None
         self._prompts: dict[int, tuple[float, ZeroShotScorer | None]] = {}
@@ -67,23 +68,27 @@ class FrameEncoding:
             self.objects = ObjectModelCache(sessions, self.detector.name)
         self.appearance: AppearanceModelCache | None = None
         self._refused: set[tuple[int, int]] = set()  # (camera, model) mismatches already logged
-        if self.clip is not None and settings.appearance.enabled:
-            self.appearance = AppearanceModelCache(sessions, self.clip.name)
+        if self.looks is not None:
+            self.appearance = AppearanceModelCache(sessions, self.looks.name)
         for stage in stage_status(settings):
             (log.info if stage.on else log.warning)("encoder stage %s", stage.line())
 
     @property
     def active(self) -> bool:
-        return self.clip is not None or self.detector is not None
+        return any(m is not None for m in (self.clip, self.looks, self.detector))
 
     def _load(self) -> None:
         enc = self.settings.encoders
-        if (
-            enc.store_embeddings
-            or self.settings.zero_shot.enabled
-            or self.settings.appearance.enabled
-        ):
+        if enc.store_embeddings or self.settings.zero_shot.enabled:
             self.clip = _try_load("clip", self.settings.model_dir, enc)
+        looks = self.settings.appearance
+        if looks.enabled:
+            same = self.clip is not None and self.clip.name == looks.encoder
+            self.looks = (
+                self.clip
+                if same
+                else _try_load("tiles", self.settings.model_dir, enc, looks.encoder)
+            )
         if enc.run_detector:
             self.detector = _try_load("detector", self.settings.model_dir, enc)
 
@@ -97,12 +102,12 @@ class FrameEncoding:
         decided: dict[int, str] = {}  # frame position -> the model whose score it now carries
         if self.detector is not None:
             decided |= dict.fromkeys(self._detect(camera_id, frames, index, images, out), "objects")
-        if self.clip is not None:
+        if self.looks is not None:
             decided |= dict.fromkeys(
                 self._appearance(camera_id, frames, index, images, out), "appearance"
             )
-            if self.settings.encoders.store_embeddings or self.settings.zero_shot.enabled:
-                self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
+        if self.clip is not None:
+            self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
         return out
 
     def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
@@ -136,7 +141,7 @@ class FrameEncoding:
         if model is None:
             return set()
         try:
-            verdicts = model.score(embed_tiles(self.clip, images, model.config.tile_rows))
+            verdicts = model.score(embed_tiles(self.looks, images, model.config.tile_rows))
         except ValueError as error:  # fitted at another frame size: say so once, keep going
             if (camera_id, id(model)) not in self._refused:
                 self._refused.add((camera_id, id(model)))
@@ -146,7 +151,7 @@ class FrameEncoding:
         for i, verdict in zip(index, verdicts, strict=True):
             row = {
                 **_frame_key(frames[i]),
-                "model": self.clip.name,
+                "model": self.looks.name,
                 "score": verdict.score,
                 "reason": verdict.reason,
                 "fired": False,
@@ -254,10 +259,14 @@ def _frame_key(frame: Frame) -> dict:
     return {"kafka_offset": frame.offset, "captured_at": utc(frame.captured_at)}
 
 
-def _try_load(kind: str, model_dir: Path, enc):
+def _try_load(kind: str, model_dir: Path, enc, name: str | None = None):
     try:
         # A model that is not installed is None here: stage_status reports it with the command
         # that installs it.
+        if kind == "tiles":
+            from vad.encoders.image import tile_encoder
+
+            return tile_encoder(model_dir, name, enc)
         if kind == "clip":
             from vad.encoders.clip import ClipEncoder
 

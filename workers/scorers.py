@@ -1,5 +1,6 @@
 """Which models score a camera: its latest fitted normality model (else the motion baseline) and
-the object and appearance models fitted with it (when the detector / CLIP is installed).
+the object and appearance models fitted with it (when the detector / the appearance encoder is
+installed).
 
 Models are looked up again every few seconds, so `vad camera learn` takes effect in running
 workers without a restart.
@@ -133,16 +134,17 @@ class ObjectModelCache(CompanionModelCache[ObjectNormalityModel]):
 
 
 class AppearanceModelCache(CompanionModelCache[AppearanceNormalityModel]):
-    """Each camera's appearance model (`appearance.json`), fitted with the worker's CLIP."""
+    """Each camera's appearance model (`appearance.json`), fitted with the worker's tile
+    encoder."""
 
-    def __init__(self, sessions: sessionmaker[Session], clip: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], encoder: str) -> None:
         super().__init__(
             sessions,
             "appearance",
             APPEARANCE_JSON,
             AppearanceNormalityModel.load,
             _encoder_of,
-            clip,
+            encoder,
         )
 
 

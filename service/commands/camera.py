@@ -132,7 +132,8 @@ def learn(
     minutes: float = typer.Option(None, "--minutes", min=0.1, help="Learn from the live stream."),
 ) -> None:
     """Fit the camera's normality model on normal footage (and its object and appearance models,
-    when the detector / CLIP encoder is installed); the pipeline uses the newest models."""
+    when the detector / the appearance encoder is installed); the pipeline uses the newest
+    models."""
     import numpy as np
 
     from service.learning import file_clips, footage_files, live_clips
@@ -230,10 +231,10 @@ def _object_recorder(settings):
 
 
 def _appearance_recorder(settings):
-    """(recorder, note): the CLIP encoder that embeds view tiles while learning, or None and why
-    not."""
+    """(recorder, note): the encoder that embeds view tiles while learning (`appearance.encoder`),
+    or None and why not."""
     from service.learning import EncoderRecorder
-    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.image import tile_encoder
     from vad.encoders.registry import stage_status
     from vad.encoders.runtime import ModelError
     from vad.scoring.appearance_normality import embed_tiles
@@ -243,17 +244,17 @@ def _appearance_recorder(settings):
     if not stage.on:
         return None, f"appearance model: off ({stage.reason})"
     try:
-        clip = ClipEncoder.installed(settings.model_dir, settings.encoders)
+        encoder = tile_encoder(settings.model_dir, looks.encoder, settings.encoders)
     except ModelError as error:
         fail(
-            f"the CLIP encoder cannot be loaded ({error}); reinstall it or learn without the "
-            "appearance model: VAD_APPEARANCE__ENABLED=false"
+            f"the appearance encoder cannot be loaded ({error}); reinstall it or learn without "
+            "the appearance model: VAD_APPEARANCE__ENABLED=false"
         )
-    if clip is None:
-        return None, f"appearance model: off ({settings.encoders.clip} not installed)"
+    if encoder is None:
+        return None, f"appearance model: off ({looks.encoder} not installed)"
     recorder = EncoderRecorder(
-        clip.name,
-        lambda frames: list(embed_tiles(clip, frames, looks.tile_rows)),
+        encoder.name,
+        lambda frames: list(embed_tiles(encoder, frames, looks.tile_rows)),
         max(1, settings.encoders.batch_size // 4),  # each frame is several tiles
         every=looks.learn_every,
     )

@@ -71,8 +71,9 @@ WithAppearance = Annotated[
     typer.Option(
         "--appearance",
         help=(
-            "Also fit the appearance model with the installed CLIP encoder and fuse it by max, as "
-            "the worker does (the pixel model's own AUC is reported as pixel_only_auc)."
+            "Also fit the appearance model with its installed encoder (VAD_APPEARANCE__ENCODER, "
+            "default mobilenetv2) and fuse it by max, as the worker does (the pixel model's own "
+            "AUC is reported as pixel_only_auc)."
         ),
     ),
 ]
@@ -103,21 +104,21 @@ LabelsFile = Annotated[
 
 
 def _appearance(ctx: typer.Context, wanted: bool):
-    """The evaluation's appearance model, or a clear error when CLIP is not installed."""
+    """The evaluation's appearance model, or a clear error when its encoder is not installed."""
     if not wanted:
         return None
-    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.image import tile_encoder
     from vad.encoders.runtime import ModelError, fix_hint
     from vad.eval.runner import Appearance
 
     settings = get_context(ctx).settings
-    name = settings.encoders.clip
+    name = settings.appearance.encoder
     try:
-        encoder = ClipEncoder.installed(settings.model_dir, settings.encoders)
+        encoder = tile_encoder(settings.model_dir, name, settings.encoders)
     except ModelError as error:
-        fail(f"the CLIP encoder cannot be loaded ({error})")
+        fail(f"the appearance encoder cannot be loaded ({error})")
     if encoder is None:
-        fail(f"--appearance needs the CLIP encoder {name!r}, not installed; {fix_hint(name)}")
+        fail(f"--appearance needs the encoder {name!r}, not installed; {fix_hint(name)}")
     return Appearance(encoder, settings.appearance)
 
 

@@ -115,6 +115,10 @@ def _open(model: registry.InstalledModel, settings):
         from vad.encoders.clip import ClipEncoder
 
         return ClipEncoder.load(model.path, providers)
+    if model.kind == "image":
+        from vad.encoders.image import ImageEncoder
+
+        return ImageEncoder.load(model.path, providers)
     from vad.encoders.detector import Detector
 
     return Detector.load(model.path, providers)

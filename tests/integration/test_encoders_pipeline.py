@@ -15,18 +15,25 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
-    from tests.support.tiny_models import need_export_extra, tiny_clip_dir, tiny_yolo_dir
+def tiny_models(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(CLIP, YOLO, MobileNetV2) exported folders."""
+    from tests.support.tiny_models import (
+        need_export_extra,
+        tiny_clip_dir,
+        tiny_mobilenet_dir,
+        tiny_yolo_dir,
+    )
 
     need_export_extra("torch", "transformers", "ultralytics")
     folder = tmp_path_factory.mktemp("models")
-    return tiny_clip_dir(folder), tiny_yolo_dir(folder)
+    return tiny_clip_dir(folder), tiny_yolo_dir(folder), tiny_mobilenet_dir(folder)
 
 
 def test_worker_embeds_detects_and_fuses_every_kept_frame(pipeline: Pipeline, ped2, tiny_models):
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
     shutil.copytree(tiny_models[0], model_dir / "encoders" / "clip-vit-b32")
     shutil.copytree(tiny_models[1], model_dir / "encoders" / "yolo11n")
+    pipeline.env["VAD_APPEARANCE__ENCODER"] = "clip-vit-b32"  # tiles by CLIP's image tower
     video = ped2 / "test" / "test_04.mp4"
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
     rules = pipeline.vad("camera", "rules", "walkway", "--add", "a bicycle among pedestrians")
@@ -54,6 +61,7 @@ def test_worker_embeds_detects_and_fuses_every_kept_frame(pipeline: Pipeline, pe
     for incident in pipeline.rows("SELECT rule FROM incidents"):
         assert " | fired: " in incident.rule
     assert "encoder stage zero-shot: on" in worker.log()
+    assert "encoder stage appearance: on (model clip-vit-b32)" in worker.log()
 
 
 def test_without_models_stage_one_runs_and_says_how_to_enable(pipeline: Pipeline, ped2):
@@ -123,18 +131,19 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
 
 
 def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped2, tiny_models):
-    """With CLIP installed, `vad camera learn` embeds square tiles of the training footage and
-    stores an appearance model next to the normality model; the worker scores every frame's tiles
-    with it, fuses by max and says which part of the view decided. A corrupt encoder fails the
-    learn with the switch that skips it. To make the appearance model decide, the learned bank is
-    then turned to the opposite directions (every tile is as unlike normal as can be)."""
+    """With its encoder installed (MobileNetV2, the default), `vad camera learn` embeds square
+    tiles of the training footage and stores an appearance model next to the normality model; the
+    worker scores every frame's tiles with it, fuses by max and says which part of the view
+    decided. A corrupt encoder fails the learn with the switch that skips it. To make the
+    appearance model decide, the learned bank is then turned to the opposite directions (every
+    tile is as unlike normal as can be)."""
     import numpy as np
 
     from vad.scoring.appearance_normality import AppearanceNormalityModel
 
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
-    installed = model_dir / "encoders" / "clip-vit-b32"
-    shutil.copytree(tiny_models[0], installed)
+    installed = model_dir / "encoders" / "mobilenetv2"
+    shutil.copytree(tiny_models[2], installed)
     pipeline.env.update({"VAD_ZERO_SHOT__ENABLED": "false"})
     video = ped2 / "test" / "test_04.mp4"
     training = str(ped2 / "train" / "train_01.mp4")
@@ -150,10 +159,10 @@ def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped
 
     learned = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
     assert learned.returncode == 0, learned.stderr
-    assert "appearance model (tiny-clip): 6 tiles (2 rows)" in learned.stdout, learned.stdout
+    assert "appearance model (tiny-mobilenet): 6 tiles (2 rows)" in learned.stdout, learned.stdout
     folder = Path(pipeline.scalar("SELECT path FROM normality_models"))
     fitted = AppearanceNormalityModel.load(folder)
-    assert fitted.encoder == "tiny-clip" and fitted.metadata["frames_seen"] >= 50
+    assert fitted.encoder == "tiny-mobilenet" and fitted.metadata["frames_seen"] >= 50
     assert fitted.bank.shape[0] == 6  # 360x240 Ped2: 2 rows x 3 columns of 120 px tiles
 
     AppearanceNormalityModel(
@@ -185,24 +194,27 @@ def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped
 
 def test_eval_fuses_the_appearance_model_and_reports_the_pixel_figure(ped2, tiny_models, tmp_path):
     """`vad eval ... --appearance` fits the appearance model on the same training clips and
-    fuses it by max; without CLIP installed it says what to install instead of falling back."""
+    fuses it by max; without its encoder installed it says what to install instead of falling
+    back."""
     import json
     import os
     import subprocess
     import sys
 
-    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.image import ImageEncoder
     from vad.eval import evaluate_ped2
     from vad.eval.runner import Appearance
     from vad.scoring.appearance_normality import AppearanceNormalityConfig
     from vad.scoring.normality import NormalityConfig
 
-    looks = Appearance(ClipEncoder.load(tiny_models[0]), AppearanceNormalityConfig(learn_every=8))
+    looks = Appearance(ImageEncoder.load(tiny_models[2]), AppearanceNormalityConfig(learn_every=8))
     out = tmp_path / "scores.json"
     result = evaluate_ped2(
         ped2, NormalityConfig(), subset=["test_04"], scores_out=out, appearance=looks
     )
-    assert result["appearance_encoder"] == "tiny-clip" and result["appearance_train_frames"] > 300
+    assert (
+        result["appearance_encoder"] == "tiny-mobilenet" and result["appearance_train_frames"] > 300
+    )
     assert result["appearance_fit_seconds"] > 0
     assert 0.0 <= result["pixel_only_auc"] <= 1.0 and 0.0 <= result["auc"] <= 1.0
     assert len(json.loads(out.read_text())["test_04"]) == result["frames"]
@@ -215,4 +227,4 @@ def test_eval_fuses_the_appearance_model_and_reports_the_pixel_figure(ped2, tiny
         text=True,
         timeout=120,
     )
-    assert cli.returncode == 2 and "vad models pull clip-vit-b32" in cli.stderr, cli
+    assert cli.returncode == 2 and "vad models pull mobilenetv2" in cli.stderr, cli

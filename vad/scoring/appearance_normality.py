@@ -1,13 +1,13 @@
 """Learned-appearance normality: what each part of this camera's view usually looks like, in a
-CLIP-like encoder's embedding space.
+pretrained image encoder's embedding space (MobileNetV2 ImageNet features by default, or CLIP).
 
 The pixel model (`vad/scoring/normality`) describes what moves faster than the camera's normal
 motion by hand-made outlines; a cart or a bicycle at walking pace stays under its threshold and
 looks, to it, like nothing (docs/benchmarks-normality.md). A learned image embedding separates
 "bicycle" from "walker" whatever the speed. This model is the pixel model's appearance family for
-when a CLIP-like encoder is installed (issue 5): each frame is cut into square tiles covering the
-view (`tile_rows` rows; columns overlap as needed, so tiles stay square and are not cropped by the
-encoder's centre crop), every tile is embedded, and a tile's novelty is the cosine distance to
+when an image encoder is installed (issue 4 item 1): each frame is cut into square tiles covering
+the view (`tile_rows` rows; columns overlap as needed, so tiles stay square and are not cropped by
+the encoder's centre crop), every tile is embedded, and a tile's novelty is the cosine distance to
 the nearest normal embedding of the same tile, in units of that tile's held-out reference
 distance (`reference_quantile` of held-out training distances, floored at the median tile so a
 tile that never changes cannot turn encoder noise into alarms). The worst tile decides; it is
@@ -39,7 +39,7 @@ _BANK_NPZ = "appearance.npz"
 
 
 class AppearanceNormalityConfig(BaseModel):
-    """Per-camera appearance model fitted at `vad camera learn` when a CLIP-like encoder is
+    """Per-camera appearance model fitted at `vad camera learn` when its image encoder is
     installed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,9 +47,18 @@ class AppearanceNormalityConfig(BaseModel):
     enabled: bool = Field(
         True,
         description=(
-            "Fit an appearance model with the camera's normality model when the CLIP encoder is "
-            "installed (`vad models pull/export`), and fuse its score into the frame score. Costs "
-            "one encoder pass per tile and frame in the worker."
+            "Fit an appearance model with the camera's normality model when its encoder "
+            "(`encoder`) is installed, and fuse its score into the frame score. Costs one encoder "
+            "pass per tile and frame in the worker."
+        ),
+    )
+    encoder: str = Field(
+        "mobilenetv2",
+        description=(
+            "Installed encoder that embeds the tiles (folder under <model_dir>/encoders): "
+            "`mobilenetv2` (ImageNet features; measured on UCSD Ped2, docs/benchmarks-normality"
+            ".md) or a CLIP model such as `clip-vit-b32`. Install it with `vad models pull NAME "
+            "&& vad models export NAME`; changing it means relearning the cameras."
         ),
     )
     tile_rows: int = Field(

@@ -32,3 +32,12 @@ def ped2_frames(ped2: Path) -> list:
 
     frames = list(iter_video_frames(ped2 / "test" / "test_04.mp4"))
     return frames[:: max(1, len(frames) // 12)][:12]
+
+
+@pytest.fixture(scope="session")
+def tiny_mobilenet(tmp_path_factory) -> Path:
+    from tests.support.tiny_models import need_export_extra, tiny_mobilenet_dir
+
+    need_export_extra("torch")
+
+    return tiny_mobilenet_dir(tmp_path_factory.mktemp("models"))

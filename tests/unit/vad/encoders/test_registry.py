@@ -16,13 +16,16 @@ from vad.encoders.runtime import ModelError
 def test_catalog_and_hf_repo_names() -> None:
     assert registry.resolve("clip-vit-b32").source == "openai/clip-vit-base-patch32"
     assert registry.resolve("yolo11n").kind == "detector"
+    assert registry.resolve("mobilenetv2").kind == "image"
     entry = registry.resolve("laion/CLIP-ViT-B-32-laion2B-s34B-b79K")
     assert entry.kind == "clip" and entry.name == "laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
     with pytest.raises(ModelError, match="unknown model"):
         registry.resolve("nonsense")
 
 
-def test_stages_off_without_models_and_on_once_installed(tmp_path: Path, tiny_clip: Path) -> None:
+def test_stages_off_without_models_and_on_once_installed(
+    tmp_path: Path, tiny_clip: Path, tiny_mobilenet: Path
+) -> None:
     settings = Settings(_env_file=None, model_dir=tmp_path)
     off = {s["stage"]: s for s in stages(settings, None)["stages"]}
     assert not any(s["on"] for s in off.values())
@@ -34,7 +37,12 @@ def test_stages_off_without_models_and_on_once_installed(tmp_path: Path, tiny_cl
     (model,) = registry.installed(tmp_path)
     assert model.kind == "clip" and model.input_size() == "64x64"
     on = {s.stage: s.on for s in registry.stage_status(settings)}
-    assert on == {"embeddings": True, "zero-shot": True, "detector": False, "appearance": True}
+    assert on == {"embeddings": True, "zero-shot": True, "detector": False, "appearance": False}
+    assert "vad models pull mobilenetv2" in off["appearance"]["reason"]
+    shutil.copytree(tiny_mobilenet, tmp_path / "encoders" / "mobilenetv2")
+    assert {s.stage: s.on for s in registry.stage_status(settings)}["appearance"]
+    with_clip = Settings(_env_file=None, model_dir=tmp_path, appearance={"encoder": "clip-vit-b32"})
+    assert {s.stage: s.on for s in registry.stage_status(with_clip)}["appearance"]
     disabled = Settings(_env_file=None, model_dir=tmp_path, zero_shot={"enabled": False})
     assert not {s.stage: s.on for s in registry.stage_status(disabled)}["zero-shot"]
     no_detector = Settings(_env_file=None, model_dir=tmp_path, encoders={"run_detector": False})
