@@ -3,8 +3,9 @@
 # Java + Maven for a real Apache Kafka broker (scripts/kafka-setup.sh), and Chromium.
 # Installs them when missing and we are root; otherwise says what to install.
 set -euo pipefail
+# x264enc (the test camera's H.264 encoder, tests/support/rtsp_server.py) is in plugins-ugly.
 PACKAGES=(gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-bad gstreamer1.0-libav python3-gi)
+          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav python3-gi)
 
 have_rtsp() {
   /usr/bin/python3 - <<'PY' 2>/dev/null
@@ -12,7 +13,8 @@ import gi
 gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gst, GstRtspServer  # noqa: F401
 Gst.init(None)
-assert Gst.ElementFactory.find("qtdemux") and Gst.ElementFactory.find("rtph264pay")
+for element in ("qtdemux", "rtph264pay", "x264enc", "avdec_h264"):
+    assert Gst.ElementFactory.find(element), element
 PY
 }
 

@@ -19,9 +19,14 @@ from tests.support.mjpeg import free_port
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+# The server decodes the MP4 and re-encodes it with x264 (gstreamer1.0-plugins-ugly): without an
+# element it would answer every client "503 Service Unavailable", so name it up front.
+_ELEMENTS = ("qtdemux", "avdec_h264", "x264enc", "rtph264pay")
 _GI_CHECK = (
     "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
-    "from gi.repository import Gst, GstRtspServer"
+    "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+    f"gone = [e for e in {_ELEMENTS!r} if not Gst.ElementFactory.find(e)]; "
+    "assert not gone, 'GStreamer elements missing: ' + ', '.join(gone)"
 )
 
 
@@ -35,8 +40,9 @@ def rtsp_unavailable_reason() -> str | None:
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["?"])[-1]
         return (
-            f"{SYSTEM_PYTHON} cannot import gi/GstRtspServer ({last}); install python3-gi and "
-            "gir1.2-gst-rtsp-server-1.0"
+            f"{SYSTEM_PYTHON} cannot run the RTSP test camera ({last}); run "
+            "scripts/system-deps.sh (python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-"
+            "good/bad/ugly, gstreamer1.0-libav)"
         )
     return None
 
