@@ -98,12 +98,12 @@ def tile_encoder(model_dir: Path, name: str, config) -> ImageEmbedder | None:
     folder = export_dir(Path(model_dir), name)
     if not folder.exists():
         return None
-    kind = read_manifest(folder, name).get("kind")
-    options = (list(config.providers) or None, config.threads, config.batch_size)
-    if kind == "clip":
-        return ClipEncoder.load(folder, *options)
-    if kind == "image":
-        return ImageEncoder.load(folder, *options)
+    manifest = read_manifest(folder, name)
+    kind = manifest.get("kind")
+    encoder = {ClipEncoder.KIND: ClipEncoder, ImageEncoder.KIND: ImageEncoder}.get(kind)
+    if encoder is not None:
+        options = (list(config.providers) or None, config.threads, config.batch_size)
+        return encoder(folder, manifest, *options)
     raise ModelCorrupt(
         f"model {name!r} in {folder} is a {kind!r} model; the appearance model needs an image "
         f"encoder (mobilenetv2) or a CLIP model (VAD_APPEARANCE__ENCODER)"
