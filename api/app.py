@@ -3,11 +3,17 @@ build one app per database and `vad up` builds one from its settings."""
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors
+from api.limits import RateLimiter
+from api.middleware import RequestGuard
 from api.routes import cameras, incidents, search, system, ui, webhooks
+from db.secrets import SecretBox
+from vad.address_policy import camera_policy, webhook_policy
 from vad.config import Settings
 from workers.kafka_log import FrameReader
 from workers.webhook_worker import webhook_config
@@ -40,6 +46,14 @@ def create_app(
     app.state.webhooks = webhook_config(settings)
     app.state.send_delivery = send_delivery
     app.state.frame_reader = frame_reader
+    security = settings.security
+    app.state.secret_box = SecretBox.from_file(settings.key_file())
+    app.state.camera_policy = camera_policy(settings)
+    app.state.webhook_policy = webhook_policy(settings)
+    app.state.auth_failures = RateLimiter(security.auth_failures_per_minute, "failed token checks")
+    app.state.search_limiter = RateLimiter(security.search_per_minute, "searches")
+    app.state.clip_slots = threading.BoundedSemaphore(security.clip_concurrency)
+    app.add_middleware(RequestGuard, state=app.state)
     errors.install(app)
     for module in (system, cameras, incidents, search, webhooks, ui):
         app.include_router(module.router)

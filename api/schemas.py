@@ -24,9 +24,19 @@ class _In(BaseModel):
         return value
 
 
+MAX_URL = 2000
+MAX_LIST = 100
+
+
 class CameraIn(_In):
     name: str = Field(pattern=CAMERA_NAME, description="Unique name: letters, digits, . _ -")
-    url: str = Field(min_length=1, max_length=2000, description="rtsp://, http(s):// or a file")
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL,
+        description="rtsp://, http(s):// or a video file under the media folder; a password in "
+        "it is stored encrypted and never shown again",
+    )
+    verify_tls: bool = Field(True, description="Check rtsps/https certificates")
     fps: float | None = Field(None, gt=0, le=60, description="Analysis fps; null = default")
     threshold: float | None = Field(None, ge=0, le=1, description="Incident threshold")
     loop: bool = Field(False, description="Replay a file source endlessly")
@@ -39,15 +49,20 @@ class CameraPatch(_In):
     fps: float | None = Field(None, gt=0, le=60)
     threshold: float | None = Field(None, ge=0, le=1)
     enabled: bool = True
+    verify_tls: bool = True
 
 
 class CameraOut(BaseModel):
     id: int
     name: str
-    url: str
+    url: str = Field(description="The URL with any credentials replaced by ***")
+    has_credentials: bool = Field(description="The URL holds credentials (stored encrypted)")
+    verify_tls: bool
     enabled: bool
     status: str
-    status_reason: str | None
+    status_reason: str | None = Field(
+        description="Why not online: the detail for admin tokens, its kind for read tokens"
+    )
     status_at: datetime | None
     fps: float = Field(description="Effective analysis fps")
     fps_setting: float | None = Field(description="The camera's own fps; null = default")
@@ -129,15 +144,22 @@ class IncidentDetail(IncidentOut):
 
 
 class WebhookIn(_In):
-    url: AnyHttpUrl = Field(description="http(s) URL that receives POSTed events")
+    url: AnyHttpUrl = Field(
+        max_length=MAX_URL,
+        description="http(s) URL that receives POSTed events; credentials and query values in "
+        "it are stored encrypted and shown as ***",
+    )
     secret: str | None = Field(
         None, min_length=16, max_length=200, description="HMAC key; generated when omitted"
     )
-    cameras: list[str] | None = Field(None, description="Only these cameras; null = all")
+    cameras: list[str] | None = Field(
+        None, max_length=MAX_LIST, description="Only these cameras; null = all"
+    )
     min_score: float | None = Field(None, ge=0, le=1, description="Only incidents peaking here+")
     events: list[EventType] = Field(
         default_factory=lambda: list(get_args(EventType)),
         min_length=1,
+        max_length=10,
         description="incident.analyzed: stage 2 rated one of the incident's windows (new "
         "fused_score / explanation)",
     )
@@ -148,13 +170,14 @@ class WebhookIn(_In):
 class WebhookPatch(_In):
     enabled: bool = True
     min_score: float | None = Field(None, ge=0, le=1)
-    cameras: list[str] | None = None
-    events: list[EventType] = Field(default_factory=list, min_length=1)
+    cameras: list[str] | None = Field(None, max_length=MAX_LIST)
+    events: list[EventType] = Field(default_factory=list, min_length=1, max_length=10)
 
 
 class WebhookOut(BaseModel):
     id: int
-    url: str
+    url: str = Field(description="The URL with userinfo and query values replaced by ***")
+    has_credentials: bool = Field(description="The URL holds secrets (stored encrypted)")
     cameras: list[str] | None
     min_score: float | None
     events: list[str]

@@ -38,6 +38,9 @@ class ApiToken(Base):
     scopes: Mapped[list] = mapped_column(JsonDoc, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="NULL = never"
+    )
 
 
 class WebhookSubscription(Base):
@@ -46,8 +49,11 @@ class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(Text, comment="HMAC key; needed in clear to sign")
+    url: Mapped[str] = mapped_column(Text, comment="shown everywhere: userinfo/query redacted")
+    url_sealed: Mapped[str | None] = mapped_column(
+        Text, comment="full URL, encrypted (db.secrets), when it holds secrets"
+    )
+    secret: Mapped[str] = mapped_column(Text, comment="HMAC key, encrypted (db.secrets)")
     cameras: Mapped[list | None] = mapped_column(JsonDoc, comment="camera names; NULL = all")
     min_score: Mapped[float | None] = mapped_column(Float)
     events: Mapped[list] = mapped_column(JsonDoc, default=list)

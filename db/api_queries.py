@@ -25,17 +25,29 @@ class TokenExists(ValueError):
     pass
 
 
-def add_token(session: Session, name: str, token_hash: str, scopes: list[str]) -> ApiToken:
+def add_token(
+    session: Session,
+    name: str,
+    token_hash: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> ApiToken:
     if session.scalar(select(ApiToken).where(ApiToken.name == name)) is not None:
         raise TokenExists(f"a token named {name!r} already exists")
-    token = ApiToken(name=name, token_hash=token_hash, scopes=scopes)
+    token = ApiToken(name=name, token_hash=token_hash, scopes=scopes, expires_at=expires_at)
     session.add(token)
     session.flush()
     return token
 
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
-    return session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+    """The token with this hash, unless it has expired."""
+    return session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_hash,
+            ApiToken.expires_at.is_(None) | (ApiToken.expires_at > func.now()),
+        )
+    )
 
 
 def touch_token(session: Session, token_id: int, every: timedelta = timedelta(minutes=1)) -> None:

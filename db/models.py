@@ -41,7 +41,13 @@ class Camera(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text, comment="shown everywhere: credentials redacted")
+    url_sealed: Mapped[str | None] = mapped_column(
+        Text, comment="full URL with credentials, encrypted (db.secrets); NULL = none"
+    )
+    verify_tls: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default="true", comment="check rtsps/https certificates"
+    )
     fps: Mapped[float | None] = mapped_column(Float, comment="analysis fps; NULL = default")
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

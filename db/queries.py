@@ -24,6 +24,7 @@ from db.models import (
     ScorerState,
     Window,
 )
+from db.secrets import SecretBox, seal_url
 
 
 def utc(ts: float) -> datetime:
@@ -46,11 +47,31 @@ class CameraNotFound(LookupError):
 
 
 def add_camera(
-    session: Session, name: str, url: str, fps: float | None, loop: bool, enabled: bool = True
+    session: Session,
+    name: str,
+    url: str,
+    fps: float | None,
+    loop: bool,
+    enabled: bool = True,
+    *,
+    box: SecretBox | None = None,
+    verify_tls: bool = True,
 ) -> Camera:
+    """A new camera; credentials in `url` are stored sealed with `box` (required then), and
+    the clear `url` column keeps the redacted form."""
     if session.scalar(select(Camera).where(Camera.name == name)) is not None:
         raise CameraExists(f"a camera named {name!r} already exists")
-    camera = Camera(name=name, url=url, fps=fps, loop=loop, enabled=enabled, status="new")
+    shown, sealed = seal_url(box, url)
+    camera = Camera(
+        name=name,
+        url=shown,
+        url_sealed=sealed,
+        verify_tls=verify_tls,
+        fps=fps,
+        loop=loop,
+        enabled=enabled,
+        status="new",
+    )
     session.add(camera)
     session.flush()
     return camera

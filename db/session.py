@@ -43,8 +43,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def upgrade_database(url: str) -> None:
-    """Bring the schema to head. Safe to call from several processes at once (Alembic locks)."""
+def upgrade_database(url: str, key_file: Path | None = None) -> None:
+    """Bring the schema to head. Safe to call from several processes at once (Alembic locks).
+    `key_file` is the secrets key migration 0009 encrypts existing credentials with (None: the
+    default settings' key file, opened only if there is something to encrypt)."""
     from alembic.config import Config
 
     from alembic import command
@@ -52,4 +54,5 @@ def upgrade_database(url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    cfg.attributes["key_file"] = key_file
     command.upgrade(cfg, "head")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from db.queries import IngestReport
 from ingest.publisher import DeliveryCounters, FramePublisher
 from ingest.sources import SourceError, VideoSource, backoff_delays
+from vad.address_policy import AddressPolicy
 from vad.config import IngestConfig
 from vad.pruning import StaticFramePruner
 from vad.sampling import FpsSampler
@@ -27,15 +28,17 @@ class CameraSpec:
 
     id: int
     name: str
-    url: str
+    url: str = field(repr=False)  # the URL to connect to: may hold credentials, never logged
     fps: float
     loop: bool
     resume_index: int = 0
     not_before: float = 0.0
+    policy: AddressPolicy | None = field(default=None, repr=False)
+    verify_tls: bool = True
 
     @property
     def key(self) -> tuple:
-        return (self.url, self.fps, self.loop)
+        return (self.url, self.fps, self.loop, self.verify_tls)
 
 
 class CameraIngestor:
@@ -136,6 +139,8 @@ class CameraIngestor:
             open_timeout=self.config.open_timeout_seconds,
             read_timeout=self.config.read_timeout_seconds,
             start_index=start_index,
+            policy=self.spec.policy,
+            verify_tls=self.spec.verify_tls,
         ) as source:
             self._set_status("online", None)
             base: float | None = None

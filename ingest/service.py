@@ -14,24 +14,36 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.models import Camera
+from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
+from vad.address_policy import AddressPolicy
 from vad.config import IngestConfig
+from vad.urls import redact_url
 
 log = logging.getLogger(__name__)
 
 _SYNC_EVERY_SECONDS = 2.0
 
 
-def camera_spec(camera: Camera, config: IngestConfig) -> CameraSpec:
+def camera_spec(
+    camera: Camera,
+    config: IngestConfig,
+    box: SecretBox | None = None,
+    policy: AddressPolicy | None = None,
+) -> CameraSpec:
+    """The camera as ingest runs it: with its credentials opened (`box`) and the address policy
+    its connections go through."""
     return CameraSpec(
         id=camera.id,
         name=camera.name,
-        url=camera.url,
+        url=open_url(box, camera.url, camera.url_sealed),
         fps=camera.fps or config.default_fps,
         loop=camera.loop,
         resume_index=camera.resume_index or 0,
+        policy=policy,
+        verify_tls=camera.verify_tls,
     )
 
 
@@ -53,8 +65,17 @@ def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> 
 
 class IngestService:
     def __init__(
-        self, config: IngestConfig, sessions: sessionmaker[Session], publisher: FramePublisher
+        self,
+        config: IngestConfig,
+        sessions: sessionmaker[Session],
+        publisher: FramePublisher,
+        box: SecretBox | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
+        """`box` opens sealed camera credentials; `policy` is the camera address policy (the
+        `vad ingest` process passes both, from its settings)."""
+        self.box = box
+        self.policy = policy
         self.config = config
         self.sessions = sessions
         self.publisher = publisher
@@ -77,7 +98,7 @@ class IngestService:
         try:
             with self.sessions() as session:
                 wanted = {
-                    c.id: camera_spec(c, self.config)
+                    c.id: camera_spec(c, self.config, self.box, self.policy)
                     for c in queries.list_cameras(session, enabled_only=True)
                 }
         except Exception as error:  # noqa: BLE001
@@ -92,7 +113,7 @@ class IngestService:
                 del self.ingestors[camera_id]
         for camera_id, spec in wanted.items():
             if camera_id not in self.ingestors:
-                log.info("starting ingest of camera %s (%s)", spec.name, spec.url)
+                log.info("starting ingest of camera %s (%s)", spec.name, redact_url(spec.url))
                 ingestor = CameraIngestor(spec, self.config, self.publisher)
                 ingestor.start()
                 self.ingestors[camera_id] = ingestor

@@ -9,7 +9,9 @@ FFmpeg's interrupt callback does not reach gives up on time.
 
 from __future__ import annotations
 
+import base64
 import http.client
+import logging
 import math
 import os
 import socket
@@ -27,6 +29,9 @@ from urllib.request import url2pathname
 import cv2
 import numpy as np
 
+from vad.address_policy import AddressDenied, AddressPolicy
+from vad.urls import redact_url
+
 __all__ = [
     "SourceError",
     "SourceFrame",
@@ -36,10 +41,12 @@ __all__ = [
 ]
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
+POLICY_REASON = "address not allowed by the camera address policy"
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _WATCHDOG_GRACE = 1.5  # seconds past FFmpeg's own timeout before the watchdog gives up
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 class SourceError(Exception):
@@ -80,34 +87,64 @@ def backoff_delays(initial: float = 0.5, maximum: float = 30.0) -> Iterator[floa
         delay = min(delay * 2, maximum)
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
-
-
 def is_network_url(url: str) -> bool:
     return urlsplit(url.strip()).scheme.lower() in NETWORK_SCHEMES
 
 
-def validate_source_url(url: str) -> str:
+def validate_source_url(
+    url: str,
+    *,
+    policy: AddressPolicy | None = None,
+    media_dir: Path | None = None,
+    any_file: bool = True,
+) -> str:
     """Check a camera URL before it is stored, and return it normalized.
 
-    Network URLs are checked for form only (the camera may be offline right now); local files
-    (plain paths or file://) must exist and open as video. Raises ValueError saying what is wrong.
+    Network URLs are checked for form, and, when the host resolves now, against `policy` (the
+    camera may be offline; the policy is checked again at every connect). Local files (plain
+    paths or file://) must exist and open as video; unless `any_file` (a local user at the
+    CLI), they must also be under `media_dir`, and a file outside it gets the same answer
+    whether it exists or not. Raises ValueError saying what is wrong.
     """
     normalized = _normalize(url)
     if is_network_url(normalized):
+        if policy is not None:
+            check_source_address(normalized, policy)
         return normalized
     path = Path(normalized)
+    if not any_file and not _inside(path, media_dir):
+        raise ValueError(
+            "file cameras must be video files under the media folder (security.media_dir)"
+            + ("" if media_dir else ", which is not configured")
+        )
     if not path.is_file():
         raise ValueError(f"no such video file: {path}")
     if not _decodes_a_frame(path):
         raise ValueError(f"not a video file: {path}")
     return normalized
+
+
+def check_source_address(url: str, policy: AddressPolicy) -> None:
+    """ValueError when the URL's host resolves to an address `policy` denies; a host that does
+    not resolve now passes (it is checked at connect time)."""
+    parts = urlsplit(url)
+    port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+    try:
+        policy.check_host(parts.hostname or "", port)
+    except AddressDenied as denied:
+        raise ValueError(f"camera address not allowed: {denied}") from None
+    except OSError:
+        return
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    """True when `path` (symlinks resolved) is inside `folder`."""
+    if folder is None:
+        return False
+    try:
+        return path.resolve().is_relative_to(folder.expanduser().resolve())
+    except (OSError, ValueError):
+        return False
 
 
 def _normalize(url: str) -> str:
@@ -188,7 +225,12 @@ class VideoSource:
         open_timeout: float = 5.0,
         read_timeout: float = 5.0,
         start_index: int = 0,
+        policy: AddressPolicy | None = None,
+        verify_tls: bool = True,
     ) -> None:
+        """`policy` is checked on the resolved address before every connect (None: no check,
+        for tools and tests that open a URL their user typed); `verify_tls` checks rtsps and
+        https certificates."""
         if open_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
         if start_index < 0:
@@ -197,6 +239,8 @@ class VideoSource:
         self.loop = loop
         self.open_timeout = open_timeout
         self.read_timeout = read_timeout
+        self.policy = policy
+        self.verify_tls = verify_tls
         self._next_index = start_index
         self._cap: cv2.VideoCapture | None = None
         self._fps: float | None = None
@@ -256,7 +300,9 @@ class VideoSource:
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout * 1000),
         ]  # fmt: skip
-        options = _ffmpeg_options(url, self.read_timeout)
+        options = _ffmpeg_options(url, self.read_timeout, self.verify_tls)
+        if self.policy is not None:
+            self._check_destination(url)
 
         def connect() -> cv2.VideoCapture:
             with _capture_options(options):
@@ -275,8 +321,31 @@ class VideoSource:
         cap.release()
         if time.monotonic() - started >= self.open_timeout:
             raise SourceError(f"open timed out after {self.open_timeout:.1f} s", url=url)
-        reason, retryable = _diagnose(url, self.open_timeout)
+        reason, retryable = _diagnose(url, self.open_timeout, self.policy, self.verify_tls)
         raise SourceError(reason, retryable=retryable, url=url)
+
+    def _check_destination(self, url: str) -> None:
+        """The address policy on the host's resolved addresses; for HTTP also on where it
+        redirects (FFmpeg would follow a redirect without asking): a redirect is refused."""
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+        try:
+            self.policy.check_host(parts.hostname or "", port)
+        except AddressDenied as denied:
+            log.warning("camera %s blocked: %s", redact_url(url), denied)
+            raise SourceError(POLICY_REASON, retryable=False, url=url) from None
+        except OSError:
+            return  # not resolvable: FFmpeg fails on its own and _diagnose says why
+        if parts.scheme.lower().startswith("http"):
+            redirect = _call_with_deadline(
+                lambda: _http_redirect(url, self.open_timeout, self.policy, self.verify_tls),
+                self.open_timeout + _WATCHDOG_GRACE,
+                lambda _: None,
+            )
+            if redirect:
+                raise SourceError(
+                    f"the camera redirects (HTTP {redirect}); give its final URL", retryable=False
+                )
 
     def _open_file(self, path: Path) -> cv2.VideoCapture:
         if not path.is_file():
@@ -395,7 +464,7 @@ class _FileState:
 # --- FFmpeg options and watchdog ----------------------------------------------------------------
 
 
-def _ffmpeg_options(url: str, read_timeout: float) -> str:
+def _ffmpeg_options(url: str, read_timeout: float, verify_tls: bool = True) -> str:
     """FFmpeg demuxer options for one network URL (`key;value|key;value`, OpenCV's format).
 
     `timeout` is FFmpeg's socket I/O timeout in microseconds; RTSP over TCP because UDP is often
@@ -403,7 +472,11 @@ def _ffmpeg_options(url: str, read_timeout: float) -> str:
     size so one big JPEG still fits in it.
     """
     timeout = f"timeout;{int(read_timeout * 1_000_000)}"
-    if urlsplit(url).scheme.lower().startswith("rtsp"):
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("rtsps", "https") and verify_tls:
+        cafile = ssl.get_default_verify_paths().cafile
+        timeout += "|tls_verify;1" + (f"|ca_file;{cafile}" if cafile else "")
+    if scheme.startswith("rtsp"):
         return f"rtsp_transport;tcp|analyzeduration;200000|probesize;32768|{timeout}"
     return f"analyzeduration;200000|probesize;2000000|{timeout}"
 
@@ -499,19 +572,27 @@ def _call_with_deadline(
 # --- failure diagnosis --------------------------------------------------------------------------
 
 
-def _diagnose(url: str, timeout: float) -> tuple[str, bool]:
+def _diagnose(
+    url: str, timeout: float, policy: AddressPolicy | None = None, verify_tls: bool = True
+) -> tuple[str, bool]:
     """Why FFmpeg could not open `url`, as (reason, retryable).
 
     OpenCV only reports failure, not FFmpeg's error, so we repeat the first steps ourselves:
     resolve, connect, and ask the server for the stream. Bounded by the watchdog like the open.
     """
     try:
-        return _call_with_deadline(lambda: _probe(url, timeout), timeout + 1.0, lambda _: None)
+        reason, retryable = _call_with_deadline(
+            lambda: _probe(url, timeout, policy, verify_tls), timeout + 1.0, lambda _: None
+        )
     except TimeoutError:
         return f"no answer within {timeout:.1f} s", True
+    log.info("camera %s: %s", redact_url(url), reason)
+    return reason, retryable
 
 
-def _probe(url: str, timeout: float) -> tuple[str, bool]:
+def _probe(
+    url: str, timeout: float, policy: AddressPolicy | None, verify_tls: bool
+) -> tuple[str, bool]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or _DEFAULT_PORTS[scheme]
@@ -519,10 +600,13 @@ def _probe(url: str, timeout: float) -> tuple[str, bool]:
         socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         return f"host not found: {parts.hostname}", True
+    connect = policy.create_connection if policy is not None else socket.create_connection
     try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout) as sock:
+        with connect((parts.hostname, port), timeout=timeout) as sock:
             if scheme == "rtsp":
                 return _probe_rtsp(sock, url, timeout)
+    except AddressDenied:
+        return POLICY_REASON, False
     except ConnectionRefusedError:
         return "connection refused", True
     except TimeoutError:
@@ -530,7 +614,7 @@ def _probe(url: str, timeout: float) -> tuple[str, bool]:
     except OSError as error:
         return (error.strerror or str(error)).lower(), True
     if scheme in ("http", "https"):
-        return _probe_http(url, timeout)
+        return _probe_http(url, timeout, policy, verify_tls)
     return "cannot open stream (FFmpeg failed after connecting)", True
 
 
@@ -548,25 +632,67 @@ def _probe_rtsp(sock: socket.socket, url: str, timeout: float) -> tuple[str, boo
     return _status_reason("RTSP", status[1], status[2] if len(status) > 2 else "")
 
 
-def _probe_http(url: str, timeout: float) -> tuple[str, bool]:
+def _http_connection(
+    url: str, timeout: float, policy: AddressPolicy | None, verify_tls: bool
+) -> http.client.HTTPConnection:
+    """A connection to the URL's host, through `policy`, verifying certificates if asked."""
     parts = urlsplit(url)
     if parts.scheme.lower() == "https":
+        context = ssl.create_default_context() if verify_tls else ssl._create_unverified_context()
         conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=ssl._create_unverified_context()
+            parts.hostname, parts.port, timeout=timeout, context=context
         )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    if policy is not None:
+        conn._create_connection = policy.create_connection
+    return conn
+
+
+def _http_get(
+    url: str, timeout: float, policy: AddressPolicy | None, verify_tls: bool
+) -> http.client.HTTPResponse:
+    """Status line and headers of GET `url` (never following a redirect); the body unread."""
+    parts = urlsplit(url)
+    conn = _http_connection(url, timeout, policy, verify_tls)
     try:
-        conn.request("GET", urlunsplit(("", "", parts.path or "/", parts.query, "")))
-        response = conn.getresponse()
-        content_type = response.getheader("Content-Type", "?")
-    except (OSError, http.client.HTTPException) as error:
-        return f"HTTP request failed: {error}", True
+        headers = {"User-Agent": "vad-ingest"}
+        if parts.username is not None:
+            token = f"{parts.username}:{parts.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        conn.request(
+            "GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers=headers
+        )
+        return conn.getresponse()
     finally:
         conn.close()
+
+
+def _http_redirect(
+    url: str, timeout: float, policy: AddressPolicy | None, verify_tls: bool
+) -> int | None:
+    """The 3xx status when the camera redirects, else None (errors are FFmpeg's to report)."""
+    try:
+        status = _http_get(url, timeout, policy, verify_tls).status
+    except (OSError, http.client.HTTPException, AddressDenied):
+        return None
+    return status if 300 <= status < 400 else None
+
+
+def _probe_http(
+    url: str, timeout: float, policy: AddressPolicy | None = None, verify_tls: bool = True
+) -> tuple[str, bool]:
+    try:
+        response = _http_get(url, timeout, policy, verify_tls)
+    except AddressDenied:
+        return POLICY_REASON, False
+    except ssl.SSLCertVerificationError:
+        return "TLS certificate not trusted (or turn verify_tls off for this camera)", False
+    except (OSError, http.client.HTTPException):
+        return "HTTP request failed", True
     if response.status != 200:
         return _status_reason("HTTP", str(response.status), response.reason)
-    return f"not a video stream (Content-Type {content_type})", True
+    return "not a video stream", True
 
 
 def _status_reason(protocol: str, code: str, text: str) -> tuple[str, bool]:

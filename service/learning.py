@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.sources import SourceError, VideoSource
+from vad.address_policy import AddressPolicy
 from vad.config import IngestConfig
 from vad.pruning import StaticFramePruner
 from vad.sampling import FpsSampler
@@ -63,14 +64,24 @@ def _file_clip(path: Path, fps: float, config: IngestConfig) -> Iterator[np.ndar
 
 
 def live_clips(
-    url: str, minutes: float, fps: float, config: IngestConfig
+    url: str,
+    minutes: float,
+    fps: float,
+    config: IngestConfig,
+    policy: AddressPolicy | None = None,
+    verify_tls: bool = True,
 ) -> Iterator[Iterator[np.ndarray]]:
     """The live stream's next `minutes`; a dropped connection ends one clip and the next starts
-    after reconnecting, so motion is never computed across a gap."""
+    after reconnecting, so motion is never computed across a gap. Connections go through the
+    camera address `policy`, like ingest's."""
     until = time.monotonic() + minutes * 60
     while time.monotonic() < until:
         source = VideoSource(
-            url, open_timeout=config.open_timeout_seconds, read_timeout=config.read_timeout_seconds
+            url,
+            open_timeout=config.open_timeout_seconds,
+            read_timeout=config.read_timeout_seconds,
+            policy=policy,
+            verify_tls=verify_tls,
         )
         try:
             source.open()

@@ -432,6 +432,52 @@ class Stage2Config(_Section):
     timeout_seconds: float = Field(120.0, gt=0, description="HTTP timeout of one endpoint call.")
 
 
+class SecurityConfig(_Section):
+    """Secrets at rest, the outbound address policy and per-request limits (docs/operations.md,
+    "Security")."""
+
+    key_file: Path | None = Field(
+        None,
+        description=(
+            "Fernet key that encrypts camera credentials and webhook secrets in the database; "
+            "created (mode 0600) on first start. Unset = <data_dir>/secret.key. Back it up: "
+            "without it stored camera passwords and webhook secrets cannot be read."
+        ),
+    )
+    allowlist: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDR) cameras and webhooks may reach even where their policy denies "
+            "loopback or private addresses, e.g. [\"127.0.0.1/32\"] for a local RTSP relay. "
+            "Link-local and cloud metadata addresses stay denied."
+        ),
+    )
+    camera_allow_private: bool = Field(True, description="Cameras may be on private LANs.")
+    camera_allow_loopback: bool = Field(
+        False, description="Cameras may be on this machine (the service's own ports never)."
+    )
+    webhook_allow_private: bool = Field(False, description="Webhooks may POST to private LANs.")
+    webhook_allow_loopback: bool = Field(False, description="Webhooks may POST to this machine.")
+    media_dir: Path | None = Field(
+        None,
+        description="File cameras must be video files under this folder; unset = no file cameras.",
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest API request body.")
+    max_clip_seconds: float = Field(
+        300.0, gt=0, description="Longest clip export (incident plus padding), in seconds."
+    )
+    clip_concurrency: int = Field(2, ge=1, description="Clip exports encoded at once per API.")
+    search_per_minute: int = Field(
+        30, ge=1, description="GET /search requests per minute per token (429 beyond)."
+    )
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Failed token checks per minute per client address (429 beyond)."
+    )
+    token_ttl_days: float | None = Field(
+        None, gt=0, description="New tokens expire after this many days; unset = never."
+    )
+
+
 class FaultConfig(_Section):
     """Fault injection for reliability tests and drills; leave at defaults in production."""
 
@@ -500,9 +546,14 @@ class Settings(BaseSettings):
     stage2: Stage2Config = Field(default_factory=Stage2Config)
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()
+
+    def key_file(self) -> Path:
+        """The secrets key (security.key_file, else <data_dir>/secret.key)."""
+        return (self.security.key_file or self.data_dir / "secret.key").expanduser().resolve()
 
 
 class Endpoints(BaseModel):

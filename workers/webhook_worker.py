@@ -12,7 +12,13 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from vad.config import Endpoints, Settings, WebhookConfig
-from workers.webhooks import WEBHOOK_QUEUE, celery_sender, register_webhook_tasks, sweep
+from workers.webhooks import (
+    WEBHOOK_QUEUE,
+    Outbound,
+    celery_sender,
+    register_webhook_tasks,
+    sweep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ def run_webhook_worker(
 
     config = webhook_config(settings)
     app = make_celery(settings, endpoints)
-    register_webhook_tasks(app, config, sessions)
+    register_webhook_tasks(app, config, sessions, Outbound.from_settings(settings))
     stop = start_sweeper(app, sessions, config.sweep_interval_seconds)
     try:
         app.worker_main(

@@ -8,6 +8,7 @@ lock or connection) and on its own queue, so it never delays window scoring or o
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -24,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import api_queries
 from db.models import Camera, Incident
 from db.queries import now_utc
+from db.secrets import SecretBox, open_url
 from db.session import transaction
-from vad.config import WebhookConfig
+from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
+from vad.config import Settings, WebhookConfig
 from workers.signing import SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,19 @@ def backoff_seconds(attempt: int, config: WebhookConfig, rng: random.Random | No
     return max(base * (1 + jitter), 0.0)
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """What a delivery needs besides the row: where it may connect, and the key that opens the
+    subscription's URL and secret."""
+
+    policy: AddressPolicy
+    box: SecretBox
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Outbound:
+        return cls(webhook_policy(settings), SecretBox.from_file(settings.key_file()))
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer (3xx = failure), never a reason to re-POST somewhere else."""
 
@@ -124,26 +140,53 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+def _guarded_opener(policy: AddressPolicy) -> urllib.request.OpenerDirector:
+    """urllib connecting only to addresses `policy` allows, checked on the resolved address of
+    the socket it actually opens (so no DNS answer can swap the address after the check)."""
+
+    class GuardedHTTP(http.client.HTTPConnection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = policy.create_connection
+
+    class GuardedHTTPS(http.client.HTTPSConnection):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = policy.create_connection
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(GuardedHTTP, req)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(GuardedHTTPS, req, context=self._context)
+
+    return urllib.request.build_opener(
+        _NoRedirect, HTTPHandler, HTTPSHandler, urllib.request.ProxyHandler({})
+    )
 
 
 def post(
-    url: str, body: bytes, headers: dict[str, str], timeout: float
+    url: str, body: bytes, headers: dict[str, str], timeout: float, policy: AddressPolicy
 ) -> api_queries.AttemptResult:
-    """One HTTP POST; any exception becomes a failed result with the reason."""
+    """One HTTP POST; any exception becomes a failed result with the reason. Only the HTTP
+    status and a coarse kind of failure are stored (the delivery log is readable by read
+    tokens); the exception itself goes to this worker's log."""
     started, clock = now_utc(), time.perf_counter()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     code: int | None = None
     error: str | None = None
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _guarded_opener(policy).open(request, timeout=timeout) as response:
             code = response.status
             response.read(65536)
     except urllib.error.HTTPError as failure:
         code, error = failure.code, f"HTTP {failure.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as failure:
         reason = getattr(failure, "reason", failure)
-        error = f"{type(reason).__name__}: {reason}"
+        error = _coarse_error(reason)
+        log.warning("webhook POST failed: %s: %s", type(reason).__name__, reason)
     ok = code is not None and 200 <= code < 300
     if not ok and error is None:
         error = f"HTTP {code}"
@@ -151,11 +194,21 @@ def post(
     return api_queries.AttemptResult(started, ok, code, round(latency, 1), error)
 
 
+def _coarse_error(reason: object) -> str:
+    if isinstance(reason, AddressDenied):
+        return "blocked by the webhook address policy"
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        return "timed out"
+    return "connection failed"
+
+
 def deliver_once(
     sessions: sessionmaker[Session],
     delivery_id: int,
     config: WebhookConfig,
     rng: random.Random | None = None,
+    *,
+    outbound: Outbound,
 ) -> Outcome:
     """Make the delivery's next attempt if it is due, and book the result."""
     lease = now_utc() + timedelta(seconds=config.timeout_seconds + config.lease_seconds)
@@ -173,7 +226,8 @@ def deliver_once(
         if not sub.enabled:
             api_queries.finish_delivery(session, delivery_id, "dead", "subscription disabled")
             return Outcome(delivery_id, "dead", attempt, error="subscription disabled")
-        url, secret = sub.url, sub.secret
+        url = open_url(outbound.box, sub.url, sub.url_sealed)
+        secret = outbound.box.open(sub.secret)
     body = payload.encode()
     headers = {
         "Content-Type": "application/json",
@@ -183,7 +237,7 @@ def deliver_once(
         "X-VAD-Attempt": str(attempt),
         SIGNATURE_HEADER: signature_header(secret, body),
     }
-    result = post(url, body, headers, config.timeout_seconds)
+    result = post(url, body, headers, config.timeout_seconds, outbound.policy)
     return _book(sessions, delivery_id, attempt, result, config, rng)
 
 
@@ -248,12 +302,17 @@ def sweep(sessions: sessionmaker[Session], send: Sender, limit: int = 500) -> in
     return len(due)
 
 
-def register_webhook_tasks(app, config: WebhookConfig, sessions: sessionmaker[Session]) -> None:
+def register_webhook_tasks(
+    app, config: WebhookConfig, sessions: sessionmaker[Session], outbound: Outbound | None = None
+) -> None:
+    """`outbound` is needed only by a process that runs the delivery task."""
     send = celery_sender(app)
 
     @app.task(name=DELIVER_WEBHOOK, ignore_result=True)
     def deliver_webhook(delivery_id: int) -> str:
-        outcome = deliver_once(sessions, delivery_id, config)
+        if outbound is None:
+            raise RuntimeError("this process was not given the webhook outbound settings")
+        outcome = deliver_once(sessions, delivery_id, config, outbound=outbound)
         if outcome.retry_in is not None:
             send(delivery_id, outcome.retry_in)
         return outcome.status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
@@ -16,15 +16,30 @@ from vad.config import Settings
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
 
-def camera_out(camera: Camera, settings: Settings) -> CameraOut:
+# What a read token is told about a camera that is not online: the kind of problem, never what
+# answered on which port (that would make cameras a port scanner for anyone with a read token).
+GENERIC_REASON = "unavailable (details for admins and in the ingest log)"
+_KINDS = ("address not allowed", "authentication failed", "stream not found", "service stopped")
+
+
+def public_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return next((kind for kind in _KINDS if reason.startswith(kind)), GENERIC_REASON)
+
+
+def camera_out(camera: Camera, settings: Settings, admin: bool = True) -> CameraOut:
+    """The camera as the API shows it: URL redacted always, status detail to admins only."""
     seen = camera.kept_frames + camera.pruned_frames
     return CameraOut(
         id=camera.id,
         name=camera.name,
         url=camera.url,
+        has_credentials=camera.url_sealed is not None,
+        verify_tls=camera.verify_tls,
         enabled=camera.enabled,
         status=camera.status,
-        status_reason=camera.status_reason,
+        status_reason=camera.status_reason if admin else public_reason(camera.status_reason),
         status_at=camera.status_at,
         fps=camera.fps or settings.ingest.default_fps,
         fps_setting=camera.fps,
@@ -52,30 +67,46 @@ def _get(session, name: str) -> Camera:
 
 
 @router.get("", response_model=list[CameraOut])
-def list_cameras(sessions: Sessions, settings: AppSettings, _: ReadToken) -> list[CameraOut]:
+def list_cameras(sessions: Sessions, settings: AppSettings, caller: ReadToken) -> list[CameraOut]:
     with sessions() as session:
-        return [camera_out(c, settings) for c in queries.list_cameras(session)]
+        return [camera_out(c, settings, caller.admin) for c in queries.list_cameras(session)]
 
 
 @router.get("/{name}", response_model=CameraOut)
-def get_camera(name: str, sessions: Sessions, settings: AppSettings, _: ReadToken) -> CameraOut:
+def get_camera(
+    name: str, sessions: Sessions, settings: AppSettings, caller: ReadToken
+) -> CameraOut:
     with sessions() as session:
-        return camera_out(_get(session, name), settings)
+        return camera_out(_get(session, name), settings, caller.admin)
 
 
 @router.post("", response_model=CameraOut, status_code=201)
 def add_camera(
-    body: CameraIn, sessions: Sessions, settings: AppSettings, _: AdminToken
+    body: CameraIn, request: Request, sessions: Sessions, settings: AppSettings, _: AdminToken
 ) -> CameraOut:
-    """Connect a stream; the running service starts ingesting it within seconds."""
+    """Connect a stream; the running service starts ingesting it within seconds. The address
+    must pass the camera address policy (checked again at every connect); a file must be under
+    the media folder."""
     try:
-        url = validate_source_url(body.url)
+        url = validate_source_url(
+            body.url,
+            policy=request.app.state.camera_policy,
+            media_dir=settings.security.media_dir,
+            any_file=False,
+        )
     except ValueError as error:
         raise FieldError("url", str(error)) from None
     with transaction(sessions) as session:
         try:
             camera = queries.add_camera(
-                session, body.name, url, body.fps, body.loop, enabled=body.enabled
+                session,
+                body.name,
+                url,
+                body.fps,
+                body.loop,
+                enabled=body.enabled,
+                box=request.app.state.secret_box,
+                verify_tls=body.verify_tls,
             )
         except queries.CameraExists as error:
             raise FieldError("name", str(error), status=409) from None

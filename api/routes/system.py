@@ -70,15 +70,32 @@ def openapi(request: Request, _: ReadToken) -> JSONResponse:
 
 
 @router.get("/system/stages")
-def stages(settings: AppSettings, _: ReadToken) -> dict:
+def stages(settings: AppSettings, caller: ReadToken) -> dict:
     """Optional stages (embeddings, zero-shot, detector): on, or off with the command that turns
-    them on (`vad models pull NAME && vad models export NAME`)."""
+    them on (`vad models pull NAME && vad models export NAME`). Paths are shown relative to the
+    model folder (`$VAD_MODEL_DIR`): where the service lives on disk is not a reader's business."""
     from vad.encoders.registry import stage_status
 
     return {
-        "model_dir": str(settings.model_dir),
+        "model_dir": str(settings.model_dir) if caller.admin else "$VAD_MODEL_DIR",
         "stages": [
-            {"stage": s.stage, "model": s.model, "on": s.on, "reason": s.reason}
+            {
+                "stage": s.stage,
+                "model": s.model,
+                "on": s.on,
+                "reason": _relative(s.reason, settings),
+            }
             for s in stage_status(settings)
         ],
     }
+
+
+def _relative(text: str | None, settings: AppSettings) -> str | None:
+    """`text` with the model folder (absolute or as configured) written as $VAD_MODEL_DIR."""
+    if not text:
+        return text
+    for folder in sorted({str(settings.model_dir.resolve()), str(settings.model_dir)}, key=len)[
+        ::-1
+    ]:
+        text = text.replace(folder, "$VAD_MODEL_DIR")
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import select
@@ -20,7 +21,9 @@ from api.schemas import (
 from db import api_queries
 from db.api_models import WebhookDelivery, WebhookSubscription
 from db.models import Camera
+from db.secrets import seal_url
 from db.session import transaction
+from vad.address_policy import AddressDenied, AddressPolicy
 from workers.signing import new_webhook_secret
 from workers.webhooks import send_deliveries
 
@@ -36,6 +39,7 @@ def webhook_out(sub: WebhookSubscription) -> WebhookOut:
     return WebhookOut(
         id=sub.id,
         url=sub.url,
+        has_credentials=sub.url_sealed is not None,
         cameras=sub.cameras,
         min_score=sub.min_score,
         events=list(sub.events or []),
@@ -68,16 +72,36 @@ def list_webhooks(sessions: Sessions, _: ReadToken) -> list[WebhookOut]:
         return [webhook_out(s) for s in api_queries.list_subscriptions(session)]
 
 
+def _check_address(url: str, policy: AddressPolicy) -> None:
+    """Refuse a receiver the webhook address policy denies, when its host resolves now (it is
+    checked again on the resolved address of every delivery)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        policy.check_host(parts.hostname or "", port)
+    except AddressDenied as denied:
+        raise FieldError("url", f"webhook address not allowed: {denied}") from None
+    except OSError:
+        return
+
+
 @router.post("", response_model=WebhookCreated, status_code=201)
-def add_webhook(body: WebhookIn, sessions: Sessions, _: AdminToken) -> WebhookCreated:
+def add_webhook(
+    body: WebhookIn, request: Request, sessions: Sessions, _: AdminToken
+) -> WebhookCreated:
     """Subscribe a URL; the secret is returned once, so receivers can verify signatures."""
     secret = body.secret or new_webhook_secret()
+    url = str(body.url)
+    _check_address(url, request.app.state.webhook_policy)
+    box = request.app.state.secret_box
+    shown, sealed = seal_url(box, url, query=True)
     with transaction(sessions) as session:
         _check_cameras(session, body.cameras)
         sub = api_queries.add_subscription(
             session,
-            url=str(body.url),
-            secret=secret,
+            url=shown,
+            url_sealed=sealed,
+            secret=box.seal(secret),
             cameras=body.cameras,
             min_score=body.min_score,
             events=sorted(set(body.events)),
@@ -115,7 +139,20 @@ def remove_webhook(webhook_id: WebhookId, sessions: Sessions, _: AdminToken) -> 
     return Response(status_code=204)
 
 
-def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
+# Delivery errors are stored coarse (workers/webhooks.py); older rows may hold details, which a
+# read token does not see.
+_COARSE = ("blocked by the webhook address policy", "timed out", "connection failed")
+
+
+def public_error(error: str | None) -> str | None:
+    if error is None or error in _COARSE or error.startswith("HTTP "):
+        return error
+    return "delivery failed"
+
+
+def delivery_out(delivery: WebhookDelivery, attempts: list, admin: bool = True) -> DeliveryOut:
+    """The delivery and its attempts; error details only for admins."""
+    shown = (lambda e: e) if admin else public_error
     return DeliveryOut(
         id=delivery.id,
         event_id=delivery.event_id,
@@ -126,10 +163,15 @@ def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
         next_attempt_at=delivery.next_attempt_at,
         last_status_code=delivery.last_status_code,
         last_latency_ms=delivery.last_latency_ms,
-        last_error=delivery.last_error,
+        last_error=shown(delivery.last_error),
         created_at=delivery.created_at,
         delivered_at=delivery.delivered_at,
-        log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+        log=[
+            AttemptOut.model_validate(a, from_attributes=True).model_copy(
+                update={"error": shown(a.error)}
+            )
+            for a in attempts
+        ],
     )
 
 
@@ -137,7 +179,7 @@ def delivery_out(delivery: WebhookDelivery, attempts: list) -> DeliveryOut:
 def list_deliveries(
     webhook_id: WebhookId,
     sessions: Sessions,
-    _: ReadToken,
+    caller: ReadToken,
     status: Annotated[Literal["pending", "delivered", "dead"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # BIGINT in SQL
@@ -147,7 +189,7 @@ def list_deliveries(
         _get(session, webhook_id)
         rows = api_queries.list_deliveries(session, webhook_id, status, limit, offset)
         attempts = api_queries.delivery_attempts(session, [d.id for d in rows])
-        return [delivery_out(d, attempts[d.id]) for d in rows]
+        return [delivery_out(d, attempts[d.id], caller.admin) for d in rows]
 
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut)

@@ -9,10 +9,12 @@ from pathlib import Path
 import typer
 
 from db import queries
+from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import SourceError, validate_source_url
 from service.commands.rules import rules
 from service.context import fail, get_context
+from vad.address_policy import camera_policy
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
 app.command("rules")(rules)  # watch rules for zero-shot scoring
@@ -34,23 +36,34 @@ def add(
     context: str = typer.Option(
         None, "--context", help="What this place is and what is normal here (stage-2 prompts)."
     ),
+    verify_tls: bool = typer.Option(
+        True,
+        "--verify-tls/--no-verify-tls",
+        help="Check rtsps/https certificates (turn off only for a camera with a self-signed one).",
+    ),
 ) -> None:
-    """Connect a camera stream; the running service starts ingesting it within seconds."""
+    """Connect a camera stream; the running service starts ingesting it within seconds. A
+    password in the URL is stored encrypted and shown nowhere (`***`)."""
     app_ctx = get_context(ctx)
+    settings = app_ctx.settings
     try:
-        url = validate_source_url(url)
+        url = validate_source_url(url, policy=camera_policy(settings))
     except ValueError as error:
         fail(str(error))
     if fps is not None and not 0 < fps <= 60:
         fail("--fps must be in (0, 60]")
+    box = SecretBox.from_file(settings.key_file())
     with transaction(app_ctx.sessions()) as session:
         try:
-            camera = queries.add_camera(session, name, url, fps, loop, enabled=not disabled)
+            camera = queries.add_camera(
+                session, name, url, fps, loop, enabled=not disabled, box=box, verify_tls=verify_tls
+            )
         except queries.CameraExists as error:
             fail(str(error))
         camera.threshold = threshold
         camera.context = context
-    typer.echo(f"camera {name!r} added ({url})")
+        shown = camera.url
+    typer.echo(f"camera {name!r} added ({shown})")
 
 
 @app.command("context")
@@ -87,7 +100,8 @@ def list_(
     rows = [
         {
             "name": c.name,
-            "url": c.url,
+            "url": c.url,  # credentials are stored apart, encrypted: this shows ***
+            "has_credentials": c.url_sealed is not None,
             "fps": c.fps or settings.ingest.default_fps,
             "status": c.status if not c.status_reason else f"{c.status}: {c.status_reason}",
             "enabled": c.enabled,
@@ -152,7 +166,8 @@ def learn(
         except queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
-        camera_id, url = camera.id, camera.url
+        camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
+        url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
     objects = looks = None
@@ -162,9 +177,10 @@ def learn(
             origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
             clips = file_clips(files, fps, settings.ingest)
         else:
-            origin = f"{url} live, {minutes:g} min"
+            origin = f"{shown_url} live, {minutes:g} min"  # stored: never the credentials
             typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
-            clips = live_clips(url, minutes, fps, settings.ingest)
+            policy = camera_policy(settings)
+            clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
         started = time.perf_counter()
         for wrapper in (recorder, looks_recorder):
             clips = wrapper.wrap(clips) if wrapper is not None else clips

@@ -10,6 +10,7 @@ import typer
 
 from db import queries
 from db.models import Camera
+from db.secrets import SecretBox, open_url, seal_url
 from db.session import make_engine, make_sessionmaker, transaction
 from service.commands.incidents import format_incident, incident_dict
 from service.context import fail, get_context, stop_event_on_signals
@@ -18,6 +19,7 @@ from service.supervisor import Stack
 from vad.config import Settings
 from vad.encoders.registry import stage_status
 from vad.stage2.loading import stage2_status
+from vad.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,13 @@ def run(
     stack = _start(settings, workers)
     try:
         sessions = make_sessionmaker(make_engine(stack.endpoints.database_url))
-        camera_id = _ensure_camera(sessions, camera, url, loop)
+        box = SecretBox.from_file(settings.key_file())
+        camera_id = _ensure_camera(sessions, camera, url, loop, box)
         if learn is not None:
             _learn_if_missing(ctx, sessions, camera, camera_id, learn)
         _enable(sessions, camera_id)
         typer.echo(
-            f"watching {url} as camera {camera!r}; incidents appear below "
+            f"watching {redact_url(url)} as camera {camera!r}; incidents appear below "
             "(`vad incidents` lists them)."
         )
         tail = threading.Thread(target=_tail_incidents, args=(sessions, stop), daemon=True)
@@ -113,14 +116,15 @@ def _demo_clip() -> str:
     fail("no demo footage found; pass a video file or stream URL: vad run PATH_OR_URL")
 
 
-def _ensure_camera(sessions, name: str, url: str, loop: bool) -> int:
+def _ensure_camera(sessions, name: str, url: str, loop: bool, box: SecretBox) -> int:
     with transaction(sessions) as session:
         try:
             camera = queries.get_camera(session, name)
         except queries.CameraNotFound:
-            return queries.add_camera(session, name, url, None, loop, enabled=False).id
-        if camera.url != url:
-            camera.url, camera.loop, camera.resume_index = url, loop, 0
+            return queries.add_camera(session, name, url, None, loop, enabled=False, box=box).id
+        if open_url(box, camera.url, camera.url_sealed) != url:
+            camera.url, camera.url_sealed = seal_url(box, url)
+            camera.loop, camera.resume_index = loop, 0
         return camera.id
 
 
@@ -260,6 +264,7 @@ def ingest(ctx: typer.Context) -> None:
     """(internal) Read every enabled camera and publish kept frames to Kafka."""
     from ingest.publisher import FramePublisher
     from ingest.service import IngestService
+    from vad.address_policy import camera_policy
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
@@ -267,7 +272,8 @@ def ingest(ctx: typer.Context) -> None:
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     try:
-        IngestService(settings.ingest, sessions, publisher).run(stop)
+        box = SecretBox.from_file(settings.key_file())
+        IngestService(settings.ingest, sessions, publisher, box, camera_policy(settings)).run(stop)
     finally:
         publisher.close()
 

@@ -25,7 +25,7 @@ from db.models import FrameScore, Incident
 from db.session import transaction
 from vad.config import IncidentConfig, WebhookConfig
 from workers.tracker import advance_tracker
-from workers.webhooks import deliver_once, enqueue_incident_event, sweep
+from workers.webhooks import Outbound, deliver_once, enqueue_incident_event, sweep
 
 pytestmark = pytest.mark.integration
 
@@ -138,6 +138,11 @@ CONFIG = WebhookConfig(
 )
 
 
+def outbound(pipeline) -> Outbound:
+    """The test settings' webhook policy (127.0.0.1 allowlisted) and key."""
+    return Outbound.from_settings(pipeline.settings)
+
+
 def wait_due(sessions, delivery_id: int) -> None:
     with sessions() as session:
         due = session.execute(
@@ -155,28 +160,34 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
     sub_id, [delivery] = setup_event(pipeline, hook.url)
     sessions = pipeline.sessions
 
-    first = deliver_once(sessions, delivery, CONFIG)
+    first = deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
     assert (first.status, first.attempt, first.status_code) == ("pending", 1, 500)
     assert first.retry_in == pytest.approx(0.3)
-    assert deliver_once(sessions, delivery, CONFIG).status == "skipped"  # not due yet
+    assert (
+        deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
+    )  # not due yet
 
     wait_due(sessions, delivery)
     in_flight = {}
     worker = threading.Thread(
-        target=lambda: in_flight.update(out=deliver_once(sessions, delivery, CONFIG))
+        target=lambda: in_flight.update(
+            out=deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
+        )
     )
     worker.start()
     time.sleep(0.2)  # attempt 2 is now waiting on the hanging receiver
-    assert deliver_once(sessions, delivery, CONFIG).status == "skipped"  # leased, no double send
+    assert (
+        deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
+    )  # leased, no double send
     worker.join()
     second = in_flight["out"]
     assert (second.status, second.attempt, second.status_code) == ("pending", 2, None)
     assert "timed out" in second.error.lower() and second.retry_in == pytest.approx(0.6)
 
     wait_due(sessions, delivery)
-    third = deliver_once(sessions, delivery, CONFIG)
+    third = deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
     assert (third.status, third.attempt, third.status_code) == ("delivered", 3, 200)
-    assert deliver_once(sessions, delivery, CONFIG).status == "skipped"
+    assert deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
 
     assert len(hook.requests) == 3
     bodies = [independent_verify(SECRET, h, b) for h, b, _ in hook.requests]
@@ -217,9 +228,14 @@ def test_dead_letter_after_max_attempts_then_redelivery_keeps_the_id(pipeline, r
     statuses = []
     for _ in range(CONFIG.max_attempts):
         wait_due(pipeline.sessions, delivery)
-        statuses.append(deliver_once(pipeline.sessions, delivery, CONFIG).status)
+        statuses.append(
+            deliver_once(pipeline.sessions, delivery, CONFIG, outbound=outbound(pipeline)).status
+        )
     assert statuses == ["pending", "pending", "dead"]
-    assert deliver_once(pipeline.sessions, delivery, CONFIG).status == "skipped"
+    assert (
+        deliver_once(pipeline.sessions, delivery, CONFIG, outbound=outbound(pipeline)).status
+        == "skipped"
+    )
     assert (
         pipeline.scalar(
             "SELECT status || ':' || attempts || ':' || last_status_code FROM webhook_deliveries"
@@ -240,7 +256,10 @@ def test_dead_letter_after_max_attempts_then_redelivery_keeps_the_id(pipeline, r
 
     sent = []
     assert sweep(pipeline.sessions, lambda i, _delay: sent.append(i)) == 1 and sent == [delivery]
-    assert deliver_once(pipeline.sessions, delivery, CONFIG).status == "delivered"
+    assert (
+        deliver_once(pipeline.sessions, delivery, CONFIG, outbound=outbound(pipeline)).status
+        == "delivered"
+    )
     ids = {independent_verify(SECRET, h, b)["id"] for h, b, _ in hook.requests}
     assert len(hook.requests) == 4 and len(ids) == 1
     metrics = client.get("/metrics", headers=auth).text

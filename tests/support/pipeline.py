@@ -3,6 +3,7 @@ Redis database on the session's embedded servers, and its own `vad` processes.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -134,6 +135,9 @@ def database_only(request) -> None:
         pytest.skip("database-only test: runs once, with the embedded broker")
 
 
+TEST_ALLOWLIST = ["127.0.0.1/32"]
+
+
 def make_pipeline(endpoints: Endpoints, tmp_path: Path, **overrides: str) -> Pipeline:
     """A fresh database + topic + Redis db on the shared servers, and env for `vad` processes."""
     tag = uuid.uuid4().hex[:10]
@@ -160,10 +164,14 @@ def make_pipeline(endpoints: Endpoints, tmp_path: Path, **overrides: str) -> Pip
         "VAD_INGEST__OFFLINE_AFTER_FAILURES": "4",
         "VAD_INGEST__STATUS_INTERVAL_SECONDS": "0.5",
         "PYTHONUNBUFFERED": "1",
+        # test cameras and receivers listen on this machine (the policy denies loopback)
+        "VAD_SECURITY__ALLOWLIST": json.dumps(TEST_ALLOWLIST),
         **overrides,
     }
     settings = Settings(
         _env_file=None,
+        data_dir=tmp_path / "var",  # the same key file as the `vad` processes of the test
+        security={"allowlist": TEST_ALLOWLIST},
         database_url=database_url,
         kafka_bootstrap=endpoints.kafka_bootstrap,
         celery_broker=broker,

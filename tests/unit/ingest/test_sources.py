@@ -86,8 +86,8 @@ def test_validate_rejects_non_video_file(tmp_path: Path) -> None:
         validate_source_url(str(text))
 
 
-def test_redact_hides_password() -> None:
-    assert redact_url("rtsp://admin:secret@cam/x") == "rtsp://admin:***@cam/x"
+def test_redact_hides_credentials() -> None:
+    assert redact_url("rtsp://admin:secret@cam/x") == "rtsp://***@cam/x"
     assert redact_url("rtsp://cam/x") == "rtsp://cam/x"
 
 
