@@ -448,7 +448,7 @@ class SecurityConfig(_Section):
         default_factory=list,
         description=(
             "Networks (CIDR) cameras and webhooks may reach even where their policy denies "
-            "loopback or private addresses, e.g. [\"127.0.0.1/32\"] for a local RTSP relay. "
+            'loopback or private addresses, e.g. ["127.0.0.1/32"] for a local RTSP relay. '
             "Link-local and cloud metadata addresses stay denied."
         ),
     )
