@@ -1,15 +1,23 @@
-"""Gathering an incident's frames back from Kafka (the retained log is the video archive)."""
+"""Gathering an incident's frames back from Kafka (the retained log is the video archive).
+
+Bounded work per request: the clip spans at most `max_seconds` (around the incident's peak when
+the incident plus padding is longer), only this camera's records are decoded (other cameras
+share the partition: their records are skipped by key, undecoded), and every decoded frame goes
+straight to the encoder, so memory does not grow with the clip's length. Each export reads with
+its own Kafka consumer: KafkaConsumer is not thread-safe and the API serves requests on threads.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import FrameScore, Incident, Window
+from vad.clips import ClipFile
 from vad.codec import decode_jpeg
 from workers.kafka_log import FrameReader, WindowUnavailable
 
@@ -18,13 +26,29 @@ class ClipUnavailable(Exception):
     """The frames are gone from the log (retention) or were never kept."""
 
 
-def incident_frames(
-    session: Session, reader: FrameReader, incident: Incident, pad_seconds: float
-) -> tuple[list[np.ndarray], float]:
-    """Decoded frames from `pad_seconds` before the incident to `pad_seconds` after it, in capture
-    order, and their mean frame rate."""
+@dataclass(frozen=True)
+class ClipPlan:
+    """Which records make the clip: per log (topic, partition) the wanted offsets, in order."""
+
+    camera_key: bytes
+    logs: list[tuple[str, int, list[int]]]
+    fps: float
+    start: datetime
+    end: datetime
+    truncated: bool
+
+
+def plan_clip(
+    session: Session, incident: Incident, pad_seconds: float, max_seconds: float
+) -> ClipPlan:
+    """The incident ±pad_seconds, cut to `max_seconds` centred on its peak when longer."""
     start = incident.started_at - timedelta(seconds=pad_seconds)
     end = (incident.ended_at or incident.updated_at) + timedelta(seconds=pad_seconds)
+    truncated = (end - start).total_seconds() > max_seconds
+    if truncated:
+        half = timedelta(seconds=max_seconds / 2)
+        centre = min(max(incident.peak_at, start + half), end - half)
+        start, end = centre - half, centre + half
     rows = session.execute(
         select(Window.topic, Window.partition, FrameScore.kafka_offset, FrameScore.captured_at)
         .join(Window, Window.id == FrameScore.window_id)
@@ -38,21 +62,36 @@ def incident_frames(
     if not rows:
         raise ClipUnavailable(f"no scored frames between {start} and {end}")
     by_log: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for topic, partition, offset, _ in rows:
+    first_seen: dict[tuple[str, int], datetime] = {}
+    for topic, partition, offset, captured in rows:
         by_log[(topic, partition)].append(offset)
-    images: dict[tuple[str, int, int], np.ndarray] = {}
-    for (topic, partition), offsets in by_log.items():
-        try:
-            records = reader.read_range(topic, partition, min(offsets), max(offsets))
-        except WindowUnavailable as gone:
-            raise ClipUnavailable(str(gone)) from None
-        wanted = set(offsets)
-        for record in records:
-            if record.offset in wanted and (image := decode_jpeg(record.value)) is not None:
-                images[(topic, partition, record.offset)] = image
-    frames = [images[(t, p, o)] for t, p, o, _ in rows if (t, p, o) in images]
-    if not frames:
-        raise ClipUnavailable("the incident's frames could not be read back")
+        first_seen.setdefault((topic, partition), captured)
+    logs = [(t, p, sorted(by_log[(t, p)])) for t, p in sorted(by_log, key=first_seen.get)]
     span = (rows[-1][3] - rows[0][3]).total_seconds()
     fps = (len(rows) - 1) / span if span > 0 else 10.0
-    return frames, max(1.0, min(fps, 60.0))
+    key = str(incident.camera_id).encode()
+    return ClipPlan(key, logs, max(1.0, min(fps, 60.0)), start, end, truncated)
+
+
+def write_clip(plan: ClipPlan, bootstrap: str, clip: ClipFile, timeout: float = 15.0) -> int:
+    """Decode the plan's frames into `clip` with a consumer of its own; the frame count.
+    Raises ClipUnavailable (frames gone), TimeoutError (the log did not answer in time)."""
+    reader = FrameReader(bootstrap)
+    try:
+        for topic, partition, offsets in plan.logs:
+            wanted = set(offsets)
+            try:
+                records = reader.iter_range(topic, partition, offsets[0], offsets[-1], timeout)
+                for record in records:
+                    if record.offset not in wanted or record.key != plan.camera_key:
+                        continue  # another camera's frame in the same partition: not decoded
+                    image = decode_jpeg(record.value)
+                    if image is not None:
+                        clip.write(image)
+            except WindowUnavailable as gone:
+                raise ClipUnavailable(str(gone)) from None
+    finally:
+        reader.close()
+    if clip.frames == 0:
+        raise ClipUnavailable("the incident's frames could not be read back")
+    return clip.frames

@@ -8,7 +8,9 @@ they were the old frames.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
@@ -74,11 +76,16 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
 
 
 class FrameReader:
-    """Reads offset ranges back from the frames topic; one long-lived consumer per process."""
+    """Reads offset ranges back from the frames topic; one long-lived consumer per reader.
+
+    KafkaConsumer is not thread-safe: a lock serializes calls on a shared reader, and a reader
+    that serves concurrent requests for long reads (clip export) should be one per request.
+    """
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self._consumer: KafkaConsumer | None = None
+        self._lock = threading.RLock()
 
     def _get(self) -> KafkaConsumer:
         if self._consumer is None:
@@ -94,6 +101,14 @@ class FrameReader:
         self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
     ) -> list[LogRecord]:
         """All records with first <= offset <= last, in order."""
+        with self._lock:
+            return list(self.iter_range(topic, partition, first, last, timeout))
+
+    def iter_range(
+        self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
+    ) -> Iterator[LogRecord]:
+        """The records with first <= offset <= last, in order, as they arrive (a long range is
+        never held in memory). Use from one thread at a time; TimeoutError past `timeout`."""
         consumer = self._get()
         tp = TopicPartition(topic, partition)
         try:
@@ -116,18 +131,19 @@ class FrameReader:
             )
         consumer.assign([tp])
         consumer.seek(tp, first)
-        records: list[LogRecord] = []
+        position = first - 1
         deadline = time.monotonic() + timeout
-        while not records or records[-1].offset < last:
+        while position < last:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic}[{partition}] {first}..{last} timed out")
             for batch in consumer.poll(timeout_ms=500, max_records=500).values():
-                records.extend(
-                    LogRecord(r.offset, r.key, r.value, list(r.headers or []))
-                    for r in batch
-                    if r.offset <= last
-                )
-        return records
+                for r in batch:
+                    if position < r.offset <= last:
+                        position = r.offset
+                        deadline = time.monotonic() + timeout  # progress: a long range is fine
+                        yield LogRecord(r.offset, r.key, r.value, list(r.headers or []))
+                    elif r.offset > last:
+                        position = last
 
     def read_one(self, topic: str, partition: int, offset: int) -> LogRecord:
         return self.read_range(topic, partition, offset, offset)[0]

@@ -3,20 +3,25 @@ clip export from the frames retained in Kafka."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
+from kafka.errors import KafkaError
+from starlette.background import BackgroundTask
 
-from api.deps import ReadToken, Sessions
+from api.deps import AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint, Stage2Out
 from db import api_queries
 from db import stage2 as s2
 from db.models import Incident
-from vad.clips import CONTAINERS, encode_clip
-from workers.clips import ClipUnavailable, incident_frames
+from vad.clips import CONTAINERS, ClipFile
+from workers.clips import ClipUnavailable, plan_clip, write_clip
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 Sort = Literal[
@@ -96,15 +101,6 @@ def list_incidents(
     return IncidentPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def _thin(points: list, limit: int) -> list:
-    """Keep at most `limit` points, evenly spaced, always including the last one."""
-    if len(points) <= limit:
-        return points
-    step = len(points) / limit
-    picked = [points[int(i * step)] for i in range(limit - 1)]
-    return picked + [points[-1]]
-
-
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> IncidentDetail:
     """One incident with its score curve: every scored frame of its camera from start to end."""
@@ -114,9 +110,11 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
             raise HTTPException(404, f"no incident {incident_id}")
         incident, camera, has_key_frame = found
         end = incident.ended_at if incident.status == "closed" else None
-        curve = api_queries.score_curve(session, incident.camera_id, incident.started_at, end)
+        curve = api_queries.score_curve(
+            session, incident.camera_id, incident.started_at, end, MAX_CURVE_POINTS
+        )
         stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
-    points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in _thin(curve, MAX_CURVE_POINTS)]
+    points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in curve]
     return IncidentDetail(
         **incident_fields(incident, camera, has_key_frame),
         score_curve=points,
@@ -135,7 +133,8 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
         200: {"content": {"video/mp4": {}, "video/webm": {}}},
         404: {"description": "No such incident"},
         410: {"description": "The frames are no longer retained"},
-        503: {"description": "Kafka is not configured for this API"},
+        503: {"description": "Kafka is not configured, or too many clips are being exported"},
+        504: {"description": "The Kafka log did not answer in time"},
     },
 )
 def clip(
@@ -143,30 +142,67 @@ def clip(
     container: Literal["mp4", "webm"],
     request: Request,
     sessions: Sessions,
+    settings: AppSettings,
     _: ReadToken,
     pad_seconds: float = Query(5.0, ge=0, le=300, description="Seconds before and after."),
-) -> Response:
+) -> FileResponse:
     """The incident ±pad_seconds from the frames retained in Kafka: `.mp4` (MPEG-4 Part 2, for
-    video tools) or `.webm` (VP8, plays in browsers)."""
+    video tools) or `.webm` (VP8, plays in browsers). At most `security.max_clip_seconds`
+    (centred on the peak, `X-Clip-Truncated: true`); at most `security.clip_concurrency`
+    exports at once (503 with Retry-After beyond)."""
     reader = request.app.state.frame_reader
     if reader is None:
         raise HTTPException(503, "clip export needs the Kafka log (VAD_KAFKA_BOOTSTRAP)")
+    slots = request.app.state.clip_slots
+    if not slots.acquire(blocking=False):
+        raise HTTPException(
+            503, "too many clip exports running; try again shortly", headers={"Retry-After": "5"}
+        )
+    try:
+        plan, path = _export(
+            incident_id, container, reader.bootstrap, sessions, settings, pad_seconds
+        )
+    finally:
+        slots.release()
+    headers = {"X-Clip-Truncated": "true"} if plan.truncated else {}
+    return FileResponse(
+        path,
+        media_type=CONTAINERS[container][1],
+        filename=f"incident-{incident_id}.{container}",
+        headers=headers,
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+def _export(incident_id, container, bootstrap, sessions, settings, pad_seconds):
+    """(plan, path of the encoded clip): errors mapped to 404/410/504/503."""
     with sessions() as session:
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise HTTPException(404, f"no incident {incident_id}")
         try:
-            frames, fps = incident_frames(session, reader, incident, pad_seconds)
+            plan = plan_clip(session, incident, pad_seconds, settings.security.max_clip_seconds)
         except ClipUnavailable as gone:
             raise HTTPException(
                 410, f"clip of incident {incident_id} unavailable: {gone}"
             ) from None
-    filename = f"incident-{incident_id}.{container}"
-    return Response(
-        encode_clip(frames, fps, container),
-        media_type=CONTAINERS[container][1],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    encoded = ClipFile(plan.fps, container)
+    try:
+        write_clip(plan, bootstrap, encoded)
+        return plan, encoded.finish()
+    except ClipUnavailable as gone:
+        encoded.discard()
+        raise HTTPException(410, f"clip of incident {incident_id} unavailable: {gone}") from None
+    except TimeoutError:
+        encoded.discard()
+        raise HTTPException(504, "the frame log did not answer in time; try again") from None
+    except (KafkaError, OSError) as error:
+        encoded.discard()
+        log.warning("clip export of incident %s: %s", incident_id, error)
+        raise HTTPException(503, "the frame log is unavailable; try again") from None
+    except BaseException:
+        encoded.discard()
+        raise
 
 
 @router.get(
