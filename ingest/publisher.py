@@ -291,13 +291,15 @@ class FramePublisher:
             log.warning("cannot publish end of stream for camera %s: %s", camera_id, error)
 
     def fit(self, image: np.ndarray) -> np.ndarray:
+        """Downscale (aspect kept) to at most `max_width` wide and, so that a tall frame from
+        a broken or hostile camera cannot publish a huge record, at most twice that high."""
         height, width = image.shape[:2]
-        if width <= self.config.max_width:
+        max_height = 2 * self.config.max_width
+        if width <= self.config.max_width and height <= max_height:
             return image
-        scale = self.config.max_width / width
-        return cv2.resize(
-            image, (self.config.max_width, round(height * scale)), interpolation=cv2.INTER_AREA
-        )
+        scale = min(self.config.max_width / width, max_height / height)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Hand every queued frame to the producer, then wait for the broker's answers."""
