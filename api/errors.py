@@ -35,6 +35,11 @@ def _body(errors: list[dict]) -> dict:
 async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":  # loc is ("body", <character position>)
+            position = err.get("loc", ("body", "?"))[-1]
+            message = f"body is not valid JSON (at character {position}): {err.get('msg', '')}"
+            errors.append({"field": "body", "location": "body", "message": message})
+            continue
         field, location = _field(err.get("loc", ()))
         errors.append({"field": field, "location": location, "message": err.get("msg", "")})
     return JSONResponse(_body(errors), status_code=422)

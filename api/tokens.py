@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from api.security import SCOPES, hash_token, new_token_secret
 from db import api_queries
+from db.queries import now_utc
 
 
-def create_token(session: Session, name: str, scope: str) -> str:
-    """Store a new token's hash and return its secret: the only time anyone sees it."""
+def create_token(session: Session, name: str, scope: str, ttl_days: float | None = None) -> str:
+    """Store a new token's hash and return its secret: the only time anyone sees it. With
+    `ttl_days` the token stops working that many days from now."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     name = name.strip()
@@ -17,5 +21,6 @@ def create_token(session: Session, name: str, scope: str) -> str:
         raise ValueError("token name must be 1-100 characters")
     secret = new_token_secret()
     scopes = ["read", "admin"] if scope == "admin" else ["read"]
-    api_queries.add_token(session, name, hash_token(secret), scopes)
+    expires = now_utc() + timedelta(days=ttl_days) if ttl_days else None
+    api_queries.add_token(session, name, hash_token(secret), scopes, expires)
     return secret

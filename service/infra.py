@@ -105,8 +105,7 @@ class ManagedProcess:
                 f"port {self.port} for {self.name} is taken (another `vad up` running? "
                 f"set the port with VAD_EMBEDDED_* settings)"
             )
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log_file:
+        with open_log(self.log_path) as log_file:
             self.process = subprocess.Popen(
                 self.argv, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -124,6 +123,15 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def open_log(path: Path):
+    """A log file opened for appending, readable by its owner and group only (0640): logs name
+    cameras, receivers and errors, which are nobody else's business on a shared machine."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    os.fchmod(descriptor, 0o640)  # files created by older versions were 0644
+    return os.fdopen(descriptor, "ab")
 
 
 def tansu_process(port: int, log_dir: Path) -> ManagedProcess:

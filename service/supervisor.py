@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from db.models import Window
 from db.session import make_engine, make_sessionmaker, upgrade_database
-from service.infra import Infrastructure, clear_endpoints, write_endpoints
+from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
 from vad.config import Endpoints, Settings
 from vad.stage2.loading import stage2_status
 from workers.kafka_log import ensure_topic
@@ -45,8 +45,7 @@ class Child:
     backoff: float = field(default=0.5)
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as out:
+        with open_log(self.log_path) as out:
             self.process = subprocess.Popen(
                 self.argv,
                 env=self.env,

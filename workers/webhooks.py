@@ -183,7 +183,7 @@ def post(
             response.read(65536)
     except urllib.error.HTTPError as failure:
         code, error = failure.code, f"HTTP {failure.code}"
-    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as failure:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, AddressDenied) as failure:
         reason = getattr(failure, "reason", failure)
         error = _coarse_error(reason)
         log.warning("webhook POST failed: %s: %s", type(reason).__name__, reason)

@@ -68,7 +68,7 @@ def _searcher(request: Request) -> Searcher:
 def search(
     request: Request,
     sessions: Sessions,
-    _: ReadToken,
+    caller: ReadToken,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What happened, in words")],
     camera: Annotated[str | None, Query(max_length=100, description="Camera name")] = None,
     since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
@@ -76,6 +76,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     moments: Annotated[bool, Query(description="Also ground the query in frame embeddings")] = True,
 ) -> SearchOut:
+    request.app.state.search_limiter.hit(caller.name)  # ~0.6 s of CPU each: 429 past budget
     since, until = _aware(since), _aware(until)
     if since and until and since > until:
         raise FieldError("until", "must not be before since", location="query")

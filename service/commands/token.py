@@ -17,11 +17,19 @@ def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Unique name, e.g. who or what uses the token."),
     scope: str = typer.Option("read", "--scope", help="read, or admin (may also change things)."),
+    expires_days: float = typer.Option(
+        None,
+        "--expires-days",
+        min=0.001,
+        help="Stop working after this many days (default: security.token_ttl_days, else never).",
+    ),
 ) -> None:
     """Create a token and print its secret once; only its hash is stored."""
-    with transaction(get_context(ctx).sessions()) as session:
+    app_ctx = get_context(ctx)
+    ttl = expires_days or app_ctx.settings.security.token_ttl_days
+    with transaction(app_ctx.sessions()) as session:
         try:
-            secret = create_token(session, name, scope)
+            secret = create_token(session, name, scope, ttl)
         except (ValueError, api_queries.TokenExists) as error:
             fail(str(error))
     typer.echo(secret)
@@ -37,7 +45,8 @@ def list_(ctx: typer.Context) -> None:
         typer.echo("no tokens; create one with `vad token create NAME --scope admin`")
     for t in tokens:
         used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-        typer.echo(f"{t.name:<24} {','.join(t.scopes):<12} last used {used}")
+        expires = f", expires {t.expires_at.isoformat(timespec='seconds')}" if t.expires_at else ""
+        typer.echo(f"{t.name:<24} {','.join(t.scopes):<12} last used {used}{expires}")
 
 
 @app.command("revoke")
