@@ -22,8 +22,8 @@ RUN apt-get update \
 # Non-root user. The uid is fixed (same in Dockerfile.gpu) so both images share the `models` volume.
 RUN groupadd --system --gid 10001 vad \
     && useradd --system --uid 10001 --gid vad --home-dir /app --shell /usr/sbin/nologin vad \
-    && mkdir -p /app /models /var/lib/vad \
-    && chown vad:vad /models /var/lib/vad
+    && mkdir -p /app /models /var/lib/vad /secrets \
+    && chown vad:vad /models /var/lib/vad && chmod 700 /secrets && chown vad:vad /secrets
 
 WORKDIR /app
 

@@ -35,7 +35,7 @@ class AppContext:
                 fail(str(error))
             from db.session import upgrade_database
 
-            upgrade_database(url)
+            upgrade_database(url, self.settings.key_file())
             self._sessions = make_sessionmaker(make_engine(url))
         return self._sessions
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from db.models import Window
+from db.secrets import load_or_create_key
 from db.session import make_engine, make_sessionmaker, upgrade_database
 from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
 from vad.config import Endpoints, Settings
@@ -125,7 +126,8 @@ class Stack:
     def start(self) -> Endpoints:
         endpoints = self.infra.start()
         try:
-            upgrade_database(endpoints.database_url)
+            load_or_create_key(self.settings.key_file())  # before children race to create it
+            upgrade_database(endpoints.database_url, self.settings.key_file())
             ensure_topic(
                 endpoints.kafka_bootstrap, self.settings.kafka_topic, self.settings.kafka_partitions
             )

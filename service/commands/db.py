@@ -16,5 +16,5 @@ def upgrade(ctx: typer.Context) -> None:
     settings = get_context(ctx).settings
     if not settings.database_url:
         fail("set VAD_DATABASE_URL (the embedded stack upgrades itself on `vad up`)")
-    upgrade_database(settings.database_url)
+    upgrade_database(settings.database_url, settings.key_file())
     typer.echo("database schema is up to date")
