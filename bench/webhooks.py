@@ -47,7 +47,7 @@ from service.infra import Infrastructure  # noqa: E402
 from vad.config import Settings  # noqa: E402
 from workers.tracker import advance_tracker  # noqa: E402
 from workers.webhook_worker import webhook_config  # noqa: E402
-from workers.webhooks import deliver_once, enqueue_incident_event  # noqa: E402
+from workers.webhooks import Outbound, deliver_once, enqueue_incident_event  # noqa: E402
 
 
 class Receiver:
@@ -87,7 +87,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def throughput(sessions, config, receiver: Receiver, n: int, threads: int) -> dict:
+def throughput(sessions, config, outbound, receiver: Receiver, n: int, threads: int) -> dict:
     now = datetime.now(UTC)
     with transaction(sessions) as session:
         camera = queries.add_camera(session, "bulk", "rtsp://10.0.0.1/bulk", None, False)
@@ -105,7 +105,9 @@ def throughput(sessions, config, receiver: Receiver, n: int, threads: int) -> di
     assert len(ids) == n, len(ids)
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        outcomes = list(pool.map(lambda d: deliver_once(sessions, d, config), ids))
+        outcomes = list(
+            pool.map(lambda d: deliver_once(sessions, d, config, outbound=outbound), ids)
+        )
     elapsed = time.perf_counter() - start
     delivered = sum(o.status == "delivered" for o in outcomes)
     assert delivered == n, f"only {delivered} of {n} delivered"
@@ -118,7 +120,7 @@ def throughput(sessions, config, receiver: Receiver, n: int, threads: int) -> di
     }
 
 
-def open_to_received(sessions, settings, config, receiver: Receiver, trials: int) -> dict:
+def open_to_received(sessions, settings, config, outbound, receiver: Receiver, trials: int) -> dict:
     base = time.time() - 3600
     with transaction(sessions) as session:
         camera = queries.add_camera(session, "tracked", "rtsp://10.0.0.1/tracked", None, False)
@@ -172,7 +174,7 @@ def open_to_received(sessions, settings, config, receiver: Receiver, trials: int
                 session, camera_id, threshold, settings.incidents, lambda w, o: None, on_event
             )
         committed = time.time()
-        outcomes = [deliver_once(sessions, d, config) for d in created]
+        outcomes = [deliver_once(sessions, d, config, outbound=outbound) for d in created]
         if k % 2 == 1:
             assert not created, "the subscription is for incident.opened only"
             continue
@@ -212,6 +214,7 @@ def main() -> None:
         database_url=None,
         kafka_bootstrap="unused:1",  # Infrastructure starts only what is not configured
         celery_broker="redis://unused",
+        security={"allowlist": ["127.0.0.1/32"]},  # the receiver runs on this machine
     )
     stack = Infrastructure(settings)
     receiver = Receiver()
@@ -222,6 +225,7 @@ def main() -> None:
             make_engine(endpoints.database_url, pool_size=args.threads + 2)
         )
         config = webhook_config(settings)
+        outbound = Outbound.from_settings(settings)
         with transaction(sessions) as session:
             session.add(
                 WebhookSubscription(
@@ -234,8 +238,12 @@ def main() -> None:
                 )
             )
         result = {
-            "throughput": throughput(sessions, config, receiver, args.deliveries, args.threads),
-            "open_to_received": open_to_received(sessions, settings, config, receiver, args.trials),
+            "throughput": throughput(
+                sessions, config, outbound, receiver, args.deliveries, args.threads
+            ),
+            "open_to_received": open_to_received(
+                sessions, settings, config, outbound, receiver, args.trials
+            ),
             "webhook_timeout_s": config.timeout_seconds,
         }
         print(json.dumps(result, indent=2))
