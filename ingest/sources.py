@@ -45,6 +45,7 @@ POLICY_REASON = "address not allowed by the camera address policy"
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _WATCHDOG_GRACE = 1.5  # seconds past FFmpeg's own timeout before the watchdog gives up
+_REDIRECT_PROBE_SECONDS = 2.0  # at most this long asking a camera whether it redirects
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
@@ -325,8 +326,9 @@ class VideoSource:
         raise SourceError(reason, retryable=retryable, url=url)
 
     def _check_destination(self, url: str) -> None:
-        """The address policy on the host's resolved addresses; for HTTP also on where it
-        redirects (FFmpeg would follow a redirect without asking): a redirect is refused."""
+        """The address policy on the host's resolved addresses. FFmpeg follows HTTP and RTSP
+        redirects without asking, so where it would be sent is unchecked: a camera that
+        redirects is refused (its final URL must be given)."""
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
         try:
@@ -336,16 +338,26 @@ class VideoSource:
             raise SourceError(POLICY_REASON, retryable=False, url=url) from None
         except OSError:
             return  # not resolvable: FFmpeg fails on its own and _diagnose says why
-        if parts.scheme.lower().startswith("http"):
+        scheme = parts.scheme.lower()
+        if scheme == "rtsps":  # its redirect would only be visible inside TLS
+            return
+        budget = min(self.open_timeout, _REDIRECT_PROBE_SECONDS)
+        try:
             redirect = _call_with_deadline(
-                lambda: _http_redirect(url, self.open_timeout, self.policy, self.verify_tls),
-                self.open_timeout + _WATCHDOG_GRACE,
-                lambda _: None,
+                lambda: self._redirect_status(url, scheme, budget), budget + 0.5, lambda _: None
             )
-            if redirect:
-                raise SourceError(
-                    f"the camera redirects (HTTP {redirect}); give its final URL", retryable=False
-                )
+        except TimeoutError:
+            redirect = None  # a slow camera: FFmpeg's own open says what is wrong
+        if redirect:
+            raise SourceError(
+                f"the camera redirects ({scheme.upper()} {redirect}); give its final URL",
+                retryable=False,
+            )
+
+    def _redirect_status(self, url: str, scheme: str, timeout: float) -> int | None:
+        if scheme == "rtsp":
+            return _rtsp_redirect(url, timeout, self.policy)
+        return _http_redirect(url, timeout, self.policy, self.verify_tls)
 
     def _open_file(self, path: Path) -> cv2.VideoCapture:
         if not path.is_file():
@@ -618,7 +630,8 @@ def _probe(
     return "cannot open stream (FFmpeg failed after connecting)", True
 
 
-def _probe_rtsp(sock: socket.socket, url: str, timeout: float) -> tuple[str, bool]:
+def _rtsp_status(sock: socket.socket, url: str, timeout: float) -> list[str]:
+    """The status line of a DESCRIBE of `url` (without its credentials), split in three."""
     parts = urlsplit(url)
     plain = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
     sock.settimeout(timeout)
@@ -626,7 +639,23 @@ def _probe_rtsp(sock: socket.socket, url: str, timeout: float) -> tuple[str, boo
         f"DESCRIBE {plain} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n"
         "User-Agent: vad-ingest\r\n\r\n".encode()
     )
-    status = sock.recv(4096).split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+    return sock.recv(4096).split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+
+
+def _rtsp_redirect(url: str, timeout: float, policy: AddressPolicy) -> int | None:
+    """The 3xx status when the RTSP server redirects (FFmpeg would follow it), else None."""
+    parts = urlsplit(url)
+    try:
+        with policy.create_connection((parts.hostname, parts.port or 554), timeout) as sock:
+            status = _rtsp_status(sock, url, timeout)
+    except (OSError, AddressDenied, UnicodeError):
+        return None
+    code = status[1] if len(status) > 1 and status[0].startswith("RTSP/") else ""
+    return int(code) if code.isdigit() and 300 <= int(code) < 400 else None
+
+
+def _probe_rtsp(sock: socket.socket, url: str, timeout: float) -> tuple[str, bool]:
+    status = _rtsp_status(sock, url, timeout)
     if len(status) < 2 or not status[0].startswith("RTSP/"):
         return "not an RTSP server", False
     return _status_reason("RTSP", status[1], status[2] if len(status) > 2 else "")

@@ -172,3 +172,33 @@ def test_status_reason_is_generic_for_read_tokens(api):
     shown = api.get("/cameras/probe", token="read").json()["status_reason"]
     assert "Content-Type" not in shown and "json" not in shown
     assert "Content-Type" not in api.get("/cameras", token="read").text
+
+
+def test_rtsp_camera_redirect_is_not_followed():
+    """An RTSP server answering DESCRIBE with 302 to the metadata service."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(
+                    b"RTSP/1.0 302 Moved\r\nCSeq: 1\r\nLocation: rtsp://169.254.169.254/x\r\n\r\n"
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        policy = camera_policy(settings(allowlist=["127.0.0.1/32"]))
+        with pytest.raises(SourceError, match="redirects"):
+            VideoSource(f"rtsp://127.0.0.1:{port}/cam", policy=policy).open()
+    finally:
+        server.close()
