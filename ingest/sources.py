@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
-POLICY_REASON = "address not allowed by the camera address policy"
+POLICY_REASON = "address not allowed by the camera address policy (security.allowlist)"
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _WATCHDOG_GRACE = 1.5  # seconds past FFmpeg's own timeout before the watchdog gives up
