@@ -36,6 +36,7 @@ unit: $(BIN)/.installed-test
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## system-deps: Debian packages for the RTSP test camera (GStreamer RTSP server)
 system-deps:

@@ -120,16 +120,7 @@ class Dispatcher:
         now = time.monotonic()
         for tp, records in batches.items():
             windower = self.windowers[tp.partition]
-            closed: list[ClosedWindow] = []
-            for record in records:
-                self.stats["records"] += 1
-                camera_id, captured_at = self._attribute(record)
-                if camera_id is None:
-                    continue
-                if is_end_of_stream(record.headers):
-                    closed += windower.end(camera_id, record.offset, captured_at)
-                else:
-                    closed += windower.add(camera_id, record.offset, captured_at, now)
+            closed = self.cut(windower, records, now)
             if closed:
                 self._emit(windower, closed)
         for windower in self.windowers.values():
@@ -139,6 +130,21 @@ class Dispatcher:
         if now - self._last_reap >= _REAP_EVERY_SECONDS:
             self._last_reap = now
             self.reap()
+
+    def cut(self, windower: PartitionWindower, records, now: float) -> list[ClosedWindow]:
+        """Feed one partition's records (in offset order) to its windower; the windows they
+        close. No I/O: what to persist and send is `_emit`'s business."""
+        closed: list[ClosedWindow] = []
+        for record in records:
+            self.stats["records"] += 1
+            camera_id, captured_at = self._attribute(record)
+            if camera_id is None:
+                continue
+            if is_end_of_stream(record.headers):
+                closed += windower.end(camera_id, record.offset, captured_at)
+            else:
+                closed += windower.add(camera_id, record.offset, captured_at, now)
+        return closed
 
     def _attribute(self, record) -> tuple[int | None, float]:
         """Which camera a record belongs to. The key decides; a record without a usable key

@@ -143,22 +143,7 @@ class WindowScorer:
     def _read(self, window: Window) -> tuple[list[Frame], list[Frame], dict[int, float]]:
         first = window.context_offset if window.context_offset is not None else window.first_offset
         records = self.reader.read_range(window.topic, window.partition, first, window.last_offset)
-        mine = [
-            r
-            for r in records
-            if r.key == str(window.camera_id).encode() and not is_end_of_stream(r.headers)
-        ]
-        decoded, ingested = _decode(str(window.camera_id), mine)
-        frames = [f for f in decoded if f.offset >= window.first_offset]
-        context = [f for f in decoded if f.offset < window.first_offset]
-        if len(frames) != window.n_frames:
-            raise WindowUnavailable(
-                f"log mismatch: window expects {window.n_frames} frames of camera "
-                f"{window.camera_id} at {window.first_offset}..{window.last_offset}, found "
-                f"{len(frames)} (was the topic recreated?)"
-            )
-        keep = self.settings.windows.context_frames
-        return frames, (context[-keep:] if keep else []), ingested
+        return window_frames(window, records, self.settings.windows.context_frames)
 
     def _key_frame(self, window: Window, offset: int) -> bytes | None:
         if offset < 0:
@@ -169,6 +154,27 @@ class WindowScorer:
             log.warning("key frame at offset %s unavailable: %s", offset, error)
             return None
         return value if decode_jpeg(value) is not None else None
+
+
+def window_frames(
+    window: Window, records: list[LogRecord], keep_context: int
+) -> tuple[list[Frame], list[Frame], dict[int, float]]:
+    """Split the records read for a window (context + window range, all cameras of the
+    partition) into the window's frames, its last `keep_context` context frames and ingest times
+    by offset. A frame count that differs from the window's means the log is not the one the
+    window was cut from: WindowUnavailable, never other frames scored in its place."""
+    key = str(window.camera_id).encode()
+    mine = [r for r in records if r.key == key and not is_end_of_stream(r.headers)]
+    decoded, ingested = _decode(str(window.camera_id), mine)
+    frames = [f for f in decoded if f.offset >= window.first_offset]
+    context = [f for f in decoded if f.offset < window.first_offset]
+    if len(frames) != window.n_frames:
+        raise WindowUnavailable(
+            f"log mismatch: window expects {window.n_frames} frames of camera "
+            f"{window.camera_id} at {window.first_offset}..{window.last_offset}, found "
+            f"{len(frames)} (was the topic recreated?)"
+        )
+    return frames, (context[-keep_context:] if keep_context else []), ingested
 
 
 def _threshold(camera: Camera | None, settings: Settings) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import text
 
 from api import metrics
@@ -38,13 +38,14 @@ def readyz(sessions: Sessions, _: ReadToken) -> dict:
 @router.get("/metrics", response_class=PlainTextResponse)
 def prometheus(
     request: Request, sessions: Sessions, settings: AppSettings, _: ReadToken
-) -> PlainTextResponse:
-    with sessions() as session:
-        snapshot = api_queries.metrics_snapshot(session)
-    lag = _kafka_lag(request, snapshot["dispatch_positions"])
-    return PlainTextResponse(
-        metrics.render(snapshot, settings, lag), media_type="text/plain; version=0.0.4"
-    )
+) -> Response:
+    def read() -> tuple[dict, list | None]:
+        with sessions() as session:
+            snapshot = api_queries.metrics_snapshot(session)
+        return snapshot, _kafka_lag(request, snapshot["dispatch_positions"])
+
+    body = metrics.exposition(metrics.DatabaseCollector(read, settings))
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 def _kafka_lag(request: Request, positions: list) -> list | None:

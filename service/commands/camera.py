@@ -151,6 +151,7 @@ def learn(
     import numpy as np
 
     from service.learning import file_clips, footage_files, live_clips
+    from service.progress import progress_bar, track_clips
     from vad.scoring.appearance_normality import fit_appearance_model
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
@@ -171,6 +172,7 @@ def learn(
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
     objects = looks = None
+    bar = progress_bar()
     try:
         if source is not None:
             files = footage_files(source)
@@ -182,6 +184,9 @@ def learn(
             policy = camera_policy(settings)
             clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
         started = time.perf_counter()
+        bar.start()
+        frames_read = bar.add_task("learning", total=None)
+        clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
         for wrapper in (recorder, looks_recorder):
             clips = wrapper.wrap(clips) if wrapper is not None else clips
         model = fit_normality_model(clips, settings.normality)
@@ -202,7 +207,10 @@ def learn(
             looks_note = f"appearance model ({looks.encoder}): {looks.summary()}"
             model.metadata["appearance_model"] = {"encoder": looks.encoder, **looks.metadata}
     except (ValueError, SourceError) as error:
+        bar.stop()
         fail(str(error))
+    finally:
+        bar.stop()
     frames = int(model.metadata.get("frames_seen", 0))
     with transaction(sessions) as session:
         version = queries.next_model_version(session, camera_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import typer
 from sqlalchemy import func, select
@@ -16,6 +17,8 @@ from ingest.service import report
 from ingest.sources import validate_source_url
 from service.commands.incidents import format_incident, incident_dict
 from service.context import fail, get_context, stop_event_on_signals
+from service.progress import progress_bar
+from vad.video import video_info
 
 
 def replay(
@@ -66,8 +69,13 @@ def replay(
     wall_started = queries.now_utc()
     ingestor.start()
     kept = 0
+    bar = progress_bar(enabled=not realtime)  # a real-time replay takes the video's own time
+    bar.start()
+    reading = bar.add_task("replaying: frames read", total=None if realtime else _frame_count(url))
     while not ingestor.finished.wait(1.0) and not stop.is_set():
         kept += _report(sessions, ingestor)
+        bar.update(reading, completed=ingestor.resume_index or 0)
+    bar.stop()
     if stop.is_set():
         ingestor.stop()
     publisher.flush()
@@ -84,9 +92,29 @@ def replay(
     )
     if wait and not stop.is_set():
         ended = ingestor.reason == "end of file"
-        scored = _wait_scored(sessions, spec.id, wall_started, started, kept, timeout, stop, ended)
+        with progress_bar(enabled=not realtime) as bar:
+            scoring = bar.add_task("scoring", total=kept)
+            scored = _wait_scored(
+                sessions,
+                spec.id,
+                wall_started,
+                started,
+                kept,
+                timeout,
+                stop,
+                ended,
+                lambda done: bar.update(scoring, completed=done),
+            )
         typer.echo(f"{scored}/{kept} frames scored after {time.monotonic() - t0:.1f} s")
         _print_incidents(sessions, camera, started, media_start)
+
+
+def _frame_count(url: str) -> int | None:
+    """The file's frame count as its container reports it (the bar's total), if it has one."""
+    try:
+        return video_info(url).frame_count or None
+    except OSError:
+        return None
 
 
 def _report(sessions, ingestor: CameraIngestor) -> int:
@@ -102,10 +130,11 @@ def _wait_scored(
     timeout: float,
     stop,
     ended: bool,
+    on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Wait until every replayed frame is scored or its window has given up, and the incident
     tracker has consumed every window (up to the end-of-stream one when the file ended), so the
-    incidents printed next are final."""
+    incidents printed next are final. `on_progress` gets the frames settled so far."""
     deadline = time.monotonic() + timeout
     scored = 0
     while time.monotonic() < deadline and not stop.is_set():
@@ -123,6 +152,8 @@ def _wait_scored(
                 )
             ).one()
             settled = _tracker_settled(session, camera_id, media_since, ended)
+        if on_progress is not None:
+            on_progress(scored + failed[0])
         if scored + failed[0] >= expected and settled:
             if failed[0]:
                 typer.secho(

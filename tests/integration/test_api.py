@@ -441,7 +441,8 @@ def test_metrics_rates_latency_stage2_and_kafka_lag(pipeline):
     assert values['vad_windows{status="done"}'] == 3
     assert values["vad_stage2_queue_depth"] == 0
     assert values['vad_stage2_analyses{status="skipped"}'] == 0
-    lag = f'vad_kafka_lag_records{{topic="{topic}",topic_id="tid",partition="%d"}}'
+    # prometheus_client writes labels sorted by name
+    lag = f'vad_kafka_lag_records{{partition="%d",topic="{topic}",topic_id="tid"}}'
     assert values[lag % 0] == 3 and values[lag % 1] == 0
     assert 'topic_id="old"' not in text
 

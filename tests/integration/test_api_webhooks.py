@@ -10,6 +10,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +24,7 @@ from db import queries
 from db.api_models import WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
+from tests.support.pipeline import wait_until
 from vad.config import IncidentConfig, WebhookConfig
 from workers.tracker import advance_tracker
 from workers.webhooks import Outbound, deliver_once, enqueue_incident_event, sweep
@@ -34,20 +36,25 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 class Receiver:
-    """A real HTTP server whose answers follow a script: an int status, or 'hang' (sleep past
-    the client's timeout, then 200)."""
+    """A real HTTP server whose answers follow a script: an int status, or 'hang' (answer 200
+    only once the test calls `release()`, long after the client's timeout). `on_request(n)` runs
+    in the handler as request number n arrives, before any answer: the moment its attempt is
+    certainly in flight."""
 
-    def __init__(self, script: list):
+    def __init__(self, script: list, on_request: Callable[[int], None] | None = None):
         self.script, self.requests = list(script), []
+        self.released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((self.headers, body, time.time()))  # case-insensitive
+                if on_request is not None:
+                    on_request(len(receiver.requests))
                 action = receiver.script.pop(0) if receiver.script else 200
                 if action == "hang":
-                    time.sleep(1.5)
+                    receiver.released.wait(60)
                     action = 200
                 try:
                     self.send_response(action)
@@ -64,7 +71,11 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def release(self):
+        self.released.set()
+
     def close(self):
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -73,8 +84,8 @@ class Receiver:
 def receiver():
     made: list[Receiver] = []
 
-    def make(script: list) -> Receiver:
-        made.append(Receiver(script))
+    def make(script: list, on_request: Callable[[int], None] | None = None) -> Receiver:
+        made.append(Receiver(script, on_request))
         return made[-1]
 
     yield make
@@ -143,22 +154,57 @@ def outbound(pipeline) -> Outbound:
     return Outbound.from_settings(pipeline.settings)
 
 
-def wait_due(sessions, delivery_id: int) -> None:
+def due_at(sessions, delivery_id: int) -> datetime:
+    """When the delivery's next attempt is due (what `claim_delivery` compares with)."""
     with sessions() as session:
-        due = session.execute(
-            text(
-                "SELECT extract(epoch FROM next_attempt_at - now()) FROM webhook_deliveries "
-                "WHERE id = :i"
-            ),
-            {"i": delivery_id},
-        ).scalar()
-    time.sleep(max(float(due), 0) + 0.05)
+        return session.execute(
+            text("SELECT next_attempt_at FROM webhook_deliveries WHERE id = :i"), {"i": delivery_id}
+        ).scalar_one()
+
+
+def wait_due(sessions, delivery_id: int, deadline: float = 30) -> datetime:
+    """Wait until the delivery is due by the database's clock (the one `claim_delivery` reads),
+    however late this thread wakes; its due time."""
+
+    def is_due():
+        with sessions() as session:
+            return session.execute(
+                text(
+                    "SELECT next_attempt_at <= clock_timestamp() FROM webhook_deliveries "
+                    "WHERE id = :i"
+                ),
+                {"i": delivery_id},
+            ).scalar_one()
+
+    wait_until(is_due, deadline, f"delivery {delivery_id} to fall due", every=0.02)
+    return due_at(sessions, delivery_id)
+
+
+def attempt_ended_at(pipeline, delivery_id: int, attempt: int) -> float:
+    """The attempt's end as the worker measured it: its start plus its latency (epoch s)."""
+    return pipeline.scalar(
+        "SELECT extract(epoch FROM started_at) + latency_ms / 1000.0 FROM webhook_attempts "
+        "WHERE delivery_id = :d AND attempt = :a",
+        d=delivery_id,
+        a=attempt,
+    )
 
 
 def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver):
-    hook = receiver([500, "hang", 200])
-    sub_id, [delivery] = setup_event(pipeline, hook.url)
+    """The retry is due `backoff` after the failed attempt ENDS (when its failure is known, so a
+    slow receiver still gets the whole quiet period), and is never sent before it is due. Both
+    are checked on recorded times, not on wall-clock gaps that a busy machine stretches."""
     sessions = pipeline.sessions
+    during_second: dict[str, str] = {}
+
+    def on_request(n: int) -> None:  # attempt n is in flight: the receiver has not answered
+        if n == 2:
+            during_second["status"] = deliver_once(
+                sessions, delivery, CONFIG, outbound=outbound(pipeline)
+            ).status
+
+    hook = receiver([500, "hang", 200], on_request)
+    sub_id, [delivery] = setup_event(pipeline, hook.url)
 
     first = deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
     assert (first.status, first.attempt, first.status_code) == ("pending", 1, 500)
@@ -166,25 +212,17 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
     assert (
         deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
     )  # not due yet
+    first_due = wait_due(sessions, delivery)
 
-    wait_due(sessions, delivery)
-    in_flight = {}
-    worker = threading.Thread(
-        target=lambda: in_flight.update(
-            out=deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
-        )
-    )
-    worker.start()
-    time.sleep(0.2)  # attempt 2 is now waiting on the hanging receiver
-    assert (
-        deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
-    )  # leased, no double send
-    worker.join()
-    second = in_flight["out"]
+    second = deliver_once(
+        sessions, delivery, CONFIG, outbound=outbound(pipeline)
+    )  # the receiver hangs: the client times out
+    hook.release()
+    assert during_second == {"status": "skipped"}  # leased while in flight: no double send
     assert (second.status, second.attempt, second.status_code) == ("pending", 2, None)
     assert "timed out" in second.error.lower() and second.retry_in == pytest.approx(0.6)
+    second_due = wait_due(sessions, delivery)
 
-    wait_due(sessions, delivery)
     third = deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline))
     assert (third.status, third.attempt, third.status_code) == ("delivered", 3, 200)
     assert deliver_once(sessions, delivery, CONFIG, outbound=outbound(pipeline)).status == "skipped"
@@ -196,8 +234,12 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
     } == {bodies[0]["id"]}
     assert bodies[0]["type"] == "incident.opened" and bodies[0]["incident"]["camera"] == "lobby"
     assert [h["X-VAD-Attempt"] for h, _, _ in hook.requests] == ["1", "2", "3"]
-    gaps = [b[2] - a[2] for a, b in zip(hook.requests, hook.requests[1:], strict=False)]
-    assert gaps[0] >= 0.3 and gaps[1] >= 0.6 + 0.5  # backoff (+ the 0.5 s timeout)
+    # Backoff counts from the end of the failed attempt (1 ms for rounding the latency) ...
+    for attempt, due, backoff in ((1, first_due, 0.3), (2, second_due, 0.6)):
+        assert due.timestamp() - attempt_ended_at(pipeline, delivery, attempt) >= backoff - 0.001
+    # ... and no retry reaches the receiver before it is due.
+    assert hook.requests[1][2] >= first_due.timestamp()
+    assert hook.requests[2][2] >= second_due.timestamp()
 
     rows = pipeline.rows(
         "SELECT attempt, ok, status_code, error IS NOT NULL, latency_ms FROM webhook_attempts "
@@ -209,7 +251,7 @@ def test_fails_then_times_out_then_succeeds_with_one_event_id(pipeline, receiver
         (2, False, None, True),
         (3, True, 200, False),
     ]
-    assert 450 <= rows[1][4] < 1400  # the timeout, measured
+    assert rows[1][4] >= 450  # the 0.5 s timeout, measured (the receiver never answered)
 
     with transaction(sessions) as session:
         admin = create_token(session, "admin", "admin")

@@ -23,6 +23,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PED2 = REPO_ROOT.parent / "shared" / "data" / "ucsd_ped2"
 READ_TIMEOUT = 2.0
+# Elapsed-time bounds below tell "the watchdog/refusal ended it" from "it waited for something
+# else" (the 30 s read limit, an open timeout of 30 s); the margin is wide so a busy machine,
+# which only makes everything slower, cannot fail them.
+SLACK = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +78,7 @@ def test_rtsp_frames_arrive_in_real_time(live_rtsp: RtspServer) -> None:
         frames = read_frames(source, 20)
     assert [f.index for f in frames] == list(range(100, 120))
     assert frames[0].image.shape == (240, 360, 3)
-    assert 1.0 < frames[-1].pts - frames[0].pts < 3.0  # ~1.9 s of 10 fps video
+    assert 1.0 < frames[-1].pts - frames[0].pts < 3.0  # ~1.9 s of 10 fps video (media time)
 
 
 def test_two_clients_share_the_camera(live_rtsp: RtspServer) -> None:
@@ -92,7 +96,7 @@ def test_rtsp_freeze_fails_within_read_timeout(live_rtsp: RtspServer) -> None:
             live_rtsp.thaw()
         assert not source.is_open
     assert error.reason == f"no frame for {READ_TIMEOUT:.1f} s" and error.retryable
-    assert elapsed < READ_TIMEOUT + 2.0
+    assert elapsed < READ_TIMEOUT + SLACK
 
 
 def test_rtsp_stop_then_restart_reconnects(live_rtsp: RtspServer) -> None:
@@ -100,18 +104,16 @@ def test_rtsp_stop_then_restart_reconnects(live_rtsp: RtspServer) -> None:
     source.open()
     read_frames(source, 3)
     live_rtsp.stop()
-    error, elapsed = time_until_error(source, 10)
-    assert error.retryable and elapsed < READ_TIMEOUT + 2.0
+    error, elapsed = time_until_error(source, 30)
+    assert error.retryable and elapsed < READ_TIMEOUT + SLACK
     with pytest.raises(SourceError, match="connection refused"):
         source.open()
     live_rtsp.start()
     resume_at = source.next_index
-    started = time.monotonic()
-    source.open()
+    source.open()  # bounded by its own open timeout: an open that hangs raises
     frame = source.read()
     source.close()
     assert frame.index == resume_at > 3  # numbering continues across reconnects
-    assert time.monotonic() - started < 3.0
 
 
 def test_rtsp_unknown_mount_is_404(live_rtsp: RtspServer) -> None:
@@ -125,7 +127,8 @@ def test_mjpeg_frames_arrive(mjpeg: MjpegServer) -> None:
         frames = read_frames(source, 15)
         assert source.fps is None  # MJPEG over HTTP has no frame rate of its own
     assert frames[0].image.shape == (240, 360, 3)
-    assert 0.9 < frames[-1].pts - frames[0].pts < 3.0
+    # MJPEG has no media clock: pts is arrival time, which a busy machine can only stretch.
+    assert 0.9 < frames[-1].pts - frames[0].pts < 1.4 + SLACK
 
 
 def test_mjpeg_freeze_and_stop(mjpeg: MjpegServer) -> None:
@@ -136,15 +139,15 @@ def test_mjpeg_freeze_and_stop(mjpeg: MjpegServer) -> None:
             error, elapsed = time_until_error(source, 30)
         finally:
             mjpeg.thaw()
-        assert error.reason.startswith("no frame for") and elapsed < READ_TIMEOUT + 2.0
+        assert error.reason.startswith("no frame for") and elapsed < READ_TIMEOUT + SLACK
         source.open()
         read_frames(source, 3)
         mjpeg.stop()
         try:
-            error, elapsed = time_until_error(source, 10)
+            error, elapsed = time_until_error(source, 30)
         finally:
             mjpeg.start()
-        assert error.retryable and elapsed < READ_TIMEOUT + 2.0
+        assert error.retryable and elapsed < READ_TIMEOUT + SLACK
         source.open()
         assert source.read() is not None
 
@@ -159,9 +162,9 @@ def test_mjpeg_unknown_path_is_404(mjpeg: MjpegServer) -> None:
 def test_closed_port_is_refused_quickly(scheme: str) -> None:
     started = time.monotonic()
     with pytest.raises(SourceError) as info:
-        VideoSource(f"{scheme}://127.0.0.1:{free_port()}/cam").open()
+        VideoSource(f"{scheme}://127.0.0.1:{free_port()}/cam", open_timeout=30.0).open()
     assert info.value.reason == "connection refused" and info.value.retryable
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 30.0 - SLACK  # the refusal, not the open timeout
 
 
 def test_unknown_host() -> None:
@@ -170,4 +173,4 @@ def test_unknown_host() -> None:
         VideoSource("rtsp://no-such-camera.invalid/cam", open_timeout=3.0).open()
     assert info.value.reason.startswith("host not found") or "timed out" in info.value.reason
     assert info.value.retryable
-    assert time.monotonic() - started < 3.0 + 2 * 1.5 + 1.0
+    assert time.monotonic() - started < 3.0 + 2 * 1.5 + SLACK  # open timeout + watchdog grace

@@ -139,7 +139,7 @@ def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2, request):
         down_at = time.monotonic()
         wait_until(
             lambda: pipe.scalar("SELECT count(*) FROM webhook_attempts WHERE NOT ok") >= 1,
-            OUTAGE_SECONDS,
+            3 * OUTAGE_SECONDS,  # a busy machine may need longer for the first incident
             lambda: (
                 "a failed delivery attempt while the receiver is down "
                 + str(pipe.rows("SELECT count(*), max(score), min(score) FROM frame_scores"))
@@ -149,6 +149,7 @@ def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2, request):
             ),
         )
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
+        outage = time.monotonic() - down_at  # at least OUTAGE_SECONDS
         during = len(_deliveries(pipe))
         receiver = CountingReceiver(port)
         up_at = time.monotonic()
@@ -157,7 +158,7 @@ def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2, request):
                 pipe.scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
                 >= during
             ),
-            60,
+            180,
             lambda: f"the {during} deliveries made during the outage\n" + pipe.logs(),
         )
         recovered = time.monotonic() - up_at
@@ -173,7 +174,7 @@ def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2, request):
         failed = pipe.scalar("SELECT count(*) FROM webhook_attempts WHERE NOT ok")
         duplicates = sum(received.values()) - len(received)
         print(
-            f"\n[fault] webhook receiver down {OUTAGE_SECONDS:.0f} s: {during} deliveries made "
+            f"\n[fault] webhook receiver down {outage:.0f} s: {during} deliveries made "
             f"during the outage, all delivered {recovered:.1f} s after it came back; "
             f"{len(expected)} events in all, {failed} failed attempts (retries), "
             f"{duplicates} duplicate POSTs, 0 lost"

@@ -60,7 +60,9 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def terminate(self, timeout: float = 20.0) -> None:
+    def terminate(self, timeout: float = 60.0) -> None:
+        """SIGTERM, then SIGKILL if it has not stopped by `timeout` (generous: a clean stop drains
+        and reports, which a busy machine slows down)."""
         if self.alive():
             self.process.send_signal(signal.SIGTERM)
             try:

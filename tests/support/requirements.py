@@ -16,7 +16,8 @@ def in_ci() -> bool:
 
 
 def missing(reason: str) -> None:
-    """Skip locally, fail in CI, naming what is missing."""
+    """Skip locally, fail in CI, naming what is missing. Works in a test, a fixture or at a
+    module's top (then the whole module is skipped, instead of erroring at collection)."""
     if in_ci():
         pytest.fail(f"CI must provide this test component: {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)

@@ -39,6 +39,29 @@ def test_metrics_render_counters_labels_and_zero_states():
     assert "# TYPE vad_camera_frames_total counter" in text
 
 
+def test_collector_reads_the_database_on_every_scrape():
+    reads = []
+
+    def read():
+        reads.append(1)
+        snapshot = {
+            "cameras": [],
+            "windows": {"queued": len(reads)},
+            "incidents": {},
+            "deliveries": {},
+            "attempt_failures": 0,
+            "window_latency": None,
+        }
+        return snapshot, [("frames", "tid", 0, 5)]
+
+    collector = metrics.DatabaseCollector(read, Settings(_env_file=None))
+    first, second = metrics.exposition(collector), metrics.exposition(collector)
+    assert len(reads) == 2  # no cached numbers: each scrape is a fresh snapshot
+    assert b'vad_windows{status="queued"} 1.0' in first
+    assert b'vad_windows{status="queued"} 2.0' in second
+    assert b'vad_kafka_lag_records{partition="0",topic="frames",topic_id="tid"} 5.0' in second
+
+
 def test_validation_errors_name_the_field():
     app = FastAPI()
     errors.install(app)

@@ -43,10 +43,16 @@ def test_put_wait_blocks_until_room_and_gives_up_on_stop():
     queue = LatestFrames(1)
     stop = threading.Event()
     assert queue.put_wait(_frame(1), stop)
-    threading.Timer(0.2, lambda: queue.take(0)).start()
-    started = time.monotonic()
+    events: list[str] = []
+
+    def make_room() -> None:
+        events.append("room")
+        queue.take(0)
+
+    threading.Timer(0.2, make_room).start()
     assert queue.put_wait(_frame(2), stop)
-    assert time.monotonic() - started >= 0.15
+    events.append("put")
+    assert events == ["room", "put"]  # it waited for the room, however slow the machine
     stop.set()
     assert not queue.put_wait(_frame(3), stop)
     assert len(queue) == 1
@@ -121,7 +127,8 @@ def _image(n: int) -> np.ndarray:
     return image
 
 
-def _wait(predicate, timeout: float = 3.0) -> None:
+def _wait(predicate, timeout: float = 30.0) -> None:
+    """Poll until `predicate()`; the deadline is generous so a busy machine only waits longer."""
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -147,11 +154,11 @@ def test_stalled_broker_keeps_newest_frames_and_bounds_memory():
     time.sleep(0.3)
     assert counters.in_flight == 3 and len(box.queue) == 4  # bounded: 3 in flight + 4 queued
     assert counters.dropped == 20 - 3 - 4
-    deadline = time.monotonic() + 3  # the broker recovers
+    deadline = time.monotonic() + 30  # the broker recovers
     while (counters.in_flight or len(box.queue)) and time.monotonic() < deadline:
         publisher.acknowledge_all()
         time.sleep(0.05)
-    box.close(timeout=2)
+    box.close(timeout=30)
     assert sent_headers == [0, 1, 2, 16, 17, 18, 19]  # the oldest unsent went, the newest stayed
     kept, dropped = counters.take()
     assert (kept, dropped) == (7, 13)
@@ -173,7 +180,7 @@ def test_lossless_replay_waits_instead_of_dropping():
     for n in range(30):
         box.put(n, 1000.0 + n, _image(n))
     box.put_end(1030.0)
-    box.close(timeout=5)
+    box.close(timeout=30)
     stop.set()
     thread.join()
     assert counters.take() == (30, 0)

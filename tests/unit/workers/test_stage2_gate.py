@@ -6,6 +6,7 @@ import logging
 
 from vad.config import Settings
 from workers import stage2_gate
+from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE
 from workers.stage2_gate import Stage2Gate
 
 
@@ -34,9 +35,20 @@ def test_on_with_endpoints_and_only_opening_or_peaks_request(monkeypatch):
     assert gate.request(None, "incident.opened", object()) == [7]
 
 
-def test_sender_survives_a_broker_outage():
-    class Down:
-        def send_task(self, *args, **kwargs):
-            raise ConnectionError("redis down")
+def test_sender_survives_a_broker_outage_and_still_sends_the_rest(caplog):
+    class Flaky:
+        """A broker that is down for request 1 and back for request 2."""
 
-    stage2_gate.celery_stage2_sender(Down())([1, 2])  # logged; the sweeper re-sends
+        def __init__(self):
+            self.sent = []
+
+        def send_task(self, name, args, queue):
+            if args == [1]:
+                raise ConnectionError("redis down")
+            self.sent.append((name, args, queue))
+
+    broker = Flaky()
+    with caplog.at_level(logging.WARNING, logger="workers.stage2_gate"):
+        stage2_gate.celery_stage2_sender(broker)([1, 2])
+    assert broker.sent == [(ANALYZE_WINDOW, [2], STAGE2_QUEUE)]
+    assert "stage-2 request 1 not sent (redis down); the sweeper will" in caplog.text

@@ -82,12 +82,12 @@ def test_grey_and_odd_sized_frames_are_accepted(encoder) -> None:
 def test_siglip_exports_without_mask_squashes_frames_and_matches_torch(
     tmp_path_factory, ped2_frames
 ) -> None:
-    import torch
-    from transformers import SiglipModel
-
     from tests.support.tiny_models import need_export_extra, tiny_siglip_dir
 
     need_export_extra()
+    import torch
+    from transformers import SiglipModel
+
     encoder = ClipEncoder.load(tiny_siglip_dir(tmp_path_factory.mktemp("siglip")))
     assert encoder.manifest["family"] == "siglip"
     assert encoder.manifest["text_inputs"] == ["input_ids"]

@@ -48,17 +48,5 @@ def test_providers_prefer_gpu_and_always_end_on_cpu() -> None:
     assert pick_providers(["NoSuchExecutionProvider"]) == ["CPUExecutionProvider"]
 
 
-def test_runtime_path_imports_no_torch() -> None:
-    """Workers, the runners and `vad models list` must run without the `export` extra."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, workers.encoding, workers.tasks, vad.encoders.clip, vad.encoders.detector, "
-        "vad.encoders.zero_shot, vad.encoders.features, service.commands.models, "
-        "db.embedding_queries;"
-        "print(','.join(m for m in ('torch', 'transformers', 'ultralytics') if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ""
+# The runtime path's torch-free imports are checked over the whole tree in
+# tests/unit/test_architecture.py.

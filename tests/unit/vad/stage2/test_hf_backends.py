@@ -48,5 +48,6 @@ def test_long_prompts_are_cut_from_the_front(tiny):
 
 
 def test_missing_folder_says_what_is_missing(tmp_path):
+    need_export_extra()  # without the packages, that is what it reports first
     with pytest.raises(BackendUnavailable, match="config.json missing"):
         TransformersLLM(tmp_path / "nothing")
