@@ -24,6 +24,17 @@ def ped2() -> Path:
     return PED2
 
 
+@pytest.fixture(scope="session")
+def real_ssd_dir(tmp_path_factory) -> Path:
+    """A model folder holding the real default detector (pulled once into ~/.cache/vad/models,
+    exported for this session); its detector is at encoders/ssd-mobilenetv2-oidv4."""
+    from tests.support.real_models import exported
+
+    model_dir = tmp_path_factory.mktemp("real-models")
+    exported("ssd-mobilenetv2-oidv4", model_dir)
+    return model_dir
+
+
 KAFKA_BROKERS = ["tansu", "kafka"]
 
 

@@ -119,6 +119,6 @@ def _open(model: registry.InstalledModel, settings):
         from vad.encoders.image import ImageEncoder
 
         return ImageEncoder.load(model.path, providers)
-    from vad.encoders.detector import Detector
+    from vad.encoders.detectors import Detector
 
     return Detector.load(model.path, providers)

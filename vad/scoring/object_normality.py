@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vad.scoring.normality.calibration import TailCalibrator, contiguous_folds
 
 if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
-    from vad.encoders.detector import Detection
+    from vad.encoders.detectors import Detection
 
 FORMAT_VERSION = 1
 OBJECTS_JSON = "objects.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vad.encoders.clip import ClipEncoder
-from vad.encoders.detector import Detector
+from vad.encoders.detectors import Detector
 from vad.encoders.runtime import ModelCorrupt, ModelNotInstalled, pick_providers
 
 
@@ -55,9 +55,12 @@ def test_runtime_path_imports_no_torch() -> None:
 
     code = (
         "import sys, workers.encoding, workers.tasks, vad.encoders.clip, vad.encoders.detector, "
+        "vad.encoders.detectors.ssd, vad.encoders.detectors.yolo, vad.encoders.export_tflite, "
+        "vad.encoders.tflite_onnx, "
         "vad.encoders.zero_shot, vad.encoders.features, service.commands.models, "
         "db.embedding_queries;"
-        "print(','.join(m for m in ('torch', 'transformers', 'ultralytics') if m in sys.modules))"
+        "heavy = ('torch', 'transformers', 'ultralytics', 'tensorflow');"
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
