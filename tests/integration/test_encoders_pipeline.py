@@ -29,10 +29,15 @@ def tiny_models(tmp_path_factory) -> tuple[Path, Path, Path]:
     return tiny_clip_dir(folder), tiny_yolo_dir(folder), tiny_mobilenet_dir(folder)
 
 
-def test_worker_embeds_detects_and_fuses_every_kept_frame(pipeline: Pipeline, ped2, tiny_models):
+def test_worker_embeds_detects_and_fuses_every_kept_frame(
+    pipeline: Pipeline, ped2, tiny_models, real_ssd_dir
+):
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
     shutil.copytree(tiny_models[0], model_dir / "encoders" / "clip-vit-b32")
-    shutil.copytree(tiny_models[1], model_dir / "encoders" / "yolo11n")
+    default_detector = "ssd-mobilenetv2-oidv4"  # the real one, as `make run` installs it
+    shutil.copytree(
+        real_ssd_dir / "encoders" / default_detector, model_dir / "encoders" / default_detector
+    )
     pipeline.env["VAD_APPEARANCE__ENCODER"] = "clip-vit-b32"  # tiles by CLIP's image tower
     video = ped2 / "test" / "test_04.mp4"
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
@@ -62,6 +67,10 @@ def test_worker_embeds_detects_and_fuses_every_kept_frame(pipeline: Pipeline, pe
         assert " | fired: " in incident.rule
     assert "encoder stage zero-shot: on" in worker.log()
     assert "encoder stage appearance: on (model clip-vit-b32)" in worker.log()
+    people = pipeline.scalar(
+        "SELECT sum(coalesce((counts->>'person')::int, 0)) FROM frame_detections"
+    )
+    assert people > scored  # Ped2 test_04 shows several people in every frame
 
 
 def test_without_models_stage_one_runs_and_says_how_to_enable(pipeline: Pipeline, ped2):
@@ -91,7 +100,11 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
     installed = model_dir / "encoders" / "yolo11n"
     shutil.copytree(tiny_models[1], installed)
     pipeline.env.update(
-        {"VAD_ENCODERS__DETECTOR_CONFIDENCE": "0.0001", "VAD_OBJECTS__MIN_CONFIDENCE": "0"}
+        {
+            "VAD_ENCODERS__DETECTOR": "yolo11n",
+            "VAD_ENCODERS__DETECTOR_CONFIDENCE": "0.0001",
+            "VAD_OBJECTS__MIN_CONFIDENCE": "0",
+        }
     )
     video = ped2 / "test" / "test_04.mp4"
     training = str(ped2 / "train" / "train_01.mp4")

