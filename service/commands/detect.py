@@ -10,7 +10,7 @@ import cv2
 import typer
 
 from service.context import fail, get_context
-from vad.encoders.detectors import open_detector
+from vad.encoders.detectors import detector_options, open_detector
 from vad.encoders.detectors.annotate import draw, frame_record, pixel_box
 from vad.encoders.registry import export_dir
 from vad.encoders.runtime import ModelError
@@ -43,13 +43,11 @@ def detect(
     if not video.is_file():
         fail(f"{video} is not a file")
     try:
+        options = detector_options(enc)
+        if confidence is not None:
+            options["confidence"] = confidence
         detector = open_detector(
-            export_dir(settings.model_dir, name),
-            list(enc.providers) or None,
-            threads=enc.threads,
-            batch_size=enc.batch_size,
-            confidence=enc.detector_confidence if confidence is None else confidence,
-            iou=enc.detector_iou,
+            export_dir(settings.model_dir, name), list(enc.providers) or None, **options
         )
         info = video_info(video)
     except (ModelError, OSError) as error:

@@ -14,7 +14,15 @@ from vad.encoders.detectors.base import Detection, Detector, nms
 from vad.encoders.registry import export_dir
 from vad.encoders.runtime import ModelCorrupt, read_manifest
 
-__all__ = ["Detection", "Detector", "installed_detector", "nms", "open_detector", "plugin"]
+__all__ = [
+    "Detection",
+    "Detector",
+    "detector_options",
+    "installed_detector",
+    "nms",
+    "open_detector",
+    "plugin",
+]
 
 
 def plugin(family: str) -> type[Detector]:
@@ -45,11 +53,15 @@ def installed_detector(model_dir: Path, config) -> Detector | None:
     folder = export_dir(Path(model_dir), config.detector)
     if not folder.exists():
         return None
-    return open_detector(
-        folder,
-        list(config.providers) or None,
-        threads=config.threads,
-        batch_size=config.batch_size,
-        confidence=config.detector_confidence,
-        iou=config.detector_iou,
-    )
+    return open_detector(folder, list(config.providers) or None, **detector_options(config))
+
+
+def detector_options(config) -> dict:
+    """`Detector.__init__` options from the settings (`settings.encoders`)."""
+    return {
+        "threads": config.threads,
+        "batch_size": config.batch_size,
+        "confidence": config.detector_confidence,
+        "iou": config.detector_iou,
+        "ignore": tuple(config.detector_ignore),
+    }

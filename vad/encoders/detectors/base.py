@@ -77,6 +77,7 @@ class Detector(ABC):
         confidence: float = 0.25,
         iou: float = 0.45,
         max_detections: int = 100,
+        ignore: tuple[str, ...] = (),
     ):
         self.model_dir = Path(model_dir)
         self.manifest = manifest
@@ -88,6 +89,8 @@ class Detector(ABC):
         # index of each class's shared label: NMS groups by what the user sees, so an object
         # called both "Car" and "Vehicle" by the model is reported once
         self._label_ids = np.array([VOCABULARY.index(label) for label in self.labels])
+        # classes whose scores are zeroed before the best class of a box is picked
+        self.ignored = np.array([label in ignore for label in self.labels])
         self.batch_size, self.confidence, self.iou = batch_size, confidence, iou
         self.max_detections = max_detections
         self._session = open_session(

@@ -141,6 +141,7 @@ class SsdDetector(Detector):
         raw_boxes, logits = outputs
         scores = sigmoid(logits.astype(np.float32))
         scores[:, self.background] = 0.0
+        scores[:, self.ignored] = 0.0
         classes = scores.argmax(1)
         best = scores[np.arange(len(scores)), classes]
         mask = best > self.confidence

@@ -54,12 +54,15 @@ def preprocess(images: list[np.ndarray], size: int) -> tuple[np.ndarray, list[Le
 
 
 def candidates(
-    raw: np.ndarray, lb: Letterbox, conf: float
+    raw: np.ndarray, lb: Letterbox, conf: float, ignored: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's raw output (4 + classes, anchors) -> boxes normalised to the frame
-    (x1, y1, x2, y2), scores and class ids of the anchors whose best class beats `conf`."""
+    (x1, y1, x2, y2), scores and class ids of the anchors whose best class beats `conf`
+    (classes flagged in `ignored` never win)."""
     preds = raw.T
     scores = preds[:, 4:]
+    if ignored is not None and ignored.any():
+        scores = np.where(ignored[None, :], 0.0, scores)
     cls = scores.argmax(1)
     best = scores[np.arange(len(scores)), cls]
     mask = best > conf
@@ -85,5 +88,5 @@ class YoloDetector(Detector):
         return self.outputs(pixels)[0]
 
     def decode(self, outputs: list[np.ndarray], frame: Letterbox) -> list[Detection]:
-        boxes, scores, classes = candidates(outputs[0], frame, self.confidence)
+        boxes, scores, classes = candidates(outputs[0], frame, self.confidence, self.ignored)
         return self._detections(boxes, scores, classes)

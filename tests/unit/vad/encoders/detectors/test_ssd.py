@@ -73,3 +73,22 @@ def test_finds_the_people_and_the_cart_of_ped2_test_04(ssd, ped2: Path) -> None:
     for d in people:  # upright people: taller than wide, inside the frame
         x1, y1, x2, y2 = d.box
         assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and (y2 - y1) * 240 > (x2 - x1) * 360
+
+
+def test_ignored_labels_never_win_a_box(real_ssd_dir: Path, ped2_frames) -> None:
+    folder = real_ssd_dir / "encoders" / SSD_OIDV4
+    plain = Detector.load(folder, confidence=0.25).detect(ped2_frames)
+    quiet = Detector.load(folder, confidence=0.25, ignore=("footwear",)).detect(ped2_frames)
+    assert any(d.class_name == "footwear" for frame in plain for d in frame)
+    assert not any(d.class_name == "footwear" for frame in quiet for d in frame)
+    assert all(d.source_label != "Footwear" for frame in quiet for d in frame)
+
+
+def test_settings_refuse_ignoring_a_label_outside_the_vocabulary() -> None:
+    from pydantic import ValidationError
+
+    from vad.encoders.config import EncoderConfig
+
+    assert EncoderConfig().detector_ignore == ("footwear",)
+    with pytest.raises(ValidationError, match="shared vocabulary"):
+        EncoderConfig(detector_ignore=("Footwear",))
