@@ -18,6 +18,7 @@ them in TFLite's layout (RESHAPE, CONCATENATION, graph outputs). The batch axis 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ class _Graph:
     nchw: set[int] = field(default_factory=set)  # tensors held transposed in the ONNX graph
     nodes: list = field(default_factory=list)
     initializers: list = field(default_factory=list)
+    output_names: dict[int, str] = field(default_factory=dict)  # TFLite index -> ONNX name
     _counter: int = 0
 
     @classmethod
@@ -116,16 +118,16 @@ class _Graph:
         return np.frombuffer(raw.tobytes(), dtype).reshape(self._shape(index))
 
     def _op_name(self, op) -> str:
-        import tflite
-
         code = self.model.OperatorCodes(op.OpcodeIndex())
         number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-        return names.get(number, f"builtin {number}")
+        return _builtin_names().get(number, f"builtin {number}")
 
     def signature(self) -> dict:
+        """Input and output names in the ONNX graph (after `to_onnx`) and NHWC shapes."""
+
         def describe(index: int) -> dict:
-            return {"name": self._name(index), "shape": [-1, *self._shape(index)[1:]]}
+            name = self.output_names.get(index, self._name(index))
+            return {"name": name, "shape": [-1, *self._shape(index)[1:]]}
 
         return {
             "inputs": [describe(int(i)) for i in self.subgraph.InputsAsNumpy()],
@@ -152,6 +154,7 @@ class _Graph:
                     helper.make_node("Transpose", [name], [name + "__out"], perm=[0, 2, 3, 1])
                 )
                 name += "__out"
+            self.output_names[index] = name
             shape = ["batch", *self._shape(index)[1:]]
             outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
         graph = helper.make_graph(self.nodes, "tflite", inputs, outputs, self.initializers)
@@ -303,11 +306,11 @@ class _Graph:
         if table is not None:
             options.Init(table.Bytes, table.Pos)
             fused = options.FusedActivationFunction()
+        from onnx import helper
+
         four_d = all(len(self._shape(i)) == 4 for i in ins) and any(i in self.nchw for i in ins)
         read = self._nchw if four_d else self._nhwc
         raw = self._fresh(self._name(outs[0]) + "_add")
-        from onnx import helper
-
         self.nodes.append(helper.make_node("Add", [read(ins[0]), read(ins[1])], [raw]))
         self._activation(raw, self._name(outs[0]), fused)
         if four_d:
@@ -335,6 +338,13 @@ class _Graph:
         parts = [self._nhwc(i) for i in ins]
         self.nodes.append(helper.make_node("Concat", parts, [raw], axis=axis % rank))
         self._activation(raw, self._name(outs[0]), options.FusedActivationFunction())
+
+
+@lru_cache(maxsize=1)
+def _builtin_names() -> dict[int, str]:
+    import tflite
+
+    return {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
