@@ -90,10 +90,10 @@ def test_without_models_stage_one_runs_and_says_how_to_enable(pipeline: Pipeline
 def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, tiny_models):
     """`vad camera learn` runs the detector on the training footage and stores an object model
     next to the normality model; the worker scores detections with it, fuses by max and names
-    the object in the incident. The random tiny detector only finds class '0' boxes at
-    confidence ~1e-4, hence the lowered thresholds; to make the object model decide, the learned
-    one is then replaced by a model fitted on an empty scene (every object is an unseen class,
-    scored 1.0)."""
+    the object in the incident. The random tiny detector only finds class '0' boxes (shared
+    label 'other') at confidence ~1e-4, hence the lowered thresholds; to make the object model
+    decide, the learned one is then replaced by a model fitted on an empty scene (every object is
+    an unseen class, scored 1.0)."""
     from vad.scoring.object_normality import ObjectNormalityModel, fit_object_model
 
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
@@ -119,7 +119,7 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
 
     learned = pipeline.vad("camera", "learn", "walkway", "--from", training, timeout=300)
     assert learned.returncode == 0, learned.stderr
-    assert "object model (tiny-yolo): 0 240 boxes" in learned.stdout, learned.stdout
+    assert "object model (tiny-yolo): other 240 boxes" in learned.stdout, learned.stdout
     folder = Path(pipeline.scalar("SELECT path FROM normality_models"))
     fitted = ObjectNormalityModel.load(folder)
     assert fitted.detector == "tiny-yolo" and fitted.metadata["frames_seen"] > 100
@@ -140,7 +140,7 @@ def test_learn_fits_object_model_and_worker_fuses_it(pipeline: Pipeline, ped2, t
     assert all(r.score >= r.object_score - 1e-9 for r in rows)
     assert any(r.object_fired for r in rows)
     rules = [r.rule for r in pipeline.rows("SELECT rule FROM incidents")]
-    assert rules and all("fired: object model: 0 (confidence" in rule for rule in rules), rules
+    assert rules and all("fired: object model: other (confidence" in rule for rule in rules), rules
 
 
 def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped2, tiny_models):
