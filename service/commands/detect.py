@@ -26,8 +26,8 @@ def detect(
     as_json: bool = typer.Option(
         False,
         "--json",
-        help='One JSON object per frame: {"frame": i, "detections": [{"label", "score", "box": '
-        "[x1, y1, x2, y2]}]}; boxes in pixels of the source frame, labels from the shared "
+        help="One JSON object per frame with the fields frame and detections (label, score, box); "
+        "box is x1, y1, x2, y2 in pixels of the source frame; labels come from the shared "
         "vocabulary (person, bicycle, vehicle, ...).",
     ),
     out: Path = typer.Option(None, "--out", help="Write the video with the boxes drawn (.mp4)."),
