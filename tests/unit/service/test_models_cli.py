@@ -101,14 +101,13 @@ def test_export_then_list_shows_model_provider_and_stages(monkeypatch, tmp_path:
     )
 
 
-def test_ensure_installs_the_default_detector_once(monkeypatch, tmp_path: Path) -> None:
+def test_ensure_installs_the_default_detector_once(
+    monkeypatch, tmp_path: Path, real_ssd_pulled: Path
+) -> None:
     """`make run`'s step: pull (here from the test cache's package files) + export, then a
     second call finds it installed; without a way to pull, --optional reports and goes on."""
-    from tests.support.real_models import pulled
-
-    cached = pulled("ssd-mobilenetv2-oidv4")
     (tmp_path / "downloads").mkdir()
-    (tmp_path / "downloads" / "ssd-mobilenetv2-oidv4").symlink_to(cached)
+    (tmp_path / "downloads" / "ssd-mobilenetv2-oidv4").symlink_to(real_ssd_pulled)
     first = _run(monkeypatch, tmp_path, "models", "ensure")
     assert first.exit_code == 0, first.output
     assert (tmp_path / "encoders" / "ssd-mobilenetv2-oidv4" / "model.onnx").is_file()
