@@ -315,6 +315,7 @@ def export_yolo(
         "kind": "detector",
         "name": name,
         "family": "yolo",
+        "taxonomy": "coco",  # labels -> vad/object_vocabulary.py
         "source": str(weights),
         "image_size": image_size,
         "stride": int(max(model.model.stride)),

@@ -74,7 +74,7 @@ class Detector(ABC):
         providers: list[str] | None = None,
         threads: int = 0,
         batch_size: int = 16,
-        confidence: float = 0.25,
+        confidence: float = 0.3,
         iou: float = 0.45,
         max_detections: int = 100,
         ignore: tuple[str, ...] = (),
