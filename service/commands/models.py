@@ -80,14 +80,18 @@ def ensure(
             entry = registry.resolve(name)
         except ModelError as error:
             fail(str(error))
-        if registry.export_dir(settings.model_dir, entry.name).joinpath("manifest.json").is_file():
-            typer.echo(f"{entry.name}: installed ({registry.export_dir(settings.model_dir, name)})")
+        folder = registry.export_dir(settings.model_dir, entry.name)
+        if (folder / "manifest.json").is_file():
+            typer.echo(f"{entry.name}: installed ({folder})")
             continue
         try:
             _install(settings, entry)
-        except ModelError as error:
+        except Exception as error:  # noqa: BLE001 - reported; --optional must not stop `make run`
             failed.append(entry.name)
-            typer.secho(f"{entry.name}: not installed: {error}", fg=typer.colors.YELLOW, err=True)
+            why = (
+                str(error) if isinstance(error, ModelError) else f"{type(error).__name__}: {error}"
+            )
+            typer.secho(f"{entry.name}: not installed: {why}", fg=typer.colors.YELLOW, err=True)
     if failed and not optional:
         raise typer.Exit(2)
 
