@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from vad.encoders.export import replace_folder
+from vad.encoders.registry import weights_file
 from vad.encoders.runtime import MANIFEST, ModelError
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ def export_ssd(entry, source: Path, out_dir: Path) -> Path:
     Written to a staging folder and swapped in, so a failed export leaves the old one intact."""
     from vad.encoders.tflite_onnx import convert_tflite
 
-    labels_file = source / entry.files[0].save_as
-    tflite_file = source / entry.files[-1].save_as
+    tflite_file = source / weights_file(entry)
+    labels_file = source / next(f.save_as for f in entry.files if f.save_as.endswith(".txt"))
     classes = [line for line in labels_file.read_text().splitlines() if line.strip()]
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

