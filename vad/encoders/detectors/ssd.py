@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vad.encoders.detectors.base import Detection, Detector
+from vad.encoders.runtime import ModelCorrupt
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +116,17 @@ class SsdDetector(Detector):
         self.background = manifest.get("background_class", 0)
         self.mean = np.float32(manifest.get("mean", 127.5))
         self.std = np.float32(manifest.get("std", 127.5))
-        names = [o.name for o in self._session.get_outputs()]
+        graph_outputs = self._session.get_outputs()
+        names = [o.name for o in graph_outputs]
         self._boxes_at = names.index(manifest["outputs"]["boxes"])
         self._scores_at = names.index(manifest["outputs"]["scores"])
+        predicted = graph_outputs[self._boxes_at].shape[1]
+        if predicted != len(self.anchors):
+            raise ModelCorrupt(
+                f"model {self.name!r}: the graph predicts {predicted} boxes but the manifest's "
+                f"anchor parameters give {len(self.anchors)}; re-export it with "
+                f"`vad models export {self.name}`"
+            )
 
     def preprocess(self, images: list[np.ndarray]) -> tuple[np.ndarray, list[None]]:
         """BGR frames -> float32 (N, size, size, 3) RGB, the whole frame stretched (the model

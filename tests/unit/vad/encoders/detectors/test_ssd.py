@@ -97,3 +97,18 @@ def test_settings_refuse_ignoring_a_label_outside_the_vocabulary() -> None:
     assert EncoderConfig().detector_ignore == ("footwear",)
     with pytest.raises(ValidationError, match="shared vocabulary"):
         EncoderConfig(detector_ignore=("Footwear",))
+
+
+def test_anchor_parameters_that_do_not_fit_the_graph_are_refused(real_ssd_dir, tmp_path) -> None:
+    import json
+    import shutil
+
+    from vad.encoders.runtime import ModelCorrupt
+
+    folder = tmp_path / SSD_OIDV4
+    shutil.copytree(real_ssd_dir / "encoders" / SSD_OIDV4, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["anchors"]["strides"] = manifest["anchors"]["strides"][:-1]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelCorrupt, match="predicts 1917 boxes"):
+        Detector.load(folder)
