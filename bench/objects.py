@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vad.encoders.detector import Detection  # noqa: E402
+from vad.encoders.detectors import Detection  # noqa: E402
 from vad.scoring.object_normality import fit_object_model  # noqa: E402
 
 

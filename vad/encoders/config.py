@@ -5,7 +5,9 @@ Kept next to the code they configure (like the normality config) and mounted int
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vad.object_vocabulary import VOCABULARY
 
 DEFAULT_NORMAL_PROMPTS = (
     "people walking on a sidewalk",
@@ -45,7 +47,11 @@ class EncoderConfig(_Section):
         description="Image-text model (folder name under <model_dir>/encoders) for embeddings.",
     )
     detector: str = Field(
-        "yolo11n", description="Detector model (folder name under <model_dir>/encoders)."
+        "ssd-mobilenetv2-oidv4",
+        description=(
+            "Detector model (folder name under <model_dir>/encoders). The default, MediaPipe's "
+            "SSD-MobileNetV2 (Open Images), is pulled with npm and converted without torch."
+        ),
     )
     run_detector: bool = Field(
         True, description="Run the detector when installed (false: CLIP stages only)."
@@ -64,7 +70,22 @@ class EncoderConfig(_Section):
         32, ge=1, le=256, description="Frames per inference batch (a whole window is one batch)."
     )
     detector_confidence: float = Field(
-        0.25, ge=0, le=1, description="Detections under this confidence are dropped."
+        0.3,
+        ge=0,
+        le=1,
+        description=(
+            "Detections under this confidence are dropped (0.3: on UCSD Ped2 the default "
+            "detector finds 85% of hand-labelled people and no vehicle on normal footage; "
+            "docs/benchmarks.md)."
+        ),
+    )
+    detector_ignore: tuple[str, ...] = Field(
+        ("footwear",),
+        description=(
+            "Shared-vocabulary labels the detector never reports (their scores are zeroed "
+            "before the best class is picked): the Open Images detector boxes people's shoes "
+            "as footwear, a part of a person, not an object of its own."
+        ),
     )
     detector_iou: float = Field(
         0.45, gt=0, le=1, description="Overlap above which NMS drops the weaker box."
@@ -72,6 +93,15 @@ class EncoderConfig(_Section):
     detector_image_size: int = Field(
         640, ge=32, description="Detector input size chosen at `vad models export` time."
     )
+
+    @field_validator("detector_ignore")
+    @classmethod
+    def _known_labels(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(labels) - set(VOCABULARY))
+        if unknown:
+            raise ValueError(f"{unknown} are not labels of the shared vocabulary {VOCABULARY}")
+        return labels
+
     store_embeddings: bool = Field(
         True, description="Store each kept frame's image embedding in PostgreSQL (pgvector)."
     )

@@ -76,7 +76,7 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
         **_provenance(),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    _replace(tmp, out_dir)
+    replace_folder(tmp, out_dir)
     log.info("exported %s (%s, dim %s) to %s", name, manifest["family"], dim, out_dir)
     return out_dir
 
@@ -249,7 +249,7 @@ def export_image_encoder(
         **_provenance(),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    _replace(tmp, out_dir)
+    replace_folder(tmp, out_dir)
     log.info("exported %s (mobilenet_v2, dim %s) to %s", name, dim, out_dir)
     return out_dir
 
@@ -264,7 +264,7 @@ def _provenance() -> dict:
     }
 
 
-def _replace(tmp: Path, out_dir: Path) -> None:
+def replace_folder(tmp: Path, out_dir: Path) -> None:
     """Swap the finished export in, so a crash mid-export never leaves a half model in place."""
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old")
@@ -315,6 +315,7 @@ def export_yolo(
         "kind": "detector",
         "name": name,
         "family": "yolo",
+        "taxonomy": "coco",  # labels -> vad/object_vocabulary.py
         "source": str(weights),
         "image_size": image_size,
         "stride": int(max(model.model.stride)),
@@ -325,6 +326,6 @@ def export_yolo(
         **_provenance(),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    _replace(tmp, out_dir)
+    replace_folder(tmp, out_dir)
     log.info("exported %s (yolo, %s classes) to %s", name, len(names), out_dir)
     return out_dir

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from vad.encoders.detector import Detection
+from vad.encoders.detectors import Detection
+from vad.object_vocabulary import BICYCLE, PERSON, SKATEBOARD, VEHICLE
 
-TRACKED_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+# words of the shared vocabulary (whatever the detector's own labels), so features from two
+# detectors line up
+TRACKED_CLASSES = (PERSON, BICYCLE, VEHICLE, SKATEBOARD)
 _PER_CLASS = ("count", "mean_area", "mean_cx", "mean_cy")
 
 

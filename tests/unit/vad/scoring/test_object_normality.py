@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from vad.encoders.detector import Detection
+from vad.encoders.detectors import Detection
 from vad.scoring.object_normality import (
     OBJECTS_JSON,
     ObjectNormalityConfig,

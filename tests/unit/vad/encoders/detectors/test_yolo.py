@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vad.encoders.detector import Detector, decode, letterbox, nms
+from vad.encoders.detectors import Detector
+from vad.encoders.detectors.yolo import YoloDetector, candidates, letterbox, preprocess
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +20,7 @@ def test_onnx_matches_torch_on_ped2(detector, ped2_frames) -> None:
     import torch
     from ultralytics import YOLO
 
-    from vad.encoders.detector import preprocess
-
+    assert isinstance(detector, YoloDetector)
     torch_model = YOLO(detector.manifest["source"]).model.fuse().eval()
     pixels, _ = preprocess(ped2_frames[:4], detector.image_size)
     with torch.no_grad():
@@ -37,24 +37,18 @@ def test_detect_returns_a_list_per_frame(detector, ped2_frames) -> None:
     assert detector.providers[-1] == "CPUExecutionProvider"
 
 
-def test_letterbox_and_decode_map_boxes_back_to_the_frame() -> None:
+def test_letterbox_and_candidates_map_boxes_back_to_the_frame() -> None:
     frame = np.zeros((240, 360, 3), np.uint8)
     canvas, lb = letterbox(frame, 160)
     assert canvas.shape == (160, 160, 3)
     # one confident "person" centred on the frame, half its width and height, in input pixels
     raw = np.zeros((4 + 2, 3), np.float32)
-    cx, cy = 80, 80
     w, h = 0.5 * 360 * lb.scale, 0.5 * 240 * lb.scale
-    raw[:4, 0] = [cx, cy, w, h]
+    raw[:4, 0] = [80, 80, w, h]
     raw[4, 0] = 0.9
-    raw[:4, 1] = [cx + 1, cy, w, h]  # a duplicate, suppressed
+    raw[:4, 1] = [81, 80, w, h]
     raw[4, 1] = 0.8
     raw[5, 2] = 0.1  # under the confidence threshold
-    (det,) = decode(raw, lb, ["person", "car"], conf=0.25, iou=0.45, limit=10)
-    assert det.class_name == "person" and det.confidence == pytest.approx(0.9)
-    np.testing.assert_allclose(det.box, (0.25, 0.25, 0.75, 0.75), atol=0.01)
-
-
-def test_nms_keeps_separate_boxes() -> None:
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], np.float32)
-    assert nms(boxes, np.array([0.9, 0.8, 0.7]), 0.45) == [0, 2]
+    boxes, scores, classes = candidates(raw, lb, conf=0.25)
+    assert list(classes) == [0, 0] and scores[0] == pytest.approx(0.9)
+    np.testing.assert_allclose(boxes[0], (0.25, 0.25, 0.75, 0.75), atol=0.01)
