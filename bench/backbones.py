@@ -4,7 +4,8 @@ sane (EfficientNet-Lite2's converter calls its conversion "not thoroughly tested
 Pulls and exports `mobilenetv2` and `efficientnet-lite2` into --model-dir if needed (the same
 functions as `vad models pull/export`, torch-free), then reports:
 - ms per crop through `ImageEncoder.embed_images` (preprocessing + ONNX Runtime), batches of 16
-  and of 1, with 1 and 2 intra-op threads, on square tiles of real UCSD Ped2 frames;
+  and of 1, with 1 and 2 intra-op threads, on square tiles of real UCSD Ped2 frames; and ms per
+  person for MoveNet Lightning (`PoseEstimator`, pulled with npm);
 - EfficientNet-Lite2's own ImageNet classifier (its checkpoint keeps it) on photographs that
   installed packages ship (matplotlib, scikit-learn, ultralytics): top-3 labels;
 - person vs background crops of Ped2 training footage (persons = moving blobs against the
@@ -40,6 +41,7 @@ from vad.encoders.backbones.checkpoint import load_state_dict  # noqa: E402
 from vad.encoders.backbones.families import read_backbone  # noqa: E402
 from vad.encoders.backbones.mbconv import to_onnx  # noqa: E402
 from vad.encoders.image import ImageEncoder  # noqa: E402
+from vad.encoders.pose import PoseEstimator  # noqa: E402
 from vad.encoders.preprocess import l2_normalize  # noqa: E402
 from vad.scoring.appearance_normality import tiles_of  # noqa: E402
 from vad.video import iter_video_frames  # noqa: E402
@@ -81,6 +83,27 @@ def speed(folders: dict[str, Path], seconds: float) -> dict:
                     "ms_per_crop": round(1000 / wall, 2),
                     "cpu_ms_per_crop": round(1000 / cpu, 2),
                 }
+    return out
+
+
+def pose_speed(model_dir: Path, seconds: float) -> dict:
+    """ms per `PoseEstimator.estimate` (pad, resize, MoveNet, mapping back) on a person box of a
+    Ped2 frame, 1 and 2 threads; pulls and exports movenet-lightning when missing (npm)."""
+    entry = registry.resolve("movenet-lightning")
+    folder = registry.export_dir(model_dir, entry.name)
+    if not (folder / "manifest.json").is_file():
+        if not registry.download_dir(model_dir, entry.name).exists():
+            registry.pull(entry, model_dir)
+        registry.export(entry, model_dir)
+    frame = next(iter_video_frames(PED2 / "test" / "test_04.mp4"))
+    out = {}
+    for threads in (1, 2):
+        pose = PoseEstimator.load(folder, threads=threads)
+        ((wall, cpu),) = rates([lambda p=pose: p.estimate(frame, (150, 100, 200, 170))], 1, seconds)
+        out[f"movenet-lightning threads={threads}"] = {
+            "ms_per_person": round(1000 / wall, 2),
+            "cpu_ms_per_person": round(1000 / cpu, 2),
+        }
     return out
 
 
@@ -232,6 +255,7 @@ def main() -> None:
             result["person_vs_background"] = separation(folders)
         if not args.skip_speed:
             result["speed"] = speed(folders, args.seconds)
+            result["pose_speed"] = pose_speed(args.model_dir or Path(scratch), args.seconds)
     print(json.dumps(result, indent=2))
 
 
