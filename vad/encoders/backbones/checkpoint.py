@@ -77,7 +77,13 @@ class _TensorRef:
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored) -> _TensorRef:
-    return _TensorRef(storage, int(storage_offset), tuple(size), tuple(stride))
+    """Only plain, in-bounds views: a crafted file must not make numpy read outside a buffer."""
+    numbers = (storage_offset, *size, *stride)
+    if not isinstance(storage, _Storage) or len(size) != len(stride):
+        raise CheckpointError("malformed tensor record")
+    if any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in numbers):
+        raise CheckpointError("tensor record with a negative or non-integer size, stride or offset")
+    return _TensorRef(storage, storage_offset, tuple(size), tuple(stride))
 
 
 def _rebuild_parameter(data, *_ignored):
@@ -189,6 +195,8 @@ def _load_legacy(stream: BinaryIO) -> Any:
     for key in plain():
         storage = storages[str(key)]
         (count,) = struct.unpack("<q" if little else ">q", stream.read(8))
+        if count < 0:
+            raise CheckpointError("corrupt checkpoint: a storage of negative size")
         nbytes = count * storage.kind.itemsize
         data = stream.read(nbytes)
         if len(data) != nbytes:
@@ -220,10 +228,14 @@ def _flat(storage: _Storage) -> np.ndarray:
 def _materialise(ref: _TensorRef) -> np.ndarray:
     flat = _flat(ref.storage)
     if not ref.size:
+        if ref.offset >= flat.size:
+            raise CheckpointError("scalar tensor past the end of its storage")
         return np.array(flat[ref.offset])
     needed = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True)) + 1
     if min(ref.size) > 0 and needed > flat.size:
         raise CheckpointError(f"tensor of shape {ref.size} reaches past its storage")
+    if min(ref.size) == 0:
+        return np.zeros(ref.size, np.float32 if flat.dtype.kind == "f" else flat.dtype)
     strides = tuple(s * flat.itemsize for s in ref.stride)
     view = np.lib.stride_tricks.as_strided(flat[ref.offset :], ref.size, strides, writeable=False)
     array = np.array(view)  # owns its memory, native byte order

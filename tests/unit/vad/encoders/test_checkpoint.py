@@ -105,3 +105,17 @@ def test_files_that_are_not_state_dicts_say_so(tmp_path: Path) -> None:
     truncated.write_bytes(truncated.read_bytes()[:-40])
     with pytest.raises(CheckpointError, match="ends early"):
         load_state_dict(truncated)
+
+
+def test_a_view_reaching_outside_its_storage_is_refused(tmp_path: Path) -> None:
+    """A crafted record (negative stride, offset past the end) must not read foreign memory."""
+    torch = _torch()
+    path = tmp_path / "weights.pt"
+    torch.save({"w": torch.arange(4.0)}, path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    # the tensor record pickles (offset 0, size (4,), stride (1,)) as K\x00 K\x04 \x85 K\x01 \x85
+    record = b"K\x00K\x04\x85q"
+    assert data.count(record) == 1, "torch's legacy pickle layout changed"
+    path.write_bytes(data.replace(b"K\x00K\x04\x85q", b"K\x03K\x04\x85q"))
+    with pytest.raises(CheckpointError, match="reaches past its storage"):
+        load_state_dict(path)
