@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCE ?=
 
-.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars clean
+.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference clean
 
 # `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
 $(BIN)/.installed: pyproject.toml
@@ -36,7 +36,7 @@ runtime-deps:
 	@bash scripts/runtime-deps.sh
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
-test: $(BIN)/.installed-test system-deps kafka-jars
+test: $(BIN)/.installed-test system-deps kafka-jars tfjs-reference
 	$(BIN)/python -m pytest
 
 ## unit: pure-code tests only
@@ -54,6 +54,10 @@ system-deps:
 ## kafka-jars: Apache Kafka's broker jars from Maven Central, cached in ~/.cache/vad (real-Kafka tests)
 kafka-jars:
 	@bash scripts/kafka-setup.sh >/dev/null || echo "warning: real-Kafka tests will be skipped (scripts/kafka-setup.sh failed)" >&2
+
+## tfjs-reference: TensorFlow.js's own CPU runtime (pure JS, bench/tfjs), the MoveNet conversion's reference
+tfjs-reference:
+	@cd bench/tfjs && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || echo "warning: the MoveNet parity test will be skipped (npm ci in bench/tfjs failed; is npm installed?)" >&2
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

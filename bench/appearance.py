@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.encoders import PED2, vit_b32_pulled  # noqa: E402
 from tests.support.tiny_models import write_pulled_mobilenet  # noqa: E402
+from vad.encoders.backbones.export import export_backbone  # noqa: E402
 from vad.encoders.clip import ClipEncoder  # noqa: E402
-from vad.encoders.export import export_clip, export_image_encoder  # noqa: E402
+from vad.encoders.export import export_clip  # noqa: E402
 from vad.encoders.image import ImageEncoder  # noqa: E402
 from vad.scoring.appearance_normality import (  # noqa: E402
     AppearanceNormalityConfig,
@@ -55,7 +56,7 @@ def load_encoder(kind: str, root: Path):
         exported = export_clip(vit_b32_pulled(root / "pulled"), root / kind, name=kind)
         return ClipEncoder.load(exported, threads=1, batch_size=16)
     weights = write_pulled_mobilenet(root / "pulled")
-    return ImageEncoder.load(export_image_encoder(weights, root / kind, name=kind), threads=1)
+    return ImageEncoder.load(export_backbone(weights, root / kind, name=kind), threads=1)
 
 
 def scoring_rate(encoder, frames, config: AppearanceNormalityConfig) -> float:

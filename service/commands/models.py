@@ -199,6 +199,10 @@ def _open(model: registry.InstalledModel, settings):
         from vad.encoders.image import ImageEncoder
 
         return ImageEncoder.load(model.path, providers)
+    if model.kind == "pose":
+        from vad.encoders.pose import PoseEstimator
+
+        return PoseEstimator.load(model.path, providers)
     from vad.encoders.detectors import Detector
 
     return Detector.load(model.path, providers)

@@ -220,10 +220,10 @@ def write_pulled_mobilenet(folder: Path, seed: int = 0) -> Path:
 def tiny_mobilenet_dir(tmp_dir: Path, image_size: int = IMAGE_SIZE) -> Path:
     """An exported MobileNetV2 (random weights, small input size) under `tmp_dir`, built once per
     folder, ready for ImageEncoder.load: the appearance model's default encoder kind."""
-    from vad.encoders.export import export_image_encoder
+    from vad.encoders.backbones.export import export_backbone
 
     out = Path(tmp_dir) / "encoders" / "tiny-mobilenet"
     if (out / "manifest.json").is_file():
         return out
     pulled = write_pulled_mobilenet(Path(tmp_dir) / "downloads" / "tiny-mobilenet")
-    return export_image_encoder(pulled, out, name="tiny-mobilenet", image_size=image_size)
+    return export_backbone(pulled, out, name="tiny-mobilenet", image_size=image_size)

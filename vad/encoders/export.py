@@ -22,9 +22,6 @@ OPSET = 17
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_ENCODER_SIZE = 224
 _PAD_TOKENS = ("<|endoftext|>", "<pad>", "</s>")
 
 
@@ -203,55 +200,6 @@ def _image_spec(source: Path, model, family: str) -> tuple[int, tuple, tuple, st
         if "do_center_crop" in cfg:
             mode = "crop" if cfg["do_center_crop"] else "squash"
     return size, mean, std, mode
-
-
-def export_image_encoder(
-    weights: Path, out_dir: Path, name: str | None = None, image_size: int = IMAGE_ENCODER_SIZE
-) -> Path:
-    """Export pulled MobileNetV2 ImageNet weights (`vad/encoders/mobilenet.py`) to `out_dir`:
-    image.onnx (dynamic batch, pooled 1280-d features) and manifest.json (kind "image")."""
-    import torch
-
-    from vad.encoders.mobilenet import load_mobilenet_v2
-
-    out_dir = Path(out_dir)
-    name = name or out_dir.name
-    try:
-        model = load_mobilenet_v2(Path(weights))
-    except (OSError, ValueError, RuntimeError) as error:
-        raise ModelError(
-            f"cannot read {weights} as MobileNetV2 weights ({error}); pull it again with "
-            f"`vad models pull {name}`"
-        ) from error
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    with torch.no_grad():
-        pixels = torch.zeros(2, 3, image_size, image_size)
-        _onnx(
-            model, (pixels,), tmp / "image.onnx", ["pixel_values"], {"pixel_values": {0: "batch"}}
-        )
-        dim = int(model(pixels[:1]).shape[-1])
-    manifest = {
-        "format": 1,
-        "kind": "image",
-        "name": name,
-        "family": "mobilenet_v2",
-        "source": str(weights),
-        "dim": dim,
-        "image_size": image_size,
-        "mean": list(IMAGENET_MEAN),
-        "std": list(IMAGENET_STD),
-        "resize_mode": "squash",
-        "resize": "whole image to image_size x image_size (bicubic), RGB, /255, (x-mean)/std",
-        "opset": OPSET,
-        "files": {"image": "image.onnx"},
-        **_provenance(),
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    replace_folder(tmp, out_dir)
-    log.info("exported %s (mobilenet_v2, dim %s) to %s", name, dim, out_dir)
-    return out_dir
 
 
 def _provenance() -> dict:

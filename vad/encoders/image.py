@@ -106,5 +106,5 @@ def tile_encoder(model_dir: Path, name: str, config) -> ImageEmbedder | None:
         return encoder(folder, manifest, *options)
     raise ModelCorrupt(
         f"model {name!r} in {folder} is a {kind!r} model; the appearance model needs an image "
-        f"encoder (mobilenetv2) or a CLIP model (VAD_APPEARANCE__ENCODER)"
+        f"encoder (mobilenetv2, efficientnet-lite2) or a CLIP model (VAD_APPEARANCE__ENCODER)"
     )

@@ -1,12 +1,13 @@
 """MobileNetV2 (Sandler et al., CVPR 2018) as a frozen ImageNet feature extractor, in torch.
 
-Export-time only (imports torch): `vad models export mobilenetv2` builds this network, loads the
-pulled ImageNet weights into it and traces it to ONNX. The layer layout follows the paper's table
-2 (a 3x3 stem, 17 inverted-residual blocks, a 1x1 conv to 1280 channels) with the submodule
-numbering of the reference PyTorch checkpoint, so a pulled checkpoint loads strictly, key by key,
-and a mismatching file fails loudly instead of half-loading. The classifier is dropped: the
-output is the 1280-d global average of the last feature map, the embedding the appearance model
-compares.
+The reference network of the torch-free export's parity tests (`vad models export mobilenetv2`
+writes the ONNX graph without torch, `vad/encoders/backbones/`), and the builder of the tests'
+random-weight checkpoints; nothing on the runtime or export path imports it. The layer layout
+follows the paper's table 2 (a 3x3 stem, 17 inverted-residual blocks, a 1x1 conv to 1280
+channels) with the submodule numbering of the reference PyTorch checkpoint, so a pulled checkpoint
+loads strictly, key by key, and a mismatching file fails loudly instead of half-loading. The
+classifier is dropped: the output is the 1280-d global average of the last feature map, the
+embedding the appearance model compares.
 """
 
 from __future__ import annotations

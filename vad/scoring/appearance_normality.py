@@ -57,7 +57,9 @@ class AppearanceNormalityConfig(BaseModel):
         description=(
             "Installed encoder that embeds the tiles (folder under <model_dir>/encoders): "
             "`mobilenetv2` (ImageNet features; measured on UCSD Ped2, docs/benchmarks-normality"
-            ".md) or a CLIP model such as `clip-vit-b32`. Install it with `vad models pull NAME "
+            ".md), `efficientnet-lite2` (260 px, 2.3x the cost, lower AUC on Ped2: docs/"
+            "benchmarks.md) or a CLIP "
+            "model such as `clip-vit-b32`. Install it with `vad models pull NAME "
             "&& vad models export NAME`; changing it means relearning the cameras."
         ),
     )

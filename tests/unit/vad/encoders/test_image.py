@@ -48,13 +48,44 @@ def test_weights_of_another_network_are_refused_with_the_fix(tmp_path: Path) -> 
     need_export_extra("torch")  # to write a .pt file
     import torch
 
-    from vad.encoders.export import export_image_encoder
+    from vad.encoders.backbones.export import export_backbone
 
     weights = tmp_path / "weights.pt"
     torch.save({"features.0.0.weight": torch.zeros(8, 3, 3, 3)}, weights)
     with pytest.raises(ModelError, match="vad models pull mobilenetv2"):
-        export_image_encoder(weights, tmp_path / "encoders" / "mobilenetv2")
+        export_backbone(weights, tmp_path / "encoders" / "mobilenetv2")
+    torch.save({"layer1.0.conv1.weight": torch.zeros(8, 3, 3, 3)}, weights)  # a ResNet
+    with pytest.raises(ModelError, match="not a MobileNetV2 or EfficientNet-Lite checkpoint"):
+        export_backbone(weights, tmp_path / "encoders" / "mobilenetv2")
     assert not (tmp_path / "encoders" / "mobilenetv2").exists()
+
+
+def test_export_runs_without_torch(tmp_path: Path, tiny_mobilenet: Path) -> None:
+    """`vad models export mobilenetv2` where only the runtime is installed (`make run`): the
+    same pulled file exports with torch made unimportable, to the same graph."""
+    import subprocess
+    import sys
+
+    pulled = tmp_path / "downloads" / "mobilenetv2"
+    pulled.mkdir(parents=True)
+    entry = registry.resolve("mobilenetv2")
+    source = Path(ImageEncoder.load(tiny_mobilenet).manifest["source"])
+    shutil.copy(source, pulled / registry.weights_file(entry))
+    script = (  # a finder that fails every torch import, as on a runtime-only install
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'torch': raise ImportError('no torch here')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from vad.encoders import registry\n"
+        f"registry.export(registry.resolve('mobilenetv2'), {str(tmp_path)!r})\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    exported = ImageEncoder.load(tmp_path / "encoders" / "mobilenetv2")
+    assert exported.manifest["family"] == "mobilenet_v2" and exported.dim == 1280
+    assert exported.manifest["image_size"] == 224  # the family's size, not the tiny test size
 
 
 def test_tile_encoder_opens_the_configured_kind(tmp_path: Path, tiny_mobilenet, tiny_clip) -> None:

@@ -1,0 +1,46 @@
+// Runs a TF.js graph model with TF.js's own CPU backend (pure JavaScript, no native code): the
+// reference for the ONNX conversion in vad/encoders/tfjs.py. Reads N int32 NHWC inputs from a raw
+// file, writes the first output of each as JSON lines.
+//   node run_graph_model.js MODEL_JSON INPUTS.raw N H W C > outputs.jsonl
+const fs = require('fs');
+const path = require('path');
+const tf = require('@tensorflow/tfjs-core');
+require('@tensorflow/tfjs-backend-cpu');
+const converter = require('@tensorflow/tfjs-converter');
+
+async function main() {
+  const [modelJson, inputsPath, n, h, w, c] = process.argv.slice(2);
+  const spec = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
+  const folder = path.dirname(modelJson);
+  const specs = [];
+  const shards = [];
+  for (const group of spec.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) shards.push(fs.readFileSync(path.join(folder, p)));
+  }
+  const weights = Buffer.concat(shards);
+  const handler = {
+    load: async () => ({
+      modelTopology: spec.modelTopology,
+      format: spec.format,
+      generatedBy: spec.generatedBy,
+      convertedBy: spec.convertedBy,
+      signature: spec.signature,
+      weightSpecs: specs,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length),
+    }),
+  };
+  await tf.setBackend('cpu');
+  const model = await converter.loadGraphModel(handler);
+  const raw = fs.readFileSync(inputsPath);
+  const all = new Int32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+  const size = h * w * c;
+  for (let i = 0; i < Number(n); i++) {
+    const input = tf.tensor(all.slice(i * size, (i + 1) * size), [1, Number(h), Number(w), Number(c)], 'int32');
+    const output = model.execute(input);
+    const first = Array.isArray(output) ? output[0] : output;
+    process.stdout.write(JSON.stringify({ shape: first.shape, values: Array.from(first.dataSync()) }) + '\n');
+    tf.dispose([input, output]);
+  }
+}
+main().catch((e) => { console.error(e); process.exit(1); });
