@@ -84,10 +84,12 @@ def cell_motion(frames: Iterable[np.ndarray], config: ReferenceFlowConfig) -> np
 
 def centred_mean(values: np.ndarray, frames: int) -> np.ndarray:
     """Centred moving average over `frames` (odd); near the ends, of the frames that exist."""
-    kernel = np.ones(frames)
-    total = np.convolve(values, kernel, mode="same")
-    count = np.convolve(np.ones_like(values), kernel, mode="same")
-    return total / count
+    values = np.asarray(values, np.float64)
+    half, n = frames // 2, len(values)
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    low = np.clip(np.arange(n) - half, 0, n)
+    high = np.clip(np.arange(n) + half + 1, 0, n)
+    return (sums[high] - sums[low]) / (high - low)
 
 
 class ReferenceFlow:
