@@ -101,10 +101,10 @@ def _emit(result: dict, as_json: bool) -> None:
 
     table = Table(title=f"stage 1 = {' + '.join(result['stage1_parts'])}  |  reference = flow")
     for i, column in enumerate(suite.TABLE_HEADER):
-        table.add_column(column, justify="left" if i < 2 else "right")
+        table.add_column(column, justify="left" if i < 2 else "right", no_wrap=True)
     for cells in suite.table_rows(result):
         table.add_row(*cells)
-    Console(width=max(160, Console().width)).print(table)
+    Console(width=max(220, Console().width)).print(table)
 
 
 def _run(ctx: typer.Context, cameras, scores_out: Path | None, require_appearance: bool) -> dict:

@@ -86,7 +86,9 @@ def _figures(auc: float | None, fps: float | None) -> dict:
         "mean_video_auc": 0.85,
         "per_video_auc": {},
         "fit_seconds": 12.345,
+        "fit_cpu_seconds": 10.0,
         "scoring_fps": fps,
+        "scoring_fps_cpu": 90.26,
     }
 
 
@@ -112,11 +114,11 @@ def test_table_has_one_row_per_dataset_and_variant_side_by_side() -> None:
         "0.672",
         "0.900",
         "0.850",
-        "12.3",
-        "83.0",
+        "12.3/10.0",
+        "83/90",
         "0.841",
         "0.900",
         "0.850",
-        "12.3",
-        "-",
+        "12.3/10.0",
+        "-/90",
     ]
