@@ -9,7 +9,8 @@ over cells, 9-frame centred moving average.
 The issue's text leaves four conventions open; these are the ones that reproduce its Ped1 figures
 (pooled AUC 0.841, mean per-video AUC 0.865): the resize is `INTER_AREA`; cell borders are
 `floor(linspace(0, size, cells + 1))` (cells of 15 rows x 17-18 columns); the flow from frame i to
-frame i + 1 belongs to frame i and the last frame repeats the one before; the moving average
+frame i + 1 belongs to frame i and the last frame repeats the one before (the training
+percentile counts each measured flow once, without that repeat); the moving average
 near a clip's ends averages the frames that exist (the window shrinks).
 """
 
@@ -53,10 +54,9 @@ def _cell_means(magnitude: np.ndarray, config: ReferenceFlowConfig) -> np.ndarra
     return sums / np.outer(np.diff(rows), np.diff(cols))
 
 
-def cell_motion(frames: Iterable[np.ndarray], config: ReferenceFlowConfig) -> np.ndarray:
-    """(frames, rows, cols) mean flow magnitude per cell, in 160x90 pixels per frame.
-
-    A clip of one frame has no motion: its row is zero."""
+def flow_cells(frames: Iterable[np.ndarray], config: ReferenceFlowConfig) -> np.ndarray:
+    """(frames - 1, rows, cols): mean Farneback flow magnitude per cell from each frame to the
+    next, in 160x90 pixels."""
     cells: list[np.ndarray] = []
     previous: np.ndarray | None = None
     for frame in frames:
@@ -76,10 +76,18 @@ def cell_motion(frames: Iterable[np.ndarray], config: ReferenceFlowConfig) -> np
             )
             cells.append(_cell_means(np.hypot(flow[..., 0], flow[..., 1]), config))
         previous = grey
-    if previous is None:
-        return np.zeros((0, config.rows, config.cols))
-    last = cells[-1] if cells else np.zeros((config.rows, config.cols))
-    return np.stack([*cells, last])
+    return np.stack(cells) if cells else np.zeros((0, config.rows, config.cols))
+
+
+def cell_motion(frames: Iterable[np.ndarray], config: ReferenceFlowConfig) -> np.ndarray:
+    """(frames, rows, cols): each frame's flow to the next, the last frame repeating the one
+    before (a clip of one frame has no motion: zeros)."""
+    frames = list(frames)
+    flows = flow_cells(frames, config)
+    if not frames:
+        return flows
+    last = flows[-1:] if len(flows) else np.zeros((1, config.rows, config.cols))
+    return np.concatenate([flows, last])
 
 
 def centred_mean(values: np.ndarray, frames: int) -> np.ndarray:
@@ -103,9 +111,10 @@ class ReferenceFlow:
     def fit(
         cls, clips: Iterable[Iterable[np.ndarray]], config: ReferenceFlowConfig | None = None
     ) -> ReferenceFlow:
-        """Each cell's `quantile` of its training motion (clips are read one at a time)."""
+        """Each cell's `quantile` over the training flows (every measured frame pair once; clips
+        are read one at a time)."""
         config = config or ReferenceFlowConfig()
-        motion = [cell_motion(clip, config) for clip in clips]
+        motion = [flow_cells(clip, config) for clip in clips]
         motion = [m for m in motion if len(m)]
         if not motion:
             raise ValueError("the reference needs at least one training frame")
