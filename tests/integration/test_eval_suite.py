@@ -126,3 +126,44 @@ def test_ped2_alias_scores_the_installed_models_without_a_flag(
 
     missing = _invoke(monkeypatch, tmp_path / "none", "ped2", "--data", str(data), "--appearance")
     assert missing.exit_code == 2 and "vad models pull mobilenetv2" in missing.output
+
+
+def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_path: Path) -> None:
+    """Detector, appearance encoder and CLIP installed: stage 1 fuses the object, appearance and
+    zero-shot terms with the pixel model, the largest per frame, as the worker does."""
+    from tests.support.tiny_models import (
+        need_export_extra,
+        tiny_clip_dir,
+        tiny_mobilenet_dir,
+        tiny_yolo_dir,
+    )
+    from vad.config import Settings
+    from vad.eval.stage1 import Stage1, installed_encoders
+    from vad.eval.suite import PLAIN, dataset_camera
+
+    need_export_extra("torch", "transformers", "ultralytics")
+    build, models = tmp_path / "build", tmp_path / "models" / "encoders"
+    models.mkdir(parents=True)
+    for built, name in (
+        (tiny_clip_dir(build), "clip-vit-b32"),
+        (tiny_yolo_dir(build), "yolo11n"),
+        (tiny_mobilenet_dir(build), "mobilenetv2"),
+    ):
+        shutil.copytree(built, models / name)
+    settings = Settings(model_dir=tmp_path / "models", encoders={"threads": 1})
+    encoders = installed_encoders(settings)
+    assert encoders.off == {}
+    stage1 = Stage1(settings, encoders)
+    assert [p.split(" ")[0] for p in stage1.parts] == [
+        "pixel",
+        "objects",
+        "appearance",
+        "zero-shot",
+    ]
+    camera = dataset_camera(mini_data / "ped2_mini")
+    stage1.fit(PLAIN.frames(p) for p in camera.train)
+    scored = stage1.score(PLAIN.frames(camera.test[0]))
+    assert set(scored.terms) == {"pixel", "objects", "appearance", "zero-shot"}
+    stacked = np.stack(list(scored.terms.values()))
+    assert scored.fused.shape == (60,)
+    assert np.allclose(scored.fused, stacked.max(axis=0), equal_nan=True)
