@@ -91,7 +91,14 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
 
     folder = scores / "ped2_mini" / "half-frame-rate"
     written = {p.name for p in folder.iterdir()}
-    assert written == {"labels.npz", "stage1.npz", "stage1-pixel.npz", "reference.npz"}
+    assert written == {
+        "labels.npz",
+        "stage1.npz",
+        "stage1-pixel.npz",
+        "reference.npz",
+        "row.json",
+    }
+    assert json.loads((folder / "row.json").read_text()) == half
     labels, reference = np.load(folder / "labels.npz"), np.load(folder / "reference.npz")
     assert [len(reference[k]) for k in ("test_01", "test_04")] == [30, 30]
     assert (

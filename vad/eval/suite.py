@@ -13,6 +13,7 @@ recorded in docs/benchmarks-normality.md.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -248,7 +249,7 @@ def evaluate_camera(
         "reference": _figures(reference, labels),
     }
     if scores_out is not None:
-        _write_scores(Path(scores_out), camera.name, variant, labels, ours, reference)
+        _write_scores(Path(scores_out), out, variant, labels, ours, reference)
     return out
 
 
@@ -264,12 +265,14 @@ def _cut(labels: dict[str, np.ndarray], *sides: _Side) -> None:
 
 
 def _write_scores(
-    root: Path, dataset: str, variant: Variant, labels, ours: _Side, reference: _Side
+    root: Path, row: dict, variant: Variant, labels, ours: _Side, reference: _Side
 ) -> None:
     """<root>/<dataset>/<variant>/{labels,stage1,stage1-<term>,reference}.npz, one array per
-    test clip (NaN = no score), so later analyses need no rerun."""
-    folder = root / dataset / variant.name.replace(" ", "-")
+    test clip (NaN = no score), and the row's figures (row.json), written as each row ends, so
+    later analyses need no rerun."""
+    folder = root / row["dataset"] / variant.name.replace(" ", "-")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "row.json").write_text(json.dumps(row, indent=2))
     np.savez_compressed(folder / "labels.npz", **labels)
     np.savez_compressed(folder / "stage1.npz", **ours.scores)
     for term, scores in ours.terms.items():
