@@ -104,14 +104,11 @@ class Stage1:
         detections: list[list] = []
         tiles: list[np.ndarray] = []
         size: list[tuple[int, int]] = []
-        self.pixel = fit_normality_model(self._recorded(clips, detections, tiles, size), self._cfg)
+        recorded = self._recorded(clips, detections, tiles, size)
+        self.pixel = fit_normality_model(recorded, self.settings.normality)
         self._fit_companions(detections, tiles, size[0] if size else None)
         self.fit_seconds = time.perf_counter() - started
         return self.fit_seconds
-
-    @property
-    def _cfg(self):
-        return self.settings.normality
 
     def _recorded(self, clips, detections, tiles, size) -> Iterator[list[np.ndarray]]:
         """The clips, with the encoders run on each as the pixel model reads it."""
