@@ -64,18 +64,21 @@ def _stage1_factory(ctx: typer.Context, require_appearance: bool = False):
 
 
 class _Bars:
-    """Rich progress bars on stderr, one per row (stdout stays clean for --json)."""
+    """Rich progress bars on stderr, one per row, drawn only on a terminal (stdout stays clean
+    for --json; a log or pipe gets no bar)."""
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+        console = Console(stderr=True)
         self.progress = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console,
+            disable=not console.is_terminal,
         )
         self.tasks: dict[str, int] = {}
 
