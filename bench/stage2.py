@@ -1,8 +1,9 @@
 """Stage-2 figures: seconds per window with the tiny models on this CPU, analyses per minute under
 the budget, and the share of Ped2 test windows that reach stage 2.
 
-    .venv/bin/vad eval ped2 --data ../shared/data/ucsd_ped2 --scores-out /tmp/ped2_scores.json
-    .venv/bin/python bench/stage2.py --scores /tmp/ped2_scores.json [--windows 20] [--seconds 60]
+    .venv/bin/vad eval ped2 --data ../shared/data/ucsd_ped2 --scores-out /tmp/ped2_scores
+    .venv/bin/python bench/stage2.py --scores /tmp/ped2_scores/ucsd_ped2/plain/stage1.npz \
+        [--windows 20] [--seconds 60]
 
 - Seconds per window: the whole chain (caption the sampler's frames, CLIP cleaning, summary,
   constrained rating, explanation) on 2-s windows of real Ped2 frames, tiny transformers models
@@ -127,8 +128,18 @@ def budget_run(chain, settings, windows, seconds: float) -> dict:
     }
 
 
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    """Per-video stage-1 scores: `vad eval --scores-out`'s stage1.npz, or an older JSON of
+    {video: [score or null]}."""
+    if path.suffix == ".npz":
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files}
+    loaded = json.loads(path.read_text())
+    return {k: np.array([np.nan if v is None else v for v in vs]) for k, vs in loaded.items()}
+
+
 def share_reaching_stage2(scores_path: Path, settings: Settings) -> dict:
-    scores = json.loads(scores_path.read_text())
+    scores = read_scores(scores_path)
     labels = json.loads((PED2 / "test_labels.json").read_text())["videos"]
     per_window = int(settings.windows.seconds * FPS)
     total = flagged = capped = anomalous_flagged = 0
@@ -169,7 +180,9 @@ def share_reaching_stage2(scores_path: Path, settings: Settings) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scores", type=Path, help="`vad eval ped2 --scores-out` JSON")
+    parser.add_argument(
+        "--scores", type=Path, help="stage1.npz written by `vad eval ped2 --scores-out`"
+    )
     parser.add_argument("--windows", type=int, default=20, help="windows timed")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the budget run")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
-"""`vad eval`: offline benchmarks of the per-camera normality model on labelled footage."""
+"""`vad eval`: stage 1 (what the worker runs with the installed models) beside the optical-flow
+reference, fitted on normal footage and scored on labelled footage: frame-level ROC-AUC / AP."""
 
 from __future__ import annotations
 
@@ -9,156 +10,204 @@ from typing import Annotated
 import typer
 
 from service.context import fail, get_context
-from vad.eval import evaluate_ped2, evaluate_videos
-from vad.scoring.normality import NormalityConfig
+from vad.eval import suite
 
 app = typer.Typer(
-    help="Fit the normality model on normal footage and report frame-level ROC-AUC / AP.",
+    help=(
+        "Fit stage 1 (with every installed model the worker would use) and the optical-flow "
+        "reference on normal footage; report frame-level ROC-AUC / AP side by side."
+    ),
     no_args_is_help=True,
 )
 
-
-def _format_table(result: dict) -> str:
-    """Two-column summary, then per-video AUC; None prints as '-'."""
-
-    def fmt(value: object) -> str:
-        if value is None:
-            return "-"
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-    keys = [
-        "auc",
-        "ap",
-        "frames",
-        "anomalous_frames",
-        "videos",
-        "fit_seconds",
-        "train_frames",
-        "scoring_fps",
-        "internal_size",
-        "appearance_encoder",
-        "appearance_fit_seconds",
-        "pixel_only_auc",
-    ]
-    lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys if k in result]
-    per_video = result.get("per_video_auc") or {}
-    if per_video:
-        lines += ["", f"{'video':<18}auc"]
-        lines += [f"{name:<18}{fmt(auc)}" for name, auc in sorted(per_video.items())]
-    return "\n".join(lines)
-
-
-def _emit(result: dict, as_json: bool) -> None:
-    typer.echo(json.dumps(result, indent=2) if as_json else _format_table(result))
-
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        exists=True,
-        file_okay=False,
-        help="UCSD Ped2 folder with train/, test/ and test_labels.json.",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")]
 ScoresOut = Annotated[
     Path | None,
-    typer.Option("--scores-out", help="Write each video's per-frame scores here (JSON)."),
+    typer.Option(
+        "--scores-out",
+        file_okay=False,
+        help=(
+            "Write per-frame scores here: DIR/<dataset>/<variant>/{labels,stage1,stage1-<term>,"
+            "reference}.npz, one array per test clip."
+        ),
+    ),
 ]
-WithAppearance = Annotated[
+RequireAppearance = Annotated[
     bool,
     typer.Option(
         "--appearance",
         help=(
-            "Also fit the appearance model with its installed encoder (VAD_APPEARANCE__ENCODER, "
-            "default mobilenetv2) and fuse it by max, as the worker does (the pixel model's own "
-            "AUC is reported as pixel_only_auc)."
+            "Fail unless the appearance model's encoder is installed (it is used whenever it "
+            "is, as the worker uses it; this flag only makes its absence an error)."
         ),
     ),
 ]
-Subset = Annotated[
-    str | None, typer.Option("--videos", help="Comma-separated test videos (default: all).")
-]
-TrainDir = Annotated[
-    Path,
-    typer.Option(
-        "--train", exists=True, file_okay=False, help="Folder of normal clips of the camera."
-    ),
-]
-VideosDir = Annotated[
-    Path,
-    typer.Option(
-        "--videos", exists=True, file_okay=False, help="Folder of test clips of the same camera."
-    ),
-]
-LabelsFile = Annotated[
-    Path,
-    typer.Option(
-        "--labels",
-        exists=True,
-        dir_okay=False,
-        help="UCF-Crime temporal annotation (.txt) or Ped2-style .json.",
-    ),
-]
 
 
-def _appearance(ctx: typer.Context, wanted: bool):
-    """The evaluation's appearance model, or a clear error when its encoder is not installed."""
-    if not wanted:
-        return None
-    from vad.encoders.image import tile_encoder
+def _stage1_factory(ctx: typer.Context, require_appearance: bool = False):
+    """A maker of fresh `Stage1`s sharing the installed encoders (loaded once), or a clear
+    error when an installed model cannot be opened or a required one is missing."""
     from vad.encoders.runtime import ModelError, fix_hint
-    from vad.eval.runner import Appearance
+    from vad.eval.stage1 import Stage1, installed_encoders
 
     settings = get_context(ctx).settings
-    name = settings.appearance.encoder
     try:
-        encoder = tile_encoder(settings.model_dir, name, settings.encoders)
+        encoders = installed_encoders(settings)
     except ModelError as error:
-        fail(f"the appearance encoder cannot be loaded ({error})")
-    if encoder is None:
+        fail(f"an installed stage-1 model cannot be loaded ({error})")
+    name = settings.appearance.encoder
+    if require_appearance and encoders.tiles is None:
         fail(f"--appearance needs the encoder {name!r}, not installed; {fix_hint(name)}")
-    return Appearance(encoder, settings.appearance)
+    for stage, why in encoders.off.items():
+        typer.echo(f"stage 1 without {stage}: {why}", err=True)
+    return lambda: Stage1(settings, encoders)
+
+
+class _Bars:
+    """Rich progress bars on stderr, one per row, drawn only on a terminal (stdout stays clean
+    for --json; a log or pipe gets no bar)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self.progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, row: str, phase: str, done: int, total: int) -> None:
+        if row not in self.tasks:
+            self.tasks[row] = self.progress.add_task(row, total=total)
+        self.progress.update(self.tasks[row], completed=done, description=f"{row}: {phase}")
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"stage 1 = {' + '.join(result['stage1_parts'])}  |  reference = flow")
+    for i, column in enumerate(suite.TABLE_HEADER):
+        table.add_column(column, justify="left" if i < 2 else "right", no_wrap=True)
+    for cells in suite.table_rows(result):
+        table.add_row(*cells)
+    Console(width=max(220, Console().width)).print(table)
+
+
+def _run(ctx: typer.Context, cameras, scores_out: Path | None, require_appearance: bool) -> dict:
+    """Rows of `cameras` ((camera, variant) pairs) as one suite result, with progress bars."""
+    make_stage1 = _stage1_factory(ctx, require_appearance)
+    with _Bars() as bars:
+        return suite.run_rows(cameras, make_stage1, bars, scores_out)
+
+
+@app.command("suite")
+def suite_command(
+    ctx: typer.Context,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            exists=True,
+            file_okay=False,
+            help="Folder of datasets, each with train/, test/ and test_labels.json.",
+        ),
+    ],
+    as_json: AsJson = False,
+    scores_out: ScoresOut = None,
+    robustness: Annotated[
+        str,
+        typer.Option(help="Dataset replayed at half the frame rate and upscaled 2x ('' = none)."),
+    ] = suite.ROBUSTNESS_DATASET,
+) -> None:
+    """Every dataset under --data, plus robustness rows: one table, stage 1 beside the
+    reference. Every run reads test labels: record it in docs/benchmarks-normality.md."""
+    try:
+        cameras = suite.suite_cameras(data, robustness or None)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    result = {"data": str(data), **_run(ctx, cameras, scores_out, False)}
+    _emit(result, as_json)
 
 
 @app.command("ped2")
 def ped2(
     ctx: typer.Context,
-    data: DataDir,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            exists=True,
+            file_okay=False,
+            help="A dataset folder with train/, test/ and test_labels.json (UCSD Ped2's layout).",
+        ),
+    ],
     as_json: AsJson = False,
     scores_out: ScoresOut = None,
-    videos: Subset = None,
-    appearance: WithAppearance = False,
+    videos: Annotated[
+        str | None, typer.Option("--videos", help="Comma-separated test videos (default: all).")
+    ] = None,
+    appearance: RequireAppearance = False,
 ) -> None:
-    """Standard Ped2 protocol: fit on train/, score every test frame, pooled frame-level AUC."""
+    """One dataset folder (Ped2's protocol): fit on train/, score test/, pooled frame AUC."""
     subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
-    looks = _appearance(ctx, appearance)
     try:
-        result = evaluate_ped2(
-            data, NormalityConfig(), subset=subset, scores_out=scores_out, appearance=looks
-        )
+        camera = suite.dataset_camera(data, subset)
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
-    _emit(result, as_json)
+    _emit(_run(ctx, [(camera, suite.PLAIN)], scores_out, appearance), as_json)
 
 
 @app.command("videos")
 def videos_command(
     ctx: typer.Context,
-    train: TrainDir,
-    videos: VideosDir,
-    labels: LabelsFile,
+    train: Annotated[
+        Path,
+        typer.Option(
+            "--train", exists=True, file_okay=False, help="Folder of normal clips of the camera."
+        ),
+    ],
+    videos: Annotated[
+        Path,
+        typer.Option(
+            "--videos",
+            exists=True,
+            file_okay=False,
+            help="Folder of test clips of the same camera.",
+        ),
+    ],
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            exists=True,
+            dir_okay=False,
+            help="UCF-Crime temporal annotation (.txt) or Ped2-style .json.",
+        ),
+    ],
     as_json: AsJson = False,
     scores_out: ScoresOut = None,
-    appearance: WithAppearance = False,
+    appearance: RequireAppearance = False,
 ) -> None:
     """Any camera: fit on --train clips, score the labelled --videos clips."""
-    looks = _appearance(ctx, appearance)
     try:
-        result = evaluate_videos(
-            train, videos, labels, NormalityConfig(), scores_out=scores_out, appearance=looks
-        )
-    except (ValueError, FileNotFoundError) as error:
+        camera = suite.labelled_camera(train, videos, labels)
+    except (ValueError, FileNotFoundError, KeyError) as error:
         raise typer.BadParameter(str(error)) from error
-    _emit(result, as_json)
+    _emit(_run(ctx, [(camera, suite.PLAIN)], scores_out, appearance), as_json)

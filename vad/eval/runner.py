@@ -169,7 +169,7 @@ def evaluate_ped2(
     )
 
 
-def _labels_for(labels_file: Path, videos: list[Path]) -> dict[str, np.ndarray]:
+def labels_for(labels_file: Path, videos: list[Path]) -> dict[str, np.ndarray]:
     """Ped2-style JSON or UCF-Crime-style temporal annotation, by file suffix."""
     if Path(labels_file).suffix.lower() == ".json":
         return ped2_labels(labels_file)
@@ -194,7 +194,7 @@ def evaluate_videos(
     """Fit on every video of `train_dir` (normal footage of one camera), score the labelled videos
     of `videos_dir`; labels from a UCF-Crime temporal annotation file or a Ped2-style JSON."""
     candidates = _videos_in(videos_dir)
-    labels = _labels_for(labels_file, candidates)
+    labels = labels_for(labels_file, candidates)
     paths = [p for p in candidates if p.stem in labels]
     if not paths:
         raise ValueError(f"no video in {videos_dir} has a label in {labels_file}")

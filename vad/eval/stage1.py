@@ -1,0 +1,163 @@
+"""Stage 1 as the worker runs it by default, fitted and scored offline (`vad eval`).
+
+The worker fuses by max the normality (pixel) model with the models fitted next to it when their
+encoders are installed: the object model (detector installed, `objects.enabled`), the appearance
+model (its tile encoder installed, `appearance.enabled`) and CLIP zero-shot on the default watch
+rules (CLIP installed, `zero_shot.enabled`). `installed_encoders` makes the same choices as the
+worker (`workers/encoding.FrameEncoding`) from the same settings and model folder, so an
+evaluation needs no flag to score the full stage 1, and `Stage1.parts` says what it scored.
+
+This is the one place an evaluation fits and scores stage 1: a new stage-1 model plugs in here
+(`Stage1.fit` and `Stage1.score`), and every `vad eval` command and `bench/` script follows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vad.config import Settings
+from vad.scoring.normality import NormalityModel, fit_normality_model
+
+
+@dataclass
+class Stage1Encoders:
+    """The installed encoders the worker would run for stage 1 (None = that stage is off)."""
+
+    tiles: object | None = None  # the appearance model's tile encoder
+    detector: object | None = None
+    clip: object | None = None  # zero-shot
+    off: dict[str, str] = field(default_factory=dict)  # stage -> why it is off
+
+
+def installed_encoders(settings: Settings) -> Stage1Encoders:
+    """Load what the worker loads for the stage-1 score; a model folder that exists but cannot
+    be opened raises `ModelError` (as `vad camera learn` refuses it), a missing one is off."""
+    from vad.encoders.clip import ClipEncoder
+    from vad.encoders.detector import Detector
+    from vad.encoders.image import tile_encoder
+    from vad.encoders.runtime import fix_hint
+
+    enc, out = settings.encoders, Stage1Encoders()
+    if not enc.enabled:
+        out.off["encoders"] = "VAD_ENCODERS__ENABLED=false"
+        return out
+    if settings.zero_shot.enabled:
+        out.clip = ClipEncoder.installed(settings.model_dir, enc)
+        if out.clip is None:
+            out.off["zero-shot"] = f"{enc.clip} not installed; {fix_hint(enc.clip)}"
+    looks = settings.appearance
+    if looks.enabled:
+        same = out.clip is not None and out.clip.name == looks.encoder
+        out.tiles = out.clip if same else tile_encoder(settings.model_dir, looks.encoder, enc)
+        if out.tiles is None:
+            out.off["appearance"] = f"{looks.encoder} not installed; {fix_hint(looks.encoder)}"
+    if enc.run_detector and settings.objects.enabled:
+        out.detector = Detector.installed(settings.model_dir, enc)
+        if out.detector is None:
+            out.off["objects"] = f"{enc.detector} not installed; {fix_hint(enc.detector)}"
+    return out
+
+
+@dataclass
+class Stage1Scores:
+    """One clip's fused stage-1 scores and each fused term's own (NaN = undecodable frame)."""
+
+    fused: np.ndarray
+    terms: dict[str, np.ndarray]
+
+
+def fuse_max(pixel: np.ndarray, others: Iterable[np.ndarray]) -> np.ndarray:
+    """The worker's fusion: the largest term per frame; a frame without a pixel score stays NaN."""
+    fused = np.asarray(pixel, np.float64).copy()
+    for term in others:
+        fused = np.where(np.isnan(fused), fused, np.maximum(fused, term))
+    return fused
+
+
+class Stage1:
+    """Stage 1 fitted on one camera's normal clips (`fit`), scoring whole clips (`score`)."""
+
+    def __init__(self, settings: Settings, encoders: Stage1Encoders | None = None) -> None:
+        self.settings = settings
+        self.encoders = encoders or Stage1Encoders()
+        self.pixel: NormalityModel | None = None
+        self.objects = None
+        self.appearance = None
+        self.zero_shot = None
+        self.fit_seconds = 0.0
+
+    @property
+    def parts(self) -> list[str]:
+        """What this stage 1 fuses, e.g. ['pixel', 'appearance (mobilenetv2)']."""
+        e = self.encoders
+        named = [("objects", e.detector), ("appearance", e.tiles), ("zero-shot", e.clip)]
+        return ["pixel"] + [f"{kind} ({model.name})" for kind, model in named if model is not None]
+
+    def fit(self, clips: Iterable[list[np.ndarray]]) -> float:
+        """Fit every part on the same frames (each clip decoded once); returns the seconds spent,
+        decoding included, as `vad camera learn` spends them."""
+        started = time.perf_counter()
+        detections: list[list] = []
+        tiles: list[np.ndarray] = []
+        size: list[tuple[int, int]] = []
+        recorded = self._recorded(clips, detections, tiles, size)
+        self.pixel = fit_normality_model(recorded, self.settings.normality)
+        self._fit_companions(detections, tiles, size[0] if size else None)
+        self.fit_seconds = time.perf_counter() - started
+        return self.fit_seconds
+
+    def _recorded(self, clips, detections, tiles, size) -> Iterator[list[np.ndarray]]:
+        """The clips, with the encoders run on each as the pixel model reads it."""
+        from vad.scoring.appearance_normality import embed_tiles
+
+        e, looks = self.encoders, self.settings.appearance
+        for frames in clips:
+            if not frames:
+                continue
+            size.append((int(frames[0].shape[1]), int(frames[0].shape[0])))
+            if e.detector is not None:
+                detections.append(e.detector.detect(frames))
+            if e.tiles is not None:
+                tiles.append(embed_tiles(e.tiles, frames[:: looks.learn_every], looks.tile_rows))
+            yield frames
+
+    def _fit_companions(self, detections, tiles, size) -> None:
+        from vad.scoring.appearance_normality import fit_appearance_model
+        from vad.scoring.object_normality import fit_object_model
+
+        e, s = self.encoders, self.settings
+        if e.detector is not None:
+            self.objects = fit_object_model(detections, e.detector.name, s.objects)
+        if e.tiles is not None:
+            self.appearance = fit_appearance_model(tiles, e.tiles.name, size, s.appearance)
+        if e.clip is not None:
+            from vad.encoders.zero_shot import PromptSet, ZeroShotScorer
+
+            prompts = PromptSet.for_camera(s.zero_shot, {})
+            if prompts is not None:
+                self.zero_shot = ZeroShotScorer.build(e.clip, prompts, s.zero_shot.temperature)
+
+    def score(self, frames: list[np.ndarray]) -> Stage1Scores:
+        """A whole clip, scored as the worker scores it (causal, calibrated), fused by max."""
+        from vad.scoring.appearance_normality import embed_tiles
+
+        if self.pixel is None:
+            raise RuntimeError("Stage1.score before fit")
+        _, pixel = self.pixel.score_frames(frames)
+        terms: dict[str, np.ndarray] = {"pixel": pixel}
+        e = self.encoders
+        if self.objects is not None:
+            verdicts = self.objects.score(e.detector.detect(frames))
+            terms["objects"] = np.array([v.score for v in verdicts])
+        if self.appearance is not None:
+            embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)
+            terms["appearance"] = np.array([v.score for v in self.appearance.score(embedded)])
+        if self.zero_shot is not None:
+            probability = self.zero_shot.score(e.clip.embed_images(frames)).probability
+            terms["zero-shot"] = self.settings.zero_shot.weight * np.asarray(probability)
+        others = [t for name, t in terms.items() if name != "pixel"]
+        return Stage1Scores(fuse_max(pixel, others), terms)
