@@ -17,7 +17,7 @@ from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
 from vad.config import Settings
-from vad.encoders.registry import stage_status
+from vad.encoders.registry import StageStatus, stage_status
 from vad.stage2.loading import stage2_status
 from vad.urls import redact_url
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CLIP = REPO_ROOT / "demo" / "footage" / "ped2_test_04.mp4"
 DEMO_NORMAL = REPO_ROOT / "demo" / "footage" / "normal"
+_FUSED_STAGES = ("detector", "appearance", "zero-shot")  # their scores join the pixel model's
 
 
 def up(
@@ -96,12 +97,24 @@ def _start(settings: Settings, workers: int | None) -> Stack:
         f"  API         http://127.0.0.1:{settings.api_port}  "
         "(token: vad token create NAME --scope read)"
     )
-    for stage in stage_status(settings):
+    stages = stage_status(settings)
+    typer.echo(f"  stage 1     {stage1_summary(stages)}")
+    for stage in stages:
         typer.echo(f"  {stage.stage:<11} {'on' if stage.on else 'off'}: {stage.reason}")
     typer.echo(f"  stage 2     {stage2_status(settings).describe()}")
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
     return stack
+
+
+def stage1_summary(stages: list[StageStatus]) -> str:
+    """What scores every frame, in one line: the stage lines below list the optional models one
+    by one, but a new user wants to know at a glance whether the full stage 1 runs."""
+    scorers = "pixel normality model of each camera (motion baseline until `vad camera learn`)"
+    extras = [s.stage for s in stages if s.on and s.stage in _FUSED_STAGES]
+    if not extras:
+        return f"{scorers} only"
+    return f"{scorers} fused with {' + '.join(extras)}"
 
 
 def _stop(stack: Stack) -> None:
