@@ -159,7 +159,7 @@ def _learn_if_missing(ctx: typer.Context, sessions, camera: str, camera_id: int,
 
 
 def _tail_incidents(sessions, stop: threading.Event) -> None:
-    seen: dict[int, str] = {}
+    seen: dict[int, str] | None = None  # None until the first poll: what existed before this run
     while not stop.wait(1.0):
         try:
             with sessions() as session:
@@ -167,11 +167,24 @@ def _tail_incidents(sessions, stop: threading.Event) -> None:
         except Exception as error:  # noqa: BLE001
             log.debug("incident poll failed: %s", error)
             continue
+        known = seen or {}
         for incident, camera in reversed(rows):
-            if seen.get(incident.id) != incident.status:
-                seen[incident.id] = incident.status
-                verb = "OPENED" if incident.status == "open" else "CLOSED"
+            verb = incident_news(known.get(incident.id), incident.status, first_poll=seen is None)
+            known[incident.id] = incident.status
+            if verb:
                 typer.echo(f"[incident {verb}] {format_incident(incident_dict(incident, camera))}")
+        seen = known
+
+
+def incident_news(before: str | None, now: str, first_poll: bool) -> str | None:
+    """What to print for an incident, or None. On the first poll the incidents are those of an
+    earlier run: a closed one is old news and an open one is carried on, not newly opened (a
+    restart must not announce yesterday's incidents as if they just happened)."""
+    if first_poll:
+        return "STILL OPEN" if now == "open" else None
+    if before == now:
+        return None
+    return "OPENED" if now == "open" else "CLOSED"
 
 
 # --- the processes `vad up` starts -----------------------------------------------------------

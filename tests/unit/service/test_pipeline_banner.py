@@ -1,4 +1,4 @@
-"""`vad up` / `vad run` say in one line what scores every frame: is the full stage 1 on?"""
+"""`vad up` / `vad run` say what scores every frame, and announce incidents as they change."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def test_embeddings_are_stored_not_scored():
 
 def test_without_encoders_the_pixel_model_scores_alone():
     assert stage1_summary(stages()).endswith(" only")
+
+
+def test_a_new_incident_is_announced_when_it_opens_and_when_it_closes():
+    from service.commands.pipeline import incident_news
+
+    assert incident_news(None, "open", first_poll=False) == "OPENED"
+    assert incident_news("open", "open", first_poll=False) is None
+    assert incident_news("open", "closed", first_poll=False) == "CLOSED"
+    assert incident_news(None, "closed", first_poll=False) == "CLOSED"  # opened and closed in 1 s
+
+
+def test_incidents_of_an_earlier_run_are_not_announced_as_new():
+    from service.commands.pipeline import incident_news
+
+    assert incident_news(None, "open", first_poll=True) == "STILL OPEN"
+    assert incident_news(None, "closed", first_poll=True) is None
