@@ -190,6 +190,7 @@ class Stack:
     def _drain(self, timeout: float) -> None:
         engine = make_engine(self.endpoints.database_url, pool_size=1)
         deadline = time.monotonic() + timeout
+        noted_at: float | None = None
         try:
             while time.monotonic() < deadline:
                 with engine.connect() as conn:
@@ -198,16 +199,31 @@ class Stack:
                     )
                 if not pending:
                     return
-                log.info("waiting for %s window(s) to be scored", pending)
+                now = time.monotonic()
+                if drain_note_due(noted_at, now):
+                    noted_at = now
+                    log.info(
+                        "waiting up to %.0f s for %s window(s) to be scored",
+                        deadline - now,
+                        pending,
+                    )
                 time.sleep(0.5)
             log.warning(
-                "stopping with windows still queued: a broker that keeps its data (Apache Kafka) "
-                "has them scored on the next start; the embedded in-memory broker loses them"
+                "stopping with %s window(s) still queued: a broker that keeps its data (Apache "
+                "Kafka) has them scored on the next start; the embedded in-memory broker "
+                "loses them",
+                pending,
             )
         except Exception as error:  # noqa: BLE001
             log.warning("cannot check pending windows: %s", error)
         finally:
             engine.dispose()
+
+
+def drain_note_due(noted_at: float | None, now: float, every: float = 5.0) -> bool:
+    """Whether the drain should say again how many windows are left: first at once, then every
+    few seconds, so a 30 s drain prints a handful of lines, not one every poll."""
+    return noted_at is None or now - noted_at >= every
 
 
 def sessions_for(endpoints: Endpoints):

@@ -17,7 +17,7 @@ from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
 from vad.config import Settings
-from vad.encoders.registry import stage_status
+from vad.encoders.registry import StageStatus, stage_status
 from vad.stage2.loading import stage2_status
 from vad.urls import redact_url
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CLIP = REPO_ROOT / "demo" / "footage" / "ped2_test_04.mp4"
 DEMO_NORMAL = REPO_ROOT / "demo" / "footage" / "normal"
+_FUSED_STAGES = ("detector", "appearance", "zero-shot")  # their scores join the pixel model's
 
 
 def up(
@@ -96,12 +97,24 @@ def _start(settings: Settings, workers: int | None) -> Stack:
         f"  API         http://127.0.0.1:{settings.api_port}  "
         "(token: vad token create NAME --scope read)"
     )
-    for stage in stage_status(settings):
+    stages = stage_status(settings)
+    typer.echo(f"  stage 1     {stage1_summary(stages)}")
+    for stage in stages:
         typer.echo(f"  {stage.stage:<11} {'on' if stage.on else 'off'}: {stage.reason}")
     typer.echo(f"  stage 2     {stage2_status(settings).describe()}")
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
     return stack
+
+
+def stage1_summary(stages: list[StageStatus]) -> str:
+    """What scores every frame, in one line: the stage lines below list the optional models one
+    by one, but a new user wants to know at a glance whether the full stage 1 runs."""
+    scorers = "pixel normality model of each camera (motion baseline until `vad camera learn`)"
+    extras = [s.stage for s in stages if s.on and s.stage in _FUSED_STAGES]
+    if not extras:
+        return f"{scorers} only"
+    return f"{scorers} fused with {' + '.join(extras)}"
 
 
 def _stop(stack: Stack) -> None:
@@ -146,7 +159,7 @@ def _learn_if_missing(ctx: typer.Context, sessions, camera: str, camera_id: int,
 
 
 def _tail_incidents(sessions, stop: threading.Event) -> None:
-    seen: dict[int, str] = {}
+    seen: dict[int, str] | None = None  # None until the first poll: what existed before this run
     while not stop.wait(1.0):
         try:
             with sessions() as session:
@@ -154,11 +167,24 @@ def _tail_incidents(sessions, stop: threading.Event) -> None:
         except Exception as error:  # noqa: BLE001
             log.debug("incident poll failed: %s", error)
             continue
+        known = seen or {}
         for incident, camera in reversed(rows):
-            if seen.get(incident.id) != incident.status:
-                seen[incident.id] = incident.status
-                verb = "OPENED" if incident.status == "open" else "CLOSED"
+            verb = incident_news(known.get(incident.id), incident.status, first_poll=seen is None)
+            known[incident.id] = incident.status
+            if verb:
                 typer.echo(f"[incident {verb}] {format_incident(incident_dict(incident, camera))}")
+        seen = known
+
+
+def incident_news(before: str | None, now: str, first_poll: bool) -> str | None:
+    """What to print for an incident, or None. On the first poll the incidents are those of an
+    earlier run: a closed one is old news and an open one is carried on, not newly opened (a
+    restart must not announce yesterday's incidents as if they just happened)."""
+    if first_poll:
+        return "STILL OPEN" if now == "open" else None
+    if before == now:
+        return None
+    return "OPENED" if now == "open" else "CLOSED"
 
 
 # --- the processes `vad up` starts -----------------------------------------------------------

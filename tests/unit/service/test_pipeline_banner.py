@@ -1,0 +1,42 @@
+"""`vad up` / `vad run` say what scores every frame, and announce incidents as they change."""
+
+from __future__ import annotations
+
+from service.commands.pipeline import stage1_summary
+from vad.encoders.registry import StageStatus
+
+
+def stages(**on: bool) -> list[StageStatus]:
+    names = ("embeddings", "zero-shot", "detector", "appearance")
+    return [StageStatus(n, "m", on.get(n.replace("-", "_"), False), "r") for n in names]
+
+
+def test_full_stage1_names_the_pixel_model_and_both_companions():
+    line = stage1_summary(stages(detector=True, appearance=True))
+    assert line.startswith("pixel normality model")
+    assert line.endswith("fused with detector + appearance")
+
+
+def test_embeddings_are_stored_not_scored():
+    assert "embeddings" not in stage1_summary(stages(embeddings=True, zero_shot=True))
+    assert stage1_summary(stages(zero_shot=True)).endswith("fused with zero-shot")
+
+
+def test_without_encoders_the_pixel_model_scores_alone():
+    assert stage1_summary(stages()).endswith(" only")
+
+
+def test_a_new_incident_is_announced_when_it_opens_and_when_it_closes():
+    from service.commands.pipeline import incident_news
+
+    assert incident_news(None, "open", first_poll=False) == "OPENED"
+    assert incident_news("open", "open", first_poll=False) is None
+    assert incident_news("open", "closed", first_poll=False) == "CLOSED"
+    assert incident_news(None, "closed", first_poll=False) == "CLOSED"  # opened and closed in 1 s
+
+
+def test_incidents_of_an_earlier_run_are_not_announced_as_new():
+    from service.commands.pipeline import incident_news
+
+    assert incident_news(None, "open", first_poll=True) == "STILL OPEN"
+    assert incident_news(None, "closed", first_poll=True) is None
