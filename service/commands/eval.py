@@ -39,6 +39,8 @@ def _format_table(result: dict) -> str:
         "appearance_encoder",
         "appearance_fit_seconds",
         "pixel_only_auc",
+        "velocity_only_auc",
+        "appearance_only_auc",
     ]
     lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys if k in result]
     per_video = result.get("per_video_auc") or {}
@@ -136,7 +138,12 @@ def ped2(
     looks = _appearance(ctx, appearance)
     try:
         result = evaluate_ped2(
-            data, NormalityConfig(), subset=subset, scores_out=scores_out, appearance=looks
+            data,
+            NormalityConfig(),
+            subset=subset,
+            scores_out=scores_out,
+            appearance=looks,
+            velocity=get_context(ctx).settings.velocity,
         )
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
@@ -157,7 +164,13 @@ def videos_command(
     looks = _appearance(ctx, appearance)
     try:
         result = evaluate_videos(
-            train, videos, labels, NormalityConfig(), scores_out=scores_out, appearance=looks
+            train,
+            videos,
+            labels,
+            NormalityConfig(),
+            scores_out=scores_out,
+            appearance=looks,
+            velocity=get_context(ctx).settings.velocity,
         )
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
