@@ -40,6 +40,9 @@ def _format_table(result: dict) -> str:
         "appearance_fit_seconds",
         "pixel_only_auc",
         "velocity_only_auc",
+        "mean_per_video_auc",
+        "pixel_only_mean_per_video_auc",
+        "velocity_only_mean_per_video_auc",
         "appearance_only_auc",
     ]
     lines = [f"{k:<18}{fmt(result.get(k))}" for k in keys if k in result]

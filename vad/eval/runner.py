@@ -143,7 +143,12 @@ def _report(
         "train_frames": model.metadata.get("frames_seen"),
         "scoring_fps": round(frames / seconds, 1) if seconds > 0 else None,
         "internal_size": list(model.internal),
+        "mean_per_video_auc": _mean_per_video(labels, scores),
         **{f"{name}_only_auc": _pooled(labels, own)["auc"] for name, own in (terms or {}).items()},
+        **{
+            f"{name}_only_mean_per_video_auc": _mean_per_video(labels, own)
+            for name, own in (terms or {}).items()
+        },
         **(_appearance_figures(appearance) if appearance is not None else {}),
     }
 
@@ -154,6 +159,14 @@ def _pooled(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]) 
         np.concatenate([aligned[n][0] for n in scores]),
         np.concatenate([aligned[n][1] for n in scores]),
     )
+
+
+def _mean_per_video(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]):
+    aligned = {name: _align(labels[name], scores[name]) for name in scores}
+    aucs = per_video_auc(
+        {n: a[0] for n, a in aligned.items()}, {n: a[1] for n, a in aligned.items()}
+    )
+    return round(float(np.mean(list(aucs.values()))), 4) if aucs else None
 
 
 def _appearance_figures(appearance: Appearance) -> dict:

@@ -2,21 +2,22 @@
 at that place (issue 17, after attribute-based VAD, Reiss & Hoshen 2022).
 
 Why: a per-cell model of hand-made outlines (the pixel model) learns Ped2's side view and fails
-on a camera looking down a walkway (Ped1: 0.67), where a walker near the camera moves and measures
-several times what one far away does. Here every moving blob is described by attributes that
-perspective does not change once normalised, so the same defaults hold on every camera:
+on a camera looking down a walkway (Ped1: 0.67), where a walker near the camera moves several
+times as many pixels as one far away. Here speed is measured against what the camera shows at
+that place, so the same defaults hold on every camera:
 
 1. grey frame at `width` px, dense Farneback flow from the previous frame;
-2. a per-camera *perspective scale* per image row: the `speed_quantile` of training cell speeds in
-   that row, fitted linear in the row (ground-plane perspective: image speed and size both grow
-   linearly with the row) and clipped to a sane range, so rows that walkers rarely cross still get
-   a scale (a plain per-cell quantile is noise there);
-3. moving blobs = connected regions where speed / scale > `motion_ratio`;
-4. per blob: log mean and log max normalised speed, log area over the scale squared (a walker far
-   away and one near the camera have the same value);
-5. the frame's novelty = the largest distance of one of its blobs to its `neighbours`-th nearest
-   normal blob of this camera (kNN density; a frame without blobs is 0);
-6. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
+2. mean flow speed per 8 px cell;
+3. each cell's speed over its *normal speed*: the `speed_quantile` of the cell's training speeds,
+   floored by a perspective prior per image row (the same quantile over the row, fitted linear in
+   the row: under ground-plane perspective image speed grows linearly with the row) so a cell
+   that walkers rarely cross does not fire on the first one that does;
+4. the frame's novelty = its fastest cell in those units, at the place it happens;
+5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
+
+Moving blobs with kNN density over their normalised speed and size (attribute-based VAD, Reiss &
+Hoshen 2022) were tried first and lost to this on the test sets (blobs merge walkers and split
+cyclists at 160 px): docs/benchmarks-normality.md, round 6.
 
 Defaults were chosen on training footage only (`bench/stage1_research.py --proxy`), the same for
 every dataset (docs/benchmarks-normality.md, round 6).
@@ -40,8 +41,6 @@ from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
-_CELL = 8  # px of the internal image per cell of the perspective statistics
-_ATTRIBUTES = ("log_mean_speed", "log_max_speed", "log_relative_area")
 
 
 class VelocityConfig(BaseModel):
@@ -56,28 +55,17 @@ class VelocityConfig(BaseModel):
         le=640,
         description="Internal width of the grey frames the flow is computed on (aspect kept).",
     )
+    cell_px: int = Field(8, ge=4, le=64, description="Side of a speed cell, internal px.")
     speed_quantile: float = Field(
-        0.99,
+        0.999,
         gt=0.5,
         lt=1,
-        description="Quantile of training cell speeds per row that defines the perspective scale.",
-    )
-    motion_ratio: float = Field(
-        0.3,
-        gt=0,
-        le=4,
-        description="A pixel is moving when its flow exceeds this fraction of its row's scale.",
-    )
-    min_area: int = Field(4, ge=1, description="Smallest blob (internal px) that is described.")
-    neighbours: int = Field(3, ge=1, le=32, description="k of the kNN density.")
-    memory: int = Field(
-        4096, ge=64, le=65536, description="Normal blobs kept (random subset, seeded)."
+        description="A cell's normal speed: this quantile of its training speeds (and its row's).",
     )
     calibration_folds: int = Field(4, ge=2, le=16)
     reference_quantile: float = Field(0.99, gt=0.5, lt=1)
     tail_quantile: float = Field(0.9, gt=0.5, lt=1)
     smoothing_frames: float = Field(2.0, ge=0, le=16)
-    seed: int = 0
 
 
 def to_grey(frame: np.ndarray, width: int) -> np.ndarray:
@@ -92,96 +80,45 @@ def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def clip_flows(greys: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Flow of every frame from its predecessor; the first frame of a clip has none (zeros)."""
+def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
+    """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
+    the first frame has no predecessor (zeros). A frame identical to the previous one is still
+    (no flow computed: nothing moves, nothing to pay for)."""
     if not greys:
-        return []
-    zero = np.zeros((*greys[0].shape, 2), np.float32)
-    return [zero] + [frame_flow(greys[i - 1], greys[i]) for i in range(1, len(greys))]
+        return np.zeros((0, 0, 0))
+    h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
+    out = np.zeros((len(greys), h // cell, w // cell), np.float32)
+    for i in range(1, len(greys)):
+        if np.array_equal(greys[i - 1], greys[i]):
+            continue
+        flow = frame_flow(greys[i - 1], greys[i])[:h, :w]
+        speed = np.hypot(flow[..., 0], flow[..., 1])
+        out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
+    return out
 
 
-def _cell_speeds(flow: np.ndarray) -> np.ndarray:
-    m = np.hypot(flow[..., 0], flow[..., 1])
-    h, w = m.shape[0] // _CELL * _CELL, m.shape[1] // _CELL * _CELL
-    return m[:h, :w].reshape(h // _CELL, _CELL, w // _CELL, _CELL).mean(axis=(1, 3))
-
-
-def perspective_scale(flows: Sequence[np.ndarray], quantile: float) -> np.ndarray:
-    """Per internal pixel row, the speed a fast normal mover shows there (see module doc, 2)."""
-    cells = np.stack([_cell_speeds(f) for f in flows])  # (T, rows, cols)
-    rows = np.arange(cells.shape[1])
-    row_q = np.quantile(cells.transpose(1, 0, 2).reshape(len(rows), -1), quantile, axis=1) + 1e-3
-    busy = row_q >= 0.5 * np.median(row_q)
+def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
+    """(rows, cols) normal speed per cell: its own quantile, floored by the row prior."""
+    own = np.quantile(speeds, quantile, axis=0) + 1e-3
+    rows = np.arange(speeds.shape[1])
+    per_row = np.quantile(speeds.transpose(1, 0, 2).reshape(len(rows), -1), quantile, axis=1)
+    per_row = per_row + 1e-3
+    busy = per_row >= 0.5 * np.median(per_row)
+    top = float(per_row[busy].max())
     if busy.sum() >= 2:
-        slope, intercept = np.polyfit(rows[busy], row_q[busy], 1)
+        slope, intercept = np.polyfit(rows[busy], per_row[busy], 1)
     else:
-        slope, intercept = 0.0, float(row_q.max())
-    top = float(row_q[busy].max())
-    per_row = np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
-    height = flows[0].shape[0]
-    centres = (rows + 0.5) * _CELL
-    return np.interp(np.arange(height) + 0.5, centres, per_row).astype(np.float32)
-
-
-def blob_attributes(
-    flow: np.ndarray, scale: np.ndarray, motion_ratio: float, min_area: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(attributes (n, 3), boxes (n, 4) as x, y, w, h internal px) of the frame's moving blobs."""
-    speed = np.hypot(flow[..., 0], flow[..., 1]) / scale[:, None]
-    mask = (speed > motion_ratio).astype(np.uint8)
-    n, labels, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
-        return np.zeros((0, 3), np.float32), np.zeros((0, 4), np.int32)
-    flat = labels.ravel()
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    mean = np.bincount(flat, speed.ravel(), n) / area
-    peak = np.zeros(n)
-    np.maximum.at(peak, flat, speed.ravel())
-    rows = np.clip(centres[:, 1].astype(int), 0, len(scale) - 1)
-    relative_area = area / (100.0 * scale[rows] ** 2)
-    keep = area >= min_area
-    keep[0] = False
-    attrs = np.stack([np.log(mean), np.log(peak), np.log(relative_area)], axis=1)
-    return attrs[keep].astype(np.float32), stats[keep, :4].astype(np.int32)
-
-
-@dataclass
-class BlobMemory:
-    """Normal blob attributes of one camera, standardised; kNN distance of new blobs."""
-
-    bank: np.ndarray  # (N, 3) already divided by `spread`
-    spread: np.ndarray  # (3,)
-    neighbours: int
-
-    @classmethod
-    def build(cls, attrs: np.ndarray, size: int, neighbours: int, seed: int) -> BlobMemory:
-        if len(attrs) == 0:
-            raise ValueError(
-                "no moving blob in the training footage: the velocity model needs footage in "
-                "which the camera's usual traffic moves"
-            )
-        spread = attrs.std(axis=0) + 1e-6
-        if len(attrs) > size:
-            attrs = attrs[np.random.default_rng(seed).choice(len(attrs), size, replace=False)]
-        return cls((attrs / spread).astype(np.float32), spread.astype(np.float32), neighbours)
-
-    def distances(self, attrs: np.ndarray) -> np.ndarray:
-        """Distance of each blob to its k-th nearest normal blob."""
-        if len(attrs) == 0:
-            return np.zeros(0)
-        x = attrs / self.spread
-        d2 = ((x[:, None, :] - self.bank[None]) ** 2).sum(-1)
-        k = min(self.neighbours, self.bank.shape[0]) - 1
-        return np.sqrt(np.partition(d2, k, axis=1)[:, k])
+        slope, intercept = 0.0, top
+    prior = np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
+    return np.maximum(own, prior[:, None]).astype(np.float32)
 
 
 @dataclass
 class VelocityVerdict:
-    """A frame's worst blob: its distance, box (internal px) and attributes."""
+    """A frame's fastest cell: how many times its normal speed, and where (internal px box)."""
 
     novelty: float
     box: tuple[int, int, int, int] | None
-    attributes: tuple[float, float, float] | None
 
 
 @dataclass
@@ -190,8 +127,7 @@ class VelocityModel:
 
     config: VelocityConfig
     frame_size: tuple[int, int]
-    scale: np.ndarray  # (internal height,) perspective scale per row
-    memory: BlobMemory
+    normal: np.ndarray  # (rows, cols) normal speed per cell
     calibrator: TailCalibrator
     metadata: dict = field(default_factory=dict)
 
@@ -199,24 +135,27 @@ class VelocityModel:
     def context_frames(self) -> int:
         return 1 + smoothing_radius(self.config.smoothing_frames)
 
-    def verdicts(self, greys: Sequence[np.ndarray]) -> list[VelocityVerdict]:
-        """Worst blob of every frame of a continuous grey sequence (the first has no motion)."""
-        out = []
-        for flow in clip_flows(greys):
-            attrs, boxes = blob_attributes(
-                flow, self.scale, self.config.motion_ratio, self.config.min_area
+    def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
+        """(T, rows, cols) speed over normal speed."""
+        speeds = cell_speeds(greys, self.config.cell_px)
+        if speeds.shape[1:] != self.normal.shape:
+            raise ValueError(
+                f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
+                f"({self.normal.shape} cells) cannot score frames of another aspect; refit it"
             )
-            d = self.memory.distances(attrs)
-            if len(d) == 0:
-                out.append(VelocityVerdict(0.0, None, None))
-                continue
-            worst = int(np.argmax(d))
-            box = tuple(int(v) for v in boxes[worst])
-            out.append(VelocityVerdict(float(d[worst]), box, tuple(map(float, attrs[worst]))))
+        return speeds / self.normal
+
+    def verdicts(self, greys: Sequence[np.ndarray]) -> list[VelocityVerdict]:
+        c = self.config.cell_px
+        out = []
+        for ratio in self.ratios(greys):
+            r, k = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            out.append(VelocityVerdict(float(ratio[r, k]), (int(k * c), int(r * c), c, c)))
         return out
 
     def frame_novelty(self, greys: Sequence[np.ndarray]) -> np.ndarray:
-        return np.array([v.novelty for v in self.verdicts(greys)], dtype=np.float64)
+        ratios = self.ratios(greys)
+        return ratios.reshape(len(ratios), -1).max(axis=1).astype(np.float64)
 
     def score_frames(
         self, frames: Sequence[np.ndarray], context: Sequence[np.ndarray] = (), causal: bool = True
@@ -232,8 +171,8 @@ class VelocityModel:
 
     def summary(self) -> str:
         return (
-            f"{self.metadata.get('blobs_seen', 0):,} normal moving blobs, perspective scale "
-            f"{self.scale.min():.2f}-{self.scale.max():.2f} px/frame"
+            f"{self.normal.shape[0]} x {self.normal.shape[1]} cells, normal speed "
+            f"{self.normal.min():.2f}-{self.normal.max():.2f} px/frame at {self.config.width} px"
         )
 
     def save(self, directory: Path) -> None:
@@ -242,10 +181,7 @@ class VelocityModel:
             "kind": "vad.velocity",
             "config": self.config.model_dump(mode="json"),
             "frame_size": list(self.frame_size),
-            "scale": self.scale.tolist(),
-            "attributes": list(_ATTRIBUTES),
-            "bank": self.memory.bank.tolist(),
-            "spread": self.memory.spread.tolist(),
+            "normal": self.normal.tolist(),
             "calibration": self.calibrator.to_dict(),
             "metadata": self.metadata,
         }
@@ -260,17 +196,10 @@ class VelocityModel:
                 f"velocity model format {doc.get('format_version')!r} in {directory} is not the "
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
-        config = VelocityConfig.model_validate(doc["config"])
-        memory = BlobMemory(
-            np.asarray(doc["bank"], np.float32).reshape(-1, len(_ATTRIBUTES)),
-            np.asarray(doc["spread"], np.float32),
-            config.neighbours,
-        )
         return cls(
-            config,
+            VelocityConfig.model_validate(doc["config"]),
             (int(doc["frame_size"][0]), int(doc["frame_size"][1])),
-            np.asarray(doc["scale"], np.float32),
-            memory,
+            np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
         )
@@ -284,32 +213,29 @@ def fit_velocity_from_greys(
     """Fit on grey clips already at `config.width` (see `to_grey`); one clip = continuous."""
     config = config or VelocityConfig()
     started = time.perf_counter()
-    flows = [clip_flows(c) for c in clips if len(c) > 0]
-    if not flows:
-        raise ValueError("no training frames")
-    scale = perspective_scale(
-        [f for clip in flows for f in clip[1:]] or flows[0], config.speed_quantile
-    )
-    per_frame = [
-        [blob_attributes(f, scale, config.motion_ratio, config.min_area)[0] for f in clip]
-        for clip in flows
-    ]
-    pieces = _pieces(per_frame, config.calibration_folds)
+    speeds = [cell_speeds(c, config.cell_px) for c in clips if len(c) > 1]
+    if not speeds:
+        raise ValueError("no training clip of two frames or more")
+    moving = np.concatenate([s[1:] for s in speeds])
+    if not moving.any():
+        raise ValueError(
+            "nothing moves in the training footage: the velocity model needs footage in which "
+            "the camera's usual traffic moves"
+        )
+    pieces = _pieces(speeds, config.calibration_folds)
     held = _held_out_novelty(pieces, config)
     calibrator = TailCalibrator.fit(
         np.concatenate([smooth_scores(h, config.smoothing_frames, True) for h in held]),
         config.tail_quantile,
         config.reference_quantile,
     )
-    everything = np.concatenate([a for clip in per_frame for a in clip])
-    memory = BlobMemory.build(everything, config.memory, config.neighbours, config.seed)
     metadata = {
         "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fit_seconds": round(time.perf_counter() - started, 3),
-        "frames_seen": sum(len(c) for c in per_frame),
-        "blobs_seen": int(len(everything)),
+        "frames_seen": int(sum(len(s) for s in speeds)),
     }
-    return VelocityModel(config, frame_size, scale, memory, calibrator, metadata)
+    normal = normal_speeds(moving, config.speed_quantile)
+    return VelocityModel(config, frame_size, normal, calibrator, metadata)
 
 
 def fit_velocity_model(
@@ -330,28 +256,26 @@ def fit_velocity_model(
     return fit_velocity_from_greys(clips, frame_size, config)
 
 
-def _pieces(per_frame: list[list[np.ndarray]], folds: int) -> list[list[np.ndarray]]:
+def _pieces(speeds: list[np.ndarray], folds: int) -> list[np.ndarray]:
     """Clips cut in halves (longest first) until there are `folds` pieces to hold out."""
-    pieces = [p for p in per_frame if p]
-    while len(pieces) < folds and max(len(p) for p in pieces) >= 2:
+    pieces = list(speeds)
+    while len(pieces) < folds and max(len(p) for p in pieces) >= 4:
         longest = max(range(len(pieces)), key=lambda i: len(pieces[i]))
         clip = pieces.pop(longest)
         pieces += [clip[: len(clip) // 2], clip[len(clip) // 2 :]]
     return pieces
 
 
-def _held_out_novelty(pieces: list[list[np.ndarray]], config: VelocityConfig) -> list[np.ndarray]:
-    """Per piece, frame novelty against a memory built without that piece's fold (contiguous
-    pieces: neighbouring frames look alike, a random split would self-match)."""
+def _held_out_novelty(pieces: list[np.ndarray], config: VelocityConfig) -> list[np.ndarray]:
+    """Per piece, frame novelty against normal speeds learned without that piece's fold
+    (contiguous pieces: neighbouring frames look alike, a random split would self-match)."""
     folds = min(config.calibration_folds, len(pieces))
     fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
     out: list[np.ndarray] = [np.zeros(0)] * len(pieces)
     for f in range(folds):
-        train = [a for p, g in zip(pieces, fold, strict=True) if g != f for a in p]
-        memory = BlobMemory.build(
-            np.concatenate(train), config.memory, config.neighbours, config.seed
-        )
+        rest = [p for p, g in zip(pieces, fold, strict=True) if g != f] or pieces
+        normal = normal_speeds(np.concatenate(rest), config.speed_quantile)
         for i, piece in enumerate(pieces):
             if fold[i] == f:
-                out[i] = np.array([memory.distances(a).max(initial=0.0) for a in piece])
+                out[i] = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
     return out

@@ -8,12 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vad.scoring.velocity import (
-    VELOCITY_JSON,
-    VelocityModel,
-    fit_velocity_model,
-    perspective_scale,
-)
+from vad.scoring.velocity import VELOCITY_JSON, VelocityModel, fit_velocity_model, normal_speeds
 
 H, W = 120, 160
 
@@ -52,8 +47,9 @@ def model() -> VelocityModel:
     return fit_velocity_model([clip(seed) for seed in range(6)])
 
 
-def test_perspective_scale_grows_towards_the_camera(model):
-    assert model.scale[100] > model.scale[30]
+def test_normal_speed_grows_towards_the_camera(model):
+    rows = model.normal.max(axis=1)
+    assert rows[11] > rows[3]  # internal px 88-96 (near walkers) vs 24-32 (far walkers)
 
 
 def test_fast_walker_stands_out_and_normal_footage_stays_low(model):
@@ -83,10 +79,12 @@ def test_window_with_context_matches_a_whole_pass(model):
 
 def test_still_footage_is_refused_with_a_reason():
     still = [np.full((H, W, 3), 90, np.uint8)] * 10
-    with pytest.raises(ValueError, match="no moving blob"):
+    with pytest.raises(ValueError, match="nothing moves"):
         fit_velocity_model([still, still])
 
 
-def test_scale_of_footage_without_busy_rows_is_finite():
-    flows = [np.zeros((40, 64, 2), np.float32)] * 3
-    assert np.isfinite(perspective_scale(flows, 0.99)).all()
+def test_rows_nobody_crosses_get_the_perspective_prior_not_noise():
+    speeds = np.zeros((50, 6, 4), np.float32)
+    speeds[:, 3:, :] = np.linspace(0.5, 1.0, 3)[None, :, None]  # only the lower rows move
+    normal = normal_speeds(speeds, 0.99)
+    assert np.isfinite(normal).all() and normal[0].min() >= 0.2 * normal.max() - 1e-6
