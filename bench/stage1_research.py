@@ -106,7 +106,7 @@ class PerspectiveNorm:
     def __init__(self, q: float = 0.99, prior_weight: float = 1.0):
         self.q, self.prior_weight = q, prior_weight
 
-    def fit(self, flows: list[np.ndarray]) -> "PerspectiveNorm":
+    def fit(self, flows: list[np.ndarray]) -> PerspectiveNorm:
         cm = np.stack([cell_means(np.linalg.norm(f, axis=-1)) for fl in flows for f in fl[1:]])
         self.cell_q = np.quantile(cm, self.q, axis=0) + 1e-3
         rows = np.arange(cm.shape[1])
@@ -341,3 +341,12 @@ if __name__ == "__main__" and sys.argv[1] == "--test":
         scores, fit_s, fps = product_velocity(tr, te)
         report(f"velocity model (fit {fit_s:.0f} s, {fps:.0f} fps)", lab, scores)
         np.savez(CACHE / f"velocity_{ds}.npz", **scores)
+
+if __name__ == "__main__" and sys.argv[1] == "--robust":
+    # half the frame rate: every second frame of train and test (labels too)
+    for ds in sys.argv[2:]:
+        tr, te, lab = load(ds, "train"), load(ds, "test"), labels(ds)
+        half = lambda d: {k: {"grey": v["grey"][::2]} for k, v in d.items()}  # noqa: E731
+        print(ds, "half frame rate", flush=True)
+        scores, fit_s, fps = product_velocity(half(tr), half(te))
+        report("velocity model, every 2nd frame", {k: v[::2] for k, v in lab.items()}, scores)
