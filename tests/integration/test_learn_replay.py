@@ -31,6 +31,7 @@ def test_learned_model_opens_incident_over_labelled_span(pipeline: Pipeline, ped
     learned = pipeline.vad("camera", "learn", "walkway", "--from", str(normal), timeout=300)
     assert learned.returncode == 0, learned.stderr
     assert "model v1" in learned.stdout
+    assert "velocity model: " in learned.stdout and "cells, normal speed" in learned.stdout
     assert "object model: off (detector" in learned.stdout  # says how to install the detector
     assert "vad models pull yolo11n && vad models export yolo11n" in learned.stdout
     assert pipeline.scalar("SELECT count(*) FROM normality_models") == 1
@@ -50,8 +51,13 @@ def test_learned_model_opens_incident_over_labelled_span(pipeline: Pipeline, ped
     assert outside <= 2.0, (spans, replay.stdout)
     scorers = pipeline.rows("SELECT DISTINCT scorer FROM windows")
     assert [s.scorer for s in scorers] == ["normality"]
-    incident = pipeline.rows("SELECT status, key_frame IS NOT NULL AS pic, rule FROM incidents")[0]
+    incident = pipeline.rows(
+        "SELECT status, key_frame IS NOT NULL AS pic, rule, fired FROM incidents"
+    )[0]
     assert incident.status == "closed" and incident.pic and "normality" in incident.rule
+    assert incident.fired.startswith(("pixel model: ", "velocity model: ")), incident.fired
+    fired = pipeline.rows("SELECT DISTINCT fired FROM frame_scores WHERE score IS NOT NULL")
+    assert {r.fired for r in fired} <= {"pixel", "velocity"}, fired
 
     # The incident as an investigator exports it: ±2 s of retained frames as an MP4.
     clip_path = tmp_path / "clip.mp4"

@@ -88,3 +88,24 @@ def test_rows_nobody_crosses_get_the_perspective_prior_not_noise():
     speeds[:, 3:, :] = np.linspace(0.5, 1.0, 3)[None, :, None]  # only the lower rows move
     normal = normal_speeds(speeds, 0.99)
     assert np.isfinite(normal).all() and normal[0].min() >= 0.2 * normal.max() - 1e-6
+
+
+def test_stage1_scorer_fuses_pixel_and_velocity_and_names_the_winner(model):
+    from vad.scoring.normality import fit_normality_model
+    from vad.scoring.normality.scorer import NormalityScorer
+    from vad.types import Frame
+
+    pixel = fit_normality_model([clip(seed) for seed in range(4)])
+    scorer = NormalityScorer(pixel, model)
+    images = clip(103, frames=30, fast_row=2)
+    frames = [Frame("c", i, float(i), img, offset=i) for i, img in enumerate(images[10:])]
+    frames[3] = Frame("c", 3, 3.0, None, offset=3, error="not a JPEG")
+    context = [Frame("c", i, float(i), img, offset=i) for i, img in enumerate(images[:10])]
+    result = scorer.score(frames, context)
+    terms = result.notes["terms"]
+    expected = np.fmax(terms["pixel"], terms["velocity"])
+    ok = [i for i in range(len(frames)) if i != 3]
+    np.testing.assert_allclose(result.scores[ok], expected[ok])
+    assert np.isnan(result.scores[3]) and result.notes["fired"][3] is None
+    winners = ["velocity" if terms["velocity"][i] > terms["pixel"][i] else "pixel" for i in ok]
+    assert [result.notes["fired"][i] for i in ok] == winners
