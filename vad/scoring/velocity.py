@@ -97,9 +97,10 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
     return out
 
 
-def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
-    """(rows, cols) normal speed per cell: its own quantile, floored by the row prior."""
-    own = np.quantile(speeds, quantile, axis=0) + 1e-3
+def row_prior(speeds: np.ndarray, quantile: float) -> np.ndarray:
+    """(rows,) perspective prior: the `quantile` of each cell row's speeds (T, rows, cols),
+    fitted linear in the row over the rows that see traffic, clipped to 0.2-1.5x the busiest
+    row (image speed under ground-plane perspective grows linearly with the row)."""
     rows = np.arange(speeds.shape[1])
     per_row = np.quantile(speeds.transpose(1, 0, 2).reshape(len(rows), -1), quantile, axis=1)
     per_row = per_row + 1e-3
@@ -109,8 +110,13 @@ def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
         slope, intercept = np.polyfit(rows[busy], per_row[busy], 1)
     else:
         slope, intercept = 0.0, top
-    prior = np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
-    return np.maximum(own, prior[:, None]).astype(np.float32)
+    return np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
+
+
+def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
+    """(rows, cols) normal speed per cell: its own quantile, floored by the row prior."""
+    own = np.quantile(speeds, quantile, axis=0) + 1e-3
+    return np.maximum(own, row_prior(speeds, quantile)[:, None]).astype(np.float32)
 
 
 @dataclass
