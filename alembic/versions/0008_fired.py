@@ -46,8 +46,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
-        f"UPDATE incidents SET rule = rule || '{_SUFFIX}' || fired WHERE fired IS NOT NULL"
-    )
+    op.execute(f"UPDATE incidents SET rule = rule || '{_SUFFIX}' || fired WHERE fired IS NOT NULL")
     op.drop_column("incidents", "fired")
     op.drop_column("frame_scores", "fired")
