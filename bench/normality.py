@@ -31,6 +31,7 @@ from vad.scoring.appearance_normality import (
     embed_tiles,
     fit_appearance_model,
 )
+from vad.scoring.fusion import fuse
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
 from vad.video import iter_video_frames
 
@@ -137,7 +138,9 @@ def _held_out_proxy(
         tiles["slow_box"] = [looks.boxed[n] for n in held]
         alone = {k: np.concatenate([score(t) for t in v]) for k, v in tiles.items()}
         sets["appearance_"] = alone
-        sets["fused_"] = {k: np.maximum(sets[""][k], alone[k]) for k in alone}
+        sets["fused_"] = {
+            k: fuse({"pixel": sets[""][k], "appearance": alone[k]}).scores for k in alone
+        }
     out = {}
     for prefix, scores in sets.items():
         normal = scores["normal"]

@@ -128,6 +128,9 @@ class FrameScore(Base):
     score: Mapped[float | None] = mapped_column(Float)
     raw: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    fired: Mapped[str | None] = mapped_column(
+        String(40), comment="the model whose score is the frame's (vad.scoring.fusion)"
+    )
 
 
 class Incident(Base):
@@ -152,6 +155,9 @@ class Incident(Base):
     threshold: Mapped[float] = mapped_column(Float)
     scorer: Mapped[str | None] = mapped_column(String(100))
     rule: Mapped[str | None] = mapped_column(Text, comment="which decision rule opened it")
+    fired: Mapped[str | None] = mapped_column(
+        Text, comment="which model decided the peak frame, and why"
+    )
     first_window_seq: Mapped[int] = mapped_column(BigInteger)
     last_window_seq: Mapped[int] = mapped_column(BigInteger)
     fused_score: Mapped[float | None] = mapped_column(

@@ -274,6 +274,16 @@ def finish_window(
     return True
 
 
+def fired_at(session: Session, camera_id: int, kafka_offset: int) -> str | None:
+    """Which model decided a camera's frame score (`frame_scores.fired`, latest row)."""
+    return session.scalar(
+        select(FrameScore.fired)
+        .where(FrameScore.camera_id == camera_id, FrameScore.kafka_offset == kafka_offset)
+        .order_by(FrameScore.id.desc())
+        .limit(1)
+    )
+
+
 def fail_window(session: Session, window_id: int, error: str) -> None:
     session.execute(
         update(Window)

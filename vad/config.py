@@ -17,6 +17,7 @@ from vad.encoders.config import EncoderConfig, ZeroShotConfig
 from vad.scoring.appearance_normality import AppearanceNormalityConfig
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.object_normality import ObjectNormalityConfig
+from vad.scoring.velocity import VelocityConfig
 
 
 class _Section(BaseModel):
@@ -537,6 +538,7 @@ class Settings(BaseSettings):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
     normality: NormalityConfig = Field(default_factory=NormalityConfig)
+    velocity: VelocityConfig = Field(default_factory=VelocityConfig)
     objects: ObjectNormalityConfig = Field(default_factory=ObjectNormalityConfig)
     appearance: AppearanceNormalityConfig = Field(default_factory=AppearanceNormalityConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

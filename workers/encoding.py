@@ -25,20 +25,28 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import embedding_queries as eq
+from db import queries
 from db.models import Incident, Window
 from db.queries import utc
 from db.session import transaction
 from vad.config import Settings
 from vad.encoders.registry import stage_status
 from vad.encoders.runtime import ModelError
-from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe, fuse
+from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe
 from vad.scoring.appearance_normality import embed_tiles
+from vad.scoring.fusion import Fusion, fuse
 from vad.types import Frame
 from workers.scorers import AppearanceModelCache, ObjectModelCache
 
 log = logging.getLogger(__name__)
 _RULES_RECHECK_SECONDS = 10.0
-FIRED = " | fired: "
+STAGE1_REASONS = {
+    "pixel": "pixel model: motion whose outline or speed this part of the view never showed",
+    "velocity": (
+        "velocity model: something moves faster, or is larger, than this camera's usual movers "
+        "at that place"
+    ),
+}
 
 
 @dataclass
@@ -50,6 +58,7 @@ class EncodedWindow:
     detections: list[dict] = field(default_factory=list)
     zero_shot: list[dict] = field(default_factory=list)
     appearance: list[dict] = field(default_factory=list)
+    fired: list[str | None] = field(default_factory=list)  # per frame: the model that decided
 
 
 class FrameEncoding:
@@ -92,31 +101,44 @@ class FrameEncoding:
         if enc.run_detector:
             self.detector = _try_load("detector", self.settings.model_dir, enc)
 
-    def encode(self, camera_id: int, frames: list[Frame], stage1: np.ndarray) -> EncodedWindow:
-        """Run the installed encoders on the window's decodable frames (one batch each)."""
-        out = EncodedWindow(np.asarray(stage1, np.float64).copy())
+    def encode(
+        self,
+        camera_id: int,
+        frames: list[Frame],
+        stage1: np.ndarray,
+        stage1_fired: list[str | None] | None = None,
+    ) -> EncodedWindow:
+        """Run the installed encoders on the window's decodable frames (one batch each) and fuse
+        their models' scores with stage 1's (`vad.scoring.fusion`); `stage1_fired` names the
+        stage-1 model that decided each frame (pixel, velocity), when the scorer says."""
+        stage1 = np.asarray(stage1, np.float64)
+        own = stage1_fired or ["stage1"] * len(frames)
+        out = EncodedWindow(stage1.copy())
+        out.fired = [None if math.isnan(v) else own[i] for i, v in enumerate(stage1)]
         index = [i for i, f in enumerate(frames) if f.image is not None]
         if not self.active or not index:
             return out
         images = [frames[i].image for i in index]
-        decided: dict[int, str] = {}  # frame position -> the model whose score it now carries
+        terms = {"stage1": stage1}
         if self.detector is not None:
-            decided |= dict.fromkeys(self._detect(camera_id, frames, index, images, out), "objects")
+            terms["objects"] = self._detect(camera_id, frames, index, images, out)
         if self.looks is not None:
-            decided |= dict.fromkeys(
-                self._appearance(camera_id, frames, index, images, out), "appearance"
-            )
+            terms["appearance"] = self._appearance(camera_id, frames, index, images, out)
         if self.clip is not None:
-            self._encode_clip(camera_id, frames, index, images, out, stage1, decided)
+            terms["zero-shot"] = self._encode_clip(camera_id, frames, index, images, out, stage1)
+        fused = fuse(terms, primary="stage1")
+        out.scores = fused.scores
+        out.fired = [own[i] if f == "stage1" else f for i, f in enumerate(fused.fired)]
+        _mark_fired(out, fused, {f.offset: i for i, f in enumerate(frames)})
         return out
 
-    def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
-        """Detections of every frame, scored by the camera's object model and fused by max;
-        returns the frame positions where the object score decided the frame's score."""
+    def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> np.ndarray:
+        """Detections of every frame, scored by the camera's object model: the object-model
+        score per frame (NaN where there is no model)."""
         found_all = self.detector.detect(images)
         model = self.objects.for_camera(camera_id) if self.objects is not None else None
         verdicts = model.score(found_all) if model is not None else [None] * len(found_all)
-        fired: set[int] = set()
+        scores = np.full(len(frames), np.nan)
         for i, found, verdict in zip(index, found_all, verdicts, strict=True):
             row = {
                 **_frame_key(frames[i]),
@@ -127,45 +149,44 @@ class FrameEncoding:
                 "object_reason": None if verdict is None else verdict.reason,
                 "object_fired": False,
             }
-            if verdict is not None and verdict.score > out.scores[i]:  # NaN stays NaN
-                out.scores[i] = verdict.score
-                row["object_fired"] = True
-                fired.add(i)
+            if verdict is not None:
+                scores[i] = verdict.score
             out.detections.append(row)
-        return fired
+        return scores
 
-    def _appearance(self, camera_id, frames, index, images, out: EncodedWindow) -> set[int]:
-        """Tile embeddings scored by the camera's appearance model and fused by max; returns the
-        frame positions where the appearance score decided the frame's score."""
+    def _appearance(self, camera_id, frames, index, images, out: EncodedWindow) -> np.ndarray:
+        """Tile embeddings scored by the camera's appearance model: its score per frame (NaN
+        where there is no usable model)."""
+        scores = np.full(len(frames), np.nan)
         model = self.appearance.for_camera(camera_id) if self.appearance is not None else None
         if model is None:
-            return set()
+            return scores
         try:
             verdicts = model.score(embed_tiles(self.looks, images, model.config.tile_rows))
         except ValueError as error:  # fitted at another frame size: say so once, keep going
             if (camera_id, id(model)) not in self._refused:
                 self._refused.add((camera_id, id(model)))
                 log.error("appearance model of camera %s not used: %s", camera_id, error)
-            return set()
-        fired: set[int] = set()
+            return scores
         for i, verdict in zip(index, verdicts, strict=True):
-            row = {
-                **_frame_key(frames[i]),
-                "model": self.looks.name,
-                "score": verdict.score,
-                "reason": verdict.reason,
-                "fired": False,
-            }
-            if verdict.score > out.scores[i]:  # NaN stays NaN
-                out.scores[i] = verdict.score
-                row["fired"] = True
-                fired.add(i)
-            out.appearance.append(row)
-        return fired
+            out.appearance.append(
+                {
+                    **_frame_key(frames[i]),
+                    "model": self.looks.name,
+                    "score": verdict.score,
+                    "reason": verdict.reason,
+                    "fired": False,
+                }
+            )
+            scores[i] = verdict.score
+        return scores
 
     def _encode_clip(
-        self, camera_id, frames, index, images, out: EncodedWindow, stage1, decided
-    ) -> None:
+        self, camera_id, frames, index, images, out: EncodedWindow, stage1
+    ) -> np.ndarray:
+        """CLIP embeddings (stored when configured) and the zero-shot term per frame:
+        weight x P(anomalous) (NaN where zero-shot is off)."""
+        terms = np.full(len(frames), np.nan)
         embeds = self.clip.embed_images(images)
         if self.settings.encoders.store_embeddings:
             model_id = self._model_id()
@@ -175,15 +196,12 @@ class FrameEncoding:
             ]
         scorer = self._scorer(camera_id) if self.settings.zero_shot.enabled else None
         if scorer is None:
-            return
+            return terms
         result = scorer.score(embeds)
         weight = self.settings.zero_shot.weight
         for j, i in enumerate(index):
             p = float(result.probability[j])
-            fused, fired = fuse(float(out.scores[i]), p, weight)
-            if fired == "stage1":
-                fired = decided.get(i, fired)
-            out.scores[i] = fused
+            terms[i] = weight * p
             before = float(stage1[i])
             out.zero_shot.append(
                 {
@@ -191,11 +209,12 @@ class FrameEncoding:
                     "model": self.clip.name,
                     "stage1": None if math.isnan(before) else before,
                     "probability": p,
-                    "fused": None if math.isnan(fused) else fused,
+                    "fused": None,
                     "top_rule": result.top_rule[j],
-                    "fired": fired,
+                    "fired": "stage1",
                 }
             )
+        return terms
 
     def _model_id(self) -> int:
         if self._clip_model_id is None:
@@ -235,24 +254,39 @@ class FrameEncoding:
         )
 
     def annotate(self, session: Session, incident: Incident) -> None:
-        """Append which rule fired at the incident's peak frame to its rule text."""
-        if not self.active or incident.peak_offset is None:
+        """Say which model decided the incident's peak frame, and why (`incidents.fired`)."""
+        if incident.peak_offset is None:
             return
-        what = None
-        found = eq.detections_at(session, incident.camera_id, incident.peak_offset)
-        zero_shot = eq.zero_shot_at(session, incident.camera_id, incident.peak_offset)
-        looks = eq.appearance_at(session, incident.camera_id, incident.peak_offset)
+        camera, offset = incident.camera_id, incident.peak_offset
+        decided = queries.fired_at(session, camera, offset)
+        found = eq.detections_at(session, camera, offset)
+        zero_shot = eq.zero_shot_at(session, camera, offset)
+        looks = eq.appearance_at(session, camera, offset)
         if zero_shot is not None and zero_shot.fired == "zero-shot":
             what = describe(zero_shot.fired, zero_shot.top_rule, zero_shot.probability)
-        elif looks is not None and looks.fired:  # scored after the object model: it won
+        elif looks is not None and looks.fired:
             what = f"appearance model: {looks.reason} (score {looks.score:.2f})"
         elif found is not None and found.object_fired:
             what = f"object model: {found.object_reason} (score {found.object_score:.2f})"
-        elif zero_shot is not None or found is not None or looks is not None:
+        elif decided in STAGE1_REASONS:
+            what = STAGE1_REASONS[decided]
+        elif decided is not None or any(r is not None for r in (zero_shot, found, looks)):
             what = "stage-1 score"
-        if what is not None:
-            base = (incident.rule or "").split(FIRED)[0]
-            incident.rule = base + FIRED + what
+        else:
+            return
+        incident.fired = what
+
+
+def _mark_fired(out: EncodedWindow, fused: Fusion, position: dict[int, int]) -> None:
+    """Each model's row says whether it decided its frame's fused score."""
+    for row in out.detections:
+        row["object_fired"] = fused.fired[position[row["kafka_offset"]]] == "objects"
+    for row in out.appearance:
+        row["fired"] = fused.fired[position[row["kafka_offset"]]] == "appearance"
+    for row in out.zero_shot:
+        i = position[row["kafka_offset"]]
+        row["fired"] = fused.fired[i] or "stage1"
+        row["fused"] = None if math.isnan(fused.scores[i]) else float(fused.scores[i])
 
 
 def _frame_key(frame: Frame) -> dict:

@@ -55,7 +55,8 @@ class LatestModelCache(Generic[T]):
 
 
 class ScorerCache(LatestModelCache[Scorer]):
-    """The camera's stage-1 scorer: its latest normality model, else the motion baseline."""
+    """The camera's stage-1 scorer: its latest normality model (pixel model, plus the velocity
+    model when the folder has one), else the motion baseline."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
         super().__init__(sessions, self._load_model)
@@ -68,8 +69,14 @@ class ScorerCache(LatestModelCache[Scorer]):
         try:
             from vad.scoring.normality import NormalityModel
             from vad.scoring.normality.scorer import NormalityScorer
+            from vad.scoring.velocity import VELOCITY_JSON, VelocityModel
 
-            return NormalityScorer(NormalityModel.load(path))
+            velocity = VelocityModel.load(path) if (path / VELOCITY_JSON).exists() else None
+            if velocity is None:
+                log.info(
+                    "no velocity model in %s (learned before it existed): pixel model only", path
+                )
+            return NormalityScorer(NormalityModel.load(path), velocity)
         except Exception as error:  # noqa: BLE001 - keep scoring with the baseline, loudly
             log.error("cannot load normality model %s (%s); using the motion baseline", path, error)
             return self._motion

@@ -91,12 +91,19 @@ class WindowScorer:
         with self.sessions() as session:
             state = queries.load_scorer_state(session, window.camera_id, scorer.name)
         result = scorer.score(frames, context, state)
-        encoded = self.encoding.encode(window.camera_id, frames, result.scores)
+        encoded = self.encoding.encode(
+            window.camera_id,
+            frames,
+            result.scores,
+            result.notes.get("fired") or [scorer.name] * len(frames),
+        )
         if self.settings.faults.score_delay_seconds:
             time.sleep(self.settings.faults.score_delay_seconds)
         rows = [
-            _row(frame, float(score), float(raw), ingested[frame.offset])
-            for frame, score, raw in zip(frames, encoded.scores, result.raw, strict=True)
+            _row(frame, float(score), float(raw), ingested[frame.offset], fired)
+            for frame, score, raw, fired in zip(
+                frames, encoded.scores, result.raw, encoded.fired, strict=True
+            )
         ]
         with transaction(self.sessions) as session:
             wrote = queries.finish_window(session, window.id, rows, scorer.name, result.state)
@@ -202,8 +209,9 @@ def _decode(camera: str, records: list[LogRecord]) -> tuple[list[Frame], dict[in
     return frames, ingested
 
 
-def _row(frame: Frame, score: float, raw: float, ingested: float) -> dict:
+def _row(frame: Frame, score: float, raw: float, ingested: float, fired: str | None) -> dict:
     return {
+        "fired": None if math.isnan(score) else fired,
         "kafka_offset": frame.offset,
         "frame_index": frame.index,
         "captured_at": queries.utc(frame.captured_at),

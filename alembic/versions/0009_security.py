@@ -1,7 +1,7 @@
 """security: credentials encrypted at rest, per-camera TLS verification, token expiry (issue 16)
 
 Revision ID: 0009
-Revises: 0007 (the lead re-points this to 0008 at merge)
+Revises: 0008
 
 Camera URLs with credentials and webhook URLs with userinfo or a query keep only their redacted
 form in `url`; the full URL moves, Fernet-encrypted, to `url_sealed`. Webhook secrets are
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -155,6 +155,7 @@ def learn(
     from vad.scoring.appearance_normality import fit_appearance_model
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
+    from vad.scoring.velocity import fit_velocity_from_greys
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -171,7 +172,9 @@ def learn(
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
-    objects = looks = None
+    motion_recorder = _velocity_recorder(settings)
+    velocity_note = "velocity model: off (VAD_VELOCITY__ENABLED=false)"
+    objects = looks = velocity = None
     bar = progress_bar()
     try:
         if source is not None:
@@ -187,9 +190,15 @@ def learn(
         bar.start()
         frames_read = bar.add_task("learning", total=None)
         clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
-        for wrapper in (recorder, looks_recorder):
+        for wrapper in (recorder, looks_recorder, motion_recorder):
             clips = wrapper.wrap(clips) if wrapper is not None else clips
         model = fit_normality_model(clips, settings.normality)
+        if motion_recorder is not None:
+            velocity = fit_velocity_from_greys(
+                motion_recorder.clips, model.frame_size, settings.velocity
+            )
+            velocity_note = f"velocity model: {velocity.summary()}"
+            model.metadata["velocity_model"] = velocity.metadata
         if recorder is not None:
             objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
             objects_note = f"object model ({recorder.name}): {objects.summary()}"
@@ -216,7 +225,7 @@ def learn(
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
-        for companion in (objects, looks):
+        for companion in (objects, looks, velocity):
             if companion is not None:
                 companion.save(directory)
         queries.register_model(
@@ -226,8 +235,20 @@ def learn(
         f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "
         f"in {time.perf_counter() - started:.1f} s -> {directory}"
     )
+    typer.echo(velocity_note)
     typer.echo(objects_note)
     typer.echo(looks_note)
+
+
+def _velocity_recorder(settings):
+    """Records the small grey frames the velocity model learns from (same decode as the rest)."""
+    from service.learning import EncoderRecorder
+    from vad.scoring.velocity import to_grey
+
+    config = settings.velocity
+    if not config.enabled:
+        return None
+    return EncoderRecorder("velocity", lambda batch: [to_grey(f, config.width) for f in batch], 64)
 
 
 def _object_recorder(settings):

@@ -42,6 +42,7 @@ def incident_dict(incident: Incident, camera: str) -> dict:
         "peak_at": incident.peak_at.isoformat(),
         "scorer": incident.scorer,
         "rule": incident.rule,
+        "fired": incident.fired,
         "has_key_frame": incident.key_frame is not None,
         "fused_score": None if incident.fused_score is None else round(incident.fused_score, 4),
         "explanation": incident.explanation,

@@ -135,7 +135,7 @@ def test_models_of_different_dimensions_live_side_by_side(sessions) -> None:
 def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
     sessions, tiny_clip, frames, tmp_path
 ) -> None:
-    from workers.encoding import FIRED, FrameEncoding
+    from workers.encoding import FrameEncoding
 
     model_dir = tmp_path / "models"
     shutil.copytree(tiny_clip, model_dir / "encoders" / "clip-vit-b32")
@@ -179,13 +179,13 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
         session.flush()
         encoding.annotate(session, incident)
         encoding.annotate(session, incident)  # idempotent on repeated events
-    assert incident.rule.count(FIRED) == 1 and incident.rule.startswith("motion score")
-    assert "fired: watch rule 'a bicycle among pedestrians' (zero-shot p=" in incident.rule
+    assert incident.rule == "motion score"  # what fired has its own column (migration 0008)
+    assert incident.fired.startswith("watch rule 'a bicycle among pedestrians' (zero-shot p=")
     with transaction(sessions) as session:
         incident = session.get(Incident, incident.id)
         incident.peak_offset = 0
         encoding.annotate(session, incident)
-    assert incident.rule == "motion score" + FIRED + "stage-1 score"
+    assert incident.rule == "motion score" and incident.fired == "stage-1 score"
 
 
 def test_stored_detections_come_back_as_normality_features(sessions) -> None:

@@ -88,13 +88,12 @@ def _group_logit(logits: np.ndarray) -> np.ndarray:
 
 
 def fuse(stage1: float, probability: float, weight: float) -> tuple[float, str]:
-    """The documented fusion rule: (fused score, which term fired: 'stage1' or 'zero-shot')."""
-    if math.isnan(stage1):
-        return stage1, "stage1"
-    zero_shot = weight * probability
-    if zero_shot > stage1:
-        return float(zero_shot), "zero-shot"
-    return float(stage1), "stage1"
+    """The documented fusion rule for one frame, through `vad.scoring.fusion`: (fused score,
+    which term fired: 'stage1' or 'zero-shot')."""
+    from vad.scoring.fusion import fuse_one
+
+    score, fired = fuse_one({"stage1": stage1, "zero-shot": weight * probability})
+    return score, fired or "stage1"
 
 
 def describe(fired: str, top_rule: str, probability: float) -> str:

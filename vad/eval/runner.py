@@ -23,7 +23,9 @@ from vad.scoring.appearance_normality import (
     embed_tiles,
     fit_appearance_model,
 )
+from vad.scoring.fusion import fuse
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
+from vad.scoring.velocity import VelocityConfig, VelocityModel, fit_velocity_from_greys, to_grey
 from vad.video import iter_video_frames
 
 _VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -33,13 +35,29 @@ def _videos_in(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in _VIDEO_SUFFIXES)
 
 
-def _fit(train_dir: Path, config: NormalityConfig) -> tuple[NormalityModel, float]:
+def _fit(
+    train_dir: Path, config: NormalityConfig, velocity: VelocityConfig | None
+) -> tuple[NormalityModel, VelocityModel | None, float]:
+    """The pixel model and (unless `velocity` is None or disabled) the velocity model, fitted from
+    one decode of the training videos, as `vad camera learn` does."""
     paths = _videos_in(train_dir)
     if not paths:
         raise FileNotFoundError(f"no training videos in {train_dir}")
     started = time.perf_counter()
-    model = fit_normality_model((iter_video_frames(p) for p in paths), config)
-    return model, time.perf_counter() - started
+    use_velocity = velocity is not None and velocity.enabled
+    greys: list[list[np.ndarray]] = []
+
+    def clip(path: Path):
+        if use_velocity:
+            greys.append([])
+        for frame in iter_video_frames(path):
+            if use_velocity:
+                greys[-1].append(to_grey(frame, velocity.width))
+            yield frame
+
+    model = fit_normality_model((clip(p) for p in paths), config)
+    motion = fit_velocity_from_greys(greys, model.frame_size, velocity) if use_velocity else None
+    return model, motion, time.perf_counter() - started
 
 
 class Appearance:
@@ -63,30 +81,37 @@ class Appearance:
         self.model = fit_appearance_model(clips, self.encoder.name, size, self.config)
         self.fit_seconds = time.perf_counter() - started
 
-    def fuse(self, frames: list[np.ndarray], pixel: np.ndarray) -> np.ndarray:
-        """max(pixel, appearance) per frame, as the worker fuses (a NaN frame stays NaN)."""
+    def scores(self, frames: list[np.ndarray]) -> np.ndarray:
+        """The appearance model's calibrated score per frame (fused by the caller)."""
         tiles = embed_tiles(self.encoder, frames, self.config.tile_rows)
-        looks = np.array([v.score for v in self.model.score(tiles)])
-        return np.where(np.isnan(pixel), pixel, np.maximum(pixel, looks))
+        return np.array([v.score for v in self.model.score(tiles)])
 
 
 def _score_all(
-    model: NormalityModel, videos: Iterable[Path], appearance: Appearance | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int, float]:
-    """(fused, pixel-only) scores per video stem, frames scored, seconds spent scoring (decode
-    excluded); without an appearance model both are the pixel model's calibrated scores."""
+    model: NormalityModel,
+    videos: Iterable[Path],
+    appearance: Appearance | None = None,
+    velocity: VelocityModel | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], int, float]:
+    """(fused scores, each term's own scores) per video stem, frames scored, seconds spent
+    scoring (decode excluded); fused by `vad.scoring.fusion` exactly as the worker fuses."""
     scores: dict[str, np.ndarray] = {}
-    pixel: dict[str, np.ndarray] = {}
+    terms_by_name: dict[str, dict[str, np.ndarray]] = {}
     frames_total, seconds = 0, 0.0
     for path in videos:
         frames = list(iter_video_frames(path))
         started = time.perf_counter()
-        _, calibrated = model.score_frames(frames)
-        fused = appearance.fuse(frames, calibrated) if appearance is not None else calibrated
+        terms = {"pixel": model.score_frames(frames)[1]}
+        if velocity is not None:
+            terms["velocity"] = velocity.score_frames(frames)[1]
+        if appearance is not None:
+            terms["appearance"] = appearance.scores(frames)
+        scores[path.stem] = fuse(terms, primary="pixel").scores
         seconds += time.perf_counter() - started
-        scores[path.stem], pixel[path.stem] = fused, calibrated
+        for name, values in terms.items():
+            terms_by_name.setdefault(name, {})[path.stem] = values
         frames_total += len(frames)
-    return scores, pixel, frames_total, seconds
+    return scores, terms_by_name, frames_total, seconds
 
 
 def _report(
@@ -97,7 +122,7 @@ def _report(
     seconds: float,
     model: NormalityModel,
     scores_out: Path | None,
-    pixel: Mapping[str, np.ndarray] | None = None,
+    terms: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     appearance: Appearance | None = None,
 ) -> dict:
     aligned = {name: _align(labels[name], scores[name]) for name in scores}
@@ -118,7 +143,13 @@ def _report(
         "train_frames": model.metadata.get("frames_seen"),
         "scoring_fps": round(frames / seconds, 1) if seconds > 0 else None,
         "internal_size": list(model.internal),
-        **(_appearance_figures(labels, pixel, appearance) if appearance is not None else {}),
+        "mean_per_video_auc": _mean_per_video(labels, scores),
+        **{f"{name}_only_auc": _pooled(labels, own)["auc"] for name, own in (terms or {}).items()},
+        **{
+            f"{name}_only_mean_per_video_auc": _mean_per_video(labels, own)
+            for name, own in (terms or {}).items()
+        },
+        **(_appearance_figures(appearance) if appearance is not None else {}),
     }
 
 
@@ -130,12 +161,19 @@ def _pooled(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]) 
     )
 
 
-def _appearance_figures(labels, pixel, appearance: Appearance) -> dict:
+def _mean_per_video(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]):
+    aligned = {name: _align(labels[name], scores[name]) for name in scores}
+    aucs = per_video_auc(
+        {n: a[0] for n, a in aligned.items()}, {n: a[1] for n, a in aligned.items()}
+    )
+    return round(float(np.mean(list(aucs.values()))), 4) if aucs else None
+
+
+def _appearance_figures(appearance: Appearance) -> dict:
     return {
         "appearance_encoder": appearance.encoder.name,
         "appearance_train_frames": appearance.model.metadata["frames_seen"],
         "appearance_fit_seconds": round(appearance.fit_seconds, 2),
-        "pixel_only_auc": _pooled(labels, pixel)["auc"],
     }
 
 
@@ -151,6 +189,7 @@ def evaluate_ped2(
     subset: Iterable[str] | None = None,
     scores_out: Path | None = None,
     appearance: Appearance | None = None,
+    velocity: VelocityConfig | None = None,
 ) -> dict:
     """Fit on `train/`, score `test/` (or the `subset` of test videos named), frame metrics."""
     data_dir = Path(data_dir)
@@ -159,13 +198,13 @@ def evaluate_ped2(
     unknown = wanted - set(labels)
     if unknown:
         raise ValueError(f"unknown Ped2 test videos: {sorted(unknown)}")
-    model, fit_seconds = _fit(data_dir / "train", config or NormalityConfig())
+    model, motion, fit_seconds = _fit(data_dir / "train", config or NormalityConfig(), velocity)
     if appearance is not None:
         appearance.fit(_videos_in(data_dir / "train"))
     paths = [p for p in _videos_in(data_dir / "test") if p.stem in wanted]
-    scores, pixel, frames, seconds = _score_all(model, paths, appearance)
+    scores, terms, frames, seconds = _score_all(model, paths, appearance, motion)
     return _report(
-        labels, scores, fit_seconds, frames, seconds, model, scores_out, pixel, appearance
+        labels, scores, fit_seconds, frames, seconds, model, scores_out, terms, appearance
     )
 
 
@@ -190,6 +229,7 @@ def evaluate_videos(
     config: NormalityConfig | None = None,
     scores_out: Path | None = None,
     appearance: Appearance | None = None,
+    velocity: VelocityConfig | None = None,
 ) -> dict:
     """Fit on every video of `train_dir` (normal footage of one camera), score the labelled videos
     of `videos_dir`; labels from a UCF-Crime temporal annotation file or a Ped2-style JSON."""
@@ -198,10 +238,10 @@ def evaluate_videos(
     paths = [p for p in candidates if p.stem in labels]
     if not paths:
         raise ValueError(f"no video in {videos_dir} has a label in {labels_file}")
-    model, fit_seconds = _fit(Path(train_dir), config or NormalityConfig())
+    model, motion, fit_seconds = _fit(Path(train_dir), config or NormalityConfig(), velocity)
     if appearance is not None:
         appearance.fit(_videos_in(Path(train_dir)))
-    scores, pixel, frames, seconds = _score_all(model, paths, appearance)
+    scores, terms, frames, seconds = _score_all(model, paths, appearance, motion)
     return _report(
-        labels, scores, fit_seconds, frames, seconds, model, scores_out, pixel, appearance
+        labels, scores, fit_seconds, frames, seconds, model, scores_out, terms, appearance
     )

@@ -1,7 +1,8 @@
 """Stage 1 as the worker runs it by default, fitted and scored offline (`vad eval`).
 
-The worker fuses by max the normality (pixel) model with the models fitted next to it when their
-encoders are installed: the object model (detector installed, `objects.enabled`), the appearance
+The worker fuses by max (`vad.scoring.fusion`) the normality (pixel) model, the velocity model
+(`velocity.enabled`, no encoder needed) and the models fitted next to them when their encoders
+are installed: the object model (detector installed, `objects.enabled`), the appearance
 model (its tile encoder installed, `appearance.enabled`) and CLIP zero-shot on the default watch
 rules (CLIP installed, `zero_shot.enabled`). `installed_encoders` makes the same choices as the
 worker (`workers/encoding.FrameEncoding`) from the same settings and model folder, so an
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vad.config import Settings
+from vad.scoring.fusion import fuse
 from vad.scoring.normality import NormalityModel, fit_normality_model
+from vad.scoring.velocity import VelocityModel, fit_velocity_from_greys, to_grey
 
 
 @dataclass
@@ -70,14 +73,6 @@ class Stage1Scores:
     terms: dict[str, np.ndarray]
 
 
-def fuse_max(pixel: np.ndarray, others: Iterable[np.ndarray]) -> np.ndarray:
-    """The worker's fusion: the largest term per frame; a frame without a pixel score stays NaN."""
-    fused = np.asarray(pixel, np.float64).copy()
-    for term in others:
-        fused = np.where(np.isnan(fused), fused, np.maximum(fused, term))
-    return fused
-
-
 class Stage1:
     """Stage 1 fitted on one camera's normal clips (`fit`), scoring whole clips (`score`)."""
 
@@ -85,6 +80,7 @@ class Stage1:
         self.settings = settings
         self.encoders = encoders or Stage1Encoders()
         self.pixel: NormalityModel | None = None
+        self.velocity: VelocityModel | None = None
         self.objects = None
         self.appearance = None
         self.zero_shot = None
@@ -95,7 +91,8 @@ class Stage1:
         """What this stage 1 fuses, e.g. ['pixel', 'appearance (mobilenetv2)']."""
         e = self.encoders
         named = [("objects", e.detector), ("appearance", e.tiles), ("zero-shot", e.clip)]
-        return ["pixel"] + [f"{kind} ({model.name})" for kind, model in named if model is not None]
+        own = ["pixel"] + (["velocity"] if self.settings.velocity.enabled else [])
+        return own + [f"{kind} ({model.name})" for kind, model in named if model is not None]
 
     def fit(self, clips: Iterable[list[np.ndarray]]) -> float:
         """Fit every part on the same frames (each clip decoded once); returns the seconds spent,
@@ -104,13 +101,18 @@ class Stage1:
         detections: list[list] = []
         tiles: list[np.ndarray] = []
         size: list[tuple[int, int]] = []
-        recorded = self._recorded(clips, detections, tiles, size)
+        greys: list[list[np.ndarray]] = []
+        recorded = self._recorded(clips, detections, tiles, size, greys)
         self.pixel = fit_normality_model(recorded, self.settings.normality)
+        if self.settings.velocity.enabled:
+            self.velocity = fit_velocity_from_greys(
+                greys, self.pixel.frame_size, self.settings.velocity
+            )
         self._fit_companions(detections, tiles, size[0] if size else None)
         self.fit_seconds = time.perf_counter() - started
         return self.fit_seconds
 
-    def _recorded(self, clips, detections, tiles, size) -> Iterator[list[np.ndarray]]:
+    def _recorded(self, clips, detections, tiles, size, greys) -> Iterator[list[np.ndarray]]:
         """The clips, with the encoders run on each as the pixel model reads it."""
         from vad.scoring.appearance_normality import embed_tiles
 
@@ -123,6 +125,8 @@ class Stage1:
                 detections.append(e.detector.detect(frames))
             if e.tiles is not None:
                 tiles.append(embed_tiles(e.tiles, frames[:: looks.learn_every], looks.tile_rows))
+            if self.settings.velocity.enabled:
+                greys.append([to_grey(f, self.settings.velocity.width) for f in frames])
             yield frames
 
     def _fit_companions(self, detections, tiles, size) -> None:
@@ -149,6 +153,8 @@ class Stage1:
             raise RuntimeError("Stage1.score before fit")
         _, pixel = self.pixel.score_frames(frames)
         terms: dict[str, np.ndarray] = {"pixel": pixel}
+        if self.velocity is not None:
+            terms["velocity"] = self.velocity.score_frames(frames)[1]
         e = self.encoders
         if self.objects is not None:
             verdicts = self.objects.score(e.detector.detect(frames))
@@ -159,5 +165,4 @@ class Stage1:
         if self.zero_shot is not None:
             probability = self.zero_shot.score(e.clip.embed_images(frames)).probability
             terms["zero-shot"] = self.settings.zero_shot.weight * np.asarray(probability)
-        others = [t for name, t in terms.items() if name != "pixel"]
-        return Stage1Scores(fuse_max(pixel, others), terms)
+        return Stage1Scores(fuse(terms, primary="pixel").scores, terms)

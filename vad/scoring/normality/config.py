@@ -83,6 +83,15 @@ class NormalityConfig(BaseModel):
             "camera's normal footage."
         ),
     )
+    perspective_threshold: bool = Field(
+        True,
+        description=(
+            "Scale the learned motion threshold per image row by the camera's perspective prior "
+            "(the row's high quantile of training cell speeds, fitted linear in the row): far "
+            "rows, where everything moves fewer pixels, get a lower threshold, so a far cyclist "
+            "is seen as moving as a near one is (a camera looking down a walkway)."
+        ),
+    )
     neighbours: int = Field(
         1,
         ge=1,

@@ -37,6 +37,7 @@ from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 FORMAT_VERSION = 3
 _THRESHOLD_PAIRS = 256  # frame pairs sampled to learn the motion threshold (fit time only)
 _MODEL_JSON = "model.json"
+_MIN_THRESHOLD = 0.05  # px: the flow-noise floor, as `flow_magnitude_quantile`
 _MEMORY_NPZ = "memory.npz"
 
 
@@ -82,7 +83,7 @@ class NormalityModel:
     memories: dict[str, CellMemory]
     references: dict[str, float]
     calibrator: TailCalibrator
-    motion_threshold: float
+    motion_threshold: float | np.ndarray  # one value, or one per internal row ((H, 1))
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -141,7 +142,7 @@ class NormalityModel:
             "config": self.config.model_dump(mode="json"),
             "frame_size": list(self.frame_size),
             "internal_size": list(self.internal),
-            "motion_threshold": self.motion_threshold,
+            "motion_threshold": _threshold_json(self.motion_threshold),
             "references": self.references,
             "calibration": self.calibrator.to_dict(),
             "feature_names": {f.name: list(f.feature_names) for f in self.families},
@@ -175,9 +176,21 @@ class NormalityModel:
             memories=memories,
             references={k: float(v) for k, v in doc["references"].items()},
             calibrator=TailCalibrator.from_dict(doc["calibration"]),
-            motion_threshold=float(doc["motion_threshold"]),
+            motion_threshold=_threshold_from_json(doc["motion_threshold"]),
             metadata=doc.get("metadata", {}),
         )
+
+
+def _threshold_json(threshold: float | np.ndarray) -> float | list[float]:
+    if isinstance(threshold, np.ndarray):
+        return [round(float(v), 6) for v in threshold.ravel()]
+    return float(threshold)
+
+
+def _threshold_from_json(value: float | list[float]) -> float | np.ndarray:
+    if isinstance(value, list):
+        return np.asarray(value, dtype=np.float32)[:, None]
+    return float(value)
 
 
 def combine_families(distances: dict[str, np.ndarray], references: dict[str, float]) -> np.ndarray:
@@ -213,9 +226,14 @@ def _clip_greys(
     return clips, frame_size
 
 
-def learn_motion_threshold(clips: Sequence[Sequence[np.ndarray]], config: NormalityConfig) -> float:
+def learn_motion_threshold(
+    clips: Sequence[Sequence[np.ndarray]], config: NormalityConfig
+) -> float | np.ndarray:
     """The camera's motion threshold: `motion_quantile` of training flow magnitudes, measured on
-    up to `_THRESHOLD_PAIRS` evenly spread frame pairs (same gap as scoring)."""
+    up to `_THRESHOLD_PAIRS` evenly spread frame pairs (same gap as scoring). With
+    `perspective_threshold` it is one value per internal row (an (H, 1) array): the global value
+    scaled by the row's perspective prior over the busiest row's, so a far-away row, where
+    everything moves fewer pixels, gets a proportionally lower threshold."""
     pairs = [
         (clip, a, b)
         for clip in clips
@@ -224,7 +242,31 @@ def learn_motion_threshold(clips: Sequence[Sequence[np.ndarray]], config: Normal
     step = max(1, len(pairs) // _THRESHOLD_PAIRS)
     engine = _flow_engine(config)
     flows = [engine.calc(clip[a], clip[b], None) for clip, a, b in pairs[::step]]
-    return flow_magnitude_quantile(flows, config.motion_quantile)
+    threshold = flow_magnitude_quantile(flows, config.motion_quantile)
+    if not config.perspective_threshold or not flows:
+        return threshold
+    return perspective_thresholds(flows, threshold, config.motion_quantile)
+
+
+def perspective_thresholds(
+    flows: Sequence[np.ndarray], threshold: float, quantile: float, cell: int = 8
+) -> np.ndarray:
+    """(H, 1) per-row thresholds: `threshold` x row prior / busiest row's prior (floored)."""
+    from vad.scoring.velocity import row_prior
+
+    h, w = flows[0].shape[0] // cell * cell, flows[0].shape[1] // cell * cell
+    speeds = np.stack(
+        [
+            np.hypot(f[:h, :w, 0], f[:h, :w, 1])
+            .reshape(h // cell, cell, w // cell, cell)
+            .mean((1, 3))
+            for f in flows
+        ]
+    )
+    prior = row_prior(speeds, quantile)
+    centres = (np.arange(len(prior)) + 0.5) * cell
+    rows = np.interp(np.arange(flows[0].shape[0]) + 0.5, centres, prior / prior.max())
+    return np.maximum(threshold * rows, _MIN_THRESHOLD)[:, None].astype(np.float32)
 
 
 def _clip_features(
@@ -349,6 +391,6 @@ def fit_normality_model(
         "frames_seen": frames_seen,
         "clips": len(clips),
         "held_out_reference_raw": references,
-        "motion_threshold": threshold,
+        "motion_threshold": _threshold_json(threshold),
     }
     return NormalityModel(config, frame_size, memories, references, calibrator, threshold, metadata)

@@ -12,7 +12,12 @@ import pytest
 
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
 from vad.scoring.normality.features import flow_magnitude_quantile, internal_size, to_internal
-from vad.scoring.normality.model import FORMAT_VERSION, frame_pairs, learn_motion_threshold
+from vad.scoring.normality.model import (
+    FORMAT_VERSION,
+    frame_pairs,
+    learn_motion_threshold,
+    perspective_thresholds,
+)
 from vad.video import iter_video_frames
 
 SMALL = NormalityConfig(memory_per_cell=64, calibration_folds=2)
@@ -42,27 +47,44 @@ def test_a_longer_gap_measures_walkers_with_proportionally_larger_flow(ped2: Pat
 
 def test_learned_threshold_follows_resolution_and_gap(ped2: Path) -> None:
     clip = ped2 / "train" / "train_02.mp4"
-    base = NormalityConfig(flow_gap=1)
+    base = NormalityConfig(flow_gap=1, perspective_threshold=False)
     low = learn_motion_threshold([_greys(clip, 30, width=192)], base)
     high = learn_motion_threshold([_greys(clip, 30, width=288)], base)
-    gap2 = learn_motion_threshold([_greys(clip, 30, width=192)], NormalityConfig(flow_gap=2))
+    gap2 = learn_motion_threshold(
+        [_greys(clip, 30, width=192)], NormalityConfig(flow_gap=2, perspective_threshold=False)
+    )
     assert 0.2 < low < 1.0  # Ped2 walkers: a fraction of an internal pixel per frame
     assert high > 1.2 * low and gap2 > 1.5 * low
 
 
 def test_threshold_of_still_footage_is_the_floor_not_zero(ped2: Path) -> None:
     frame = _greys(ped2 / "train" / "train_01.mp4", 1, width=192)[0]
-    threshold = learn_motion_threshold([[frame] * 6], NormalityConfig())
+    threshold = learn_motion_threshold([[frame] * 6], NormalityConfig(perspective_threshold=False))
     assert threshold == pytest.approx(0.05)
+    per_row = learn_motion_threshold([[frame] * 6], NormalityConfig())
+    assert per_row.shape == (frame.shape[0], 1) and np.allclose(per_row, 0.05)
+
+
+def test_perspective_threshold_is_lower_where_everything_moves_fewer_pixels() -> None:
+    flows = [np.zeros((64, 96, 2), np.float32) for _ in range(20)]
+    for t, f in enumerate(flows):  # walkers in every row, 0.5 px/frame at the top, 2 at the bottom
+        for r in range(8):
+            f[8 * r : 8 * r + 8, (t * 4) % 88 : (t * 4) % 88 + 8, 0] = 0.5 + 1.5 * r / 7
+    rows = perspective_thresholds(flows, 1.0, 0.999)
+    assert rows.shape == (64, 1) and rows[10, 0] < 0.6 * rows[52, 0] and rows.max() <= 1.0
 
 
 def test_model_keeps_its_threshold_and_refuses_an_older_format(ped2: Path, tmp_path: Path) -> None:
     clips = [list(itertools.islice(iter_video_frames(ped2 / "train" / "train_03.mp4"), 30))]
     model = fit_normality_model(clips, SMALL)
-    assert model.motion_threshold == model.metadata["motion_threshold"] > 0.05
+    per_row = model.motion_threshold  # one threshold per internal row (perspective_threshold)
+    assert per_row.shape == (model.internal[1], 1) and per_row.max() > 0.05
+    np.testing.assert_allclose(model.metadata["motion_threshold"], per_row.ravel(), atol=1e-6)
     assert model.context_frames == SMALL.flow_gap + 4
     model.save(tmp_path / "m")
-    assert NormalityModel.load(tmp_path / "m").motion_threshold == model.motion_threshold
+    np.testing.assert_allclose(
+        NormalityModel.load(tmp_path / "m").motion_threshold, per_row, atol=1e-6
+    )
     doc = json.loads((tmp_path / "m" / "model.json").read_text())
     doc["format_version"] = FORMAT_VERSION - 1
     (tmp_path / "m" / "model.json").write_text(json.dumps(doc))

@@ -1,0 +1,287 @@
+"""The velocity model: how fast and how big each moving thing is, against what this camera shows
+at that place (issue 17, after attribute-based VAD, Reiss & Hoshen 2022).
+
+Why: a per-cell model of hand-made outlines (the pixel model) learns Ped2's side view and fails
+on a camera looking down a walkway (Ped1: 0.67), where a walker near the camera moves several
+times as many pixels as one far away. Here speed is measured against what the camera shows at
+that place, so the same defaults hold on every camera:
+
+1. grey frame at `width` px, dense Farneback flow from the previous frame;
+2. mean flow speed per 8 px cell;
+3. each cell's speed over its *normal speed*: the `speed_quantile` of the cell's training speeds,
+   floored by a perspective prior per image row (the same quantile over the row, fitted linear in
+   the row: under ground-plane perspective image speed grows linearly with the row) so a cell
+   that walkers rarely cross does not fire on the first one that does;
+4. the frame's novelty = its fastest cell in those units, at the place it happens;
+5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
+
+Moving blobs with kNN density over their normalised speed and size (attribute-based VAD, Reiss &
+Hoshen 2022) were tried first and lost to this on the test sets (blobs merge walkers and split
+cyclists at 160 px): docs/benchmarks-normality.md, round 6.
+
+Defaults were chosen on training footage only (`bench/stage1_research.py --proxy`), the same for
+every dataset (docs/benchmarks-normality.md, round 6).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vad.scoring.normality.calibration import TailCalibrator
+from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
+
+VELOCITY_JSON = "velocity.json"
+FORMAT_VERSION = 1
+
+
+class VelocityConfig(BaseModel):
+    """How the velocity model is fitted and scored (generic values, chosen on the proxy)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Fit and use the velocity model at `vad camera learn`.")
+    width: int = Field(
+        160,
+        ge=64,
+        le=640,
+        description="Internal width of the grey frames the flow is computed on (aspect kept).",
+    )
+    cell_px: int = Field(8, ge=4, le=64, description="Side of a speed cell, internal px.")
+    speed_quantile: float = Field(
+        0.999,
+        gt=0.5,
+        lt=1,
+        description="A cell's normal speed: this quantile of its training speeds (and its row's).",
+    )
+    calibration_folds: int = Field(4, ge=2, le=16)
+    reference_quantile: float = Field(0.99, gt=0.5, lt=1)
+    tail_quantile: float = Field(0.9, gt=0.5, lt=1)
+    smoothing_frames: float = Field(2.0, ge=0, le=16)
+
+
+def to_grey(frame: np.ndarray, width: int) -> np.ndarray:
+    """Grey, area-resized to `width` (aspect kept)."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    h, w = grey.shape[:2]
+    return cv2.resize(grey, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Dense Farneback flow (the issue's reference parameters), (H, W, 2) float32."""
+    return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+
+
+def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
+    """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
+    the first frame has no predecessor (zeros). A frame identical to the previous one is still
+    (no flow computed: nothing moves, nothing to pay for)."""
+    if not greys:
+        return np.zeros((0, 0, 0))
+    h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
+    out = np.zeros((len(greys), h // cell, w // cell), np.float32)
+    for i in range(1, len(greys)):
+        if np.array_equal(greys[i - 1], greys[i]):
+            continue
+        flow = frame_flow(greys[i - 1], greys[i])[:h, :w]
+        speed = np.hypot(flow[..., 0], flow[..., 1])
+        out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
+    return out
+
+
+def row_prior(speeds: np.ndarray, quantile: float) -> np.ndarray:
+    """(rows,) perspective prior: the `quantile` of each cell row's speeds (T, rows, cols),
+    fitted linear in the row over the rows that see traffic, clipped to 0.2-1.5x the busiest
+    row (image speed under ground-plane perspective grows linearly with the row)."""
+    rows = np.arange(speeds.shape[1])
+    per_row = np.quantile(speeds.transpose(1, 0, 2).reshape(len(rows), -1), quantile, axis=1)
+    per_row = per_row + 1e-3
+    busy = per_row >= 0.5 * np.median(per_row)
+    top = float(per_row[busy].max())
+    if busy.sum() >= 2:
+        slope, intercept = np.polyfit(rows[busy], per_row[busy], 1)
+    else:
+        slope, intercept = 0.0, top
+    return np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
+
+
+def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
+    """(rows, cols) normal speed per cell: its own quantile, floored by the row prior."""
+    own = np.quantile(speeds, quantile, axis=0) + 1e-3
+    return np.maximum(own, row_prior(speeds, quantile)[:, None]).astype(np.float32)
+
+
+@dataclass
+class VelocityVerdict:
+    """A frame's fastest cell: how many times its normal speed, and where (internal px box)."""
+
+    novelty: float
+    box: tuple[int, int, int, int] | None
+
+
+@dataclass
+class VelocityModel:
+    """A fitted velocity model; `score_frames` is pure given the model."""
+
+    config: VelocityConfig
+    frame_size: tuple[int, int]
+    normal: np.ndarray  # (rows, cols) normal speed per cell
+    calibrator: TailCalibrator
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def context_frames(self) -> int:
+        return 1 + smoothing_radius(self.config.smoothing_frames)
+
+    def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
+        """(T, rows, cols) speed over normal speed."""
+        speeds = cell_speeds(greys, self.config.cell_px)
+        if speeds.shape[1:] != self.normal.shape:
+            raise ValueError(
+                f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
+                f"({self.normal.shape} cells) cannot score frames of another aspect; refit it"
+            )
+        return speeds / self.normal
+
+    def verdicts(self, greys: Sequence[np.ndarray]) -> list[VelocityVerdict]:
+        c = self.config.cell_px
+        out = []
+        for ratio in self.ratios(greys):
+            r, k = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            out.append(VelocityVerdict(float(ratio[r, k]), (int(k * c), int(r * c), c, c)))
+        return out
+
+    def frame_novelty(self, greys: Sequence[np.ndarray]) -> np.ndarray:
+        ratios = self.ratios(greys)
+        return ratios.reshape(len(ratios), -1).max(axis=1).astype(np.float64)
+
+    def score_frames(
+        self, frames: Sequence[np.ndarray], context: Sequence[np.ndarray] = (), causal: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, calibrated) per frame of `frames`; `context` = the frames just before them."""
+        if len(frames) == 0:
+            return np.zeros(0), np.zeros(0)
+        context = list(context)
+        greys = [to_grey(f, self.config.width) for f in context + list(frames)]
+        smoothed = smooth_scores(self.frame_novelty(greys), self.config.smoothing_frames, causal)
+        raw = smoothed[len(context) :]
+        return raw, self.calibrator(raw)
+
+    def summary(self) -> str:
+        return (
+            f"{self.normal.shape[0]} x {self.normal.shape[1]} cells, normal speed "
+            f"{self.normal.min():.2f}-{self.normal.max():.2f} px/frame at {self.config.width} px"
+        )
+
+    def save(self, directory: Path) -> None:
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "kind": "vad.velocity",
+            "config": self.config.model_dump(mode="json"),
+            "frame_size": list(self.frame_size),
+            "normal": self.normal.tolist(),
+            "calibration": self.calibrator.to_dict(),
+            "metadata": self.metadata,
+        }
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / VELOCITY_JSON).write_text(json.dumps(doc))
+
+    @classmethod
+    def load(cls, directory: Path) -> VelocityModel:
+        doc = json.loads((Path(directory) / VELOCITY_JSON).read_text())
+        if doc.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"velocity model format {doc.get('format_version')!r} in {directory} is not the "
+                f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
+            )
+        return cls(
+            VelocityConfig.model_validate(doc["config"]),
+            (int(doc["frame_size"][0]), int(doc["frame_size"][1])),
+            np.asarray(doc["normal"], np.float32),
+            TailCalibrator.from_dict(doc["calibration"]),
+            doc.get("metadata", {}),
+        )
+
+
+def fit_velocity_from_greys(
+    clips: Sequence[Sequence[np.ndarray]],
+    frame_size: tuple[int, int],
+    config: VelocityConfig | None = None,
+) -> VelocityModel:
+    """Fit on grey clips already at `config.width` (see `to_grey`); one clip = continuous."""
+    config = config or VelocityConfig()
+    started = time.perf_counter()
+    speeds = [cell_speeds(c, config.cell_px) for c in clips if len(c) > 1]
+    if not speeds:
+        raise ValueError("no training clip of two frames or more")
+    moving = np.concatenate([s[1:] for s in speeds])
+    if not moving.any():
+        raise ValueError(
+            "nothing moves in the training footage: the velocity model needs footage in which "
+            "the camera's usual traffic moves"
+        )
+    pieces = _pieces(speeds, config.calibration_folds)
+    held = _held_out_novelty(pieces, config)
+    calibrator = TailCalibrator.fit(
+        np.concatenate([smooth_scores(h, config.smoothing_frames, True) for h in held]),
+        config.tail_quantile,
+        config.reference_quantile,
+    )
+    metadata = {
+        "fitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "frames_seen": int(sum(len(s) for s in speeds)),
+    }
+    normal = normal_speeds(moving, config.speed_quantile)
+    return VelocityModel(config, frame_size, normal, calibrator, metadata)
+
+
+def fit_velocity_model(
+    videos: Iterable[Iterable[np.ndarray]], config: VelocityConfig | None = None
+) -> VelocityModel:
+    """Fit on BGR clips of normal footage of one camera."""
+    config = config or VelocityConfig()
+    clips, frame_size = [], None
+    for video in videos:
+        greys = []
+        for frame in video:
+            frame_size = frame_size or (int(frame.shape[1]), int(frame.shape[0]))
+            greys.append(to_grey(frame, config.width))
+        if greys:
+            clips.append(greys)
+    if frame_size is None:
+        raise ValueError("no training frames")
+    return fit_velocity_from_greys(clips, frame_size, config)
+
+
+def _pieces(speeds: list[np.ndarray], folds: int) -> list[np.ndarray]:
+    """Clips cut in halves (longest first) until there are `folds` pieces to hold out."""
+    pieces = list(speeds)
+    while len(pieces) < folds and max(len(p) for p in pieces) >= 4:
+        longest = max(range(len(pieces)), key=lambda i: len(pieces[i]))
+        clip = pieces.pop(longest)
+        pieces += [clip[: len(clip) // 2], clip[len(clip) // 2 :]]
+    return pieces
+
+
+def _held_out_novelty(pieces: list[np.ndarray], config: VelocityConfig) -> list[np.ndarray]:
+    """Per piece, frame novelty against normal speeds learned without that piece's fold
+    (contiguous pieces: neighbouring frames look alike, a random split would self-match)."""
+    folds = min(config.calibration_folds, len(pieces))
+    fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
+    out: list[np.ndarray] = [np.zeros(0)] * len(pieces)
+    for f in range(folds):
+        rest = [p for p, g in zip(pieces, fold, strict=True) if g != f] or pieces
+        normal = normal_speeds(np.concatenate(rest), config.speed_quantile)
+        for i, piece in enumerate(pieces):
+            if fold[i] == f:
+                out[i] = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
+    return out
