@@ -131,7 +131,11 @@ class CameraIngestor:
             self.finished.set()
 
     def _stream(self, start_index: int) -> bool:
-        """Read until stopped (False) or the end of a file (True); raises SourceError."""
+        """Read until stopped (False) or the end of a file (True); raises SourceError.
+
+        The end of a file, and of every pass of a looping one, publishes the end-of-stream
+        marker: the last window and an open incident close there, and the next pass is scored
+        without look-back frames from before the jump."""
         sampler = FpsSampler(self.spec.fps)
         with VideoSource(
             self.spec.url,
@@ -152,6 +156,8 @@ class CameraIngestor:
                 if frame is None:
                     self.outbox.put_end(last_time)
                     return True
+                if frame.starts_pass:  # a looping file jumped back: each pass is its own stream
+                    self.outbox.put_end(last_time)
                 if base is None:
                     start = max(time.time(), self.spec.not_before)
                     base, first_pts = start - frame.pts, frame.pts

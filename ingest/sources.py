@@ -70,12 +70,15 @@ class SourceFrame:
 
     `pts` is media time in seconds since the stream start: the container's timestamps for files
     (growing across loops), a monotonic clock since `open()` for live streams, whose own timestamps
-    are arbitrary and jump on reconnects. `image` is BGR uint8 (H, W, 3).
+    are arbitrary and jump on reconnects. `image` is BGR uint8 (H, W, 3). `starts_pass` marks
+    the first frame of a looping file's pass after a rewind: the picture jumps back, so what
+    follows is a new stream, not a continuation of the last frame.
     """
 
     index: int
     pts: float
     image: np.ndarray
+    starts_pass: bool = False
 
 
 def backoff_delays(initial: float = 0.5, maximum: float = 30.0) -> Iterator[float]:
@@ -211,7 +214,8 @@ def _sane_fps(value: float) -> float | None:
 class VideoSource:
     """Reads frames from one camera URL or video file.
 
-    `loop` replays a file from frame 0 at its end, with `index` and `pts` still growing.
+    `loop` replays a file from frame 0 at its end, with `index` and `pts` still growing; the
+    first frame of each new pass has `starts_pass` set.
     `start_index` is the index of the first frame: files seek there (resuming after a restart),
     live streams just number their frames from it so indices stay unique across reconnects.
     After a SourceError the source is closed; `open()` it again (after a backoff) to reconnect.
@@ -414,6 +418,7 @@ class VideoSource:
             ok, image = self._cap.read()
             if not ok:
                 raise SourceError("cannot read frames after rewinding", url=self.url)
+            return self._emit(state.pts_of(self._cap, self._fps), image, starts_pass=True)
         return self._emit(state.pts_of(self._cap, self._fps), image)
 
     def _rewind(self) -> None:
@@ -422,8 +427,8 @@ class VideoSource:
         self._cap.release()
         self._cap = cv2.VideoCapture(str(Path(_normalize(self.url))), cv2.CAP_FFMPEG)
 
-    def _emit(self, pts: float, image: np.ndarray) -> SourceFrame:
-        frame = SourceFrame(self._next_index, pts, image)
+    def _emit(self, pts: float, image: np.ndarray, starts_pass: bool = False) -> SourceFrame:
+        frame = SourceFrame(self._next_index, pts, image, starts_pass)
         self._next_index += 1
         return frame
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
+import cv2
 import pytest
 
+from ingest.sources import VideoSource
 from tests.support.pipeline import Pipeline, wait_until
 from tests.support.requirements import missing
 from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
@@ -167,3 +170,65 @@ def test_camera_reconnects_and_others_keep_flowing(pipeline: Pipeline, ped2, rts
             90,
             "frames flow after reconnect",
         )
+
+
+LOOP_CLIP_FRAMES = 25
+
+
+def _head_of(video: Path, target: Path, frames: int) -> Path:
+    """The first `frames` frames of `video` as a clip of their own (one short pass)."""
+    with VideoSource(str(video)) as source:
+        images = [source.read().image for _ in range(frames)]
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width, height))
+    for image in images:
+        writer.write(image)
+    writer.release()
+    return target
+
+
+def test_looping_file_camera_scores_each_pass_as_its_own_stream(pipeline: Pipeline, ped2, tmp_path):
+    """The demo's looping camera: an incident open at the end of a pass closes there, and the
+    first frame of the next pass is not compared with the last frame of the one before."""
+    clip = _head_of(ped2 / "test" / "test_04.mp4", tmp_path / "loop.mp4", LOOP_CLIP_FRAMES)
+    # threshold 0: an incident opens in every pass and only a pass end can close it
+    added = pipeline.vad("camera", "add", "demo", str(clip), "--loop", "--threshold", "0")
+    assert added.returncode == 0, added.stderr
+    camera_id = pipeline.scalar("SELECT id FROM cameras WHERE name='demo'")
+    pipeline.start("dispatcher", "dispatcher")
+    pipeline.start("worker", "worker", "--name", "w1")
+    ingest = pipeline.start(
+        "ingest", "ingest", extra_env={"VAD_INGEST__PRUNE_CHANGED_FRACTION": "0"}
+    )
+    wait_until(
+        lambda: (
+            pipeline.scalar(
+                "SELECT count(*) FROM incidents WHERE camera_id=:c AND status='closed'", c=camera_id
+            )
+            >= 2
+        ),
+        180,
+        lambda: "two passes' incidents closed\n" + pipeline.logs(),
+    )
+    ingest.terminate()
+    windows = pipeline.rows(
+        "SELECT seq, context_offset, end_of_stream FROM windows WHERE camera_id=:c ORDER BY seq",
+        c=camera_id,
+    )
+    after_end = [b for a, b in zip(windows, windows[1:], strict=False) if a.end_of_stream]
+    assert after_end, windows
+    assert all(w.context_offset is None for w in after_end), windows
+    pass_starts = pipeline.rows(
+        "SELECT frame_index, raw FROM frame_scores WHERE camera_id=:c AND frame_index >= :n "
+        "AND frame_index % :n = 0 ORDER BY frame_index",
+        c=camera_id,
+        n=LOOP_CLIP_FRAMES,
+    )
+    assert pass_starts, "no pass after the first was scored"
+    assert all(row.raw == 0.0 for row in pass_starts), pass_starts  # no motion from the jump
+    closed = pipeline.rows(
+        "SELECT i.id, w.end_of_stream FROM incidents i JOIN windows w ON w.camera_id = i.camera_id"
+        " AND w.seq = i.last_window_seq WHERE i.camera_id=:c AND i.status='closed'",
+        c=camera_id,
+    )
+    assert closed and all(row.end_of_stream for row in closed), closed

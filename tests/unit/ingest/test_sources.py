@@ -146,6 +146,17 @@ def test_loop_keeps_index_and_pts_growing(video: Path, all_frames: list[SourceFr
     assert pts[1] - pts[0] == pytest.approx(0.1)
 
 
+def test_loop_marks_the_first_frame_of_each_new_pass(
+    video: Path, all_frames: list[SourceFrame]
+) -> None:
+    count = len(all_frames)
+    with VideoSource(str(video), loop=True, start_index=count - 3) as source:
+        frames = [source.read() for _ in range(count + 6)]
+    assert [f.index for f in frames if f.starts_pass] == [count, 2 * count]
+    with VideoSource(str(video)) as source:
+        assert not any(f.starts_pass for f in iter(source.read, None))
+
+
 def test_loop_resume_beyond_first_pass(video: Path, all_frames: list[SourceFrame]) -> None:
     count = len(all_frames)
     with VideoSource(str(video), loop=True, start_index=2 * count + 7) as source:

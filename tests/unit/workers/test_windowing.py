@@ -159,6 +159,19 @@ def test_context_at_the_start_of_a_stream_uses_what_there_is() -> None:
     assert second.context_offset == 10  # only two earlier frames, the first of them
 
 
+def test_the_stream_after_an_end_marker_gets_no_context_from_before_it() -> None:
+    windower = _windower()
+    for offset in range(5):  # a looping file's pass, then its end-of-stream marker
+        windower.add(7, offset, 10.0 + offset * 0.1, 0.0)
+    (last,) = windower.end(7, 5, 10.4)
+    assert last.end_of_stream and last.last_offset == 4
+    assert "7" not in windower.snapshot()[1]  # a restart does not bring the context back
+    for offset in range(6, 9):  # the next pass
+        windower.add(7, offset, 10.5 + offset * 0.1, 1.0)
+    (first,) = windower.flush_all()
+    assert (first.first_offset, first.context_offset) == (6, None)
+
+
 def test_zero_context_frames_gives_no_context_offset() -> None:
     windows = _run(_stream(), context=0)
     assert {w.context_offset for w in windows} == {None}
