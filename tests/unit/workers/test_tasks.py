@@ -77,10 +77,12 @@ def test_bad_records_become_error_frames_at_the_last_good_time() -> None:
 
 def test_row_stores_missing_scores_as_null() -> None:
     frame = window_frames(_window(0, 0, 1), [_record(0)], 0)[0][0]
-    row = _row(frame, math.nan, math.inf, T0 + 1)
+    row = _row(frame, math.nan, math.inf, T0 + 1, "pixel")
     assert row["score"] is None and row["raw"] is None and row["error"] is None
+    assert row["fired"] is None  # nothing decided a frame that has no score
     assert row["kafka_offset"] == 0 and row["ingested_at"].timestamp() == T0 + 1
-    assert _row(frame, 0.7, 2.5, T0)["score"] == 0.7
+    scored = _row(frame, 0.7, 2.5, T0, "velocity")
+    assert scored["score"] == 0.7 and scored["fired"] == "velocity"
 
 
 def test_task_is_a_claim_check_and_threshold_falls_back_to_the_default() -> None:
