@@ -74,7 +74,7 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
     result = _invoke(monkeypatch, tmp_path / "no-models", *args, "--json", "--scores-out", scores)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout[result.stdout.index("{") :])
-    assert doc["stage1_parts"] == ["pixel"]
+    assert doc["stage1_parts"] == ["pixel", "velocity"]
     assert [(r["dataset"], r["variant"]) for r in doc["rows"]] == [
         ("ped2_mini", "plain"),
         ("ped2_mini", "half frame rate"),
@@ -87,7 +87,7 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
         assert 0.5 < figures["auc"] <= 1.0 and 0.0 < figures["ap"] <= 1.0
         assert set(figures["per_video_auc"]) == {"test_01", "test_04"}
         assert figures["fit_seconds"] > 0 and figures["scoring_fps"] > 0
-    assert set(plain["stage1"]["term_auc"]) == {"pixel"}
+    assert set(plain["stage1"]["term_auc"]) == {"pixel", "velocity"}
 
     folder = scores / "ped2_mini" / "half-frame-rate"
     written = {p.name for p in folder.iterdir()}
@@ -95,6 +95,7 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
         "labels.npz",
         "stage1.npz",
         "stage1-pixel.npz",
+        "stage1-velocity.npz",
         "reference.npz",
         "row.json",
     }
@@ -127,8 +128,8 @@ def test_ped2_alias_scores_the_installed_models_without_a_flag(
     result = _invoke(monkeypatch, model_dir, "ped2", "--data", str(data), "--json")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout[result.stdout.index("{") :])["rows"]
-    assert row["stage1"]["parts"] == ["pixel", "appearance (tiny-mobilenet)"]
-    assert set(row["stage1"]["term_auc"]) == {"pixel", "appearance"}
+    assert row["stage1"]["parts"] == ["pixel", "velocity", "appearance (tiny-mobilenet)"]
+    assert set(row["stage1"]["term_auc"]) == {"pixel", "velocity", "appearance"}
     assert row["reference"]["auc"] is not None
 
     missing = _invoke(monkeypatch, tmp_path / "none", "ped2", "--data", str(data), "--appearance")
@@ -157,12 +158,15 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
         (tiny_mobilenet_dir(build), "mobilenetv2"),
     ):
         shutil.copytree(built, models / name)
-    settings = Settings(model_dir=tmp_path / "models", encoders={"threads": 1})
+    settings = Settings(
+        model_dir=tmp_path / "models", encoders={"threads": 1, "detector": "yolo11n"}
+    )
     encoders = installed_encoders(settings)
     assert encoders.off == {}
     stage1 = Stage1(settings, encoders)
     assert [p.split(" ")[0] for p in stage1.parts] == [
         "pixel",
+        "velocity",
         "objects",
         "appearance",
         "zero-shot",
@@ -170,7 +174,7 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
     camera = dataset_camera(mini_data / "ped2_mini")
     stage1.fit(PLAIN.frames(p) for p in camera.train)
     scored = stage1.score(PLAIN.frames(camera.test[0]))
-    assert set(scored.terms) == {"pixel", "objects", "appearance", "zero-shot"}
+    assert set(scored.terms) == {"pixel", "velocity", "objects", "appearance", "zero-shot"}
     stacked = np.stack(list(scored.terms.values()))
     assert scored.fused.shape == (60,)
     assert np.allclose(scored.fused, stacked.max(axis=0), equal_nan=True)
