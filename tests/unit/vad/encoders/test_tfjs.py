@@ -130,3 +130,49 @@ def test_an_unsupported_op_is_named(tmp_path: Path) -> None:
     nodes = [_placeholder([1, 4]), {"name": "y", "op": "Softplus", "input": ["input"]}]
     with pytest.raises(TfjsError, match="TF.js op Softplus .* not supported"):
         convert(_write(tmp_path, nodes, {}))
+
+
+def test_onnx_tf_ops_match_tensorflow_semantics(tmp_path: Path) -> None:
+    """NanoDet's graph (written by onnx-tf): NCHW input padded and transposed by hand, PadV2
+    with a fill value before a VALID MaxPool, LeakyRelu, SplitV, and a Reshape whose shape is
+    constant arithmetic (SparseToDense + AddV2) folded at conversion."""
+    x = RNG.normal(size=(1, 2, 5, 5)).astype(np.float32)
+    nodes = [
+        _placeholder([1, 2, 5, 5]),
+        {"name": "pad", "op": "Pad", "input": ["input", "pads"]},
+        {"name": "nhwc", "op": "Transpose", "input": ["pad", "perm"]},
+        {"name": "fill", "op": "PadV2", "input": ["nhwc", "pads2", "neg"]},
+        {"name": "pool", "op": "MaxPool", "input": ["fill"],
+         "attr": {"ksize": {"list": {"i": ["1", "3", "3", "1"]}}, "padding": _s("VALID"),
+                  "strides": {"list": {"i": ["1", "2", "2", "1"]}}}},
+        {"name": "leaky", "op": "LeakyRelu", "input": ["pool"], "attr": {"alpha": {"f": 0.1}}},
+        {"name": "parts", "op": "SplitV", "input": ["leaky", "sizes", "split_dim"],
+         "attr": {"num_split": {"i": "2"}}},
+        {"name": "dense", "op": "SparseToDense",
+         "input": ["where", "dense_shape", "dense_values", "zero"]},
+        {"name": "shape", "op": "AddV2", "input": ["base_shape", "dense"]},
+        {"name": "flat", "op": "Reshape", "input": ["parts:1", "shape"]},
+        {"name": "out_first", "op": "Identity", "input": ["parts"]},
+        {"name": "out_flat", "op": "Identity", "input": ["flat"]},
+    ]  # fmt: skip
+    weights = {
+        "pads": np.array([[0, 0], [0, 0], [1, 0], [0, 1]], np.int32),  # NCHW: top 1, right 1
+        "perm": np.array([0, 2, 3, 1], np.int32),
+        "pads2": np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32),
+        "neg": np.array(-100.0, np.float32),
+        "sizes": np.array([1, 1], np.int32),
+        "split_dim": np.array(3, np.int32),
+        "where": np.array([[1]], np.int64),  # the second entry of the shape gets +1
+        "dense_shape": np.array([2], np.int64),
+        "dense_values": np.array([1], np.int64),
+        "zero": np.array(0, np.int64),
+        "base_shape": np.array([1, -2], np.int64),  # (1, -2) + (0, 1) = (1, -1)
+    }
+    first, flat = _run(_write(tmp_path, nodes, weights), x)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 1))).transpose(0, 2, 3, 1)
+    filled = np.pad(padded, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-100.0)
+    pooled = np.array([[filled[0, i : i + 3, j : j + 3].max((0, 1)) for j in (0, 2, 4)]
+                       for i in (0, 2, 4)])[None]  # fmt: skip
+    leaky = np.where(pooled > 0, pooled, 0.1 * pooled)
+    assert np.allclose(first, leaky[..., :1], atol=1e-6)
+    assert flat.shape == (1, 9) and np.allclose(flat[0], leaky[..., 1].ravel(), atol=1e-6)
