@@ -61,7 +61,7 @@ kafka-jars:
 
 ## tfjs-reference: TensorFlow.js's own CPU runtime (pure JS, bench/tfjs), the MoveNet conversion's reference
 tfjs-reference:
-	@cd bench/tfjs && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || echo "warning: the MoveNet parity test will be skipped (npm ci in bench/tfjs failed; is npm installed?)" >&2
+	@cd bench/tfjs && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || echo "warning: the MoveNet and NanoDet parity tests will be skipped (npm ci in bench/tfjs failed; is npm installed?)" >&2
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
