@@ -5,21 +5,18 @@ UCSD Ped2 frames, and the numpy decoding finds the bicyclist of `test_04`."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support.real_models import exported
+from tests.support.real_models import TFJS, exported, tfjs_runner
 from vad.encoders import registry
 from vad.encoders.detectors import open_detector
 from vad.video import iter_video_frames
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_weights]
-
-TFJS = Path(__file__).resolve().parents[2] / "bench" / "tfjs"
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +39,12 @@ def frames(ped2: Path) -> list[np.ndarray]:
 
 def tfjs_outputs(model_dir: Path, pixels: np.ndarray, tmp_path: Path) -> list[dict]:
     """Per image, every output of the original graph run by TF.js's CPU backend, by name."""
-    node = shutil.which("node")
-    if node is None or not (TFJS / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
-        pytest.skip("TF.js reference runtime absent: `make tfjs-reference` (npm ci in bench/tfjs)")
+    runner = tfjs_runner()
     raw = tmp_path / "inputs.raw"
     pixels.astype(np.float32).tofile(raw)
     model_json = registry.download_dir(model_dir, "nanodet") / "nanodet.json"
     done = subprocess.run(
-        [node, str(TFJS / "run_graph_model.js"), str(model_json), str(raw), str(len(pixels)),
+        [*runner, str(model_json), str(raw), str(len(pixels)),
          *(str(d) for d in pixels.shape[1:]), "float32"],
         capture_output=True, text=True, timeout=600, cwd=TFJS,
     )  # fmt: skip

@@ -5,7 +5,6 @@ UCSD Ped2 frames, and `PoseEstimator` maps them back to the image it was given."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.real_models import TFJS, tfjs_runner
 from tests.support.requirements import missing
 from vad.encoders import registry
 from vad.encoders.pose import KEYPOINTS, PoseEstimator, _square
@@ -20,8 +20,6 @@ from vad.encoders.runtime import ModelError
 from vad.video import iter_video_frames
 
 pytestmark = pytest.mark.integration
-
-TFJS = Path(__file__).resolve().parents[2] / "bench" / "tfjs"
 
 
 POSE_MODELS = ("movenet-lightning", "movenet-thunder")
@@ -48,9 +46,7 @@ def frames(ped2: Path) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", POSE_MODELS)
 def test_onnx_matches_the_tfjs_runtime(model_dir: Path, frames, tmp_path: Path, name) -> None:
-    node = shutil.which("node")
-    if node is None or not (TFJS / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
-        pytest.skip("TF.js reference runtime absent: `make tfjs-reference` (npm ci in bench/tfjs)")
+    runner = tfjs_runner()
     pose = PoseEstimator.load(registry.export_dir(model_dir, name))
     size = pose.size
     inputs = np.stack(
@@ -63,7 +59,7 @@ def test_onnx_matches_the_tfjs_runtime(model_dir: Path, frames, tmp_path: Path, 
     inputs.tofile(raw)
     model_json = registry.download_dir(model_dir, name) / f"{name}.json"
     done = subprocess.run(
-        [node, str(TFJS / "run_graph_model.js"), str(model_json), str(raw), str(len(frames)),
+        [*runner, str(model_json), str(raw), str(len(frames)),
          str(size), str(size), "3"],
         capture_output=True, text=True, timeout=600, cwd=TFJS,
     )  # fmt: skip

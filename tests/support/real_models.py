@@ -57,3 +57,19 @@ def exported(name: str, model_dir: Path) -> Path:
         downloads.parent.mkdir(parents=True, exist_ok=True)
         downloads.symlink_to(registry.download_dir(model_cache(), name), target_is_directory=True)
     return registry.export(registry.resolve(name), model_dir)
+
+
+TFJS = Path(__file__).resolve().parents[2] / "bench" / "tfjs"
+
+
+def tfjs_runner() -> list[str]:
+    """The command that runs a TF.js graph model on TF.js's own CPU backend (the parity reference
+    of the TF.js conversions); skips locally and fails in CI when it is not installed."""
+    import shutil
+
+    from tests.support.requirements import missing
+
+    node = shutil.which("node")
+    if node is None or not (TFJS / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
+        missing("TF.js reference runtime absent: `make tfjs-reference` (npm ci in bench/tfjs)")
+    return [node, str(TFJS / "run_graph_model.js")]

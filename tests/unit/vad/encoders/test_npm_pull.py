@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import missing
 from vad.encoders import registry
 from vad.encoders.runtime import ModelError
 
@@ -19,7 +20,7 @@ from vad.encoders.runtime import ModelError
 @pytest.fixture(autouse=True)
 def npm_offline(tmp_path: Path, monkeypatch) -> None:
     if shutil.which("npm") is None:
-        pytest.skip("npm is not installed (Node.js); the npm pull path cannot be exercised")
+        missing("npm is not installed (Node.js); the npm pull path cannot be exercised")
     monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
     monkeypatch.setenv("npm_config_offline", "true")
 
