@@ -28,6 +28,8 @@ _DTYPES = {"DT_FLOAT": np.float32, "DT_INT32": np.int32, "DT_INT64": np.int64, "
 _ONNX_TYPES = {np.float32: TensorProto.FLOAT, np.int32: TensorProto.INT32,
                np.int64: TensorProto.INT64, np.bool_: TensorProto.BOOL}  # fmt: skip
 _NCHW, _NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+# GraphDef DataType numbers (tensorflow/core/framework/types.proto) of the types above
+_GRAPHDEF_DTYPES = {1: np.float32, 3: np.int32, 9: np.int64, 10: np.bool_}
 
 
 class TfjsError(ValueError):
@@ -60,6 +62,8 @@ def _attr(node: dict, key: str, kind: str, default=None):
     value = node.get("attr", {}).get(key)
     if value is None:
         return default
+    if not isinstance(value, dict):  # already decoded: a frozen GraphDef (vad/encoders/graphdef)
+        return _GRAPHDEF_DTYPES[value] if kind == "type" else value
     if kind == "s":
         return base64.b64decode(value["s"]).decode()
     if kind == "ints":
@@ -73,7 +77,11 @@ def _attr(node: dict, key: str, kind: str, default=None):
     return value.get(kind, default)
 
 
-class _Converter:
+class TfNodeConverter:
+    """TensorFlow nodes -> ONNX nodes, one op handler each. Nodes are dicts as TF.js's
+    `modelTopology` holds them (attributes base64/JSON) or as `vad/encoders/graphdef.py` reads a
+    frozen GraphDef (attributes decoded); the TF op semantics are the same."""
+
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
         self.weights = weights
         self.nodes: list[onnx.NodeProto] = []
@@ -145,6 +153,7 @@ class _Converter:
         self._binary("Add", name, inputs)
 
     op_Add = op_AddV2
+    op_BiasAdd = op_AddV2  # NHWC: the bias broadcasts over the last axis as in TF
 
     def op_Sub(self, node, name, inputs) -> None:  # noqa: N802
         self._binary("Sub", name, inputs)
@@ -365,10 +374,10 @@ def convert(model_json_path: Path, name: str = "tfjs") -> onnx.ModelProto:
         topology = spec["modelTopology"]["node"]
     except (OSError, ValueError, KeyError) as error:
         raise TfjsError(f"{path} is not a TF.js graph model ({error})") from error
-    converter = _Converter(read_weights(spec, path.parent))
+    converter = TfNodeConverter(read_weights(spec, path.parent))
     inputs, used = [], set()
     for node in topology:
-        used.update(_Converter.ref(i) for i in node.get("input", []))
+        used.update(TfNodeConverter.ref(i) for i in node.get("input", []))
         if node["op"] == "Placeholder":
             dtype = _attr(node, "dtype", "type")
             dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
@@ -382,6 +391,14 @@ def convert(model_json_path: Path, name: str = "tfjs") -> onnx.ModelProto:
         key.partition(":")[0]: [int(d["size"]) for d in out["tensorShape"]["dim"]]
         for key, out in spec.get("signature", {}).get("outputs", {}).items()
     }
+    return onnx_model(converter, inputs, sinks, shapes, name)
+
+
+def onnx_model(
+    converter: TfNodeConverter, inputs: list, sinks: list[str], shapes: dict, name: str
+) -> onnx.ModelProto:
+    """The converted nodes as a checked ONNX model: `inputs` (value infos), `sinks` (the output
+    tensor names; shapes from `shapes` or ONNX shape inference), only the used initializers."""
     outputs = [
         helper.make_tensor_value_info(s, _ONNX_TYPES[converter.dtypes[s]], shapes.get(s))
         for s in sinks
