@@ -29,7 +29,7 @@ def main(graph_path: str, inputs_path: str, outputs_path: str, *fetches: str) ->
     )
     with tf.compat.v1.Session(graph=graph, config=config) as session:
         values = session.run(list(fetches), feed_dict=feeds)
-    np.savez(outputs_path, **dict(zip(fetches, values)))
+    np.savez(outputs_path, **dict(zip(fetches, values, strict=True)))
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def read_list(data) -> list:
 
 def read_attr(data) -> object:
     """AttrValue: list (1), s (2), i (3), f (4), b (5), type (6), shape (7), tensor (8)."""
-    for number, wire, value in fields(data):
+    for number, _, value in fields(data):
         if number == 1:
             return read_list(value)
         if number == 2:
