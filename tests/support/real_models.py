@@ -73,3 +73,15 @@ def tfjs_runner() -> list[str]:
     if node is None or not (TFJS / "node_modules" / "@tensorflow" / "tfjs-core").is_dir():
         missing("TF.js reference runtime absent: `make tfjs-reference` (npm ci in bench/tfjs)")
     return [node, str(TFJS / "run_graph_model.js")]
+
+
+TF = Path(__file__).resolve().parents[2] / "bench" / "tf"
+
+
+def tf_runner() -> list[str]:
+    """The command that runs a frozen TensorFlow graph with TensorFlow itself (its own venv,
+    `make tf-reference`); skips locally and fails in CI when it is not installed."""
+    python = TF / ".venv" / "bin" / "python"
+    if not python.exists():
+        missing("TensorFlow reference runtime absent: `make tf-reference` (bench/tf/.venv)")
+    return [str(python), str(TF / "run_frozen_graph.py")]
