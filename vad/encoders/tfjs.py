@@ -258,8 +258,160 @@ class TfNodeConverter:
         self.emit("Transpose", [y], name, np.float32, perm=_NHWC)
 
     def op_Reshape(self, node, name, inputs) -> None:  # noqa: N802
-        shape = self.const("shape", self.value(inputs[1]).astype(np.int64))
+        shape = self._int64(inputs[1], name)
         self.emit("Reshape", [inputs[0], shape], name, self.dtypes[inputs[0]])
+
+    def _int64(self, x: str, base: str) -> str:
+        """A shape-like input as int64 (ONNX's type for shapes, sizes, repeats): a constant
+        converted here, a computed one (MultiPose's shape arithmetic) cast in the graph."""
+        if x in self.inits:
+            return self.const(base + "_i64", self.inits[x].astype(np.int64))
+        return self.emit("Cast", [x], self.tmp(base), np.int64, to=TensorProto.INT64)
+
+    # -- the ops of MoveNet MultiPose's in-graph decoding (shape arithmetic, top-k, masks) --
+    def _unary(self, onnx_op: str, name: str, inputs: list[str], dtype=None) -> None:
+        self.emit(onnx_op, inputs[:1], name, dtype or self.dtypes[inputs[0]])
+
+    def op_Exp(self, node, name, inputs) -> None:  # noqa: N802
+        self._unary("Exp", name, inputs)
+
+    def op_Abs(self, node, name, inputs) -> None:  # noqa: N802
+        self._unary("Abs", name, inputs)
+
+    def op_Reciprocal(self, node, name, inputs) -> None:  # noqa: N802
+        self._unary("Reciprocal", name, inputs)
+
+    def op_Maximum(self, node, name, inputs) -> None:  # noqa: N802
+        self._binary("Max", name, inputs)
+
+    def op_Minimum(self, node, name, inputs) -> None:  # noqa: N802
+        self._binary("Min", name, inputs)
+
+    def _compare(self, onnx_op: str, name: str, inputs: list[str]) -> None:
+        self.emit(onnx_op, inputs[:2], name, np.bool_)
+
+    def op_Less(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("Less", name, inputs)
+
+    def op_Greater(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("Greater", name, inputs)
+
+    def op_GreaterEqual(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("GreaterOrEqual", name, inputs)
+
+    def op_LessEqual(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("LessOrEqual", name, inputs)
+
+    def op_Equal(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("Equal", name, inputs)
+
+    def op_LogicalAnd(self, node, name, inputs) -> None:  # noqa: N802
+        self._compare("And", name, inputs)
+
+    def op_Select(self, node, name, inputs) -> None:  # noqa: N802
+        self.emit("Where", inputs[:3], name, self.dtypes[inputs[1]])
+
+    op_SelectV2 = op_Select
+
+    def op_AddN(self, node, name, inputs) -> None:  # noqa: N802
+        self.emit("Sum", inputs, name, self.dtypes[inputs[0]])
+
+    def op_Shape(self, node, name, inputs) -> None:  # noqa: N802
+        dtype = _attr(node, "out_type", "type", np.int32)
+        shape = self.emit("Shape", inputs[:1], self.tmp(name), np.int64)
+        self.emit("Cast", [shape], name, dtype, to=_ONNX_TYPES[dtype])
+
+    def op_Size(self, node, name, inputs) -> None:  # noqa: N802
+        dtype = _attr(node, "out_type", "type", np.int32)
+        size = self.emit("Size", inputs[:1], self.tmp(name), np.int64)
+        self.emit("Cast", [size], name, dtype, to=_ONNX_TYPES[dtype])
+
+    def op_Range(self, node, name, inputs) -> None:  # noqa: N802
+        dtype = _attr(node, "Tidx", "type", self.dtypes[inputs[0]])
+        parts = [
+            self.emit("Cast", [x], self.tmp(name), dtype, to=_ONNX_TYPES[dtype]) for x in inputs[:3]
+        ]
+        self.emit("Range", parts, name, dtype)
+
+    def op_Fill(self, node, name, inputs) -> None:  # noqa: N802
+        self.emit("Expand", [inputs[1], self._int64(inputs[0], name)], name, self.dtypes[inputs[1]])
+
+    def op_Tile(self, node, name, inputs) -> None:  # noqa: N802
+        self.emit("Tile", [inputs[0], self._int64(inputs[1], name)], name, self.dtypes[inputs[0]])
+
+    def _reduce(self, onnx_op: str, node, name, inputs) -> None:
+        axes = np.atleast_1d(self.value(inputs[1])).astype(np.int64).tolist()
+        keep = int(bool(_attr(node, "keep_dims", "b", False)))
+        if onnx_op == "ReduceSum":  # opset 13+: axes as an input
+            axes_in = self.const("axes", np.array(axes, np.int64))
+            self.emit(onnx_op, [inputs[0], axes_in], name, self.dtypes[inputs[0]], keepdims=keep)
+        else:
+            self.emit(onnx_op, inputs[:1], name, self.dtypes[inputs[0]], axes=axes, keepdims=keep)
+
+    def op_Sum(self, node, name, inputs) -> None:  # noqa: N802
+        self._reduce("ReduceSum", node, name, inputs)
+
+    def op_Max(self, node, name, inputs) -> None:  # noqa: N802
+        self._reduce("ReduceMax", node, name, inputs)
+
+    def op_TopKV2(self, node, name, inputs) -> None:  # noqa: N802
+        k = self.const("k", np.atleast_1d(self.value(inputs[1])).astype(np.int64))
+        indices = self.tmp(name)
+        self.nodes.append(
+            helper.make_node("TopK", [inputs[0], k], [name, indices], largest=1, sorted=1)
+        )
+        self.dtypes[name] = self.dtypes[inputs[0]]
+        self.emit("Cast", [indices], f"{name}:1", np.int32, to=TensorProto.INT32)
+
+    def op_Split(self, node, name, inputs) -> None:  # noqa: N802
+        """TF Split(axis, value): `num_split` equal parts (ONNX Split without sizes)."""
+        axis, count = int(self.value(inputs[0])), _attr(node, "num_split", "i")
+        outputs = [name] + [f"{name}:{i}" for i in range(1, count)]
+        self.nodes.append(helper.make_node("Split", [inputs[1]], outputs, axis=axis))
+        for output in outputs:
+            self.dtypes[output] = self.dtypes[inputs[1]]
+
+    def op_StridedSlice(self, node, name, inputs) -> None:  # noqa: N802
+        """TF's StridedSlice (constant begin/end/strides, any masks but the ellipsis) as ONNX
+        Slice on the sliced axes, Squeeze of the shrunk ones, Unsqueeze of the new ones."""
+        begin, end, strides = (self.value(i).astype(np.int64).tolist() for i in inputs[1:4])
+        masks = {m: _attr(node, f"{m}_mask", "i", 0) or 0 for m in
+                 ("begin", "end", "ellipsis", "new_axis", "shrink_axis")}  # fmt: skip
+        if masks["ellipsis"]:
+            raise TfjsError(f"{name}: StridedSlice with an ellipsis is not supported")
+        big = np.iinfo(np.int64).max
+        starts, ends, axes, steps, shrink, new = [], [], [], [], [], []
+        axis = out = 0
+        for i, (b, e, st) in enumerate(zip(begin, end, strides, strict=True)):
+            if masks["new_axis"] >> i & 1:
+                new.append(out)
+                out += 1
+                continue
+            if masks["shrink_axis"] >> i & 1:
+                starts.append(b)
+                ends.append(b + 1 if b != -1 else big)
+                shrink.append(axis)
+                st = 1
+            else:
+                starts.append(0 if st > 0 else -1) if masks["begin"] >> i & 1 else starts.append(b)
+                ends.append((big if st > 0 else -big) if masks["end"] >> i & 1 else e)
+                out += 1
+            axes.append(axis)
+            steps.append(st)
+            axis += 1
+        dtype = self.dtypes[inputs[0]]
+        x = inputs[0]
+        if axes:
+            consts = [self.const(n, np.array(v, np.int64)) for n, v in
+                      (("starts", starts), ("ends", ends), ("axes", axes), ("steps", steps))]  # fmt: skip
+            x = self.emit("Slice", [x, *consts], self.tmp(name), dtype)
+        if shrink:
+            x = self.emit("Squeeze", [x, self.const("axes", np.array(shrink, np.int64))],
+                          self.tmp(name), dtype)  # fmt: skip
+        if new:
+            x = self.emit("Unsqueeze", [x, self.const("axes", np.array(new, np.int64))],
+                          self.tmp(name), dtype)  # fmt: skip
+        self.emit("Identity", [x], name, dtype)
 
     def op_ExpandDims(self, node, name, inputs) -> None:  # noqa: N802
         axes = self.const("axes", np.atleast_1d(self.value(inputs[1])).astype(np.int64))
@@ -309,12 +461,11 @@ class TfNodeConverter:
             mode = "half_pixel"
         else:
             mode = "asymmetric"
-        size = self.value(inputs[1]).astype(np.int64)
+        size = self._int64(inputs[1], name)
         shape = self.emit("Shape", inputs[:1], self.tmp(name), np.int64)
         batch = self._slice(shape, 0, 1, name)
         channels = self._slice(shape, 3, 4, name)
-        sizes = self.emit("Concat", [batch, self.const("size", size), channels], self.tmp(name),
-                          np.int64, axis=0)  # fmt: skip
+        sizes = self.emit("Concat", [batch, size, channels], self.tmp(name), np.int64, axis=0)
         self.emit("Resize", [inputs[0], "", "", sizes], name, np.float32, mode="linear",
                   coordinate_transformation_mode=mode)  # fmt: skip
 
@@ -381,7 +532,7 @@ def convert(model_json_path: Path, name: str = "tfjs") -> onnx.ModelProto:
         if node["op"] == "Placeholder":
             dtype = _attr(node, "dtype", "type")
             dims = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
-            dims = [d if d > 0 else "batch" for d in dims]
+            dims = [d if d > 0 else ("batch" if i == 0 else f"size{i}") for i, d in enumerate(dims)]
             inputs.append(helper.make_tensor_value_info(node["name"], _ONNX_TYPES[dtype], dims))
             converter.dtypes[node["name"]] = dtype
         else:
