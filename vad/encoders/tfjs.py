@@ -402,8 +402,8 @@ class TfNodeConverter:
         dtype = self.dtypes[inputs[0]]
         x = inputs[0]
         if axes:
-            consts = [self.const(n, np.array(v, np.int64)) for n, v in
-                      (("starts", starts), ("ends", ends), ("axes", axes), ("steps", steps))]  # fmt: skip
+            parts = {"starts": starts, "ends": ends, "axes": axes, "steps": steps}
+            consts = [self.const(n, np.array(v, np.int64)) for n, v in parts.items()]
             x = self.emit("Slice", [x, *consts], self.tmp(name), dtype)
         if shrink:
             x = self.emit("Squeeze", [x, self.const("axes", np.array(shrink, np.int64))],
