@@ -80,7 +80,12 @@ def fold(node: Node, values: dict, dynamic: set[str]) -> object | None:
         return _BATCH  # only its element 0 may be used (checked by StridedSlice below)
     if node.op == "StridedSlice" and _strided_batch(node, values):
         return np.int32(0)  # ONNX Reshape: 0 copies the input's axis (the batch)
-    if any(a is None or isinstance(a, str) for a in args):
+    if any(isinstance(a, str) for a in args):
+        raise GraphDefError(
+            f"{node.name} ({node.op}) uses an activation's shape beyond its batch size, "
+            "which this converter does not translate"
+        )
+    if any(a is None for a in args):
         return None
     arithmetic = {
         "Identity": lambda a: a,

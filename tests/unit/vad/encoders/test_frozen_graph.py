@@ -168,3 +168,22 @@ def test_unknown_ops_and_bad_files_are_named(tmp_path: Path) -> None:
         read_graph(tmp_path / "bad.pb")
     with pytest.raises(GraphDefError, match="no node"):
         convert_frozen(tmp_path / "g.pb", "pre", ["batch", 8, 8, 3], {"nope": "out"}, "t")
+
+
+def test_other_uses_of_an_activations_shape_are_refused(tmp_path: Path) -> None:
+    """Only "the batch size" (element 0 of Shape) is folded; anything else is named."""
+    i32 = np.int32
+    parts = [
+        node("x", "Placeholder", dtype=1),
+        node("shape", "Shape", ["x"], T=1, out_type=3),
+        node("b1", "Const", value=np.array([1], i32), dtype=3),
+        node("b2", "Const", value=np.array([2], i32), dtype=3),
+        node("height", "StridedSlice", ["shape", "b1", "b2", "b1"], T=3, Index=3,
+             shrink_axis_mask=1),
+        node("m1", "Const", value=np.array(-1, i32), dtype=3),
+        node("stack", "Pack", ["height", "m1"], T=3, N=2, axis=0),
+        node("reshape", "Reshape", ["x", "stack"], T=1, Tshape=3),
+    ]  # fmt: skip
+    (tmp_path / "g.pb").write_bytes(b"".join(parts))
+    with pytest.raises(GraphDefError, match="height .* beyond its batch size"):
+        convert_frozen(tmp_path / "g.pb", "x", ["batch", 4, 4, 3], {"reshape": "out"}, "t")
