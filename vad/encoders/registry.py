@@ -512,8 +512,9 @@ def keep_files(entry: CatalogEntry, archive: Path, target: Path) -> Path:
 
 
 def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640) -> Path:
-    """Export downloads/<name> to encoders/<name>. The SSD detector converts without torch
-    (`vad/encoders/export_tflite.py`); CLIP, YOLO and MobileNetV2 need the `export` extra."""
+    """Export downloads/<name> to encoders/<name>. The SSDs (TFLite: `export_tflite.py`; frozen
+    TF graph: `export_frozen.py`), NanoDet, the image backbones and MoveNet convert without torch
+    or TensorFlow; CLIP and YOLO need the `export` extra."""
     source = download_dir(model_dir, entry.name)
     if not is_pulled(entry, model_dir):
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
