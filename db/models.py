@@ -70,6 +70,20 @@ class Camera(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class CameraRegion(Base):
+    """One polygon drawn on a camera's view (vad.masks): part of its mask, or of a named zone."""
+
+    __tablename__ = "camera_regions"
+    __table_args__ = (Index("ix_camera_regions_camera", "camera_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), comment="mask | zone")
+    zone: Mapped[str | None] = mapped_column(String(60), comment="zone name; NULL for a mask")
+    points: Mapped[list] = mapped_column(JsonDoc, comment="[[x, y], ...] in [0, 1] of the frame")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Window(Base):
     """A slice of one camera's frames in Kafka: the unit of Celery work (a claim check)."""
 
@@ -131,6 +145,9 @@ class FrameScore(Base):
     fired: Mapped[str | None] = mapped_column(
         String(40), comment="the model whose score is the frame's (vad.scoring.fusion)"
     )
+    zones: Mapped[list | None] = mapped_column(
+        JsonDoc, comment="zones the frame touched (vad.masks.ZoneLocator); NULL = camera has none"
+    )
 
 
 class Incident(Base):
@@ -164,6 +181,9 @@ class Incident(Base):
         Float, comment="stage 1 + stage 2 (docs/architecture.md)"
     )
     explanation: Mapped[str | None] = mapped_column(Text, comment="stage 2, one sentence")
+    zones: Mapped[list | None] = mapped_column(
+        JsonDoc, comment="zones its frames over the threshold touched; NULL = camera had none"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
