@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base, JsonDoc
+from db.models import Base, JsonDoc, NullableJson
 
 
 class ApiToken(Base):
@@ -57,7 +57,7 @@ class WebhookSubscription(Base):
     cameras: Mapped[list | None] = mapped_column(JsonDoc, comment="camera names; NULL = all")
     min_score: Mapped[float | None] = mapped_column(Float)
     zones: Mapped[list | None] = mapped_column(
-        JsonDoc, comment="only incidents touching one of these zones; NULL = all"
+        NullableJson, comment="only incidents touching one of these zones; NULL = all"
     )
     events: Mapped[list] = mapped_column(JsonDoc, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# Python None stored as SQL NULL (not JSON 'null'), so `IS NULL` means "not set".
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -146,7 +148,8 @@ class FrameScore(Base):
         String(40), comment="the model whose score is the frame's (vad.scoring.fusion)"
     )
     zones: Mapped[list | None] = mapped_column(
-        JsonDoc, comment="zones the frame touched (vad.masks.ZoneLocator); NULL = camera has none"
+        NullableJson,
+        comment="zones the frame touched (vad.masks.ZoneLocator); NULL = camera has none",
     )
 
 
@@ -182,7 +185,7 @@ class Incident(Base):
     )
     explanation: Mapped[str | None] = mapped_column(Text, comment="stage 2, one sentence")
     zones: Mapped[list | None] = mapped_column(
-        JsonDoc, comment="zones its frames over the threshold touched; NULL = camera had none"
+        NullableJson, comment="zones its frames over the threshold touched; NULL = camera had none"
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
