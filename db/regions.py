@@ -110,3 +110,14 @@ def incident_zones(session: Session, incident: Incident) -> list[str] | None:
 def touches_zone(zone: str):
     """SQL condition: the incident touched this zone (GIN index ix_incidents_zones)."""
     return Incident.zones.op("@>")(func.jsonb_build_array(zone))
+
+
+def latest_key_frame(session: Session, camera_id: int) -> bytes | None:
+    """The JPEG key frame of the camera's most recent incident that has one (what masks and
+    zones are drawn on)."""
+    return session.scalar(
+        select(Incident.key_frame)
+        .where(Incident.camera_id == camera_id, Incident.key_frame.is_not(None))
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+        .limit(1)
+    )
