@@ -1,4 +1,4 @@
-"""`vad camera add|list|remove|learn`."""
+"""`vad camera add|list|remove|learn|rules|mask|zone`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from db import queries
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import SourceError, validate_source_url
+from service.commands.regions import mask, zone
 from service.commands.rules import rules
 from service.context import fail, get_context
 from vad.address_policy import camera_policy
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
 app.command("rules")(rules)  # watch rules for zero-shot scoring
+app.command("mask")(mask)  # parts of the view stage 1 and the detector ignore
+app.command("zone")(zone)  # named parts of the view incidents refer to
 
 
 @app.command("add")
