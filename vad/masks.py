@@ -32,8 +32,8 @@ MAX_ZONE_NAME = 60
 MOSTLY_MASKED = 0.5  # a detection with at least this fraction of its box masked is dropped
 _BOX_GRID = 256  # resolution of the grid boxes are measured on
 _MOTION_WIDTH = 160  # zones are found on a small grey copy of the frame
-_MOTION_LEVEL = 25  # grey levels of change that count as movement
-_MOTION_MIN_FRACTION = 0.002  # of the frame: fewer moving pixels in a zone is noise
+_MOTION_LEVEL = 15  # grey levels of change that count as movement
+_MOTION_MIN_FRACTION = 0.001  # of the frame: fewer moving pixels in a zone is noise
 
 Point = tuple[float, float]
 Polygon = tuple[Point, ...]
