@@ -18,7 +18,7 @@ Pure: numpy and OpenCV only. Polygons are tuples of (x, y) in [0, 1], x to the r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -159,6 +159,20 @@ class RegionMask:
             frozen[hidden] = first[hidden]
             out.append(frozen)
         return out
+
+    def freeze_clip(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """`freeze` over a stream (a training clip read lazily): what `vad camera learn` feeds
+        the models, so they do not learn from the masked part either."""
+        first: np.ndarray | None = None
+        for image in frames:
+            if not self.polygons or first is None or first.shape != image.shape:
+                first = image  # (a new size starts a new reference)
+                yield image
+                continue
+            frozen = image.copy()
+            hidden = self.pixels(image.shape[1], image.shape[0])
+            frozen[hidden] = first[hidden]
+            yield frozen
 
     def box_fraction(self, box: Sequence[float]) -> float:
         """Fraction of a box (x1, y1, x2, y2 in frame fractions) that is masked."""

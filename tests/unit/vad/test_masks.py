@@ -75,6 +75,8 @@ def test_freeze_keeps_masked_pixels_of_the_first_frame_only() -> None:
     assert (out[2][:18, :18] == 10).all() and (out[2][25:, 25:] == 200).all()
     assert (b == 200).all()  # input untouched
     assert RegionMask().freeze([a, b])[1] is b
+    streamed = list(mask.freeze_clip(iter([a, b])))
+    assert streamed[0] is a and np.array_equal(streamed[1], out[2])
 
 
 def test_boxes_mostly_inside_the_mask_are_covered() -> None:
