@@ -53,7 +53,9 @@ def test_masks_and_zones_are_drawn_on_the_key_frame_in_chromium(pipeline, ped2, 
         browser = Browser(tmp_path)
         try:
             _sign_in(browser, server, data["admin"])
-            browser.click(f'[data-camera="{CAMERA}"] a.masks-link')
+            link = f'[data-camera="{CAMERA}"] a.masks-link'
+            browser.wait_for(f"document.querySelector('{link}')", "the camera card's link")
+            browser.click(link)
             browser.wait_for(
                 "(() => { const i = document.querySelector('img#region-frame');"
                 " return i && i.complete && i.naturalWidth === 360; })()",
