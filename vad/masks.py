@@ -63,7 +63,7 @@ def _point(index: int, point: Sequence[float]) -> Point:
         raise PolygonError(f"point {index + 1} is not an [x, y] pair")
     try:
         x, y = float(point[0]), float(point[1])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PolygonError(f"point {index + 1} is not a pair of numbers") from None
     if not (math.isfinite(x) and math.isfinite(y)):
         raise PolygonError(f"point {index + 1} is not finite")
