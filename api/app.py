@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import errors
 from api.limits import RateLimiter
 from api.middleware import RequestGuard
-from api.routes import cameras, incidents, search, system, ui, webhooks
+from api.routes import cameras, incidents, regions, search, system, ui, webhooks
 from db.secrets import SecretBox
 from vad.address_policy import camera_policy, webhook_policy
 from vad.config import Settings
@@ -55,6 +55,6 @@ def create_app(
     app.state.clip_slots = threading.BoundedSemaphore(security.clip_concurrency)
     app.add_middleware(RequestGuard, state=app.state)
     errors.install(app)
-    for module in (system, cameras, incidents, search, webhooks, ui):
+    for module in (system, cameras, regions, incidents, search, webhooks, ui):
         app.include_router(module.router)
     return app

@@ -91,6 +91,9 @@ class IncidentOut(BaseModel):
         None, description="Stage 1 + stage 2 score (docs/stage2.md); null until stage 2 rated it"
     )
     explanation: str | None = Field(None, description="Stage 2's one-sentence explanation")
+    zones: list[str] | None = Field(
+        None, description="Zones its frames over the threshold touched; null = camera had none"
+    )
 
 
 class IncidentPage(BaseModel):
@@ -156,6 +159,11 @@ class WebhookIn(_In):
         None, max_length=MAX_LIST, description="Only these cameras; null = all"
     )
     min_score: float | None = Field(None, ge=0, le=1, description="Only incidents peaking here+")
+    zones: list[str] | None = Field(
+        None,
+        max_length=MAX_LIST,
+        description="Only incidents that touched one of these zones; null = all",
+    )
     events: list[EventType] = Field(
         default_factory=lambda: list(get_args(EventType)),
         min_length=1,
@@ -171,6 +179,7 @@ class WebhookPatch(_In):
     enabled: bool = True
     min_score: float | None = Field(None, ge=0, le=1)
     cameras: list[str] | None = Field(None, max_length=MAX_LIST)
+    zones: list[str] | None = Field(None, max_length=MAX_LIST)
     events: list[EventType] = Field(default_factory=list, min_length=1, max_length=10)
 
 
@@ -180,6 +189,7 @@ class WebhookOut(BaseModel):
     has_credentials: bool = Field(description="The URL holds secrets (stored encrypted)")
     cameras: list[str] | None
     min_score: float | None
+    zones: list[str] | None = None
     events: list[str]
     enabled: bool
     description: str | None

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base, JsonDoc
+from db.models import Base, JsonDoc, NullableJson
 
 
 class ApiToken(Base):
@@ -56,6 +56,9 @@ class WebhookSubscription(Base):
     secret: Mapped[str] = mapped_column(Text, comment="HMAC key, encrypted (db.secrets)")
     cameras: Mapped[list | None] = mapped_column(JsonDoc, comment="camera names; NULL = all")
     min_score: Mapped[float | None] = mapped_column(Float)
+    zones: Mapped[list | None] = mapped_column(
+        NullableJson, comment="only incidents touching one of these zones; NULL = all"
+    )
     events: Mapped[list] = mapped_column(JsonDoc, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)

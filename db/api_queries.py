@@ -222,10 +222,11 @@ def list_subscriptions(session: Session) -> list[WebhookSubscription]:
 
 
 def matching_subscriptions(
-    session: Session, kind: str, camera: str, score: float
+    session: Session, kind: str, camera: str, score: float, zones: list[str] | None = None
 ) -> list[WebhookSubscription]:
     """Enabled subscriptions whose filters let this event through (filtered in Python: there are
-    few subscriptions, and JSON list filters read more clearly here than in SQL)."""
+    few subscriptions, and JSON list filters read more clearly here than in SQL). A zone filter
+    passes incidents that touched at least one of its zones."""
     rows = session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled))
     return [
         s
@@ -233,6 +234,7 @@ def matching_subscriptions(
         if kind in (s.events or [])
         and (s.cameras is None or camera in s.cameras)
         and (s.min_score is None or score >= s.min_score)
+        and (s.zones is None or bool(set(s.zones) & set(zones or ())))
     ]
 
 

@@ -28,6 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# Python None stored as SQL NULL (not JSON 'null'), so `IS NULL` means "not set".
+NullableJson = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -67,6 +69,20 @@ class Camera(Base):
     context: Mapped[str | None] = mapped_column(
         Text, comment="what this place is, what's normal (stage-2 prompts)"
     )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CameraRegion(Base):
+    """One polygon drawn on a camera's view (vad.masks): part of its mask, or of a named zone."""
+
+    __tablename__ = "camera_regions"
+    __table_args__ = (Index("ix_camera_regions_camera", "camera_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), comment="mask | zone")
+    zone: Mapped[str | None] = mapped_column(String(60), comment="zone name; NULL for a mask")
+    points: Mapped[list] = mapped_column(JsonDoc, comment="[[x, y], ...] in [0, 1] of the frame")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -131,6 +147,10 @@ class FrameScore(Base):
     fired: Mapped[str | None] = mapped_column(
         String(40), comment="the model whose score is the frame's (vad.scoring.fusion)"
     )
+    zones: Mapped[list | None] = mapped_column(
+        NullableJson,
+        comment="zones the frame touched (vad.masks.ZoneLocator); NULL = camera has none",
+    )
 
 
 class Incident(Base):
@@ -164,6 +184,9 @@ class Incident(Base):
         Float, comment="stage 1 + stage 2 (docs/architecture.md)"
     )
     explanation: Mapped[str | None] = mapped_column(Text, comment="stage 2, one sentence")
+    zones: Mapped[list | None] = mapped_column(
+        NullableJson, comment="zones its frames over the threshold touched; NULL = camera had none"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

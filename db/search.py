@@ -15,6 +15,7 @@ yet is still found by its words.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR, aggregate_order_by, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.models import Base, Camera, Incident
+from db.regions import touches_zone
 
 DIM = 384
 # The trigger's template description ("Anomaly on camera X detected by Y. <rule>") is searched by
@@ -125,6 +127,11 @@ class Filters:
     camera: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    zone: str | None = None  # incidents that touched this zone (moments: linked to one)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.camera or self.since or self.until or self.zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,7 @@ class IncidentHit:
 def _restrict(stmt, filters: Filters):
     """Keep texts of incidents passing the filters. A semi-join, not a join: unfiltered queries
     stay a plain HNSW / GIN scan of `incident_texts`."""
-    if not (filters.camera or filters.since or filters.until):
+    if not filters.any:
         return stmt
     wanted = select(Incident.id)
     if filters.camera:
@@ -154,6 +161,8 @@ def _restrict(stmt, filters: Filters):
         wanted = wanted.where(func.coalesce(Incident.ended_at, func.now()) >= filters.since)
     if filters.until:
         wanted = wanted.where(Incident.started_at <= filters.until)
+    if filters.zone:
+        wanted = wanted.where(touches_zone(filters.zone))
     return stmt.where(IncidentText.incident_id.in_(wanted))
 
 
@@ -164,7 +173,7 @@ def vector_ranking(
     With filters, pgvector's iterative scan keeps going until `limit` rows pass them."""
     ef_search = max(40, min(1000, int(limit)))  # SET takes no bind parameters
     session.execute(text(f"SET LOCAL hnsw.ef_search = {ef_search}"))
-    if filters.camera or filters.since or filters.until:
+    if filters.any:
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
     distance = IncidentText.embedding.cosine_distance(np.asarray(query, np.float32))
     nearest = _restrict(select(IncidentText.incident_id, distance.label("distance")), filters)
@@ -265,3 +274,11 @@ def _details(session: Session, ids: list[int]) -> dict[int, tuple]:
         .where(Incident.id.in_(ids))
     )
     return {row[0]: (*row[1:5], row[5] or "") for row in session.execute(stmt)}
+
+
+def in_zone(session: Session, incident_ids: Iterable[int], zone: str) -> set[int]:
+    """Those of the incidents that touched the zone."""
+    ids = list({i for i in incident_ids if i is not None})
+    if not ids:
+        return set()
+    return set(session.scalars(select(Incident.id).where(Incident.id.in_(ids), touches_zone(zone))))

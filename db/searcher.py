@@ -14,7 +14,14 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from db.moments import MomentHit, search_moments
-from db.search import Filters, IncidentHit, SearchRequest, embed_pending, search_incidents
+from db.search import (
+    Filters,
+    IncidentHit,
+    SearchRequest,
+    embed_pending,
+    in_zone,
+    search_incidents,
+)
 from vad.config import Settings
 from vad.text import SentenceEncoder
 
@@ -98,4 +105,7 @@ class Searcher:
             cfg.moments_per_camera,
             timedelta(hours=cfg.moment_window_hours),
         )
+        if filters.zone:  # a moment is in a zone when the incident it belongs to touched it
+            keep = in_zone(session, (m.incident_id for m in found), filters.zone)
+            found = [m for m in found if m.incident_id in keep]
         return SearchResult(incidents, found[:limit], True)

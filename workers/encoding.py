@@ -33,6 +33,7 @@ from vad.config import Settings
 from vad.encoders.registry import stage_status
 from vad.encoders.runtime import ModelError
 from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe
+from vad.masks import RegionMask
 from vad.scoring.appearance_normality import embed_tiles
 from vad.scoring.fusion import Fusion, fuse
 from vad.types import Frame
@@ -107,10 +108,12 @@ class FrameEncoding:
         frames: list[Frame],
         stage1: np.ndarray,
         stage1_fired: list[str | None] | None = None,
+        mask: RegionMask | None = None,
     ) -> EncodedWindow:
         """Run the installed encoders on the window's decodable frames (one batch each) and fuse
         their models' scores with stage 1's (`vad.scoring.fusion`); `stage1_fired` names the
-        stage-1 model that decided each frame (pixel, velocity), when the scorer says."""
+        stage-1 model that decided each frame (pixel, velocity), when the scorer says. Detections
+        mostly inside the camera's `mask` are dropped (the frames come with it frozen)."""
         stage1 = np.asarray(stage1, np.float64)
         own = stage1_fired or ["stage1"] * len(frames)
         out = EncodedWindow(stage1.copy())
@@ -121,7 +124,7 @@ class FrameEncoding:
         images = [frames[i].image for i in index]
         terms = {"stage1": stage1}
         if self.detector is not None:
-            terms["objects"] = self._detect(camera_id, frames, index, images, out)
+            terms["objects"] = self._detect(camera_id, frames, index, images, out, mask)
         if self.looks is not None:
             terms["appearance"] = self._appearance(camera_id, frames, index, images, out)
         if self.clip is not None:
@@ -132,10 +135,14 @@ class FrameEncoding:
         _mark_fired(out, fused, {f.offset: i for i, f in enumerate(frames)})
         return out
 
-    def _detect(self, camera_id, frames, index, images, out: EncodedWindow) -> np.ndarray:
-        """Detections of every frame, scored by the camera's object model: the object-model
-        score per frame (NaN where there is no model)."""
+    def _detect(
+        self, camera_id, frames, index, images, out: EncodedWindow, mask: RegionMask | None
+    ) -> np.ndarray:
+        """Detections of every frame outside the mask, scored by the camera's object model: the
+        object-model score per frame (NaN where there is no model)."""
         found_all = self.detector.detect(images)
+        if mask:
+            found_all = [[d for d in found if not mask.covers_box(d.box)] for found in found_all]
         model = self.objects.for_camera(camera_id) if self.objects is not None else None
         verdicts = model.score(found_all) if model is not None else [None] * len(found_all)
         scores = np.full(len(frames), np.nan)

@@ -16,8 +16,9 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import queries, regions
 from vad.config import Settings
+from vad.masks import CameraRegions, ZoneLocator
 from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalityModel
 from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
@@ -52,6 +53,29 @@ class LatestModelCache(Generic[T]):
             value = self._load(Path(path) if path else None)
         self._by_camera[camera_id] = (time.monotonic(), path, value)
         return value
+
+
+class RegionCache:
+    """camera -> its masks and zones (vad.masks) and a zone locator over them, read again every
+    `_RECHECK_SECONDS`, so a mask drawn in the dashboard applies to running workers within
+    seconds. Unchanged regions keep their objects (and their rasterised pixels)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._by_camera: dict[int, tuple[float, CameraRegions, ZoneLocator]] = {}
+
+    def for_camera(self, camera_id: int) -> tuple[CameraRegions, ZoneLocator]:
+        cached = self._by_camera.get(camera_id)
+        if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
+            return cached[1], cached[2]
+        with self.sessions() as session:
+            found = regions.camera_regions(session, camera_id)
+        if cached and cached[1] == found:
+            found, locator = cached[1], cached[2]
+        else:
+            locator = ZoneLocator(found.zones)
+        self._by_camera[camera_id] = (time.monotonic(), found, locator)
+        return found, locator
 
 
 class ScorerCache(LatestModelCache[Scorer]):

@@ -11,16 +11,17 @@ import numpy as np
 from celery import Celery, Task
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import queries, regions
 from db.models import Camera, Incident, Window
 from db.session import transaction
 from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
 from vad.config import Settings
+from vad.masks import ZoneLocator, mask_window
 from vad.types import Frame
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
 from workers.kafka_log import FrameReader, LogRecord, WindowUnavailable
-from workers.scorers import ScorerCache
+from workers.scorers import RegionCache, ScorerCache
 from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import advance_tracker
 from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
@@ -67,6 +68,7 @@ class WindowScorer:
         self.sessions = sessions
         self.reader = reader
         self.scorers = ScorerCache(settings, sessions)
+        self.regions = RegionCache(sessions)
         self.encoding = FrameEncoding(settings, sessions)
         self.send_delivery = send_delivery
         self.stage2 = stage2_gate(settings)
@@ -88,6 +90,8 @@ class WindowScorer:
             self._fail(window, str(lost))
             return "failed"
         scorer = self.scorers.for_camera(window.camera_id)
+        drawn, locator = self.regions.for_camera(window.camera_id)
+        frames, context = mask_window(frames, context, drawn.mask)
         with self.sessions() as session:
             state = queries.load_scorer_state(session, window.camera_id, scorer.name)
         result = scorer.score(frames, context, state)
@@ -96,13 +100,15 @@ class WindowScorer:
             frames,
             result.scores,
             result.notes.get("fired") or [scorer.name] * len(frames),
+            mask=drawn.mask,
         )
+        zones = _frame_zones(locator, frames, context, encoded.detections)
         if self.settings.faults.score_delay_seconds:
             time.sleep(self.settings.faults.score_delay_seconds)
         rows = [
-            _row(frame, float(score), float(raw), ingested[frame.offset], fired)
-            for frame, score, raw, fired in zip(
-                frames, encoded.scores, result.raw, encoded.fired, strict=True
+            _row(frame, float(score), float(raw), ingested[frame.offset], fired, zone)
+            for frame, score, raw, fired, zone in zip(
+                frames, encoded.scores, result.raw, encoded.fired, zones, strict=True
             )
         ]
         with transaction(self.sessions) as session:
@@ -122,6 +128,7 @@ class WindowScorer:
 
             def on_event(kind: str, incident: Incident) -> None:
                 self.encoding.annotate(session, incident)
+                incident.zones = regions.incident_zones(session, incident)
                 created.extend(enqueue_incident_event(session, kind, incident))
                 if self.stage2 is not None:
                     analyses.extend(self.stage2.request(session, kind, incident))
@@ -209,7 +216,30 @@ def _decode(camera: str, records: list[LogRecord]) -> tuple[list[Frame], dict[in
     return frames, ingested
 
 
-def _row(frame: Frame, score: float, raw: float, ingested: float, fired: str | None) -> dict:
+def _frame_zones(
+    locator: ZoneLocator, frames: list[Frame], context: list[Frame], detections: list[dict]
+) -> list[list[str] | None]:
+    """Per frame, the zones it touched (motion or an object's foot point); None for all when
+    the camera has no zones."""
+    if not locator.zones:
+        return [None] * len(frames)
+    boxes: dict[int, list] = {}
+    for row in detections:
+        boxes[row["kafka_offset"]] = [d["box"] for d in row["objects"]]
+    previous = next((f.image for f in reversed(context) if f.image is not None), None)
+    return locator.per_frame(
+        [f.image for f in frames], previous, [boxes.get(f.offset, []) for f in frames]
+    )
+
+
+def _row(
+    frame: Frame,
+    score: float,
+    raw: float,
+    ingested: float,
+    fired: str | None,
+    zones: list[str] | None = None,
+) -> dict:
     return {
         "fired": None if math.isnan(score) else fired,
         "kafka_offset": frame.offset,
@@ -219,6 +249,7 @@ def _row(frame: Frame, score: float, raw: float, ingested: float, fired: str | N
         "score": None if math.isnan(score) else score,
         "raw": None if math.isnan(raw) or np.isinf(raw) else raw,
         "error": frame.error,
+        "zones": zones,
     }
 
 

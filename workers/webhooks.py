@@ -68,6 +68,7 @@ def event_body(kind: str, incident: Incident, camera: str, key: str | None = Non
                 "threshold": incident.threshold,
                 "scorer": incident.scorer,
                 "rule": incident.rule,
+                "zones": incident.zones,  # null: the camera had no zones
                 "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
                 # stage 2 (docs/stage2.md): null until it has rated one of the incident's windows
                 "fused_score": incident.fused_score,
@@ -88,7 +89,10 @@ def enqueue_incident_event(
     camera = session.scalar(select(Camera.name).where(Camera.id == incident.camera_id)) or ""
     body = event_body(kind, incident, camera, key)
     created = []
-    for sub in api_queries.matching_subscriptions(session, kind, camera, incident.peak_score):
+    matching = api_queries.matching_subscriptions(
+        session, kind, camera, incident.peak_score, incident.zones
+    )
+    for sub in matching:
         new_id = api_queries.insert_delivery(
             session, sub.id, event_id(kind, incident, key), kind, incident.id, body
         )

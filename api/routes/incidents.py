@@ -55,6 +55,7 @@ def incident_fields(incident: Incident, camera: str, has_key_frame: bool) -> dic
         "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg" if has_key_frame else None,
         "fused_score": incident.fused_score,
         "explanation": incident.explanation,
+        "zones": incident.zones,
     }
 
 

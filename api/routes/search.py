@@ -71,6 +71,9 @@ def search(
     caller: ReadToken,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What happened, in words")],
     camera: Annotated[str | None, Query(max_length=100, description="Camera name")] = None,
+    zone: Annotated[
+        str | None, Query(max_length=60, description="Only incidents that touched this zone")
+    ] = None,
     since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Started at or before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -80,7 +83,7 @@ def search(
     since, until = _aware(since), _aware(until)
     if since and until and since > until:
         raise FieldError("until", "must not be before since", location="query")
-    for name, value in (("q", q), ("camera", camera)):
+    for name, value in (("q", q), ("camera", camera), ("zone", zone)):
         if value is not None and "\x00" in value:
             raise FieldError(name, "must not contain NUL characters", location="query")
     if not q.strip():
@@ -88,7 +91,7 @@ def search(
     try:
         with transaction(sessions) as session:
             found = _searcher(request).search(
-                session, q, Filters(camera, since, until), limit, moments
+                session, q, Filters(camera, since, until, zone), limit, moments
             )
     except TextModelError as error:
         raise HTTPException(503, str(error)) from error

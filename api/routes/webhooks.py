@@ -24,6 +24,7 @@ from db.models import Camera
 from db.secrets import seal_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy
+from vad.masks import PolygonError, validate_zone_name
 from workers.signing import new_webhook_secret
 from workers.webhooks import send_deliveries
 
@@ -42,11 +43,22 @@ def webhook_out(sub: WebhookSubscription) -> WebhookOut:
         has_credentials=sub.url_sealed is not None,
         cameras=sub.cameras,
         min_score=sub.min_score,
+        zones=sub.zones,
         events=list(sub.events or []),
         enabled=sub.enabled,
         description=sub.description,
         created_at=sub.created_at,
     )
+
+
+def _zone_names(names: list[str] | None) -> list[str] | None:
+    """Zone filter names, trimmed and checked like zone names are (422 naming `zones`)."""
+    if names is None:
+        return None
+    try:
+        return sorted({validate_zone_name(n) for n in names})
+    except PolygonError as error:
+        raise FieldError("zones", str(error)) from None
 
 
 def _check_cameras(session, names: list[str] | None) -> None:
@@ -104,6 +116,7 @@ def add_webhook(
             secret=box.seal(secret),
             cameras=body.cameras,
             min_score=body.min_score,
+            zones=_zone_names(body.zones),
             events=sorted(set(body.events)),
             enabled=body.enabled,
             description=body.description,
@@ -126,6 +139,8 @@ def update_webhook(
         sub = _get(session, webhook_id)
         changes = body.model_dump(include=body.model_fields_set)
         _check_cameras(session, changes.get("cameras"))
+        if "zones" in changes:
+            changes["zones"] = _zone_names(changes["zones"])
         for key, value in changes.items():
             setattr(sub, key, sorted(set(value)) if key == "events" else value)
         session.flush()

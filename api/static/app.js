@@ -6,11 +6,13 @@ import * as cameras from "./cameras.js";
 import * as incident from "./incident.js";
 import * as incidents from "./incidents.js";
 import * as login from "./login.js";
+import * as masks from "./masks.js";
 import * as webhooks from "./webhooks.js";
 
 const ROUTES = [
   { pattern: /^\/login$/, view: login, nav: null, title: "Sign in" },
   { pattern: /^\/cameras$/, view: cameras, nav: "cameras", title: "Cameras" },
+  { pattern: /^\/cameras\/([^/]+)\/masks$/, view: masks, nav: "cameras", title: "Masks and zones" },
   { pattern: /^\/incidents$/, view: incidents, nav: "incidents", title: "Incidents" },
   { pattern: /^\/incidents\/(\d+)$/, view: incident, nav: "incidents", title: "Incident" },
   { pattern: /^\/webhooks$/, view: webhooks, nav: "webhooks", title: "Webhook deliveries" },

@@ -42,6 +42,8 @@ function card(camera, scores) {
     ),
     h("div", { class: "card-foot" },
       h("span", {}, `threshold ${fmtScore(camera.threshold)}`),
+      h("a", { href: `#/cameras/${encodeURIComponent(camera.name)}/masks`, class: "masks-link" },
+        "Masks & zones", h("span", { class: "visually-hidden" }, ` of ${camera.name}`)),
       h("a", { href: `#/incidents?camera=${encodeURIComponent(camera.name)}` },
         "Incidents", h("span", { class: "visually-hidden" }, ` of ${camera.name}`), " →"),
     ),

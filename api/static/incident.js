@@ -1,6 +1,7 @@
 // One incident: score plot over time, key frame, description, detector, times, clip.
 
 import { blobUrl, request } from "./api.js";
+import { zonesText } from "./masks.js";
 import { scorePlot } from "./charts.js";
 import { badge, fmtDuration, fmtScore, fmtTime, h, timeEl } from "./dom.js";
 
@@ -143,6 +144,7 @@ function view(item) {
             fact("Threshold", fmtScore(item.threshold)),
             fact("Scorer", item.scorer),
             fact("Rule", item.rule),
+            fact("Zones", zonesText(item.zones)),
             fact("Windows", `${item.first_window_seq}–${item.last_window_seq}`),
             fact("Updated", timeEl(item.updated_at))))),
     ),

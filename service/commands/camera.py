@@ -1,4 +1,4 @@
-"""`vad camera add|list|remove|learn`."""
+"""`vad camera add|list|remove|learn|rules|mask|zone`."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ from pathlib import Path
 
 import typer
 
-from db import queries
+from db import queries, regions
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import SourceError, validate_source_url
+from service.commands.regions import mask, zone
 from service.commands.rules import rules
 from service.context import fail, get_context
 from vad.address_policy import camera_policy
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
 app.command("rules")(rules)  # watch rules for zero-shot scoring
+app.command("mask")(mask)  # parts of the view stage 1 and the detector ignore
+app.command("zone")(zone)  # named parts of the view incidents refer to
 
 
 @app.command("add")
@@ -169,6 +172,7 @@ def learn(
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
+        mask = regions.camera_regions(session, camera.id).mask
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
@@ -190,6 +194,8 @@ def learn(
         bar.start()
         frames_read = bar.add_task("learning", total=None)
         clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
+        if mask:  # the models learn nothing from the masked part of the view
+            clips = (mask.freeze_clip(clip) for clip in clips)
         for wrapper in (recorder, looks_recorder, motion_recorder):
             clips = wrapper.wrap(clips) if wrapper is not None else clips
         model = fit_normality_model(clips, settings.normality)

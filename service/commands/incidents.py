@@ -46,6 +46,7 @@ def incident_dict(incident: Incident, camera: str) -> dict:
         "has_key_frame": incident.key_frame is not None,
         "fused_score": None if incident.fused_score is None else round(incident.fused_score, 4),
         "explanation": incident.explanation,
+        "zones": incident.zones,
     }
 
 
@@ -54,6 +55,7 @@ def format_incident(d: dict) -> str:
     return (
         f"#{d['id']:<5} {d['camera']:<14} {d['started_at'][:19].replace('T', ' ')} -> {end:<8} "
         f"peak {d['peak_score']:.2f}  {d['status']}"
+        + (f"  zones {', '.join(d['zones'])}" if d.get("zones") else "")
         + (f"  fused {d['fused_score']:.2f}: {d['explanation']}" if d.get("fused_score") else "")
     )
 

@@ -68,6 +68,7 @@ def search(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="What happened, in words."),
     camera: str = typer.Option(None, "--camera", help="Only this camera."),
+    zone: str = typer.Option(None, "--zone", help="Only incidents that touched this zone."),
     since: str = typer.Option(None, "--since", help="Only since, e.g. 1h, 2d or an ISO time."),
     limit: int = typer.Option(10, "--limit", min=1, max=100, help="Results per kind."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -76,7 +77,7 @@ def search(
     the cameras' stored frame embeddings."""
     context = get_context(ctx)
     try:
-        filters = Filters(camera=camera, since=parse_since(since) if since else None)
+        filters = Filters(camera=camera, since=parse_since(since) if since else None, zone=zone)
     except ValueError as error:
         fail(str(error))
     try:

@@ -205,6 +205,25 @@ class Browser:
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
+    def click_at(self, selector: str, fx: float, fy: float) -> None:
+        """A real mouse click at a point of the element: (fx, fy) are fractions of its width
+        and height from its top-left corner (drawing on an image)."""
+        box = self.evaluate(
+            f"""(() => {{
+                const el = document.querySelector({json.dumps(selector)});
+                if (!el) return null;
+                el.scrollIntoView({{block: 'center', inline: 'center'}});
+                const r = el.getBoundingClientRect();
+                return [r.left, r.top, r.width, r.height];
+            }})()"""
+        )
+        if not box or box[2] == 0 or box[3] == 0:
+            raise BrowserError(f"no visible element {selector!r}")
+        x, y = box[0] + fx * box[2], box[1] + fy * box[3]
+        self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
     def type(self, selector: str, text: str, clear: bool = True) -> None:
         """Focus a field and type into it as a keyboard would."""
         self.click(selector)
