@@ -70,6 +70,7 @@ def test_demo_opens_one_incident_per_pass_when_the_cart_enters(pipeline: Pipelin
         "FROM incidents i WHERE i.camera_id=:c ORDER BY i.id",
         c=camera_id,
     )
+    print("incidents (id, status, peak, key frame, opening frame, peak frame):", incidents)
     closed = [i for i in incidents if i.status == "closed"]
     passes = [i.start_frame // PASS_FRAMES for i in closed]
     assert len(passes) == len(set(passes)), f"more than one incident in a pass: {incidents}"
