@@ -52,8 +52,9 @@ def run(
     learn: Path = typer.Option(
         None,
         "--learn",
-        help="Normal footage (file or folder) to learn from if the camera has "
-        "no model yet (default for the demo clip: its bundled normal footage).",
+        help="Normal footage (file or folder) to learn from if the camera has no model yet, "
+        "or only one learned before the detector or appearance encoder was installed "
+        "(default for the demo clip: its bundled normal footage).",
     ),
     workers: int = typer.Option(None, "--workers", min=1, help="Celery worker processes."),
 ) -> None:
@@ -69,7 +70,7 @@ def run(
         box = SecretBox.from_file(settings.key_file())
         camera_id = _ensure_camera(sessions, camera, url, loop, box)
         if learn is not None:
-            _learn_if_missing(ctx, sessions, camera, camera_id, learn)
+            _learn_if_missing(ctx, sessions, camera, camera_id, learn, settings)
         _enable(sessions, camera_id)
         typer.echo(
             f"watching {redact_url(url)} as camera {camera!r}; incidents appear below "
@@ -148,14 +149,38 @@ def _enable(sessions, camera_id: int) -> None:
         session.get(Camera, camera_id).enabled = True
 
 
-def _learn_if_missing(ctx: typer.Context, sessions, camera: str, camera_id: int, footage: Path):
+def _learn_if_missing(
+    ctx: typer.Context, sessions, camera: str, camera_id: int, footage: Path, settings: Settings
+):
+    """Learn the camera's models from `footage` unless its newest model already has every part
+    the installed encoders allow: a demo first run without the detector (npm unreachable) must
+    not leave the demo on the pixel model once `vad models ensure` has installed it."""
     from service.commands.camera import learn
 
     with sessions() as session:
-        if queries.latest_model(session, camera_id) is not None:
+        model = queries.latest_model(session, camera_id)
+        info = dict(model.info or {}) if model is not None else None
+    if info is None:
+        typer.echo(f"camera {camera!r} has no normality model yet: learning from {footage} ...")
+    else:
+        lacking = missing_companions(info, stage_status(settings), settings)
+        if not lacking:
             return
-    typer.echo(f"camera {camera!r} has no normality model yet: learning from {footage} ...")
+        typer.echo(
+            f"camera {camera!r}'s model was learned without the {' and '.join(lacking)} "
+            f"model (its encoder was installed since): learning again from {footage} ..."
+        )
     learn(ctx, camera, footage, None)
+
+
+def missing_companions(info: dict, stages: list[StageStatus], settings: Settings) -> list[str]:
+    """Companion models (object, appearance) a learn would fit now but the model lacks."""
+    on = {s.stage for s in stages if s.on}
+    wanted = {
+        "object": "detector" in on and settings.objects.enabled,
+        "appearance": "appearance" in on,
+    }
+    return [name for name, want in wanted.items() if want and f"{name}_model" not in info]
 
 
 def _tail_incidents(sessions, stop: threading.Event) -> None:

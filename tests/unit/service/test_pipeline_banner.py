@@ -40,3 +40,18 @@ def test_incidents_of_an_earlier_run_are_not_announced_as_new():
 
     assert incident_news(None, "open", first_poll=True) == "STILL OPEN"
     assert incident_news(None, "closed", first_poll=True) is None
+
+
+def test_a_model_learned_before_the_encoders_were_installed_is_learned_again():
+    from service.commands.pipeline import missing_companions
+    from vad.config import Settings
+
+    settings = Settings()
+    full = stages(detector=True, appearance=True)
+    pixel_only = {"frames_seen": 270}
+    assert missing_companions(pixel_only, full, settings) == ["object", "appearance"]
+    complete = {"object_model": {}, "appearance_model": {}}
+    assert missing_companions(complete, full, settings) == []
+    assert missing_companions(pixel_only, stages(), settings) == []  # nothing installed: keep it
+    no_objects = Settings(objects={"enabled": False})
+    assert missing_companions(pixel_only, full, no_objects) == ["appearance"]
