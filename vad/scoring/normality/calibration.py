@@ -46,6 +46,33 @@ class TailCalibrator:
         beta = max(float(exceed.mean()) if exceed.size else 0.0, floor)
         return cls(values, levels, u, beta, tail_quantile, reference_quantile)
 
+    def quantiles(self, n: int) -> np.ndarray:
+        """n evenly spaced quantiles of the distribution this calibrator describes (its body's
+        interpolated values, then its exponential tail): a stand-in for the training scores it
+        was fitted on, which the model does not keep."""
+        levels = (np.arange(n) + 0.5) / n
+        body = np.interp(levels, self.levels, self.values)
+        beyond = (1.0 - levels) / (1.0 - self.tail_quantile)
+        tail = self.threshold - self.scale * np.log(np.clip(beyond, 1e-300, 1.0))
+        return np.where(levels > self.tail_quantile, tail, body)
+
+    def merged(self, scores: np.ndarray, weight: int, cap: int = 50_000) -> TailCalibrator:
+        """Refitted on this distribution (standing for `weight` training frames) plus new
+        held-out `scores` (one per new frame): how an incremental update recalibrates without
+        the original training scores. Both sides keep their share of frames."""
+        new = np.asarray(scores, dtype=np.float64)
+        new = new[np.isfinite(new)]
+        if new.size == 0:
+            return self
+        n = int(min(max(weight, 1), cap))
+        old = self.quantiles(n)
+        if weight > cap:  # the old side is thinned to `cap` points: thin the new side alike
+            keep = max(1, round(new.size * cap / weight))
+            new = np.quantile(new, (np.arange(keep) + 0.5) / keep)
+        return TailCalibrator.fit(
+            np.concatenate([old, new]), self.tail_quantile, self.reference_quantile
+        )
+
     def tail_probability(self, raw: np.ndarray) -> np.ndarray:
         """P(training score >= raw), monotone non-increasing in raw."""
         x = np.asarray(raw, dtype=np.float64)

@@ -1,0 +1,167 @@
+"""Benchmark of false-alarm feedback (issue 20): the real labels stand in for the operator.
+
+Per dataset (Ped2, Ped1): stage 1 (`vad.eval.stage1.Stage1`, what the worker runs) is fitted on
+the training clips; the test clips are split in two halves (sorted names). The first half is
+replayed through stage 1 and the worker's incident rule (`vad.incidents.IncidentTracker`, default
+threshold); every incident covering only normal frames is marked a false alarm and its frames (plus
+the model's look-back context) are learned with the incremental update (`Stage1.extend`), one
+update per false alarm, as an operator would press the button. The second half is then scored with
+and without the updates.
+
+Reported per dataset: false alarms per hour of normal footage, recall of the labelled anomalous
+spans (a span counts when an incident overlaps it), frame AUC, all before/after, and the seconds
+each update took. This READS TEST LABELS (the operator's verdicts): it is a look, logged as such in
+docs/benchmarks-normality.md.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/feedback.py --data ../shared/data \
+        [--sets ucsd_ped2 ucsd_ped1] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from vad.config import Settings
+from vad.eval.metrics import frame_metrics
+from vad.eval.stage1 import Stage1, installed_encoders
+from vad.eval.suite import LABELS_FILE, videos_in
+from vad.eval.datasets import ped2_labels
+from vad.incidents import IncidentTracker, ScoredFrame
+from vad.video import iter_video_frames
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Inclusive frame range of one incident in one clip."""
+
+    clip: str
+    first: int
+    last: int
+
+
+def incidents(scores: np.ndarray, fps: float, settings: Settings, clip: str) -> list[Span]:
+    """The worker's incident rule over one clip (a file source: the stream ends with the clip)."""
+    tracker = IncidentTracker(settings.incidents, settings.incidents.default_threshold)
+    frames = [ScoredFrame(i / fps, float(s), i) for i, s in enumerate(scores)]
+    events = tracker.feed(frames) + tracker.end_stream()
+    spans, start = [], None
+    for event in events:
+        if event.kind == "opened":
+            start = event.started_at
+        elif event.kind == "closed" and start is not None:
+            spans.append(Span(clip, round(start * fps), round(event.ended_at * fps)))
+            start = None
+    return spans
+
+
+def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive runs of anomalous frames."""
+    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
+
+
+def judge(spans: list[Span], labels: dict[str, np.ndarray], fps: float) -> dict:
+    """False alarms (incidents over normal frames only) per hour of normal footage, recall of the
+    labelled anomalous spans."""
+    false = [s for s in spans if not labels[s.clip][s.first : s.last + 1].any()]
+    normal_hours = sum(int((y == 0).sum()) for y in labels.values()) / fps / 3600
+    truth = [(c, a, b) for c, y in labels.items() for a, b in label_spans(y)]
+    found = sum(
+        any(s.clip == c and s.first <= b and s.last >= a for s in spans) for c, a, b in truth
+    )
+    return {
+        "incidents": len(spans),
+        "false_alarms": len(false),
+        "false_alarms_per_hour": round(len(false) / normal_hours, 1) if normal_hours else None,
+        "normal_minutes": round(normal_hours * 60, 2),
+        "anomalous_spans": len(truth),
+        "recall": round(found / len(truth), 4) if truth else None,
+    }
+
+
+def replay(stage1: Stage1, clips: dict[str, list], fps: float, settings: Settings):
+    """(incidents, fused scores per clip) of clips scored as the worker scores them."""
+    scores = {name: stage1.score(frames).fused for name, frames in clips.items()}
+    spans = [s for name, x in scores.items() for s in incidents(x, fps, settings, name)]
+    return spans, scores
+
+
+def run_set(folder: Path, settings: Settings) -> dict:
+    labels_all = ped2_labels(folder / LABELS_FILE)
+    fps = float(json.loads((folder / LABELS_FILE).read_text())["fps"])
+    tests = [p for p in videos_in(folder / "test") if p.stem in labels_all]
+    first, second = tests[: len(tests) // 2], tests[len(tests) // 2 :]
+    stage1 = Stage1(settings, installed_encoders(settings))
+    fit = stage1.fit(list(iter_video_frames(p)) for p in videos_in(folder / "train"))
+    print(f"{folder.name}: stage 1 ({', '.join(stage1.parts)}) fitted in {fit:.0f} s", flush=True)
+
+    def load(paths):
+        return {p.stem: list(iter_video_frames(p)) for p in paths}
+
+    def labels(clips):
+        return {n: labels_all[n][: len(f)] for n, f in clips.items()}
+
+    clips = load(first)
+    spans, _ = replay(stage1, clips, fps, settings)
+    first_half = judge(spans, labels(clips), fps)
+    context = stage1.pixel.context_frames
+    updated, seconds = stage1, []
+    for span in spans:
+        if labels(clips)[span.clip][span.first : span.last + 1].any():
+            continue
+        frames = clips[span.clip][max(0, span.first - context) : span.last + 1]
+        started = time.perf_counter()
+        updated = updated.extend([frames])
+        seconds.append(time.perf_counter() - started)
+        print(f"  false alarm {span}: learned in {seconds[-1]:.2f} s", flush=True)
+    del clips
+    clips = load(second)
+    truth = labels(clips)
+    out = {"dataset": folder.name, "parts": stage1.parts, "fit_seconds": round(fit, 1)}
+    out["first_half"] = {"videos": [p.stem for p in first], **first_half}
+    out["updates"] = {
+        "count": len(seconds),
+        "mean_seconds": round(float(np.mean(seconds)), 2) if seconds else None,
+        "max_seconds": round(float(np.max(seconds)), 2) if seconds else None,
+    }
+    out["second_half_videos"] = [p.stem for p in second]
+    for name, model in (("before", stage1), ("after", updated)):
+        spans, scores = replay(model, clips, fps, settings)
+        y = np.concatenate([truth[n] for n in scores])
+        s = np.concatenate([scores[n] for n in scores])
+        out[name] = {**judge(spans, truth, fps), "auc": round(frame_metrics(y, s)["auc"], 4)}
+        print(f"  second half {name}: {out[name]}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sets", nargs="+", default=["ucsd_ped2", "ucsd_ped1"])
+    parser.add_argument("--out", type=Path, help="Write the results as JSON here too.")
+    args = parser.parse_args()
+    settings = Settings()
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",
+        "sets": [],
+    }
+    for name in args.sets:
+        results["sets"].append(run_set(args.data / name, settings))
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
