@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from vad.config import Settings
+from vad.eval.datasets import ped2_labels
 from vad.eval.metrics import frame_metrics
 from vad.eval.stage1 import Stage1, installed_encoders
 from vad.eval.suite import LABELS_FILE, videos_in
-from vad.eval.datasets import ped2_labels
 from vad.incidents import IncidentTracker, ScoredFrame
 from vad.video import iter_video_frames
 
