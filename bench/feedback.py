@@ -14,7 +14,7 @@ each update took. This READS TEST LABELS (the operator's verdicts): it is a look
 docs/benchmarks-normality.md.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/feedback.py --data ../shared/data \
-        [--sets ucsd_ped2 ucsd_ped1] [--out results.json]
+        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json]
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ class Span:
     last: int
 
 
-def incidents(scores: np.ndarray, fps: float, settings: Settings, clip: str) -> list[Span]:
+def incidents(scores: np.ndarray, fps: float, settings: Settings, clip: str, threshold: float):
     """The worker's incident rule over one clip (a file source: the stream ends with the clip)."""
-    tracker = IncidentTracker(settings.incidents, settings.incidents.default_threshold)
+    tracker = IncidentTracker(settings.incidents, threshold)
     frames = [ScoredFrame(i / fps, float(s), i) for i, s in enumerate(scores)]
     events = tracker.feed(frames) + tracker.end_stream()
     spans, start = [], None
@@ -89,14 +89,16 @@ def judge(spans: list[Span], labels: dict[str, np.ndarray], fps: float) -> dict:
     }
 
 
-def replay(stage1: Stage1, clips: dict[str, list], fps: float, settings: Settings):
-    """(incidents, fused scores per clip) of clips scored as the worker scores them."""
-    scores = {name: stage1.score(frames).fused for name, frames in clips.items()}
-    spans = [s for name, x in scores.items() for s in incidents(x, fps, settings, name)]
-    return spans, scores
+def scored(stage1: Stage1, clips: dict[str, list]) -> dict[str, np.ndarray]:
+    """Fused stage-1 scores per clip, as the worker scores them."""
+    return {name: stage1.score(frames).fused for name, frames in clips.items()}
 
 
-def run_set(folder: Path, settings: Settings) -> dict:
+def spans_of(scores: dict[str, np.ndarray], fps: float, settings: Settings, threshold: float):
+    return [s for name, x in scores.items() for s in incidents(x, fps, settings, name, threshold)]
+
+
+def run_set(folder: Path, settings: Settings, thresholds: list[float]) -> dict:
     labels_all = ped2_labels(folder / LABELS_FILE)
     fps = float(json.loads((folder / LABELS_FILE).read_text())["fps"])
     tests = [p for p in videos_in(folder / "test") if p.stem in labels_all]
@@ -111,36 +113,57 @@ def run_set(folder: Path, settings: Settings) -> dict:
     def labels(clips):
         return {n: labels_all[n][: len(f)] for n, f in clips.items()}
 
+    out = {"dataset": folder.name, "parts": stage1.parts, "fit_seconds": round(fit, 1)}
+    out["first_half_videos"] = [p.stem for p in first]
+    out["second_half_videos"] = [p.stem for p in second]
     clips = load(first)
-    spans, _ = replay(stage1, clips, fps, settings)
-    first_half = judge(spans, labels(clips), fps)
+    truth = labels(clips)
+    first_scores = scored(stage1, clips)
     context = stage1.pixel.context_frames
-    updated, seconds = stage1, []
-    for span in spans:
-        if labels(clips)[span.clip][span.first : span.last + 1].any():
-            continue
-        frames = clips[span.clip][max(0, span.first - context) : span.last + 1]
-        started = time.perf_counter()
-        updated = updated.extend([frames])
-        seconds.append(time.perf_counter() - started)
-        print(f"  false alarm {span}: learned in {seconds[-1]:.2f} s", flush=True)
-    del clips
+    updated: dict[float, Stage1] = {}
+    rows: dict[float, dict] = {}
+    for t in thresholds:
+        spans = spans_of(first_scores, fps, settings, t)
+        model, seconds = stage1, []
+        for span in spans:
+            if truth[span.clip][span.first : span.last + 1].any():
+                continue
+            frames = clips[span.clip][max(0, span.first - context) : span.last + 1]
+            started = time.perf_counter()
+            model = model.extend([frames])
+            seconds.append(time.perf_counter() - started)
+            print(f"  t={t}: false alarm {span}: learned in {seconds[-1]:.2f} s", flush=True)
+        updated[t] = model
+        rows[t] = {
+            "threshold": t,
+            "first_half": judge(spans, truth, fps),
+            "updates": {
+                "count": len(seconds),
+                "frames": int(model.pixel.metadata.get("frames_seen", 0))
+                - int(stage1.pixel.metadata.get("frames_seen", 0)),
+                "mean_seconds": round(float(np.mean(seconds)), 2) if seconds else None,
+                "max_seconds": round(float(np.max(seconds)), 2) if seconds else None,
+            },
+        }
+        print(f"  t={t}: first half {rows[t]['first_half']}", flush=True)
+    del clips, first_scores
     clips = load(second)
     truth = labels(clips)
-    out = {"dataset": folder.name, "parts": stage1.parts, "fit_seconds": round(fit, 1)}
-    out["first_half"] = {"videos": [p.stem for p in first], **first_half}
-    out["updates"] = {
-        "count": len(seconds),
-        "mean_seconds": round(float(np.mean(seconds)), 2) if seconds else None,
-        "max_seconds": round(float(np.max(seconds)), 2) if seconds else None,
-    }
-    out["second_half_videos"] = [p.stem for p in second]
-    for name, model in (("before", stage1), ("after", updated)):
-        spans, scores = replay(model, clips, fps, settings)
-        y = np.concatenate([truth[n] for n in scores])
-        s = np.concatenate([scores[n] for n in scores])
-        out[name] = {**judge(spans, truth, fps), "auc": round(frame_metrics(y, s)["auc"], 4)}
-        print(f"  second half {name}: {out[name]}", flush=True)
+    y = np.concatenate([truth[n] for n in clips])
+
+    def second_half(scores: dict[str, np.ndarray], t: float) -> dict:
+        s = np.concatenate([scores[n] for n in clips])
+        figures = judge(spans_of(scores, fps, settings, t), truth, fps)
+        return {**figures, "auc": round(frame_metrics(y, s)["auc"], 4)}
+
+    before = scored(stage1, clips)
+    for t in thresholds:
+        rows[t]["before"] = second_half(before, t)
+        after = before if updated[t] is stage1 else scored(updated[t], clips)
+        rows[t]["after"] = second_half(after, t)
+        print(f"  t={t}: second half before {rows[t]['before']}", flush=True)
+        print(f"  t={t}: second half after  {rows[t]['after']}", flush=True)
+    out["thresholds"] = [rows[t] for t in thresholds]
     return out
 
 
@@ -149,15 +172,22 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sets", nargs="+", default=["ucsd_ped2", "ucsd_ped1"])
     parser.add_argument("--out", type=Path, help="Write the results as JSON here too.")
+    parser.add_argument(
+        "--thresholds",
+        nargs="+",
+        type=float,
+        help="Incident thresholds to replay at (default: the worker's default only)",
+    )
     args = parser.parse_args()
     settings = Settings()
+    thresholds = args.thresholds or [settings.incidents.default_threshold]
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",
         "sets": [],
     }
     for name in args.sets:
-        results["sets"].append(run_set(args.data / name, settings))
+        results["sets"].append(run_set(args.data / name, settings, thresholds))
         if args.out:
             args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -10,13 +10,17 @@ window of a clip brings its look-back frames, so the models see the motion into 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from db.models import Window
-from workers.kafka_log import FrameReader
+from db.models import Incident, IncidentFeedback, Window
+from workers.kafka_log import FrameReader, WindowUnavailable
 from workers.tasks import window_frames
 
 
@@ -52,12 +56,7 @@ def read_clips(
     for window in sorted(windows, key=lambda w: w.seq):
         if out.frames >= max_frames:
             break
-        joined = (
-            previous is not None
-            and previous.seq + 1 == window.seq
-            and not previous.end_of_stream
-            and (previous.topic_id, previous.partition) == (window.topic_id, window.partition)
-        )
+        joined = previous is not None and _continues(previous, window)
         images = _window_images(reader, window, not joined, context_frames)
         images = images[: max_frames - out.frames]
         if joined and out.clips:
@@ -76,3 +75,69 @@ def read_clips(
         )
         previous = window
     return out
+
+
+def recent_windows(session: Session, camera_id: int, since: datetime) -> tuple[list[Window], list]:
+    """(windows, incident ids): the camera's scored windows since `since` that no open or
+    confirmed incident covers, and the incidents left out. Closed incidents without a verdict
+    and false alarms are footage like any other."""
+    confirmed = select(IncidentFeedback.incident_id).where(IncidentFeedback.verdict == "confirmed")
+    covering = session.execute(
+        select(Incident.id, Incident.first_window_seq, Incident.last_window_seq).where(
+            Incident.camera_id == camera_id,
+            or_(Incident.status == "open", Incident.id.in_(confirmed)),
+            or_(Incident.ended_at.is_(None), Incident.ended_at >= since),
+        )
+    ).all()
+    windows = session.scalars(
+        select(Window)
+        .where(Window.camera_id == camera_id, Window.status == "done", Window.start_at >= since)
+        .order_by(Window.seq)
+    ).all()
+    kept = [w for w in windows if not any(a <= w.seq <= b for _, a, b in covering)]
+    return kept, sorted(i for i, _, _ in covering)
+
+
+def spread(windows: Sequence[Window], max_frames: int) -> tuple[list[Window], bool]:
+    """(windows, joined): all of them when they hold at most `max_frames`, else windows evenly
+    spread over the period (each then a clip of its own, with its look-back frames)."""
+    total = sum(w.n_frames for w in windows)
+    if total <= max_frames:
+        return list(windows), True
+    step = math.ceil(total / max_frames)
+    return list(windows[::step]), False
+
+
+def stream_clips(
+    reader: FrameReader, windows: Sequence[Window], context_frames: int, joined: bool = True
+) -> tuple[Iterator[Iterator[np.ndarray]], list[str]]:
+    """(clips, skipped): the windows' frames as continuous clips read lazily (a day of footage
+    is never held in memory), for `fit_normality_model`. A window whose frames left the log is
+    skipped and named in `skipped` (filled while the clips are read)."""
+    skipped: list[str] = []
+    groups: list[list[Window]] = []
+    previous: Window | None = None
+    for window in sorted(windows, key=lambda w: w.seq):
+        if joined and previous is not None and _continues(previous, window):
+            groups[-1].append(window)
+        else:
+            groups.append([window])
+        previous = window
+
+    def clip(group: list[Window]) -> Iterator[np.ndarray]:
+        for i, window in enumerate(group):
+            try:
+                yield from _window_images(reader, window, i == 0, context_frames)
+            except WindowUnavailable as gone:
+                skipped.append(f"window {window.seq}: {gone}")
+                return  # the clip ends here: motion is never computed across a gap
+
+    return (clip(g) for g in groups), skipped
+
+
+def _continues(previous: Window, window: Window) -> bool:
+    return (
+        previous.seq + 1 == window.seq
+        and not previous.end_of_stream
+        and (previous.topic_id, previous.partition) == (window.topic_id, window.partition)
+    )

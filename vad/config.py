@@ -216,6 +216,14 @@ class FeedbackConfig(_Section):
             "hours is not learned whole."
         ),
     )
+    relearn_max_frames: int = Field(
+        20000,
+        ge=100,
+        description=(
+            "Most stored frames `vad camera learn --recent` reads; beyond it, windows evenly "
+            "spread over the period (each with its look-back frames)."
+        ),
+    )
     relearn_check_seconds: float = Field(
         300.0,
         gt=0,
