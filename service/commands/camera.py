@@ -138,6 +138,39 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name
     typer.echo(f"camera {name!r} removed")
 
 
+@app.command("relearn")
+def relearn(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Camera name."),
+    every: str = typer.Option(
+        None, "--every", help="Refit from the last e.g. 24h of stored frames every 24h."
+    ),
+    off: bool = typer.Option(False, "--off", help="No scheduled relearning."),
+) -> None:
+    """Show or set the camera's relearning schedule: `vad up` runs `vad camera learn NAME
+    --recent <every>` whenever the camera's newest model is that old."""
+    from service.commands.incidents import parse_duration
+
+    if every is not None and off:
+        fail("give --every or --off, not both")
+    hours = None
+    if every is not None:
+        span = parse_duration(every)
+        if span is None or span.total_seconds() < 600:
+            fail(f"--every {every!r}: use a duration of at least 10m, e.g. 12h or 7d")
+        hours = span.total_seconds() / 3600
+    with transaction(get_context(ctx).sessions()) as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(str(error))
+        if every is not None or off:
+            camera.relearn_every_hours = hours
+        current = camera.relearn_every_hours
+    shown = f"every {current:g} h from the last {current:g} h" if current else "off"
+    typer.echo(f"camera {name!r} scheduled relearn: {shown}")
+
+
 @app.command("learn")
 def learn(
     ctx: typer.Context,
