@@ -11,8 +11,12 @@ import pytest
 
 from tests.unit.vad.scoring.test_velocity import clip
 from vad.scoring.incremental import extend_folder, extend_models
-from vad.scoring.normality import NormalityConfig, NormalityModel, TailCalibrator
-from vad.scoring.normality import fit_normality_model
+from vad.scoring.normality import (
+    NormalityConfig,
+    NormalityModel,
+    TailCalibrator,
+    fit_normality_model,
+)
 from vad.scoring.normality.memory import CellMemory
 from vad.scoring.velocity import VELOCITY_JSON, VelocityModel, fit_velocity_model
 
