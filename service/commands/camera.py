@@ -155,7 +155,10 @@ def relearn(
         fail("give --every or --off, not both")
     hours = None
     if every is not None:
-        span = parse_duration(every)
+        try:
+            span = parse_duration(every)
+        except OverflowError:
+            span = None
         if span is None or span.total_seconds() < 600:
             fail(f"--every {every!r}: use a duration of at least 10m, e.g. 12h or 7d")
         hours = span.total_seconds() / 3600
