@@ -14,6 +14,7 @@ come here.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from vad.config import Settings
 from vad.scoring.incremental import extend_folder
 from workers.kafka_log import FrameReader
 
+log = logging.getLogger(__name__)
 Verdict = Literal["confirmed", "false_alarm"]
 VERDICTS: tuple[str, ...] = ("confirmed", "false_alarm")
 
@@ -162,6 +164,22 @@ def _incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
+def _encoders_for(folder: Path, settings: Settings) -> dict:
+    """The detector / tile encoder the worker runs, loaded only when the model folder holds a
+    model that needs one (a model whose encoder cannot be loaded is kept, and said so)."""
+    from vad.eval.stage1 import installed_encoders
+    from vad.scoring.incremental import FAMILIES
+
+    if not any(f.encoder and (folder / f.filename).exists() for f in FAMILIES):
+        return {}
+    try:
+        found = installed_encoders(settings)
+    except Exception as error:  # noqa: BLE001 - ModelError: learn without them, say so
+        log.warning("encoders for the incremental update unavailable: %s", error)
+        return {}
+    return {"tiles": found.tiles, "detector": found.detector}
+
+
 def _learn_false_alarm(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -210,7 +228,8 @@ def _learn_false_alarm(
     folder = settings.model_dir.resolve() / "normality" / camera.name
     staging = folder / f".staging-{uuid.uuid4().hex}"
     try:
-        extension = extend_folder(Path(parent.path), staging, stored.clips, learned_from)
+        encoders = _encoders_for(Path(parent.path), settings)
+        extension = extend_folder(Path(parent.path), staging, stored.clips, learned_from, encoders)
         with transaction(sessions) as session:
             version = queries.next_model_version(session, camera.id)
             target = folder / f"v{version}"

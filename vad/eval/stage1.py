@@ -147,15 +147,23 @@ class Stage1:
                 self.zero_shot = ZeroShotScorer.build(e.clip, prompts, s.zero_shot.temperature)
 
     def extend(self, clips: list[list[np.ndarray]]) -> Stage1:
-        """A copy that also knows `clips` as normal (an operator's false alarm): the families
-        with an incremental update (`vad.scoring.incremental`) learn them, the others are kept."""
+        """A copy that also knows `clips` as normal (an operator's false alarm): every fitted
+        family learns them incrementally (`vad.scoring.incremental`); zero-shot is kept."""
         from vad.scoring.incremental import extend_models
 
         if self.pixel is None:
             raise RuntimeError("Stage1.extend before fit")
         out = copy.copy(self)
-        learned = extend_models({"pixel": self.pixel, "velocity": self.velocity}, clips)
+        models = {
+            "pixel": self.pixel,
+            "velocity": self.velocity,
+            "objects": self.objects,
+            "appearance": self.appearance,
+        }
+        encoders = {"tiles": self.encoders.tiles, "detector": self.encoders.detector}
+        learned = extend_models(models, clips, encoders)
         out.pixel, out.velocity = learned["pixel"], learned["velocity"]
+        out.objects, out.appearance = learned["objects"], learned["appearance"]
         return out
 
     def score(self, frames: list[np.ndarray]) -> Stage1Scores:

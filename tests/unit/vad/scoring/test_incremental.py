@@ -10,6 +10,12 @@ import numpy as np
 import pytest
 
 from tests.unit.vad.scoring.test_velocity import clip
+from vad.encoders.detectors.base import Detection
+from vad.scoring.appearance_normality import (
+    AppearanceNormalityConfig,
+    AppearanceNormalityModel,
+    fit_appearance_model,
+)
 from vad.scoring.incremental import extend_folder, extend_models
 from vad.scoring.normality import (
     NormalityConfig,
@@ -18,6 +24,7 @@ from vad.scoring.normality import (
     fit_normality_model,
 )
 from vad.scoring.normality.memory import CellMemory
+from vad.scoring.object_normality import ObjectNormalityConfig, fit_object_model
 from vad.scoring.velocity import VELOCITY_JSON, VelocityModel, fit_velocity_model
 
 SMALL = NormalityConfig(memory_per_cell=64, calibration_folds=2)
@@ -98,15 +105,56 @@ def test_extend_folder_writes_a_new_version_that_says_what_it_learned(
     parent = tmp_path / "v1"
     pixel.save(parent)
     velocity.save(parent)
-    (parent / "objects.json").write_text("{}")  # a family without an incremental update
+    looks = _appearance()
+    looks.save(parent)  # fitted with an encoder this process has not loaded
+    (parent / "notes.txt").write_text("kept")
     learned_from = {"parent_version": 1, "incidents": [7], "frame_ranges": []}
     done = extend_folder(parent, tmp_path / "v2", [clip(70, frames=20, fast_row=1)], learned_from)
-    assert set(done.lines) == {"pixel", "velocity", "objects.json"}
-    assert "kept" in done.lines["objects.json"] and done.frames == 20
+    assert set(done.lines) == {"pixel", "velocity", "appearance"}
+    assert done.lines["appearance"] == "appearance: kept (fitted with 'tiny'; not loaded here)"
+    assert done.frames == 20 and (tmp_path / "v2" / "notes.txt").read_text() == "kept"
+    assert "learned_from" not in AppearanceNormalityModel.load(tmp_path / "v2").metadata
     child = NormalityModel.load(tmp_path / "v2")
     assert child.metadata["learned_from"] == learned_from
     assert json.loads((tmp_path / "v2" / VELOCITY_JSON).read_text())["metadata"]["learned_from"]
     assert "learned_from" not in NormalityModel.load(parent).metadata  # the parent is untouched
+
+
+def _appearance() -> AppearanceNormalityModel:
+    rng = np.random.default_rng(3)
+    normal = rng.normal(size=(40, 2, 8)) + np.array([3.0] + [0.0] * 7)
+    normal /= np.linalg.norm(normal, axis=2, keepdims=True)
+    config = AppearanceNormalityConfig(tile_rows=1, folds=2)
+    return fit_appearance_model([normal[:20], normal[20:]], "tiny", (160, 120), config)
+
+
+def test_appearance_model_learns_new_views_of_its_tiles() -> None:
+    model = _appearance()
+    rng = np.random.default_rng(4)
+    odd = rng.normal(size=(6, 2, 8)) + np.array([0.0, 0.0, 3.0] + [0.0] * 5)
+    odd /= np.linalg.norm(odd, axis=2, keepdims=True)
+    before = [v.score for v in model.score(odd)]
+    learned = model.extend_embeddings(odd)
+    assert learned.bank.shape[1] > model.bank.shape[1]
+    assert np.mean([v.score for v in learned.score(odd)]) < np.mean(before)
+    assert learned.metadata["frames_added"] == 6
+    with pytest.raises(ValueError, match="expects 2 tiles"):
+        model.extend_embeddings(odd[:, :1])
+
+
+def test_object_model_learns_boxes_counts_and_new_classes() -> None:
+    def person(cx: float, cy: float) -> Detection:
+        return Detection("person", 0.9, (cx - 0.05, cy - 0.1, cx + 0.05, cy + 0.1))
+
+    normal = [[person(0.2 + 0.01 * i, 0.5)] for i in range(40)]
+    model = fit_object_model([normal], "det", ObjectNormalityConfig(folds=2))
+    cart = Detection("vehicle", 0.9, (0.4, 0.4, 0.6, 0.6))
+    odd = [[person(0.8, 0.9), cart] for _ in range(6)]
+    before = [v.score for v in model.score(odd)]
+    learned = model.extend_detections(odd)
+    assert "vehicle" in learned.classes and "vehicle" not in model.classes
+    assert len(learned.classes["person"].boxes) > len(model.classes["person"].boxes)
+    assert np.mean([v.score for v in learned.score(odd)]) < np.mean(before)
 
 
 def test_extend_folder_leaves_nothing_behind_on_error(pixel, tmp_path) -> None:
