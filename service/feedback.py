@@ -80,29 +80,35 @@ def give_feedback(
     note: str | None,
     author: str,
 ) -> FeedbackResult:
-    """Record a verdict (replacing an earlier one, whose model version is undone first); a false
-    alarm teaches the camera's newest model. Raises FeedbackError with the reason."""
+    """Record a verdict; a false alarm teaches the camera's newest model. A new verdict replaces
+    the earlier one (a false alarm's version is undone when it becomes confirmed; the same verdict
+    with another note only changes the note). Raises FeedbackError with the reason, having
+    changed nothing."""
     if verdict not in VERDICTS:
         raise FeedbackError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     note = (note or "").strip() or None
-    lines: list[str] = []
     with sessions() as session:
         existing = feedback_of(session, _incident(session, incident_id).id)
-    if existing is not None:
-        if existing["verdict"] == verdict and existing["note"] == note:
-            return FeedbackResult(
-                incident_id, verdict, note, existing["model_version"], ["unchanged"]
-            )
-        lines += undo_feedback(sessions, incident_id).lines
+    if existing is not None and existing["verdict"] == verdict:
+        version = existing["model_version"]
+        if existing["note"] == note:
+            return FeedbackResult(incident_id, verdict, note, version, ["unchanged"])
+        with transaction(sessions) as session:
+            _row(session, incident_id).note = note
+        return FeedbackResult(incident_id, verdict, note, version, ["note updated"])
+    lines: list[str] = []
     model_id = version = None
-    if verdict == "false_alarm":
+    if verdict == "false_alarm":  # learned first: a failure changes nothing
         if reader is None:
             raise FeedbackError("learning from a false alarm needs the frame log (Kafka)")
-        model_id, version, taught = _learn_false_alarm(
-            sessions, settings, reader, incident_id, note
-        )
-        lines += taught
+        model_id, version, lines = _learn_false_alarm(sessions, settings, reader, incident_id, note)
+    elif existing is not None:  # a false alarm becomes confirmed: its version is undone
+        lines += undo_feedback(sessions, incident_id).lines
     with transaction(sessions) as session:
+        old = _row(session, incident_id)
+        if old is not None:  # a confirmed incident marked a false alarm: no version to undo
+            session.delete(old)
+            session.flush()
         session.add(
             IncidentFeedback(
                 incident_id=incident_id,
@@ -115,16 +121,20 @@ def give_feedback(
     return FeedbackResult(incident_id, verdict, note, version, lines)
 
 
+def _row(session: Session, incident_id: int) -> IncidentFeedback | None:
+    return session.scalar(
+        select(IncidentFeedback)
+        .where(IncidentFeedback.incident_id == incident_id)
+        .with_for_update()
+    )
+
+
 def undo_feedback(sessions: sessionmaker[Session], incident_id: int) -> FeedbackResult:
     """Forget the incident's verdict; a false alarm's model version is retired, so the version
     before it scores again. Refused while a newer active version was built on top of it."""
     with transaction(sessions) as session:
         _incident(session, incident_id)
-        row = session.scalar(
-            select(IncidentFeedback)
-            .where(IncidentFeedback.incident_id == incident_id)
-            .with_for_update()
-        )
+        row = _row(session, incident_id)
         if row is None:
             raise FeedbackError(f"incident {incident_id} has no feedback to undo")
         version, lines = None, [f"verdict {row.verdict!r} removed"]
