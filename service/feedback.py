@@ -239,7 +239,14 @@ def _learn_false_alarm(
     staging = folder / f".staging-{uuid.uuid4().hex}"
     try:
         encoders = _encoders_for(Path(parent.path), settings)
-        extension = extend_folder(Path(parent.path), staging, stored.clips, learned_from, encoders)
+        try:
+            extension = extend_folder(
+                Path(parent.path), staging, stored.clips, learned_from, encoders
+            )
+        except (ValueError, OSError) as error:  # frames of another size, a damaged folder
+            raise FeedbackError(
+                f"v{parent.version} cannot learn incident {incident_id}: {error}"
+            ) from None
         with transaction(sessions) as session:
             version = queries.next_model_version(session, camera.id)
             target = folder / f"v{version}"
