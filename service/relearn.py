@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,9 +47,9 @@ class Relearner:
     """Runs due relearns as child processes (`command(name, hours)` -> argv)."""
 
     sessions: sessionmaker[Session]
-    command: object  # Callable[[str, float], list[str]]
+    command: Callable[[str, float], list[str]]
     env: dict[str, str]
-    log_dir: object  # Path
+    log_dir: Path
     running: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def tick(self, now: datetime) -> list[str]:
