@@ -137,9 +137,36 @@ class Stage2Out(BaseModel):
     prompt_version: str | None
 
 
+class FeedbackIn(_In):
+    verdict: Literal["confirmed", "false_alarm"] = Field(
+        description="false_alarm teaches the camera's model these frames are normal (a new "
+        "model version); confirmed is recorded"
+    )
+    note: str | None = Field(None, max_length=2000, description="Why, in the operator's words")
+
+
+class FeedbackOut(BaseModel):
+    verdict: str
+    note: str | None
+    author: str
+    created_at: datetime
+    model_version: int | None = Field(description="the model version a false alarm taught")
+
+
+class FeedbackResultOut(BaseModel):
+    incident_id: int
+    verdict: str | None = Field(description="None after undo")
+    note: str | None
+    model_version: int | None = Field(
+        description="the version this false alarm created (or that undo retired)"
+    )
+    lines: list[str] = Field(description="what changed, per model")
+
+
 class IncidentDetail(IncidentOut):
     score_curve: list[ScorePoint]
     stage2: list[Stage2Out] = Field(default_factory=list, description="stage-2 analyses")
+    feedback: FeedbackOut | None = Field(None, description="the operator's verdict")
     first_window_seq: int
     last_window_seq: int
     created_at: datetime

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -68,6 +69,9 @@ class Camera(Base):
     next_window_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     context: Mapped[str | None] = mapped_column(
         Text, comment="what this place is, what's normal (stage-2 prompts)"
+    )
+    relearn_every_hours: Mapped[float | None] = mapped_column(
+        Float, comment="refit from the last N hours every N hours (vad camera learn --recent)"
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -245,4 +249,35 @@ class NormalityModelRecord(Base):
     frames: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(Text)
     info: Mapped[dict] = mapped_column(JsonDoc, default=dict)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("normality_models.id", ondelete="SET NULL"),
+        comment="the version an incremental update started from",
+    )
+    learned_from: Mapped[dict | None] = mapped_column(
+        JsonDoc, comment="incident ids and frame ranges, or the footage a refit read"
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="undone: workers skip this version"
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncidentFeedback(Base):
+    """An operator's verdict on an incident; a false alarm names the model version it taught."""
+
+    __tablename__ = "incident_feedback"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('confirmed', 'false_alarm')", name="ck_feedback_verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    verdict: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100))
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("normality_models.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -370,9 +370,13 @@ def query_incidents(session: Session, flt: IncidentFilter) -> list[tuple[Inciden
 
 
 def latest_model(session: Session, camera_id: int) -> NormalityModelRecord | None:
+    """The version workers score with: the newest one not retired (undone)."""
     return session.scalar(
         select(NormalityModelRecord)
-        .where(NormalityModelRecord.camera_id == camera_id)
+        .where(
+            NormalityModelRecord.camera_id == camera_id,
+            NormalityModelRecord.retired_at.is_(None),
+        )
         .order_by(NormalityModelRecord.version.desc())
         .limit(1)
     )
@@ -398,9 +402,20 @@ def register_model(
     frames: int,
     source: str,
     info: dict,
+    parent_id: int | None = None,
+    learned_from: dict | None = None,
 ) -> NormalityModelRecord:
+    """A new model version; `parent_id` and `learned_from` say what it was made from (a refit's
+    footage, or an incremental update's parent version, incidents and frame ranges)."""
     record = NormalityModelRecord(
-        camera_id=camera_id, version=version, path=path, frames=frames, source=source, info=info
+        camera_id=camera_id,
+        version=version,
+        path=path,
+        frames=frames,
+        source=source,
+        info=info,
+        parent_id=parent_id,
+        learned_from=learned_from,
     )
     session.add(record)
     session.flush()

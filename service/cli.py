@@ -6,6 +6,7 @@ import typer
 from pydantic import ValidationError
 
 from service.commands import camera, db, detect, incidents, models, pipeline, replay, stage2, token
+from service.commands import feedback as feedback_commands
 from service.commands import grounding as grounding_commands
 from service.commands import search as search_commands
 from service.context import AppContext, setup_logging
@@ -23,6 +24,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(stage2.app, name="stage2")
 app.command("stage2-worker")(stage2.stage2_worker)
 app.command("incidents")(incidents.incidents)
+app.command("feedback")(feedback_commands.feedback)
 app.command("detect")(detect.detect)
 app.command("search")(search_commands.search)
 app.command("search-index")(search_commands.search_index)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -23,6 +24,7 @@ from db.models import Window
 from db.secrets import load_or_create_key
 from db.session import make_engine, make_sessionmaker, upgrade_database
 from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
+from service.relearn import Relearner
 from vad.config import Endpoints, Settings
 from vad.stage2.loading import stage2_status
 from workers.kafka_log import ensure_topic
@@ -112,6 +114,11 @@ def vad_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "service.cli", *args]
 
 
+def relearn_command(camera: str, hours: float) -> list[str]:
+    """A scheduled relearn: the camera's stored frames of the last `hours`."""
+    return vad_command("camera", "learn", camera, "--recent", f"{hours:g}h")
+
+
 class Stack:
     """The whole service on one machine."""
 
@@ -122,6 +129,7 @@ class Stack:
         self.with_ingest = ingest
         self.children: dict[str, Child] = {}
         self.endpoints: Endpoints | None = None
+        self.relearner: Relearner | None = None
 
     def start(self) -> Endpoints:
         endpoints = self.infra.start()
@@ -160,11 +168,17 @@ class Stack:
             child = Child(name, argv, env, logs / f"{name}.log")
             child.start()
             self.children[name] = child
+        self.relearner = Relearner(sessions_for(endpoints), relearn_command, env, logs)
 
     def supervise(self, stop: threading.Event, tick: float = 0.5) -> None:
+        every = self.settings.feedback.relearn_check_seconds
+        next_relearn = time.monotonic()
         while not stop.wait(tick):
             for child in self.children.values():
                 child.check()
+            if self.relearner is not None and time.monotonic() >= next_relearn:
+                next_relearn = time.monotonic() + every
+                self.relearner.tick(datetime.now(UTC))
 
     def stop(self, drain_seconds: float = 30.0) -> None:
         """Stop without losing frames that were already accepted."""
@@ -181,6 +195,8 @@ class Stack:
         for name in ("api", "webhooks", "stage2"):
             if name in self.children:
                 self.children[name].stop(15)
+        if self.relearner is not None:
+            self.relearner.stop()
         clear_endpoints(self.settings)
         self.infra.stop()
 

@@ -205,6 +205,35 @@ class IncidentConfig(_Section):
     )
 
 
+class FeedbackConfig(_Section):
+    """What operators' feedback and `vad camera learn --recent` teach the models (issue 20)."""
+
+    max_frames: int = Field(
+        3000,
+        ge=10,
+        description=(
+            "Most frames one false alarm teaches (its first ones): an incident left open for "
+            "hours is not learned whole."
+        ),
+    )
+    relearn_max_frames: int = Field(
+        20000,
+        ge=100,
+        description=(
+            "Most stored frames `vad camera learn --recent` reads; beyond it, windows evenly "
+            "spread over the period (each with its look-back frames)."
+        ),
+    )
+    relearn_check_seconds: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "How often `vad up` looks for cameras whose scheduled relearn "
+            "(`vad camera relearn NAME --every 24h`) is due."
+        ),
+    )
+
+
 class WebhookConfig(_Section):
     """How webhook deliveries are sent, retried and given up on."""
 
@@ -541,6 +570,7 @@ class Settings(BaseSettings):
     velocity: VelocityConfig = Field(default_factory=VelocityConfig)
     objects: ObjectNormalityConfig = Field(default_factory=ObjectNormalityConfig)
     appearance: AppearanceNormalityConfig = Field(default_factory=AppearanceNormalityConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     encoders: EncoderConfig = Field(default_factory=EncoderConfig)

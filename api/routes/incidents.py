@@ -12,12 +12,22 @@ from fastapi.responses import FileResponse
 from kafka.errors import KafkaError
 from starlette.background import BackgroundTask
 
-from api.deps import AppSettings, ReadToken, Sessions
+from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
-from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint, Stage2Out
+from api.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    FeedbackResultOut,
+    IncidentDetail,
+    IncidentOut,
+    IncidentPage,
+    ScorePoint,
+    Stage2Out,
+)
 from db import api_queries
 from db import stage2 as s2
 from db.models import Incident
+from service import feedback as fb
 from vad.clips import CONTAINERS, ClipFile
 from workers.clips import ClipUnavailable, plan_clip, write_clip
 
@@ -116,11 +126,13 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
             session, incident.camera_id, incident.started_at, end, MAX_CURVE_POINTS
         )
         stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
+        verdict = fb.feedback_of(session, incident_id)
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in curve]
     return IncidentDetail(
         **incident_fields(incident, camera, has_key_frame),
         score_curve=points,
         stage2=stage2,
+        feedback=FeedbackOut(**verdict) if verdict else None,
         first_window_seq=incident.first_window_seq,
         last_window_seq=incident.last_window_seq,
         created_at=incident.created_at,
@@ -205,6 +217,54 @@ def _export(incident_id, container, bootstrap, sessions, settings, pad_seconds):
     except BaseException:
         encoded.discard()
         raise
+
+
+@router.post(
+    "/{incident_id}/feedback",
+    response_model=FeedbackResultOut,
+    responses={
+        404: {"description": "No such incident"},
+        409: {"description": "Cannot be applied (no model, frames gone): the reason"},
+    },
+)
+def give_feedback(
+    incident_id: IncidentId,
+    body: FeedbackIn,
+    request: Request,
+    sessions: Sessions,
+    settings: AppSettings,
+    caller: AdminToken,
+) -> FeedbackResultOut:
+    """The operator's verdict. `false_alarm` adds the incident's frames to the camera's normal
+    memory as a new model version (seconds; workers pick it up like any new model); a new
+    verdict replaces the previous one (undoing its model version)."""
+    reader = request.app.state.frame_reader
+    try:
+        result = fb.give_feedback(
+            sessions, settings, reader, incident_id, body.verdict, body.note, caller.name
+        )
+    except fb.IncidentMissing as missing:
+        raise HTTPException(404, str(missing)) from None
+    except fb.FeedbackError as error:
+        raise HTTPException(409, str(error)) from None
+    return FeedbackResultOut(**vars(result))
+
+
+@router.delete(
+    "/{incident_id}/feedback",
+    response_model=FeedbackResultOut,
+    responses={404: {"description": "No such incident"}, 409: {"description": "Cannot undo"}},
+)
+def undo_feedback(incident_id: IncidentId, sessions: Sessions, _: AdminToken) -> FeedbackResultOut:
+    """Undo the verdict: a false alarm's model version is retired, the previous one scores
+    again."""
+    try:
+        result = fb.undo_feedback(sessions, incident_id)
+    except fb.IncidentMissing as missing:
+        raise HTTPException(404, str(missing)) from None
+    except fb.FeedbackError as error:
+        raise HTTPException(409, str(error)) from None
+    return FeedbackResultOut(**vars(result))
 
 
 @router.get(

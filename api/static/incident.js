@@ -4,6 +4,7 @@ import { blobUrl, request } from "./api.js";
 import { zonesText } from "./masks.js";
 import { scorePlot } from "./charts.js";
 import { badge, fmtDuration, fmtScore, fmtTime, h, timeEl } from "./dom.js";
+import { feedbackPanel } from "./feedback.js";
 
 const REFRESH_MS = 5000;
 const TABLE_ROWS = 500;
@@ -129,6 +130,7 @@ function view(item) {
       h("div", { class: "stack" },
         h("section", { class: "panel", "aria-labelledby": "kf-title" },
           h("h2", { id: "kf-title" }, "Key frame"), keyFrame(item)),
+        feedbackPanel(item),
         h("section", { class: "panel", "aria-labelledby": "facts-title" },
           h("h2", { id: "facts-title" }, "Details"),
           h("dl", { class: "facts" },

@@ -141,29 +141,66 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name
     typer.echo(f"camera {name!r} removed")
 
 
+@app.command("relearn")
+def relearn(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Camera name."),
+    every: str = typer.Option(
+        None, "--every", help="Refit from the last e.g. 24h of stored frames every 24h."
+    ),
+    off: bool = typer.Option(False, "--off", help="No scheduled relearning."),
+) -> None:
+    """Show or set the camera's relearning schedule: `vad up` runs `vad camera learn NAME
+    --recent <every>` whenever the camera's newest model is that old."""
+    from service.commands.incidents import parse_duration
+
+    if every is not None and off:
+        fail("give --every or --off, not both")
+    hours = None
+    if every is not None:
+        try:
+            span = parse_duration(every)
+        except OverflowError:
+            span = None
+        if span is None or span.total_seconds() < 600:
+            fail(f"--every {every!r}: use a duration of at least 10m, e.g. 12h or 7d")
+        hours = span.total_seconds() / 3600
+    with transaction(get_context(ctx).sessions()) as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(str(error))
+        if every is not None or off:
+            camera.relearn_every_hours = hours
+        current = camera.relearn_every_hours
+    shown = f"every {current:g} h from the last {current:g} h" if current else "off"
+    typer.echo(f"camera {name!r} scheduled relearn: {shown}")
+
+
 @app.command("learn")
 def learn(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Camera name."),
     source: Path = typer.Option(None, "--from", help="Normal footage: a video file or a folder."),
     minutes: float = typer.Option(None, "--minutes", min=0.1, help="Learn from the live stream."),
+    recent: str = typer.Option(
+        None,
+        "--recent",
+        help=(
+            "Refit from the stored frames (Kafka log) of the last e.g. 24h, 90m that no open or "
+            "confirmed incident covers (drift: seasons, lighting, new furniture)."
+        ),
+    ),
 ) -> None:
     """Fit the camera's normality model on normal footage (and its object and appearance models,
     when the detector / the appearance encoder is installed); the pipeline uses the newest
     models."""
-    import numpy as np
-
     from service.learning import file_clips, footage_files, live_clips
-    from service.progress import progress_bar, track_clips
-    from vad.scoring.appearance_normality import fit_appearance_model
-    from vad.scoring.normality import fit_normality_model
-    from vad.scoring.object_normality import fit_object_model
-    from vad.scoring.velocity import fit_velocity_from_greys
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
-    if (source is None) == (minutes is None):
-        fail("give exactly one of --from FILE_OR_DIR or --minutes N")
+    if sum(x is not None for x in (source, minutes, recent)) != 1:
+        fail("give exactly one of --from FILE_OR_DIR, --minutes N or --recent 24h")
     sessions = app_ctx.sessions()
     with sessions() as session:
         try:
@@ -174,6 +211,78 @@ def learn(
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
         mask = regions.camera_regions(session, camera.id).mask
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
+    if recent is not None:
+        _learn_recent(app_ctx, name, camera_id, recent)
+        return
+    if source is not None:
+        try:
+            files = footage_files(source)
+        except ValueError as error:
+            fail(str(error))
+        origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
+        clips = file_clips(files, fps, settings.ingest)
+    else:
+        origin = f"{shown_url} live, {minutes:g} min"  # stored: never the credentials
+        typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
+        policy = camera_policy(settings)
+        clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
+    fit_and_register(app_ctx, name, camera_id, clips, origin, {"kind": "refit", "from": origin})
+
+
+def _learn_recent(app_ctx, name: str, camera_id: int, recent: str) -> None:
+    """`learn --recent`: the stored frames of the period, minus open and confirmed incidents."""
+    from service.commands.incidents import parse_since
+    from service.stored_footage import recent_windows, spread, stream_clips
+    from workers.kafka_log import FrameReader
+
+    settings = app_ctx.settings
+    try:
+        since = parse_since(recent)
+    except ValueError as error:
+        fail(str(error).replace("--since", "--recent"))
+    with app_ctx.sessions()() as session:
+        windows, excluded = recent_windows(session, camera_id, since)
+        session.expunge_all()
+    if not windows:
+        fail(
+            f"camera {name!r} has no scored frames since {since:%Y-%m-%d %H:%M} UTC outside open "
+            "or confirmed incidents; learn from footage with --from instead"
+        )
+    chosen, joined = spread(windows, settings.feedback.relearn_max_frames)
+    frames = sum(w.n_frames for w in chosen)
+    origin = f"stored frames since {since.isoformat(timespec='seconds')} ({frames} frames)"
+    learned_from = {
+        "kind": "recent",
+        "since": since.isoformat(timespec="seconds"),
+        "windows": [chosen[0].seq, chosen[-1].seq],
+        "window_count": len(chosen),
+        "frames": frames,
+        "left_out_incidents": excluded,
+    }
+    reader = FrameReader(app_ctx.endpoints().kafka_bootstrap)
+    try:
+        clips, skipped = stream_clips(reader, chosen, settings.windows.context_frames, joined)
+        fit_and_register(app_ctx, name, camera_id, clips, origin, learned_from)
+    finally:
+        reader.close()
+    if excluded:
+        typer.echo(f"left out the frames of open or confirmed incidents {excluded}")
+    if skipped:
+        typer.echo(f"skipped {len(skipped)} window(s) no longer in the log: {skipped[0]} ...")
+
+
+def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, learned_from: dict):
+    """Fit every stage-1 model on the clips (one decode) and register them as a new version."""
+    import numpy as np
+
+    from service.progress import progress_bar, track_clips
+    from vad.scoring.appearance_normality import fit_appearance_model
+    from vad.scoring.normality import fit_normality_model
+    from vad.scoring.object_normality import fit_object_model
+    from vad.scoring.velocity import fit_velocity_from_greys
+    from workers.kafka_log import WindowUnavailable
+
+    settings = app_ctx.settings
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
     motion_recorder = _velocity_recorder(settings)
@@ -181,15 +290,6 @@ def learn(
     objects = looks = velocity = None
     bar = progress_bar()
     try:
-        if source is not None:
-            files = footage_files(source)
-            origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
-            clips = file_clips(files, fps, settings.ingest)
-        else:
-            origin = f"{shown_url} live, {minutes:g} min"  # stored: never the credentials
-            typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
-            policy = camera_policy(settings)
-            clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
         started = time.perf_counter()
         bar.start()
         frames_read = bar.add_task("learning", total=None)
@@ -221,13 +321,13 @@ def learn(
             )
             looks_note = f"appearance model ({looks.encoder}): {looks.summary()}"
             model.metadata["appearance_model"] = {"encoder": looks.encoder, **looks.metadata}
-    except (ValueError, SourceError) as error:
+    except (ValueError, SourceError, WindowUnavailable, TimeoutError) as error:
         bar.stop()
         fail(str(error))
     finally:
         bar.stop()
     frames = int(model.metadata.get("frames_seen", 0))
-    with transaction(sessions) as session:
+    with transaction(app_ctx.sessions()) as session:
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
@@ -235,7 +335,14 @@ def learn(
             if companion is not None:
                 companion.save(directory)
         queries.register_model(
-            session, camera_id, version, str(directory), frames, origin, dict(model.metadata)
+            session,
+            camera_id,
+            version,
+            str(directory),
+            frames,
+            origin,
+            dict(model.metadata),
+            learned_from=learned_from,
         )
     typer.echo(
         f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "

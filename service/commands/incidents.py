@@ -16,14 +16,21 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """'90s', '15m', '1h', '2d' as a timedelta; None if the text is not such a duration.
+    OverflowError for a duration longer than `timedelta` holds."""
+    match = _DURATION.match(text.strip())
+    return timedelta(**{_UNITS[match[2]]: float(match[1])}) if match else None
+
+
 def parse_since(text: str) -> datetime:
     """'90s', '15m', '1h', '2d' ago, or an ISO timestamp."""
-    match = _DURATION.match(text.strip())
-    if match:
-        try:
-            return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: float(match[1])})
-        except OverflowError:
-            raise ValueError(f"--since {text!r} reaches before year 1") from None
+    try:
+        span = parse_duration(text)
+        if span is not None:
+            return datetime.now(UTC) - span
+    except OverflowError:
+        raise ValueError(f"--since {text!r} reaches before year 1") from None
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:

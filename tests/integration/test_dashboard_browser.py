@@ -388,6 +388,27 @@ def test_dashboard_in_headless_chromium(pipeline, ped2, tmp_path):
             assert EXPLANATION in page_text and "0.81" in page_text
             assert "A cyclist rides among pedestrians" in page_text and "refined 0.62" in page_text
             not_blank(browser.screenshot(shots / "incident.png"))
+            # The verdict (issue 20): confirmed with a note, then undone; a false alarm needs
+            # the frame log, which this app has not: the reason is shown, nothing is recorded.
+            assert "No verdict yet." in browser.text("#feedback-status")
+            browser.type("#feedback-note", "a real cyclist")
+            browser.click("#feedback-confirmed")
+            browser.wait_for(
+                "document.querySelector('#feedback-status').innerText.includes('Confirmed')",
+                "the verdict",
+            )
+            assert "a real cyclist" in browser.text("#feedback-status")
+            assert pipeline.scalar("SELECT verdict FROM incident_feedback") == "confirmed"
+            browser.click("#feedback-undo")
+            browser.wait_for(
+                "document.querySelector('#feedback-status').innerText.includes('No verdict')",
+                "the verdict undone",
+            )
+            assert pipeline.scalar("SELECT count(*) FROM incident_feedback") == 0
+            browser.click("#feedback-false-alarm")
+            browser.wait_for("!document.querySelector('#feedback-error').hidden", "the reason")
+            assert "frame log" in browser.text("#feedback-error")
+            assert pipeline.scalar("SELECT count(*) FROM incident_feedback") == 0
             # No Kafka reader in this app: asking for the clip explains why there is none.
             browser.click("#load-clip")
             browser.wait_for(

@@ -75,6 +75,73 @@ def test_learned_model_opens_incident_over_labelled_span(pipeline: Pipeline, ped
     incident_seconds = spans[0][1] - spans[0][0]
     assert count >= int(incident_seconds * fps), (count, spans)
 
+    _teach(pipeline)
+
+
+def _teach(pipeline: Pipeline) -> None:
+    """Issue 20: the operator's verdicts (API and CLI) make and undo model versions; relearning
+    from the stored frames leaves confirmed incidents out."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.tokens import create_token
+    from workers.kafka_log import FrameReader
+
+    with pipeline.sessions() as session, session.begin():
+        admin = create_token(session, "operator", "admin")
+        viewer = create_token(session, "viewer", "read")
+    incident = pipeline.scalar("SELECT min(id) FROM incidents")
+    reader = FrameReader(pipeline.endpoints.kafka_bootstrap)
+    client = TestClient(create_app(pipeline.settings, pipeline.sessions, frame_reader=reader))
+    url, body = f"/incidents/{incident}/feedback", {"verdict": "false_alarm", "note": "a cart"}
+    try:
+        denied = client.post(url, json=body, headers={"Authorization": f"Bearer {viewer}"})
+        assert denied.status_code == 403
+        bad = client.post(
+            url, json={"verdict": "maybe"}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert bad.status_code == 422
+        taught = client.post(url, json=body, headers={"Authorization": f"Bearer {admin}"})
+        assert taught.status_code == 200, taught.text
+        assert taught.json()["model_version"] == 2 and taught.json()["verdict"] == "false_alarm"
+        detail = client.get(f"/incidents/{incident}", headers={"Authorization": f"Bearer {viewer}"})
+        assert detail.json()["feedback"]["verdict"] == "false_alarm"
+        assert detail.json()["feedback"]["author"] == "operator"
+    finally:
+        reader.close()
+    v2 = pipeline.rows(
+        "SELECT m.version, p.version AS parent, m.learned_from, m.path FROM normality_models m "
+        "JOIN normality_models p ON p.id = m.parent_id WHERE m.version = 2"
+    )[0]
+    assert v2.parent == 1 and v2.learned_from["incidents"] == [incident]
+    assert v2.learned_from["note"] == "a cart" and v2.learned_from["frame_ranges"]
+    assert sum(r["frames"] for r in v2.learned_from["frame_ranges"]) > 0
+
+    undone = pipeline.vad("feedback", str(incident), "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert "model v2 retired; the camera scores with v1" in undone.stdout
+    assert pipeline.scalar("SELECT count(*) FROM incident_feedback") == 0
+    again = pipeline.vad("feedback", str(incident), "--false-alarm", timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "model v3 = v1 + " in again.stdout
+
+    confirmed = pipeline.vad("feedback", str(incident), "--confirmed", "--note", "real")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "model v3 retired" in confirmed.stdout
+    active = pipeline.rows(
+        "SELECT version FROM normality_models WHERE retired_at IS NULL ORDER BY version"
+    )
+    assert [r.version for r in active] == [1]
+    relearned = pipeline.vad("camera", "learn", "walkway", "--recent", "2h", timeout=300)
+    assert relearned.returncode == 0, relearned.stderr
+    assert "model v4" in relearned.stdout
+    assert f"left out the frames of open or confirmed incidents [{incident}]" in relearned.stdout
+    learned_from = pipeline.scalar("SELECT learned_from FROM normality_models WHERE version = 4")
+    assert learned_from["kind"] == "recent" and learned_from["left_out_incidents"] == [incident]
+    schedule = pipeline.vad("camera", "relearn", "walkway", "--every", "12h")
+    assert "every 12 h" in schedule.stdout
+    assert pipeline.scalar("SELECT relearn_every_hours FROM cameras") == 12.0
+
 
 def _export_clip(pipeline: Pipeline, pad: float) -> bytes:
     from fastapi.testclient import TestClient

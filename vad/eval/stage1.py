@@ -14,6 +14,7 @@ This is the one place an evaluation fits and scores stage 1: a new stage-1 model
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -144,6 +145,26 @@ class Stage1:
             prompts = PromptSet.for_camera(s.zero_shot, {})
             if prompts is not None:
                 self.zero_shot = ZeroShotScorer.build(e.clip, prompts, s.zero_shot.temperature)
+
+    def extend(self, clips: list[list[np.ndarray]]) -> Stage1:
+        """A copy that also knows `clips` as normal (an operator's false alarm): every fitted
+        family learns them incrementally (`vad.scoring.incremental`); zero-shot is kept."""
+        from vad.scoring.incremental import extend_models
+
+        if self.pixel is None:
+            raise RuntimeError("Stage1.extend before fit")
+        out = copy.copy(self)
+        models = {
+            "pixel": self.pixel,
+            "velocity": self.velocity,
+            "objects": self.objects,
+            "appearance": self.appearance,
+        }
+        encoders = {"tiles": self.encoders.tiles, "detector": self.encoders.detector}
+        learned = extend_models(models, clips, encoders)
+        out.pixel, out.velocity = learned["pixel"], learned["velocity"]
+        out.objects, out.appearance = learned["objects"], learned["appearance"]
+        return out
 
     def score(self, frames: list[np.ndarray]) -> Stage1Scores:
         """A whole clip, scored as the worker scores it (causal, calibrated), fused by max."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -191,6 +192,57 @@ class AppearanceNormalityModel:
             AppearanceVerdict(float(s), self._reason(int(k), float(r[k])) if s >= 0.5 else None)
             for s, k, r in zip(scores, worst, ratios, strict=True)
         ]
+
+    def extend(self, clips: Sequence[Sequence[np.ndarray]], encoder) -> AppearanceNormalityModel:
+        """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal:
+        their tile embeddings (every `learn_every`-th frame, by the tile `encoder` this model
+        was fitted with) are appended to each tile's bank; see `extend_embeddings`."""
+        if encoder.name != self.encoder:
+            raise ValueError(f"appearance model of {self.encoder!r} cannot learn {encoder.name!r}")
+        step, rows = self.config.learn_every, self.config.tile_rows
+        parts = [embed_tiles(encoder, list(c)[::step], rows) for c in clips if len(c)]
+        if not parts:
+            raise ValueError("no frames to learn from")
+        return self.extend_embeddings(np.concatenate(parts))
+
+    def extend_embeddings(self, embeddings: np.ndarray) -> AppearanceNormalityModel:
+        """(N, tiles, dim) new normal embeddings appended to the banks (at most a quarter of
+        `memory_per_tile` per update); the calibrator is refitted with their held-out scores
+        (contiguous folds, each against the banks plus the other folds)."""
+        started = time.perf_counter()
+        new = np.asarray(embeddings, np.float32)
+        if new.shape[1:] != (self.bank.shape[0], self.bank.shape[2]):
+            raise ValueError(
+                f"appearance model expects {self.bank.shape[0]} tiles of dim {self.bank.shape[2]}"
+                f", got {new.shape[1:]} (frame size or encoder changed; relearn)"
+            )
+        limit = max(1, self.config.memory_per_tile // 4)
+        folds = max(1, min(self.config.folds, len(new)))
+        fold = contiguous_folds(len(new), folds)
+        held = np.zeros(new.shape[:2])
+        for g in range(folds):
+            inside = fold == g
+            rest = [self.bank] + ([_bank(new[~inside], limit)] if (~inside).any() else [])
+            held[inside] = tile_distances(np.concatenate(rest, axis=1), new[inside])
+        seen = int(self.metadata.get("frames_seen", 0))
+        calibrator = self.calibrator.merged((held / self.references).max(axis=1), seen)
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + len(new),
+            "frames_added": len(new),
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+        }
+        bank = np.concatenate([self.bank, _bank(new, limit)], axis=1)
+        return AppearanceNormalityModel(
+            self.config,
+            self.encoder,
+            self.frame_size,
+            bank,
+            self.references,
+            calibrator,
+            metadata,
+        )
 
     def _reason(self, tile: int, ratio: float) -> str:
         return (

@@ -23,6 +23,7 @@ Box motion is not used (it needs tracking across frames; the pixel model covers 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +157,67 @@ class ObjectNormalityModel:
             self._verdict(f, float(score), what)
             for f, score, (_, what) in zip(found, scores, raws, strict=True)
         ]
+
+    def extend(self, clips: Sequence[Sequence[np.ndarray]], detector) -> ObjectNormalityModel:
+        """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal,
+        detected by the `detector` this model was fitted with; see `extend_detections`."""
+        if detector.name != self.detector:
+            raise ValueError(f"object model of {self.detector!r} cannot learn {detector.name!r}")
+        frames = [d for clip in clips if len(clip) for d in detector.detect(list(clip))]
+        if not frames:
+            raise ValueError("no frames to learn from")
+        return self.extend_detections(frames)
+
+    def extend_detections(self, frames: Sequence[Sequence[Detection]]) -> ObjectNormalityModel:
+        """New normal frames' detections: their boxes join each class's memory (a class never
+        seen gets a memory of its own, so it is no longer `unseen`), usual counts only rise, and
+        the calibrator is refitted with their held-out novelty (contiguous folds, each against
+        the memories plus the other folds)."""
+        started = time.perf_counter()
+        found = [relevant(f, self.config) for f in frames]
+        folds = max(1, min(self.config.folds, len(found)))
+        fold = contiguous_folds(len(found), folds)
+        held = [
+            _raw_novelty(
+                found[i], self._classes_with([found[j] for j in np.flatnonzero(fold != g)])
+            )[0]
+            for g in range(folds)
+            for i in np.flatnonzero(fold == g)
+        ]
+        seen = int(self.metadata.get("frames_seen", 0))
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + len(found),
+            "frames_added": len(found),
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+        }
+        calibrator = self.calibrator.merged(np.asarray(held, np.float64), seen)
+        classes = self._classes_with(found)
+        metadata["boxes"] = {name: int(len(m.boxes)) for name, m in classes.items()}
+        return ObjectNormalityModel(self.config, self.detector, classes, calibrator, metadata)
+
+    def _classes_with(self, frames: Sequence[list[Detection]]) -> dict[str, ClassMemory]:
+        """The class memories plus the frames' boxes (scales and reference distances kept;
+        a new class gets its own scale and the reference of a class seen in one fold)."""
+        out = dict(self.classes)
+        if not frames:
+            return out
+        counts = _reference_counts(list(frames), self.config.reference_quantile)
+        limit = self.config.memory_per_class
+        for name, count in counts.items():
+            boxes = _boxes_of(frames, name)
+            old = self.classes.get(name)
+            if old is None:
+                out[name] = ClassMemory(_subsample(boxes, limit), _scale(boxes), 1.0, count)
+                continue
+            out[name] = ClassMemory(
+                np.concatenate([old.boxes, _subsample(boxes, max(1, limit // 4))]),
+                old.scale,
+                old.reference_distance,
+                max(old.reference_count, count),
+            )
+        return out
 
     def _verdict(self, found: list[Detection], score: float, what: str | None) -> ObjectVerdict:
         unseen = [d for d in found if d.class_name not in self.classes]

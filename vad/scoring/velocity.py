@@ -175,6 +175,54 @@ class VelocityModel:
         raw = smoothed[len(context) :]
         return raw, self.calibrator(raw)
 
+    def extend(self, clips: Sequence[Sequence[np.ndarray]]) -> VelocityModel:
+        """A new model that also knows `clips` (continuous BGR clips) as normal: each cell's
+        normal speed rises to at least the clips' `speed_quantile` there (never falls), and the
+        calibrator is refitted with their held-out novelty (each fold of the new frames against
+        the normal speeds raised by the other folds only)."""
+        started = time.perf_counter()
+        width, cell = self.config.width, self.config.cell_px
+        speeds = [
+            cell_speeds([to_grey(f, width) for f in clip], cell)[1:]
+            for clip in clips
+            if len(clip) > 1
+        ]
+        if not speeds:
+            raise ValueError("no clip of two frames or more to learn from")
+        if speeds[0].shape[1:] != self.normal.shape:
+            raise ValueError(
+                f"frames of another size cannot extend a velocity model fitted at "
+                f"{self.frame_size[0]}x{self.frame_size[1]}; refit it (vad camera learn)"
+            )
+        pieces = _pieces(speeds, self.config.calibration_folds)
+        folds = min(self.config.calibration_folds, len(pieces))
+        fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
+        held = []
+        for f in range(folds):
+            normal = self._normal_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
+            for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
+                novelty = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
+                held.append(smooth_scores(novelty, self.config.smoothing_frames, True))
+        seen = int(self.metadata.get("frames_seen", 0))
+        added = int(sum(len(s) for s in speeds))
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + added,
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+            "frames_added": added,
+        }
+        calibrator = self.calibrator.merged(np.concatenate(held), seen)
+        return VelocityModel(
+            self.config, self.frame_size, self._normal_with(speeds), calibrator, metadata
+        )
+
+    def _normal_with(self, speeds: Sequence[np.ndarray]) -> np.ndarray:
+        if not speeds:
+            return self.normal
+        own = np.quantile(np.concatenate(speeds), self.config.speed_quantile, axis=0) + 1e-3
+        return np.maximum(self.normal, own).astype(np.float32)
+
     def summary(self) -> str:
         return (
             f"{self.normal.shape[0]} x {self.normal.shape[1]} cells, normal speed "

@@ -62,6 +62,38 @@ class TailCalibrator:
         k = float(max(exceed.size, 1))
         return cls(values, levels, u, beta, tail_quantile, reference_quantile, k)
 
+    def quantiles(self, n: int) -> np.ndarray:
+        """n evenly spaced quantiles of the distribution this calibrator describes (its body's
+        interpolated values, then its tail, inverted from `surprise`): a stand-in for the
+        training scores it was fitted on, which the model does not keep."""
+        levels = (np.arange(n) + 0.5) / n
+        body = np.interp(levels, self.levels, self.values)
+        beyond = np.clip((1.0 - levels) / (1.0 - self.tail_quantile), 1e-300, 1.0)
+        if np.isfinite(self.exceedances):
+            k = self.exceedances
+            excess = k * np.expm1(-np.log(beyond) / k)
+        else:
+            excess = -np.log(beyond)
+        tail = self.threshold + self.scale * excess
+        return np.where(levels > self.tail_quantile, tail, body)
+
+    def merged(self, scores: np.ndarray, weight: int, cap: int = 50_000) -> TailCalibrator:
+        """Refitted on this distribution (standing for `weight` training frames) plus new
+        held-out `scores` (one per new frame): how an incremental update recalibrates without
+        the original training scores. Both sides keep their share of frames."""
+        new = np.asarray(scores, dtype=np.float64)
+        new = new[np.isfinite(new)]
+        if new.size == 0:
+            return self
+        n = int(min(max(weight, 1), cap))
+        old = self.quantiles(n)
+        if weight > cap:  # the old side is thinned to `cap` points: thin the new side alike
+            keep = max(1, round(new.size * cap / weight))
+            new = np.quantile(new, (np.arange(keep) + 0.5) / keep)
+        return TailCalibrator.fit(
+            np.concatenate([old, new]), self.tail_quantile, self.reference_quantile
+        )
+
     def surprise(self, raw: np.ndarray) -> np.ndarray:
         """-log P(training score >= raw): non-decreasing in raw, strictly increasing above the
         tail threshold and never capped."""

@@ -82,6 +82,21 @@ class CellMemory:
             z = np.concatenate([z, pad], axis=1)
         return cls(z, scale.astype(np.float32), neighbours)
 
+    def extended(self, features: np.ndarray, limit: int, seed: int) -> CellMemory:
+        """This memory plus new normal vectors (T, C, D), in the same scale: what an operator's
+        "this was normal" adds. The bank is not rebuilt: the new vectors (at most `limit` per
+        cell, a k-center coreset of them beyond that) are appended, padding dropped."""
+        if len(features) == 0:
+            return self
+        new = CellMemory.build(features, self.scale, limit, 1, seed).bank
+        old = self.bank
+        real = ~(old == _PAD).all(axis=(0, 2))  # padding rows are padding in every cell
+        bank = np.concatenate([old[:, real], new], axis=1)
+        if bank.shape[1] < self.neighbours:
+            pad = np.full((bank.shape[0], self.neighbours - bank.shape[1], bank.shape[2]), _PAD)
+            bank = np.concatenate([bank, pad.astype(np.float32)], axis=1)
+        return CellMemory(bank, self.scale, self.neighbours, self.cell_scale)
+
     def distances(self, features: np.ndarray) -> np.ndarray:
         """(T, C, D) query vectors -> (T, C) mean distance to the k nearest same-cell vectors."""
         q = (features / self.scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)

@@ -125,6 +125,67 @@ class NormalityModel:
         raw = smooth_scores(novelty, self.config.smoothing_frames, causal=causal)[len(context) :]
         return raw, self.calibrator(raw)
 
+    def extend(self, clips: Sequence[Sequence[np.ndarray]]) -> NormalityModel:
+        """A new model that also knows `clips` (continuous BGR clips, e.g. a false alarm's frames
+        with a few frames before them) as normal, in seconds: their feature vectors are appended
+        to each cell's memory (motion threshold, scales and references stay), and the calibrator
+        is refitted with their held-out scores (each fold of the new frames scored against the
+        memory plus the other folds), weighted against the frames the model has already seen."""
+        started = time.perf_counter()
+        greys = [[self._internal_grey(f) for f in clip] for clip in clips if len(clip)]
+        if not greys:
+            raise ValueError("no frames to learn from")
+        feats = [
+            extract_features(g, self.families, self._engine, self.config.flow_gap) for g in greys
+        ]
+        pieces = _split_folds(feats, self.config.calibration_folds)
+        folds = min(self.config.calibration_folds, len(pieces))
+        fold = _fold_of(pieces, folds)
+        held = []
+        for f in range(folds):
+            memories = self._memories_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
+            for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
+                distances = {n: memories[n].distances(x) for n, x in piece.items()}
+                novelty = combine_families(distances, self.references)
+                held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
+        seen = int(self.metadata.get("frames_seen", 0))
+        added = sum(_length(c) for c in feats)
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + added,
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+            "frames_added": added,
+        }
+        return NormalityModel(
+            self.config,
+            self.frame_size,
+            self._memories_with(feats),
+            self.references,
+            self.calibrator.merged(np.concatenate(held), seen),
+            self.motion_threshold,
+            metadata,
+        )
+
+    def _internal_grey(self, frame: np.ndarray) -> np.ndarray:
+        if (frame.shape[1], frame.shape[0]) != tuple(self.frame_size):
+            raise ValueError(
+                f"frames of {frame.shape[1]}x{frame.shape[0]} cannot extend a model fitted at "
+                f"{self.frame_size[0]}x{self.frame_size[1]}; refit it (vad camera learn)"
+            )
+        return to_internal(frame, self.internal)
+
+    def _memories_with(self, pieces: Sequence[dict[str, np.ndarray]]) -> dict[str, CellMemory]:
+        """Each family's memory with the pieces' vectors appended (at most a quarter of a fitted
+        memory's size per cell per update, so repeated feedback cannot grow it without bound)."""
+        if not pieces:
+            return self.memories
+        limit = max(16, self.config.memory_per_cell // 4)
+        return {
+            n: mem.extended(np.concatenate([p[n] for p in pieces]), limit, self.config.seed)
+            for n, mem in self.memories.items()
+        }
+
     def save(self, directory: Path) -> None:
         """model.json (config, calibration, metadata) + memory.npz (plain float arrays)."""
         directory = Path(directory)

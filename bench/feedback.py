@@ -1,0 +1,226 @@
+"""Benchmark of false-alarm feedback (issue 20): the real labels stand in for the operator.
+
+Per dataset (Ped2, Ped1): stage 1 (`vad.eval.stage1.Stage1`, what the worker runs) is fitted on
+the training clips; the test clips are split in two halves (sorted names). The first half is
+replayed through stage 1 and the worker's incident rule (`vad.incidents.IncidentTracker`, default
+threshold); every incident covering only normal frames is marked a false alarm and its frames (plus
+the model's look-back context) are learned with the incremental update (`Stage1.extend`), one
+update per false alarm, as an operator would press the button. The second half is then scored with
+and without the updates.
+
+Reported per dataset: false alarms per hour of normal footage, recall of the labelled anomalous
+spans (a span counts when an incident overlaps it), frame AUC, all before/after, and the seconds
+each update took. This READS TEST LABELS (the operator's verdicts): it is a look, logged as such in
+docs/benchmarks-normality.md.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/feedback.py --data ../shared/data \
+        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from vad.config import Settings
+from vad.eval.datasets import ped2_labels
+from vad.eval.metrics import frame_metrics
+from vad.eval.stage1 import Stage1, installed_encoders
+from vad.eval.suite import LABELS_FILE, videos_in
+from vad.incidents import IncidentTracker, ScoredFrame
+from vad.video import iter_video_frames
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Inclusive frame range of one incident in one clip."""
+
+    clip: str
+    first: int
+    last: int
+
+
+def incidents(scores: np.ndarray, fps: float, settings: Settings, clip: str, threshold: float):
+    """The worker's incident rule over one clip (a file source: the stream ends with the clip)."""
+    tracker = IncidentTracker(settings.incidents, threshold)
+    frames = [ScoredFrame(i / fps, float(s), i) for i, s in enumerate(scores)]
+    events = tracker.feed(frames) + tracker.end_stream()
+    spans, start = [], None
+    for event in events:
+        if event.kind == "opened":
+            start = event.started_at
+        elif event.kind == "closed" and start is not None:
+            spans.append(Span(clip, round(start * fps), round(event.ended_at * fps)))
+            start = None
+    return spans
+
+
+def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive runs of anomalous frames."""
+    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
+
+
+def judge(spans: list[Span], labels: dict[str, np.ndarray], fps: float) -> dict:
+    """False alarms (incidents over normal frames only) per hour of normal footage, recall of the
+    labelled anomalous spans."""
+    false = [s for s in spans if not labels[s.clip][s.first : s.last + 1].any()]
+    normal_frames = sum(int((y == 0).sum()) for y in labels.values())
+    normal_hours = normal_frames / fps / 3600
+    flagged = {c: np.zeros(len(y), bool) for c, y in labels.items()}
+    for s in spans:
+        flagged[s.clip][s.first : s.last + 1] = True
+    normal_flagged = sum(int((flagged[c] & (y == 0)).sum()) for c, y in labels.items())
+    truth = [(c, a, b) for c, y in labels.items() for a, b in label_spans(y)]
+    found = sum(
+        any(s.clip == c and s.first <= b and s.last >= a for s in spans) for c, a, b in truth
+    )
+    return {
+        "incidents": len(spans),
+        "false_alarms": len(false),
+        "false_alarms_per_hour": round(len(false) / normal_hours, 1) if normal_hours else None,
+        "normal_minutes": round(normal_hours * 60, 2),
+        "normal_time_in_incidents_pct": round(100 * normal_flagged / max(normal_frames, 1), 1),
+        "anomalous_spans": len(truth),
+        "recall": round(found / len(truth), 4) if truth else None,
+    }
+
+
+def scored(stage1: Stage1, clips: dict[str, list]) -> dict[str, np.ndarray]:
+    """Fused stage-1 scores per clip, as the worker scores them."""
+    return {name: stage1.score(frames).fused for name, frames in clips.items()}
+
+
+def spans_of(scores: dict[str, np.ndarray], fps: float, settings: Settings, threshold: float):
+    return [s for name, x in scores.items() for s in incidents(x, fps, settings, name, threshold)]
+
+
+def taught_clips(span: Span, truth: np.ndarray, clip: list, context: int, operator: str):
+    """What the operator marks normal in one incident: `strict` - the whole incident when it
+    covers only normal frames (the issue's protocol); `trimmed` - its runs of at least 1 s of
+    normal frames (the operator cuts the incident down to the real event)."""
+    inside = truth[span.first : span.last + 1]
+    if operator == "strict":
+        return [] if inside.any() else [clip[max(0, span.first - context) : span.last + 1]]
+    out = []
+    for a, b in label_spans((inside == 0).astype(np.int8)):
+        if b - a + 1 >= 10:
+            first = span.first + a
+            out.append(clip[max(0, first - context) : span.first + b + 1])
+    return out
+
+
+def run_set(folder: Path, settings: Settings, thresholds: list[float], operator: str) -> dict:
+    labels_all = ped2_labels(folder / LABELS_FILE)
+    fps = float(json.loads((folder / LABELS_FILE).read_text())["fps"])
+    tests = [p for p in videos_in(folder / "test") if p.stem in labels_all]
+    first, second = tests[: len(tests) // 2], tests[len(tests) // 2 :]
+    stage1 = Stage1(settings, installed_encoders(settings))
+    fit = stage1.fit(list(iter_video_frames(p)) for p in videos_in(folder / "train"))
+    print(f"{folder.name}: stage 1 ({', '.join(stage1.parts)}) fitted in {fit:.0f} s", flush=True)
+
+    def load(paths):
+        return {p.stem: list(iter_video_frames(p)) for p in paths}
+
+    def labels(clips):
+        return {n: labels_all[n][: len(f)] for n, f in clips.items()}
+
+    out = {"dataset": folder.name, "parts": stage1.parts, "fit_seconds": round(fit, 1)}
+    out["operator"] = operator
+    out["first_half_videos"] = [p.stem for p in first]
+    out["second_half_videos"] = [p.stem for p in second]
+    clips = load(first)
+    truth = labels(clips)
+    first_scores = scored(stage1, clips)
+    context = stage1.pixel.context_frames
+    updated: dict[float, Stage1] = {}
+    rows: dict[float, dict] = {}
+    for t in thresholds:
+        spans = spans_of(first_scores, fps, settings, t)
+        model, seconds = stage1, []
+        for span in spans:
+            taught = taught_clips(span, truth[span.clip], clips[span.clip], context, operator)
+            if not taught:
+                continue
+            started = time.perf_counter()
+            model = model.extend(taught)
+            seconds.append(time.perf_counter() - started)
+            print(f"  t={t}: false alarm {span}: learned in {seconds[-1]:.2f} s", flush=True)
+        updated[t] = model
+        rows[t] = {
+            "threshold": t,
+            "first_half": judge(spans, truth, fps),
+            "updates": {
+                "count": len(seconds),
+                "frames": int(model.pixel.metadata.get("frames_seen", 0))
+                - int(stage1.pixel.metadata.get("frames_seen", 0)),
+                "mean_seconds": round(float(np.mean(seconds)), 2) if seconds else None,
+                "max_seconds": round(float(np.max(seconds)), 2) if seconds else None,
+            },
+        }
+        print(f"  t={t}: first half {rows[t]['first_half']}", flush=True)
+    del clips, first_scores
+    clips = load(second)
+    truth = labels(clips)
+    y = np.concatenate([truth[n] for n in clips])
+
+    def second_half(scores: dict[str, np.ndarray], t: float) -> dict:
+        s = np.concatenate([scores[n] for n in clips])
+        figures = judge(spans_of(scores, fps, settings, t), truth, fps)
+        return {**figures, "auc": round(frame_metrics(y, s)["auc"], 4)}
+
+    before = scored(stage1, clips)
+    for t in thresholds:
+        rows[t]["before"] = second_half(before, t)
+        after = before if updated[t] is stage1 else scored(updated[t], clips)
+        rows[t]["after"] = second_half(after, t)
+        print(f"  t={t}: second half before {rows[t]['before']}", flush=True)
+        print(f"  t={t}: second half after  {rows[t]['after']}", flush=True)
+    out["thresholds"] = [rows[t] for t in thresholds]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sets", nargs="+", default=["ucsd_ped2", "ucsd_ped1"])
+    parser.add_argument("--out", type=Path, help="Write the results as JSON here too.")
+    parser.add_argument(
+        "--operator",
+        choices=["strict", "trimmed"],
+        default="strict",
+        help="strict: whole incidents over normal frames only are false alarms (the issue's "
+        "protocol); trimmed: also the normal runs (>= 1 s) inside incidents",
+    )
+    parser.add_argument(
+        "--thresholds",
+        nargs="+",
+        type=float,
+        help="Incident thresholds to replay at (default: the worker's default only)",
+    )
+    args = parser.parse_args()
+    settings = Settings()
+    thresholds = args.thresholds or [settings.incidents.default_threshold]
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",
+        "sets": [],
+    }
+    for name in args.sets:
+        results["sets"].append(run_set(args.data / name, settings, thresholds, args.operator))
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""A camera's stored frames read back from the Kafka log by their windows, as continuous clips
+for learning: a false alarm's frames (`service.feedback`) and the recent footage of
+`vad camera learn --recent` (`service.relearn`).
+
+Frames are read the way the worker reads a window (`FrameReader.read_range` + `window_frames`,
+one call in `_window_images`, so moving the reading elsewhere is a one-line change). Windows
+follow each other in one clip unless the stream ended between them or the log changed; the first
+window of a clip brings its look-back frames, so the models see the motion into it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from db.models import Incident, IncidentFeedback, Window
+from workers.kafka_log import FrameReader, WindowUnavailable
+from workers.tasks import window_frames
+
+
+@dataclass
+class StoredClips:
+    """Continuous clips of decoded frames and the frame ranges they came from."""
+
+    clips: list[list[np.ndarray]] = field(default_factory=list)
+    ranges: list[dict] = field(default_factory=list)  # per window: log, offsets, frames
+
+    @property
+    def frames(self) -> int:
+        return sum(len(c) for c in self.clips)
+
+
+def _window_images(
+    reader: FrameReader, window: Window, with_context: bool, context_frames: int
+) -> list[np.ndarray]:
+    """The window's decodable images (with its look-back frames first if `with_context`)."""
+    first = window.context_offset if window.context_offset is not None else window.first_offset
+    records = reader.read_range(window.topic, window.partition, first, window.last_offset)
+    frames, context, _ = window_frames(window, records, context_frames if with_context else 0)
+    return [f.image for f in [*context, *frames] if f.image is not None]
+
+
+def read_clips(
+    reader: FrameReader, windows: Sequence[Window], context_frames: int, max_frames: int
+) -> StoredClips:
+    """The windows' frames (in seq order) as continuous clips, at most `max_frames` in all.
+    Raises `WindowUnavailable` when a window's frames are no longer in the log."""
+    out = StoredClips()
+    previous: Window | None = None
+    for window in sorted(windows, key=lambda w: w.seq):
+        if out.frames >= max_frames:
+            break
+        joined = previous is not None and _continues(previous, window)
+        images = _window_images(reader, window, not joined, context_frames)
+        images = images[: max_frames - out.frames]
+        if joined and out.clips:
+            out.clips[-1].extend(images)
+        elif images:
+            out.clips.append(images)
+        out.ranges.append(
+            {
+                "window_seq": window.seq,
+                "topic_id": window.topic_id,
+                "partition": window.partition,
+                "first_offset": window.first_offset,
+                "last_offset": window.last_offset,
+                "frames": len(images),
+            }
+        )
+        previous = window
+    return out
+
+
+def recent_windows(session: Session, camera_id: int, since: datetime) -> tuple[list[Window], list]:
+    """(windows, incident ids): the camera's scored windows since `since` that no open or
+    confirmed incident covers, and the incidents left out. Closed incidents without a verdict
+    and false alarms are footage like any other."""
+    confirmed = select(IncidentFeedback.incident_id).where(IncidentFeedback.verdict == "confirmed")
+    covering = session.execute(
+        select(Incident.id, Incident.first_window_seq, Incident.last_window_seq).where(
+            Incident.camera_id == camera_id,
+            or_(Incident.status == "open", Incident.id.in_(confirmed)),
+            or_(Incident.ended_at.is_(None), Incident.ended_at >= since),
+        )
+    ).all()
+    windows = session.scalars(
+        select(Window)
+        .where(Window.camera_id == camera_id, Window.status == "done", Window.start_at >= since)
+        .order_by(Window.seq)
+    ).all()
+    kept = [w for w in windows if not any(a <= w.seq <= b for _, a, b in covering)]
+    return kept, sorted(i for i, _, _ in covering)
+
+
+def spread(windows: Sequence[Window], max_frames: int) -> tuple[list[Window], bool]:
+    """(windows, joined): all of them when they hold at most `max_frames`, else windows evenly
+    spread over the period (each then a clip of its own, with its look-back frames)."""
+    total = sum(w.n_frames for w in windows)
+    if total <= max_frames:
+        return list(windows), True
+    step = math.ceil(total / max_frames)
+    return list(windows[::step]), False
+
+
+def stream_clips(
+    reader: FrameReader, windows: Sequence[Window], context_frames: int, joined: bool = True
+) -> tuple[Iterator[Iterator[np.ndarray]], list[str]]:
+    """(clips, skipped): the windows' frames as continuous clips read lazily (a day of footage
+    is never held in memory), for `fit_normality_model`. A window whose frames left the log is
+    skipped and named in `skipped` (filled while the clips are read)."""
+    skipped: list[str] = []
+    groups: list[list[Window]] = []
+    previous: Window | None = None
+    for window in sorted(windows, key=lambda w: w.seq):
+        if joined and previous is not None and _continues(previous, window):
+            groups[-1].append(window)
+        else:
+            groups.append([window])
+        previous = window
+
+    def clip(group: list[Window]) -> Iterator[np.ndarray]:
+        for i, window in enumerate(group):
+            try:
+                yield from _window_images(reader, window, i == 0, context_frames)
+            except WindowUnavailable as gone:
+                skipped.append(f"window {window.seq}: {gone}")
+                return  # the clip ends here: motion is never computed across a gap
+
+    return (clip(g) for g in groups), skipped
+
+
+def _continues(previous: Window, window: Window) -> bool:
+    return (
+        previous.seq + 1 == window.seq
+        and not previous.end_of_stream
+        and (previous.topic_id, previous.partition) == (window.topic_id, window.partition)
+    )

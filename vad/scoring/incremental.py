@@ -1,0 +1,125 @@
+"""Incremental updates of a camera's stage-1 models: "this was normal" learned in seconds.
+
+An operator's false alarm (or any normal footage) is added to the models a camera already has
+without refitting them: each family that can learn from new normal frames has an
+`extend(clips) -> new model` method (`NormalityModel.extend`: append to each cell's memory;
+`VelocityModel.extend`: raise each cell's normal speed; the object and appearance models
+`extend(clips, encoder)`: run their detector / tile encoder on the frames, append boxes / tile
+embeddings) that also recalibrates on held-out folds of the new frames, weighted against what the
+model has already seen. A family adds itself by implementing `extend` and naming its file in
+`FAMILIES`; a model whose encoder is not loaded is kept as it was (and said so).
+
+`extend_folder` turns one model folder (a registered version) into the next: copy, extend, save,
+and record what the new version learned from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalityModel
+from vad.scoring.normality import NormalityModel
+from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
+from vad.scoring.velocity import VELOCITY_JSON, VelocityModel
+
+
+@dataclass(frozen=True)
+class Family:
+    """A stage-1 model kind stored in a camera's model folder that learns incrementally."""
+
+    name: str
+    filename: str  # its presence in a folder means the folder holds this family
+    load: Callable[[Path], Any]
+    encoder: str | None = None  # the encoder its `extend(clips, encoder)` needs: tiles, detector
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("pixel", "model.json", NormalityModel.load),
+    Family("velocity", VELOCITY_JSON, VelocityModel.load),
+    Family("objects", OBJECTS_JSON, ObjectNormalityModel.load, "detector"),
+    Family("appearance", APPEARANCE_JSON, AppearanceNormalityModel.load, "tiles"),
+)
+
+
+def extend_model(
+    family: Family, model: Any, clips: Sequence[Sequence[np.ndarray]], encoders: Mapping[str, Any]
+) -> tuple[Any, str]:
+    """(model, what happened): `model.extend(clips[, encoder])`, or the model kept when the
+    encoder it was fitted with is not loaded here."""
+    if family.encoder is None:
+        learned = model.extend(clips)
+    else:
+        encoder = encoders.get(family.encoder)
+        fitted = getattr(model, "detector", None) or getattr(model, "encoder", None)
+        if encoder is None or encoder.name != fitted:
+            running = f"this process runs {encoder.name!r}" if encoder else "not loaded here"
+            return model, f"{family.name}: kept (fitted with {fitted!r}; {running})"
+        learned = model.extend(clips, encoder)
+    added, seconds = learned.metadata.get("frames_added", 0), learned.metadata["extend_seconds"]
+    return learned, f"{family.name}: +{added} frames in {seconds:.2f} s"
+
+
+def extend_models(
+    models: Mapping[str, Any],
+    clips: Sequence[Sequence[np.ndarray]],
+    encoders: Mapping[str, Any] | None = None,
+) -> dict:
+    """{family name: model or None} -> the same names, each model having learned `clips`
+    (None stays None; see `extend_model`)."""
+    if not any(len(c) for c in clips):
+        raise ValueError("no frames to learn from")
+    by_name = {f.name: f for f in FAMILIES}
+    return {
+        name: None
+        if model is None
+        else extend_model(by_name[name], model, clips, encoders or {})[0]
+        for name, model in models.items()
+    }
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What one incremental update did: per family a line, and the seconds it took."""
+
+    lines: dict[str, str]
+    seconds: float
+    frames: int
+
+
+def extend_folder(
+    source: Path,
+    target: Path,
+    clips: Sequence[Sequence[np.ndarray]],
+    learned_from: dict,
+    encoders: Mapping[str, Any] | None = None,
+) -> Extension:
+    """Write a new model folder `target`: `source`'s files, with every family of `FAMILIES`
+    present there extended by `clips` (`encoders`: {"tiles": ..., "detector": ...} for the
+    families that need one); `learned_from` (parent version, incidents, frame ranges) goes into
+    each extended model's metadata. Files of families that cannot learn here are copied
+    unchanged. `target` must not exist; on error it is removed."""
+    started = time.perf_counter()
+    source, target = Path(source), Path(target)
+    if not any(len(c) for c in clips):
+        raise ValueError("no frames to learn from")
+    shutil.copytree(source, target)
+    try:
+        lines = {}
+        for family in (f for f in FAMILIES if (source / f.filename).exists()):
+            original = family.load(source)
+            model, lines[family.name] = extend_model(family, original, clips, encoders or {})
+            if model is not original:
+                model.metadata["learned_from"] = learned_from
+                model.save(target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    frames = sum(len(c) for c in clips)
+    return Extension(lines, round(time.perf_counter() - started, 3), frames)
