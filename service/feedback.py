@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import queries, regions
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
 from service.stored_footage import read_clips
@@ -216,6 +216,7 @@ def _learn_false_alarm(
             )
             .order_by(Window.seq)
         ).all()
+        view_mask = regions.camera_regions(session, incident.camera_id).mask
         session.expunge_all()
     try:
         stored = read_clips(
@@ -228,6 +229,8 @@ def _learn_false_alarm(
         ) from None
     if stored.frames < 2:
         raise FeedbackError(f"incident {incident_id} has no decodable frames left to learn from")
+    if view_mask:  # as `vad camera learn`: nothing is learned from the masked part of the view
+        stored.clips = [list(view_mask.freeze_clip(clip)) for clip in stored.clips]
     learned_from = {
         "kind": "false_alarm",
         "parent_version": parent.version,

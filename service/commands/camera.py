@@ -209,7 +209,6 @@ def learn(
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
-        mask = regions.camera_regions(session, camera.id).mask
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     if recent is not None:
         _learn_recent(app_ctx, name, camera_id, recent)
@@ -271,6 +270,12 @@ def _learn_recent(app_ctx, name: str, camera_id: int, recent: str) -> None:
         typer.echo(f"skipped {len(skipped)} window(s) no longer in the log: {skipped[0]} ...")
 
 
+def _view_mask(app_ctx, camera_id: int):
+    """The camera's masks now (`vad/masks.py`), applied to every footage `learn` fits on."""
+    with app_ctx.sessions()() as session:
+        return regions.camera_regions(session, camera_id).mask
+
+
 def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, learned_from: dict):
     """Fit every stage-1 model on the clips (one decode) and register them as a new version."""
     import numpy as np
@@ -294,8 +299,9 @@ def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, lea
         bar.start()
         frames_read = bar.add_task("learning", total=None)
         clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
-        if mask:  # the models learn nothing from the masked part of the view
-            clips = (mask.freeze_clip(clip) for clip in clips)
+        view_mask = _view_mask(app_ctx, camera_id)
+        if view_mask:  # the models learn nothing from the masked part of the view
+            clips = (view_mask.freeze_clip(clip) for clip in clips)
         for wrapper in (recorder, looks_recorder, motion_recorder):
             clips = wrapper.wrap(clips) if wrapper is not None else clips
         model = fit_normality_model(clips, settings.normality)
