@@ -1,7 +1,7 @@
 """Small core types shared by ingest, workers and scorers.
 
 They carry pixels only inside one process; between processes a frame is a Kafka record
-(see `vad.codec`).
+(see `frames.record`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Frame:
     `image` is BGR uint8 (H, W, 3), or None when the record could not be decoded (`error` says why).
     """
 
-    camera: str
+    camera_id: int
     index: int
     captured_at: float
     image: np.ndarray | None

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from kafka.errors import KafkaError
 from starlette.background import BackgroundTask
 
+from api.clips import ClipUnavailable, plan_clip, write_clip
 from api.deps import AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint, Stage2Out
@@ -19,7 +20,6 @@ from db import api_queries
 from db import stage2 as s2
 from db.models import Incident
 from vad.clips import CONTAINERS, ClipFile
-from workers.clips import ClipUnavailable, plan_clip, write_clip
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/incidents", tags=["incidents"])

@@ -192,9 +192,9 @@ def incident_news(before: str | None, now: str, first_poll: bool) -> str | None:
 
 def dispatcher(ctx: typer.Context) -> None:
     """(internal) Cut Kafka frames into windows and enqueue one Celery task per window."""
+    from frames.admin import ensure_topic
     from workers.celery_app import make_celery
     from workers.dispatcher import Dispatcher
-    from workers.kafka_log import ensure_topic
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
@@ -213,14 +213,14 @@ def worker(
     name: str = typer.Option("worker", "--name", help="Worker node name."),
 ) -> None:
     """(internal) A Celery worker process scoring windows."""
+    from frames.reader import FrameReader
     from workers.celery_app import STAGE1_QUEUE, make_celery
-    from workers.kafka_log import FrameReader
     from workers.tasks import WindowScorer, register_tasks
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    from webhooks.delivery import celery_sender
     from workers.stage2_gate import celery_stage2_sender
-    from workers.webhooks import celery_sender
 
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     app = make_celery(settings, endpoints)
@@ -257,12 +257,12 @@ def api(
     import uvicorn
 
     from api import create_app
+    from webhooks.delivery import celery_sender
     from workers.celery_app import make_celery
-    from workers.webhooks import celery_sender
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     endpoints = app_ctx.endpoints()
     sender = celery_sender(make_celery(settings, endpoints))

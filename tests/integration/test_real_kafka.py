@@ -52,7 +52,7 @@ def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list
 
 
 def _check(bootstrap: str, partition: int, first: int, last: int, start: int = 0) -> None:
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     reader = FrameReader(bootstrap)
     try:
@@ -68,7 +68,7 @@ def _check(bootstrap: str, partition: int, first: int, last: int, start: int = 0
 
 
 def test_records_and_topic_id_survive_restart_and_kill(kafka):
-    from workers.kafka_log import ensure_topic
+    from frames.admin import ensure_topic
 
     topic_id = ensure_topic(kafka.bootstrap, TOPIC, 2)
     assert ensure_topic(kafka.bootstrap, TOPIC, 2) == topic_id  # idempotent

@@ -15,9 +15,9 @@ from kafka import KafkaProducer
 from db import queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
+from frames.reader import FrameReader
 from tests.security.conftest import Client
 from vad.codec import encode_jpeg
-from workers.kafka_log import FrameReader
 
 pytestmark = pytest.mark.integration
 

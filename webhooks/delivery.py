@@ -29,7 +29,7 @@ from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
 from vad.config import Settings, WebhookConfig
-from workers.signing import SIGNATURE_HEADER, signature_header
+from webhooks.signing import SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ DELIVER_WEBHOOK = "vad.deliver_webhook"
 SWEEP_WEBHOOKS = "vad.sweep_webhooks"
 EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed", "incident.analyzed")
 USER_AGENT = "vad-webhooks/0.1"
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """`settings.webhooks` once Settings has the section; defaults until then."""
+    return getattr(settings, "webhooks", None) or WebhookConfig()
 
 
 # --- enqueue -------------------------------------------------------------------------------------
