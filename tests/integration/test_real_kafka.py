@@ -31,6 +31,8 @@ def kafka(tmp_path_factory):
 def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list[int]:
     from kafka import KafkaProducer
 
+    from frames.record import camera_key
+
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
     )
@@ -40,7 +42,7 @@ def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list
             value = bytes([i % 256]) * (FRAME if i == start else 1000 + i)
             future = producer.send(
                 TOPIC,
-                key=f"cam-{i}".encode(),
+                key=camera_key(i),
                 value=value,
                 partition=partition,
                 headers=[("camera", b"cam-1"), ("seq", str(i).encode())],
@@ -62,7 +64,7 @@ def _check(bootstrap: str, partition: int, first: int, last: int, start: int = 0
     assert [r.offset for r in records] == list(range(first, last + 1))
     for n, record in enumerate(records):
         i = start + n
-        assert record.key == f"cam-{i}".encode()
+        assert record.camera_id == i  # the key, read back as the camera id it names
         assert record.headers == [("camera", b"cam-1"), ("seq", str(i).encode())]
         assert record.value == bytes([i % 256]) * (FRAME if i == start else 1000 + i)
 
