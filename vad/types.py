@@ -45,3 +45,17 @@ class ScoreResult:
     raw: np.ndarray
     state: dict | None = None
     notes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """Counters and status one camera's ingestor reports since its previous report (ingest
+    produces it, the service stores it: `ingest.service.StatusSink`)."""
+
+    camera_id: int
+    status: str
+    reason: str | None
+    kept: int
+    pruned: int
+    dropped: int
+    resume_index: int | None

@@ -290,6 +290,7 @@ def ingest(ctx: typer.Context) -> None:
     """(internal) Read every enabled camera and publish kept frames to Kafka."""
     from ingest.publisher import FramePublisher
     from ingest.service import IngestService
+    from service.ingest_db import enabled_cameras, status_sink
     from vad.address_policy import camera_policy
 
     app_ctx = get_context(ctx)
@@ -299,7 +300,8 @@ def ingest(ctx: typer.Context) -> None:
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     try:
         box = SecretBox.from_file(settings.key_file())
-        IngestService(settings.ingest, sessions, publisher, box, camera_policy(settings)).run(stop)
+        cameras = enabled_cameras(sessions, settings.ingest, box, camera_policy(settings))
+        IngestService(settings.ingest, cameras, status_sink(sessions), publisher).run(stop)
     finally:
         publisher.close()
 

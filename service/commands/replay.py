@@ -17,6 +17,7 @@ from ingest.service import report
 from ingest.sources import validate_source_url
 from service.commands.incidents import format_incident, incident_dict
 from service.context import fail, get_context, stop_event_on_signals
+from service.ingest_db import status_sink
 from service.progress import progress_bar
 from vad.video import video_info
 
@@ -118,7 +119,7 @@ def _frame_count(url: str) -> int | None:
 
 
 def _report(sessions, ingestor: CameraIngestor) -> int:
-    return report(sessions, [ingestor]) or 0
+    return report(status_sink(sessions), [ingestor]) or 0
 
 
 def _wait_scored(
