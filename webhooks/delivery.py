@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import api_queries
+from db.incident_serializer import WEBHOOK, serialize_incident
 from db.models import Camera, Incident
 from db.queries import now_utc
 from db.secrets import SecretBox, open_url
@@ -62,22 +63,8 @@ def event_body(kind: str, incident: Incident, camera: str, key: str | None = Non
             "id": event_id(kind, incident, key),
             "type": kind,
             "created_at": incident.updated_at.isoformat(),
-            "incident": {
-                "id": incident.id,
-                "camera": camera,
-                "status": incident.status,
-                "started_at": incident.started_at.isoformat(),
-                "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
-                "peak_score": round(incident.peak_score, 4),
-                "peak_at": incident.peak_at.isoformat(),
-                "threshold": incident.threshold,
-                "scorer": incident.scorer,
-                "rule": incident.rule,
-                "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
-                # stage 2 (docs/stage2.md): null until it has rated one of the incident's windows
-                "fused_score": incident.fused_score,
-                "explanation": incident.explanation,
-            },
+            # the key frame is linked always: it is stored right after the event's transaction
+            "incident": serialize_incident(incident, camera, WEBHOOK, has_key_frame=True),
         },
         separators=(",", ":"),
     )

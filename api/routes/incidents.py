@@ -18,6 +18,7 @@ from api.errors import FieldError
 from api.schemas import IncidentDetail, IncidentOut, IncidentPage, ScorePoint, Stage2Out
 from db import api_queries
 from db import stage2 as s2
+from db.incident_serializer import API, serialize_incident
 from db.models import Incident
 from vad.clips import CONTAINERS, ClipFile
 
@@ -37,25 +38,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
-
-
-def incident_fields(incident: Incident, camera: str, has_key_frame: bool) -> dict:
-    return {
-        "id": incident.id,
-        "camera": camera,
-        "status": incident.status,
-        "started_at": incident.started_at,
-        "ended_at": incident.ended_at,
-        "peak_score": incident.peak_score,
-        "peak_at": incident.peak_at,
-        "threshold": incident.threshold,
-        "scorer": incident.scorer,
-        "rule": incident.rule,
-        "fired": incident.fired,
-        "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg" if has_key_frame else None,
-        "fused_score": incident.fused_score,
-        "explanation": incident.explanation,
-    }
 
 
 @router.get("", response_model=IncidentPage)
@@ -98,7 +80,10 @@ def list_incidents(
     )
     with sessions() as session:
         rows, total = api_queries.search_incidents(session, search)
-        items = [IncidentOut(**incident_fields(*row)) for row in rows]
+        items = [
+            IncidentOut(**serialize_incident(incident, camera, API, has_key_frame))
+            for incident, camera, has_key_frame in rows
+        ]
     return IncidentPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -117,7 +102,7 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
         stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in curve]
     return IncidentDetail(
-        **incident_fields(incident, camera, has_key_frame),
+        **serialize_incident(incident, camera, API, has_key_frame),
         score_curve=points,
         stage2=stage2,
         first_window_seq=incident.first_window_seq,

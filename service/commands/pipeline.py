@@ -9,10 +9,11 @@ from pathlib import Path
 import typer
 
 from db import queries
+from db.incident_serializer import CLI, serialize_incident
 from db.models import Camera
 from db.secrets import SecretBox, open_url, seal_url
 from db.session import make_engine, make_sessionmaker, transaction
-from service.commands.incidents import format_incident, incident_dict
+from service.commands.incidents import format_incident
 from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
@@ -172,7 +173,8 @@ def _tail_incidents(sessions, stop: threading.Event) -> None:
             verb = incident_news(known.get(incident.id), incident.status, first_poll=seen is None)
             known[incident.id] = incident.status
             if verb:
-                typer.echo(f"[incident {verb}] {format_incident(incident_dict(incident, camera))}")
+                shown = serialize_incident(incident, camera, CLI)
+                typer.echo(f"[incident {verb}] {format_incident(shown)}")
         seen = known
 
 
