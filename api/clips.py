@@ -70,19 +70,13 @@ def write_clip(plan: ClipPlan, bootstrap: str, clip: ClipFile, timeout: float = 
     reader = FrameReader(bootstrap)
     try:
         for topic, partition, offsets in plan.logs:
+            first, last = offsets[0], offsets[-1]
+            logged = read_window_frames(
+                reader, topic, partition, first, last, plan.camera_id, set(offsets), timeout
+            )
             try:
-                for logged in read_window_frames(
-                    reader,
-                    topic,
-                    partition,
-                    offsets[0],
-                    offsets[-1],
-                    plan.camera_id,
-                    offsets=set(offsets),
-                    timeout=timeout,
-                ):
-                    if logged.frame.image is not None:
-                        clip.write(logged.frame.image)
+                for frame in (f.frame for f in logged if f.frame.ok):
+                    clip.write(frame.image)
             except WindowUnavailable as gone:
                 raise ClipUnavailable(str(gone)) from None
     finally:

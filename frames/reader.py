@@ -47,8 +47,8 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
 class FrameReader:
     """Reads offset ranges back from the frames topic; one long-lived consumer per reader.
 
-    KafkaConsumer is not thread-safe: a lock serializes calls on a shared reader, and a reader
-    that serves concurrent requests for long reads (clip export) should be one per request.
+    KafkaConsumer is not thread-safe: a lock serializes range reads on a shared reader (held for
+    a whole iteration), and concurrent long reads (clip export) should use a reader each.
     """
 
     def __init__(self, bootstrap: str) -> None:

@@ -162,13 +162,15 @@ class WindowScorer:
         if wanted.offset < 0:
             return None
         try:
-            logged = read_window_frames(
-                self.reader,
-                wanted.topic,
-                wanted.partition,
-                wanted.offset,
-                wanted.offset,
-                wanted.camera_id,
+            logged = list(
+                read_window_frames(
+                    self.reader,
+                    wanted.topic,
+                    wanted.partition,
+                    wanted.offset,
+                    wanted.offset,
+                    wanted.camera_id,
+                )
             )
             return next((f.jpeg for f in logged if f.frame.ok), None)
         except Exception as error:  # noqa: BLE001 - an incident without a picture beats none
