@@ -31,6 +31,8 @@ WORKDIR /app
 # README* is optional: pyproject names README.md, the wildcard keeps the build working without it.
 COPY pyproject.toml README* ./
 COPY vad ./vad
+COPY frames ./frames
+COPY webhooks ./webhooks
 COPY ingest ./ingest
 COPY workers ./workers
 COPY db ./db

@@ -13,11 +13,10 @@ from api.limits import RateLimiter
 from api.middleware import RequestGuard
 from api.routes import cameras, incidents, regions, search, system, ui, webhooks
 from db.secrets import SecretBox
+from frames.reader import FrameReader
 from vad.address_policy import camera_policy, webhook_policy
 from vad.config import Settings
-from workers.kafka_log import FrameReader
-from workers.webhook_worker import webhook_config
-from workers.webhooks import Sender
+from webhooks.delivery import Sender, webhook_config
 
 DESCRIPTION = """Cameras, incidents, webhooks and metrics of the anomaly-detection service.
 

@@ -21,7 +21,7 @@ STAGE2_STATES = ("pending", "running", "done", "skipped", "failed")
 # The text format version the exposition is written in (what Prometheus negotiates by default).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# (topic, topic id, partition, lag) per partition, from `workers.lag`
+# (topic, topic id, partition, lag) per partition, from `frames.lag`
 KafkaLag = list[tuple[str, str, int, int]]
 SnapshotReader = Callable[[], tuple[dict, KafkaLag | None]]
 

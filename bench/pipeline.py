@@ -32,6 +32,7 @@ from db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from ingest.camera import CameraIngestor, CameraSpec  # noqa: E402
 from ingest.publisher import FramePublisher  # noqa: E402
 from ingest.service import report  # noqa: E402
+from service.ingest_db import status_sink  # noqa: E402
 from service.learning import file_clips  # noqa: E402
 from service.supervisor import Stack  # noqa: E402
 from vad.config import Settings  # noqa: E402
@@ -99,7 +100,7 @@ def run(settings: Settings, endpoints, args) -> dict:
         ingestor.finished.wait()
     publisher.flush()
     time.sleep(0.3)
-    kept = report(sessions, ingestors) or 0
+    kept = report(status_sink(sessions), ingestors) or 0
     publish_seconds = time.time() - t0
     deadline = time.time() + 600
     while time.time() < deadline:

@@ -45,9 +45,13 @@ from db.models import FrameScore, Incident, Window  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
 from service.infra import Infrastructure  # noqa: E402
 from vad.config import Settings  # noqa: E402
+from webhooks.delivery import (  # noqa: E402
+    Outbound,
+    deliver_once,
+    enqueue_incident_event,
+    webhook_config,  # noqa: E402
+)
 from workers.tracker import advance_tracker  # noqa: E402
-from workers.webhook_worker import webhook_config  # noqa: E402
-from workers.webhooks import Outbound, deliver_once, enqueue_incident_event  # noqa: E402
 
 
 class Receiver:
@@ -170,9 +174,7 @@ def open_to_received(sessions, settings, config, outbound, receiver: Receiver, t
             def on_event(kind: str, incident: Incident, session=session, out=created) -> None:
                 out.extend(enqueue_incident_event(session, kind, incident))
 
-            advance_tracker(
-                session, camera_id, threshold, settings.incidents, lambda w, o: None, on_event
-            )
+            advance_tracker(session, camera_id, threshold, settings.incidents, on_event)
         committed = time.time()
         outcomes = [deliver_once(sessions, d, config, outbound=outbound) for d in created]
         if k % 2 == 1:

@@ -25,6 +25,7 @@ from db.models import (
     Window,
 )
 from db.secrets import SecretBox, seal_url
+from vad.types import IngestReport
 
 
 def utc(ts: float) -> datetime:
@@ -93,19 +94,6 @@ def list_cameras(session: Session, enabled_only: bool = False) -> list[Camera]:
 
 def remove_camera(session: Session, name: str) -> None:
     session.delete(get_camera(session, name))
-
-
-@dataclass(frozen=True, slots=True)
-class IngestReport:
-    """Counters and status one ingestor reports since its previous report."""
-
-    camera_id: int
-    status: str
-    reason: str | None
-    kept: int
-    pruned: int
-    dropped: int
-    resume_index: int | None
 
 
 def apply_ingest_report(session: Session, report: IngestReport) -> None:

@@ -11,20 +11,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from db.queries import IngestReport
 from ingest.publisher import DeliveryCounters, FramePublisher
 from ingest.sources import SourceError, VideoSource, backoff_delays
 from vad.address_policy import AddressPolicy
 from vad.config import IngestConfig
 from vad.pruning import StaticFramePruner
 from vad.sampling import FpsSampler
+from vad.types import IngestReport
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class CameraSpec:
-    """What ingest needs to know about a camera (a snapshot of its database row)."""
+    """What ingest needs to know about a camera (a snapshot of its database row, made by the
+    service that wires ingest up)."""
 
     id: int
     name: str

@@ -1,4 +1,4 @@
-"""Publishing kept frames to Kafka: one record per frame, key = camera id.
+"""Publishing kept frames to Kafka (through `frames.producer`): one record per frame.
 
 Between a camera's capture loop and the producer sits a small per-camera outbox: the camera only
 ever appends to it (it never waits for the broker, so a stalled broker cannot make the camera's
@@ -25,9 +25,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-from kafka import KafkaProducer
 
-from vad.codec import FrameMeta, encode_jpeg, end_of_stream_headers
+from frames.producer import FrameProducer
+from frames.record import FrameMeta, end_of_stream_headers
+from vad.codec import encode_jpeg
 from vad.config import IngestConfig
 
 log = logging.getLogger(__name__)
@@ -256,15 +257,7 @@ class FramePublisher:
         self.config = config
         self._outboxes: set[CameraOutbox] = set()
         self._lock = threading.Lock()
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            linger_ms=5,
-            retries=5,
-            max_block_ms=2000,
-            max_request_size=8 * 1024 * 1024,
-            request_timeout_ms=10000,
-        )
+        self._producer = FrameProducer(bootstrap, topic)
 
     def outbox(
         self, camera_id: int, counters: DeliveryCounters, lossless: bool = False
@@ -280,9 +273,7 @@ class FramePublisher:
             self._outboxes.discard(box)
 
     def send(self, camera_id: int, item: OutgoingFrame):
-        return self._producer.send(
-            self.topic, key=str(camera_id).encode(), value=item.value, headers=item.headers
-        )
+        return self._producer.send(camera_id, item.value, item.headers)
 
     def send_marker(self, camera_id: int, item: OutgoingFrame) -> None:
         try:
@@ -308,7 +299,7 @@ class FramePublisher:
             boxes = list(self._outboxes)
         for box in boxes:
             box.drain(max(0.0, deadline - time.monotonic()))
-        self._producer.flush(timeout=max(0.5, deadline - time.monotonic()))
+        self._producer.flush(max(0.5, deadline - time.monotonic()))
 
     def close(self) -> None:
         with self._lock:
@@ -316,6 +307,6 @@ class FramePublisher:
         try:
             for box in boxes:
                 box.close(timeout=5)
-            self._producer.flush(timeout=5)
+            self._producer.flush(5)
         finally:
-            self._producer.close(timeout=5)
+            self._producer.close(5)

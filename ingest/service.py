@@ -1,7 +1,8 @@
-"""The ingest process: one `CameraIngestor` per enabled camera, kept in sync with the database.
+"""The ingest process: one `CameraIngestor` per enabled camera, kept in sync with the camera list.
 
 Cameras added, removed or changed with `vad camera ...` (or the API) are picked up within seconds;
-status and counters flow back to the database once a second.
+status and counters flow back once a second. Where the list comes from and where status goes (the
+database) is wired in by service/ (`service.ingest_db`): ingest/ knows no database.
 """
 
 from __future__ import annotations
@@ -9,17 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from db import queries
-from db.models import Camera
-from db.secrets import SecretBox, open_url
-from db.session import transaction
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
-from vad.address_policy import AddressPolicy
 from vad.config import IngestConfig
+from vad.types import IngestReport
 from vad.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -27,34 +23,19 @@ log = logging.getLogger(__name__)
 _SYNC_EVERY_SECONDS = 2.0
 
 
-def camera_spec(
-    camera: Camera,
-    config: IngestConfig,
-    box: SecretBox | None = None,
-    policy: AddressPolicy | None = None,
-) -> CameraSpec:
-    """The camera as ingest runs it: with its credentials opened (`box`) and the address policy
-    its connections go through."""
-    return CameraSpec(
-        id=camera.id,
-        name=camera.name,
-        url=open_url(box, camera.url, camera.url_sealed),
-        fps=camera.fps or config.default_fps,
-        loop=camera.loop,
-        resume_index=camera.resume_index or 0,
-        policy=policy,
-        verify_tls=camera.verify_tls,
-    )
+CameraList = Callable[[], list[CameraSpec]]
+"""The cameras to ingest now (enabled ones, credentials opened); raises when it cannot tell."""
+
+StatusSink = Callable[[list[IngestReport]], None]
+"""Stores ingestors' reports, all or none; raises when it could not."""
 
 
-def report(sessions: sessionmaker[Session], ingestors: list[CameraIngestor]) -> int | None:
-    """Write every ingestor's status and counter deltas; a database hiccup only delays them.
-    Returns the number of kept frames written, None when nothing could be written."""
+def report(sink: StatusSink, ingestors: list[CameraIngestor]) -> int | None:
+    """Hand every ingestor's status and counter deltas to `sink`; a failure only delays them.
+    Returns the number of kept frames stored, None when nothing could be stored."""
     reports = [ingestor.take_report() for ingestor in ingestors]
     try:
-        with transaction(sessions) as session:
-            for item in reports:
-                queries.apply_ingest_report(session, item)
+        sink(reports)
     except Exception as error:  # noqa: BLE001
         log.warning("cannot write camera status (%s); will retry", error)
         for ingestor, item in zip(ingestors, reports, strict=True):
@@ -67,17 +48,15 @@ class IngestService:
     def __init__(
         self,
         config: IngestConfig,
-        sessions: sessionmaker[Session],
+        cameras: CameraList,
+        status: StatusSink,
         publisher: FramePublisher,
-        box: SecretBox | None = None,
-        policy: AddressPolicy | None = None,
     ) -> None:
-        """`box` opens sealed camera credentials; `policy` is the camera address policy (the
-        `vad ingest` process passes both, from its settings)."""
-        self.box = box
-        self.policy = policy
+        """`cameras` lists what to ingest and `status` stores reports (the `vad ingest` process
+        passes the database's, `service.ingest_db`)."""
         self.config = config
-        self.sessions = sessions
+        self.cameras = cameras
+        self.status = status
         self.publisher = publisher
         self.ingestors: dict[int, CameraIngestor] = {}
         self._retired: list[CameraIngestor] = []  # stopped, final counts not yet written
@@ -96,11 +75,7 @@ class IngestService:
 
     def sync(self) -> None:
         try:
-            with self.sessions() as session:
-                wanted = {
-                    c.id: camera_spec(c, self.config, self.box, self.policy)
-                    for c in queries.list_cameras(session, enabled_only=True)
-                }
+            wanted = {spec.id: spec for spec in self.cameras()}
         except Exception as error:  # noqa: BLE001
             log.warning("cannot read cameras (%s); keeping the current set", error)
             return
@@ -134,7 +109,7 @@ class IngestService:
 
     def _report_all(self) -> bool:
         """Report live and retired ingestors; retired ones are forgotten once written."""
-        if report(self.sessions, [*self.ingestors.values(), *self._retired]) is None:
+        if report(self.status, [*self.ingestors.values(), *self._retired]) is None:
             return False
         self._retired.clear()
         return True

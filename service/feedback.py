@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import queries, regions
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
+from frames.reader import FrameReader
 from service.stored_footage import read_clips
 from vad.config import Settings
 from vad.scoring.incremental import extend_folder
-from workers.kafka_log import FrameReader
 
 log = logging.getLogger(__name__)
 Verdict = Literal["confirmed", "false_alarm"]

@@ -2,7 +2,7 @@
 for learning: a false alarm's frames (`service.feedback`) and the recent footage of
 `vad camera learn --recent` (`service.relearn`).
 
-Frames are read the way the worker reads a window (`FrameReader.read_range` + `window_frames`,
+Frames are read the way the worker reads a window (`read_window_frames` + `window_frames`,
 one call in `_window_images`, so moving the reading elsewhere is a one-line change). Windows
 follow each other in one clip unless the stream ended between them or the log changed; the first
 window of a clip brings its look-back frames, so the models see the motion into it.
@@ -20,8 +20,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Incident, IncidentFeedback, Window
-from workers.kafka_log import FrameReader, WindowUnavailable
-from workers.tasks import window_frames
+from frames.reader import FrameReader, WindowUnavailable
+from frames.window import read_window_frames, window_frames
 
 
 @dataclass
@@ -41,8 +41,11 @@ def _window_images(
 ) -> list[np.ndarray]:
     """The window's decodable images (with its look-back frames first if `with_context`)."""
     first = window.context_offset if window.context_offset is not None else window.first_offset
-    records = reader.read_range(window.topic, window.partition, first, window.last_offset)
-    frames, context, _ = window_frames(window, records, context_frames if with_context else 0)
+    logged = read_window_frames(
+        reader, window.topic, window.partition, first, window.last_offset, window.camera_id
+    )
+    keep = context_frames if with_context else 0
+    frames, context, _ = window_frames(window, list(logged), keep)
     return [f.image for f in [*context, *frames] if f.image is not None]
 
 

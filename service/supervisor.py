@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from db.models import Window
 from db.secrets import load_or_create_key
 from db.session import make_engine, make_sessionmaker, upgrade_database
+from frames.admin import ensure_topic
 from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
 from service.relearn import Relearner
 from vad.config import Endpoints, Settings
 from vad.stage2.loading import stage2_status
-from workers.kafka_log import ensure_topic
 
 log = logging.getLogger(__name__)
 

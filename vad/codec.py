@@ -1,65 +1,14 @@
-"""Frames on the wire: one Kafka record per kept frame.
+"""Frame pixels as JPEG: encoding, and decoding that never raises on bad input.
 
-The value is the JPEG itself (so any Kafka tool can dump a frame); metadata travels in headers.
-Decoding never raises on bad pixels: a record that is not a JPEG becomes a Frame with `error` set,
-so a poison record is scored as "undecodable" instead of stalling its window.
+A record that is not a JPEG (or declares an absurd size) decodes to None, so a poison record is
+scored as "undecodable" instead of stalling its window. The record around the JPEG (Kafka key and
+headers) is `frames.record`'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
-
-from vad.types import Frame
-
-
-@dataclass(frozen=True, slots=True)
-class FrameMeta:
-    """What a consumer needs to know about a frame record without decoding the image."""
-
-    camera_id: int
-    index: int
-    captured_at: float
-    ingested_at: float
-
-    def to_headers(self) -> list[tuple[str, bytes]]:
-        return [
-            ("cam", str(self.camera_id).encode()),
-            ("idx", str(self.index).encode()),
-            ("ts", repr(self.captured_at).encode()),
-            ("its", repr(self.ingested_at).encode()),
-        ]
-
-    @classmethod
-    def from_headers(cls, headers: list[tuple[str, bytes]] | None) -> FrameMeta:
-        """Parse record headers; raises ValueError naming what is missing or malformed."""
-        values = {key: value for key, value in headers or []}
-        try:
-            return cls(
-                camera_id=int(values["cam"]),
-                index=int(values["idx"]),
-                captured_at=float(values["ts"]),
-                ingested_at=float(values["its"]),
-            )
-        except KeyError as missing:
-            raise ValueError(f"frame record lacks header {missing}") from None
-        except (TypeError, ValueError) as bad:
-            raise ValueError(f"frame record has a malformed header: {bad}") from None
-
-
-END_OF_STREAM_HEADER = "eos"
-
-
-def end_of_stream_headers(camera_id: int, captured_at: float, ingested_at: float) -> list:
-    """Headers of the marker record a finished file source publishes after its last frame."""
-    meta = FrameMeta(camera_id, -1, captured_at, ingested_at)
-    return [*meta.to_headers(), (END_OF_STREAM_HEADER, b"1")]
-
-
-def is_end_of_stream(headers: list[tuple[str, bytes]] | None) -> bool:
-    return any(key == END_OF_STREAM_HEADER for key, _ in headers or [])
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
@@ -120,9 +69,3 @@ def decode_jpeg(data: bytes) -> np.ndarray | None:
         return None
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return image if image is not None and image.size else None
-
-
-def frame_from_record(camera: str, meta: FrameMeta, value: bytes, offset: int) -> Frame:
-    image = decode_jpeg(value)
-    error = None if image is not None else f"record at offset {offset} is not a decodable JPEG"
-    return Frame(camera, meta.index, meta.captured_at, image, offset=offset, error=error)

@@ -1,7 +1,7 @@
 """Small core types shared by ingest, workers and scorers.
 
 They carry pixels only inside one process; between processes a frame is a Kafka record
-(see `vad.codec`).
+(see `frames.record`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Frame:
     `image` is BGR uint8 (H, W, 3), or None when the record could not be decoded (`error` says why).
     """
 
-    camera: str
+    camera_id: int
     index: int
     captured_at: float
     image: np.ndarray | None
@@ -45,3 +45,17 @@ class ScoreResult:
     raw: np.ndarray
     state: dict | None = None
     notes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """Counters and status one camera's ingestor reports since its previous report (ingest
+    produces it, the service stores it: `ingest.service.StatusSink`)."""
+
+    camera_id: int
+    status: str
+    reason: str | None
+    kept: int
+    pruned: int
+    dropped: int
+    resume_index: int | None

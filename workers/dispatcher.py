@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.session import transaction
-from vad.codec import FrameMeta, is_end_of_stream
+from frames.reader import make_consumer
+from frames.record import FrameMeta, camera_of_key, is_end_of_stream
 from vad.config import Settings
 from workers.celery_app import queue_length
-from workers.kafka_log import make_consumer
 from workers.tasks import WindowTask, enqueue
 from workers.windowing import ClosedWindow, PartitionWindower
 
@@ -149,9 +149,8 @@ class Dispatcher:
     def _attribute(self, record) -> tuple[int | None, float]:
         """Which camera a record belongs to. The key decides; a record without a usable key
         cannot be windowed and is counted, never allowed to stop the partition."""
-        try:
-            camera_id = int(record.key)
-        except (TypeError, ValueError):
+        camera_id = camera_of_key(record.key)
+        if camera_id is None:
             self.stats["unattributed"] += 1
             log.error(
                 "record %s[%s]@%s has no camera key; skipped",

@@ -23,17 +23,17 @@ from db import queries, search
 from db import stage2 as s2
 from db.models import Camera, Incident, Window
 from db.session import transaction
-from vad.codec import FrameMeta, decode_jpeg, is_end_of_stream
+from frames.reader import FrameReader, WindowUnavailable
+from frames.window import read_window_frames
 from vad.config import Settings, Stage2Config
 from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
 from vad.stage2.prompts import PROMPT_VERSION
 from vad.stage2.similarity import refine
+from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
-from workers.kafka_log import FrameReader, WindowUnavailable
 from workers.stage2_gate import Stage2Sender
-from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -139,30 +139,24 @@ class Stage2Runner:
     def _pick(self, window: Window) -> Picked:
         """Read the window back from Kafka and choose frames by the density-aware sampler over
         its stage-1 scores."""
-        records = self.reader.read_range(
-            window.topic, window.partition, window.first_offset, window.last_offset
+        logged = read_window_frames(
+            self.reader,
+            window.topic,
+            window.partition,
+            window.first_offset,
+            window.last_offset,
+            window.camera_id,
         )
-        key = str(window.camera_id).encode()
+        frames = [f.frame for f in logged if f.frame.ok]
         with self.sessions() as session:
             scores = {s.kafka_offset: s.score for s in queries.window_scores(session, window.id)}
-        frames = []
-        for record in records:
-            if record.key != key or is_end_of_stream(record.headers):
-                continue
-            try:
-                meta = FrameMeta.from_headers(record.headers)
-            except ValueError:
-                continue
-            image = decode_jpeg(record.value)
-            if image is not None:
-                frames.append((record.offset, meta, image))
-        stage1 = [_nan(scores.get(offset)) for offset, _, _ in frames]
+        stage1 = [_nan(scores.get(frame.offset)) for frame in frames]
         chosen = [frames[i] for i in choose_frames(stage1, self.config)]
         return Picked(
-            offsets=[o for o, _, _ in chosen],
-            indices=[m.index for _, m, _ in chosen],
-            times=[m.captured_at for _, m, _ in chosen],
-            images=[img for _, _, img in chosen],
+            offsets=[f.offset for f in chosen],
+            indices=[f.index for f in chosen],
+            times=[f.captured_at for f in chosen],
+            images=[f.image for f in chosen],
         )
 
     def _finish(self, analysis_id: int, status: str, reason: str) -> None:

@@ -14,17 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import queries, regions
 from db.models import Camera, Incident, Window
 from db.session import transaction
-from vad.codec import FrameMeta, decode_jpeg, frame_from_record, is_end_of_stream
+from frames.reader import FrameReader, WindowUnavailable
+from frames.window import read_window_frames, window_frames
 from vad.config import Settings
 from vad.masks import ZoneLocator, mask_window
 from vad.types import Frame
+from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
-from workers.kafka_log import FrameReader, LogRecord, WindowUnavailable
 from workers.scorers import RegionCache, ScorerCache
 from workers.stage2_gate import Stage2Sender, stage2_gate
-from workers.tracker import advance_tracker
-from workers.webhooks import Sender, enqueue_incident_event, send_deliveries
+from workers.tracker import KeyFrameWanted, advance_tracker, store_key_frames
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class WindowScorer:
     def track(self, camera_id: int, threshold: float) -> int:
         """Advance the camera's incidents; webhook deliveries and stage-2 requests are written in
         the same transaction and their tasks sent only after it commits (a lost send is swept
-        up)."""
+        up). Key frames of new peaks are read from Kafka after the commit too, so the tracker
+        row is never locked while the log is read."""
         created: list[int] = []
         analyses: list[int] = []
         with transaction(self.sessions) as session:
@@ -133,14 +134,16 @@ class WindowScorer:
                 if self.stage2 is not None:
                     analyses.extend(self.stage2.request(session, kind, incident))
 
-            consumed = advance_tracker(
-                session, camera_id, threshold, self.settings.incidents, self._key_frame, on_event
+            advanced = advance_tracker(
+                session, camera_id, threshold, self.settings.incidents, on_event
             )
+        if advanced.key_frames:
+            store_key_frames(self.sessions, advanced.key_frames, self._key_frame)
         if created and self.send_delivery is not None:
             send_deliveries(self.send_delivery, created)
         if analyses and self.send_stage2 is not None:
             self.send_stage2(analyses)
-        return consumed
+        return advanced.consumed
 
     def fail(self, window_id: int, error: str) -> None:
         with transaction(self.sessions) as session:
@@ -156,64 +159,36 @@ class WindowScorer:
 
     def _read(self, window: Window) -> tuple[list[Frame], list[Frame], dict[int, float]]:
         first = window.context_offset if window.context_offset is not None else window.first_offset
-        records = self.reader.read_range(window.topic, window.partition, first, window.last_offset)
-        return window_frames(window, records, self.settings.windows.context_frames)
+        logged = read_window_frames(
+            self.reader, window.topic, window.partition, first, window.last_offset, window.camera_id
+        )
+        return window_frames(window, list(logged), self.settings.windows.context_frames)
 
-    def _key_frame(self, window: Window, offset: int) -> bytes | None:
-        if offset < 0:
+    def _key_frame(self, wanted: KeyFrameWanted) -> bytes | None:
+        """The JPEG of an incident's peak frame; None when it cannot be read or decoded."""
+        if wanted.offset < 0:
             return None
         try:
-            value = self.reader.read_one(window.topic, window.partition, offset).value
+            logged = list(
+                read_window_frames(
+                    self.reader,
+                    wanted.topic,
+                    wanted.partition,
+                    wanted.offset,
+                    wanted.offset,
+                    wanted.camera_id,
+                )
+            )
+            return next((f.jpeg for f in logged if f.frame.ok), None)
         except Exception as error:  # noqa: BLE001 - an incident without a picture beats none
-            log.warning("key frame at offset %s unavailable: %s", offset, error)
+            log.warning("key frame at offset %s unavailable: %s", wanted.offset, error)
             return None
-        return value if decode_jpeg(value) is not None else None
-
-
-def window_frames(
-    window: Window, records: list[LogRecord], keep_context: int
-) -> tuple[list[Frame], list[Frame], dict[int, float]]:
-    """Split the records read for a window (context + window range, all cameras of the
-    partition) into the window's frames, its last `keep_context` context frames and ingest times
-    by offset. A frame count that differs from the window's means the log is not the one the
-    window was cut from: WindowUnavailable, never other frames scored in its place."""
-    key = str(window.camera_id).encode()
-    mine = [r for r in records if r.key == key and not is_end_of_stream(r.headers)]
-    decoded, ingested = _decode(str(window.camera_id), mine)
-    frames = [f for f in decoded if f.offset >= window.first_offset]
-    context = [f for f in decoded if f.offset < window.first_offset]
-    if len(frames) != window.n_frames:
-        raise WindowUnavailable(
-            f"log mismatch: window expects {window.n_frames} frames of camera "
-            f"{window.camera_id} at {window.first_offset}..{window.last_offset}, found "
-            f"{len(frames)} (was the topic recreated?)"
-        )
-    return frames, (context[-keep_context:] if keep_context else []), ingested
 
 
 def _threshold(camera: Camera | None, settings: Settings) -> float:
     if camera is not None and camera.threshold is not None:
         return camera.threshold
     return settings.incidents.default_threshold
-
-
-def _decode(camera: str, records: list[LogRecord]) -> tuple[list[Frame], dict[int, float]]:
-    """Frames of one camera and their ingest times by offset; a record with bad headers or
-    pixels becomes an error frame instead of failing the window."""
-    frames: list[Frame] = []
-    ingested: dict[int, float] = {}
-    last_time = 0.0
-    for record in records:
-        try:
-            meta = FrameMeta.from_headers(record.headers)
-        except ValueError as bad:
-            frames.append(Frame(camera, -1, last_time, None, offset=record.offset, error=str(bad)))
-            ingested[record.offset] = last_time
-            continue
-        last_time = meta.captured_at
-        frames.append(frame_from_record(camera, meta, record.value, record.offset))
-        ingested[record.offset] = meta.ingested_at
-    return frames, ingested
 
 
 def _frame_zones(

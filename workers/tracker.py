@@ -4,6 +4,9 @@ Windows finish out of order on many workers; whichever worker finishes a window 
 camera's windows from the tracker's cursor while they are finished, under the tracker row's lock.
 So incidents come out the same whatever the interleaving, and a window retried after its scores
 were written never feeds the tracker twice (the cursor already moved past it).
+
+Nothing slow runs under that lock: the key frame of a new peak is only named here
+(`KeyFrameWanted`) and read from Kafka after the commit (`store_key_frames`).
 """
 
 from __future__ import annotations
@@ -11,18 +14,38 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from db import queries
 from db.models import Incident, Window
+from db.session import transaction
 from vad.config import IncidentConfig
 from vad.incidents import IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
 
 log = logging.getLogger(__name__)
 
-KeyFrameFetcher = Callable[[Window, int], bytes | None]
 EventSink = Callable[[str, Incident], None]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFrameWanted:
+    """An incident whose peak moved: its key frame is the record at `offset` of the log."""
+
+    incident_id: int
+    camera_id: int
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class Advanced:
+    """What one tracker step did: windows consumed, key frames to read once it has committed."""
+
+    consumed: int = 0
+    key_frames: list[KeyFrameWanted] = field(default_factory=list)
 
 
 def advance_tracker(
@@ -30,15 +53,14 @@ def advance_tracker(
     camera_id: int,
     threshold: float,
     config: IncidentConfig,
-    fetch_key_frame: KeyFrameFetcher,
     on_event: EventSink | None = None,
-) -> int:
-    """Feed every finished window from the cursor on; returns how many windows were consumed."""
+) -> Advanced:
+    """Feed every finished window from the cursor on, under the tracker row's lock."""
     row = queries.lock_tracker(session, camera_id)
     state = dict(row.state or {})
     tracker = IncidentTracker(config, threshold, TrackerState.from_dict(state.get("tracker")))
     incident_id: int | None = state.get("incident_id")
-    consumed = 0
+    advanced = Advanced()
     while True:
         window = queries.window_by_seq(session, camera_id, row.next_seq)
         if window is None or window.status not in ("done", "failed"):
@@ -53,15 +75,31 @@ def advance_tracker(
                 events += tracker.end_stream()
             for event in events:
                 incident = _apply_event(
-                    session, camera_id, window, event, incident_id, tracker, fetch_key_frame
+                    session, camera_id, window, event, incident_id, tracker, advanced.key_frames
                 )
                 incident_id = incident.id if event.kind != "closed" else None
                 if on_event:
                     on_event(f"incident.{event.kind}", incident)
         row.next_seq += 1
-        consumed += 1
+        advanced.consumed += 1
     row.state = {"tracker": tracker.state.to_dict(), "incident_id": incident_id}
-    return consumed
+    return advanced
+
+
+def store_key_frames(
+    sessions: sessionmaker[Session],
+    wanted: list[KeyFrameWanted],
+    read: Callable[[KeyFrameWanted], bytes | None],
+) -> None:
+    """Read each wanted key frame (outside any transaction), then store it if the incident's
+    peak is still that frame: a later peak stored by another worker is never overwritten."""
+    latest = {w.incident_id: w for w in wanted}  # one incident's later peak wins
+    for want in latest.values():
+        jpeg = read(want)
+        with transaction(sessions) as session:
+            incident = session.get(Incident, want.incident_id, with_for_update=True)
+            if incident is not None and incident.peak_offset == want.offset:
+                incident.key_frame = jpeg
 
 
 def _score(value: float | None) -> float:
@@ -75,7 +113,7 @@ def _apply_event(
     event: IncidentEvent,
     incident_id: int | None,
     tracker: IncidentTracker,
-    fetch_key_frame: KeyFrameFetcher,
+    key_frames: list[KeyFrameWanted],
 ) -> Incident:
     incident = session.get(Incident, incident_id) if incident_id is not None else None
     if incident is None:
@@ -95,8 +133,7 @@ def _apply_event(
             peak_at=queries.utc(event.peak_at),
         )
         session.add(incident)
-    if incident.peak_offset != event.peak_offset:
-        incident.key_frame = fetch_key_frame(window, event.peak_offset)
+    new_peak = incident.peak_offset != event.peak_offset
     incident.peak_score = event.peak_score
     incident.peak_at = queries.utc(event.peak_at)
     incident.peak_offset = event.peak_offset
@@ -106,6 +143,12 @@ def _apply_event(
         incident.status = "closed"
         incident.ended_at = queries.utc(event.ended_at or event.peak_at)
     session.flush()
+    if new_peak:
+        key_frames.append(
+            KeyFrameWanted(
+                incident.id, camera_id, window.topic, window.partition, event.peak_offset
+            )
+        )
     log.info(
         "incident %s %s on camera %s (peak %.2f)",
         incident.id,

@@ -11,21 +11,17 @@ import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import Endpoints, Settings, WebhookConfig
-from workers.webhooks import (
+from vad.config import Endpoints, Settings
+from webhooks.delivery import (
     WEBHOOK_QUEUE,
     Outbound,
     celery_sender,
     register_webhook_tasks,
     sweep,
+    webhook_config,
 )
 
 log = logging.getLogger(__name__)
-
-
-def webhook_config(settings: Settings) -> WebhookConfig:
-    """`settings.webhooks` once Settings has the section; defaults until then."""
-    return getattr(settings, "webhooks", None) or WebhookConfig()
 
 
 def start_sweeper(app, sessions: sessionmaker[Session], interval: float) -> threading.Event:

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from kafka.errors import KafkaError
 from starlette.background import BackgroundTask
 
+from api.clips import ClipUnavailable, plan_clip, write_clip
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import (
@@ -26,10 +27,10 @@ from api.schemas import (
 )
 from db import api_queries
 from db import stage2 as s2
+from db.incident_serializer import API, serialize_incident
 from db.models import Incident
 from service import feedback as fb
 from vad.clips import CONTAINERS, ClipFile
-from workers.clips import ClipUnavailable, plan_clip, write_clip
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -47,26 +48,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
-
-
-def incident_fields(incident: Incident, camera: str, has_key_frame: bool) -> dict:
-    return {
-        "id": incident.id,
-        "camera": camera,
-        "status": incident.status,
-        "started_at": incident.started_at,
-        "ended_at": incident.ended_at,
-        "peak_score": incident.peak_score,
-        "peak_at": incident.peak_at,
-        "threshold": incident.threshold,
-        "scorer": incident.scorer,
-        "rule": incident.rule,
-        "fired": incident.fired,
-        "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg" if has_key_frame else None,
-        "fused_score": incident.fused_score,
-        "explanation": incident.explanation,
-        "zones": incident.zones,
-    }
 
 
 @router.get("", response_model=IncidentPage)
@@ -109,7 +90,10 @@ def list_incidents(
     )
     with sessions() as session:
         rows, total = api_queries.search_incidents(session, search)
-        items = [IncidentOut(**incident_fields(*row)) for row in rows]
+        items = [
+            IncidentOut(**serialize_incident(incident, camera, API, has_key_frame))
+            for incident, camera, has_key_frame in rows
+        ]
     return IncidentPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -129,7 +113,7 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
         verdict = fb.feedback_of(session, incident_id)
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in curve]
     return IncidentDetail(
-        **incident_fields(incident, camera, has_key_frame),
+        **serialize_incident(incident, camera, API, has_key_frame),
         score_curve=points,
         stage2=stage2,
         feedback=FeedbackOut(**verdict) if verdict else None,

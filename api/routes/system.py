@@ -11,7 +11,7 @@ from sqlalchemy import text
 from api import metrics
 from api.deps import AppSettings, ReadToken, Sessions
 from db import api_queries
-from workers.lag import LagProbe, partition_lag
+from frames.lag import LagProbe, partition_lag
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from db.secrets import seal_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy
 from vad.masks import PolygonError, validate_zone_name
-from workers.signing import new_webhook_secret
-from workers.webhooks import send_deliveries
+from webhooks.delivery import send_deliveries
+from webhooks.signing import new_webhook_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -154,7 +154,7 @@ def remove_webhook(webhook_id: WebhookId, sessions: Sessions, _: AdminToken) -> 
     return Response(status_code=204)
 
 
-# Delivery errors are stored coarse (workers/webhooks.py); older rows may hold details, which a
+# Delivery errors are stored coarse (webhooks/delivery.py); older rows may hold details, which a
 # read token does not see.
 _COARSE = ("blocked by the webhook address policy", "timed out", "connection failed")
 

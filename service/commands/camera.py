@@ -230,9 +230,9 @@ def learn(
 
 def _learn_recent(app_ctx, name: str, camera_id: int, recent: str) -> None:
     """`learn --recent`: the stored frames of the period, minus open and confirmed incidents."""
+    from frames.reader import FrameReader
     from service.commands.incidents import parse_since
     from service.stored_footage import recent_windows, spread, stream_clips
-    from workers.kafka_log import FrameReader
 
     settings = app_ctx.settings
     try:
@@ -280,12 +280,12 @@ def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, lea
     """Fit every stage-1 model on the clips (one decode) and register them as a new version."""
     import numpy as np
 
+    from frames.reader import WindowUnavailable
     from service.progress import progress_bar, track_clips
     from vad.scoring.appearance_normality import fit_appearance_model
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
     from vad.scoring.velocity import fit_velocity_from_greys
-    from workers.kafka_log import WindowUnavailable
 
     settings = app_ctx.settings
     recorder, objects_note = _object_recorder(settings)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from db import queries
-from db.models import Incident
+from db.incident_serializer import CLI, serialize_incident
 from service.context import fail, get_context
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -36,25 +36,6 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise ValueError(f"--since {text!r}: use e.g. 30m, 1h, 2d or an ISO time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def incident_dict(incident: Incident, camera: str) -> dict:
-    return {
-        "id": incident.id,
-        "camera": camera,
-        "status": incident.status,
-        "started_at": incident.started_at.isoformat(),
-        "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
-        "peak_score": round(incident.peak_score, 4),
-        "peak_at": incident.peak_at.isoformat(),
-        "scorer": incident.scorer,
-        "rule": incident.rule,
-        "fired": incident.fired,
-        "has_key_frame": incident.key_frame is not None,
-        "fused_score": None if incident.fused_score is None else round(incident.fused_score, 4),
-        "explanation": incident.explanation,
-        "zones": incident.zones,
-    }
 
 
 def format_incident(d: dict) -> str:
@@ -88,7 +69,9 @@ def incidents(
     except ValueError as error:
         fail(str(error))
     with get_context(ctx).sessions()() as session:
-        rows = [incident_dict(i, name) for i, name in queries.query_incidents(session, flt)]
+        rows = [
+            serialize_incident(i, name, CLI) for i, name in queries.query_incidents(session, flt)
+        ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif not rows:

@@ -9,10 +9,11 @@ from pathlib import Path
 import typer
 
 from db import queries
+from db.incident_serializer import CLI, serialize_incident
 from db.models import Camera
 from db.secrets import SecretBox, open_url, seal_url
 from db.session import make_engine, make_sessionmaker, transaction
-from service.commands.incidents import format_incident, incident_dict
+from service.commands.incidents import format_incident
 from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
 from service.supervisor import Stack
@@ -197,7 +198,8 @@ def _tail_incidents(sessions, stop: threading.Event) -> None:
             verb = incident_news(known.get(incident.id), incident.status, first_poll=seen is None)
             known[incident.id] = incident.status
             if verb:
-                typer.echo(f"[incident {verb}] {format_incident(incident_dict(incident, camera))}")
+                shown = serialize_incident(incident, camera, CLI)
+                typer.echo(f"[incident {verb}] {format_incident(shown)}")
         seen = known
 
 
@@ -217,9 +219,9 @@ def incident_news(before: str | None, now: str, first_poll: bool) -> str | None:
 
 def dispatcher(ctx: typer.Context) -> None:
     """(internal) Cut Kafka frames into windows and enqueue one Celery task per window."""
+    from frames.admin import ensure_topic
     from workers.celery_app import make_celery
     from workers.dispatcher import Dispatcher
-    from workers.kafka_log import ensure_topic
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
@@ -238,14 +240,14 @@ def worker(
     name: str = typer.Option("worker", "--name", help="Worker node name."),
 ) -> None:
     """(internal) A Celery worker process scoring windows."""
+    from frames.reader import FrameReader
     from workers.celery_app import STAGE1_QUEUE, make_celery
-    from workers.kafka_log import FrameReader
     from workers.tasks import WindowScorer, register_tasks
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    from webhooks.delivery import celery_sender
     from workers.stage2_gate import celery_stage2_sender
-    from workers.webhooks import celery_sender
 
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     app = make_celery(settings, endpoints)
@@ -282,12 +284,12 @@ def api(
     import uvicorn
 
     from api import create_app
+    from webhooks.delivery import celery_sender
     from workers.celery_app import make_celery
-    from workers.webhooks import celery_sender
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     endpoints = app_ctx.endpoints()
     sender = celery_sender(make_celery(settings, endpoints))
@@ -315,6 +317,7 @@ def ingest(ctx: typer.Context) -> None:
     """(internal) Read every enabled camera and publish kept frames to Kafka."""
     from ingest.publisher import FramePublisher
     from ingest.service import IngestService
+    from service.ingest_db import enabled_cameras, status_sink
     from vad.address_policy import camera_policy
 
     app_ctx = get_context(ctx)
@@ -324,7 +327,8 @@ def ingest(ctx: typer.Context) -> None:
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     try:
         box = SecretBox.from_file(settings.key_file())
-        IngestService(settings.ingest, sessions, publisher, box, camera_policy(settings)).run(stop)
+        cameras = enabled_cameras(sessions, settings.ingest, box, camera_policy(settings))
+        IngestService(settings.ingest, cameras, status_sink(sessions), publisher).run(stop)
     finally:
         publisher.close()
 

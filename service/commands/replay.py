@@ -9,14 +9,16 @@ import typer
 from sqlalchemy import func, select
 
 from db import queries
+from db.incident_serializer import CLI, serialize_incident
 from db.models import Camera, CameraTracker, FrameScore, Window
 from db.session import make_engine, make_sessionmaker, transaction
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
 from ingest.service import report
 from ingest.sources import validate_source_url
-from service.commands.incidents import format_incident, incident_dict
+from service.commands.incidents import format_incident
 from service.context import fail, get_context, stop_event_on_signals
+from service.ingest_db import status_sink
 from service.progress import progress_bar
 from vad.video import video_info
 
@@ -118,7 +120,7 @@ def _frame_count(url: str) -> int | None:
 
 
 def _report(sessions, ingestor: CameraIngestor) -> int:
-    return report(sessions, [ingestor]) or 0
+    return report(status_sink(sessions), [ingestor]) or 0
 
 
 def _wait_scored(
@@ -202,4 +204,4 @@ def _print_incidents(sessions, camera: str, since, media_start: float) -> None:
         start = incident.started_at.timestamp() - media_start
         end = (incident.ended_at.timestamp() - media_start) if incident.ended_at else None
         span = f"{start:6.1f} s -> " + (f"{end:6.1f} s" if end is not None else "  open")
-        typer.echo(f"{format_incident(incident_dict(incident, name))}   [file {span}]")
+        typer.echo(f"{format_incident(serialize_incident(incident, name, CLI))}   [file {span}]")

@@ -26,13 +26,13 @@ def stage2_worker(
     name: str = typer.Option("stage2", "--name", help="Worker node name."),
 ) -> None:
     """(internal) Run stage 2 on the windows stage 1 flags (Celery queue `stage2`)."""
+    from frames.reader import FrameReader
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.loading import build_chain
+    from webhooks.delivery import celery_sender
     from workers.celery_app import STAGE2_QUEUE, make_celery
-    from workers.kafka_log import FrameReader
     from workers.stage2 import Stage2Runner, register_stage2_tasks, start_sweeper
     from workers.stage2_gate import celery_stage2_sender
-    from workers.webhooks import celery_sender
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()

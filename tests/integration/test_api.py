@@ -352,7 +352,7 @@ def test_metrics_rates_latency_stage2_and_kafka_lag(pipeline):
     from sqlalchemy import update
 
     from db.models import DispatchProgress, Window
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     camera = add_camera(pipeline, "lobby")
     add_camera(pipeline, "idle")

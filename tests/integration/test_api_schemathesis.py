@@ -28,8 +28,8 @@ from db import queries
 from db.api_models import WebhookSubscription
 from db.models import DispatchProgress, Incident
 from db.session import transaction
-from workers.kafka_log import FrameReader
-from workers.webhooks import enqueue_incident_event
+from frames.reader import FrameReader
+from webhooks.delivery import enqueue_incident_event
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,8 @@ from db.models import FrameScore, Incident
 from db.session import transaction
 from tests.support.pipeline import wait_until
 from vad.config import IncidentConfig, WebhookConfig
+from webhooks.delivery import Outbound, deliver_once, enqueue_incident_event, sweep
 from workers.tracker import advance_tracker
-from workers.webhooks import Outbound, deliver_once, enqueue_incident_event, sweep
 
 pytestmark = pytest.mark.integration
 
@@ -405,7 +405,6 @@ def test_tracker_hook_creates_deliveries_in_its_transaction(pipeline):
             camera,
             0.6,
             config,
-            lambda w, o: None,
             on_event=lambda kind, inc: new.extend(enqueue_incident_event(session, kind, inc)),
         )
     kinds = pipeline.rows("SELECT event_type FROM webhook_deliveries ORDER BY id")

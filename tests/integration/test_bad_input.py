@@ -7,8 +7,8 @@ import time
 import pytest
 from kafka import KafkaProducer
 
+from frames.record import FrameMeta
 from tests.support.pipeline import Pipeline, wait_until
-from vad.codec import FrameMeta
 
 pytestmark = pytest.mark.integration
 

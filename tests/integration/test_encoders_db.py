@@ -150,8 +150,8 @@ def test_worker_hook_stores_outputs_fuses_scores_and_names_the_rule(
         eq.add_rule(session, camera_id, "normal", "people walking")
     encoding = FrameEncoding(settings, sessions)
     assert encoding.clip is not None and encoding.detector is None
-    batch = [Frame("c", i, 1000.0 + i, f, offset=i) for i, f in enumerate(frames)]
-    batch.append(Frame("c", 99, 1099.0, None, offset=len(frames), error="not a JPEG"))
+    batch = [Frame(1, i, 1000.0 + i, f, offset=i) for i, f in enumerate(frames)]
+    batch.append(Frame(1, 99, 1099.0, None, offset=len(frames), error="not a JPEG"))
     stage1 = np.zeros(len(batch))  # any zero-shot probability (> 0) beats it and fires
     stage1[0] = 0.999  # ... except here, where stage 1 stays
     stage1[-1] = np.nan

@@ -85,7 +85,7 @@ def _teach(pipeline: Pipeline) -> None:
 
     from api.app import create_app
     from api.tokens import create_token
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     with pipeline.sessions() as session, session.begin():
         admin = create_token(session, "operator", "admin")
@@ -148,7 +148,7 @@ def _export_clip(pipeline: Pipeline, pad: float) -> bytes:
 
     from api.app import create_app
     from api.tokens import create_token
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     with pipeline.sessions() as session, session.begin():
         token = create_token(session, "investigator", "read")

@@ -5,6 +5,8 @@ the zones it touched, webhooks and search filter by zone."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import pytest
 import typer
@@ -18,10 +20,11 @@ from db.api_models import WebhookDelivery, WebhookSubscription
 from db.models import FrameScore, Incident, Window
 from db.search import Filters, text_ranking
 from db.session import transaction
+from frames.reader import LogRecord
+from frames.record import FrameMeta
 from service.commands import camera as camera_commands
 from service.context import AppContext
-from vad.codec import FrameMeta, encode_jpeg
-from workers.kafka_log import LogRecord
+from vad.codec import encode_jpeg
 from workers.tasks import WindowScorer, WindowTask
 
 pytestmark = pytest.mark.integration
@@ -193,11 +196,10 @@ class MemoryLog:
     def __init__(self) -> None:
         self.records: dict[int, LogRecord] = {}
 
-    def read_range(self, topic: str, partition: int, first: int, last: int) -> list[LogRecord]:
-        return [self.records[o] for o in range(first, last + 1) if o in self.records]
-
-    def read_one(self, topic: str, partition: int, offset: int) -> LogRecord:
-        return self.records[offset]
+    def iter_range(
+        self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
+    ) -> Iterator[LogRecord]:
+        return iter([self.records[o] for o in range(first, last + 1) if o in self.records])
 
 
 def _clocked(frame, i: int):
@@ -222,7 +224,7 @@ def _camera_with_clock(session, log, name: str, base: int, frames, masked: bool)
         for i in range(first, first + PER_WINDOW):
             meta = FrameMeta(camera.id, i - base, T0 + (i - base) / FPS, T0 + (i - base) / FPS)
             jpeg = encode_jpeg(_clocked(frames[i - base], i - base))
-            log.records[i] = LogRecord(i, str(camera.id).encode(), jpeg, meta.to_headers())
+            log.records[i] = LogRecord(i, camera.id, jpeg, meta.to_headers())
         queries.insert_window(
             session, camera_id=camera.id, topic="t", topic_id="tid", partition=0,
             first_offset=first, last_offset=first + PER_WINDOW - 1,

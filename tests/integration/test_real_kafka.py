@@ -31,6 +31,8 @@ def kafka(tmp_path_factory):
 def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list[int]:
     from kafka import KafkaProducer
 
+    from frames.record import camera_key
+
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
     )
@@ -40,7 +42,7 @@ def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list
             value = bytes([i % 256]) * (FRAME if i == start else 1000 + i)
             future = producer.send(
                 TOPIC,
-                key=f"cam-{i}".encode(),
+                key=camera_key(i),
                 value=value,
                 partition=partition,
                 headers=[("camera", b"cam-1"), ("seq", str(i).encode())],
@@ -52,7 +54,7 @@ def _produce(bootstrap: str, partition: int, count: int, start: int = 0) -> list
 
 
 def _check(bootstrap: str, partition: int, first: int, last: int, start: int = 0) -> None:
-    from workers.kafka_log import FrameReader
+    from frames.reader import FrameReader
 
     reader = FrameReader(bootstrap)
     try:
@@ -62,13 +64,13 @@ def _check(bootstrap: str, partition: int, first: int, last: int, start: int = 0
     assert [r.offset for r in records] == list(range(first, last + 1))
     for n, record in enumerate(records):
         i = start + n
-        assert record.key == f"cam-{i}".encode()
+        assert record.camera_id == i  # the key, read back as the camera id it names
         assert record.headers == [("camera", b"cam-1"), ("seq", str(i).encode())]
         assert record.value == bytes([i % 256]) * (FRAME if i == start else 1000 + i)
 
 
 def test_records_and_topic_id_survive_restart_and_kill(kafka):
-    from workers.kafka_log import ensure_topic
+    from frames.admin import ensure_topic
 
     topic_id = ensure_topic(kafka.bootstrap, TOPIC, 2)
     assert ensure_topic(kafka.bootstrap, TOPIC, 2) == topic_id  # idempotent

@@ -15,12 +15,13 @@ from db import api_queries, queries
 from db import stage2 as s2
 from db.models import Incident
 from db.session import transaction
+from frames.reader import LogRecord
+from frames.record import FrameMeta
 from tests.support.chat_server import ChatServer, has_image, prompt_text
-from vad.codec import FrameMeta, encode_jpeg
+from vad.codec import encode_jpeg
 from vad.config import Settings
 from vad.stage2.budget import TokenBucket
 from vad.stage2.loading import build_chain
-from workers.kafka_log import LogRecord
 from workers.stage2 import Stage2Runner
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,9 @@ class MemoryLog:
     def __init__(self) -> None:
         self.records: dict[int, LogRecord] = {}
 
-    def read_range(self, topic: str, partition: int, first: int, last: int) -> list[LogRecord]:
+    def iter_range(
+        self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
+    ) -> list[LogRecord]:
         return [self.records[o] for o in range(first, last + 1) if o in self.records]
 
 
@@ -72,9 +75,7 @@ def setup(pipeline, ped2):
                 ok, frame = capture.read()
                 assert ok
                 meta = FrameMeta(camera.id, i, T0 + i / FPS, T0 + i / FPS)
-                log.records[i] = LogRecord(
-                    i, str(camera.id).encode(), encode_jpeg(frame), meta.to_headers()
-                )
+                log.records[i] = LogRecord(i, camera.id, encode_jpeg(frame), meta.to_headers())
             windows.append(
                 queries.insert_window(
                     session,

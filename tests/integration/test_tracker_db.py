@@ -10,7 +10,7 @@ from db import queries
 from db.models import Incident
 from db.session import transaction
 from vad.config import IncidentConfig
-from workers.tracker import advance_tracker
+from workers.tracker import advance_tracker, store_key_frames
 
 pytestmark = pytest.mark.integration
 
@@ -69,19 +69,18 @@ def test_out_of_order_windows_feed_the_tracker_in_sequence(db_sessions) -> None:
     fetched: list[int] = []
 
     def advance() -> int:
-        def key_frame(window, offset: int) -> bytes:
-            fetched.append(offset)
-            return b"jpeg"
-
         with transaction(sessions) as session:
-            return advance_tracker(
+            advanced = advance_tracker(
                 session,
                 camera_id,
                 THRESHOLD,
                 CONFIG,
-                key_frame,
                 lambda kind, incident: events.append((kind, incident.peak_offset)),
             )
+        # the key frame is read after the tracker's transaction, never under its row lock
+        fetched.extend(w.offset for w in advanced.key_frames)
+        store_key_frames(sessions, advanced.key_frames, lambda wanted: b"jpeg")
+        return advanced.consumed
 
     _finish(sessions, windows[1], [0.9, 0.95, 0.7, 0.6, 0.6])  # finishes first: must wait
     assert advance() == 0 and events == []

@@ -14,7 +14,7 @@ from ingest.sources import POLICY_REASON, SourceError, VideoSource
 from tests.support.mjpeg import free_port
 from vad.address_policy import AddressDenied, AddressPolicy, camera_policy, webhook_policy
 from vad.config import Settings
-from workers.webhooks import post
+from webhooks.delivery import post
 
 METADATA = ["169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254", "fe80::1"]
 

@@ -15,9 +15,10 @@ from kafka import KafkaProducer
 from db import queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
+from frames.reader import FrameReader
+from frames.record import FrameMeta, camera_key
 from tests.security.conftest import Client
 from vad.codec import encode_jpeg
-from workers.kafka_log import FrameReader
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +34,13 @@ def seed(pipeline) -> int:
     producer = KafkaProducer(bootstrap_servers=pipeline.endpoints.kafka_bootstrap, linger_ms=0)
     topic = pipeline.settings.kafka_topic
     offsets_a, offsets_b = [], []
-    for _ in range(SECONDS):
+    for second in range(SECONDS):
         for camera, shade in ((cam_a, 40), (cam_b, 200)):
             image = np.full((48, 64, 3), shade, np.uint8)
+            at = (T0 + timedelta(seconds=second)).timestamp()
+            headers = FrameMeta(camera, second, at, at).to_headers()  # as ingest publishes
             sent = producer.send(
-                topic, encode_jpeg(image), key=str(camera).encode(), partition=0
+                topic, encode_jpeg(image), key=camera_key(camera), partition=0, headers=headers
             ).get(10)
             (offsets_a if camera == cam_a else offsets_b).append(sent.offset)
     producer.close()

@@ -84,6 +84,7 @@ def test_cli_camera_add_and_list_do_not_print_the_password(pipeline):
 
 def test_ingest_logs_do_not_name_the_password(pipeline, caplog):
     from ingest.service import IngestService
+    from service.ingest_db import enabled_cameras, status_sink
 
     with transaction(pipeline.sessions) as session:
         box = SecretBox.from_file(pipeline.settings.key_file())
@@ -95,7 +96,9 @@ def test_ingest_logs_do_not_name_the_password(pipeline, caplog):
         def outbox(self, *args, **kwargs):
             raise RuntimeError("not used")
 
-    service = IngestService(pipeline.settings.ingest, pipeline.sessions, NoPublisher(), box)
+    config, sessions = pipeline.settings.ingest, pipeline.sessions
+    cameras = enabled_cameras(sessions, config, box)
+    service = IngestService(config, cameras, status_sink(sessions), NoPublisher())
     with caplog.at_level(logging.DEBUG):
         try:
             service.sync()

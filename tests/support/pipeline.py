@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_sessionmaker, normalize_url, upgrade_database
+from frames.admin import ensure_topic
 from vad.config import Endpoints, Settings
-from workers.kafka_log import ensure_topic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from vad.config import WebhookConfig
-from workers.webhooks import (
+from webhooks.delivery import (
     DELIVER_WEBHOOK,
     SWEEP_WEBHOOKS,
     WEBHOOK_QUEUE,

@@ -10,8 +10,8 @@ import pytest
 
 from api.security import hash_token, new_token_secret, scopes_allow, token_matches
 from vad.config import WebhookConfig
-from workers.signing import new_webhook_secret, signature_header, verify_signature
-from workers.webhooks import backoff_seconds
+from webhooks.delivery import backoff_seconds
+from webhooks.signing import new_webhook_secret, signature_header, verify_signature
 
 
 def test_token_secret_is_random_and_only_its_sha256_is_compared():

@@ -10,8 +10,8 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 
+from frames.record import FrameMeta
 from ingest.publisher import CameraOutbox, DeliveryCounters, LatestFrames, OutgoingFrame
-from vad.codec import FrameMeta
 from vad.config import IngestConfig
 
 

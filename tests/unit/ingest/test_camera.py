@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from frames.record import FrameMeta, is_end_of_stream
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import CameraOutbox, DeliveryCounters, OutgoingFrame
 from ingest.sources import VideoSource
 from tests.support.requirements import missing
-from vad.codec import FrameMeta, is_end_of_stream
 from vad.config import IngestConfig
 
 PED2 = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ucsd_ped2"

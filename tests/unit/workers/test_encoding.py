@@ -17,7 +17,7 @@ from workers.encoding import FrameEncoding
 
 def _frames(images: list[np.ndarray | None]) -> list[Frame]:
     return [
-        Frame("7", i, 1000.0 + i, image, offset=10 + i, error=None if image is not None else "bad")
+        Frame(7, i, 1000.0 + i, image, offset=10 + i, error=None if image is not None else "bad")
         for i, image in enumerate(images)
     ]
 

@@ -1,5 +1,6 @@
-"""The window task's pure parts: which records are a window's frames, how bad records become
-error rows instead of failing the window, and the row written per frame."""
+"""The window task's pure parts: which frames are a window's and its context, a log that lost
+frames failing the window, and the row written per frame. (Which records are a camera's frames,
+and bad records as error frames: tests/unit/frames/test_window.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import numpy as np
 import pytest
 
 from db.models import Camera, Window
-from vad.codec import FrameMeta, encode_jpeg, end_of_stream_headers
+from frames.reader import LogRecord, WindowUnavailable
+from frames.record import FrameMeta, end_of_stream_headers
+from frames.window import LoggedFrame, camera_frames
+from frames.window import window_frames as split_window
+from vad.codec import encode_jpeg
 from vad.config import Settings
-from workers.kafka_log import LogRecord, WindowUnavailable
-from workers.tasks import WindowTask, _decode, _row, _threshold, window_frames
+from workers.tasks import WindowTask, _row, _threshold
 
 CAMERA = 3
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -24,7 +28,13 @@ def _jpeg(level: int) -> bytes:
 
 def _record(offset: int, camera: int = CAMERA, value: bytes | None = None) -> LogRecord:
     meta = FrameMeta(camera, offset, T0 + offset / 10, T0 + offset / 10 + 0.05)
-    return LogRecord(offset, str(camera).encode(), value or _jpeg(offset), meta.to_headers())
+    return LogRecord(offset, camera, value or _jpeg(offset), meta.to_headers())
+
+
+def window_frames(window: Window, records: list[LogRecord], keep_context: int):
+    """What the task does with the records of its read: this camera's frames, split."""
+    logged: list[LoggedFrame] = list(camera_frames(records, window.camera_id))
+    return split_window(window, logged, keep_context)
 
 
 def _window(first: int, last: int, n_frames: int, context: int | None = None) -> Window:
@@ -44,13 +54,13 @@ def test_window_frames_keep_only_this_cameras_frames_and_split_off_the_context()
     records = [_record(o) for o in range(0, 4)] + [
         _record(4, camera=9),  # another camera on the same partition
         _record(5),
-        LogRecord(6, str(CAMERA).encode(), b"", end_of_stream_headers(CAMERA, T0, T0)),
+        LogRecord(6, CAMERA, b"", end_of_stream_headers(CAMERA, T0, T0)),
         _record(7),
     ]
     frames, context, ingested = window_frames(_window(2, 7, 4, context=0), records, 1)
     assert [f.offset for f in frames] == [2, 3, 5, 7]
     assert [f.offset for f in context] == [1]  # only the last `keep_context` of 0, 1
-    assert all(f.camera == str(CAMERA) and f.image is not None for f in frames + context)
+    assert all(f.camera_id == CAMERA and f.image is not None for f in frames + context)
     assert ingested[5] == pytest.approx(T0 + 0.55)
     assert window_frames(_window(2, 7, 4, context=0), records, 0)[1] == []
 
@@ -59,20 +69,6 @@ def test_a_log_that_lost_frames_fails_the_window_instead_of_scoring_others() -> 
     records = [_record(o) for o in (10, 11)]
     with pytest.raises(WindowUnavailable, match="expects 3 frames .* found 2"):
         window_frames(_window(10, 12, 3), records, 0)
-
-
-def test_bad_records_become_error_frames_at_the_last_good_time() -> None:
-    records = [
-        _record(0),
-        LogRecord(1, b"3", _jpeg(1), [("cam", b"3")]),  # headers without index or times
-        _record(2, value=b"\xff\xd8 not a jpeg"),
-    ]
-    frames, ingested = _decode("3", records)
-    assert [f.offset for f in frames] == [0, 1, 2]
-    assert frames[0].error is None and frames[0].image is not None
-    assert frames[1].error and frames[1].image is None and frames[1].index == -1
-    assert frames[1].captured_at == frames[0].captured_at == ingested[1]
-    assert "not a decodable JPEG" in frames[2].error and frames[2].index == 2
 
 
 def test_row_stores_missing_scores_as_null() -> None:

@@ -1,9 +1,8 @@
-"""The frames topic as a log: its identity, and reading a window back by offset.
+"""Reading the frames topic back by offset.
 
 A window task carries only (topic, partition, first_offset, last_offset); this module turns that
-claim check back into records. The topic id names one incarnation of the log: an in-memory broker
-that restarted, or a topic that was recreated, has a new id, so stale offsets are never read as if
-they were the old frames.
+claim check back into records, each attributed to its camera by the key (`frames.record`). Which
+of those records are a camera's frames, decoded, is `frames.window`'s business.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+
+from frames.record import Headers, camera_of_key
 
 
 class WindowUnavailable(Exception):
@@ -24,42 +23,12 @@ class WindowUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
+    """One record of the frames topic; `camera_id` is None when its key names no camera."""
+
     offset: int
-    key: bytes | None
+    camera_id: int | None
     value: bytes
-    headers: list[tuple[str, bytes]]
-
-
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 30.0) -> str:
-    """Create the topic if missing and return its topic id (the log's identity)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-            break
-        except Exception as error:  # noqa: BLE001 - broker still starting
-            if time.monotonic() > deadline:
-                raise ConnectionError(f"Kafka at {bootstrap} is not reachable: {error}") from error
-            time.sleep(0.3)
-    try:
-        try:
-            admin.create_topics([NewTopic(topic, partitions, 1)])
-        except TopicAlreadyExistsError:
-            pass
-        return topic_identity(admin, topic, deadline)
-    finally:
-        admin.close()
-
-
-def topic_identity(admin: KafkaAdminClient, topic: str, deadline: float) -> str:
-    while True:
-        described = admin.describe_topics([topic])[0]
-        topic_id = str(described.get("topic_id") or "")
-        if described.get("error_code", 0) == 0 and topic_id.strip("0-"):
-            return topic_id
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"topic {topic!r} has no id yet: {described}")
-        time.sleep(0.2)
+    headers: Headers
 
 
 def make_consumer(bootstrap: str) -> KafkaConsumer:
@@ -78,8 +47,8 @@ def make_consumer(bootstrap: str) -> KafkaConsumer:
 class FrameReader:
     """Reads offset ranges back from the frames topic; one long-lived consumer per reader.
 
-    KafkaConsumer is not thread-safe: a lock serializes calls on a shared reader, and a reader
-    that serves concurrent requests for long reads (clip export) should be one per request.
+    KafkaConsumer is not thread-safe: a lock serializes range reads on a shared reader (held for
+    a whole iteration), and concurrent long reads (clip export) should use a reader each.
     """
 
     def __init__(self, bootstrap: str) -> None:
@@ -101,14 +70,20 @@ class FrameReader:
         self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
     ) -> list[LogRecord]:
         """All records with first <= offset <= last, in order."""
-        with self._lock:
-            return list(self.iter_range(topic, partition, first, last, timeout))
+        return list(self.iter_range(topic, partition, first, last, timeout))
 
     def iter_range(
         self, topic: str, partition: int, first: int, last: int, timeout: float = 15.0
     ) -> Iterator[LogRecord]:
         """The records with first <= offset <= last, in order, as they arrive (a long range is
-        never held in memory). Use from one thread at a time; TimeoutError past `timeout`."""
+        never held in memory). The reader is held until the iteration ends (or is closed), so
+        a shared reader serves one range at a time; TimeoutError past `timeout`."""
+        with self._lock:
+            yield from self._iter_range(topic, partition, first, last, timeout)
+
+    def _iter_range(
+        self, topic: str, partition: int, first: int, last: int, timeout: float
+    ) -> Iterator[LogRecord]:
         consumer = self._get()
         tp = TopicPartition(topic, partition)
         try:
@@ -141,9 +116,8 @@ class FrameReader:
                     if position < r.offset <= last:
                         position = r.offset
                         deadline = time.monotonic() + timeout  # progress: a long range is fine
-                        yield LogRecord(r.offset, r.key, r.value, list(r.headers or []))
+                        yield LogRecord(
+                            r.offset, camera_of_key(r.key), r.value, list(r.headers or [])
+                        )
                     elif r.offset > last:
                         position = last
-
-    def read_one(self, topic: str, partition: int, offset: int) -> LogRecord:
-        return self.read_range(topic, partition, offset, offset)[0]

@@ -23,13 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import api_queries
+from db.incident_serializer import WEBHOOK, serialize_incident
 from db.models import Camera, Incident
 from db.queries import now_utc
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
 from vad.config import Settings, WebhookConfig
-from workers.signing import SIGNATURE_HEADER, signature_header
+from webhooks.signing import SIGNATURE_HEADER, signature_header
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ DELIVER_WEBHOOK = "vad.deliver_webhook"
 SWEEP_WEBHOOKS = "vad.sweep_webhooks"
 EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed", "incident.analyzed")
 USER_AGENT = "vad-webhooks/0.1"
+
+
+def webhook_config(settings: Settings) -> WebhookConfig:
+    """`settings.webhooks` once Settings has the section; defaults until then."""
+    return getattr(settings, "webhooks", None) or WebhookConfig()
 
 
 # --- enqueue -------------------------------------------------------------------------------------
@@ -57,23 +63,8 @@ def event_body(kind: str, incident: Incident, camera: str, key: str | None = Non
             "id": event_id(kind, incident, key),
             "type": kind,
             "created_at": incident.updated_at.isoformat(),
-            "incident": {
-                "id": incident.id,
-                "camera": camera,
-                "status": incident.status,
-                "started_at": incident.started_at.isoformat(),
-                "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
-                "peak_score": round(incident.peak_score, 4),
-                "peak_at": incident.peak_at.isoformat(),
-                "threshold": incident.threshold,
-                "scorer": incident.scorer,
-                "rule": incident.rule,
-                "zones": incident.zones,  # null: the camera had no zones
-                "key_frame_url": f"/incidents/{incident.id}/key-frame.jpg",
-                # stage 2 (docs/stage2.md): null until it has rated one of the incident's windows
-                "fused_score": incident.fused_score,
-                "explanation": incident.explanation,
-            },
+            # the key frame is linked always: it is stored right after the event's transaction
+            "incident": serialize_incident(incident, camera, WEBHOOK, has_key_frame=True),
         },
         separators=(",", ":"),
     )

@@ -1,8 +1,9 @@
-"""Gathering an incident's frames back from Kafka (the retained log is the video archive).
+"""Gathering an incident's frames back from Kafka for clip export (the retained log is the video
+archive).
 
 Bounded work per request: the clip spans at most `max_seconds` (around the incident's peak when
-the incident plus padding is longer), only this camera's records are decoded (other cameras
-share the partition: their records are skipped by key, undecoded), and every decoded frame goes
+the incident plus padding is longer), only this camera's wanted records are decoded
+(`frames.window.read_window_frames` skips the others undecoded), and every decoded frame goes
 straight to the encoder, so memory does not grow with the clip's length. Each export reads with
 its own Kafka consumer: KafkaConsumer is not thread-safe and the API serves requests on threads.
 """
@@ -13,13 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import FrameScore, Incident, Window
+from db.clip_queries import scored_frames_between
+from db.models import Incident
+from frames.reader import FrameReader, WindowUnavailable
+from frames.window import read_window_frames
 from vad.clips import ClipFile
-from vad.codec import decode_jpeg
-from workers.kafka_log import FrameReader, WindowUnavailable
 
 
 class ClipUnavailable(Exception):
@@ -30,7 +31,7 @@ class ClipUnavailable(Exception):
 class ClipPlan:
     """Which records make the clip: per log (topic, partition) the wanted offsets, in order."""
 
-    camera_key: bytes
+    camera_id: int
     logs: list[tuple[str, int, list[int]]]
     fps: float
     start: datetime
@@ -49,16 +50,7 @@ def plan_clip(
         half = timedelta(seconds=max_seconds / 2)
         centre = min(max(incident.peak_at, start + half), end - half)
         start, end = centre - half, centre + half
-    rows = session.execute(
-        select(Window.topic, Window.partition, FrameScore.kafka_offset, FrameScore.captured_at)
-        .join(Window, Window.id == FrameScore.window_id)
-        .where(
-            FrameScore.camera_id == incident.camera_id,
-            FrameScore.captured_at.between(start, end),
-            FrameScore.error.is_(None),
-        )
-        .order_by(FrameScore.captured_at)
-    ).all()
+    rows = scored_frames_between(session, incident.camera_id, start, end)
     if not rows:
         raise ClipUnavailable(f"no scored frames between {start} and {end}")
     by_log: dict[tuple[str, int], list[int]] = defaultdict(list)
@@ -69,8 +61,7 @@ def plan_clip(
     logs = [(t, p, sorted(by_log[(t, p)])) for t, p in sorted(by_log, key=first_seen.get)]
     span = (rows[-1][3] - rows[0][3]).total_seconds()
     fps = (len(rows) - 1) / span if span > 0 else 10.0
-    key = str(incident.camera_id).encode()
-    return ClipPlan(key, logs, max(1.0, min(fps, 60.0)), start, end, truncated)
+    return ClipPlan(incident.camera_id, logs, max(1.0, min(fps, 60.0)), start, end, truncated)
 
 
 def write_clip(plan: ClipPlan, bootstrap: str, clip: ClipFile, timeout: float = 15.0) -> int:
@@ -79,15 +70,13 @@ def write_clip(plan: ClipPlan, bootstrap: str, clip: ClipFile, timeout: float = 
     reader = FrameReader(bootstrap)
     try:
         for topic, partition, offsets in plan.logs:
-            wanted = set(offsets)
+            first, last = offsets[0], offsets[-1]
+            logged = read_window_frames(
+                reader, topic, partition, first, last, plan.camera_id, set(offsets), timeout
+            )
             try:
-                records = reader.iter_range(topic, partition, offsets[0], offsets[-1], timeout)
-                for record in records:
-                    if record.offset not in wanted or record.key != plan.camera_key:
-                        continue  # another camera's frame in the same partition: not decoded
-                    image = decode_jpeg(record.value)
-                    if image is not None:
-                        clip.write(image)
+                for frame in (f.frame for f in logged if f.frame.ok):
+                    clip.write(frame.image)
             except WindowUnavailable as gone:
                 raise ClipUnavailable(str(gone)) from None
     finally:
