@@ -1,0 +1,212 @@
+"""Research for the object-centric stage 1 (issue 17): per-object velocity attributes (detections +
+moving blobs, flow inside the box over the camera's normal speed there), kNN density, held-out
+calibration, on cached flows (bench/stage1_cache.py) and cached detections
+(/tmp/objects-work/det/<dataset>/<split>/<video>.json, the default SSD at confidence >= 0.2).
+
+    OMP_NUM_THREADS=1 nice -n 10 python bench/object_attributes.py --test ucsd_ped2 ucsd_ped1
+
+`--test` reads test labels (a look: log it in docs/benchmarks-normality.md); the fused figure
+uses the per-term scores of a `vad eval suite --scores-out` run (SUITE below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vad.encoders.detectors import Detection  # noqa: E402
+from vad.eval.metrics import frame_metrics  # noqa: E402
+from vad.scoring.fusion import fuse  # noqa: E402
+from vad.scoring.normality.calibration import TailCalibrator  # noqa: E402
+from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
+from vad.scoring.object_normality import (  # noqa: E402
+    ObjectNormalityConfig,
+    knn_distance,
+    normal_per_pixel,
+    object_boxes,
+    velocity_attributes,
+)
+from vad.scoring.velocity import normal_speeds  # noqa: E402
+
+CACHE = Path("/tmp/stage1-cache")
+DETS = Path("/tmp/objects-work/det")
+SUITE = Path("/tmp/suite-after")
+CELL = 8
+STANDARDISE = True
+
+
+def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
+    return frame_metrics(y, s)["auc"]
+
+
+def load(dataset: str, split: str):
+    out = {}
+    for f in sorted((CACHE / dataset / split).glob("*.npz")):
+        flow = np.load(f)["flow"]
+        dets = json.loads((DETS / dataset / split / f"{f.stem}.json").read_text())
+        found = [[Detection(c, p, tuple(b)) for c, p, b in frame] for frame in dets]
+        out[f.stem] = (flow, found)
+    return out
+
+
+def cells(flow: np.ndarray) -> np.ndarray:
+    h, w = flow.shape[1] // CELL * CELL, flow.shape[2] // CELL * CELL
+    sp = np.hypot(flow[:, :h, :w, 0].astype(np.float32), flow[:, :h, :w, 1].astype(np.float32))
+    return sp.reshape(len(flow), h // CELL, CELL, w // CELL, CELL).mean(axis=(2, 4))
+
+
+def attributes(clip, normal_px, config):
+    flow, found = clip
+    per_frame = []
+    for t in range(len(flow)):
+        f = flow[t].astype(np.float32)
+        speed = np.hypot(f[..., 0], f[..., 1])
+        boxes = object_boxes(found[t], speed, normal_px, config)
+        per_frame.append(
+            velocity_attributes(f, boxes, normal_px, config.moving_ratio, config.shape_attributes)
+        )
+    return per_frame
+
+
+def frame_novelty(per_frame, bank, k):
+    return np.array([knn_distance(bank, a, k).max() if len(a) else 0.0 for a in per_frame])
+
+
+def run(dataset: str, config: ObjectNormalityConfig, test: bool, folds: int = 4):
+    train, tests = load(dataset, "train"), load(dataset, "test") if test else {}
+    speeds = [cells(c[0])[1:] for c in train.values()]
+    normal = normal_speeds(np.concatenate(speeds), 0.999)
+    shape = next(iter(train.values()))[0].shape[1:3]
+    npx = normal_per_pixel(normal, CELL, shape)
+    clips = [attributes(c, npx, config) for c in train.values()]
+    allf = np.concatenate([a for c in clips for a in c])
+    std = np.maximum(allf.std(axis=0), 1e-3) if STANDARDISE else np.ones(allf.shape[1])
+    clips = [[a / std for a in c] for c in clips]
+    # contiguous folds over clips
+    fold = np.minimum(np.arange(len(clips)) * folds // len(clips), folds - 1)
+    held = []
+    for g in range(folds):
+        bank = np.concatenate([a for c, f in zip(clips, fold) if f != g for a in c])
+        bank = bank[
+            np.linspace(0, len(bank) - 1, min(len(bank), config.velocity_memory)).astype(int)
+        ]
+        for c, f in zip(clips, fold):
+            if f == g:
+                held.append(smooth_scores(frame_novelty(c, bank, config.neighbours), 2.0, True))
+    cal = TailCalibrator.fit(np.concatenate(held), 0.9, 0.99)
+    bank = np.concatenate([a for c in clips for a in c])
+    bank = bank[np.linspace(0, len(bank) - 1, min(len(bank), config.velocity_memory)).astype(int)]
+    n_objects = len(bank)
+    if not test:
+        return {"objects": n_objects}
+    labels = np.load(SUITE / dataset / "plain" / "labels.npz")
+    terms = {
+        t: np.load(SUITE / dataset / "plain" / f"stage1-{t}.npz")
+        for t in ("pixel", "velocity", "objects", "appearance")
+    }
+    ours, per_video, per_video_fused, fused_all, lab_all, ours_all = {}, [], [], [], [], []
+    for name, clip in tests.items():
+        s = cal(
+            smooth_scores(
+                frame_novelty(
+                    [a / std for a in attributes(clip, npx, config)], bank, config.neighbours
+                ),
+                2.0,
+                True,
+            )
+        )
+        y = labels[name]
+        n = min(len(y), len(s))
+        fz = fuse(
+            {
+                "pixel": terms["pixel"][name][:n],
+                "velocity": terms["velocity"][name][:n],
+                "objects": s[:n],
+            },
+            "pixel",
+        ).scores
+        if 0 < y[:n].sum() < n:
+            per_video.append(roc_auc(y[:n], s[:n]))
+            per_video_fused.append(roc_auc(y[:n], fz))
+        fused_all.append(fz)
+        lab_all.append(y[:n])
+        ours_all.append(s[:n])
+    y = np.concatenate(lab_all)
+    return {
+        "objects": n_objects,
+        "alone": round(roc_auc(y, np.concatenate(ours_all)), 4),
+        "alone_video": round(float(np.mean(per_video)), 4),
+        "fused_pixel_velocity_attr": round(roc_auc(y, np.concatenate(fused_all)), 4),
+        "fused_video": round(float(np.mean(per_video_fused)), 4),
+    }
+
+
+VARIANTS2 = {
+    "det0.3+blobs0.5 std": {"min_confidence": 0.3},
+    "det0.3+blobs0.5 moving0.25": {"min_confidence": 0.3, "moving_ratio": 0.25},
+    "det0.3+blobs0.5 shape": {"min_confidence": 0.3, "shape_attributes": True},
+    "det0.3+blobs0.5 moving0.25 shape": {
+        "min_confidence": 0.3,
+        "moving_ratio": 0.25,
+        "shape_attributes": True,
+    },
+    "det0.3 only moving0.25 shape": {
+        "min_confidence": 0.3,
+        "blobs": False,
+        "moving_ratio": 0.25,
+        "shape_attributes": True,
+    },
+}
+VARIANTS1 = {
+    "det0.4+blobs0.5 k1": {},
+    "det0.4 only": {"blobs": False},
+    "det0.3+blobs0.5": {"min_confidence": 0.3},
+    "det0.4+blobs0.3": {"blob_ratio": 0.3},
+    "det0.4+blobs1.0": {"blob_ratio": 1.0},
+    "det0.4+blobs0.5 k3": {"neighbours": 3},
+}
+
+
+def without_appearance(dataset: str) -> dict:
+    """The suite run's fused stage 1 with and without the tile appearance term (a look)."""
+    d = SUITE / dataset / "plain"
+    labels = np.load(d / "labels.npz")
+    terms = {
+        t: np.load(d / f"stage1-{t}.npz") for t in ("pixel", "velocity", "objects", "appearance")
+    }
+    out = {}
+    for name, keep in {
+        "all": ("pixel", "velocity", "objects", "appearance"),
+        "no appearance": ("pixel", "velocity", "objects"),
+        "pixel+velocity": ("pixel", "velocity"),
+    }.items():
+        y = np.concatenate([labels[v] for v in labels])
+        s = np.concatenate([fuse({t: terms[t][v] for t in keep}, "pixel").scores for v in labels])
+        out[name] = round(roc_auc(y, s), 4)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("datasets", nargs="+")
+    p.add_argument("--test", action="store_true")
+    p.add_argument("--variants", nargs="*")
+    a = p.parse_args()
+    for ds in a.datasets:
+        if a.test:
+            print(ds, "suite terms", json.dumps(without_appearance(ds)), flush=True)
+        for name, over in VARIANTS2.items():
+            if a.variants and name not in a.variants:
+                continue
+            r = run(ds, ObjectNormalityConfig(**over), a.test)
+            print(ds, name, json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    main()
