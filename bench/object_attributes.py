@@ -1,6 +1,8 @@
 """Research for the object-centric stage 1 (issue 17): per-object velocity attributes (detections +
 moving blobs, flow inside the box over the camera's normal speed there), kNN density, held-out
-calibration, on cached flows (bench/stage1_cache.py) and cached detections
+calibration (attribute-based VAD, Reiss & Hoshen 2022). Not in the product: on Ped2 no variant
+raised the fused stage 1 (docs/benchmarks-normality.md, the object round). Runs on cached flows
+(bench/stage1_cache.py) and cached detections
 (/tmp/objects-work/det/<dataset>/<split>/<video>.json, the default SSD at confidence >= 0.2).
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/object_attributes.py --test ucsd_ped2 ucsd_ped1
@@ -14,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,14 +30,151 @@ from vad.eval.metrics import frame_metrics  # noqa: E402
 from vad.scoring.fusion import fuse  # noqa: E402
 from vad.scoring.normality.calibration import TailCalibrator  # noqa: E402
 from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
-from vad.scoring.object_normality import (  # noqa: E402
-    ObjectNormalityConfig,
-    knn_distance,
-    normal_per_pixel,
-    object_boxes,
-    velocity_attributes,
-)
 from vad.scoring.velocity import normal_speeds  # noqa: E402
+
+
+class AttributeConfig(BaseModel):
+    """What makes an object and its attributes (research defaults of the first look)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_confidence: float = Field(0.4, ge=0, le=1, description="Detections kept from here on.")
+    blobs: bool = Field(
+        True,
+        description=(
+            "Also treat moving blobs (connected regions where the flow is at least `blob_ratio` "
+            "of the camera's normal speed there) that no detection covers as objects: moving "
+            "things the detector misses (a skateboarder, a cart of an unknown class)."
+        ),
+    )
+    blob_ratio: float = Field(
+        0.5, gt=0, le=4, description="Flow speed over normal speed above which a pixel moves."
+    )
+    blob_min_px: int = Field(
+        12, ge=1, description="Smallest blob kept, in pixels of the velocity model's frame."
+    )
+    neighbours: int = Field(
+        1, ge=1, le=16, description="k of the kNN density over object attributes."
+    )
+    moving_ratio: float = Field(
+        0.0,
+        ge=0,
+        le=4,
+        description=(
+            "An object's flow is averaged over its pixels moving at >= this fraction of the "
+            "normal speed there (0: every pixel of its box)."
+        ),
+    )
+    shape_attributes: bool = Field(
+        False, description="Add box aspect, size over the normal speed there and moving fraction."
+    )
+    velocity_memory: int = Field(
+        20000, ge=64, description="Training objects kept for the velocity kNN (even subsample)."
+    )
+
+
+ORIENTATION_BINS = 8
+
+
+def moving_blobs(
+    speed: np.ndarray, normal_px: np.ndarray, ratio: float, min_px: int
+) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) internal-px boxes of the connected regions moving at >= `ratio` of the
+    normal speed there (`normal_px`: the normal speed per pixel)."""
+    mask = (speed >= ratio * normal_px).astype(np.uint8)
+    if not mask.any():
+        return []
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return [
+        (int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:] if area >= min_px
+    ]
+
+
+def object_boxes(
+    detections: Sequence[Detection],
+    speed: np.ndarray,
+    normal_px: np.ndarray,
+    config: AttributeConfig,
+) -> list[tuple[int, int, int, int]]:
+    """A frame's objects as internal-px boxes: its relevant detections, then the moving blobs
+    whose centre no detection covers."""
+    h, w = speed.shape
+    boxes = []
+    for d in detections:
+        if d.confidence < config.min_confidence:
+            continue
+        x0, y0, x1, y1 = d.box
+        bx = (
+            int(x0 * w),
+            int(y0 * h),
+            max(int(x0 * w) + 1, round(x1 * w)),
+            max(int(y0 * h) + 1, round(y1 * h)),
+        )
+        boxes.append(bx)
+    if config.blobs:
+        for b in moving_blobs(speed, normal_px, config.blob_ratio, config.blob_min_px):
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            if not any(x0 <= cx < x1 and y0 <= cy < y1 for x0, y0, x1, y1 in boxes):
+                boxes.append(b)
+    return boxes
+
+
+def velocity_attributes(
+    flow: np.ndarray,
+    boxes: Sequence[tuple[int, int, int, int]],
+    normal_px: np.ndarray,
+    moving_ratio: float = 0.0,
+    shape: bool = False,
+) -> np.ndarray:
+    """(N, ORIENTATION_BINS [+ 3]) per box: the mean flow speed per orientation bin inside the
+    box (over its pixels moving at >= `moving_ratio` of the normal speed there, all pixels when
+    0), over the normal speed of the box's place (a magnitude-weighted orientation histogram, as
+    in attribute-based VAD, in units of what this camera shows there). `shape` adds the box's
+    log aspect, its log height over the normal speed there (perspective: both grow with the
+    row) and the fraction of its pixels that move."""
+    dims = ORIENTATION_BINS + (3 if shape else 0)
+    out = np.zeros((len(boxes), dims), np.float32)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        f = flow[y0:y1, x0:x1].reshape(-1, 2).astype(np.float32)
+        if not len(f):
+            continue
+        local = normal_px[y0:y1, x0:x1].reshape(-1)
+        scale = max(float(local.mean()), 1e-3)
+        speed = np.hypot(f[:, 0], f[:, 1])
+        moving = speed >= moving_ratio * local
+        if moving_ratio > 0 and moving.any():
+            f, speed = f[moving], speed[moving]
+        angle = np.arctan2(f[:, 1], f[:, 0])
+        bins = ((angle + np.pi) / (2 * np.pi) * ORIENTATION_BINS).astype(int) % ORIENTATION_BINS
+        hist = np.bincount(bins, weights=speed, minlength=ORIENTATION_BINS) / len(f)
+        out[i, :ORIENTATION_BINS] = hist / scale
+        if shape:
+            w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+            out[i, ORIENTATION_BINS:] = (np.log(h / w), np.log(h / scale), moving.mean())
+    return out
+
+
+def normal_per_pixel(normal: np.ndarray, cell: int, shape: tuple[int, int]) -> np.ndarray:
+    """The velocity model's (rows, cols) normal cell speeds spread to (H, W) pixels (edge pixels
+    outside whole cells take the nearest cell)."""
+    px = np.repeat(np.repeat(normal, cell, axis=0), cell, axis=1)
+    h, w = shape
+    px = np.pad(px, ((0, max(0, h - px.shape[0])), (0, max(0, w - px.shape[1]))), mode="edge")
+    return px[:h, :w]
+
+
+def knn_distance(bank: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Mean Euclidean distance of each query to its k nearest bank rows."""
+    if not len(queries):
+        return np.zeros(0)
+    if not len(bank):
+        return np.full(len(queries), np.inf)
+    d2 = (queries**2).sum(1)[:, None] + (bank**2).sum(1)[None, :] - 2.0 * queries @ bank.T
+    k = min(k, len(bank))
+    near = np.partition(d2, k - 1, axis=1)[:, :k] if k > 1 else d2.min(axis=1, keepdims=True)
+    return np.sqrt(np.maximum(near, 0.0)).mean(axis=1)
+
 
 CACHE = Path("/tmp/stage1-cache")
 DETS = Path("/tmp/objects-work/det")
@@ -79,7 +221,7 @@ def frame_novelty(per_frame, bank, k):
 
 def run(
     dataset: str,
-    config: ObjectNormalityConfig,
+    config: AttributeConfig,
     test: bool,
     folds: int = 4,
     standardise: bool = True,
@@ -257,7 +399,7 @@ def main() -> None:
                 continue
             over = dict(over)
             standardise = over.pop("_std", True)
-            r = run(ds, ObjectNormalityConfig(**over), a.test, standardise=standardise)
+            r = run(ds, AttributeConfig(**over), a.test, standardise=standardise)
             print(ds, name, json.dumps(r), flush=True)
 
 

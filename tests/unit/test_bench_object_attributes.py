@@ -1,19 +1,19 @@
-"""Per-object attributes of the object model: moving blobs, flow inside boxes, kNN distance."""
+"""The research object-attribute functions of bench/object_attributes.py (issue 17)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from vad.encoders.detectors import Detection
-from vad.scoring.object_normality import (
+from bench.object_attributes import (
     ORIENTATION_BINS,
-    ObjectNormalityConfig,
+    AttributeConfig,
     knn_distance,
     moving_blobs,
     normal_per_pixel,
     object_boxes,
     velocity_attributes,
 )
+from vad.encoders.detectors import Detection
 
 
 def _flow_with_mover(dx: float) -> np.ndarray:
@@ -35,7 +35,7 @@ def test_blobs_a_detection_covers_are_not_objects_twice() -> None:
     flow = _flow_with_mover(2.0)
     speed = np.hypot(flow[..., 0], flow[..., 1])
     person = Detection("person", 0.9, (30 / 60, 10 / 40, 38 / 60, 20 / 40))
-    boxes = object_boxes([person], speed, np.ones_like(speed), ObjectNormalityConfig())
+    boxes = object_boxes([person], speed, np.ones_like(speed), AttributeConfig())
     assert len(boxes) == 1
 
 
