@@ -37,8 +37,8 @@ RequireAppearance = Annotated[
     typer.Option(
         "--appearance",
         help=(
-            "Fail unless the appearance model's encoder is installed (it is used whenever it "
-            "is, as the worker uses it; this flag only makes its absence an error)."
+            "Fit and fuse the appearance model (off by default, as in the worker: "
+            "VAD_APPEARANCE__ENABLED) and fail unless its encoder is installed."
         ),
     ),
 ]
@@ -51,6 +51,9 @@ def _stage1_factory(ctx: typer.Context, require_appearance: bool = False):
     from vad.eval.stage1 import Stage1, installed_encoders
 
     settings = get_context(ctx).settings
+    if require_appearance:
+        looks = settings.appearance.model_copy(update={"enabled": True})
+        settings = settings.model_copy(update={"appearance": looks})
     try:
         encoders = installed_encoders(settings)
     except ModelError as error:

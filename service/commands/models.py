@@ -62,8 +62,8 @@ def ensure(
     ctx: typer.Context,
     names: list[str] = typer.Argument(
         None,
-        help="Catalog names (default: the configured detector, VAD_ENCODERS__DETECTOR, and the "
-        "appearance model's encoder, VAD_APPEARANCE__ENCODER).",
+        help="Catalog names (default: the configured detector, VAD_ENCODERS__DETECTOR, and, when "
+        "the appearance model is enabled, its encoder, VAD_APPEARANCE__ENCODER).",
     ),
     optional: bool = typer.Option(
         False,
@@ -99,9 +99,11 @@ def ensure(
 
 
 def default_models(settings) -> list[str]:
-    """What the worker's full stage 1 runs on by default: the detector and the appearance
-    model's encoder (both prepared without torch, so `make run`'s runtime install can)."""
-    return list(dict.fromkeys([settings.encoders.detector, settings.appearance.encoder]))
+    """What the worker's full stage 1 runs on: the detector and, when the appearance model is
+    enabled (off by default), its encoder (both prepared without torch, so `make run`'s runtime
+    install can)."""
+    looks = [settings.appearance.encoder] if settings.appearance.enabled else []
+    return list(dict.fromkeys([settings.encoders.detector, *looks]))
 
 
 def _install(settings, entry: registry.CatalogEntry) -> None:

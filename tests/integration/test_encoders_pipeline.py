@@ -39,6 +39,7 @@ def test_worker_embeds_detects_and_fuses_every_kept_frame(
         real_ssd_dir / "encoders" / default_detector, model_dir / "encoders" / default_detector
     )
     pipeline.env["VAD_APPEARANCE__ENCODER"] = "clip-vit-b32"  # tiles by CLIP's image tower
+    pipeline.env["VAD_APPEARANCE__ENABLED"] = "true"  # off by default (issue 17, object round)
     video = ped2 / "test" / "test_04.mp4"
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
     rules = pipeline.vad("camera", "rules", "walkway", "--add", "a bicycle among pedestrians")
@@ -163,7 +164,7 @@ def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
     installed = model_dir / "encoders" / "mobilenetv2"
     shutil.copytree(tiny_models[2], installed)
-    pipeline.env.update({"VAD_ZERO_SHOT__ENABLED": "false"})
+    pipeline.env.update({"VAD_ZERO_SHOT__ENABLED": "false", "VAD_APPEARANCE__ENABLED": "true"})
     video = ped2 / "test" / "test_04.mp4"
     training = str(ped2 / "train" / "train_01.mp4")
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0

@@ -58,9 +58,11 @@ def mini_data(ped2: Path, tmp_path_factory) -> Path:
     return root
 
 
-def _invoke(monkeypatch, model_dir: Path, *args: str):
+def _invoke(monkeypatch, model_dir: Path, *args: str, env: dict[str, str] | None = None):
     for key in [k for k in os.environ if k.startswith("VAD_")]:
         monkeypatch.delenv(key)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("VAD_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("VAD_ENCODERS__THREADS", "1")
     return CliRunner().invoke(app, ["eval", *args])
@@ -125,7 +127,10 @@ def test_ped2_alias_scores_the_installed_models_without_a_flag(
     model_dir = tmp_path / "models"
     shutil.copytree(tiny_mobilenet_dir(tmp_path / "build"), model_dir / "encoders" / "mobilenetv2")
     data = mini_data / "ped2_mini"
-    result = _invoke(monkeypatch, model_dir, "ped2", "--data", str(data), "--json")
+    appearance_on = {"VAD_APPEARANCE__ENABLED": "true"}  # off by default since the object round
+    result = _invoke(
+        monkeypatch, model_dir, "ped2", "--data", str(data), "--json", env=appearance_on
+    )
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout[result.stdout.index("{") :])["rows"]
     assert row["stage1"]["parts"] == ["pixel", "velocity", "appearance (tiny-mobilenet)"]
@@ -159,7 +164,9 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
     ):
         shutil.copytree(built, models / name)
     settings = Settings(
-        model_dir=tmp_path / "models", encoders={"threads": 1, "detector": "yolo11n"}
+        model_dir=tmp_path / "models",
+        encoders={"threads": 1, "detector": "yolo11n"},
+        appearance={"enabled": True},
     )
     encoders = installed_encoders(settings)
     assert encoders.off == {}

@@ -46,11 +46,14 @@ class AppearanceNormalityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(
-        True,
+        False,
         description=(
             "Fit an appearance model with the camera's normality model when its encoder "
             "(`encoder`) is installed, and fuse its score into the frame score. Costs one encoder "
-            "pass per tile and frame in the worker."
+            "pass per tile and frame in the worker. Off by default since issue 17's object round: "
+            "beside the velocity and object models it lowered UCSD Ped1 (0.869 -> 0.863 pooled, "
+            "0.887 -> 0.878 per video), raised Ped2 by 0.002, and cost ~3x the fit and ~10x the "
+            "scoring time (docs/benchmarks-normality.md, the object round)."
         ),
     )
     encoder: str = Field(

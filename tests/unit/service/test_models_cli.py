@@ -124,17 +124,16 @@ def test_ensure_installs_the_default_detector_once(
     assert optional.exit_code == 0 and "not installed" in optional.output
 
 
-def test_ensure_defaults_to_the_detector_and_the_appearance_encoder() -> None:
-    """`make run` prepares what the worker's full stage 1 runs on, without naming models."""
+def test_ensure_defaults_to_the_detector_and_the_enabled_appearance_encoder() -> None:
+    """`make run` prepares what the worker's full stage 1 runs on, without naming models: the
+    detector, and the appearance encoder only when the appearance model is on (off by default)."""
     from service.commands.models import default_models
     from vad.config import Settings
 
-    settings = Settings(_env_file=None)
+    assert default_models(Settings(_env_file=None)) == ["ssd-mobilenetv2-oidv4"]
+    settings = Settings(_env_file=None, appearance={"enabled": True})
     assert (
         default_models(settings)
-        == [
-            settings.encoders.detector,
-            settings.appearance.encoder,
-        ]
+        == [settings.encoders.detector, settings.appearance.encoder]
         == ["ssd-mobilenetv2-oidv4", "mobilenetv2"]
     )

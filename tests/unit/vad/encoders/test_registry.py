@@ -27,7 +27,7 @@ def test_catalog_and_hf_repo_names() -> None:
 def test_stages_off_without_models_and_on_once_installed(
     tmp_path: Path, tiny_clip: Path, tiny_mobilenet: Path
 ) -> None:
-    settings = Settings(_env_file=None, model_dir=tmp_path)
+    settings = Settings(_env_file=None, model_dir=tmp_path, appearance={"enabled": True})
     off = {s["stage"]: s for s in stages(settings, Caller("reader", admin=False))["stages"]}
     assert not any(s["on"] for s in off.values())
     assert (
@@ -42,7 +42,9 @@ def test_stages_off_without_models_and_on_once_installed(
     assert "vad models pull mobilenetv2" in off["appearance"]["reason"]
     shutil.copytree(tiny_mobilenet, tmp_path / "encoders" / "mobilenetv2")
     assert {s.stage: s.on for s in registry.stage_status(settings)}["appearance"]
-    with_clip = Settings(_env_file=None, model_dir=tmp_path, appearance={"encoder": "clip-vit-b32"})
+    with_clip = Settings(
+        _env_file=None, model_dir=tmp_path, appearance={"enabled": True, "encoder": "clip-vit-b32"}
+    )
     assert {s.stage: s.on for s in registry.stage_status(with_clip)}["appearance"]
     disabled = Settings(_env_file=None, model_dir=tmp_path, zero_shot={"enabled": False})
     assert not {s.stage: s.on for s in registry.stage_status(disabled)}["zero-shot"]
