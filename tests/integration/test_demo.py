@@ -1,6 +1,6 @@
 """`make run`'s demo on real parts: the bundled clip, learned from the bundled normal footage
-with the default stage 1 (pixel, velocity and the object model on the real default detector), watched as a looping
-camera.
+with the default stage 1 (pixel, velocity, and the object model on the real default detector),
+watched as a looping camera.
 
 What a new user must see: each pass over the clip opens one incident when the cart drives in (not
 on the cart-free first seconds) and closes it when the pass ends, and the incident's key frame is
