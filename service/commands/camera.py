@@ -156,6 +156,7 @@ def learn(
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
     from vad.scoring.velocity import fit_velocity_from_greys
+    from vad.stage2.scene import fit_scene_norms
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -174,7 +175,7 @@ def learn(
     looks_recorder, looks_note = _appearance_recorder(settings)
     motion_recorder = _velocity_recorder(settings)
     velocity_note = "velocity model: off (VAD_VELOCITY__ENABLED=false)"
-    objects = looks = velocity = None
+    objects = looks = velocity = scene = None
     bar = progress_bar()
     try:
         if source is not None:
@@ -200,6 +201,7 @@ def learn(
             velocity_note = f"velocity model: {velocity.summary()}"
             model.metadata["velocity_model"] = velocity.metadata
         if recorder is not None:
+            scene = fit_scene_norms((c, [i / fps for i in range(len(c))]) for c in recorder.clips)
             objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
             objects_note = f"object model ({recorder.name}): {objects.summary()}"
             model.metadata["object_model"] = {
@@ -225,7 +227,7 @@ def learn(
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
-        for companion in (objects, looks, velocity):
+        for companion in (objects, looks, velocity, scene):
             if companion is not None:
                 companion.save(directory)
         queries.register_model(

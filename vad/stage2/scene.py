@@ -15,10 +15,12 @@ out; the worker and `vad eval stage2` run the detector.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -137,6 +139,9 @@ def track_objects(
     return tracks
 
 
+SCENE_JSON = "scene.json"  # the norms, next to the camera's other models (`vad camera learn`)
+
+
 @dataclass(frozen=True)
 class SceneNorms:
     """What a camera's normal footage shows: per class the median speed of its tracks (box
@@ -154,6 +159,23 @@ class SceneNorms:
             {k: float(v) for k, v in doc.get("speeds", {}).items()},
             {k: float(v) for k, v in doc.get("counts", {}).items()},
         )
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / SCENE_JSON
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, directory: Path | None) -> SceneNorms | None:
+        """The norms saved in a camera's model folder, None when it has none (learned without
+        a detector) or they are unreadable (descriptions then give absolute speeds)."""
+        path = Path(directory) / SCENE_JSON if directory is not None else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def usual_speed(self, class_name: str) -> tuple[str, float] | None:
         """(class whose speed is the reference, its usual speed): the class's own, else that of
