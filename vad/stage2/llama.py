@@ -81,9 +81,11 @@ class LlamaLLM:
         self.name = f"llama.cpp:{path.stem}"
         self.tokens = 0  # generated, for tokens/s
         self.seconds = 0.0
+        self.cpu_seconds = 0.0  # this process's CPU time while generating (a busy machine
+        # stretches the wall time, not this)
 
     def _chat(self, prompt: str, max_tokens: int, **extra) -> str:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         reply = self.model.create_chat_completion(
             messages=[{"role": "user", "content": prompt}],
             max_tokens=max_tokens,
@@ -91,6 +93,7 @@ class LlamaLLM:
             **extra,
         )
         self.seconds += time.perf_counter() - started
+        self.cpu_seconds += time.process_time() - cpu
         self.tokens += int(reply.get("usage", {}).get("completion_tokens", 0))
         return str(reply["choices"][0]["message"].get("content") or "").strip()
 

@@ -131,6 +131,16 @@ def _captioner(settings: Settings, status: Stage2Status):
     return TransformersCaptioner(_folder(settings, cfg.captioner_model))
 
 
+def build_llm(settings: Settings):
+    """The LLM alone (`vad eval stage2`: captions are scene descriptions); raises
+    BackendUnavailable saying what is missing and how to get it."""
+    status = stage2_status(settings)
+    llm_problem = _llm_role(settings)[1]
+    if llm_problem:
+        raise BackendUnavailable(f"no stage-2 LLM: {llm_problem}")
+    return _llm(settings, status)
+
+
 def _llm(settings: Settings, status: Stage2Status):
     cfg = settings.stage2
     if cfg.llm_url:

@@ -36,6 +36,7 @@ MIN_CONFIDENCE = 0.4  # as the object model: a weak detection is not worth a sen
 MAX_GAP_SECONDS = 0.6  # a track survives this long without a detection
 MAX_JUMP_HEIGHTS = 1.5  # a match moves at most this many of its box heights between detections
 MIN_TRACK_POINTS = 3  # fewer detections give no speed or direction
+MIN_TRACK_SECONDS = 0.8  # shorter tracks (flicker, identity switches) give no speed either
 STILL_HEIGHTS_PER_SECOND = 0.15
 UNUSUAL_RATIO = 1.6  # this many times the usual speed (or 1/this) earns its own sentence
 _PLURAL = {PERSON: "people"}
@@ -79,7 +80,7 @@ class Track:
 
     @property
     def measurable(self) -> bool:
-        return len(self.times) >= MIN_TRACK_POINTS and self.duration > 0
+        return len(self.times) >= MIN_TRACK_POINTS and self.duration >= MIN_TRACK_SECONDS
 
     def speed(self) -> float:
         """Path length per second in the object's own (median) box heights."""
@@ -242,7 +243,10 @@ def _speed_phrase(track: Track, norms: SceneNorms | None) -> tuple[str, bool]:
 def _track_sentence(track: Track, norms: SceneNorms | None) -> tuple[str, bool]:
     speed, unusual = _speed_phrase(track, norms)
     moving = track.speed() >= STILL_HEIGHTS_PER_SECOND
-    parts = [_noun(track.class_name, 1), _verb(track.class_name, moving, 1)]
+    verb = _verb(track.class_name, moving, 1)
+    if unusual and moving and track.class_name == PERSON:
+        verb = "moves"  # "walks at 3x the usual speed" contradicts itself
+    parts = [_noun(track.class_name, 1), verb]
     if moving:
         parts.append(track.direction())
     parts.append(track.region())
