@@ -54,6 +54,24 @@ class WindowRow:
     cpu_seconds: float = 0.0
 
 
+class RecordingDetector:
+    """The detector stage 1 runs, keeping what it found on each clip, so the scene norms reuse
+    stage 1's detections of the training clips instead of running the detector twice."""
+
+    def __init__(self, detector) -> None:
+        self.detector = detector
+        self.name = detector.name
+        self.clips: list[list] = []
+
+    def detect(self, frames: list[np.ndarray]) -> list:
+        found = self.detector.detect(frames)
+        self.clips.append(found)
+        return found
+
+    def __getattr__(self, name: str):
+        return getattr(self.detector, name)
+
+
 def _frames(path: Path) -> list[np.ndarray]:
     return list(iter_video_frames(path))
 
@@ -118,13 +136,19 @@ def evaluate_stage2(
 ) -> dict:
     """Fit on `train`, score `test`, send flagged windows through `chain`; the figures above."""
     tell = progress or (lambda *_: None)
-    train_frames = [_frames(p) for p in train]
-    stage1.fit(iter(train_frames))
-    tell("scene norms", 0, len(train_frames))
-    norms = fit_scene_norms(
-        (detector.detect(f), [i / fps for i in range(len(f))]) for f in train_frames
-    )
-    del train_frames
+    recorder = None
+    if stage1.encoders.detector is not None:  # stage 1's object model runs the same detector
+        recorder = stage1.encoders.detector = RecordingDetector(stage1.encoders.detector)
+    tell("fitting stage 1", 0, len(train))
+    stage1.fit(_frames(p) for p in train)
+    tell("scene norms", len(train), len(train))
+    if recorder is not None:
+        found = list(recorder.clips)
+        recorder.clips.clear()
+    else:
+        found = [detector.detect(_frames(p)) for p in train]
+    norms = fit_scene_norms((f, [i / fps for i in range(len(f))]) for f in found)
+    del found
     per_window = max(1, int(round(settings.windows.seconds * fps)))
     rows: list[WindowRow] = []
     analysed = 0
@@ -132,6 +156,8 @@ def evaluate_stage2(
         tell("test clips", k, len(test))
         frames = _frames(path)
         scores = stage1.score(frames).fused
+        if recorder is not None:
+            recorder.clips.clear()
         truth = labels[path.stem]
         for start, peak, sent in flagged_windows(scores, per_window, fps, settings):
             label = int(np.any(truth[start : start + per_window]))
