@@ -84,3 +84,12 @@ def test_nothing_detected_is_said():
 def test_norms_round_trip():
     norms = normal_norms()
     assert SceneNorms.from_dict(norms.to_dict()) == norms
+
+
+def test_norms_are_saved_beside_the_camera_model_and_missing_ones_are_none(tmp_path):
+    norms = normal_norms()
+    norms.save(tmp_path)
+    assert SceneNorms.load(tmp_path) == norms
+    assert SceneNorms.load(tmp_path / "absent") is None and SceneNorms.load(None) is None
+    (tmp_path / "scene.json").write_text("not json")
+    assert SceneNorms.load(tmp_path) is None
