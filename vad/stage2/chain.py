@@ -20,7 +20,7 @@ from vad.scoring.sampler import select_frames
 from vad.stage2 import prompts
 from vad.stage2.answers import parse_score
 from vad.stage2.backends import LLM, Captioner
-from vad.stage2.similarity import ImageTextEncoder, SummaryEmbedder, clean_captions
+from vad.stage2.similarity import Cleaned, ImageTextEncoder, SummaryEmbedder, clean_captions
 
 
 def choose_frames(scores: Sequence[float], config: Stage2Config) -> list[int]:
@@ -37,6 +37,9 @@ class WindowInput:
     times: list[float]  # their capture times (epoch seconds)
     context: str | None = None  # the camera's context prompt
     neighbour_captions: list[str] = field(default_factory=list)
+    # scene descriptions (seconds from the window start, sentence) standing in for captions
+    # when no captioner is installed (`vad.stage2.scene.describe_window`)
+    scene: list[tuple[float, str]] | None = None
 
 
 @dataclass
@@ -81,12 +84,17 @@ class Stage2Chain:
 
     def run(self, window: WindowInput) -> ChainResult:
         cfg, clock, started = self.config, _Clock(), time.perf_counter()
-        raw = self.captioner.caption(window.images, prompts.CAPTION, cfg.caption_tokens)
-        clock.lap("caption")
-        cleaned = clean_captions(window.images, raw, window.neighbour_captions, self.encoder)
-        clock.lap("clean")
-        start = window.times[0] if window.times else 0.0
-        timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
+        if window.scene is not None:  # sentences from detections: nothing to caption or clean
+            raw = [sentence for _, sentence in window.scene]
+            cleaned = Cleaned(raw, "skipped: scene descriptions from the detector")
+            timeline = list(window.scene)
+        else:
+            raw = self.captioner.caption(window.images, prompts.CAPTION, cfg.caption_tokens)
+            clock.lap("caption")
+            cleaned = clean_captions(window.images, raw, window.neighbour_captions, self.encoder)
+            clock.lap("clean")
+            start = window.times[0] if window.times else 0.0
+            timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
         summary = self.llm.generate(
             prompts.summary_prompt(timeline, window.context), cfg.summary_tokens
         )

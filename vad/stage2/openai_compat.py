@@ -116,24 +116,45 @@ def score_schema(choices: list[str]) -> dict:
     }
 
 
+def json_object_schema(choices: list[str]) -> dict:
+    """The same constraint in llama-cpp-python's server's dialect (`json_object` + `schema`):
+    it rejects OpenAI's `json_schema` type."""
+    schema = score_schema(choices)["json_schema"]["schema"]
+    return {"type": "json_object", "schema": schema}
+
+
+def _rejects_format(error: EndpointError) -> bool:
+    """The server refused the request's `response_format` (400/422, or llama-cpp-python's
+    validation error, which it reports as a 500 naming the field)."""
+    if error.status in (400, 422):
+        return True
+    return error.status == 500 and "response_format" in str(error)
+
+
 class EndpointLLM:
+    FORMATS = (score_schema, json_object_schema)
+
     def __init__(self, client: ChatClient) -> None:
         self.client = client
         self.name = f"openai:{client.model}"
         self.constrained = True
+        self._formats = list(self.FORMATS)  # the first that the server accepts is kept
 
     def generate(self, prompt: str, max_tokens: int) -> str:
         return self.client.complete(prompt, max_tokens)
 
     def choose(self, prompt: str, choices: list[str]) -> str:
-        if self.constrained:
+        while self._formats:
             try:
-                return self.client.complete(prompt, 16, response_format=score_schema(choices))
+                return self.client.complete(prompt, 16, response_format=self._formats[0](choices))
             except EndpointError as error:
-                if error.status != 400:
+                if not _rejects_format(error):
                     raise
-                log.warning("%s rejects JSON-schema answers (%s): unconstrained", self, error)
-                self.constrained = False
+                log.info("%s rejects %s answers (%s)", self, self._formats[0].__name__, error)
+                self._formats.pop(0)
+        if self.constrained:
+            log.warning("%s accepts no JSON-schema answers: unconstrained", self)
+            self.constrained = False
         return self.client.complete(prompt, 16)
 
     def __str__(self) -> str:

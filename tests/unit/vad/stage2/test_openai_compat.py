@@ -112,3 +112,22 @@ def test_server_error_is_not_mistaken_for_an_answer():
         with pytest.raises(EndpointError) as caught:
             llm.choose("rate", ["0", "1"])
     assert caught.value.status == 500 and llm.constrained
+
+
+def test_llama_cpp_servers_json_object_dialect_is_used_when_json_schema_is_refused():
+    """llama-cpp-python's server refuses OpenAI's `json_schema` (a 500 naming the field) and
+    takes `json_object` + `schema`; the accepted form is remembered."""
+    seen = []
+
+    def llama_cpp_like(body: dict) -> tuple[int, str]:
+        kind = body.get("response_format", {}).get("type")
+        seen.append(kind)
+        if kind == "json_schema":
+            return 500, "validation error: ('body', 'response_format', 'type') json_schema"
+        return 200, '{"score": 0.5}'
+
+    with ChatServer(llama_cpp_like) as server:
+        llm = EndpointLLM(ChatClient(server.url, "m", None, 5))
+        assert llm.choose("rate", ["0", "0.5", "1"]) == '{"score": 0.5}'
+        assert llm.choose("rate", ["0", "0.5", "1"]) == '{"score": 0.5}'
+    assert seen == ["json_schema", "json_object", "json_object"] and llm.constrained

@@ -1,0 +1,95 @@
+"""Scene descriptions from detections: tracks, speeds against the camera's normal footage,
+direction, place in the view, head counts."""
+
+from __future__ import annotations
+
+from vad.encoders.detectors import Detection
+from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms, track_objects
+
+FPS = 10
+
+
+def walker(x0: float, y: float, dx_per_frame: float, n: int = 20, name: str = "person", h=0.2):
+    """Boxes of one object moving horizontally, one per frame."""
+    out = []
+    for i in range(n):
+        cx = x0 + dx_per_frame * i
+        out.append(Detection(name, 0.9, (cx - 0.03, y - h / 2, cx + 0.03, y + h / 2)))
+    return out
+
+
+def frames_of(*objects):
+    n = max(len(o) for o in objects)
+    return [[o[i] for o in objects if i < len(o)] for i in range(n)]
+
+
+def times(n: int, start: float = 100.0) -> list[float]:
+    return [start + i / FPS for i in range(n)]
+
+
+def test_one_track_per_object_with_speed_direction_and_place():
+    frames = frames_of(walker(0.1, 0.8, 0.01), walker(0.9, 0.3, -0.01))
+    tracks = track_objects(frames, times(20))
+    assert len(tracks) == 2
+    right, left = sorted(tracks, key=lambda k: k.xs[0])
+    assert right.direction() == "to the right" and left.direction() == "to the left"
+    # 0.01 of the frame per frame at 10 fps, box height 0.2: 0.5 body heights per second
+    assert abs(right.speed() - 0.5) < 1e-6
+    assert right.region() == "in the bottom left of the view"
+    assert abs(right.duration - 1.9) < 1e-6
+
+
+def test_weak_detections_are_ignored():
+    weak = [Detection("vehicle", 0.1, (0.1, 0.1, 0.3, 0.3))] * 10
+    assert track_objects([[d] for d in weak], times(10)) == []
+
+
+def normal_norms() -> SceneNorms:
+    clip = frames_of(*(walker(0.1 + 0.05 * k, 0.2 + 0.07 * k, 0.01) for k in range(5)))
+    return fit_scene_norms([(clip, times(20))])
+
+
+def test_norms_from_normal_footage():
+    norms = normal_norms()
+    assert set(norms.speeds) == {"person"} and abs(norms.speeds["person"] - 0.5) < 1e-3
+    assert norms.counts["person"] == 5
+
+
+def test_a_fast_vehicle_on_a_walkway_stands_out_and_people_are_counted():
+    norms = normal_norms()
+    people = [walker(0.1 + 0.1 * k, 0.1 + 0.1 * k, 0.01) for k in range(9)]
+    car = walker(0.9, 0.85, -0.0125, name="vehicle", h=0.1)  # 1.25 heights/s = 2.5x
+    lines = describe_window(frames_of(car, *people), times(20), norms)
+    assert lines[0][0] == 0.0
+    first = lines[0][1]
+    assert first.startswith("a vehicle drives to the left in the bottom right of the view")
+    assert "2.5x the usual speed of people here" in first
+    assert "never showed vehicles" in first
+    assert lines[-1][1] == "9 people walk; 9 people in view, usually up to 5"
+
+
+def test_without_norms_speed_is_in_body_heights():
+    lines = describe_window(frames_of(walker(0.1, 0.5, 0.01)), times(20))
+    assert lines == [(0.0, "a person walks")]
+    lines = describe_window(frames_of(walker(0.1, 0.5, 0.02, name="bicycle")), times(20))
+    assert "a bicycle rides to the right" in lines[0][1]
+    assert "1.0 body heights per second" in lines[0][1]
+
+
+def test_nothing_detected_is_said():
+    assert describe_window([[], []], times(2)) == [(0.0, "no person or object is detected")]
+    assert describe_window([], []) == []
+
+
+def test_norms_round_trip():
+    norms = normal_norms()
+    assert SceneNorms.from_dict(norms.to_dict()) == norms
+
+
+def test_norms_are_saved_beside_the_camera_model_and_missing_ones_are_none(tmp_path):
+    norms = normal_norms()
+    norms.save(tmp_path)
+    assert SceneNorms.load(tmp_path) == norms
+    assert SceneNorms.load(tmp_path / "absent") is None and SceneNorms.load(None) is None
+    (tmp_path / "scene.json").write_text("not json")
+    assert SceneNorms.load(tmp_path) is None
