@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.searcher import Searcher
 from api.tokens import create_token
 from db.search import Filters, index_incident_text
-from db.searcher import Searcher
 from db.session import transaction
 from tests.conftest import SHARED_DATA
 from tests.support.requirements import missing
