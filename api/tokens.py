@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.security import SCOPES, hash_token, new_token_secret
 from db import api_queries
-from db.queries import now_utc
+from db.clock import now_utc
 
 
 def create_token(session: Session, name: str, scope: str, ttl_days: float | None = None) -> str:

@@ -1,7 +1,8 @@
 """Query functions of the REST API and webhook delivery.
 
-Like `db.queries`, each takes a Session and leaves the transaction to the caller, so e.g. webhook
-deliveries are inserted in the same transaction as the incident change that caused them.
+Like the other query modules (`db.camera_queries`, `db.window_queries` ...), each takes a
+Session and leaves the transaction to the caller, so e.g. webhook deliveries are inserted in the
+same transaction as the incident change that caused them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, defer
 
 from db.api_models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from db.clock import now_utc
 from db.models import Camera, DispatchProgress, FrameScore, Incident, Window
-from db.queries import now_utc
 from db.stage2 import counts as stage2_counts
 
 # --- tokens --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries, regions
+from db import model_registry, regions
 from db.models import Camera
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
@@ -163,13 +163,13 @@ def fit_and_register(
         bar.stop()
     frames = int(model.metadata.get("frames_seen", 0))
     with transaction(sessions) as session:
-        version = queries.next_model_version(session, camera_id)
+        version = model_registry.next_model_version(session, camera_id)
         directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
         model.save(directory)
         for companion in (objects, looks, velocity, scene):
             if companion is not None:
                 companion.save(directory)
-        queries.register_model(
+        model_registry.register_model(
             session,
             camera_id,
             version,

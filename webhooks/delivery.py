@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import api_queries
+from db.clock import now_utc
 from db.incident_serializer import WEBHOOK, serialize_incident
 from db.models import Camera, Incident
-from db.queries import now_utc
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from db import queries
+from db import camera_queries
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import validate_source_url
@@ -57,10 +57,10 @@ def add(
     box = SecretBox.from_file(settings.key_file())
     with transaction(app_ctx.sessions()) as session:
         try:
-            camera = queries.add_camera(
+            camera = camera_queries.add_camera(
                 session, name, url, fps, loop, enabled=not disabled, box=box, verify_tls=verify_tls
             )
-        except queries.CameraExists as error:
+        except camera_queries.CameraExists as error:
             fail(str(error))
         camera.threshold = threshold
         camera.context = context
@@ -81,8 +81,8 @@ def set_context(
     puts it into its summary and scoring prompts."""
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
         if clear or text is not None:
             camera.context = None if clear else text.strip() or None
@@ -98,7 +98,7 @@ def list_(
     """Cameras with their status (online, reconnecting, offline: reason) and frame counters."""
     settings = get_context(ctx).settings
     with get_context(ctx).sessions()() as session:
-        cameras = queries.list_cameras(session)
+        cameras = camera_queries.list_cameras(session)
     rows = [
         {
             "name": c.name,
@@ -134,8 +134,8 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name
     """Disconnect a camera and delete its windows, scores and incidents."""
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            queries.remove_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera_queries.remove_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
     typer.echo(f"camera {name!r} removed")
 
@@ -166,8 +166,8 @@ def relearn(
         hours = span.total_seconds() / 3600
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
         if every is not None or off:
             camera.relearn_every_hours = hours
@@ -203,8 +203,8 @@ def learn(
     sessions = app_ctx.sessions()
     with sessions() as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls

@@ -14,7 +14,7 @@ import pytest
 
 from api.security import hash_token
 from api.tokens import create_token
-from db import api_queries, queries
+from db import api_queries, camera_queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
 from ingest.publisher import FramePublisher
@@ -146,7 +146,7 @@ def test_file_cameras_only_under_the_media_folder(make_api, tmp_path):
 @pytest.mark.integration
 def test_score_curve_is_thinned_in_sql(api):
     with transaction(api.pipeline.sessions) as session:
-        camera = queries.add_camera(session, "long", "rtsp://10.0.0.1/x", None, False)
+        camera = camera_queries.add_camera(session, "long", "rtsp://10.0.0.1/x", None, False)
         window = Window(
             camera_id=camera.id, seq=0, topic="t", topic_id="tid", partition=0,
             first_offset=0, last_offset=11_999, n_frames=12_000, status="done",
