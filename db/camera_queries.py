@@ -1,4 +1,4 @@
-"""Cameras: add, find, list, remove, and the status ingest reports for them.
+"""Cameras: add, find, list, edit (the API), remove, and the status ingest reports for them.
 
 Each query takes a Session and leaves transaction boundaries to the caller.
 """
@@ -88,3 +88,12 @@ def apply_ingest_report(session: Session, report: IngestReport) -> None:
         .where(Camera.id == report.camera_id, status_changed)
         .values(status=report.status, status_reason=report.reason, status_at=now_utc())
     )
+
+
+def update_camera(session: Session, camera: Camera, changes: dict) -> Camera:
+    """Apply only the fields the client sent (None = back to the default)."""
+    for key in ("fps", "threshold", "enabled", "verify_tls"):
+        if key in changes:
+            setattr(camera, key, changes[key])
+    session.flush()
+    return camera

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import CameraIn, CameraOut, CameraPatch
-from db import api_queries, camera_queries
+from db import camera_queries
 from db.models import Camera
 from db.session import transaction
 from ingest.sources import validate_source_url
@@ -122,7 +122,7 @@ def update_camera(
 ) -> CameraOut:
     changes = body.model_dump(include=body.model_fields_set)
     with transaction(sessions) as session:
-        camera = api_queries.update_camera(session, _get(session, name), changes)
+        camera = camera_queries.update_camera(session, _get(session, name), changes)
         return camera_out(camera, settings)
 
 

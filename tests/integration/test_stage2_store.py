@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from api import metrics
-from db import api_queries, camera_queries, clock, window_queries
+from db import camera_queries, clock, metrics_queries, window_queries
 from db import stage2 as s2
 from db.models import Incident
 from db.session import transaction
@@ -195,7 +195,7 @@ def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
         ("done", ""), ("skipped", "budget"), ("skipped", "incident cap")
     ]  # fmt: skip
     with pipeline.sessions() as session:
-        snapshot = api_queries.metrics_snapshot(session)
+        snapshot = metrics_queries.metrics_snapshot(session)
         stale = s2.stale(session, clock.now_utc() + timedelta(seconds=1))
     text = metrics.render(snapshot, pipeline.settings)
     assert 'vad_stage2_skipped_total{reason="budget"} 1' in text
