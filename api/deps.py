@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.limits import RateLimiter
 from api.security import hash_token, scopes_allow
-from db import api_queries
+from db import token_queries
 from db.session import transaction
 from vad.config import Settings, WebhookConfig
 
@@ -73,11 +73,11 @@ def authenticate(
         failures.hit(client)
         raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
     with transaction(sessions) as session:
-        token = api_queries.token_by_hash(session, hash_token(secret.strip()))
+        token = token_queries.token_by_hash(session, hash_token(secret.strip()))
         if token is None:
             failures.hit(client)
             raise _unauthorized("invalid, expired or revoked token")
-        api_queries.touch_token(session, token.id)  # also on 403: it was used, by someone
+        token_queries.touch_token(session, token.id)  # also on 403: it was used, by someone
         return token.name, list(token.scopes)
 
 

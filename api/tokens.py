@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from api.security import SCOPES, hash_token, new_token_secret
-from db import api_queries
-from db.queries import now_utc
+from db import token_queries
+from db.clock import now_utc
 
 
 def create_token(session: Session, name: str, scope: str, ttl_days: float | None = None) -> str:
@@ -22,5 +22,5 @@ def create_token(session: Session, name: str, scope: str, ttl_days: float | None
     secret = new_token_secret()
     scopes = ["read", "admin"] if scope == "admin" else ["read"]
     expires = now_utc() + timedelta(days=ttl_days) if ttl_days else None
-    api_queries.add_token(session, name, hash_token(secret), scopes, expires)
+    token_queries.add_token(session, name, hash_token(secret), scopes, expires)
     return secret

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from db import queries  # noqa: E402
+from db import camera_queries, model_registry  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from service.learning import file_clips  # noqa: E402
 from service.supervisor import Stack  # noqa: E402
@@ -117,10 +117,10 @@ class BenchStack:
             for i, mount in enumerate(mounts):
                 name = f"cam{i:02d}"
                 url = self._rtsp.url_for(mount)
-                camera = queries.add_camera(session, name, url, CAMERA_FPS, False, False)
+                camera = camera_queries.add_camera(session, name, url, CAMERA_FPS, False, False)
                 directory = self.settings.model_dir / name / "v1"
                 model.save(directory)
-                queries.register_model(session, camera.id, 1, str(directory), 0, "bench", {})
+                model_registry.register_model(session, camera.id, 1, str(directory), 0, "bench", {})
                 self.camera_ids.append(camera.id)
 
     def enable(self, count: int) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from db import queries  # noqa: E402
+from db import camera_queries, model_registry  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from ingest.camera import CameraIngestor, CameraSpec  # noqa: E402
 from ingest.publisher import FramePublisher  # noqa: E402
@@ -78,10 +78,10 @@ def run(settings: Settings, endpoints, args) -> dict:
     ids = []
     with transaction(sessions) as session:
         for video in videos:
-            camera = queries.add_camera(session, video.stem, str(video), 10.0, False, False)
+            camera = camera_queries.add_camera(session, video.stem, str(video), 10.0, False, False)
             directory = settings.model_dir / video.stem / "v1"
             model.save(directory)
-            queries.register_model(session, camera.id, 1, str(directory), 0, "bench", {})
+            model_registry.register_model(session, camera.id, 1, str(directory), 0, "bench", {})
             ids.append((camera.id, video))
     publisher = FramePublisher(endpoints.kafka_bootstrap, settings.kafka_topic, settings.ingest)
     ingestors = [

@@ -32,9 +32,9 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.searcher import Searcher  # noqa: E402
 from bench.api import percentile, seed_cameras  # noqa: E402
 from db.search import Filters  # noqa: E402
-from db.searcher import Searcher  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
 from service.infra import Infrastructure  # noqa: E402
 from vad.config import GroundingConfig, Settings  # noqa: E402

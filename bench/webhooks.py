@@ -39,7 +39,7 @@ from sqlalchemy import select, text, update
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from db import queries  # noqa: E402
+from db import camera_queries, window_queries  # noqa: E402
 from db.api_models import WebhookSubscription  # noqa: E402
 from db.models import FrameScore, Incident, Window  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
@@ -94,7 +94,7 @@ def pct(values: list[float], q: float) -> float:
 def throughput(sessions, config, outbound, receiver: Receiver, n: int, threads: int) -> dict:
     now = datetime.now(UTC)
     with transaction(sessions) as session:
-        camera = queries.add_camera(session, "bulk", "rtsp://10.0.0.1/bulk", None, False)
+        camera = camera_queries.add_camera(session, "bulk", "rtsp://10.0.0.1/bulk", None, False)
         session.execute(
             text(
                 "INSERT INTO incidents (camera_id, status, started_at, peak_score, peak_at, "
@@ -127,12 +127,14 @@ def throughput(sessions, config, outbound, receiver: Receiver, n: int, threads: 
 def open_to_received(sessions, settings, config, outbound, receiver: Receiver, trials: int) -> dict:
     base = time.time() - 3600
     with transaction(sessions) as session:
-        camera = queries.add_camera(session, "tracked", "rtsp://10.0.0.1/tracked", None, False)
+        camera = camera_queries.add_camera(
+            session, "tracked", "rtsp://10.0.0.1/tracked", None, False
+        )
         camera_id = camera.id
         for k in range(2 * trials):  # even: 20 high frames, odd: 10 low frames + end of stream
             first = base + 10 * k
             n, score = (20, 0.95) if k % 2 == 0 else (10, 0.05)
-            window = queries.insert_window(
+            window = window_queries.insert_window(
                 session,
                 camera_id=camera_id,
                 topic="t",

@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from db.clock import now_utc
 from db.models import Base, Incident, Window
-from db.queries import now_utc
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 OPEN_STATES = ("pending", "running")

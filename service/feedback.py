@@ -24,7 +24,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries, regions
+from db import clock, model_registry, regions
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
 from frames.reader import FrameReader
@@ -151,9 +151,9 @@ def undo_feedback(sessions: sessionmaker[Session], incident_id: int) -> Feedback
                     f"model v{child.version} was built on v{model.version} (this incident's "
                     f"update): undo {_what(child)} first"
                 )
-            model.retired_at = queries.now_utc()
+            model.retired_at = clock.now_utc()
             version = model.version
-            active = queries.latest_model(session, model.camera_id)
+            active = model_registry.latest_model(session, model.camera_id)
             lines.append(
                 f"model v{model.version} retired; the camera scores with "
                 + (f"v{active.version}" if active else "the motion baseline")
@@ -202,7 +202,7 @@ def _learn_false_alarm(
     with sessions() as session:
         incident = _incident(session, incident_id)
         camera = session.get(Camera, incident.camera_id)
-        parent = queries.latest_model(session, incident.camera_id)
+        parent = model_registry.latest_model(session, incident.camera_id)
         if parent is None:
             raise FeedbackError(
                 f"camera {camera.name!r} has no normality model to teach: fit one first with "
@@ -251,11 +251,11 @@ def _learn_false_alarm(
                 f"v{parent.version} cannot learn incident {incident_id}: {error}"
             ) from None
         with transaction(sessions) as session:
-            version = queries.next_model_version(session, camera.id)
+            version = model_registry.next_model_version(session, camera.id)
             target = folder / f"v{version}"
             shutil.rmtree(target, ignore_errors=True)  # an unregistered leftover of a crash
             staging.rename(target)
-            record = queries.register_model(
+            record = model_registry.register_model(
                 session,
                 camera.id,
                 version,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import camera_queries
 from db.models import Camera
 from db.secrets import SecretBox, open_url
 from db.session import transaction
@@ -48,7 +48,7 @@ def enabled_cameras(
         with sessions() as session:
             return [
                 camera_spec(camera, config, box, policy)
-                for camera in queries.list_cameras(session, enabled_only=True)
+                for camera in camera_queries.list_cameras(session, enabled_only=True)
             ]
 
     return cameras
@@ -60,6 +60,6 @@ def status_sink(sessions: sessionmaker[Session]) -> StatusSink:
     def store(reports: list[IngestReport]) -> None:
         with transaction(sessions) as session:
             for item in reports:
-                queries.apply_ingest_report(session, item)
+                camera_queries.apply_ingest_report(session, item)
 
     return store

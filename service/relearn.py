@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import model_registry
 from db.models import Camera
 from service.infra import open_log
 
@@ -36,7 +36,7 @@ def due_cameras(session: Session, now: datetime) -> list[tuple[str, float]]:
     ).all()
     out = []
     for camera in scheduled:
-        newest = queries.latest_model(session, camera.id)
+        newest = model_registry.latest_model(session, camera.id)
         if relearn_due(camera.relearn_every_hours, newest.created_at if newest else None, now):
             out.append((camera.name, camera.relearn_every_hours))
     return out

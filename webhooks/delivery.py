@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import api_queries
+from db import webhook_queries
+from db.clock import now_utc
 from db.incident_serializer import WEBHOOK, serialize_incident
 from db.models import Camera, Incident
-from db.queries import now_utc
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
@@ -80,11 +80,11 @@ def enqueue_incident_event(
     camera = session.scalar(select(Camera.name).where(Camera.id == incident.camera_id)) or ""
     body = event_body(kind, incident, camera, key)
     created = []
-    matching = api_queries.matching_subscriptions(
+    matching = webhook_queries.matching_subscriptions(
         session, kind, camera, incident.peak_score, incident.zones
     )
     for sub in matching:
-        new_id = api_queries.insert_delivery(
+        new_id = webhook_queries.insert_delivery(
             session, sub.id, event_id(kind, incident, key), kind, incident.id, body
         )
         if new_id is not None:
@@ -164,7 +164,7 @@ def _guarded_opener(policy: AddressPolicy) -> urllib.request.OpenerDirector:
 
 def post(
     url: str, body: bytes, headers: dict[str, str], timeout: float, policy: AddressPolicy
-) -> api_queries.AttemptResult:
+) -> webhook_queries.AttemptResult:
     """One HTTP POST; any exception becomes a failed result with the reason. Only the HTTP
     status and a coarse kind of failure are stored (the delivery log is readable by read
     tokens); the exception itself goes to this worker's log."""
@@ -186,7 +186,7 @@ def post(
     if not ok and error is None:
         error = f"HTTP {code}"
     latency = (time.perf_counter() - clock) * 1000
-    return api_queries.AttemptResult(started, ok, code, round(latency, 1), error)
+    return webhook_queries.AttemptResult(started, ok, code, round(latency, 1), error)
 
 
 def _coarse_error(reason: object) -> str:
@@ -208,7 +208,7 @@ def deliver_once(
     """Make the delivery's next attempt if it is due, and book the result."""
     lease = now_utc() + timedelta(seconds=config.timeout_seconds + config.lease_seconds)
     with transaction(sessions) as session:
-        claimed = api_queries.claim_delivery(session, delivery_id, lease)
+        claimed = webhook_queries.claim_delivery(session, delivery_id, lease)
         if claimed is None:
             return Outcome(delivery_id, "skipped")
         delivery, sub = claimed
@@ -219,7 +219,7 @@ def deliver_once(
             delivery.event_id,
         )
         if not sub.enabled:
-            api_queries.finish_delivery(session, delivery_id, "dead", "subscription disabled")
+            webhook_queries.finish_delivery(session, delivery_id, "dead", "subscription disabled")
             return Outcome(delivery_id, "dead", attempt, error="subscription disabled")
         url = open_url(outbound.box, sub.url, sub.url_sealed)
         secret = outbound.box.open(sub.secret)
@@ -240,7 +240,7 @@ def _book(
     sessions: sessionmaker[Session],
     delivery_id: int,
     attempt: int,
-    result: api_queries.AttemptResult,
+    result: webhook_queries.AttemptResult,
     config: WebhookConfig,
     rng: random.Random | None,
 ) -> Outcome:
@@ -254,7 +254,7 @@ def _book(
         status, retry_in = "pending", backoff_seconds(attempt, config, rng)
         next_at = now_utc() + timedelta(seconds=retry_in)
     with transaction(sessions) as session:
-        api_queries.record_attempt(session, delivery_id, attempt, result, status, next_at)
+        webhook_queries.record_attempt(session, delivery_id, attempt, result, status, next_at)
     if status != "delivered":
         log.warning(
             "webhook delivery %s attempt %s: %s -> %s", delivery_id, attempt, result.error, status
@@ -292,7 +292,7 @@ def send_deliveries(send: Sender, delivery_ids: list[int]) -> None:
 def sweep(sessions: sessionmaker[Session], send: Sender, limit: int = 500) -> int:
     """Nudge every due pending delivery (lost messages, dead workers, expired leases)."""
     with sessions() as session:
-        due = api_queries.due_deliveries(session, limit)
+        due = webhook_queries.due_deliveries(session, limit)
     send_deliveries(send, due)
     return len(due)
 

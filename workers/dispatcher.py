@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import clock, dispatch_queries, window_queries
 from db.session import transaction
 from frames.reader import make_consumer
 from frames.record import FrameMeta, camera_of_key, is_end_of_stream
@@ -101,7 +101,7 @@ class Dispatcher:
         w = self.settings.windows
         with self.sessions() as session:
             for tp in tps:
-                progress = queries.load_progress(session, self.topic_id, tp.partition)
+                progress = dispatch_queries.load_progress(session, self.topic_id, tp.partition)
                 last = {int(k): v for k, v in (progress.camera_last if progress else {}).items()}
                 ctx = {int(k): v for k, v in (progress.camera_context if progress else {}).items()}
                 self.windowers[tp.partition] = PartitionWindower(
@@ -171,7 +171,7 @@ class Dispatcher:
         last, context = windower.snapshot()
         with transaction(self.sessions) as session:
             for c in closed:
-                window = queries.insert_window(
+                window = window_queries.insert_window(
                     session,
                     camera_id=c.camera_id,
                     topic=self.topic,
@@ -187,7 +187,7 @@ class Dispatcher:
                 )
                 if window is not None:
                     tasks.append(WindowTask.of(window))
-            queries.save_progress(
+            dispatch_queries.save_progress(
                 session,
                 self.topic,
                 self.topic_id,
@@ -211,11 +211,11 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - broker down: try again next round
             log.warning("cannot read the task queue length: %s", error)
             return 0
-        cutoff = queries.now_utc() - timedelta(seconds=w.requeue_after_seconds)
+        cutoff = clock.now_utc() - timedelta(seconds=w.requeue_after_seconds)
         with transaction(self.sessions) as session:
-            stale = queries.stale_windows(session, cutoff, include_queued=queue_empty)
+            stale = window_queries.stale_windows(session, cutoff, include_queued=queue_empty)
             tasks = [WindowTask.of(window) for window in stale]
-            queries.mark_requeued(session, [t.window_id for t in tasks])
+            window_queries.mark_requeued(session, [t.window_id for t in tasks])
         for task in tasks:
             log.warning("window %s looks lost; enqueued again", task.window_id)
             enqueue(self.celery, task)

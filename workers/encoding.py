@@ -25,9 +25,9 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import embedding_queries as eq
-from db import queries
+from db import window_queries
+from db.clock import utc
 from db.models import Incident, Window
-from db.queries import utc
 from db.session import transaction
 from vad.config import Settings
 from vad.encoders.registry import stage_status
@@ -265,7 +265,7 @@ class FrameEncoding:
         if incident.peak_offset is None:
             return
         camera, offset = incident.camera_id, incident.peak_offset
-        decided = queries.fired_at(session, camera, offset)
+        decided = window_queries.fired_at(session, camera, offset)
         found = eq.detections_at(session, camera, offset)
         zero_shot = eq.zero_shot_at(session, camera, offset)
         looks = eq.appearance_at(session, camera, offset)

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries, regions
+from db import model_registry, regions
 from vad.config import Settings
 from vad.masks import CameraRegions, ZoneLocator
 from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalityModel
@@ -45,7 +45,7 @@ class LatestModelCache(Generic[T]):
         if cached and time.monotonic() - cached[0] < _RECHECK_SECONDS:
             return cached[2]
         with self.sessions() as session:
-            record = queries.latest_model(session, camera_id)
+            record = model_registry.latest_model(session, camera_id)
             path = record.path if record else None
         if cached and cached[1] == path:
             value = cached[2]

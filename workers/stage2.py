@@ -19,7 +19,7 @@ from celery import Celery, Task
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries, search
+from db import clock, search, window_queries
 from db import stage2 as s2
 from db.models import Camera, Incident, Window
 from db.session import transaction
@@ -153,7 +153,7 @@ class Stage2Runner:
         """(status, reason) when this claimed request must not run; None to run it. The budget
         is charged on the first attempt only (retries of an admitted analysis are not)."""
         cfg = self.config
-        age = (queries.now_utc() - row.requested_at).total_seconds()
+        age = (clock.now_utc() - row.requested_at).total_seconds()
         if age > cfg.max_age_seconds:
             return "skipped", f"stale: requested {age:.0f} s ago (max {cfg.max_age_seconds:g} s)"
         if row.attempts > cfg.max_attempts:
@@ -175,7 +175,9 @@ class Stage2Runner:
         )
         frames = [f.frame for f in logged if f.frame.ok]
         with self.sessions() as session:
-            scores = {s.kafka_offset: s.score for s in queries.window_scores(session, window.id)}
+            scores = {
+                s.kafka_offset: s.score for s in window_queries.window_scores(session, window.id)
+            }
         stage1 = [_nan(scores.get(frame.offset)) for frame in frames]
         chosen = [frames[i] for i in choose_frames(stage1, self.config)]
         return Picked(
@@ -230,7 +232,7 @@ def store_result(
     row.captioner, row.llm, row.encoder = models["captioner"], models["llm"], models["encoder"]
     row.prompt_version, row.context = PROMPT_VERSION, job.context  # the context actually used
     row.seconds, row.stage_seconds = round(result.seconds, 4), result.stage_seconds
-    row.status, row.reason, row.finished_at = "done", None, queries.now_utc()
+    row.status, row.reason, row.finished_at = "done", None, clock.now_utc()
     session.flush()
     touched = fill_gaps(session, row.camera_id)
     if row.score_source == "llm":
@@ -338,7 +340,7 @@ def sweep(
 ) -> int:
     """Requests older than max_age are skipped as stale; open ones older than requeue_after are
     sent again when the queue is empty (their message was lost or their worker died)."""
-    now = queries.now_utc()
+    now = clock.now_utc()
     with transaction(sessions) as session:
         for analysis_id in s2.stale(session, now - timedelta(seconds=config.max_age_seconds)):
             s2.finish(session, analysis_id, "skipped", "stale: never analysed in time")

@@ -11,7 +11,7 @@ import numpy as np
 from celery import Celery, Task
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries, regions
+from db import clock, regions, scorer_state_queries, window_queries
 from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
@@ -76,7 +76,7 @@ class WindowScorer:
 
     def run(self, task: WindowTask) -> str:
         with transaction(self.sessions) as session:
-            window = queries.start_window(session, task.window_id)
+            window = window_queries.start_window(session, task.window_id)
             if window is None:
                 return "skipped"
             camera = session.get(Camera, window.camera_id)
@@ -93,7 +93,7 @@ class WindowScorer:
         drawn, locator = self.regions.for_camera(window.camera_id)
         frames, context = mask_window(frames, context, drawn.mask)
         with self.sessions() as session:
-            state = queries.load_scorer_state(session, window.camera_id, scorer.name)
+            state = scorer_state_queries.load_scorer_state(session, window.camera_id, scorer.name)
         result = scorer.score(frames, context, state)
         encoded = self.encoding.encode(
             window.camera_id,
@@ -112,7 +112,9 @@ class WindowScorer:
             )
         ]
         with transaction(self.sessions) as session:
-            wrote = queries.finish_window(session, window.id, rows, scorer.name, result.state)
+            wrote = window_queries.finish_window(
+                session, window.id, rows, scorer.name, result.state
+            )
             if wrote:
                 self.encoding.store(session, window, encoded)
         self.track(window.camera_id, threshold)
@@ -148,7 +150,7 @@ class WindowScorer:
     def fail(self, window_id: int, error: str) -> None:
         with transaction(self.sessions) as session:
             window = session.get(Window, window_id)
-            queries.fail_window(session, window_id, error)
+            window_queries.fail_window(session, window_id, error)
             camera = session.get(Camera, window.camera_id) if window else None
         if camera is not None:
             self.track(camera.id, _threshold(camera, self.settings))
@@ -219,8 +221,8 @@ def _row(
         "fired": None if math.isnan(score) else fired,
         "kafka_offset": frame.offset,
         "frame_index": frame.index,
-        "captured_at": queries.utc(frame.captured_at),
-        "ingested_at": queries.utc(ingested),
+        "captured_at": clock.utc(frame.captured_at),
+        "ingested_at": clock.utc(ingested),
         "score": None if math.isnan(score) else score,
         "raw": None if math.isnan(raw) or np.isinf(raw) else raw,
         "error": frame.error,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import queries
+from db import clock, tracker_queries, window_queries
 from db.models import Incident, Window
 from db.session import transaction
 from vad.config import IncidentConfig
@@ -56,19 +56,19 @@ def advance_tracker(
     on_event: EventSink | None = None,
 ) -> Advanced:
     """Feed every finished window from the cursor on, under the tracker row's lock."""
-    row = queries.lock_tracker(session, camera_id)
+    row = tracker_queries.lock_tracker(session, camera_id)
     state = dict(row.state or {})
     tracker = IncidentTracker(config, threshold, TrackerState.from_dict(state.get("tracker")))
     incident_id: int | None = state.get("incident_id")
     advanced = Advanced()
     while True:
-        window = queries.window_by_seq(session, camera_id, row.next_seq)
+        window = window_queries.window_by_seq(session, camera_id, row.next_seq)
         if window is None or window.status not in ("done", "failed"):
             break
         if window.status == "done":
             frames = [
                 ScoredFrame(s.captured_at.timestamp(), _score(s.score), s.kafka_offset)
-                for s in queries.window_scores(session, window.id)
+                for s in window_queries.window_scores(session, window.id)
             ]
             events = tracker.feed(frames)
             if window.end_of_stream:
@@ -120,7 +120,7 @@ def _apply_event(
         incident = Incident(
             camera_id=camera_id,
             status="open",
-            started_at=queries.utc(event.started_at),
+            started_at=clock.utc(event.started_at),
             threshold=tracker.threshold,
             scorer=window.scorer,
             rule=(
@@ -130,18 +130,18 @@ def _apply_event(
             first_window_seq=window.seq,
             last_window_seq=window.seq,
             peak_score=event.peak_score,
-            peak_at=queries.utc(event.peak_at),
+            peak_at=clock.utc(event.peak_at),
         )
         session.add(incident)
     new_peak = incident.peak_offset != event.peak_offset
     incident.peak_score = event.peak_score
-    incident.peak_at = queries.utc(event.peak_at)
+    incident.peak_at = clock.utc(event.peak_at)
     incident.peak_offset = event.peak_offset
     incident.last_window_seq = window.seq
-    incident.updated_at = queries.now_utc()
+    incident.updated_at = clock.now_utc()
     if event.kind == "closed":
         incident.status = "closed"
-        incident.ended_at = queries.utc(event.ended_at or event.peak_at)
+        incident.ended_at = clock.utc(event.ended_at or event.peak_at)
     session.flush()
     if new_peak:
         key_frames.append(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import CameraIn, CameraOut, CameraPatch
-from db import api_queries, queries
+from db import camera_queries
 from db.models import Camera
 from db.session import transaction
 from ingest.sources import validate_source_url
@@ -61,15 +61,15 @@ def _get(session, name: str) -> Camera:
     if "\x00" in name:  # PostgreSQL text cannot hold NUL, so no camera has such a name
         raise HTTPException(404, f"no camera named {name!r}")
     try:
-        return queries.get_camera(session, name)
-    except queries.CameraNotFound as error:
+        return camera_queries.get_camera(session, name)
+    except camera_queries.CameraNotFound as error:
         raise HTTPException(404, str(error)) from None
 
 
 @router.get("", response_model=list[CameraOut])
 def list_cameras(sessions: Sessions, settings: AppSettings, caller: ReadToken) -> list[CameraOut]:
     with sessions() as session:
-        return [camera_out(c, settings, caller.admin) for c in queries.list_cameras(session)]
+        return [camera_out(c, settings, caller.admin) for c in camera_queries.list_cameras(session)]
 
 
 @router.get("/{name}", response_model=CameraOut)
@@ -98,7 +98,7 @@ def add_camera(
         raise FieldError("url", str(error)) from None
     with transaction(sessions) as session:
         try:
-            camera = queries.add_camera(
+            camera = camera_queries.add_camera(
                 session,
                 body.name,
                 url,
@@ -108,7 +108,7 @@ def add_camera(
                 box=request.app.state.secret_box,
                 verify_tls=body.verify_tls,
             )
-        except queries.CameraExists as error:
+        except camera_queries.CameraExists as error:
             raise FieldError("name", str(error), status=409) from None
         camera.threshold = body.threshold
         session.flush()
@@ -122,7 +122,7 @@ def update_camera(
 ) -> CameraOut:
     changes = body.model_dump(include=body.model_fields_set)
     with transaction(sessions) as session:
-        camera = api_queries.update_camera(session, _get(session, name), changes)
+        camera = camera_queries.update_camera(session, _get(session, name), changes)
         return camera_out(camera, settings)
 
 

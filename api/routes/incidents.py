@@ -25,7 +25,7 @@ from api.schemas import (
     ScorePoint,
     Stage2Out,
 )
-from db import api_queries
+from db import incident_queries
 from db import stage2 as s2
 from db.incident_serializer import API, serialize_incident
 from db.models import Incident
@@ -77,7 +77,7 @@ def list_incidents(
     for field, value in (("camera", camera), ("text", text)):
         if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL
             raise FieldError(field, "must not contain NUL characters", location="query")
-    search = api_queries.IncidentSearch(
+    search = incident_queries.IncidentSearch(
         camera=camera,
         since=since,
         until=until,
@@ -89,7 +89,7 @@ def list_incidents(
         offset=offset,
     )
     with sessions() as session:
-        rows, total = api_queries.search_incidents(session, search)
+        rows, total = incident_queries.search_incidents(session, search)
         items = [
             IncidentOut(**serialize_incident(incident, camera, API, has_key_frame))
             for incident, camera, has_key_frame in rows
@@ -101,12 +101,12 @@ def list_incidents(
 def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> IncidentDetail:
     """One incident with its score curve: every scored frame of its camera from start to end."""
     with sessions() as session:
-        found = api_queries.incident_detail(session, incident_id)
+        found = incident_queries.incident_detail(session, incident_id)
         if found is None:
             raise HTTPException(404, f"no incident {incident_id}")
         incident, camera, has_key_frame = found
         end = incident.ended_at if incident.status == "closed" else None
-        curve = api_queries.score_curve(
+        curve = incident_queries.score_curve(
             session, incident.camera_id, incident.started_at, end, MAX_CURVE_POINTS
         )
         stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
@@ -258,7 +258,7 @@ def undo_feedback(incident_id: IncidentId, sessions: Sessions, _: AdminToken) ->
 )
 def key_frame(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> Response:
     with sessions() as session:
-        jpeg = api_queries.incident_key_frame(session, incident_id)
+        jpeg = incident_queries.incident_key_frame(session, incident_id)
     if jpeg is None:
         raise HTTPException(404, f"no key frame for incident {incident_id}")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"})

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from api.deps import ReadToken, Sessions
 from api.errors import FieldError
 from api.routes.incidents import _aware
+from api.searcher import Searcher
 from db.search import Filters
-from db.searcher import Searcher
 from db.session import transaction
 from vad.text import TextModelError
 

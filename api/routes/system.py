@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from api import metrics
 from api.deps import AppSettings, ReadToken, Sessions
-from db import api_queries
+from db import metrics_queries
 from frames.lag import LagProbe, partition_lag
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def prometheus(
 ) -> Response:
     def read() -> tuple[dict, list | None]:
         with sessions() as session:
-            snapshot = api_queries.metrics_snapshot(session)
+            snapshot = metrics_queries.metrics_snapshot(session)
         return snapshot, _kafka_lag(request, snapshot["dispatch_positions"])
 
     body = metrics.exposition(metrics.DatabaseCollector(read, settings))

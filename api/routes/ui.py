@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from api.deps import ReadToken, Sessions
 from api.errors import FieldError
-from db import queries
+from db import camera_queries
 from db.models import FrameScore
 
 router = APIRouter(tags=["dashboard"])
@@ -101,8 +101,8 @@ def camera_scores(
         since = since.replace(tzinfo=UTC)
     with sessions() as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             raise HTTPException(404, str(error)) from None
         query = (
             select(FrameScore.captured_at, FrameScore.score)

@@ -18,7 +18,7 @@ from api.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from db import api_queries
+from db import webhook_queries
 from db.api_models import WebhookDelivery, WebhookSubscription
 from db.models import Camera
 from db.secrets import seal_url
@@ -81,7 +81,7 @@ def _get(session, webhook_id: int) -> WebhookSubscription:
 @router.get("", response_model=list[WebhookOut])
 def list_webhooks(sessions: Sessions, _: ReadToken) -> list[WebhookOut]:
     with sessions() as session:
-        return [webhook_out(s) for s in api_queries.list_subscriptions(session)]
+        return [webhook_out(s) for s in webhook_queries.list_subscriptions(session)]
 
 
 def _check_address(url: str, policy: AddressPolicy) -> None:
@@ -109,7 +109,7 @@ def add_webhook(
     shown, sealed = seal_url(box, url, query=True)
     with transaction(sessions) as session:
         _check_cameras(session, body.cameras)
-        sub = api_queries.add_subscription(
+        sub = webhook_queries.add_subscription(
             session,
             url=shown,
             url_sealed=sealed,
@@ -202,8 +202,8 @@ def list_deliveries(
     """The delivery log, newest first, each with its attempts (status code, latency, error)."""
     with sessions() as session:
         _get(session, webhook_id)
-        rows = api_queries.list_deliveries(session, webhook_id, status, limit, offset)
-        attempts = api_queries.delivery_attempts(session, [d.id for d in rows])
+        rows = webhook_queries.list_deliveries(session, webhook_id, status, limit, offset)
+        attempts = webhook_queries.delivery_attempts(session, [d.id for d in rows])
         return [delivery_out(d, attempts[d.id], caller.admin) for d in rows]
 
 
@@ -222,7 +222,7 @@ def redeliver(
             raise HTTPException(404, f"no delivery {delivery_id} for webhook {webhook_id}")
         if delivery.status == "pending":
             raise HTTPException(409, f"delivery {delivery_id} is still pending")
-        api_queries.redeliver(session, delivery)
+        webhook_queries.redeliver(session, delivery)
         out = delivery_out(delivery, [])
     sender = request.app.state.send_delivery
     if sender is not None:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import typer
 
-from db import queries, regions
-from db.models import Camera
+from db import camera_queries
 from db.secrets import SecretBox, open_url
 from db.session import transaction
-from ingest.sources import SourceError, validate_source_url
+from ingest.sources import validate_source_url
 from service.commands.regions import mask, zone
 from service.commands.rules import rules
 from service.context import fail, get_context
@@ -59,10 +57,10 @@ def add(
     box = SecretBox.from_file(settings.key_file())
     with transaction(app_ctx.sessions()) as session:
         try:
-            camera = queries.add_camera(
+            camera = camera_queries.add_camera(
                 session, name, url, fps, loop, enabled=not disabled, box=box, verify_tls=verify_tls
             )
-        except queries.CameraExists as error:
+        except camera_queries.CameraExists as error:
             fail(str(error))
         camera.threshold = threshold
         camera.context = context
@@ -83,8 +81,8 @@ def set_context(
     puts it into its summary and scoring prompts."""
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
         if clear or text is not None:
             camera.context = None if clear else text.strip() or None
@@ -100,7 +98,7 @@ def list_(
     """Cameras with their status (online, reconnecting, offline: reason) and frame counters."""
     settings = get_context(ctx).settings
     with get_context(ctx).sessions()() as session:
-        cameras = queries.list_cameras(session)
+        cameras = camera_queries.list_cameras(session)
     rows = [
         {
             "name": c.name,
@@ -136,8 +134,8 @@ def remove(ctx: typer.Context, name: str = typer.Argument(..., help="Camera name
     """Disconnect a camera and delete its windows, scores and incidents."""
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            queries.remove_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera_queries.remove_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
     typer.echo(f"camera {name!r} removed")
 
@@ -168,8 +166,8 @@ def relearn(
         hours = span.total_seconds() / 3600
     with transaction(get_context(ctx).sessions()) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
         if every is not None or off:
             camera.relearn_every_hours = hours
@@ -205,8 +203,8 @@ def learn(
     sessions = app_ctx.sessions()
     with sessions() as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
         fps = camera.fps or settings.ingest.default_fps
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
@@ -226,206 +224,53 @@ def learn(
         typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
         policy = camera_policy(settings)
         clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
-    fit_and_register(app_ctx, name, camera_id, clips, origin, {"kind": "refit", "from": origin})
+    _fit_and_register(app_ctx, name, camera_id, clips, origin, {"kind": "refit", "from": origin})
 
 
 def _learn_recent(app_ctx, name: str, camera_id: int, recent: str) -> None:
     """`learn --recent`: the stored frames of the period, minus open and confirmed incidents."""
-    from frames.reader import FrameReader
     from service.commands.incidents import parse_since
-    from service.stored_footage import recent_windows, spread, stream_clips
+    from service.learn import LearnError, learn_recent
 
-    settings = app_ctx.settings
     try:
         since = parse_since(recent)
     except ValueError as error:
         fail(str(error).replace("--since", "--recent"))
-    with app_ctx.sessions()() as session:
-        windows, excluded = recent_windows(session, camera_id, since)
-        session.expunge_all()
-    if not windows:
-        fail(
-            f"camera {name!r} has no scored frames since {since:%Y-%m-%d %H:%M} UTC outside open "
-            "or confirmed incidents; learn from footage with --from instead"
-        )
-    chosen, joined = spread(windows, settings.feedback.relearn_max_frames)
-    frames = sum(w.n_frames for w in chosen)
-    origin = f"stored frames since {since.isoformat(timespec='seconds')} ({frames} frames)"
-    learned_from = {
-        "kind": "recent",
-        "since": since.isoformat(timespec="seconds"),
-        "windows": [chosen[0].seq, chosen[-1].seq],
-        "window_count": len(chosen),
-        "frames": frames,
-        "left_out_incidents": excluded,
-    }
-    reader = FrameReader(app_ctx.endpoints().kafka_bootstrap)
     try:
-        clips, skipped = stream_clips(reader, chosen, settings.windows.context_frames, joined)
-        fit_and_register(app_ctx, name, camera_id, clips, origin, learned_from)
-    finally:
-        reader.close()
+        outcome = learn_recent(
+            app_ctx.settings,
+            app_ctx.sessions(),
+            app_ctx.endpoints().kafka_bootstrap,
+            name,
+            camera_id,
+            since,
+        )
+    except LearnError as error:
+        fail(str(error))
+    _echo_learned(name, outcome.model)
+    excluded, skipped = outcome.left_out_incidents, outcome.skipped_windows
     if excluded:
         typer.echo(f"left out the frames of open or confirmed incidents {excluded}")
     if skipped:
         typer.echo(f"skipped {len(skipped)} window(s) no longer in the log: {skipped[0]} ...")
 
 
-def _camera_view(app_ctx, camera_id: int):
-    """(masks, fps): the camera's masks now (`vad/masks.py`), applied to every footage `learn`
-    fits on, and the frame rate its footage is sampled at (the scene norms' clock)."""
-    with app_ctx.sessions()() as session:
-        camera = session.get(Camera, camera_id)
-        fps = camera.fps or app_ctx.settings.ingest.default_fps
-        return regions.camera_regions(session, camera_id).mask, fps
+def _fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, learned_from):
+    from service.learn import LearnError, fit_and_register
 
-
-def fit_and_register(app_ctx, name: str, camera_id: int, clips, origin: str, learned_from: dict):
-    """Fit every stage-1 model on the clips (one decode) and register them as a new version."""
-    import numpy as np
-
-    from frames.reader import WindowUnavailable
-    from service.progress import progress_bar, track_clips
-    from vad.scoring.appearance_normality import fit_appearance_model
-    from vad.scoring.normality import fit_normality_model
-    from vad.scoring.object_normality import fit_object_model
-    from vad.scoring.velocity import fit_velocity_from_greys
-    from vad.stage2.scene import fit_scene_norms
-
-    settings = app_ctx.settings
-    view_mask, fps = _camera_view(app_ctx, camera_id)
-    recorder, objects_note = _object_recorder(settings)
-    looks_recorder, looks_note = _appearance_recorder(settings)
-    motion_recorder = _velocity_recorder(settings)
-    velocity_note = "velocity model: off (VAD_VELOCITY__ENABLED=false)"
-    objects = looks = velocity = scene = None
-    bar = progress_bar()
     try:
-        started = time.perf_counter()
-        bar.start()
-        frames_read = bar.add_task("learning", total=None)
-        clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
-        if view_mask:  # the models learn nothing from the masked part of the view
-            clips = (view_mask.freeze_clip(clip) for clip in clips)
-        for wrapper in (recorder, looks_recorder, motion_recorder):
-            clips = wrapper.wrap(clips) if wrapper is not None else clips
-        model = fit_normality_model(clips, settings.normality)
-        if motion_recorder is not None:
-            velocity = fit_velocity_from_greys(
-                motion_recorder.clips, model.frame_size, settings.velocity
-            )
-            velocity_note = f"velocity model: {velocity.summary()}"
-            model.metadata["velocity_model"] = velocity.metadata
-        if recorder is not None:
-            scene = fit_scene_norms((c, [i / fps for i in range(len(c))]) for c in recorder.clips)
-            objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
-            objects_note = f"object model ({recorder.name}): {objects.summary()}"
-            model.metadata["object_model"] = {
-                "detector": recorder.name,
-                **objects.metadata,
-            }
-        if looks_recorder is not None:
-            looks = fit_appearance_model(
-                [np.asarray(c) for c in looks_recorder.clips],
-                looks_recorder.name,
-                model.frame_size,
-                settings.appearance,
-            )
-            looks_note = f"appearance model ({looks.encoder}): {looks.summary()}"
-            model.metadata["appearance_model"] = {"encoder": looks.encoder, **looks.metadata}
-    except (ValueError, SourceError, WindowUnavailable, TimeoutError) as error:
-        bar.stop()
+        learned = fit_and_register(
+            app_ctx.settings, app_ctx.sessions(), name, camera_id, clips, origin, learned_from
+        )
+    except LearnError as error:
         fail(str(error))
-    finally:
-        bar.stop()
-    frames = int(model.metadata.get("frames_seen", 0))
-    with transaction(app_ctx.sessions()) as session:
-        version = queries.next_model_version(session, camera_id)
-        directory = settings.model_dir.resolve() / "normality" / name / f"v{version}"
-        model.save(directory)
-        for companion in (objects, looks, velocity, scene):
-            if companion is not None:
-                companion.save(directory)
-        queries.register_model(
-            session,
-            camera_id,
-            version,
-            str(directory),
-            frames,
-            origin,
-            dict(model.metadata),
-            learned_from=learned_from,
-        )
+    _echo_learned(name, learned)
+
+
+def _echo_learned(name: str, learned) -> None:
     typer.echo(
-        f"camera {name!r}: normality model v{version} fitted on {frames} frames from {origin} "
-        f"in {time.perf_counter() - started:.1f} s -> {directory}"
+        f"camera {name!r}: normality model v{learned.version} fitted on {learned.frames} frames "
+        f"from {learned.origin} in {learned.seconds:.1f} s -> {learned.directory}"
     )
-    typer.echo(velocity_note)
-    typer.echo(objects_note)
-    typer.echo(looks_note)
-
-
-def _velocity_recorder(settings):
-    """Records the small grey frames the velocity model learns from (same decode as the rest)."""
-    from service.learning import EncoderRecorder
-    from vad.scoring.velocity import to_grey
-
-    config = settings.velocity
-    if not config.enabled:
-        return None
-    return EncoderRecorder("velocity", lambda batch: [to_grey(f, config.width) for f in batch], 64)
-
-
-def _object_recorder(settings):
-    """(recorder, note): the detector that records objects while learning, or None and why not."""
-    from service.learning import EncoderRecorder
-    from vad.encoders.detectors import Detector
-    from vad.encoders.registry import stage_status
-    from vad.encoders.runtime import ModelError
-
-    if not settings.objects.enabled:
-        return None, "object model: off (disabled: VAD_OBJECTS__ENABLED=false)"
-    detector_stage = next(s for s in stage_status(settings) if s.stage == "detector")
-    if not detector_stage.on:
-        return None, f"object model: off (detector {detector_stage.reason})"
-    try:
-        detector = Detector.installed(settings.model_dir, settings.encoders)
-    except ModelError as error:
-        fail(
-            f"the detector cannot be loaded ({error}); reinstall it or learn without the object "
-            "model: VAD_OBJECTS__ENABLED=false"
-        )
-    if detector is None:
-        return None, f"object model: off (detector {settings.encoders.detector} not installed)"
-    return EncoderRecorder(detector.name, detector.detect, detector.batch_size), ""
-
-
-def _appearance_recorder(settings):
-    """(recorder, note): the encoder that embeds view tiles while learning (`appearance.encoder`),
-    or None and why not."""
-    from service.learning import EncoderRecorder
-    from vad.encoders.image import tile_encoder
-    from vad.encoders.registry import stage_status
-    from vad.encoders.runtime import ModelError
-    from vad.scoring.appearance_normality import embed_tiles
-
-    looks = settings.appearance
-    stage = next(s for s in stage_status(settings) if s.stage == "appearance")
-    if not stage.on:
-        return None, f"appearance model: off ({stage.reason})"
-    try:
-        encoder = tile_encoder(settings.model_dir, looks.encoder, settings.encoders)
-    except ModelError as error:
-        fail(
-            f"the appearance encoder cannot be loaded ({error}); reinstall it or learn without "
-            "the appearance model: VAD_APPEARANCE__ENABLED=false"
-        )
-    if encoder is None:
-        return None, f"appearance model: off ({looks.encoder} not installed)"
-    recorder = EncoderRecorder(
-        encoder.name,
-        lambda frames: list(embed_tiles(encoder, frames, looks.tile_rows)),
-        max(1, settings.encoders.batch_size // 4),  # each frame is several tiles
-        every=looks.learn_every,
-    )
-    return recorder, ""
+    for note in learned.notes:
+        typer.echo(note)

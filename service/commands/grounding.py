@@ -37,7 +37,7 @@ def default_head(model_dir: Path) -> Path:
 
 def _text_encoder(settings):
     """CLIP text embeddings for sentences missing from texts.npz, when CLIP is installed."""
-    from db.searcher import load_clip
+    from api.searcher import load_clip
 
     clip = load_clip(settings)
     return clip.embed_texts if clip is not None else None

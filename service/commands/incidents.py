@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import typer
 
-from db import queries
+from db import incident_queries
 from db.incident_serializer import CLI, serialize_incident
 from service.context import fail, get_context
 
@@ -59,7 +59,7 @@ def incidents(
 ) -> None:
     """List incidents, newest first."""
     try:
-        flt = queries.IncidentFilter(
+        flt = incident_queries.IncidentFilter(
             camera=camera,
             since=parse_since(since) if since else None,
             min_score=min_score,
@@ -70,7 +70,8 @@ def incidents(
         fail(str(error))
     with get_context(ctx).sessions()() as session:
         rows = [
-            serialize_incident(i, name, CLI) for i, name in queries.query_incidents(session, flt)
+            serialize_incident(i, name, CLI)
+            for i, name in incident_queries.query_incidents(session, flt)
         ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from db import queries
+from db import camera_queries, incident_queries, model_registry
 from db.incident_serializer import CLI, serialize_incident
 from db.models import Camera
 from db.secrets import SecretBox, open_url, seal_url
@@ -134,9 +134,11 @@ def _demo_clip() -> str:
 def _ensure_camera(sessions, name: str, url: str, loop: bool, box: SecretBox) -> int:
     with transaction(sessions) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound:
-            return queries.add_camera(session, name, url, None, loop, enabled=False, box=box).id
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound:
+            return camera_queries.add_camera(
+                session, name, url, None, loop, enabled=False, box=box
+            ).id
         if open_url(box, camera.url, camera.url_sealed) != url:
             camera.url, camera.url_sealed = seal_url(box, url)
             camera.loop, camera.resume_index = loop, 0
@@ -159,7 +161,7 @@ def _learn_if_missing(
     from service.commands.camera import learn
 
     with sessions() as session:
-        model = queries.latest_model(session, camera_id)
+        model = model_registry.latest_model(session, camera_id)
         info = dict(model.info or {}) if model is not None else None
     if info is None:
         typer.echo(f"camera {camera!r} has no normality model yet: learning from {footage} ...")
@@ -189,7 +191,9 @@ def _tail_incidents(sessions, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         try:
             with sessions() as session:
-                rows = queries.query_incidents(session, queries.IncidentFilter(limit=20))
+                rows = incident_queries.query_incidents(
+                    session, incident_queries.IncidentFilter(limit=20)
+                )
         except Exception as error:  # noqa: BLE001
             log.debug("incident poll failed: %s", error)
             continue

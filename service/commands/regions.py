@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from db import queries, regions
+from db import camera_queries, regions
 from db.session import transaction
 from service.context import fail, get_context
 from vad.masks import PolygonError, parse_polygon, validate_zone_name
@@ -86,8 +86,8 @@ def _parse(texts: list[str]):
 
 def _camera(session, name: str):
     try:
-        return queries.get_camera(session, name)
-    except queries.CameraNotFound as error:
+        return camera_queries.get_camera(session, name)
+    except camera_queries.CameraNotFound as error:
         fail(str(error))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import typer
 from sqlalchemy import func, select
 
-from db import queries
+from db import camera_queries, clock, incident_queries
 from db.incident_serializer import CLI, serialize_incident
 from db.models import Camera, CameraTracker, FrameScore, Window
 from db.session import make_engine, make_sessionmaker, transaction
@@ -44,9 +44,9 @@ def replay(
     sessions = make_sessionmaker(make_engine(endpoints.database_url))
     with transaction(sessions) as session:
         try:
-            row = queries.get_camera(session, camera)
-        except queries.CameraNotFound:
-            row = queries.add_camera(session, camera, url, fps, loop=False, enabled=False)
+            row = camera_queries.get_camera(session, camera)
+        except camera_queries.CameraNotFound:
+            row = camera_queries.add_camera(session, camera, url, fps, loop=False, enabled=False)
         last_end = session.scalar(select(func.max(Window.end_at)).where(Window.camera_id == row.id))
         spec = CameraSpec(
             row.id,
@@ -68,7 +68,7 @@ def replay(
     ingestor = CameraIngestor(spec, settings.ingest, publisher, pace=realtime)
     stop = stop_event_on_signals()
     t0 = time.monotonic()
-    wall_started = queries.now_utc()
+    wall_started = clock.now_utc()
     ingestor.start()
     kept = 0
     bar = progress_bar(enabled=not realtime)  # a real-time replay takes the video's own time
@@ -86,7 +86,7 @@ def replay(
     publisher.close()
     elapsed = time.monotonic() - t0
     media_start = ingestor.started_at or time.time()
-    started = queries.utc(media_start)
+    started = clock.utc(media_start)
     typer.echo(
         f"replayed {kept} kept frames ({ingestor.pruner.pruned} pruned, status "
         f"{ingestor.status}{': ' + ingestor.reason if ingestor.reason else ''}) "
@@ -193,8 +193,8 @@ def _print_incidents(sessions, camera: str, since, media_start: float) -> None:
     with sessions() as session:
         rows = [
             (incident, name)
-            for incident, name in queries.query_incidents(
-                session, queries.IncidentFilter(camera=camera, since=since)
+            for incident, name in incident_queries.query_incidents(
+                session, incident_queries.IncidentFilter(camera=camera, since=since)
             )
             if incident.started_at >= since
         ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from db import camera_queries
 from db import embedding_queries as eq
-from db import queries
 from db.session import transaction
 from service.context import fail, get_context
 
@@ -26,8 +26,8 @@ def rules(
     app_ctx = get_context(ctx)
     with transaction(app_ctx.sessions()) as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
         if clear:
             eq.remove_rule(session, camera.id)

@@ -6,8 +6,8 @@ import json
 
 import typer
 
+from api.searcher import Searcher, SearchResult
 from db.search import Filters
-from db.searcher import Searcher, SearchResult
 from db.session import transaction
 from service.commands.incidents import parse_since
 from service.context import fail, get_context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.tokens import create_token
-from db import api_queries
+from db import token_queries
 from db.session import transaction
 from service.context import fail, get_context
 
@@ -30,7 +30,7 @@ def create(
     with transaction(app_ctx.sessions()) as session:
         try:
             secret = create_token(session, name, scope, ttl)
-        except (ValueError, api_queries.TokenExists) as error:
+        except (ValueError, token_queries.TokenExists) as error:
             fail(str(error))
     typer.echo(secret)
     typer.secho(f"token {name!r} ({scope}) created; store it now, it is not shown again", err=True)
@@ -40,7 +40,7 @@ def create(
 def list_(ctx: typer.Context) -> None:
     """Tokens with their scopes and when they were last used (never their secrets)."""
     with get_context(ctx).sessions()() as session:
-        tokens = api_queries.list_tokens(session)
+        tokens = token_queries.list_tokens(session)
     if not tokens:
         typer.echo("no tokens; create one with `vad token create NAME --scope admin`")
     for t in tokens:
@@ -53,6 +53,6 @@ def list_(ctx: typer.Context) -> None:
 def revoke(ctx: typer.Context, name: str = typer.Argument(..., help="Token name.")) -> None:
     """Delete a token; requests carrying it get 401 from then on."""
     with transaction(get_context(ctx).sessions()) as session:
-        if not api_queries.revoke_token(session, name):
+        if not token_queries.revoke_token(session, name):
             fail(f"no token named {name!r}")
     typer.echo(f"token {name!r} revoked")

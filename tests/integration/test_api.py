@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.tokens import create_token
-from db import queries
+from db import camera_queries, window_queries
 from db.models import FrameScore, Incident
 from db.session import transaction
+from vad.types import IngestReport
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def api(pipeline) -> Api:
 
 def add_camera(pipeline, name: str) -> int:
     with transaction(pipeline.sessions) as session:
-        return queries.add_camera(session, name, f"rtsp://10.0.0.1/{name}", None, False).id
+        return camera_queries.add_camera(session, name, f"rtsp://10.0.0.1/{name}", None, False).id
 
 
 def add_incident(
@@ -217,7 +218,7 @@ def test_incident_detail_score_curve_and_key_frame(api):
     jpeg = b"\xff\xd8\xff\xe0fake-jpeg\xff\xd9"
     incident = add_incident(api.pipeline, camera, 1, 1, 0.9, key_frame=jpeg)
     with transaction(api.pipeline.sessions) as session:
-        window = queries.insert_window(
+        window = window_queries.insert_window(
             session,
             camera_id=camera,
             topic="t",
@@ -259,11 +260,9 @@ def test_incident_detail_score_curve_and_key_frame(api):
 def test_metrics(api):
     camera = add_camera(api.pipeline, "lobby")
     with transaction(api.pipeline.sessions) as session:
-        queries.apply_ingest_report(
+        camera_queries.apply_ingest_report(
             session,
-            queries.IngestReport(
-                camera, "online", None, kept=30, pruned=10, dropped=2, resume_index=None
-            ),
+            IngestReport(camera, "online", None, kept=30, pruned=10, dropped=2, resume_index=None),
         )
     add_incident(api.pipeline, camera, 0, None, 0.9)
     response = api.get("/metrics")
@@ -358,14 +357,12 @@ def test_metrics_rates_latency_stage2_and_kafka_lag(pipeline):
     add_camera(pipeline, "idle")
     now = datetime.now(UTC)
     with transaction(pipeline.sessions) as session:
-        queries.apply_ingest_report(
+        camera_queries.apply_ingest_report(
             session,
-            queries.IngestReport(
-                camera, "online", None, kept=30, pruned=10, dropped=0, resume_index=None
-            ),
+            IngestReport(camera, "online", None, kept=30, pruned=10, dropped=0, resume_index=None),
         )
         for n, latency in enumerate((2.0, 4.0, 30.0)):
-            window = queries.insert_window(
+            window = window_queries.insert_window(
                 session,
                 camera_id=camera,
                 topic="t",

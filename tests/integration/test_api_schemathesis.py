@@ -24,7 +24,7 @@ from schemathesis.generation import GenerationMode
 
 from api import create_app
 from api.tokens import create_token
-from db import queries
+from db import camera_queries
 from db.api_models import WebhookSubscription
 from db.models import DispatchProgress, Incident
 from db.session import transaction
@@ -39,7 +39,7 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 def seed(pipeline) -> None:
     with transaction(pipeline.sessions) as session:
-        camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/lobby", None, False)
+        camera = camera_queries.add_camera(session, "lobby", "rtsp://10.0.0.1/lobby", None, False)
         session.add(
             WebhookSubscription(
                 url="http://127.0.0.1:9/hook",

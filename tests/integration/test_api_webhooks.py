@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from api import create_app
 from api.tokens import create_token
-from db import queries
+from db import camera_queries, window_queries
 from db.api_models import WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
@@ -111,7 +111,7 @@ def independent_verify(secret: str, headers, body: bytes, max_age: float = 300) 
 def setup_event(pipeline, url: str, **sub_fields) -> tuple[int, list[int]]:
     """A camera, a subscription to `url` and one incident.opened event; the new delivery ids."""
     with transaction(pipeline.sessions) as session:
-        camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False)
+        camera = camera_queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False)
         sub = WebhookSubscription(
             url=url,
             secret=SECRET,
@@ -310,8 +310,8 @@ def test_dead_letter_after_max_attempts_then_redelivery_keeps_the_id(pipeline, r
 
 def test_enqueue_is_idempotent_and_filters_subscriptions(pipeline):
     with transaction(pipeline.sessions) as session:
-        lobby = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False)
-        queries.add_camera(session, "gate", "rtsp://10.0.0.1/b", None, False)
+        lobby = camera_queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False)
+        camera_queries.add_camera(session, "gate", "rtsp://10.0.0.1/b", None, False)
         all_events = ["incident.opened", "incident.updated", "incident.closed"]
         subs = {
             "all": WebhookSubscription(
@@ -361,7 +361,7 @@ def test_enqueue_is_idempotent_and_filters_subscriptions(pipeline):
 def test_tracker_hook_creates_deliveries_in_its_transaction(pipeline):
     """What workers/tasks.py will do: pass enqueue_incident_event as advance_tracker's on_event."""
     with transaction(pipeline.sessions) as session:
-        camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False).id
+        camera = camera_queries.add_camera(session, "lobby", "rtsp://10.0.0.1/a", None, False).id
         session.add(
             WebhookSubscription(
                 url="http://127.0.0.1:9/a",
@@ -369,7 +369,7 @@ def test_tracker_hook_creates_deliveries_in_its_transaction(pipeline):
                 events=["incident.opened", "incident.closed"],
             )
         )
-        window = queries.insert_window(
+        window = window_queries.insert_window(
             session,
             camera_id=camera,
             topic="t",

@@ -17,13 +17,14 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.routes import ui
 from api.tokens import create_token
-from db import queries
+from db import camera_queries, window_queries
 from db.api_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
 from db.stage2 import Stage2Analysis
 from tests.support.browser import ApiServer, Browser, chromium_missing
 from tests.support.requirements import missing
+from vad.types import IngestReport
 
 EXPLANATION = "A bicycle is ridden through the pedestrian walkway."
 pytestmark = pytest.mark.integration
@@ -85,12 +86,12 @@ def seed(pipeline, ped2: Path) -> dict:
     with transaction(pipeline.sessions) as session:
         admin = create_token(session, "operator", "admin")
         viewer = create_token(session, "viewer", "read")
-        camera = queries.add_camera(session, CAMERA, str(video), FPS, False)
+        camera = camera_queries.add_camera(session, CAMERA, str(video), FPS, False)
         camera.threshold = THRESHOLD
         session.flush()
-        queries.apply_ingest_report(
+        camera_queries.apply_ingest_report(
             session,
-            queries.IngestReport(
+            IngestReport(
                 camera.id,
                 "online",
                 None,
@@ -100,7 +101,7 @@ def seed(pipeline, ped2: Path) -> dict:
                 resume_index=None,
             ),
         )
-        window = queries.insert_window(
+        window = window_queries.insert_window(
             session,
             camera_id=camera.id,
             topic="frames",
@@ -237,8 +238,8 @@ def test_dashboard_routes(pipeline):
     """The dashboard's own endpoints, without a browser."""
     with transaction(pipeline.sessions) as session:
         token = create_token(session, "viewer", "read")
-        camera = queries.add_camera(session, "lobby", "rtsp://10.0.0.1/x", None, False)
-        window = queries.insert_window(
+        camera = camera_queries.add_camera(session, "lobby", "rtsp://10.0.0.1/x", None, False)
+        window = window_queries.insert_window(
             session,
             camera_id=camera.id,
             topic="t",

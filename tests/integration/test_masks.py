@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from api import create_app
 from api.tokens import create_token
-from db import queries, regions
+from db import camera_queries, clock, regions, window_queries
 from db.api_models import WebhookDelivery, WebhookSubscription
 from db.models import FrameScore, Incident, Window
 from db.search import Filters, text_ranking
@@ -40,7 +40,7 @@ def _tokens(pipeline) -> tuple[dict, dict]:
     with transaction(pipeline.sessions) as session:
         admin = create_token(session, "ops", "admin")
         viewer = create_token(session, "viewer", "read")
-        queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
+        camera_queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
     return {"Authorization": f"Bearer {admin}"}, {"Authorization": f"Bearer {viewer}"}
 
 
@@ -111,15 +111,15 @@ def test_masks_and_zones_through_the_api(pipeline) -> None:
     # the view they are drawn on: the latest incident's key frame
     assert client.get("/cameras/gate/key-frame.jpg", headers=viewer).status_code == 404
     with transaction(pipeline.sessions) as session:
-        camera = queries.get_camera(session, "gate")
+        camera = camera_queries.get_camera(session, "gate")
         for i, jpeg in enumerate((b"old", b"new")):
             session.add(
                 Incident(
                     camera_id=camera.id,
                     status="closed",
-                    started_at=queries.utc(T0 + i),
+                    started_at=clock.utc(T0 + i),
                     peak_score=0.9,
-                    peak_at=queries.utc(T0 + i),
+                    peak_at=clock.utc(T0 + i),
                     threshold=0.5,
                     first_window_seq=0,
                     last_window_seq=0,
@@ -161,7 +161,7 @@ def test_masks_and_zones_through_the_cli(pipeline) -> None:
         ctx.obj = AppContext(pipeline.settings)
 
     with transaction(pipeline.sessions) as session:
-        queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
+        camera_queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
     run = CliRunner().invoke
 
     added = run(root, ["camera", "mask", "gate", "--add", "0,0 0.4,0 0.4,0.22 0,0.22"])
@@ -211,7 +211,7 @@ def _clocked(frame, i: int):
 
 
 def _camera_with_clock(session, log, name: str, base: int, frames, masked: bool) -> int:
-    camera = queries.add_camera(session, name, "file.mp4", FPS, False, enabled=False)
+    camera = camera_queries.add_camera(session, name, "file.mp4", FPS, False, enabled=False)
     camera.threshold = 0.0  # every frame counts: the zones are those of all frames
     session.flush()
 
@@ -225,7 +225,7 @@ def _camera_with_clock(session, log, name: str, base: int, frames, masked: bool)
             meta = FrameMeta(camera.id, i - base, T0 + (i - base) / FPS, T0 + (i - base) / FPS)
             jpeg = encode_jpeg(_clocked(frames[i - base], i - base))
             log.records[i] = LogRecord(i, camera.id, jpeg, meta.to_headers())
-        queries.insert_window(
+        window_queries.insert_window(
             session, camera_id=camera.id, topic="t", topic_id="tid", partition=0,
             first_offset=first, last_offset=first + PER_WINDOW - 1,
             context_offset=first - 4 if w else None, n_frames=PER_WINDOW,

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.searcher import Searcher
 from api.tokens import create_token
 from db.search import Filters, index_incident_text
-from db.searcher import Searcher
 from db.session import transaction
 from tests.conftest import SHARED_DATA
 from tests.support.requirements import missing
@@ -78,7 +78,7 @@ def cached_encoder():
 @pytest.fixture
 def searchable(request, infra, tmp_path):
     """Cameras per UCA category; one incident per sentence, its caption indexed like stage 2."""
-    from db import queries
+    from db import camera_queries
     from db.models import Incident
     from tests.support.pipeline import database_only, make_pipeline
 
@@ -96,7 +96,7 @@ def searchable(request, infra, tmp_path):
         for n, q in enumerate(corpus()):
             name = category(q.video)
             if name not in cameras:
-                cameras[name] = queries.add_camera(
+                cameras[name] = camera_queries.add_camera(
                     session, name, "rtsp://x/" + name, None, False
                 ).id
             start = T0 + timedelta(minutes=n, seconds=q.start)

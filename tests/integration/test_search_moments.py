@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.searcher import Searcher
 from api.tokens import create_token
 from db.models import Camera, Incident, Window
 from db.search import Filters
-from db.searcher import Searcher
 from db.session import transaction
 from vad.config import Settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from db import api_queries
+from db import webhook_queries
 from db.session import transaction
 from tests.support.pipeline import Pipeline, wait_until
 from tests.support.tiny_models import need_export_extra
@@ -53,7 +53,7 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     with transaction(pipeline.sessions) as session:  # a receiver; nothing needs to answer it
-        api_queries.add_subscription(
+        webhook_queries.add_subscription(
             session, url="http://127.0.0.1:9/hook", secret="s" * 16, events=["incident.analyzed"]
         )
     status = pipeline.vad("stage2", "status")

@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from api import metrics
-from db import api_queries, queries
+from db import camera_queries, clock, metrics_queries, window_queries
 from db import stage2 as s2
 from db.models import Incident
 from db.session import transaction
@@ -66,7 +66,9 @@ def setup(pipeline, ped2):
     capture = cv2.VideoCapture(str(ped2 / "test" / "test_04.mp4"))
     log = MemoryLog()
     with transaction(pipeline.sessions) as session:
-        camera = queries.add_camera(session, "walkway", "file.mp4", FPS, False, enabled=False)
+        camera = camera_queries.add_camera(
+            session, "walkway", "file.mp4", FPS, False, enabled=False
+        )
         camera.context = "Walkway: pedestrians only."
         windows = []
         for w in range(5):
@@ -77,7 +79,7 @@ def setup(pipeline, ped2):
                 meta = FrameMeta(camera.id, i, T0 + i / FPS, T0 + i / FPS)
                 log.records[i] = LogRecord(i, camera.id, encode_jpeg(frame), meta.to_headers())
             windows.append(
-                queries.insert_window(
+                window_queries.insert_window(
                     session,
                     camera_id=camera.id,
                     topic="t",
@@ -92,8 +94,8 @@ def setup(pipeline, ped2):
                 )  # fmt: skip
             )
         incident = Incident(
-            camera_id=camera.id, status="open", started_at=queries.utc(T0), threshold=0.5,
-            peak_score=0.7, peak_at=queries.utc(T0), first_window_seq=0, last_window_seq=0,
+            camera_id=camera.id, status="open", started_at=clock.utc(T0), threshold=0.5,
+            peak_score=0.7, peak_at=clock.utc(T0), first_window_seq=0, last_window_seq=0,
         )  # fmt: skip
         session.add(incident)
         session.flush()
@@ -193,8 +195,8 @@ def test_budget_drops_and_counts_and_cap_skips(pipeline, setup):
         ("done", ""), ("skipped", "budget"), ("skipped", "incident cap")
     ]  # fmt: skip
     with pipeline.sessions() as session:
-        snapshot = api_queries.metrics_snapshot(session)
-        stale = s2.stale(session, queries.now_utc() + timedelta(seconds=1))
+        snapshot = metrics_queries.metrics_snapshot(session)
+        stale = s2.stale(session, clock.now_utc() + timedelta(seconds=1))
     text = metrics.render(snapshot, pipeline.settings)
     assert 'vad_stage2_skipped_total{reason="budget"} 1' in text
     assert 'vad_stage2_skipped_total{reason="incident cap"} 1' in text
@@ -211,7 +213,7 @@ def test_sweeper_resends_lost_requests_and_skips_stale_ones(pipeline, setup):
 
     log, (camera_id, incident_id, window_ids) = setup
     lost, old = request_all(pipeline, incident_id, 2)
-    now = queries.now_utc()
+    now = clock.now_utc()
     with transaction(pipeline.sessions) as session:
         for analysis_id, age in ((lost, 200), (old, 4000)):
             session.execute(

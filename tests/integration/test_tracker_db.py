@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from db import queries
+from db import camera_queries, clock, window_queries
 from db.models import Incident
 from db.session import transaction
 from vad.config import IncidentConfig
@@ -21,11 +21,11 @@ THRESHOLD = 0.5
 
 def _camera_with_windows(sessions, count: int, frames_per_window: int = 5) -> tuple[int, list]:
     with transaction(sessions) as session:
-        camera = queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
+        camera = camera_queries.add_camera(session, "gate", "rtsp://10.0.0.1/a", None, False)
         ids = []
         for w in range(count):
             first = w * frames_per_window
-            window = queries.insert_window(
+            window = window_queries.insert_window(
                 session,
                 camera_id=camera.id,
                 topic="frames",
@@ -49,8 +49,8 @@ def _finish(sessions, window: tuple[int, int], scores: list[float]) -> None:
         {
             "kafka_offset": first + i,
             "frame_index": first + i,
-            "captured_at": queries.utc(T0 + (first + i) / 10),
-            "ingested_at": queries.utc(T0 + (first + i) / 10),
+            "captured_at": clock.utc(T0 + (first + i) / 10),
+            "ingested_at": clock.utc(T0 + (first + i) / 10),
             "score": score,
             "raw": score,
             "error": None,
@@ -58,8 +58,8 @@ def _finish(sessions, window: tuple[int, int], scores: list[float]) -> None:
         for i, score in enumerate(scores)
     ]
     with transaction(sessions) as session:
-        queries.start_window(session, window_id)
-        assert queries.finish_window(session, window_id, rows, "motion", None)
+        window_queries.start_window(session, window_id)
+        assert window_queries.finish_window(session, window_id, rows, "motion", None)
 
 
 def test_out_of_order_windows_feed_the_tracker_in_sequence(db_sessions) -> None:
@@ -88,7 +88,7 @@ def test_out_of_order_windows_feed_the_tracker_in_sequence(db_sessions) -> None:
     assert advance() == 2  # windows 0 and 1, in that order
     assert events == [("incident.opened", 5), ("incident.updated", 6)]
     with transaction(sessions) as session:
-        queries.fail_window(session, windows[2][0], "log mismatch")
+        window_queries.fail_window(session, windows[2][0], "log mismatch")
     _finish(sessions, windows[3], [0.1] * 5)  # the last window: the stream ends
     assert advance() == 2  # the failed window is passed over, not waited for
     assert events[-1][0] == "incident.closed"

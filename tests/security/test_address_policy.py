@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from db import queries
+from db import camera_queries
 from db.session import transaction
 from ingest.sources import POLICY_REASON, SourceError, VideoSource
 from tests.support.mjpeg import free_port
@@ -166,7 +166,7 @@ def test_api_refuses_metadata_and_its_own_port_as_a_camera(make_api):
 def test_status_reason_is_generic_for_read_tokens(api):
     detail = "not a video stream (Content-Type application/json)"
     with transaction(api.pipeline.sessions) as session:
-        camera = queries.add_camera(session, "probe", "http://10.0.0.9/x", None, False)
+        camera = camera_queries.add_camera(session, "probe", "http://10.0.0.9/x", None, False)
         camera.status, camera.status_reason = "offline", detail
     assert api.get("/cameras/probe", token="admin").json()["status_reason"] == detail
     shown = api.get("/cameras/probe", token="read").json()["status_reason"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from kafka import KafkaProducer
 
-from db import queries
+from db import camera_queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader
@@ -29,8 +29,8 @@ SECONDS = 30  # frames of camera A, one a second; camera B's frames are interlea
 def seed(pipeline) -> int:
     """Cameras A and B publishing to partition 0 in turn; an incident of A over all 30 s."""
     with transaction(pipeline.sessions) as session:
-        cam_a = queries.add_camera(session, "a", "rtsp://10.0.0.1/a", None, False).id
-        cam_b = queries.add_camera(session, "b", "rtsp://10.0.0.1/b", None, False).id
+        cam_a = camera_queries.add_camera(session, "a", "rtsp://10.0.0.1/a", None, False).id
+        cam_b = camera_queries.add_camera(session, "b", "rtsp://10.0.0.1/b", None, False).id
     producer = KafkaProducer(bootstrap_servers=pipeline.endpoints.kafka_bootstrap, linger_ms=0)
     topic = pipeline.settings.kafka_topic
     offsets_a, offsets_b = [], []

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from alembic import command
-from db import queries
+from db import camera_queries
 from db.secrets import SecretBox
 from db.session import ALEMBIC_DIR, normalize_url, transaction
 from service.commands import camera as camera_cli
@@ -88,7 +88,7 @@ def test_ingest_logs_do_not_name_the_password(pipeline, caplog):
 
     with transaction(pipeline.sessions) as session:
         box = SecretBox.from_file(pipeline.settings.key_file())
-        queries.add_camera(
+        camera_queries.add_camera(
             session, "gate", "rtsp://u:" + PASSWORD + "@127.0.0.1:9/x", 5, False, box=box
         )
 

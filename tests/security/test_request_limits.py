@@ -14,7 +14,7 @@ import pytest
 
 from api.security import hash_token
 from api.tokens import create_token
-from db import api_queries, queries
+from db import camera_queries, incident_queries, token_queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
 from ingest.publisher import FramePublisher
@@ -100,7 +100,7 @@ def test_stages_show_no_absolute_paths_to_readers(api):
 def test_expired_token_is_refused(api):
     with transaction(api.pipeline.sessions) as session:
         secret = create_token(session, "short", "read", ttl_days=1)
-        token = api_queries.token_by_hash(session, hash_token(secret))
+        token = token_queries.token_by_hash(session, hash_token(secret))
         token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     assert api.get("/cameras", token=secret).status_code == 401
 
@@ -146,7 +146,7 @@ def test_file_cameras_only_under_the_media_folder(make_api, tmp_path):
 @pytest.mark.integration
 def test_score_curve_is_thinned_in_sql(api):
     with transaction(api.pipeline.sessions) as session:
-        camera = queries.add_camera(session, "long", "rtsp://10.0.0.1/x", None, False)
+        camera = camera_queries.add_camera(session, "long", "rtsp://10.0.0.1/x", None, False)
         window = Window(
             camera_id=camera.id, seq=0, topic="t", topic_id="tid", partition=0,
             first_offset=0, last_offset=11_999, n_frames=12_000, status="done",
@@ -175,7 +175,7 @@ def test_score_curve_is_thinned_in_sql(api):
         )  # fmt: skip
         session.add(incident)
         session.flush()
-        curve = api_queries.score_curve(session, camera.id, T0, incident.ended_at, 100)
+        curve = incident_queries.score_curve(session, camera.id, T0, incident.ended_at, 100)
         incident_id = incident.id
     assert len(curve) == 100 and curve[-1][2] == 11_999 and curve[0][2] == 0
     detail = api.get(f"/incidents/{incident_id}").json()

@@ -51,7 +51,7 @@ def test_runtime_path_does_not_import_torch(encoder) -> None:
     code = (
         "import sys; from vad.text import SentenceEncoder; "
         "SentenceEncoder.load().embed(['hello']); "
-        "import db.searcher, api.routes.search, vad.grounding.head; "
+        "import api.searcher, api.routes.search, vad.grounding.head; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from db.moments import MomentHit, search_moments
+from api.moments import MomentHit, search_moments
 from db.search import (
     Filters,
     IncidentHit,
