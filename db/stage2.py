@@ -266,3 +266,15 @@ def counts(session: Session, since: timedelta | None = None) -> dict[tuple[str, 
         (status, reason if status != "done" else ""): n
         for status, reason, n in session.execute(query)
     }
+
+
+def model_folders(session: Session) -> list[tuple[str, str | None]]:
+    """(camera name, its latest model folder or None) of every camera: where each camera's
+    stage-2 calibration (vad/stage2/weight.py) lives."""
+    from db.queries import latest_model, list_cameras
+
+    out = []
+    for camera in list_cameras(session):
+        record = latest_model(session, camera.id)
+        out.append((camera.name, record.path if record else None))
+    return out

@@ -18,7 +18,9 @@ Progress = Callable[[str, int, int], None]
 def spread_windows(lengths: Sequence[int], per_window: int, limit: int) -> list[tuple[int, int]]:
     """(clip, first frame) of at most `limit` whole windows spread evenly over the clips, so a
     calibration sees every part of the footage, not only its first minutes."""
-    every = [(c, s) for c, n in enumerate(lengths) for s in range(0, n - per_window + 1, per_window)]
+    every = [
+        (c, s) for c, n in enumerate(lengths) for s in range(0, n - per_window + 1, per_window)
+    ]
     if len(every) <= limit:
         return every
     picks = np.linspace(0, len(every) - 1, limit).round().astype(int)

@@ -47,7 +47,8 @@ class FusionWeight:
         name = self.model or "LLM"
         if self.explanations_only:
             return f"{name}: explanations only (weight 0): {self.reason}"
-        return f"{name}: weight {self.weight:g} above its normal p95 {self.normal_p95:.2f}: {self.reason}"
+        above = f"above its normal p95 {self.normal_p95:.2f}"
+        return f"{name}: weight {self.weight:g} {above}: {self.reason}"
 
     def to_dict(self) -> dict:
         return {
@@ -113,6 +114,15 @@ def read_ratings(directory: Path | None) -> dict[str, list[float | None]]:
         return {str(k): [None if r is None else float(r) for r in v] for k, v in doc.items()}
     except (OSError, ValueError, AttributeError, TypeError):
         return {}
+
+
+def weights_in(directory: Path | None, max_weight: float) -> list[FusionWeight]:
+    """The weight of every model calibrated on the camera whose model folder is `directory`;
+    one uncalibrated entry (weight 0) when there is none."""
+    ratings = read_ratings(directory)
+    if not ratings:
+        return [fit_weight(None, [], max_weight)]
+    return [fit_weight(model, r, max_weight) for model, r in sorted(ratings.items())]
 
 
 def weight_for(directory: Path | None, model: str | None, max_weight: float) -> FusionWeight:
