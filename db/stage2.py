@@ -268,13 +268,17 @@ def counts(session: Session, since: timedelta | None = None) -> dict[tuple[str, 
     }
 
 
-def model_folders(session: Session) -> list[tuple[str, str | None]]:
-    """(camera name, its latest model folder or None) of every camera: where each camera's
-    stage-2 calibration (vad/stage2/weight.py) lives."""
-    from db.queries import latest_model, list_cameras
+def model_folder(session: Session, camera_id: int) -> str | None:
+    """The camera's latest model folder, where its stage-2 calibration lives
+    (vad/stage2/weight.py); None before the camera learned."""
+    from db.queries import latest_model
 
-    out = []
-    for camera in list_cameras(session):
-        record = latest_model(session, camera.id)
-        out.append((camera.name, record.path if record else None))
-    return out
+    record = latest_model(session, camera_id)
+    return record.path if record else None
+
+
+def model_folders(session: Session) -> list[tuple[str, str | None]]:
+    """(camera name, its latest model folder or None) of every camera."""
+    from db.queries import list_cameras
+
+    return [(c.name, model_folder(session, c.id)) for c in list_cameras(session)]
