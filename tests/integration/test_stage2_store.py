@@ -178,18 +178,20 @@ def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup, tmp_
     assert [a["score_source"] for a in detail["stage2"]] == [a.score_source for a in rows]
     assert detail["stage2_weight"]["weight"] == 0.5
     assert not detail["stage2_weight"]["explanations_only"]
+    said = api_get(pipeline, "/system/stages", "viewer2")["stage2_weights"]
+    assert [(w["camera"], w["model"], w["weight"]) for w in said] == [("walkway", rows[0].llm, 0.5)]
     assert detail["stage2"][1]["answer"] == "probably fine"
     assert len(detail["stage2"][0]["frame_times"]) == 3
 
 
-def api_get(pipeline, path: str) -> dict:
+def api_get(pipeline, path: str, token_name: str = "viewer") -> dict:
     from fastapi.testclient import TestClient
 
     from api import create_app
     from api.tokens import create_token
 
     with transaction(pipeline.sessions) as session:
-        token = create_token(session, "viewer", "read")
+        token = create_token(session, token_name, "read")
     client = TestClient(create_app(pipeline.settings, pipeline.sessions))
     reply = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 200, reply.text
