@@ -26,7 +26,7 @@ import numpy as np
 CALIBRATION_JSON = "stage2_calibration.json"  # in the camera's model folder
 MIN_WINDOWS = 8  # parsed normal ratings needed before a weight is trusted
 MAX_NORMAL_P95 = 0.7  # above this a rating has no room to stand out
-MIN_SPREAD = 0.05  # normal ratings all within this of each other: the model does not react
+MIN_SPREAD = 0.05  # middle 80 % of normal ratings within this: the model does not react
 NOT_CALIBRATED = "not calibrated: run `vad stage2 calibrate CAMERA --from FOOTAGE`"
 
 
@@ -71,11 +71,12 @@ def fit_weight(
         reason = f"only {len(parsed)} of {len(normal_ratings)} normal windows got a rating"
         return FusionWeight(model, 0.0, 1.0, f"{reason} (needs {MIN_WINDOWS})")
     p95 = float(np.percentile(parsed, 95))
-    spread = float(parsed.max() - parsed.min())
+    low, high = np.percentile(parsed, [10, 90])
+    spread = float(high - low)  # of the middle 80 %: one odd answer is not a spread
     if spread < MIN_SPREAD:
         reason = (
-            f"rates normal windows like anomalous ones: all {len(parsed)} normal ratings "
-            f"within {spread:.2f} of each other (~{float(np.median(parsed)):.2f})"
+            f"rates normal windows like anomalous ones: the middle 80 % of {len(parsed)} "
+            f"normal ratings lie within {spread:.2f} (~{float(np.median(parsed)):.2f})"
         )
         return FusionWeight(model, 0.0, p95, reason)
     if p95 > MAX_NORMAL_P95:

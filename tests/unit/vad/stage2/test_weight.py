@@ -25,6 +25,14 @@ def test_a_model_that_rates_everything_the_same_is_for_explanations_only():
     assert weight.describe().startswith("smollm2-135m: explanations only (weight 0)")
 
 
+def test_smollm2_on_ped2_training_windows_is_for_explanations_only():
+    """SmolLM2-135M's ratings of 24 Ped2 training windows (`vad eval stage2`, 2026-12-06): 0.1
+    but for two odd answers; one outlier is not a spread."""
+    ratings = [0.1] * 13 + [0.9] + [0.1] * 8 + [0.3, 0.1]
+    weight = fit_weight("llama.cpp:SmolLM2-135M-Instruct.Q4_1", ratings, 0.5)
+    assert weight.explanations_only and "like anomalous ones" in weight.reason
+
+
 def test_low_spread_normal_ratings_earn_the_configured_weight():
     weight = fit_weight("m", SPREAD_LOW, 0.5)
     assert weight.weight == 0.5 and not weight.explanations_only
