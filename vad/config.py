@@ -453,7 +453,7 @@ class Stage2Config(_Section):
     calibration_windows: int = Field(
         24,
         ge=1,
-        description="Normal windows an LLM rates to set its fusion weight (`vad stage2 calibrate`).",
+        description="Normal windows an LLM rates to set its fusion weight (vad stage2 calibrate).",
     )
     max_calls_per_minute: float = Field(
         30.0,
