@@ -163,9 +163,23 @@ class FeedbackResultOut(BaseModel):
     lines: list[str] = Field(description="what changed, per model")
 
 
+class Stage2WeightOut(BaseModel):
+    """How much an LLM may raise this camera's scores, set from its ratings of the camera's
+    normal footage (`vad stage2 calibrate`, docs/stage2.md); 0 = explanations only."""
+
+    model: str | None
+    weight: float
+    normal_p95: float = Field(description="ratings at or below this raise nothing")
+    explanations_only: bool
+    reason: str
+
+
 class IncidentDetail(IncidentOut):
     score_curve: list[ScorePoint]
     stage2: list[Stage2Out] = Field(default_factory=list, description="stage-2 analyses")
+    stage2_weight: Stage2WeightOut | None = Field(
+        None, description="the stage-2 LLM's fusion weight on this camera (null: no analysis)"
+    )
     feedback: FeedbackOut | None = Field(None, description="the operator's verdict")
     first_window_seq: int
     last_window_seq: int

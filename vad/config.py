@@ -446,9 +446,14 @@ class Stage2Config(_Section):
         ge=0,
         le=1,
         description=(
-            "Weight of the refined stage-2 score in the fused incident score (the rest is the "
-            "stage-1 peak)."
+            "Most weight stage 2 gets: a model's weight is this or 0, set per camera from its "
+            "ratings of normal footage (`vad stage2 calibrate`, vad/stage2/weight.py)."
         ),
+    )
+    calibration_windows: int = Field(
+        24,
+        ge=1,
+        description="Normal windows an LLM rates to set its fusion weight (vad stage2 calibrate).",
     )
     max_calls_per_minute: float = Field(
         30.0,

@@ -32,6 +32,7 @@ from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frame
 from vad.stage2.prompts import PROMPT_VERSION
 from vad.stage2.scene import SceneNorms, describe_window
 from vad.stage2.similarity import refine
+from vad.stage2.weight import FusionWeight, fit_weight, fuse, read_ratings
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
 from workers.scorers import LatestModelCache
@@ -103,6 +104,14 @@ class Stage2Runner:
         self.send_delivery = send_delivery
         self.scene = scene
         self.bucket = bucket or TokenBucket(self.config.max_calls_per_minute, self.config.burst)
+        self.calibrations = LatestModelCache(sessions, read_ratings)
+
+    def fusion_weight(self, camera_id: int) -> FusionWeight:
+        """The chain's LLM's weight on this camera, from its ratings of the camera's normal
+        footage (`vad stage2 calibrate`); 0 = explanations only, also when not calibrated."""
+        name = self.chain.llm.name
+        ratings = self.calibrations.for_camera(camera_id).get(name, [])
+        return fit_weight(name, ratings, self.config.fusion_weight)
 
     def run(self, analysis_id: int) -> str:
         job, outcome = self._admit(analysis_id)
@@ -119,13 +128,16 @@ class Stage2Runner:
             WindowInput(picked.images, picked.times, job.context, job.neighbours, scene)
         )
         deliveries: list[int] = []
+        weight = self.fusion_weight(job.window.camera_id)
         with transaction(self.sessions) as session:
 
             def on_fused(incident: Incident) -> None:
                 key = f"a{analysis_id}"
                 deliveries.extend(enqueue_incident_event(session, ANALYZED, incident, key))
 
-            stored = store_result(session, job, picked, result, self.chain, self.config, on_fused)
+            stored = store_result(
+                session, job, picked, result, self.chain, self.config, weight, on_fused
+            )
         if deliveries and self.send_delivery is not None:
             send_deliveries(self.send_delivery, deliveries)  # a lost nudge is swept up
         return "done" if stored else "duplicate"
@@ -214,6 +226,7 @@ def store_result(
     result: ChainResult,
     chain: Stage2Chain,
     config: Stage2Config,
+    weight: FusionWeight,
     on_fused: Callable[[Incident], None] | None = None,
 ) -> bool:
     """Write the analysis, fill rating gaps of the camera, refine, fuse into the incident;
@@ -240,7 +253,7 @@ def store_result(
         refined = refine(row.score, row.embedding, past, config.refine_neighbours)
         row.refined_score, row.refined_from = refined.score, refined.neighbours
     for incident_id in sorted({row.incident_id, *touched} - {None}):
-        changed = fuse_incident(session, incident_id, config.fusion_weight)
+        changed = fuse_incident(session, incident_id, weight)
         if changed is not None and on_fused is not None:
             on_fused(changed)
     return True
@@ -265,9 +278,10 @@ def fill_gaps(session: Session, camera_id: int) -> set[int | None]:
     return touched
 
 
-def fuse_incident(session: Session, incident_id: int, weight: float) -> Incident | None:
-    """Fused score = (1 - w) * stage-1 peak + w * the highest refined stage-2 score among the
-    incident's analysed windows; the explanation is that window's (docs/architecture.md).
+def fuse_incident(session: Session, incident_id: int, weight: FusionWeight) -> Incident | None:
+    """Fused score = the stage-1 peak raised by the highest refined stage-2 score among the
+    incident's analysed windows where it exceeds the model's normal ratings (`vad.stage2.weight`;
+    weight 0 = the stage-1 peak); the explanation is that window's (docs/architecture.md).
     Returns the incident when its fused score or explanation changed."""
     incident = session.get(Incident, incident_id)
     scored = [a for a in s2.incident_analyses(session, incident_id) if a.refined_score is not None]
@@ -275,12 +289,10 @@ def fuse_incident(session: Session, incident_id: int, weight: float) -> Incident
         return None
     best = max(scored, key=lambda a: a.refined_score)
     before = (incident.fused_score, incident.explanation)
-    incident.fused_score = (1 - weight) * incident.peak_score + weight * best.refined_score
+    incident.fused_score = fuse(incident.peak_score, best.refined_score, weight)
     incident.explanation = best.explanation
     for analysis in scored:
-        analysis.fused_score = (1 - weight) * (
-            analysis.stage1_peak or 0.0
-        ) + weight * analysis.refined_score
+        analysis.fused_score = fuse(analysis.stage1_peak or 0.0, analysis.refined_score, weight)
     index_incident_text(session, incident, best.summary, _captions(scored))
     return incident if (incident.fused_score, incident.explanation) != before else None
 

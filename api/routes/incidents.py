@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path as Folder
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -24,6 +25,7 @@ from api.schemas import (
     IncidentPage,
     ScorePoint,
     Stage2Out,
+    Stage2WeightOut,
 )
 from db import incident_queries
 from db import stage2 as s2
@@ -31,6 +33,7 @@ from db.incident_serializer import API, serialize_incident
 from db.models import Incident
 from service import feedback as fb
 from vad.clips import CONTAINERS, ClipFile
+from vad.stage2.weight import weight_for
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -97,9 +100,22 @@ def list_incidents(
     return IncidentPage(items=items, total=total, limit=limit, offset=offset)
 
 
+def _stage2_weight(session, camera_id: int, analyses, settings) -> Stage2WeightOut | None:
+    """The camera's current weight for the LLM that analysed the incident's last window."""
+    models = [a.llm for a in analyses if a.llm]
+    if not models:
+        return None
+    folder = s2.model_folder(session, camera_id)
+    weight = weight_for(folder and Folder(folder), models[-1], settings.stage2.fusion_weight)
+    return Stage2WeightOut(**weight.to_dict())
+
+
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> IncidentDetail:
-    """One incident with its score curve: every scored frame of its camera from start to end."""
+def get_incident(
+    incident_id: IncidentId, sessions: Sessions, settings: AppSettings, _: ReadToken
+) -> IncidentDetail:
+    """One incident with its score curve (every scored frame of its camera from start to end),
+    its stage-2 analyses and the weight their LLM has on this camera."""
     with sessions() as session:
         found = incident_queries.incident_detail(session, incident_id)
         if found is None:
@@ -109,13 +125,16 @@ def get_incident(incident_id: IncidentId, sessions: Sessions, _: ReadToken) -> I
         curve = incident_queries.score_curve(
             session, incident.camera_id, incident.started_at, end, MAX_CURVE_POINTS
         )
-        stage2 = [Stage2Out.model_validate(a) for a in s2.for_incident(session, incident_id)]
+        analyses = s2.for_incident(session, incident_id)
+        stage2 = [Stage2Out.model_validate(a) for a in analyses]
+        weight = _stage2_weight(session, incident.camera_id, analyses, settings)
         verdict = fb.feedback_of(session, incident_id)
     points = [ScorePoint(t=t, score=s, offset=o) for t, s, o in curve]
     return IncidentDetail(
         **serialize_incident(incident, camera, API, has_key_frame),
         score_curve=points,
         stage2=stage2,
+        stage2_weight=weight,
         feedback=FeedbackOut(**verdict) if verdict else None,
         first_window_seq=incident.first_window_seq,
         last_window_seq=incident.last_window_seq,

@@ -71,10 +71,12 @@ def openapi(request: Request, _: ReadToken) -> JSONResponse:
 
 
 @router.get("/system/stages")
-def stages(settings: AppSettings, caller: ReadToken) -> dict:
+def stages(settings: AppSettings, sessions: Sessions, caller: ReadToken) -> dict:
     """Optional stages (embeddings, zero-shot, detector): on, or off with the command that turns
-    them on (`vad models pull NAME && vad models export NAME`). Paths are shown relative to the
-    model folder (`$VAD_MODEL_DIR`): where the service lives on disk is not a reader's business."""
+    them on (`vad models pull NAME && vad models export NAME`); and per camera the weight each
+    calibrated stage-2 LLM has (0 = explanations only, with why). Paths are shown relative to
+    the model folder (`$VAD_MODEL_DIR`): where the service lives on disk is not a reader's
+    business."""
     from vad.encoders.registry import stage_status
 
     return {
@@ -88,7 +90,26 @@ def stages(settings: AppSettings, caller: ReadToken) -> dict:
             }
             for s in stage_status(settings)
         ],
+        "stage2_weights": _stage2_weights(sessions, settings),
     }
+
+
+def _stage2_weights(sessions, settings: AppSettings) -> list[dict]:
+    """Per camera and calibrated LLM: its fusion weight and why (`vad stage2 status` says the
+    same)."""
+    from pathlib import Path
+
+    from db.stage2 import model_folders
+    from vad.stage2.weight import weights_in
+
+    with sessions() as session:
+        folders = model_folders(session)
+    max_weight = settings.stage2.fusion_weight
+    return [
+        {"camera": camera, **w.to_dict()}
+        for camera, folder in folders
+        for w in weights_in(Path(folder) if folder else None, max_weight)
+    ]
 
 
 def _relative(text: str | None, settings: AppSettings) -> str | None:

@@ -99,6 +99,18 @@ function clip(item) {
     h("h2", { id: "clip-title" }, "Clip"), video, note, actions);
 }
 
+// The stage-2 LLM's fusion weight on this camera, set from its ratings of normal footage:
+// "explanations only" says the rating does not change the score (docs/stage2.md).
+function weightNote(weight) {
+  if (!weight) return null;
+  const name = weight.model || "LLM";
+  const text = weight.explanations_only
+    ? `${name}: explanations only (weight 0): ${weight.reason}`
+    : `${name}: may raise the score (weight ${weight.weight}) where it rates above ` +
+      `${fmtScore(weight.normal_p95)}, its normal footage's 95th percentile`;
+  return h("p", { class: "stage2-weight" }, text);
+}
+
 function view(item) {
   const description = item.explanation ?? null;
   const stages = analysesList(item.stage2);
@@ -124,7 +136,8 @@ function view(item) {
           ? h("section", { class: "panel", "aria-labelledby": "desc-title" },
             h("h2", { id: "desc-title" }, "Description"),
             description ? h("p", { class: "description" }, description) : null,
-            stages ? [h("h3", {}, "Stage 2: captions and rating"), stages] : null)
+            stages ? [h("h3", {}, "Stage 2: captions and rating"), weightNote(item.stage2_weight),
+              stages] : null)
           : null,
         clip(item)),
       h("div", { class: "stack" },

@@ -1,4 +1,5 @@
-"""`vad stage2-worker` (the process serving the `stage2` queue) and `vad stage2 status|show`."""
+"""`vad stage2-worker` (the process serving the `stage2` queue) and `vad stage2
+status|show|calibrate`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import typer
 
@@ -13,6 +15,7 @@ from db import stage2 as s2
 from db.session import make_engine, make_sessionmaker
 from service.context import fail, get_context
 from vad.stage2.loading import stage2_status
+from vad.stage2.weight import weights_in
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,11 @@ def status(
     since = timedelta(minutes=minutes) if minutes else None
     with app_ctx.sessions()() as session:
         counts = s2.counts(session, since)
+        folders = s2.model_folders(session)
+    max_weight = app_ctx.settings.stage2.fusion_weight
+    for camera, folder in folders:
+        for weight in weights_in(Path(folder) if folder else None, max_weight):
+            typer.echo(f"  camera {camera}: {weight.describe()}")
     if not counts:
         typer.echo("no stage-2 requests yet")
         return
@@ -116,3 +124,58 @@ def show(
     with get_context(ctx).sessions()() as session:
         docs = [{f: getattr(r, f) for f in fields} for r in s2.for_incident(session, incident)]
     typer.echo(json.dumps(docs, indent=2, default=str))
+
+
+@app.command("calibrate")
+def calibrate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Camera name (learned: its scene norms are used)."),
+    source: Path = typer.Option(
+        ..., "--from", help="The camera's NORMAL footage: a video file or a folder."
+    ),
+) -> None:
+    """Set stage 2's fusion weight for this camera and the configured LLM: the LLM rates
+    `stage2.calibration_windows` windows of normal footage; a model whose ratings of them are
+    low and spread may raise scores above them, any other explains only (weight 0)."""
+    from db import queries
+    from service.learning import file_clips, footage_files
+    from vad.encoders.detectors import installed_detector
+    from vad.stage2.backends import BackendUnavailable
+    from vad.stage2.calibration import rate_normal_windows
+    from vad.stage2.loading import build_chain
+    from vad.stage2.scene import SceneNorms, SceneSource
+    from vad.stage2.weight import fit_weight, save_ratings
+
+    app_ctx = get_context(ctx)
+    settings = app_ctx.settings
+    with app_ctx.sessions()() as session:
+        try:
+            camera = queries.get_camera(session, name)
+        except queries.CameraNotFound as error:
+            fail(str(error))
+        record = queries.latest_model(session, camera.id)
+        fps, context = camera.fps or settings.ingest.default_fps, camera.context
+    if record is None:
+        fail(f"camera {name!r} has no model yet: `vad camera learn {name} --from FOOTAGE` first")
+    try:
+        files = footage_files(source)
+        chain = build_chain(settings)
+    except (ValueError, BackendUnavailable) as error:
+        fail(str(error))
+    if not isinstance(chain.captioner, SceneSource):
+        fail(
+            "calibration rates the detector's scene descriptions; with a captioner configured "
+            "(VAD_STAGE2__CAPTIONER_URL / a captioner folder) it is not supported yet"
+        )
+    detector = installed_detector(settings.model_dir, settings.encoders)
+    folder = Path(record.path)
+    per_window = max(1, int(round(settings.windows.seconds * fps)))
+    clips = (list(c) for c in file_clips(files, fps, settings.ingest))
+    ratings = rate_normal_windows(
+        clips, fps, per_window, SceneNorms.load(folder), detector, chain,
+        settings.stage2.calibration_windows, context,
+        lambda phase, done, total: typer.echo(f"{phase}: {done}/{total}", err=True),
+    )  # fmt: skip
+    save_ratings(folder, chain.llm.name, ratings)
+    weight = fit_weight(chain.llm.name, ratings, settings.stage2.fusion_weight)
+    typer.echo(f"camera {name}: {weight.describe()}")

@@ -111,6 +111,16 @@ def test_pipeline_describes_windows_from_detections_and_smollm2_explains_them(
     status = pipeline.vad("stage2", "status").stdout
     assert "stage 2 is on" in status and "scene:ssd-mobilenetv2-oidv4" in status, status
     assert "llama.cpp:" in status, status
+    # the fusion weight comes from what SmolLM2 says about normal footage, not from a setting
+    normal = str(ped2 / "train" / "train_01.mp4")
+    learned = pipeline.vad("camera", "learn", "walkway", "--from", normal, timeout=600)
+    assert learned.returncode == 0, learned.stderr
+    pipeline.env["VAD_STAGE2__CALIBRATION_WINDOWS"] = "8"
+    calibrated = pipeline.vad("stage2", "calibrate", "walkway", "--from", normal, timeout=600)
+    assert calibrated.returncode == 0, calibrated.stderr
+    said = "camera walkway: llama.cpp:SmolLM2-135M-Instruct.Q4_1: "
+    assert said in calibrated.stdout, calibrated.stdout
+    assert said in pipeline.vad("stage2", "status").stdout
     pipeline.start("dispatcher", "dispatcher")
     pipeline.start("worker", "worker", "--name", "s1")
     pipeline.start("stage2", "stage2-worker")
@@ -136,6 +146,10 @@ def test_pipeline_describes_windows_from_detections_and_smollm2_explains_them(
         assert row.summary and row.explanation and row.llm_score is not None
     incident = pipeline.rows("SELECT * FROM incidents WHERE id=:i", i=done[0].incident_id)[0]
     assert incident.explanation and incident.fused_score is not None
+    for row in done:  # stage 2 only ever raises a window's stage-1 peak; weight 0: not at all
+        assert row.fused_score >= row.stage1_peak
+        if "explanations only" in calibrated.stdout:
+            assert row.fused_score == pytest.approx(row.stage1_peak)
     captions = pipeline.scalar(
         "SELECT body FROM incident_texts WHERE incident_id=:i AND source='caption'", i=incident.id
     )

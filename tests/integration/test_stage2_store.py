@@ -22,6 +22,7 @@ from vad.codec import encode_jpeg
 from vad.config import Settings
 from vad.stage2.budget import TokenBucket
 from vad.stage2.loading import build_chain
+from vad.stage2.weight import fit_weight, fuse, save_ratings
 from workers.stage2 import Stage2Runner
 
 pytestmark = pytest.mark.integration
@@ -132,13 +133,25 @@ def analyses(pipeline) -> list[s2.Stage2Analysis]:
         )
 
 
-def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup):
+NORMAL_RATINGS = [0.0, 0.1, 0.0, 0.2, 0.1, 0.0, 0.1, 0.3, 0.0, 0.1]  # low and spread
+
+
+def calibrate(pipeline, camera_id: int, folder, model: str) -> None:
+    """A learned camera whose model folder holds `model`'s ratings of normal footage."""
+    folder.mkdir()
+    save_ratings(folder, model, NORMAL_RATINGS)
+    with transaction(pipeline.sessions) as session:
+        queries.register_model(session, camera_id, 1, str(folder), 100, "test", {})
+
+
+def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup, tmp_path):
     log, (camera_id, incident_id, window_ids) = setup
     ids = request_all(pipeline, incident_id, 4)
     assert None not in ids
     assert request_all(pipeline, incident_id, 1) == [None]  # one analysis per window
     with ChatServer(ScriptedModels(["0.2", "probably fine", "0.8", ""])) as server:
         runner = runner_for(pipeline, server, log)
+        calibrate(pipeline, camera_id, tmp_path / "model", runner.chain.llm.name)
         assert [runner.run(i) for i in ids] == ["done"] * 4
     rows = analyses(pipeline)
     assert [a.llm_score for a in rows] == [0.2, None, 0.8, None]
@@ -156,24 +169,31 @@ def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup):
     with pipeline.sessions() as session:
         incident = session.get(Incident, incident_id)
     best = max(a.refined_score for a in rows)
-    assert incident.fused_score == pytest.approx(0.5 * 0.7 + 0.5 * best)
+    weight = fit_weight(rows[0].llm, NORMAL_RATINGS, 0.5)  # calibrated: 0.5 above its p95
+    assert weight.weight == 0.5 and best > weight.normal_p95
+    assert incident.fused_score == pytest.approx(0.7 + 0.5 * (best - weight.normal_p95))
+    assert incident.fused_score == pytest.approx(fuse(0.7, best, weight))
     assert incident.explanation == "A cart on a pedestrian walkway is unusual."
     detail = api_get(pipeline, f"/incidents/{incident_id}")
     assert detail["fused_score"] == pytest.approx(incident.fused_score)
     assert detail["explanation"] == incident.explanation
     assert [a["score_source"] for a in detail["stage2"]] == [a.score_source for a in rows]
+    assert detail["stage2_weight"]["weight"] == 0.5
+    assert not detail["stage2_weight"]["explanations_only"]
+    said = api_get(pipeline, "/system/stages", "viewer2")["stage2_weights"]
+    assert [(w["camera"], w["model"], w["weight"]) for w in said] == [("walkway", rows[0].llm, 0.5)]
     assert detail["stage2"][1]["answer"] == "probably fine"
     assert len(detail["stage2"][0]["frame_times"]) == 3
 
 
-def api_get(pipeline, path: str) -> dict:
+def api_get(pipeline, path: str, token_name: str = "viewer") -> dict:
     from fastapi.testclient import TestClient
 
     from api import create_app
     from api.tokens import create_token
 
     with transaction(pipeline.sessions) as session:
-        token = create_token(session, "viewer", "read")
+        token = create_token(session, token_name, "read")
     client = TestClient(create_app(pipeline.settings, pipeline.sessions))
     reply = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 200, reply.text

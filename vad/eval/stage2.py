@@ -10,8 +10,10 @@ clips) and runs the chain (summary, rating, explanation). Figures are per window
 window's highest stage-1 frame score; label = any anomalous frame):
 
 - `stage1_auc`: ROC-AUC of stage-1 window scores over every test window;
-- `fused_auc`: the same where analysed windows take the fused score `(1 - w) * stage 1 + w *
-  LLM rating` (w = `stage2.fusion_weight`) and the others keep their stage-1 score;
+- `fused_auc`: the same where analysed windows take the fused score of `vad.stage2.weight`
+  (stage 1 raised by `w * (rating - p95 of the model's normal ratings)`; w fitted from the
+  model's ratings of `stage2.calibration_windows` training windows, as `vad stage2 calibrate`
+  does for a camera) and the others keep their stage-1 score;
 - false alarms per hour of normal footage at the threshold that keeps 90 % of the anomalous
   windows, before and after stage 2.
 
@@ -32,8 +34,10 @@ import numpy as np
 from vad.config import Settings
 from vad.eval.metrics import frame_metrics
 from vad.incidents import IncidentTracker, ScoredFrame
+from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
+from vad.stage2.weight import FusionWeight, fit_weight, fuse
 from vad.video import iter_video_frames
 
 RECALL = 0.9
@@ -115,10 +119,8 @@ def false_alarms_per_hour(
     return round(float(np.sum(normal >= threshold)) / hours, 2)
 
 
-def fused(rows: list[WindowRow], weight: float) -> np.ndarray:
-    return np.array(
-        [r.stage1 if r.llm is None else (1 - weight) * r.stage1 + weight * r.llm for r in rows]
-    )
+def fused(rows: list[WindowRow], weight: FusionWeight) -> np.ndarray:
+    return np.array([fuse(r.stage1, r.llm, weight) for r in rows])
 
 
 def evaluate_stage2(
@@ -150,6 +152,11 @@ def evaluate_stage2(
     norms = fit_scene_norms((f, [i / fps for i in range(len(f))]) for f in found)
     del found
     per_window = max(1, int(round(settings.windows.seconds * fps)))
+    normal = rate_normal_windows(
+        (_frames(p) for p in train), fps, per_window, norms, detector, chain,
+        settings.stage2.calibration_windows, context, progress,
+    )  # fmt: skip
+    weight = fit_weight(chain.llm.name, normal, settings.stage2.fusion_weight)
     rows: list[WindowRow] = []
     analysed = 0
     for k, path in enumerate(test):
@@ -169,7 +176,7 @@ def evaluate_stage2(
                 )
                 analysed += 1
                 tell("windows analysed", analysed, max_windows or 0)
-    return _report(rows, settings, chain, norms, per_window / fps)
+    return _report(rows, weight, normal, chain, norms, per_window / fps)
 
 
 def _analyse(
@@ -185,9 +192,13 @@ def _analyse(
 
 
 def _report(
-    rows: list[WindowRow], settings: Settings, chain: Stage2Chain, norms, window_s: float
+    rows: list[WindowRow],
+    weight: FusionWeight,
+    normal: list[float | None],
+    chain: Stage2Chain,
+    norms,
+    window_s: float,
 ) -> dict:
-    weight = settings.stage2.fusion_weight
     labels = np.array([r.label for r in rows])
     before = np.array([r.stage1 for r in rows])
     after = fused(rows, weight)
@@ -205,7 +216,9 @@ def _report(
         "cpu_seconds_per_window": _mean([r.cpu_seconds for r in done]),
         "tokens_generated": tokens,
         "tokens_per_cpu_second": round(tokens / llm_cpu, 1) if llm_cpu else None,
-        "fusion_weight": weight,
+        "fusion_weight": weight.to_dict(),
+        "normal_ratings": normal,
+        "mean_rating_training": _mean([r for r in normal if r is not None]),
         "recall": RECALL,
         "windows": len(rows),
         "anomalous_windows": int(labels.sum()),

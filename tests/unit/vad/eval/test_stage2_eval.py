@@ -7,6 +7,7 @@ import numpy as np
 
 from vad.config import Settings
 from vad.eval.stage2 import WindowRow, false_alarms_per_hour, flagged_windows, fused
+from vad.stage2.weight import FusionWeight
 
 
 def test_false_alarms_at_the_threshold_keeping_90_percent_of_anomalies():
@@ -18,10 +19,16 @@ def test_false_alarms_at_the_threshold_keeping_90_percent_of_anomalies():
     assert false_alarms_per_hour(np.zeros(5, int), np.zeros(5), 2.0) is None
 
 
-def test_only_analysed_windows_are_fused():
-    rows = [WindowRow("v", 0, 0.8, 1, True, llm=0.0), WindowRow("v", 20, 0.3, 0)]
-    assert fused(rows, 0.5).tolist() == [0.4, 0.3]
-    assert fused(rows, 0.0).tolist() == [0.8, 0.3]
+def test_only_analysed_windows_are_fused_and_only_raised():
+    rows = [
+        WindowRow("v", 0, 0.8, 1, True, llm=0.0),
+        WindowRow("v", 20, 0.3, 0),
+        WindowRow("v", 40, 0.2, 1, True, llm=0.9),
+    ]
+    half = FusionWeight("m", 0.5, 0.3, "test")
+    assert fused(rows, half).tolist() == [0.8, 0.3, 0.5]
+    zero = FusionWeight("m", 0.0, 0.3, "test")
+    assert fused(rows, zero).tolist() == [0.8, 0.3, 0.2]
 
 
 def test_windows_sent_are_those_where_an_incident_opens_or_its_peak_rises():
