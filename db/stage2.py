@@ -271,7 +271,7 @@ def counts(session: Session, since: timedelta | None = None) -> dict[tuple[str, 
 def model_folder(session: Session, camera_id: int) -> str | None:
     """The camera's latest model folder, where its stage-2 calibration lives
     (vad/stage2/weight.py); None before the camera learned."""
-    from db.queries import latest_model
+    from db.model_registry import latest_model
 
     record = latest_model(session, camera_id)
     return record.path if record else None
@@ -279,6 +279,6 @@ def model_folder(session: Session, camera_id: int) -> str | None:
 
 def model_folders(session: Session) -> list[tuple[str, str | None]]:
     """(camera name, its latest model folder or None) of every camera."""
-    from db.queries import list_cameras
+    from db.camera_queries import list_cameras
 
     return [(c.name, model_folder(session, c.id)) for c in list_cameras(session)]

@@ -137,7 +137,7 @@ def calibrate(
     """Set stage 2's fusion weight for this camera and the configured LLM: the LLM rates
     `stage2.calibration_windows` windows of normal footage; a model whose ratings of them are
     low and spread may raise scores above them, any other explains only (weight 0)."""
-    from db import queries
+    from db import camera_queries, model_registry
     from service.learning import file_clips, footage_files
     from vad.encoders.detectors import installed_detector
     from vad.stage2.backends import BackendUnavailable
@@ -150,10 +150,10 @@ def calibrate(
     settings = app_ctx.settings
     with app_ctx.sessions()() as session:
         try:
-            camera = queries.get_camera(session, name)
-        except queries.CameraNotFound as error:
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
             fail(str(error))
-        record = queries.latest_model(session, camera.id)
+        record = model_registry.latest_model(session, camera.id)
         fps, context = camera.fps or settings.ingest.default_fps, camera.context
     if record is None:
         fail(f"camera {name!r} has no model yet: `vad camera learn {name} --from FOOTAGE` first")

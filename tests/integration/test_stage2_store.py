@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from api import metrics
-from db import camera_queries, clock, metrics_queries, window_queries
+from db import camera_queries, clock, metrics_queries, model_registry, window_queries
 from db import stage2 as s2
 from db.models import Incident
 from db.session import transaction
@@ -141,7 +141,7 @@ def calibrate(pipeline, camera_id: int, folder, model: str) -> None:
     folder.mkdir()
     save_ratings(folder, model, NORMAL_RATINGS)
     with transaction(pipeline.sessions) as session:
-        queries.register_model(session, camera_id, 1, str(folder), 100, "test", {})
+        model_registry.register_model(session, camera_id, 1, str(folder), 100, "test", {})
 
 
 def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup, tmp_path):
