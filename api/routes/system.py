@@ -77,6 +77,14 @@ def stages(settings: AppSettings, sessions: Sessions, caller: ReadToken) -> dict
     calibrated stage-2 LLM has (0 = explanations only, with why). Paths are shown relative to
     the model folder (`$VAD_MODEL_DIR`): where the service lives on disk is not a reader's
     business."""
+    return {
+        **stage_report(settings, caller),
+        "stage2_weights": _stage2_weights(sessions, settings),
+    }
+
+
+def stage_report(settings: AppSettings, caller: ReadToken) -> dict:
+    """The model folder (admins only) and each optional stage: on, or off and why."""
     from vad.encoders.registry import stage_status
 
     return {
@@ -90,7 +98,6 @@ def stages(settings: AppSettings, sessions: Sessions, caller: ReadToken) -> dict
             }
             for s in stage_status(settings)
         ],
-        "stage2_weights": _stage2_weights(sessions, settings),
     }
 
 

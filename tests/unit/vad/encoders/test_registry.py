@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.deps import Caller
-from api.routes.system import stages
+from api.routes.system import stage_report
 from vad.config import Settings
 from vad.encoders import registry
 from vad.encoders.runtime import ModelError
@@ -28,7 +28,7 @@ def test_stages_off_without_models_and_on_once_installed(
     tmp_path: Path, tiny_clip: Path, tiny_mobilenet: Path
 ) -> None:
     settings = Settings(_env_file=None, model_dir=tmp_path, appearance={"enabled": True})
-    off = {s["stage"]: s for s in stages(settings, Caller("reader", admin=False))["stages"]}
+    off = {s["stage"]: s for s in stage_report(settings, Caller("reader", admin=False))["stages"]}
     assert not any(s["on"] for s in off.values())
     assert (
         "vad models pull clip-vit-b32 && vad models export clip-vit-b32"
