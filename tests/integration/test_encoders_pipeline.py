@@ -205,7 +205,9 @@ def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped
     )
     scored = pipeline.scalar("SELECT count(*) FROM frame_scores WHERE error IS NULL")
     assert len(rows) == scored > 0
-    assert all(r.score >= r.looks - 1e-9 and r.looks > 0.9 for r in rows)
+    # every tile is far outside the negated bank: past p = 1e-6 of normal footage (0.75 on the
+    # calibrated scale; the predictive tail keeps far-out scores below saturation)
+    assert all(r.score >= r.looks - 1e-9 and r.looks > 0.75 for r in rows)
     assert any(r.fired for r in rows) and all("of the view looks unlike" in r.reason for r in rows)
     fired = [r.fired for r in pipeline.rows("SELECT fired FROM incidents")]
     assert fired and any(f.startswith("appearance model: the ") for f in fired), fired
