@@ -380,6 +380,7 @@ def _object_recorder(settings):
     """(recorder, note): the detector that records objects while learning, or None and why not."""
     from service.learning import EncoderRecorder
     from vad.encoders.detectors import Detector
+    from vad.encoders.detectors.keyframes import detect_key_frames
     from vad.encoders.registry import stage_status
     from vad.encoders.runtime import ModelError
 
@@ -397,7 +398,12 @@ def _object_recorder(settings):
         )
     if detector is None:
         return None, f"object model: off (detector {settings.encoders.detector} not installed)"
-    return EncoderRecorder(detector.name, detector.detect, detector.batch_size), ""
+    o = settings.objects
+
+    def detect(frames):  # key frames only, as the worker scores (keyframes.py)
+        return detect_key_frames(detector, frames, o.detect_every, o.redetect_change)
+
+    return EncoderRecorder(detector.name, detect, detector.batch_size * o.detect_every), ""
 
 
 def _appearance_recorder(settings):

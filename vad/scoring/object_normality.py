@@ -96,6 +96,26 @@ class ObjectNormalityConfig(BaseModel):
     memory_per_class: int = Field(
         4096, ge=16, description="Training boxes kept per class (evenly subsampled beyond this)."
     )
+    detect_every: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description=(
+            "Run the detector at least every n-th frame (and on every frame whose view changed, "
+            "`redetect_change`); the frames between reuse the last detected frame's objects. "
+            "Learning and scoring both do it (vad/encoders/detectors/keyframes.py). 1 = every "
+            "frame."
+        ),
+    )
+    redetect_change: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the view whose grey level changed since the last detected frame that makes "
+            "a frame detected at once (something appeared or moved a lot)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
