@@ -180,10 +180,19 @@ class ObjectNormalityModel:
 
     def extend(self, clips: Sequence[Sequence[np.ndarray]], detector) -> ObjectNormalityModel:
         """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal,
-        detected by the `detector` this model was fitted with; see `extend_detections`."""
+        detected by the `detector` this model was fitted with, on key frames as it was fitted;
+        see `extend_detections`."""
         if detector.name != self.detector:
             raise ValueError(f"object model of {self.detector!r} cannot learn {detector.name!r}")
-        frames = [d for clip in clips if len(clip) for d in detector.detect(list(clip))]
+        from vad.encoders.detectors.keyframes import detect_key_frames
+
+        every, change = self.config.detect_every, self.config.redetect_change
+        frames = [
+            d
+            for clip in clips
+            if len(clip)
+            for d in detect_key_frames(detector, list(clip), every, change)
+        ]
         if not frames:
             raise ValueError("no frames to learn from")
         return self.extend_detections(frames)
