@@ -197,6 +197,7 @@ def velocity_recorder(settings: Settings) -> EncoderRecorder | None:
 def object_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str]:
     """(recorder, note): the detector that records objects while learning, or None and why not."""
     from vad.encoders.detectors import Detector
+    from vad.encoders.detectors.keyframes import detect_key_frames
     from vad.encoders.registry import stage_status
     from vad.encoders.runtime import ModelError
 
@@ -214,7 +215,12 @@ def object_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str]:
         ) from error
     if detector is None:
         return None, f"object model: off (detector {settings.encoders.detector} not installed)"
-    return EncoderRecorder(detector.name, detector.detect, detector.batch_size), ""
+    o = settings.objects
+
+    def detect(frames):  # key frames only, as the worker scores (keyframes.py)
+        return detect_key_frames(detector, frames, o.detect_every, o.redetect_change)
+
+    return EncoderRecorder(detector.name, detect, detector.batch_size * o.detect_every), ""
 
 
 def appearance_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str]:

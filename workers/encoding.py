@@ -30,6 +30,7 @@ from db.clock import utc
 from db.models import Incident, Window
 from db.session import transaction
 from vad.config import Settings
+from vad.encoders.detectors.keyframes import detect_key_frames
 from vad.encoders.registry import stage_status
 from vad.encoders.runtime import ModelError
 from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe
@@ -140,7 +141,8 @@ class FrameEncoding:
     ) -> np.ndarray:
         """Detections of every frame outside the mask, scored by the camera's object model: the
         object-model score per frame (NaN where there is no model)."""
-        found_all = self.detector.detect(images)
+        o = self.settings.objects
+        found_all = detect_key_frames(self.detector, images, o.detect_every, o.redetect_change)
         if mask:
             found_all = [[d for d in found if not mask.covers_box(d.box)] for found in found_all]
         model = self.objects.for_camera(camera_id) if self.objects is not None else None

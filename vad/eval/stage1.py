@@ -123,12 +123,19 @@ class Stage1:
                 continue
             size.append((int(frames[0].shape[1]), int(frames[0].shape[0])))
             if e.detector is not None:
-                detections.append(e.detector.detect(frames))
+                detections.append(self._detect(frames))
             if e.tiles is not None:
                 tiles.append(embed_tiles(e.tiles, frames[:: looks.learn_every], looks.tile_rows))
             if self.settings.velocity.enabled:
                 greys.append([to_grey(f, self.settings.velocity.width) for f in frames])
             yield frames
+
+    def _detect(self, frames: list[np.ndarray]) -> list:
+        """Detections of a clip, on key frames as the worker runs the detector."""
+        from vad.encoders.detectors.keyframes import detect_key_frames
+
+        o = self.settings.objects
+        return detect_key_frames(self.encoders.detector, frames, o.detect_every, o.redetect_change)
 
     def _fit_companions(self, detections, tiles, size) -> None:
         from vad.scoring.appearance_normality import fit_appearance_model
@@ -178,7 +185,7 @@ class Stage1:
             terms["velocity"] = self.velocity.score_frames(frames)[1]
         e = self.encoders
         if self.objects is not None:
-            verdicts = self.objects.score(e.detector.detect(frames))
+            verdicts = self.objects.score(self._detect(frames))
             terms["objects"] = np.array([v.score for v in verdicts])
         if self.appearance is not None:
             embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)

@@ -96,6 +96,26 @@ class ObjectNormalityConfig(BaseModel):
     memory_per_class: int = Field(
         4096, ge=16, description="Training boxes kept per class (evenly subsampled beyond this)."
     )
+    detect_every: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description=(
+            "Run the detector at least every n-th frame (and on every frame whose view changed, "
+            "`redetect_change`); the frames between reuse the last detected frame's objects. "
+            "Learning and scoring both do it (vad/encoders/detectors/keyframes.py). 1 = every "
+            "frame."
+        ),
+    )
+    redetect_change: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description=(
+            "Share of the view whose grey level changed since the last detected frame that makes "
+            "a frame detected at once (something appeared or moved a lot)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +180,19 @@ class ObjectNormalityModel:
 
     def extend(self, clips: Sequence[Sequence[np.ndarray]], detector) -> ObjectNormalityModel:
         """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal,
-        detected by the `detector` this model was fitted with; see `extend_detections`."""
+        detected by the `detector` this model was fitted with, on key frames as it was fitted;
+        see `extend_detections`."""
         if detector.name != self.detector:
             raise ValueError(f"object model of {self.detector!r} cannot learn {detector.name!r}")
-        frames = [d for clip in clips if len(clip) for d in detector.detect(list(clip))]
+        from vad.encoders.detectors.keyframes import detect_key_frames
+
+        every, change = self.config.detect_every, self.config.redetect_change
+        frames = [
+            d
+            for clip in clips
+            if len(clip)
+            for d in detect_key_frames(detector, list(clip), every, change)
+        ]
         if not frames:
             raise ValueError("no frames to learn from")
         return self.extend_detections(frames)
