@@ -209,8 +209,11 @@ def test_learn_fits_appearance_model_and_worker_fuses_it(pipeline: Pipeline, ped
     # calibrated scale; the predictive tail keeps far-out scores below saturation)
     assert all(r.score >= r.looks - 1e-9 and r.looks > 0.75 for r in rows)
     assert any(r.fired for r in rows) and all("of the view looks unlike" in r.reason for r in rows)
-    fired = [r.fired for r in pipeline.rows("SELECT fired FROM incidents")]
-    assert fired and any(f.startswith("appearance model: the ") for f in fired), fired
+    # the appearance term decides the frames where it is the highest (the pixel model, no longer
+    # capped, decides where the cart moves), and an incident opens
+    fired = [r.fired for r in pipeline.rows("SELECT fired FROM frame_scores WHERE error IS NULL")]
+    assert "appearance" in fired, set(fired)
+    assert pipeline.scalar("SELECT count(*) FROM incidents") >= 1
     assert np.isfinite(fitted.references).all()
 
 
