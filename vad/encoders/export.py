@@ -225,6 +225,23 @@ def replace_folder(tmp: Path, out_dir: Path) -> None:
         tmp.rename(out_dir)
 
 
+def save_export(model, manifest: dict, out_dir: Path, manifest_name: str) -> None:
+    """Write an ONNX model (`model.onnx`) and its manifest into a staging folder, then swap it in
+    with `replace_folder`: the converters that build the graph in memory share this."""
+    import onnx
+
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        onnx.save(model, str(tmp / "model.onnx"))
+        (tmp / manifest_name).write_text(json.dumps(manifest, indent=2))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_folder(tmp, out_dir)
+
+
 def yolo_class():
     """ultralytics' YOLO class, imported offline: exporting needs no network, and YOLO_OFFLINE
     stops its connectivity probe and usage events (set before the first import)."""

@@ -11,13 +11,11 @@ and the COCO label map (91 ids: 0 is background, ten ids COCO never used stay em
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
-from vad.encoders.export import replace_folder
+from vad.encoders.export import save_export
 from vad.encoders.export_nanodet import COCO_CLASSES
 from vad.encoders.export_tflite import MEDIAPIPE_BOX_CODER, MEDIAPIPE_OIDV4_ANCHORS
 from vad.encoders.registry import weights_file
@@ -63,19 +61,7 @@ def export_frozen_ssd(entry, source: Path, out_dir: Path) -> Path:
             f"cannot convert {graph_file} ({error}); pull it again with "
             f"`vad models pull {entry.name}`"
         ) from error
-    import onnx
-
-    manifest = frozen_ssd_manifest(entry, graph_file, model)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        onnx.save(model, str(tmp / "model.onnx"))
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_folder(tmp, out_dir)
+    save_export(model, frozen_ssd_manifest(entry, graph_file, model), out_dir, MANIFEST)
     log.info("exported %s (ssd, COCO) to %s", entry.name, out_dir)
     return out_dir
 

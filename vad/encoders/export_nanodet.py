@@ -11,13 +11,11 @@ which onnx-tf numbered arbitrarily.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
-from vad.encoders.export import replace_folder
+from vad.encoders.export import save_export
 from vad.encoders.registry import weights_file
 from vad.encoders.runtime import MANIFEST, ModelError
 
@@ -55,19 +53,7 @@ def export_nanodet(entry, source: Path, out_dir: Path) -> Path:
             f"cannot convert {model_json} ({error}); pull it again with "
             f"`vad models pull {entry.name}`"
         ) from error
-    import onnx
-
-    manifest = nanodet_manifest(entry, model_json, model)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        onnx.save(model, str(tmp / "model.onnx"))
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_folder(tmp, out_dir)
+    save_export(model, nanodet_manifest(entry, model_json, model), out_dir, MANIFEST)
     log.info("exported %s (nanodet, %d classes) to %s", entry.name, len(COCO_CLASSES), out_dir)
     return out_dir
 
