@@ -28,8 +28,8 @@ from db import clock, model_registry, regions
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
 from frames.reader import FrameReader
+from service.settings import Settings
 from service.stored_footage import read_clips
-from vad.config import Settings
 from vad.scoring.incremental import extend_folder
 
 log = logging.getLogger(__name__)

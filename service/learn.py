@@ -24,7 +24,7 @@ from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from ingest.sources import SourceError
 from service.learning import EncoderRecorder
-from vad.config import Settings
+from service.settings import Settings
 
 
 class LearnError(ValueError):

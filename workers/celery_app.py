@@ -8,9 +8,14 @@ queue of its own (`stage2`, served by `vad stage2-worker`) so stage 1 never wait
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
-from vad.config import Endpoints, Settings
+from workers.settings import Endpoints
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 STAGE1_QUEUE = "stage1"
 SCORE_WINDOW = "vad.score_window"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import Endpoints, Settings
 from webhooks.delivery import (
     WEBHOOK_QUEUE,
     Outbound,
@@ -20,6 +20,10 @@ from webhooks.delivery import (
     sweep,
     webhook_config,
 )
+from workers.settings import Endpoints
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

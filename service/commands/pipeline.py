@@ -16,8 +16,8 @@ from db.session import make_engine, make_sessionmaker, transaction
 from service.commands.incidents import format_incident
 from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
+from service.settings import Settings
 from service.supervisor import Stack
-from vad.config import Settings
 from vad.encoders.registry import StageStatus, stage_status
 from vad.stage2.loading import stage2_status
 from vad.urls import redact_url
@@ -287,7 +287,7 @@ def api(
     """Serve the REST API (token auth; create one with `vad token create`)."""
     import uvicorn
 
-    from api import create_app
+    from api.app import create_app
     from webhooks.delivery import celery_sender
     from workers.celery_app import make_celery
 
