@@ -245,7 +245,7 @@ def worker(
 ) -> None:
     """(internal) A Celery worker process scoring windows."""
     from frames.reader import FrameReader
-    from workers.celery_app import STAGE1_QUEUE, make_celery
+    from workers.celery_app import STAGE1_QUEUE, make_celery, serve_queue
     from workers.tasks import WindowScorer, register_tasks
 
     app_ctx = get_context(ctx)
@@ -263,20 +263,7 @@ def worker(
         send_stage2=celery_stage2_sender(app),
     )
     register_tasks(app, scorer)
-    app.worker_main(
-        [
-            "worker",
-            "--pool=solo",
-            "-Q",
-            STAGE1_QUEUE,
-            "-n",
-            f"{name}@%h",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-    )
+    serve_queue(app, STAGE1_QUEUE, name)
 
 
 def api(
