@@ -10,7 +10,8 @@ Where each part lives: the pure core's sections and the model folder in `vad.set
 (`db.settings.DatabaseSettings`, `frames.settings.KafkaSettings`,
 `workers.settings.CelerySettings`, `api.settings.ApiSettings`); the other sections beside the
 code that reads them (`ingest.settings.IngestConfig`, `webhooks.settings.WebhookConfig`,
-`workers.settings.FaultConfig`, `vad.address_policy.SecurityConfig`, `FeedbackConfig` here).
+`workers.settings.FaultConfig`, `vad.address_policy.SecurityConfig`,
+`feedback.settings.FeedbackConfig`).
 Folders below service/ that take the whole object name it only in type hints.
 """
 
@@ -23,42 +24,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.settings import ApiSettings
 from db.settings import DatabaseSettings
+from feedback.settings import FeedbackConfig
 from frames.settings import KafkaSettings
 from ingest.settings import IngestConfig
 from vad.address_policy import SecurityConfig
-from vad.section import Section
 from vad.settings import CoreSettings
 from webhooks.settings import WebhookConfig
 from workers.settings import CelerySettings, FaultConfig
-
-
-class FeedbackConfig(Section):
-    """What operators' feedback and `vad camera learn --recent` teach the models (issue 20)."""
-
-    max_frames: int = Field(
-        3000,
-        ge=10,
-        description=(
-            "Most frames one false alarm teaches (its first ones): an incident left open for "
-            "hours is not learned whole."
-        ),
-    )
-    relearn_max_frames: int = Field(
-        20000,
-        ge=100,
-        description=(
-            "Most stored frames `vad camera learn --recent` reads; beyond it, windows evenly "
-            "spread over the period (each with its look-back frames)."
-        ),
-    )
-    relearn_check_seconds: float = Field(
-        300.0,
-        gt=0,
-        description=(
-            "How often `vad up` looks for cameras whose scheduled relearn "
-            "(`vad camera relearn NAME --every 24h`) is due."
-        ),
-    )
 
 
 class Settings(
