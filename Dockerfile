@@ -34,6 +34,7 @@ COPY vad ./vad
 COPY frames ./frames
 COPY webhooks ./webhooks
 COPY ingest ./ingest
+COPY feedback ./feedback
 COPY workers ./workers
 COPY db ./db
 COPY service ./service

@@ -1,5 +1,6 @@
-"""The REST API: FastAPI app factory, token auth, signed webhooks and Prometheus metrics."""
+"""The REST API: FastAPI app factory (`api.app.create_app`), token auth, signed webhooks and
+Prometheus metrics.
 
-from api.app import create_app
-
-__all__ = ["create_app"]
+Imports nothing on its own, so `api.settings` (part of the one settings object) loads without
+FastAPI.
+"""

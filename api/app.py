@@ -4,6 +4,7 @@ build one app per database and `vad up` builds one from its settings."""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,8 +16,10 @@ from api.routes import cameras, incidents, regions, search, system, ui, webhooks
 from db.secrets import SecretBox
 from frames.reader import FrameReader
 from vad.address_policy import camera_policy, webhook_policy
-from vad.config import Settings
 from webhooks.delivery import Sender, webhook_config
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 DESCRIPTION = """Cameras, incidents, webhooks and metrics of the anomaly-detection service.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,7 +20,10 @@ from api.limits import RateLimiter
 from api.security import hash_token, scopes_allow
 from db import token_queries
 from db.session import transaction
-from vad.config import Settings, WebhookConfig
+from webhooks.settings import WebhookConfig
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `vad token create`")
 
@@ -46,7 +49,7 @@ def get_webhook_config(request: Request) -> WebhookConfig:
 
 
 Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated["Settings", Depends(get_settings)]
 
 
 def _unauthorized(message: str) -> HTTPException:

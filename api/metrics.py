@@ -9,12 +9,15 @@ writes the exposition (names, label escaping, HELP/TYPE lines).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from vad.config import Settings
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
+
 
 CAMERA_STATUSES = ("new", "online", "reconnecting", "offline", "ended")
 STAGE2_STATES = ("pending", "running", "done", "skipped", "failed")

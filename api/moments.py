@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from db.models import Camera
 from db.moments import clip_model_id, overlapping_incident, searched_cameras
 from db.search import Filters
-from vad.config import GroundingConfig
 from vad.grounding import ground
+from vad.grounding.config import GroundingConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -22,8 +23,10 @@ from db.search import (
     in_zone,
     search_incidents,
 )
-from vad.config import Settings
 from vad.text import SentenceEncoder
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 EMBED_ON_SEARCH = 16  # pending texts a search embeds first (~0.5 s), so fresh ones are found

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from api import create_app  # noqa: E402
+from api.app import create_app  # noqa: E402
 from api.tokens import create_token  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
 from service.infra import Infrastructure  # noqa: E402
-from vad.config import Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 CAMERAS = 20
 DAYS = 30

@@ -209,7 +209,7 @@ def model_folder(args) -> Path:
 
             exported(args.model, Path(args.model_dir))
         return folder
-    from vad.config import Settings
+    from service.settings import Settings
 
     return export_dir(Settings().model_dir, args.model)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.eval.datasets import ped2_labels
 from vad.eval.metrics import frame_metrics
 from vad.eval.stage1 import Stage1, installed_encoders

@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from db import camera_queries, model_registry  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction  # noqa: E402
 from service.learning import file_clips  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from service.supervisor import Stack  # noqa: E402
 from tests.support.mjpeg import free_port  # noqa: E402
 from tests.support.rtsp import RtspServer  # noqa: E402
-from vad.config import Settings  # noqa: E402
 from vad.scoring.normality import fit_normality_model  # noqa: E402
 
 PED2 = ROOT.parent / "shared" / "data" / "ucsd_ped2"

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.encoders.image import tile_encoder
 from vad.eval import evaluate_ped2
 from vad.eval.metrics import frame_metrics

@@ -34,8 +34,8 @@ from ingest.publisher import FramePublisher  # noqa: E402
 from ingest.service import report  # noqa: E402
 from service.ingest_db import status_sink  # noqa: E402
 from service.learning import file_clips  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from service.supervisor import Stack  # noqa: E402
-from vad.config import Settings  # noqa: E402
 from vad.scoring.normality import fit_normality_model  # noqa: E402
 
 PED2 = ROOT.parent / "shared" / "data" / "ucsd_ped2"

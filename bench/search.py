@@ -37,8 +37,9 @@ from bench.api import percentile, seed_cameras  # noqa: E402
 from db.search import Filters  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
 from service.infra import Infrastructure  # noqa: E402
-from vad.config import GroundingConfig, Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from vad.grounding import ground, uca  # noqa: E402
+from vad.grounding.config import GroundingConfig  # noqa: E402
 from vad.text import SentenceEncoder  # noqa: E402
 
 CAMERAS = 20

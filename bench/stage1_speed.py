@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vad.config import Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from vad.encoders.detectors.keyframes import detect_key_frames  # noqa: E402
 from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
 from vad.video import iter_video_frames  # noqa: E402

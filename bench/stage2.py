@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vad.config import Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from vad.incidents import IncidentTracker, ScoredFrame  # noqa: E402
 from vad.stage2.budget import TokenBucket  # noqa: E402
 from vad.stage2.chain import WindowInput, choose_frames  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vad.config import Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from vad.stage2.chain import Stage2Chain, WindowInput  # noqa: E402
 from vad.stage2.loading import build_llm  # noqa: E402
 from vad.stage2.scene import SceneSource  # noqa: E402

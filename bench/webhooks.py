@@ -44,7 +44,7 @@ from db.api_models import WebhookSubscription  # noqa: E402
 from db.models import FrameScore, Incident, Window  # noqa: E402
 from db.session import make_engine, make_sessionmaker, transaction, upgrade_database  # noqa: E402
 from service.infra import Infrastructure  # noqa: E402
-from vad.config import Settings  # noqa: E402
+from service.settings import Settings  # noqa: E402
 from webhooks.delivery import (  # noqa: E402
     Outbound,
     deliver_once,

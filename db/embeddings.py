@@ -17,7 +17,6 @@ from datetime import datetime
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base, JsonDoc
+from db.models import Base, FrameKeyColumns, JsonDoc
 
 
 class EncoderModelRecord(Base):
@@ -49,7 +48,7 @@ class EncoderModelRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class FrameEmbedding(Base):
+class FrameEmbedding(FrameKeyColumns, Base):
     """One kept frame's L2-normalised image embedding from one model."""
 
     __tablename__ = "frame_embeddings"
@@ -58,16 +57,11 @@ class FrameEmbedding(Base):
         Index("ix_frame_embeddings_camera_time", "camera_id", "captured_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    kafka_offset: Mapped[int] = mapped_column(BigInteger)
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model_id: Mapped[int] = mapped_column(ForeignKey("encoder_models.id", ondelete="CASCADE"))
     embedding: Mapped[list[float]] = mapped_column(Vector())
 
 
-class FrameDetections(Base):
+class FrameDetections(FrameKeyColumns, Base):
     """What the detector found in one kept frame, and the per-class counts."""
 
     __tablename__ = "frame_detections"
@@ -76,11 +70,6 @@ class FrameDetections(Base):
         Index("ix_frame_detections_camera_time", "camera_id", "captured_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    kafka_offset: Mapped[int] = mapped_column(BigInteger)
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model: Mapped[str] = mapped_column(String(200))
     objects: Mapped[list] = mapped_column(
         JsonDoc, default=list, comment="[{class, confidence, box: [x1, y1, x2, y2] in 0..1}]"
@@ -95,7 +84,7 @@ class FrameDetections(Base):
     )
 
 
-class FrameZeroShot(Base):
+class FrameZeroShot(FrameKeyColumns, Base):
     """A frame's zero-shot probability, the stage-1 score, the fused score and what decided it."""
 
     __tablename__ = "frame_zero_shot"
@@ -104,11 +93,6 @@ class FrameZeroShot(Base):
         Index("ix_frame_zero_shot_camera_offset", "camera_id", "kafka_offset"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    kafka_offset: Mapped[int] = mapped_column(BigInteger)
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model: Mapped[str] = mapped_column(String(200))
     stage1: Mapped[float | None] = mapped_column(Float, comment="stage-1 score before fusion")
     probability: Mapped[float] = mapped_column(Float, comment="zero-shot P(anomalous)")
@@ -117,7 +101,7 @@ class FrameZeroShot(Base):
     fired: Mapped[str] = mapped_column(String(20), comment="'stage1' or 'zero-shot'")
 
 
-class FrameAppearance(Base):
+class FrameAppearance(FrameKeyColumns, Base):
     """The camera's appearance-model verdict on one frame (CLIP tiles against its normal views)."""
 
     __tablename__ = "frame_appearance"
@@ -126,11 +110,6 @@ class FrameAppearance(Base):
         Index("ix_frame_appearance_camera_offset", "camera_id", "kafka_offset"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    kafka_offset: Mapped[int] = mapped_column(BigInteger)
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model: Mapped[str] = mapped_column(
         String(200), comment="the encoder the tiles were embedded by"
     )

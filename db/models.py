@@ -37,6 +37,25 @@ class Base(DeclarativeBase):
     pass
 
 
+class FrameKeyColumns:
+    """The key every per-frame table shares: which frame of the log (window, camera, Kafka
+    offset) and when it was captured. One definition, so the frame tables (`frame_scores`,
+    `frame_embeddings`, `frame_detections`, `frame_zero_shot`, `frame_appearance`) cannot drift
+    apart; each table adds its own unique key and index over these columns. `sort_order` keeps
+    them first in each table (column order is cosmetic: the migrations own the schema, and
+    `alembic` autogenerate sees no difference)."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, sort_order=-10)
+    window_id: Mapped[int] = mapped_column(
+        ForeignKey("windows.id", ondelete="CASCADE"), sort_order=-9
+    )
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), sort_order=-8
+    )
+    kafka_offset: Mapped[int] = mapped_column(BigInteger, sort_order=-7)
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), sort_order=-6)
+
+
 class Camera(Base):
     """A stream the service watches, with its live status and ingest counters."""
 
@@ -128,7 +147,7 @@ class Window(Base):
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class FrameScore(Base):
+class FrameScore(FrameKeyColumns, Base):
     """Exactly one row per kept frame: its stage-1 score, or the reason it has none."""
 
     __tablename__ = "frame_scores"
@@ -137,12 +156,7 @@ class FrameScore(Base):
         Index("ix_frame_scores_camera_time", "camera_id", "captured_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    kafka_offset: Mapped[int] = mapped_column(BigInteger)
     frame_index: Mapped[int] = mapped_column(BigInteger)
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     score: Mapped[float | None] = mapped_column(Float)

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 
 from ingest.publisher import DeliveryCounters, FramePublisher
+from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource, backoff_delays
 from vad.address_policy import AddressPolicy
-from vad.config import IngestConfig
 from vad.pruning import StaticFramePruner
 from vad.sampling import FpsSampler
 from vad.types import IngestReport

@@ -28,8 +28,8 @@ import numpy as np
 
 from frames.producer import FrameProducer
 from frames.record import FrameMeta, end_of_stream_headers
+from ingest.settings import IngestConfig
 from vad.codec import encode_jpeg
-from vad.config import IngestConfig
 
 log = logging.getLogger(__name__)
 

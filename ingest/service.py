@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import FramePublisher
-from vad.config import IngestConfig
+from ingest.settings import IngestConfig
 from vad.types import IngestReport
 from vad.urls import redact_url
 

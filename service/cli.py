@@ -10,7 +10,7 @@ from service.commands import feedback as feedback_commands
 from service.commands import grounding as grounding_commands
 from service.commands import search as search_commands
 from service.context import AppContext, setup_logging
-from vad.config import Settings
+from service.settings import Settings
 
 app = typer.Typer(
     help="Surveillance video anomaly detection: cameras -> Kafka -> Celery -> PostgreSQL.",

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_sessionmaker
 from service.infra import InfraError, database_url_only, resolve_endpoints
-from vad.config import Endpoints, Settings
+from service.settings import Settings
+from workers.settings import Endpoints
 
 
 @dataclass

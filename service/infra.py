@@ -23,7 +23,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vad.config import Endpoints, Settings
+from service.settings import Settings
+from workers.settings import Endpoints
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.camera import CameraSpec
 from ingest.service import CameraList, StatusSink
+from ingest.settings import IngestConfig
 from vad.address_policy import AddressPolicy
-from vad.config import IngestConfig
 from vad.types import IngestReport
 
 

@@ -2,7 +2,7 @@
 
 The one place every stage-1 family (pixel normality, velocity, objects + scene norms, appearance)
 is fitted for the worker: `vad camera learn --from/--minutes` (footage, `service/learning.py`),
-`--recent` (the stored frames of the log, `service/stored_footage.py`) and through it the relearn
+`--recent` (the stored frames of the log, `feedback/stored_footage.py`) and through it the relearn
 schedule (`service/relearn.py`, a child process so a slow fit never stalls `vad up`). No typer
 here: a problem is a `LearnError` the caller turns into its message and exit code.
 """
@@ -24,7 +24,7 @@ from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from ingest.sources import SourceError
 from service.learning import EncoderRecorder
-from vad.config import Settings
+from service.settings import Settings
 
 
 class LearnError(ValueError):
@@ -61,7 +61,7 @@ def learn_recent(
     since: datetime,
 ) -> RecentLearning:
     """Refit from the camera's stored frames since `since`, minus open and confirmed incidents."""
-    from service.stored_footage import recent_windows, spread, stream_clips
+    from feedback.stored_footage import recent_windows, spread, stream_clips
 
     with sessions() as session:
         windows, excluded = recent_windows(session, camera_id, since)

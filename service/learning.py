@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource
 from vad.address_policy import AddressPolicy
-from vad.config import IngestConfig
 from vad.pruning import StaticFramePruner
 from vad.sampling import FpsSampler
 

@@ -26,7 +26,7 @@ from db.session import make_engine, make_sessionmaker, upgrade_database
 from frames.admin import ensure_topic
 from service.infra import Infrastructure, clear_endpoints, open_log, write_endpoints
 from service.relearn import Relearner
-from vad.config import Endpoints, Settings
+from service.settings import Settings
 from vad.stage2.llama import (
     free_port,
     gguf_file,
@@ -36,6 +36,7 @@ from vad.stage2.llama import (
     wait_until_ready,
 )
 from vad.stage2.loading import stage2_status
+from workers.settings import Endpoints
 
 log = logging.getLogger(__name__)
 

@@ -64,7 +64,7 @@ def infra(request, tmp_path_factory):
     Parametrized over the broker: "tansu" (the embedded one users get from `vad up`) and
     "kafka" (real Apache Kafka, KRaft on disk, from tests/support/kafka_server.py)."""
     from service.infra import Infrastructure
-    from vad.config import Settings
+    from service.settings import Settings
 
     broker = request.param
     data_dir = tmp_path_factory.mktemp(f"infra-{broker}")

@@ -19,10 +19,72 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from vad.config import Settings
+from pydantic import Field
+
+from vad.section import Section
+
+
+class SecurityConfig(Section):
+    """Secrets at rest, the outbound address policy and per-request limits (docs/operations.md,
+    "Security")."""
+
+    key_file: Path | None = Field(
+        None,
+        description=(
+            "Fernet key that encrypts camera credentials and webhook secrets in the database; "
+            "created (mode 0600) on first start. Unset = <data_dir>/secret.key. Back it up: "
+            "without it stored camera passwords and webhook secrets cannot be read."
+        ),
+    )
+    allowlist: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDR) cameras and webhooks may reach even where their policy denies "
+            'loopback or private addresses, e.g. ["127.0.0.1/32"] for a local RTSP relay. '
+            "Link-local and cloud metadata addresses stay denied."
+        ),
+    )
+    camera_allow_private: bool = Field(True, description="Cameras may be on private LANs.")
+    camera_allow_loopback: bool = Field(
+        False, description="Cameras may be on this machine (the service's own ports never)."
+    )
+    webhook_allow_private: bool = Field(False, description="Webhooks may POST to private LANs.")
+    webhook_allow_loopback: bool = Field(False, description="Webhooks may POST to this machine.")
+    media_dir: Path | None = Field(
+        None,
+        description="File cameras must be video files under this folder; unset = no file cameras.",
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest API request body.")
+    max_clip_seconds: float = Field(
+        300.0, gt=0, description="Longest clip export (incident plus padding), in seconds."
+    )
+    clip_concurrency: int = Field(2, ge=1, description="Clip exports encoded at once per API.")
+    search_per_minute: int = Field(
+        30, ge=1, description="GET /search requests per minute per token (429 beyond)."
+    )
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Failed token checks per minute per client address (429 beyond)."
+    )
+    token_ttl_days: float | None = Field(
+        None, gt=0, description="New tokens expire after this many days; unset = never."
+    )
+
+
+class PolicySettings(Protocol):
+    """What the policies read from the one settings object: the security section and this
+    service's own listeners (structural, so the pure core names no application settings)."""
+
+    security: SecurityConfig
+    api_port: int
+    embedded_kafka_port: int
+    embedded_redis_port: int
+    database_url: str | None
+    celery_broker: str | None
+    kafka_bootstrap: str | None
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -153,7 +215,7 @@ def _is_private(address: IPAddress) -> bool:
     return address.is_private or (address.version == 4 and address in SHARED)
 
 
-def camera_policy(settings: Settings) -> AddressPolicy:
+def camera_policy(settings: PolicySettings) -> AddressPolicy:
     """Cameras: private LANs allowed by default, this machine only by allowlist, and never the
     service's own ports (API, embedded Kafka, Redis)."""
     security = settings.security
@@ -166,7 +228,7 @@ def camera_policy(settings: Settings) -> AddressPolicy:
     )
 
 
-def webhook_policy(settings: Settings) -> AddressPolicy:
+def webhook_policy(settings: PolicySettings) -> AddressPolicy:
     """Webhooks: public receivers only by default; private or local ones by allowlist."""
     security = settings.security
     return AddressPolicy.build(
@@ -178,7 +240,7 @@ def webhook_policy(settings: Settings) -> AddressPolicy:
     )
 
 
-def service_ports(settings: Settings) -> set[int]:
+def service_ports(settings: PolicySettings) -> set[int]:
     """Ports of this service's own listeners on this machine."""
     return {
         settings.api_port,

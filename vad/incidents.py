@@ -10,7 +10,46 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from vad.config import IncidentConfig
+from pydantic import Field
+
+from vad.section import Section
+
+
+class IncidentConfig(Section):
+    """When a run of high scores becomes an incident."""
+
+    default_threshold: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description=(
+            "Smoothed score above which a camera is considered anomalous unless the camera sets "
+            "its own."
+        ),
+    )
+    smoothing_seconds: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "Time constant of the exponential smoothing applied to frame scores before "
+            "thresholding."
+        ),
+    )
+    min_duration_seconds: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "The smoothed score must stay over the threshold this long before an incident opens."
+        ),
+    )
+    cooldown_seconds: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "An open incident closes after the smoothed score stays under the threshold this long."
+        ),
+    )
+
 
 EventKind = Literal["opened", "updated", "closed"]
 

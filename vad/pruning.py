@@ -9,13 +9,21 @@ a few percent of the pixels a lot, while sensor and JPEG noise change all pixels
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from vad.config import IngestConfig
-
 _THUMB = (128, 96)
+
+
+class PruningSettings(Protocol):
+    """The ingest section's pruning fields (`ingest.settings.IngestConfig`), named structurally:
+    the pure core imports no application folder."""
+
+    prune_pixel_delta: float
+    prune_changed_fraction: float
+    heartbeat_seconds: float
 
 
 def thumbnail(image: np.ndarray, size: tuple[int, int] = _THUMB) -> np.ndarray:
@@ -39,7 +47,7 @@ class StaticFramePruner:
     _last_kept_at: float = field(default=float("-inf"), repr=False)
 
     @classmethod
-    def from_config(cls, config: IngestConfig) -> StaticFramePruner:
+    def from_config(cls, config: PruningSettings) -> StaticFramePruner:
         """The pruner ingest uses, so learning sees exactly the frames the pipeline scores."""
         return cls(
             config.prune_pixel_delta, config.prune_changed_fraction, config.heartbeat_seconds

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,8 +30,11 @@ from db.models import Camera, Incident
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
-from vad.config import Settings, WebhookConfig
+from webhooks.settings import WebhookConfig
 from webhooks.signing import SIGNATURE_HEADER, signature_header
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

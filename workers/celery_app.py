@@ -8,9 +8,15 @@ queue of its own (`stage2`, served by `vad stage2-worker`) so stage 1 never wait
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
-from vad.config import Endpoints, Settings
+from workers.settings import Endpoints
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 STAGE1_QUEUE = "stage1"
 SCORE_WINDOW = "vad.score_window"
@@ -53,3 +59,33 @@ def queue_length(app: Celery, queue: str = STAGE1_QUEUE) -> int:
             if "NOT_FOUND" in str(error):
                 return 0  # Redis drops an empty list: no queue means nothing waiting
             raise
+
+
+# Cluster chatter (gossip, mingle, heartbeats) a one-task-at-a-time process has no use for: the
+# reaper and the sweepers, not Celery's worker events, notice a dead worker.
+QUIET_WORKER = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def serve_queue(
+    app: Celery,
+    queue: str,
+    name: str,
+    *,
+    pool: str = "solo",
+    concurrency: int | None = None,
+    quiet: bool = True,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run a Celery worker on one queue until it exits: the one start-up of the stage-1,
+    stage-2 and webhook worker processes. `stop` (a background sweeper's) is set when it does."""
+    argv = ["worker", f"--pool={pool}"]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    argv += ["-Q", queue, "-n", f"{name}@%h", "--loglevel=INFO"]
+    if quiet:
+        argv += QUIET_WORKER
+    try:
+        app.worker_main(argv)
+    finally:
+        if stop is not None:
+            stop.set()

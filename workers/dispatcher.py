@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from kafka import KafkaConsumer, TopicPartition
@@ -22,10 +23,12 @@ from db import clock, dispatch_queries, window_queries
 from db.session import transaction
 from frames.reader import make_consumer
 from frames.record import FrameMeta, camera_of_key, is_end_of_stream
-from vad.config import Settings
 from workers.celery_app import queue_length
 from workers.tasks import WindowTask, enqueue
 from workers.windowing import ClosedWindow, PartitionWindower
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

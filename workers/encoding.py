@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +30,6 @@ from db import window_queries
 from db.clock import utc
 from db.models import Incident, Window
 from db.session import transaction
-from vad.config import Settings
 from vad.encoders.detectors.keyframes import detect_key_frames
 from vad.encoders.registry import stage_status
 from vad.encoders.runtime import ModelError
@@ -39,6 +39,9 @@ from vad.scoring.appearance_normality import embed_tiles
 from vad.scoring.fusion import Fusion, fuse
 from vad.types import Frame
 from workers.scorers import AppearanceModelCache, ObjectModelCache
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 _RULES_RECHECK_SECONDS = 10.0

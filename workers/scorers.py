@@ -12,17 +12,19 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import model_registry, regions
-from vad.config import Settings
 from vad.masks import CameraRegions, ZoneLocator
 from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalityModel
 from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
 from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 _RECHECK_SECONDS = 10.0

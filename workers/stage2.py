@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from celery import Celery, Task
@@ -25,10 +26,10 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames
-from vad.config import Settings, Stage2Config
 from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
+from vad.stage2.config import Stage2Config
 from vad.stage2.prompts import PROMPT_VERSION
 from vad.stage2.scene import SceneNorms, describe_window
 from vad.stage2.similarity import refine
@@ -37,6 +38,9 @@ from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
 from workers.scorers import LatestModelCache
 from workers.stage2_gate import Stage2Sender
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from sqlalchemy.orm import Session
 
 from db import stage2 as s2
 from db.models import Incident
-from vad.config import Settings
 from vad.stage2.loading import stage2_status
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

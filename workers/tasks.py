@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from celery import Celery, Task
@@ -16,7 +17,6 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames, window_frames
-from vad.config import Settings
 from vad.masks import ZoneLocator, mask_window
 from vad.types import Frame
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
@@ -25,6 +25,9 @@ from workers.encoding import FrameEncoding
 from workers.scorers import RegionCache, ScorerCache
 from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import KeyFrameWanted, advance_tracker, store_key_frames
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

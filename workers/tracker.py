@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import clock, tracker_queries, window_queries
 from db.models import Incident, Window
 from db.session import transaction
-from vad.config import IncidentConfig
-from vad.incidents import IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
+from vad.incidents import IncidentConfig, IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
 
 log = logging.getLogger(__name__)
 

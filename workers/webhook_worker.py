@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from vad.config import Endpoints, Settings
 from webhooks.delivery import (
     WEBHOOK_QUEUE,
     Outbound,
@@ -20,6 +20,10 @@ from webhooks.delivery import (
     sweep,
     webhook_config,
 )
+from workers.settings import Endpoints
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +51,17 @@ def run_webhook_worker(
     concurrency: int = 8,
     name: str = "webhooks",
 ) -> None:
-    from workers.celery_app import make_celery
+    from workers.celery_app import make_celery, serve_queue
 
     config = webhook_config(settings)
     app = make_celery(settings, endpoints)
     register_webhook_tasks(app, config, sessions, Outbound.from_settings(settings))
-    stop = start_sweeper(app, sessions, config.sweep_interval_seconds)
-    try:
-        app.worker_main(
-            [
-                "worker",
-                "--pool=threads",
-                f"--concurrency={concurrency}",
-                "-Q",
-                WEBHOOK_QUEUE,
-                "-n",
-                f"{name}@%h",
-                "--loglevel=INFO",
-            ]
-        )
-    finally:
-        stop.set()
+    serve_queue(
+        app,
+        WEBHOOK_QUEUE,
+        name,
+        pool="threads",
+        concurrency=concurrency,
+        quiet=False,
+        stop=start_sweeper(app, sessions, config.sweep_interval_seconds),
+    )

@@ -25,7 +25,7 @@ depends_on = None
 
 def _box():
     from db.secrets import SecretBox
-    from vad.config import Settings
+    from service.settings import Settings
 
     key_file = context.config.attributes.get("key_file")
     return SecretBox.from_file(Path(key_file) if key_file else Settings().key_file())

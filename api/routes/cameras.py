@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
@@ -11,7 +13,9 @@ from db import camera_queries
 from db.models import Camera
 from db.session import transaction
 from ingest.sources import validate_source_url
-from vad.config import Settings
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 

@@ -31,7 +31,7 @@ from db import incident_queries
 from db import stage2 as s2
 from db.incident_serializer import API, serialize_incident
 from db.models import Incident
-from service import feedback as fb
+from feedback import verdicts as fb
 from vad.clips import CONTAINERS, ClipFile
 from vad.stage2.weight import weight_for
 

@@ -24,8 +24,8 @@ def feedback(
     """Tell the service whether an incident was real. A false alarm is learned in seconds as a
     new model version of its camera, which running workers pick up; `--undo` restores the
     previous version."""
+    from feedback import verdicts as fb
     from frames.reader import FrameReader
-    from service import feedback as fb
 
     if false_alarm + confirmed + undo != 1:
         fail("give exactly one of --false-alarm, --confirmed or --undo")

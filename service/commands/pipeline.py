@@ -16,8 +16,8 @@ from db.session import make_engine, make_sessionmaker, transaction
 from service.commands.incidents import format_incident
 from service.context import fail, get_context, stop_event_on_signals
 from service.infra import InfraError
+from service.settings import Settings
 from service.supervisor import Stack
-from vad.config import Settings
 from vad.encoders.registry import StageStatus, stage_status
 from vad.stage2.loading import stage2_status
 from vad.urls import redact_url
@@ -245,7 +245,7 @@ def worker(
 ) -> None:
     """(internal) A Celery worker process scoring windows."""
     from frames.reader import FrameReader
-    from workers.celery_app import STAGE1_QUEUE, make_celery
+    from workers.celery_app import STAGE1_QUEUE, make_celery, serve_queue
     from workers.tasks import WindowScorer, register_tasks
 
     app_ctx = get_context(ctx)
@@ -263,20 +263,7 @@ def worker(
         send_stage2=celery_stage2_sender(app),
     )
     register_tasks(app, scorer)
-    app.worker_main(
-        [
-            "worker",
-            "--pool=solo",
-            "-Q",
-            STAGE1_QUEUE,
-            "-n",
-            f"{name}@%h",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-    )
+    serve_queue(app, STAGE1_QUEUE, name)
 
 
 def api(
@@ -287,7 +274,7 @@ def api(
     """Serve the REST API (token auth; create one with `vad token create`)."""
     import uvicorn
 
-    from api import create_app
+    from api.app import create_app
     from webhooks.delivery import celery_sender
     from workers.celery_app import make_celery
 

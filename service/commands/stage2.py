@@ -34,7 +34,7 @@ def stage2_worker(
     from vad.stage2.loading import build_chain
     from vad.stage2.scene import SceneSource
     from webhooks.delivery import celery_sender
-    from workers.celery_app import STAGE2_QUEUE, make_celery
+    from workers.celery_app import STAGE2_QUEUE, make_celery, serve_queue
     from workers.stage2 import (
         SceneDescriber,
         Stage2Runner,
@@ -64,23 +64,7 @@ def stage2_worker(
     register_stage2_tasks(celery, runner)
     stop = threading.Event()
     start_sweeper(sessions, celery, celery_stage2_sender(celery), settings.stage2, stop)
-    try:
-        celery.worker_main(
-            [
-                "worker",
-                "--pool=solo",
-                "-Q",
-                STAGE2_QUEUE,
-                "-n",
-                f"{name}@%h",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ]
-        )
-    finally:
-        stop.set()
+    serve_queue(celery, STAGE2_QUEUE, name, stop=stop)
 
 
 @app.command("status")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
+from api.app import create_app
 from api.tokens import create_token
 from db import camera_queries, window_queries
 from db.models import FrameScore, Incident

@@ -22,7 +22,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from api import create_app
+from api.app import create_app
 from api.tokens import create_token
 from db import camera_queries
 from db.api_models import WebhookSubscription

@@ -7,7 +7,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api import create_app
+from api.app import create_app
 from service.commands import token
 from service.context import AppContext
 

@@ -18,15 +18,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api import create_app
+from api.app import create_app
 from api.tokens import create_token
 from db import camera_queries, window_queries
 from db.api_models import WebhookSubscription
 from db.models import FrameScore, Incident
 from db.session import transaction
 from tests.support.pipeline import wait_until
-from vad.config import IncidentConfig, WebhookConfig
+from vad.incidents import IncidentConfig
 from webhooks.delivery import Outbound, deliver_once, enqueue_incident_event, sweep
+from webhooks.settings import WebhookConfig
 from workers.tracker import advance_tracker
 
 pytestmark = pytest.mark.integration

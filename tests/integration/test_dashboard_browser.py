@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
+from api.app import create_app
 from api.routes import ui
 from api.tokens import create_token
 from db import camera_queries, window_queries

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from db import embedding_queries as eq
 from db.models import Camera, Incident, Window
 from db.session import transaction
-from vad.config import Settings
+from service.settings import Settings
 from vad.types import Frame
 
 pytestmark = pytest.mark.integration

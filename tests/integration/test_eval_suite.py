@@ -144,13 +144,13 @@ def test_ped2_alias_scores_the_installed_models_without_a_flag(
 def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_path: Path) -> None:
     """Detector, appearance encoder and CLIP installed: stage 1 fuses the object, appearance and
     zero-shot terms with the pixel model, the largest per frame, as the worker does."""
+    from service.settings import Settings
     from tests.support.tiny_models import (
         need_export_extra,
         tiny_clip_dir,
         tiny_mobilenet_dir,
         tiny_yolo_dir,
     )
-    from vad.config import Settings
     from vad.eval.stage1 import Stage1, installed_encoders
     from vad.eval.suite import PLAIN, dataset_camera
 

@@ -20,7 +20,7 @@ from tests.integration.test_pipeline import assert_exactly_once, camera_row
 from tests.support.pipeline import Pipeline, make_pipeline, wait_until
 from tests.support.requirements import missing
 from tests.support.rtsp import RtspServer, rtsp_unavailable_reason
-from vad.config import Endpoints
+from workers.settings import Endpoints
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vad.config import GroundingConfig
 from vad.grounding import ground
+from vad.grounding.config import GroundingConfig
 from vad.grounding.proposals import temporal_iou
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api import create_app
+from api.app import create_app
 from api.tokens import create_token
 from db import camera_queries, clock, regions, window_queries
 from db.api_models import WebhookDelivery, WebhookSubscription

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
+from api.app import create_app
 from api.searcher import Searcher
 from api.tokens import create_token
 from db.search import Filters, index_incident_text

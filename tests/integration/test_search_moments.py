@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api import create_app
+from api.app import create_app
 from api.searcher import Searcher
 from api.tokens import create_token
 from db.models import Camera, Incident, Window
 from db.search import Filters
 from db.session import transaction
-from vad.config import Settings
+from service.settings import Settings
 
 pytestmark = pytest.mark.integration
 

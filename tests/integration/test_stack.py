@@ -123,7 +123,7 @@ def _sql(env, query: str) -> list[dict]:
 
     from db.session import make_engine
     from service.infra import resolve_endpoints
-    from vad.config import Settings
+    from service.settings import Settings
 
     settings = Settings(data_dir=env["VAD_DATA_DIR"])
     engine = make_engine(resolve_endpoints(settings).database_url)

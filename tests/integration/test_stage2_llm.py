@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from service.settings import Settings
 from service.supervisor import start_llm_server
 from tests.support.real_models import pulled
 from tests.support.requirements import missing
-from vad.config import Settings
 from vad.encoders import registry
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.llama import LlamaLLM, llama_missing

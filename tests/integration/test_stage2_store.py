@@ -17,9 +17,9 @@ from db.models import Incident
 from db.session import transaction
 from frames.reader import LogRecord
 from frames.record import FrameMeta
+from service.settings import Settings
 from tests.support.chat_server import ChatServer, has_image, prompt_text
 from vad.codec import encode_jpeg
-from vad.config import Settings
 from vad.stage2.budget import TokenBucket
 from vad.stage2.loading import build_chain
 from vad.stage2.weight import fit_weight, fuse, save_ratings
@@ -189,7 +189,7 @@ def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup, tmp_
 def api_get(pipeline, path: str, token_name: str = "viewer") -> dict:
     from fastapi.testclient import TestClient
 
-    from api import create_app
+    from api.app import create_app
     from api.tokens import create_token
 
     with transaction(pipeline.sessions) as session:

@@ -9,7 +9,7 @@ import pytest
 from db import camera_queries, clock, window_queries
 from db.models import Incident
 from db.session import transaction
-from vad.config import IncidentConfig
+from vad.incidents import IncidentConfig
 from workers.tracker import advance_tracker, store_key_frames
 
 pytestmark = pytest.mark.integration

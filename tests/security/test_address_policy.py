@@ -11,9 +11,9 @@ import pytest
 from db import camera_queries
 from db.session import transaction
 from ingest.sources import POLICY_REASON, SourceError, VideoSource
+from service.settings import Settings
 from tests.support.mjpeg import free_port
 from vad.address_policy import AddressDenied, AddressPolicy, camera_policy, webhook_policy
-from vad.config import Settings
 from webhooks.delivery import post
 
 METADATA = ["169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254", "fe80::1"]

@@ -18,9 +18,9 @@ from db import camera_queries, incident_queries, token_queries
 from db.models import FrameScore, Incident, Window
 from db.session import transaction
 from ingest.publisher import FramePublisher
+from ingest.settings import IngestConfig
 from service.infra import open_log
 from vad.codec import MAX_FRAME_PIXELS, decode_jpeg, encode_jpeg, jpeg_size
-from vad.config import IngestConfig
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_sessionmaker, normalize_url, upgrade_database
 from frames.admin import ensure_topic
-from vad.config import Endpoints, Settings
+from service.settings import Settings
+from workers.settings import Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

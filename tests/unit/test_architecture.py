@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.support.requirements import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("vad", "frames", "webhooks", "ingest", "workers", "db", "api", "service")
+PACKAGES = ("vad", "frames", "webhooks", "ingest", "feedback", "workers", "db", "api", "service")
 HEAVY = ("torch", "transformers", "ultralytics", "tensorflow")
 # Modules whose whole job needs torch: building a network to export it to ONNX. Nothing on the
 # runtime path may import them at module level (the walk below would catch it through them).

@@ -12,8 +12,8 @@ import typer.main
 import yaml
 
 from service.cli import app
+from service.settings import Settings
 from tests.support.requirements import missing
-from vad.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

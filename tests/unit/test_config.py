@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vad.config import (
-    FaultConfig,
-    IncidentConfig,
-    IngestConfig,
-    ScoringConfig,
-    Settings,
-    WindowConfig,
-)
+from ingest.settings import IngestConfig
+from service.settings import Settings
+from vad.incidents import IncidentConfig
+from vad.scoring.motion import ScoringConfig
+from vad.settings import WindowConfig
+from workers.settings import FaultConfig
 
 SECTIONS = [IngestConfig, WindowConfig, ScoringConfig, IncidentConfig, FaultConfig]
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vad.config import Settings
 from vad.scoring.fusion import fuse
 from vad.scoring.normality import NormalityModel, fit_normality_model
 from vad.scoring.velocity import VelocityModel, fit_velocity_from_greys, to_grey
+from vad.settings import CoreSettings
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Stage1Encoders:
     off: dict[str, str] = field(default_factory=dict)  # stage -> why it is off
 
 
-def installed_encoders(settings: Settings) -> Stage1Encoders:
+def installed_encoders(settings: CoreSettings) -> Stage1Encoders:
     """Load what the worker loads for the stage-1 score; a model folder that exists but cannot
     be opened raises `ModelError` (as `vad camera learn` refuses it), a missing one is off."""
     from vad.encoders.clip import ClipEncoder
@@ -77,7 +77,7 @@ class Stage1Scores:
 class Stage1:
     """Stage 1 fitted on one camera's normal clips (`fit`), scoring whole clips (`score`)."""
 
-    def __init__(self, settings: Settings, encoders: Stage1Encoders | None = None) -> None:
+    def __init__(self, settings: CoreSettings, encoders: Stage1Encoders | None = None) -> None:
         self.settings = settings
         self.encoders = encoders or Stage1Encoders()
         self.pixel: NormalityModel | None = None

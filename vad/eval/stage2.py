@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vad.config import Settings
 from vad.eval.metrics import frame_metrics
 from vad.incidents import IncidentTracker, ScoredFrame
+from vad.settings import CoreSettings
 from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
@@ -81,7 +81,7 @@ def _frames(path: Path) -> list[np.ndarray]:
 
 
 def flagged_windows(
-    scores: np.ndarray, per_window: int, fps: float, settings: Settings
+    scores: np.ndarray, per_window: int, fps: float, settings: CoreSettings
 ) -> list[tuple[int, float, bool]]:
     """(first frame, highest score, sent to stage 2?) of each window of one clip."""
     tracker = IncidentTracker(settings.incidents, settings.incidents.default_threshold)
@@ -130,7 +130,7 @@ def evaluate_stage2(
     stage1,
     detector,
     chain: Stage2Chain,
-    settings: Settings,
+    settings: CoreSettings,
     fps: float = 10.0,
     max_windows: int | None = None,
     context: str | None = None,

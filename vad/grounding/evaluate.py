@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vad.config import GroundingConfig
+from vad.grounding.config import GroundingConfig
 from vad.grounding.data import Sample
 from vad.grounding.head import GroundingHead
 from vad.grounding.tfvtg import Moment, ground

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vad.config import GroundingConfig
+from vad.grounding.config import GroundingConfig
 from vad.grounding.curve import Grid, grid_step, resample
 from vad.grounding.proposals import make_proposals, nms, score_proposals
 

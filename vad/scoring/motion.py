@@ -11,11 +11,29 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from pydantic import Field
 
-from vad.config import ScoringConfig
 from vad.pruning import thumbnail
 from vad.scoring.base import Scorer
+from vad.section import Section
 from vad.types import Frame, ScoreResult
+
+
+class ScoringConfig(Section):
+    """Stage-1 scoring."""
+
+    motion_alpha: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Learning rate of the motion scorer's running per-camera baseline.",
+    )
+    motion_z_center: float = Field(
+        3.0, description="Baseline z-score that maps to a score of 0.5 in the motion scorer."
+    )
+    motion_warmup_frames: int = Field(
+        20, ge=1, description="Frames the motion baseline sees before its scores count."
+    )
 
 
 class MotionScorer(Scorer):

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vad.config import Stage2Config
 from vad.scoring.sampler import select_frames
 from vad.stage2 import prompts
 from vad.stage2.answers import parse_score
 from vad.stage2.backends import LLM, Captioner
+from vad.stage2.config import Stage2Config
 from vad.stage2.similarity import Cleaned, ImageTextEncoder, SummaryEmbedder, clean_captions
 
 

@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from vad.config import Settings
 from vad.encoders.registry import export_dir
 from vad.encoders.runtime import fix_hint
+from vad.settings import CoreSettings
 from vad.stage2.backends import BackendUnavailable
 from vad.stage2.chain import Stage2Chain
 from vad.stage2.hf import model_folder_problem, transformers_missing
@@ -37,12 +37,12 @@ class Stage2Status:
         return f"off: {self.reason}. {self.hint}"
 
 
-def _folder(settings: Settings, name: str) -> Path:
+def _folder(settings: CoreSettings, name: str) -> Path:
     path = Path(name)
     return path if path.is_absolute() else settings.model_dir.resolve() / path
 
 
-def _role(settings: Settings, url: str | None, model: str) -> tuple[str, str | None]:
+def _role(settings: CoreSettings, url: str | None, model: str) -> tuple[str, str | None]:
     """(description, problem or None) of one role."""
     if url:
         return f"openai:{model} @ {url}", None
@@ -51,7 +51,7 @@ def _role(settings: Settings, url: str | None, model: str) -> tuple[str, str | N
     return f"transformers:{folder}", problem
 
 
-def _llm_role(settings: Settings) -> tuple[str, str | None]:
+def _llm_role(settings: CoreSettings) -> tuple[str, str | None]:
     """An endpoint, else a transformers folder, else the pulled GGUF run by llama.cpp."""
     cfg = settings.stage2
     folder = _folder(settings, cfg.llm_model)
@@ -66,7 +66,7 @@ def _llm_role(settings: Settings) -> tuple[str, str | None]:
     return f"llama.cpp:{gguf}", llama_missing()
 
 
-def _captioner_role(settings: Settings) -> tuple[str, str | None]:
+def _captioner_role(settings: CoreSettings) -> tuple[str, str | None]:
     """An endpoint, else a transformers folder, else scene descriptions from the detector."""
     cfg = settings.stage2
     folder = _folder(settings, cfg.captioner_model)
@@ -81,7 +81,7 @@ def _captioner_role(settings: Settings) -> tuple[str, str | None]:
     )
 
 
-def stage2_status(settings: Settings) -> Stage2Status:
+def stage2_status(settings: CoreSettings) -> Stage2Status:
     cfg = settings.stage2
     captioner, cap_problem = _captioner_role(settings)
     llm, llm_problem = _llm_role(settings)
@@ -102,7 +102,7 @@ def stage2_status(settings: Settings) -> Stage2Status:
     return Stage2Status(True, captioner, llm, None, "")
 
 
-def build_chain(settings: Settings) -> Stage2Chain:
+def build_chain(settings: CoreSettings) -> Stage2Chain:
     """Load the backends (raises BackendUnavailable with the status text when off)."""
     status = stage2_status(settings)
     if not status.enabled:
@@ -113,7 +113,7 @@ def build_chain(settings: Settings) -> Stage2Chain:
     )
 
 
-def _captioner(settings: Settings, status: Stage2Status):
+def _captioner(settings: CoreSettings, status: Stage2Status):
     """The captioner, or a `SceneSource` placeholder: the worker builds the window's captions
     from the detector's tracks instead (`vad.stage2.scene`)."""
     cfg = settings.stage2
@@ -131,7 +131,7 @@ def _captioner(settings: Settings, status: Stage2Status):
     return TransformersCaptioner(_folder(settings, cfg.captioner_model))
 
 
-def build_llm(settings: Settings):
+def build_llm(settings: CoreSettings):
     """The LLM alone (`vad eval stage2`: captions are scene descriptions); raises
     BackendUnavailable saying what is missing and how to get it."""
     status = stage2_status(settings)
@@ -141,7 +141,7 @@ def build_llm(settings: Settings):
     return _llm(settings, status)
 
 
-def _llm(settings: Settings, status: Stage2Status):
+def _llm(settings: CoreSettings, status: Stage2Status):
     cfg = settings.stage2
     if cfg.llm_url:
         from vad.stage2.openai_compat import ChatClient, EndpointLLM
@@ -157,7 +157,7 @@ def _llm(settings: Settings, status: Stage2Status):
     return TransformersLLM(_folder(settings, cfg.llm_model))
 
 
-def load_clip(settings: Settings):
+def load_clip(settings: CoreSettings):
     """The CLIP encoder for caption cleaning, or None (cleaning is then skipped and recorded)."""
     name = settings.stage2.clip_model
     folder = _folder(settings, name or f"encoders/{settings.encoders.clip}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import Celery
 
-from vad.config import WebhookConfig
 from webhooks.delivery import (
     DELIVER_WEBHOOK,
     SWEEP_WEBHOOKS,
@@ -12,6 +11,7 @@ from webhooks.delivery import (
     celery_sender,
     register_webhook_tasks,
 )
+from webhooks.settings import WebhookConfig
 
 
 def test_tasks_registered_and_sender_uses_webhooks_queue(monkeypatch):

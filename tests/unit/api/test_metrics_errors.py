@@ -8,7 +8,7 @@ from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 
 from api import errors, metrics
-from vad.config import Settings
+from service.settings import Settings
 
 
 def test_metrics_render_counters_labels_and_zero_states():

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from api.security import hash_token, new_token_secret, scopes_allow, token_matches
-from vad.config import WebhookConfig
 from webhooks.delivery import backoff_seconds
+from webhooks.settings import WebhookConfig
 from webhooks.signing import new_webhook_secret, signature_header, verify_signature
 
 

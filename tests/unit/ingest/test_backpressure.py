@@ -12,7 +12,7 @@ import pytest
 
 from frames.record import FrameMeta
 from ingest.publisher import CameraOutbox, DeliveryCounters, LatestFrames, OutgoingFrame
-from vad.config import IngestConfig
+from ingest.settings import IngestConfig
 
 
 def _frame(n: int) -> OutgoingFrame:

@@ -14,9 +14,9 @@ import pytest
 from frames.record import FrameMeta, is_end_of_stream
 from ingest.camera import CameraIngestor, CameraSpec
 from ingest.publisher import CameraOutbox, DeliveryCounters, OutgoingFrame
+from ingest.settings import IngestConfig
 from ingest.sources import VideoSource
 from tests.support.requirements import missing
-from vad.config import IngestConfig
 
 PED2 = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ucsd_ped2"
 CLIP_FRAMES = 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.learn import appearance_recorder, object_recorder, velocity_recorder
-from vad.config import Settings
+from service.settings import Settings
 
 
 def test_disabled_families_are_off_and_say_how(tmp_path) -> None:

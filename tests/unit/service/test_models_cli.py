@@ -128,7 +128,7 @@ def test_ensure_defaults_to_the_detector_and_the_enabled_appearance_encoder() ->
     """`make run` prepares what the worker's full stage 1 runs on, without naming models: the
     detector, and the appearance encoder only when the appearance model is on (off by default)."""
     from service.commands.models import default_models
-    from vad.config import Settings
+    from service.settings import Settings
 
     assert default_models(Settings(_env_file=None)) == ["ssd-mobilenetv2-oidv4"]
     settings = Settings(_env_file=None, appearance={"enabled": True})

@@ -44,7 +44,7 @@ def test_incidents_of_an_earlier_run_are_not_announced_as_new():
 
 def test_a_model_learned_before_the_encoders_were_installed_is_learned_again():
     from service.commands.pipeline import missing_companions
-    from vad.config import Settings
+    from service.settings import Settings
 
     settings = Settings()
     full = stages(detector=True, appearance=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
+from feedback.stored_footage import spread
 from service.commands.incidents import parse_duration
 from service.relearn import relearn_due
-from service.stored_footage import spread
 from service.supervisor import relearn_command
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from service import supervisor
+from service.settings import Settings
 from service.supervisor import Stack
-from vad.config import Endpoints, Settings
+from workers.settings import Endpoints
 
 ENDPOINTS = Endpoints(
     database_url="postgresql://x/y", kafka_bootstrap="127.0.0.1:1", celery_broker="redis://x/0"

@@ -8,8 +8,7 @@ import random
 
 import pytest
 
-from vad.config import IncidentConfig
-from vad.incidents import IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
+from vad.incidents import IncidentConfig, IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
 
 FPS = 10
 T0 = 1_700_000_000.0

@@ -8,7 +8,7 @@ import time
 from kafka.consumer.fetcher import ConsumerRecord
 
 from frames.record import FrameMeta, end_of_stream_headers
-from vad.config import Settings
+from service.settings import Settings
 from workers.dispatcher import Dispatcher
 from workers.windowing import PartitionWindower
 

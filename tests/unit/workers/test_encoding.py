@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.types import Frame
 from workers.encoding import FrameEncoding
 

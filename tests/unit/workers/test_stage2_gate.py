@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from vad.config import Settings
+from service.settings import Settings
 from workers import stage2_gate
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE
 from workers.stage2_gate import Stage2Gate

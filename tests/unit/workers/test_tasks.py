@@ -14,8 +14,8 @@ from frames.reader import LogRecord, WindowUnavailable
 from frames.record import FrameMeta, end_of_stream_headers
 from frames.window import LoggedFrame, camera_frames
 from frames.window import window_frames as split_window
+from service.settings import Settings
 from vad.codec import encode_jpeg
-from vad.config import Settings
 from workers.tasks import WindowTask, _row, _threshold
 
 CAMERA = 3

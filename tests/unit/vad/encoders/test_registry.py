@@ -9,7 +9,7 @@ import pytest
 
 from api.deps import Caller
 from api.routes.system import stage_report
-from vad.config import Settings
+from service.settings import Settings
 from vad.encoders import registry
 from vad.encoders.runtime import ModelError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.eval.stage2 import WindowRow, false_alarms_per_hour, flagged_windows, fused
 from vad.stage2.weight import FusionWeight
 

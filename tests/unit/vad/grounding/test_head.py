@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import SHARED_DATA
 from tests.support.requirements import missing
 from tests.support.tiny_models import need_export_extra
-from vad.config import GroundingConfig
 from vad.grounding import uca
+from vad.grounding.config import GroundingConfig
 from vad.grounding.data import samples
 from vad.grounding.evaluate import evaluate, trained, training_free
 from vad.grounding.head import GroundingHead, conv1d_same

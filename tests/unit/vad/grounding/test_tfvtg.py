@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vad.config import GroundingConfig
 from vad.grounding import ground, ground_curve, similarity
+from vad.grounding.config import GroundingConfig
 from vad.grounding.curve import gaussian_kernel, resample
 from vad.grounding.proposals import make_proposals, nms, score_proposals
 

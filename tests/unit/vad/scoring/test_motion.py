@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from tests.support.requirements import missing
-from vad.config import ScoringConfig
-from vad.scoring.motion import MotionScorer
+from vad.scoring.motion import MotionScorer, ScoringConfig
 from vad.types import Frame
 
 PED2 = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "ucsd_ped2"

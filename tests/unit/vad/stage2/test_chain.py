@@ -7,7 +7,7 @@ import importlib.util
 
 import numpy as np
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.stage2 import prompts
 from vad.stage2.chain import WindowInput, choose_frames
 from vad.stage2.loading import build_chain, stage2_status

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from service.settings import Settings
 from service.supervisor import llm_server_model
-from vad.config import Settings
 from vad.stage2.llama import choice_grammar, gguf_file, llama_missing, server_command
 from vad.stage2.loading import stage2_status
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from service.settings import Settings
 from tests.support.chat_server import ChatServer, has_image, prompt_text
-from vad.config import Settings
 from vad.stage2.answers import parse_score
 from vad.stage2.chain import WindowInput
 from vad.stage2.loading import build_chain

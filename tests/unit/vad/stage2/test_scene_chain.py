@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vad.config import Settings
+from service.settings import Settings
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.scene import SceneSource
 

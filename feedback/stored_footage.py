@@ -1,6 +1,6 @@
 """A camera's stored frames read back from the Kafka log by their windows, as continuous clips
-for learning: a false alarm's frames (`service.feedback`) and the recent footage of
-`vad camera learn --recent` (`service.relearn`).
+for learning: a false alarm's frames (`feedback.verdicts`) and the recent footage of
+`vad camera learn --recent` (`service.learn`, scheduled by `service.relearn`).
 
 Frames are read the way the worker reads a window (`read_window_frames` + `window_frames`,
 one call in `_window_images`, so moving the reading elsewhere is a one-line change). Windows

@@ -19,7 +19,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import clock, model_registry, regions
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
+from feedback.stored_footage import read_clips
 from frames.reader import FrameReader
-from service.stored_footage import read_clips
-from vad.config import Settings
 from vad.scoring.incremental import extend_folder
+
+if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
+    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 Verdict = Literal["confirmed", "false_alarm"]

@@ -1,0 +1,36 @@
+"""Settings of feedback and relearning (`VAD_FEEDBACK__*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vad.section import Section
+
+
+class FeedbackConfig(Section):
+    """What operators' feedback and `vad camera learn --recent` teach the models (issue 20)."""
+
+    max_frames: int = Field(
+        3000,
+        ge=10,
+        description=(
+            "Most frames one false alarm teaches (its first ones): an incident left open for "
+            "hours is not learned whole."
+        ),
+    )
+    relearn_max_frames: int = Field(
+        20000,
+        ge=100,
+        description=(
+            "Most stored frames `vad camera learn --recent` reads; beyond it, windows evenly "
+            "spread over the period (each with its look-back frames)."
+        ),
+    )
+    relearn_check_seconds: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "How often `vad up` looks for cameras whose scheduled relearn "
+            "(`vad camera relearn NAME --every 24h`) is due."
+        ),
+    )
