@@ -34,7 +34,7 @@ def test_only_analysed_windows_are_fused_and_only_raised():
 def test_windows_sent_are_those_where_an_incident_opens_or_its_peak_rises():
     settings = Settings(_env_file=None)
     scores = np.concatenate([np.full(100, 0.05), np.full(60, 0.95), np.full(100, 0.05)])
-    windows = flagged_windows(scores, 20, 10.0, settings)
+    windows = flagged_windows(scores, list(np.arange(260) / 10.0), 20, settings)
     assert [w[0] for w in windows] == list(range(0, 260, 20))
     sent = [start for start, _, s in windows if s]
     assert sent and all(100 <= start < 160 for start in sent)
