@@ -82,11 +82,12 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
         ("ped2_mini", "half frame rate"),
         ("ped2_mini", "double frame rate"),
         ("ped2_mini", "upscaled 2x"),
+        ("ped2_mini", "camera shake"),
     ]
-    plain, half, double, _ = doc["rows"]
+    plain, half, double, _, _ = doc["rows"]
     assert plain["frames"] == 120 and half["frames"] == 60 and plain["videos"] == 2
     rates = [(r["camera_fps"], r["analysed_fps"]) for r in doc["rows"]]
-    assert rates == [(10.0, 10.0), (5.0, 5.0), (20.0, 10.0), (10.0, 10.0)]
+    assert rates == [(10.0, 10.0), (5.0, 5.0), (20.0, 10.0), (10.0, 10.0), (10.0, 10.0)]
     # every frame twice at 20 fps, analysed at 10: the plain row's frames, each label twice
     assert double["frames"] == 240 and double["analysed_frames"] == plain["analysed_frames"]
     for side in ("stage1", "reference"):

@@ -9,7 +9,8 @@ ingest samples it, and every decoded frame takes the score in force at its time 
 judged against what the worker would have shown then). Robustness rows replay one dataset as
 another camera: at half the frame rate (every second frame of train and test, labels likewise),
 at double the frame rate (every frame twice: through the sampler, exactly the plain row's
-figures) and with frames upscaled 2x.
+figures), with frames upscaled 2x, and shaking (every frame of train and test shifted by a
+random translation of up to 1 % of the width).
 
 Stage 1 is `vad.eval.stage1.Stage1` (what the worker runs); the reference is
 `vad.eval.reference_flow.ReferenceFlow`. Each evaluation reads test labels: it is a "look" to be
@@ -21,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,8 +80,10 @@ def videos_in(folder: Path) -> list[Path]:
 @dataclass(frozen=True)
 class Variant:
     """A row's camera, made from the recording: every `step`-th frame (a camera at 1/step of its
-    frame rate), each frame `repeat` times (at `repeat` x the rate), `scale` x the size. The
-    worker analyses that camera at the camera's analysis rate like any other
+    frame rate), each frame `repeat` times (at `repeat` x the rate), `scale` x the size, each
+    frame shifted by a random whole-pixel translation of up to `shake` x the width (a camera on
+    a pole in the wind; seeded by the clip's name, so every run shakes alike). The worker
+    analyses that camera at the camera's analysis rate like any other
     (`vad.video.analysed_clip`: ingest's sampler by media time), and each decoded frame takes the
     score in force at its time, so labels stay per decoded frame."""
 
@@ -87,6 +91,7 @@ class Variant:
     step: int = 1
     repeat: int = 1
     scale: float = 1.0
+    shake: float = 0.0
 
     def camera_fps(self, recorded: float | None) -> float | None:
         return recorded * self.repeat / self.step if recorded else None
@@ -101,24 +106,43 @@ class Variant:
             for copy in itertools.repeat(frame, self.repeat)
         )
         clip = analysed_clip(delivered, self.camera_fps(video_info(path).fps or None), fps)
-        if self.scale == 1.0:
-            return clip
-        scaled = [
-            cv2.resize(f, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
-            for f in clip.frames
-        ]
-        return replace(clip, frames=scaled)
+        if self.scale != 1.0:
+            scaled = [
+                cv2.resize(f, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
+                for f in clip.frames
+            ]
+            clip = replace(clip, frames=scaled)
+        if self.shake > 0:
+            clip = replace(clip, frames=shaken(clip.frames, self.shake, path.name))
+        return clip
 
     def labels(self, labels: np.ndarray, limit: int | None = None) -> np.ndarray:
         """Per frame this camera delivers (`repeat` copies of every `step`-th recorded frame)."""
         return np.repeat(np.asarray(labels)[:limit][:: self.step], self.repeat)
 
 
+def shaken(frames: list[np.ndarray], amplitude: float, seed: str) -> list[np.ndarray]:
+    """Each frame moved by its own random whole-pixel shift of up to `amplitude` x the width in
+    x and y (edges replicated), from a generator seeded by `seed`."""
+    if not frames:
+        return frames
+    height, width = frames[0].shape[:2]
+    reach = max(1, round(amplitude * width))
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
+    out = []
+    for frame in frames:
+        dx, dy = (float(v) for v in rng.integers(-reach, reach + 1, 2))
+        move = np.float32([[1, 0, dx], [0, 1, dy]])
+        out.append(cv2.warpAffine(frame, move, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
 PLAIN = Variant("plain")
 HALF_RATE = Variant("half frame rate", step=2)
 DOUBLE_RATE = Variant("double frame rate", repeat=2)
 UPSCALED = Variant("upscaled 2x", scale=2.0)
-ROBUSTNESS = (HALF_RATE, DOUBLE_RATE, UPSCALED)
+SHAKE = Variant("camera shake", shake=0.01)  # up to 1 % of the width: 4 px at 360 px
+ROBUSTNESS = (HALF_RATE, DOUBLE_RATE, UPSCALED, SHAKE)
 
 
 @dataclass(frozen=True)

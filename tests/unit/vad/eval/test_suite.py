@@ -13,10 +13,12 @@ from vad.eval.suite import (
     DOUBLE_RATE,
     HALF_RATE,
     PLAIN,
+    SHAKE,
     TABLE_HEADER,
     UPSCALED,
     dataset_camera,
     discover_datasets,
+    shaken,
     suite_cameras,
     table_rows,
 )
@@ -63,6 +65,7 @@ def test_robustness_rows_only_for_the_named_dataset(tmp_path: Path) -> None:
         ("ucsd_ped2", "half frame rate"),
         ("ucsd_ped2", "double frame rate"),
         ("ucsd_ped2", "upscaled 2x"),
+        ("ucsd_ped2", "camera shake"),
     ]
     assert {c.fps for c, _ in cameras} == {10.0}
     assert len(suite_cameras(tmp_path, robustness=None, fps=10.0)) == 2
@@ -114,6 +117,8 @@ def test_each_variant_is_a_camera_at_its_own_rate_analysed_at_the_analysis_rate(
     assert held.tolist() == np.repeat(np.arange(20.0), 2).tolist()
     big = UPSCALED.clip(path, 10.0, limit=4)
     assert [f.shape for f in big.frames] == [(48, 64, 3)] * 4 and big.decoded == 4
+    shaky = SHAKE.clip(path, 10.0, limit=5)
+    assert shaky.indices == list(range(5)) and [f.shape for f in shaky.frames] == [(24, 32, 3)] * 5
     slow = PLAIN.clip(path, 4.0, limit=10)  # a 4 fps analysis rate samples a 10 fps recording
     assert slow.indices == [0, 3, 5, 8] and slow.rate == 4.0
 
@@ -164,3 +169,23 @@ def test_table_has_one_row_per_dataset_and_variant_side_by_side() -> None:
         "12.3/10.0",
         "-/90",
     ]
+
+
+def test_shaken_frames_move_by_whole_pixels_within_reach_the_same_every_run() -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (60, 100, 3), dtype=np.uint8) for _ in range(20)]
+    moved = shaken(frames, 0.03, "test_01.mp4")  # up to 3 px
+    again, other = shaken(frames, 0.03, "test_01.mp4"), shaken(frames, 0.03, "other")
+    assert all(np.array_equal(a, b) for a, b in zip(moved, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(moved, other, strict=True))
+    shifts = set()
+    for original, frame in zip(frames, moved, strict=True):
+        found = [
+            (dx, dy)
+            for dx in range(-3, 4)
+            for dy in range(-3, 4)
+            if np.array_equal(frame[5:-5, 5:-5], np.roll(original, (dy, dx), (0, 1))[5:-5, 5:-5])
+        ]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 5
