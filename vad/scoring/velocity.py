@@ -66,13 +66,6 @@ class VelocityConfig(BaseModel):
     reference_quantile: float = Field(0.99, gt=0.5, lt=1)
     tail_quantile: float = Field(0.9, gt=0.5, lt=1)
     smoothing_frames: float = Field(2.0, ge=0, le=16)
-    global_motion: bool = Field(
-        False,
-        description=(
-            "Subtract each frame's median flow (the camera's own motion: shake, a slow pan) "
-            "before measuring speeds."
-        ),
-    )
 
 
 def to_grey(frame: np.ndarray, width: int) -> np.ndarray:
@@ -87,11 +80,10 @@ def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def cell_speeds(greys: Sequence[np.ndarray], cell: int, global_motion: bool = False) -> np.ndarray:
+def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
     """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
     the first frame has no predecessor (zeros). A frame identical to the previous one is still
-    (no flow computed: nothing moves, nothing to pay for). `global_motion`: the frame's median
-    flow (what most of the view does: the camera moving) is subtracted first."""
+    (no flow computed: nothing moves, nothing to pay for)."""
     if not greys:
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
@@ -100,8 +92,6 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, global_motion: bool = Fa
         if np.array_equal(greys[i - 1], greys[i]):
             continue
         flow = frame_flow(greys[i - 1], greys[i])[:h, :w]
-        if global_motion:
-            flow = flow - np.median(flow.reshape(-1, 2), axis=0)
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
     return out
@@ -153,7 +143,7 @@ class VelocityModel:
 
     def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
         """(T, rows, cols) speed over normal speed."""
-        speeds = cell_speeds(greys, self.config.cell_px, self.config.global_motion)
+        speeds = cell_speeds(greys, self.config.cell_px)
         if speeds.shape[1:] != self.normal.shape:
             raise ValueError(
                 f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
@@ -193,7 +183,7 @@ class VelocityModel:
         started = time.perf_counter()
         width, cell = self.config.width, self.config.cell_px
         speeds = [
-            cell_speeds([to_grey(f, width) for f in clip], cell, self.config.global_motion)[1:]
+            cell_speeds([to_grey(f, width) for f in clip], cell)[1:]
             for clip in clips
             if len(clip) > 1
         ]
@@ -277,7 +267,7 @@ def fit_velocity_from_greys(
     """Fit on grey clips already at `config.width` (see `to_grey`); one clip = continuous."""
     config = config or VelocityConfig()
     started = time.perf_counter()
-    speeds = [cell_speeds(c, config.cell_px, config.global_motion) for c in clips if len(c) > 1]
+    speeds = [cell_speeds(c, config.cell_px) for c in clips if len(c) > 1]
     if not speeds:
         raise ValueError("no training clip of two frames or more")
     moving = np.concatenate([s[1:] for s in speeds])
