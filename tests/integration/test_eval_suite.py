@@ -190,6 +190,8 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
     ]
     camera = dataset_camera(mini_data / "ped2_mini", fps=10.0)
     stage1.fit(PLAIN.clip(p, camera.fps).frames for p in camera.train)
+    # per training clip, per frame (key-frame detections reused): what `vad eval stage2` reuses
+    assert [len(d) for d in stage1.train_detections] == [40, 40]
     scored = stage1.score(PLAIN.clip(camera.test[0], camera.fps).frames)
     assert set(scored.terms) == {"pixel", "velocity", "objects", "appearance", "zero-shot"}
     stacked = np.stack(list(scored.terms.values()))

@@ -59,24 +59,6 @@ class WindowRow:
     cpu_seconds: float = 0.0
 
 
-class RecordingDetector:
-    """The detector stage 1 runs, keeping what it found on each clip, so the scene norms reuse
-    stage 1's detections of the training clips instead of running the detector twice."""
-
-    def __init__(self, detector) -> None:
-        self.detector = detector
-        self.name = detector.name
-        self.clips: list[list] = []
-
-    def detect(self, frames: list[np.ndarray]) -> list:
-        found = self.detector.detect(frames)
-        self.clips.append(found)
-        return found
-
-    def __getattr__(self, name: str):
-        return getattr(self.detector, name)
-
-
 def flagged_windows(
     scores: np.ndarray, times: list[float], per_window: int, settings: Settings
 ) -> list[tuple[int, float, bool]]:
@@ -137,16 +119,12 @@ def evaluate_stage2(
     """Fit on `train`, score `test`, send flagged windows through `chain`; the figures above.
     `fps` is the analysis rate (`settings.ingest.default_fps` for what the worker does)."""
     tell = progress or (lambda *_: None)
-    recorder = None
-    if stage1.encoders.detector is not None:  # stage 1's object model runs the same detector
-        recorder = stage1.encoders.detector = RecordingDetector(stage1.encoders.detector)
     tell("fitting stage 1", 0, len(train))
-    clips = [analysed_frames(p, fps) for p in train]
+    clips = [c for c in (analysed_frames(p, fps) for p in train) if c.frames]
     stage1.fit(c.frames for c in clips)
     tell("scene norms", len(train), len(train))
-    if recorder is not None:
-        found = list(recorder.clips)
-        recorder.clips.clear()
+    if stage1.encoders.detector is not None:  # stage 1's object model ran the same detector
+        found = stage1.train_detections
     else:
         found = [detector.detect(c.frames) for c in clips]
     norms = fit_scene_norms((f, c.times()) for f, c in zip(found, clips, strict=True))
@@ -165,8 +143,6 @@ def evaluate_stage2(
         tell("test clips", k, len(test))
         clip = analysed_frames(path, fps)
         scores = stage1.score(clip.frames).fused
-        if recorder is not None:
-            recorder.clips.clear()
         truth, times = labels[path.stem], clip.times()
         for start, peak, sent in flagged_windows(scores, times, per_window, settings):
             span = _decoded_span(clip, start, per_window)
