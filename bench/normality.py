@@ -201,7 +201,7 @@ def main() -> None:
         proxy = training_proxy(args.data, config, args.appearance)
         print(json.dumps({**proxy, "set": args.set}, indent=2))
         return
-    result = evaluate_ped2(args.data, config)
+    result = evaluate_ped2(args.data, config, fps=Settings().ingest.default_fps)
     train = sorted((args.data / "train").glob("*.mp4"))
     model = fit_normality_model((iter_video_frames(p) for p in train[:2]), config)
     frames = list(itertools.islice(iter_video_frames(args.data / "test" / "test_04.mp4"), 100))

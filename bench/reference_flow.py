@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from service.settings import Settings
 from vad.eval.metrics import frame_metrics, per_video_auc
 from vad.eval.reference_flow import ReferenceFlow
 from vad.eval.suite import PLAIN, dataset_camera, discover_datasets
@@ -24,15 +25,15 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def evaluate(folder: Path) -> dict:
-    camera = dataset_camera(folder)
+    camera = dataset_camera(folder, fps=Settings().ingest.default_fps)
     started = time.perf_counter()
-    reference = ReferenceFlow.fit(PLAIN.frames(p) for p in camera.train)
+    reference = ReferenceFlow.fit(PLAIN.clip(p, camera.fps).frames for p in camera.train)
     fit_seconds = time.perf_counter() - started
     scores, labels, seconds = {}, {}, 0.0
     for path in camera.test:
-        frames = PLAIN.frames(path)
+        clip = PLAIN.clip(path, camera.fps)
         started = time.perf_counter()
-        scored = reference.score(frames)
+        scored = clip.held(reference.score(clip.frames))
         seconds += time.perf_counter() - started
         n = min(len(scored), len(camera.labels[path.stem]))
         scores[path.stem], labels[path.stem] = scored[:n], camera.labels[path.stem][:n]

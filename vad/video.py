@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vad.sampling import hold_scores, sample_by_media_time
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,55 @@ def video_info(path: Path | str) -> VideoInfo:
         )
     finally:
         cap.release()
+
+
+@dataclass(frozen=True)
+class AnalysedClip:
+    """What a worker analyses of one clip: the frames kept at the analysis rate `fps`, each one's
+    index among the `decoded` frames of the recording (made at `source_fps`; None = unknown)."""
+
+    frames: list[np.ndarray]
+    indices: list[int]
+    decoded: int
+    source_fps: float | None
+    fps: float
+
+    @property
+    def rate(self) -> float:
+        """Analysed frames per second: the analysis rate, or the recording's if it is slower."""
+        return min(self.fps, self.source_fps) if self.source_fps else self.fps
+
+    def times(self) -> list[float]:
+        """Media time of each analysed frame, seconds from the clip's start."""
+        return [i / (self.source_fps or self.fps) for i in self.indices]
+
+    def held(self, scores: Iterable[float]) -> np.ndarray:
+        """Scores of the analysed frames -> one per decoded frame (`vad.sampling.hold_scores`)."""
+        return hold_scores(list(scores), self.indices, self.decoded)
+
+
+def analysed_clip(
+    frames: Iterable[np.ndarray], source_fps: float | None, fps: float
+) -> AnalysedClip:
+    """The frames of a stream recorded at `source_fps` that a worker analysing at `fps` keeps
+    (ingest's `FpsSampler`, by media time; all of them when the stream is not faster)."""
+    decoded = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal decoded
+        for frame in frames:
+            decoded += 1
+            yield frame
+
+    kept = list(sample_by_media_time(counted(), source_fps, fps))
+    return AnalysedClip([f for _, f in kept], [i for i, _ in kept], decoded, source_fps, fps)
+
+
+def analysed_frames(path: Path | str, fps: float, limit: int | None = None) -> AnalysedClip:
+    """The frames of a video file a worker analysing the camera at `fps` would score (media time
+    from the container's frame rate), of its first `limit` decoded frames (None = all).
+
+    Fitting and evaluation read footage through this, so a 25 fps file is learned and scored at
+    the camera's analysis rate, as ingest samples it, not at the recording's."""
+    frames = itertools.islice(iter_video_frames(path), limit)
+    return analysed_clip(frames, video_info(path).fps or None, fps)

@@ -32,6 +32,18 @@ ScoresOut = Annotated[
         ),
     ),
 ]
+AnalysisFps = Annotated[
+    float | None,
+    typer.Option(
+        "--fps",
+        min=0.1,
+        max=60,
+        help=(
+            "Analysis frames per second: footage faster than this is sampled by media time as "
+            "ingest samples a camera (default: VAD_INGEST__DEFAULT_FPS, what the worker runs)."
+        ),
+    ),
+]
 RequireAppearance = Annotated[
     bool,
     typer.Option(
@@ -42,6 +54,10 @@ RequireAppearance = Annotated[
         ),
     ),
 ]
+
+
+def _analysis_fps(ctx: typer.Context, fps: float | None) -> float:
+    return fps if fps is not None else get_context(ctx).settings.ingest.default_fps
 
 
 def _stage1_factory(ctx: typer.Context, require_appearance: bool = False):
@@ -136,13 +152,16 @@ def suite_command(
     scores_out: ScoresOut = None,
     robustness: Annotated[
         str,
-        typer.Option(help="Dataset replayed at half the frame rate and upscaled 2x ('' = none)."),
+        typer.Option(
+            help="Dataset replayed at half and double the frame rate and upscaled 2x ('' = none)."
+        ),
     ] = suite.ROBUSTNESS_DATASET,
+    fps: AnalysisFps = None,
 ) -> None:
     """Every dataset under --data, plus robustness rows: one table, stage 1 beside the
     reference. Every run reads test labels: record it in docs/benchmarks-normality.md."""
     try:
-        cameras = suite.suite_cameras(data, robustness or None)
+        cameras = suite.suite_cameras(data, robustness or None, fps=_analysis_fps(ctx, fps))
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     result = {"data": str(data), **_run(ctx, cameras, scores_out, False)}
@@ -167,11 +186,12 @@ def ped2(
         str | None, typer.Option("--videos", help="Comma-separated test videos (default: all).")
     ] = None,
     appearance: RequireAppearance = False,
+    fps: AnalysisFps = None,
 ) -> None:
     """One dataset folder (Ped2's protocol): fit on train/, score test/, pooled frame AUC."""
     subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
     try:
-        camera = suite.dataset_camera(data, subset)
+        camera = suite.dataset_camera(data, subset, fps=_analysis_fps(ctx, fps))
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     _emit(_run(ctx, [(camera, suite.PLAIN)], scores_out, appearance), as_json)
@@ -207,10 +227,11 @@ def videos_command(
     as_json: AsJson = False,
     scores_out: ScoresOut = None,
     appearance: RequireAppearance = False,
+    fps: AnalysisFps = None,
 ) -> None:
     """Any camera: fit on --train clips, score the labelled --videos clips."""
     try:
-        camera = suite.labelled_camera(train, videos, labels)
+        camera = suite.labelled_camera(train, videos, labels, fps=_analysis_fps(ctx, fps))
     except (ValueError, FileNotFoundError, KeyError) as error:
         raise typer.BadParameter(str(error)) from error
     _emit(_run(ctx, [(camera, suite.PLAIN)], scores_out, appearance), as_json)
@@ -239,6 +260,7 @@ def stage2_command(
     context: Annotated[
         str | None, typer.Option("--context", help="The camera's context prompt, if any.")
     ] = None,
+    fps: AnalysisFps = None,
 ) -> None:
     """Stage 1, then stage 2 (scene descriptions + the LLM) on the windows stage 1 flags: window
     AUC and false alarms per hour at 90 % recall, before and after fusion; seconds per window."""
@@ -249,12 +271,11 @@ def stage2_command(
     from vad.stage2.chain import Stage2Chain
     from vad.stage2.loading import build_llm
     from vad.stage2.scene import SCENE_PREFIX, SceneSource
-    from vad.video import video_info
 
     settings = get_context(ctx).settings
     subset = [v.strip() for v in videos.split(",") if v.strip()] if videos else None
     try:
-        camera = suite.dataset_camera(data, subset)
+        camera = suite.dataset_camera(data, subset, fps=_analysis_fps(ctx, fps))
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error)) from error
     name = settings.encoders.detector
@@ -279,7 +300,7 @@ def stage2_command(
         detector,
         chain,
         settings,
-        fps=video_info(camera.test[0]).fps or 10.0,
+        fps=camera.fps,
         max_windows=max_windows,
         context=context,
         progress=tell,

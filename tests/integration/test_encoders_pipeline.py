@@ -235,7 +235,7 @@ def test_eval_fuses_the_appearance_model_and_reports_the_pixel_figure(ped2, tiny
     looks = Appearance(ImageEncoder.load(tiny_models[2]), AppearanceNormalityConfig(learn_every=8))
     out = tmp_path / "scores.json"
     result = evaluate_ped2(
-        ped2, NormalityConfig(), subset=["test_04"], scores_out=out, appearance=looks
+        ped2, NormalityConfig(), subset=["test_04"], scores_out=out, appearance=looks, fps=10.0
     )
     assert (
         result["appearance_encoder"] == "tiny-mobilenet" and result["appearance_train_frames"] > 300

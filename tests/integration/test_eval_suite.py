@@ -80,10 +80,20 @@ def test_suite_table_json_and_scores_of_stage1_and_the_reference(
     assert [(r["dataset"], r["variant"]) for r in doc["rows"]] == [
         ("ped2_mini", "plain"),
         ("ped2_mini", "half frame rate"),
+        ("ped2_mini", "double frame rate"),
         ("ped2_mini", "upscaled 2x"),
+        ("ped2_mini", "camera shake"),
     ]
-    plain, half, _ = doc["rows"]
+    plain, half, double, _, _ = doc["rows"]
     assert plain["frames"] == 120 and half["frames"] == 60 and plain["videos"] == 2
+    rates = [(r["camera_fps"], r["analysed_fps"]) for r in doc["rows"]]
+    assert rates == [(10.0, 10.0), (5.0, 5.0), (20.0, 10.0), (10.0, 10.0), (10.0, 10.0)]
+    # every frame twice at 20 fps, analysed at 10: the plain row's frames, each label twice
+    assert double["frames"] == 240 and double["analysed_frames"] == plain["analysed_frames"]
+    for side in ("stage1", "reference"):
+        for key in ("auc", "ap", "mean_video_auc", "per_video_auc"):
+            assert double[side][key] == plain[side][key], (side, key)
+    assert double["stage1"]["term_auc"] == plain["stage1"]["term_auc"]
     for side in ("stage1", "reference"):
         figures = plain[side]
         assert 0.5 < figures["auc"] <= 1.0 and 0.0 < figures["ap"] <= 1.0
@@ -178,9 +188,11 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
         "appearance",
         "zero-shot",
     ]
-    camera = dataset_camera(mini_data / "ped2_mini")
-    stage1.fit(PLAIN.frames(p) for p in camera.train)
-    scored = stage1.score(PLAIN.frames(camera.test[0]))
+    camera = dataset_camera(mini_data / "ped2_mini", fps=10.0)
+    stage1.fit(PLAIN.clip(p, camera.fps).frames for p in camera.train)
+    # per training clip, per frame (key-frame detections reused): what `vad eval stage2` reuses
+    assert [len(d) for d in stage1.train_detections] == [40, 40]
+    scored = stage1.score(PLAIN.clip(camera.test[0], camera.fps).frames)
     assert set(scored.terms) == {"pixel", "velocity", "objects", "appearance", "zero-shot"}
     stacked = np.stack(list(scored.terms.values()))
     assert scored.fused.shape == (60,)

@@ -27,7 +27,9 @@ def test_bicycle_span_scores_higher_than_the_rest(ped2: Path) -> None:
 
 def test_evaluate_ped2_on_a_subset(ped2: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.json"
-    result = evaluate_ped2(ped2, NormalityConfig(), subset=["test_01", "test_04"], scores_out=out)
+    result = evaluate_ped2(
+        ped2, NormalityConfig(), subset=["test_01", "test_04"], scores_out=out, fps=10.0
+    )
     assert result["frames"] == 360 and result["videos"] == 2
     assert 0.7 < result["auc"] <= 1.0 and 0.7 < result["ap"] <= 1.0
     assert set(result["per_video_auc"]) == {"test_01", "test_04"}

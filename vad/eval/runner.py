@@ -1,7 +1,9 @@
 """End-to-end offline evaluation of the normality model: fit on normal clips, score test clips.
 
 Scores are produced exactly as in the live path (causal smoothing, calibrated), whole video at a
-time; metrics are frame-level and pooled over all test frames (the "micro" AUC of the literature).
+time, on the frames a worker analysing the camera at `fps` keeps (`vad.video.analysed_frames`;
+every decoded frame takes the score in force at its time); metrics are frame-level and pooled
+over all test frames (the "micro" AUC of the literature).
 With an image encoder (`appearance=`), the appearance model is fitted on the same training footage
 and fused by max, as the worker does; the pixel model's own figure is reported next to it.
 """
@@ -26,7 +28,7 @@ from vad.scoring.appearance_normality import (
 from vad.scoring.fusion import fuse
 from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
 from vad.scoring.velocity import VelocityConfig, VelocityModel, fit_velocity_from_greys, to_grey
-from vad.video import iter_video_frames
+from vad.video import analysed_frames
 
 _VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 
@@ -36,10 +38,10 @@ def _videos_in(directory: Path) -> list[Path]:
 
 
 def _fit(
-    train_dir: Path, config: NormalityConfig, velocity: VelocityConfig | None
+    train_dir: Path, config: NormalityConfig, velocity: VelocityConfig | None, fps: float
 ) -> tuple[NormalityModel, VelocityModel | None, float]:
     """The pixel model and (unless `velocity` is None or disabled) the velocity model, fitted from
-    one decode of the training videos, as `vad camera learn` does."""
+    one decode of the training videos at the analysis rate `fps`, as `vad camera learn` does."""
     paths = _videos_in(train_dir)
     if not paths:
         raise FileNotFoundError(f"no training videos in {train_dir}")
@@ -50,7 +52,7 @@ def _fit(
     def clip(path: Path):
         if use_velocity:
             greys.append([])
-        for frame in iter_video_frames(path):
+        for frame in analysed_frames(path, fps).frames:
             if use_velocity:
                 greys[-1].append(to_grey(frame, velocity.width))
             yield frame
@@ -69,12 +71,13 @@ class Appearance:
         self.model: AppearanceNormalityModel | None = None
         self.fit_seconds = 0.0
 
-    def fit(self, paths: list[Path]) -> None:
-        """Embed every `learn_every`-th frame's tiles and fit (timed together, as learning is)."""
+    def fit(self, paths: list[Path], fps: float) -> None:
+        """Embed every `learn_every`-th analysed frame's tiles and fit (timed together, as
+        learning is)."""
         started = time.perf_counter()
         clips, size = [], None
         for path in paths:
-            frames = list(iter_video_frames(path))[:: self.config.learn_every]
+            frames = analysed_frames(path, fps).frames[:: self.config.learn_every]
             if frames:
                 size = size or (int(frames[0].shape[1]), int(frames[0].shape[0]))
                 clips.append(embed_tiles(self.encoder, frames, self.config.tile_rows))
@@ -90,26 +93,29 @@ class Appearance:
 def _score_all(
     model: NormalityModel,
     videos: Iterable[Path],
+    fps: float,
     appearance: Appearance | None = None,
     velocity: VelocityModel | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], int, float]:
-    """(fused scores, each term's own scores) per video stem, frames scored, seconds spent
-    scoring (decode excluded); fused by `vad.scoring.fusion` exactly as the worker fuses."""
+    """(fused scores, each term's own scores) per video stem and decoded frame, frames scored,
+    seconds spent scoring (decode excluded); the frames analysed at `fps` are scored, fused by
+    `vad.scoring.fusion` exactly as the worker fuses, and held over the frames in between."""
     scores: dict[str, np.ndarray] = {}
     terms_by_name: dict[str, dict[str, np.ndarray]] = {}
     frames_total, seconds = 0, 0.0
     for path in videos:
-        frames = list(iter_video_frames(path))
+        clip = analysed_frames(path, fps)
+        frames = clip.frames
         started = time.perf_counter()
         terms = {"pixel": model.score_frames(frames)[1]}
         if velocity is not None:
             terms["velocity"] = velocity.score_frames(frames)[1]
         if appearance is not None:
             terms["appearance"] = appearance.scores(frames)
-        scores[path.stem] = fuse(terms, primary="pixel").scores
+        scores[path.stem] = clip.held(fuse(terms, primary="pixel").scores)
         seconds += time.perf_counter() - started
         for name, values in terms.items():
-            terms_by_name.setdefault(name, {})[path.stem] = values
+            terms_by_name.setdefault(name, {})[path.stem] = clip.held(values)
         frames_total += len(frames)
     return scores, terms_by_name, frames_total, seconds
 
@@ -190,19 +196,24 @@ def evaluate_ped2(
     scores_out: Path | None = None,
     appearance: Appearance | None = None,
     velocity: VelocityConfig | None = None,
+    *,
+    fps: float,
 ) -> dict:
-    """Fit on `train/`, score `test/` (or the `subset` of test videos named), frame metrics."""
+    """Fit on `train/`, score `test/` (or the `subset` of test videos named), frame metrics;
+    `fps` = the camera's analysis rate (`settings.ingest.default_fps`: what the worker runs)."""
     data_dir = Path(data_dir)
     labels = ped2_labels(data_dir / "test_labels.json")
     wanted = set(subset) if subset is not None else set(labels)
     unknown = wanted - set(labels)
     if unknown:
         raise ValueError(f"unknown Ped2 test videos: {sorted(unknown)}")
-    model, motion, fit_seconds = _fit(data_dir / "train", config or NormalityConfig(), velocity)
+    model, motion, fit_seconds = _fit(
+        data_dir / "train", config or NormalityConfig(), velocity, fps
+    )
     if appearance is not None:
-        appearance.fit(_videos_in(data_dir / "train"))
+        appearance.fit(_videos_in(data_dir / "train"), fps)
     paths = [p for p in _videos_in(data_dir / "test") if p.stem in wanted]
-    scores, terms, frames, seconds = _score_all(model, paths, appearance, motion)
+    scores, terms, frames, seconds = _score_all(model, paths, fps, appearance, motion)
     return _report(
         labels, scores, fit_seconds, frames, seconds, model, scores_out, terms, appearance
     )
@@ -230,18 +241,21 @@ def evaluate_videos(
     scores_out: Path | None = None,
     appearance: Appearance | None = None,
     velocity: VelocityConfig | None = None,
+    *,
+    fps: float,
 ) -> dict:
     """Fit on every video of `train_dir` (normal footage of one camera), score the labelled videos
-    of `videos_dir`; labels from a UCF-Crime temporal annotation file or a Ped2-style JSON."""
+    of `videos_dir`, both at the analysis rate `fps`; labels from a UCF-Crime temporal
+    annotation file or a Ped2-style JSON."""
     candidates = _videos_in(videos_dir)
     labels = labels_for(labels_file, candidates)
     paths = [p for p in candidates if p.stem in labels]
     if not paths:
         raise ValueError(f"no video in {videos_dir} has a label in {labels_file}")
-    model, motion, fit_seconds = _fit(Path(train_dir), config or NormalityConfig(), velocity)
+    model, motion, fit_seconds = _fit(Path(train_dir), config or NormalityConfig(), velocity, fps)
     if appearance is not None:
-        appearance.fit(_videos_in(Path(train_dir)))
-    scores, terms, frames, seconds = _score_all(model, paths, appearance, motion)
+        appearance.fit(_videos_in(Path(train_dir)), fps)
+    scores, terms, frames, seconds = _score_all(model, paths, fps, appearance, motion)
     return _report(
         labels, scores, fit_seconds, frames, seconds, model, scores_out, terms, appearance
     )

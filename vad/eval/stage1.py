@@ -86,6 +86,9 @@ class Stage1:
         self.appearance = None
         self.zero_shot = None
         self.fit_seconds = 0.0
+        # per training clip, per frame: what the object model was fitted on (key-frame
+        # detections, reused in between), for `vad eval stage2`'s scene norms
+        self.train_detections: list[list] = []
 
     @property
     def parts(self) -> list[str]:
@@ -110,6 +113,7 @@ class Stage1:
                 greys, self.pixel.frame_size, self.settings.velocity
             )
         self._fit_companions(detections, tiles, size[0] if size else None)
+        self.train_detections = detections
         self.fit_seconds = time.perf_counter() - started
         return self.fit_seconds
 

@@ -2,12 +2,13 @@
 stage 1 flags separate anomalies from false alarms better than stage 1 alone?
 
 Protocol, as the service runs it: stage 1 (`Stage1`, what the worker runs) is fitted on the
-normal training clips and scores each test clip; the clip is cut into the pipeline's windows and
+normal training clips and scores each test clip, both read as the worker analyses a camera (at the
+analysis rate, `vad.video.analysed_frames`); the clip is cut into the pipeline's windows and
 fed to the incident tracker; a window goes to stage 2 when an incident opens or its peak rises in
 it (at most `max_per_incident` per incident), exactly the stage-1 hook's rule. Stage 2 describes
 the window from the detector's tracks (`vad.stage2.scene`, norms fitted on the same training
 clips) and runs the chain (summary, rating, explanation). Figures are per window (score = the
-window's highest stage-1 frame score; label = any anomalous frame):
+window's highest stage-1 frame score; label = any anomalous decoded frame of the window's time):
 
 - `stage1_auc`: ROC-AUC of stage-1 window scores over every test window;
 - `fused_auc`: the same where analysed windows take the fused score of `vad.stage2.weight`
@@ -38,7 +39,7 @@ from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
 from vad.stage2.weight import FusionWeight, fit_weight, fuse
-from vad.video import iter_video_frames
+from vad.video import AnalysedClip, analysed_frames
 
 RECALL = 0.9
 Progress = Callable[[str, int, int], None]
@@ -58,38 +59,17 @@ class WindowRow:
     cpu_seconds: float = 0.0
 
 
-class RecordingDetector:
-    """The detector stage 1 runs, keeping what it found on each clip, so the scene norms reuse
-    stage 1's detections of the training clips instead of running the detector twice."""
-
-    def __init__(self, detector) -> None:
-        self.detector = detector
-        self.name = detector.name
-        self.clips: list[list] = []
-
-    def detect(self, frames: list[np.ndarray]) -> list:
-        found = self.detector.detect(frames)
-        self.clips.append(found)
-        return found
-
-    def __getattr__(self, name: str):
-        return getattr(self.detector, name)
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-    return list(iter_video_frames(path))
-
-
 def flagged_windows(
-    scores: np.ndarray, per_window: int, fps: float, settings: CoreSettings
+    scores: np.ndarray, times: list[float], per_window: int, settings: CoreSettings
 ) -> list[tuple[int, float, bool]]:
-    """(first frame, highest score, sent to stage 2?) of each window of one clip."""
+    """(first frame, highest score, sent to stage 2?) of each window of one clip's analysed
+    frames (`times`: their media time, seconds)."""
     tracker = IncidentTracker(settings.incidents, settings.incidents.default_threshold)
     starts = list(range(0, len(scores), per_window))
     out, per_incident = [], 0
     for n, start in enumerate(starts):
         idx = range(start, min(start + per_window, len(scores)))
-        events = tracker.feed([ScoredFrame(i / fps, float(scores[i]), i) for i in idx])
+        events = tracker.feed([ScoredFrame(times[i], float(scores[i]), i) for i in idx])
         if n == len(starts) - 1:
             events += tracker.end_stream()
         kinds = {e.kind for e in events}
@@ -131,59 +111,62 @@ def evaluate_stage2(
     detector,
     chain: Stage2Chain,
     settings: CoreSettings,
-    fps: float = 10.0,
+    fps: float,
     max_windows: int | None = None,
     context: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Fit on `train`, score `test`, send flagged windows through `chain`; the figures above."""
+    """Fit on `train`, score `test`, send flagged windows through `chain`; the figures above.
+    `fps` is the analysis rate (`settings.ingest.default_fps` for what the worker does)."""
     tell = progress or (lambda *_: None)
-    recorder = None
-    if stage1.encoders.detector is not None:  # stage 1's object model runs the same detector
-        recorder = stage1.encoders.detector = RecordingDetector(stage1.encoders.detector)
     tell("fitting stage 1", 0, len(train))
-    stage1.fit(_frames(p) for p in train)
+    clips = [c for c in (analysed_frames(p, fps) for p in train) if c.frames]
+    stage1.fit(c.frames for c in clips)
     tell("scene norms", len(train), len(train))
-    if recorder is not None:
-        found = list(recorder.clips)
-        recorder.clips.clear()
+    if stage1.encoders.detector is not None:  # stage 1's object model ran the same detector
+        found = stage1.train_detections
     else:
-        found = [detector.detect(_frames(p)) for p in train]
-    norms = fit_scene_norms((f, [i / fps for i in range(len(f))]) for f in found)
+        found = [detector.detect(c.frames) for c in clips]
+    norms = fit_scene_norms((f, c.times()) for f, c in zip(found, clips, strict=True))
     del found
-    per_window = max(1, int(round(settings.windows.seconds * fps)))
+    rate = clips[0].rate if clips else fps
+    per_window = max(1, int(round(settings.windows.seconds * rate)))
     normal = rate_normal_windows(
-        (_frames(p) for p in train), fps, per_window, norms, detector, chain,
+        (c.frames for c in clips), rate, per_window, norms, detector, chain,
         settings.stage2.calibration_windows, context, progress,
     )  # fmt: skip
+    del clips
     weight = fit_weight(chain.llm.name, normal, settings.stage2.fusion_weight)
     rows: list[WindowRow] = []
     analysed = 0
     for k, path in enumerate(test):
         tell("test clips", k, len(test))
-        frames = _frames(path)
-        scores = stage1.score(frames).fused
-        if recorder is not None:
-            recorder.clips.clear()
-        truth = labels[path.stem]
-        for start, peak, sent in flagged_windows(scores, per_window, fps, settings):
-            label = int(np.any(truth[start : start + per_window]))
-            row = WindowRow(path.stem, start, peak, label, flagged=sent)
+        clip = analysed_frames(path, fps)
+        scores = stage1.score(clip.frames).fused
+        truth, times = labels[path.stem], clip.times()
+        for start, peak, sent in flagged_windows(scores, times, per_window, settings):
+            span = _decoded_span(clip, start, per_window)
+            row = WindowRow(path.stem, span.start, peak, int(np.any(truth[span])), flagged=sent)
             rows.append(row)
             if sent and (max_windows is None or analysed < max_windows):
-                _analyse(
-                    row, frames[start : start + per_window], fps, norms, detector, chain, context
-                )
+                window = slice(start, start + per_window)
+                _analyse(row, clip.frames[window], times[window], norms, detector, chain, context)
                 analysed += 1
                 tell("windows analysed", analysed, max_windows or 0)
-    return _report(rows, weight, normal, chain, norms, per_window / fps)
+    return _report(rows, weight, normal, chain, norms, per_window / rate)
+
+
+def _decoded_span(clip: AnalysedClip, start: int, per_window: int) -> slice:
+    """The decoded frames a window of analysed frames covers: from its first analysed frame to
+    the next window's (the frames skipped in between show the window's scores)."""
+    end = start + per_window
+    return slice(clip.indices[start], clip.indices[end] if end < len(clip.indices) else None)
 
 
 def _analyse(
-    row, frames, fps, norms: SceneNorms, detector, chain: Stage2Chain, context: str | None
+    row, frames, times, norms: SceneNorms, detector, chain: Stage2Chain, context: str | None
 ) -> None:
     started, cpu = time.perf_counter(), time.process_time()
-    times = [(row.start + i) / fps for i in range(len(frames))]
     scene = describe_window(detector.detect(frames), times, norms)
     result = chain.run(WindowInput([], [], context, [], scene))
     row.seconds = time.perf_counter() - started

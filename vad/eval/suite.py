@@ -3,8 +3,14 @@
 A dataset is any folder with `train/` (normal clips), `test/` (clips) and `test_labels.json`
 (Ped2's format: `{"videos": {stem: {"labels": [0, 1, ...]}}}`), so a new camera joins the suite by
 being copied into that layout. Each row fits both detectors on the training clips and scores the
-test clips with the same frames; robustness rows replay one dataset at half the frame rate (every
-second frame of train and test, labels likewise) and with frames upscaled 2x.
+test clips with the same frames, the frames a worker analysing the camera at its analysis rate
+(`settings.ingest.default_fps`) would score: a file faster than that is sampled by media time as
+ingest samples it, and every decoded frame takes the score in force at its time (its label is
+judged against what the worker would have shown then). Robustness rows replay one dataset as
+another camera: at half the frame rate (every second frame of train and test, labels likewise),
+at double the frame rate (every frame twice: through the sampler, exactly the plain row's
+figures), with frames upscaled 2x, and shaking (every frame of train and test shifted by a
+random translation of up to 1 % of the width).
 
 Stage 1 is `vad.eval.stage1.Stage1` (what the worker runs); the reference is
 `vad.eval.reference_flow.ReferenceFlow`. Each evaluation reads test labels: it is a "look" to be
@@ -13,10 +19,12 @@ recorded in docs/benchmarks-normality.md.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -27,7 +35,7 @@ from vad.eval.metrics import frame_metrics, per_video_auc
 from vad.eval.reference_flow import ReferenceFlow
 from vad.eval.runner import labels_for
 from vad.eval.stage1 import Stage1
-from vad.video import iter_video_frames
+from vad.video import AnalysedClip, analysed_clip, iter_video_frames, video_info
 
 LABELS_FILE = "test_labels.json"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -71,29 +79,70 @@ def videos_in(folder: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class Variant:
-    """How a row's footage differs from the recorded one: every `step`-th frame, `scale`x size."""
+    """A row's camera, made from the recording: every `step`-th frame (a camera at 1/step of its
+    frame rate), each frame `repeat` times (at `repeat` x the rate), `scale` x the size, each
+    frame shifted by a random whole-pixel translation of up to `shake` x the width (a camera on
+    a pole in the wind; seeded by the clip's name, so every run shakes alike). The worker
+    analyses that camera at the camera's analysis rate like any other
+    (`vad.video.analysed_clip`: ingest's sampler by media time), and each decoded frame takes the
+    score in force at its time, so labels stay per decoded frame."""
 
     name: str
     step: int = 1
+    repeat: int = 1
     scale: float = 1.0
+    shake: float = 0.0
 
-    def frames(self, path: Path, limit: int | None = None) -> list[np.ndarray]:
-        frames = list(iter_video_frames(path))[:limit][:: self.step]
-        if self.scale == 1.0:
-            return frames
-        return [
-            cv2.resize(f, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
-            for f in frames
-        ]
+    def camera_fps(self, recorded: float | None) -> float | None:
+        return recorded * self.repeat / self.step if recorded else None
+
+    def clip(self, path: Path, fps: float, limit: int | None = None) -> AnalysedClip:
+        """What a worker analysing this camera at `fps` scores of the first `limit` recorded
+        frames of `path`."""
+        recorded = itertools.islice(iter_video_frames(path), limit)
+        delivered = (
+            copy
+            for frame in itertools.islice(recorded, 0, None, self.step)
+            for copy in itertools.repeat(frame, self.repeat)
+        )
+        clip = analysed_clip(delivered, self.camera_fps(video_info(path).fps or None), fps)
+        if self.scale != 1.0:
+            scaled = [
+                cv2.resize(f, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_LINEAR)
+                for f in clip.frames
+            ]
+            clip = replace(clip, frames=scaled)
+        if self.shake > 0:
+            clip = replace(clip, frames=shaken(clip.frames, self.shake, path.name))
+        return clip
 
     def labels(self, labels: np.ndarray, limit: int | None = None) -> np.ndarray:
-        return np.asarray(labels)[:limit][:: self.step]
+        """Per frame this camera delivers (`repeat` copies of every `step`-th recorded frame)."""
+        return np.repeat(np.asarray(labels)[:limit][:: self.step], self.repeat)
+
+
+def shaken(frames: list[np.ndarray], amplitude: float, seed: str) -> list[np.ndarray]:
+    """Each frame moved by its own random whole-pixel shift of up to `amplitude` x the width in
+    x and y (edges replicated), from a generator seeded by `seed`."""
+    if not frames:
+        return frames
+    height, width = frames[0].shape[:2]
+    reach = max(1, round(amplitude * width))
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
+    out = []
+    for frame in frames:
+        dx, dy = (float(v) for v in rng.integers(-reach, reach + 1, 2))
+        move = np.float32([[1, 0, dx], [0, 1, dy]])
+        out.append(cv2.warpAffine(frame, move, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    return out
 
 
 PLAIN = Variant("plain")
 HALF_RATE = Variant("half frame rate", step=2)
+DOUBLE_RATE = Variant("double frame rate", repeat=2)
 UPSCALED = Variant("upscaled 2x", scale=2.0)
-ROBUSTNESS = (HALF_RATE, UPSCALED)
+SHAKE = Variant("camera shake", shake=0.01)  # up to 1 % of the width: 4 px at 360 px
+ROBUSTNESS = (HALF_RATE, DOUBLE_RATE, UPSCALED, SHAKE)
 
 
 @dataclass(frozen=True)
@@ -104,13 +153,15 @@ class Camera:
     train: list[Path]
     test: list[Path]
     labels: Mapping[str, np.ndarray]  # test clip stem -> 0/1 per decoded frame
+    fps: float  # the analysis rate: what the worker keeps of it per second
     frame_limit: int | None = None  # first N frames of every clip only (fast tests)
 
 
 def dataset_camera(
-    folder: Path, subset: list[str] | None = None, frame_limit: int | None = None
+    folder: Path, subset: list[str] | None = None, frame_limit: int | None = None, *, fps: float
 ) -> Camera:
-    """The camera of a dataset folder; `subset` names the test clips to score (default all)."""
+    """The camera of a dataset folder, analysed at `fps`; `subset` names the test clips to
+    score (default all)."""
     folder = Path(folder)
     labels = ped2_labels(folder / LABELS_FILE)
     unknown = set(subset or ()) - set(labels)
@@ -123,12 +174,12 @@ def dataset_camera(
         raise FileNotFoundError(f"no training videos in {folder / 'train'}")
     if not test:
         raise ValueError(f"no video in {folder / 'test'} has a label in {LABELS_FILE}")
-    return Camera(folder.name, train, test, labels, frame_limit)
+    return Camera(folder.name, train, test, labels, fps, frame_limit)
 
 
-def labelled_camera(train_dir: Path, videos_dir: Path, labels_file: Path) -> Camera:
-    """Any camera: normal clips in `train_dir`, the clips of `videos_dir` that `labels_file`
-    (Ped2-style JSON or a UCF-Crime temporal annotation) labels."""
+def labelled_camera(train_dir: Path, videos_dir: Path, labels_file: Path, *, fps: float) -> Camera:
+    """Any camera analysed at `fps`: normal clips in `train_dir`, the clips of `videos_dir` that
+    `labels_file` (Ped2-style JSON or a UCF-Crime temporal annotation) labels."""
     candidates = videos_in(videos_dir)
     labels = labels_for(labels_file, candidates)
     test = [p for p in candidates if p.stem in labels]
@@ -137,7 +188,7 @@ def labelled_camera(train_dir: Path, videos_dir: Path, labels_file: Path) -> Cam
     train = videos_in(train_dir)
     if not train:
         raise FileNotFoundError(f"no training videos in {train_dir}")
-    return Camera(Path(videos_dir).name, train, test, labels)
+    return Camera(Path(videos_dir).name, train, test, labels, fps)
 
 
 class _Clock:
@@ -165,10 +216,11 @@ class _Side:
         self.scores: dict[str, np.ndarray] = {}
         self.terms: dict[str, dict[str, np.ndarray]] = {}
 
-    def add(self, name: str, scores: np.ndarray, spent: tuple[float, float]) -> None:
-        self.scores[name] = np.asarray(scores, np.float64)
+    def add(self, name: str, clip: AnalysedClip, scores, spent: tuple[float, float]) -> None:
+        """`scores` of the clip's analysed frames, held over its decoded frames."""
+        self.scores[name] = np.asarray(clip.held(scores), np.float64)
         self.scoring = [self.scoring[0] + spent[0], self.scoring[1] + spent[1]]
-        self.frames += len(scores)
+        self.frames += len(clip.frames)
 
 
 def _rate(frames: int, seconds: float) -> float | None:
@@ -211,7 +263,7 @@ def evaluate_camera(
     def clips(phase: str) -> Iterator[list[np.ndarray]]:
         nonlocal done
         for path in camera.train:
-            yield variant.frames(path, camera.frame_limit)
+            yield variant.clip(path, camera.fps, camera.frame_limit).frames
             done += 1
             progress(row, phase, done, total)
 
@@ -222,14 +274,16 @@ def evaluate_camera(
     ours.fit = clock.lap()
     flow = ReferenceFlow.fit(clips("fitting the reference"))
     reference.fit = clock.lap()
+    rates: set[tuple[float | None, float]] = set()
     for path in camera.test:
-        frames = variant.frames(path, camera.frame_limit)
+        clip = variant.clip(path, camera.fps, camera.frame_limit)
+        rates.add((clip.source_fps, clip.rate))
         clock.lap()
-        result = stage1.score(frames)
-        ours.add(path.stem, result.fused, clock.lap())
-        reference.add(path.stem, flow.score(frames), clock.lap())
+        result = stage1.score(clip.frames)
+        ours.add(path.stem, clip, result.fused, clock.lap())
+        reference.add(path.stem, clip, flow.score(clip.frames), clock.lap())
         for term, values in result.terms.items():
-            ours.terms.setdefault(term, {})[path.stem] = values
+            ours.terms.setdefault(term, {})[path.stem] = clip.held(values)
         labels[path.stem] = variant.labels(camera.labels[path.stem], camera.frame_limit)
         done += 1
         progress(row, "scoring", done, total)
@@ -237,8 +291,10 @@ def evaluate_camera(
     out = {
         "dataset": camera.name,
         "variant": variant.name,
+        **_frame_rates(rates),
         "videos": len(labels),
         "frames": int(sum(len(y) for y in labels.values())),
+        "analysed_frames": ours.frames,
         "anomalous_frames": int(sum(int(y.sum()) for y in labels.values())),
         "train_videos": len(camera.train),
         "stage1": {
@@ -251,6 +307,20 @@ def evaluate_camera(
     if scores_out is not None:
         _write_scores(Path(scores_out), out, variant, labels, ours, reference)
     return out
+
+
+def _frame_rates(rates: set[tuple[float | None, float]]) -> dict:
+    """The row's camera frame rate and the rate its frames were analysed at (one value when
+    every test clip agrees, else the list)."""
+
+    def one(values: set) -> float | list | None:
+        rounded = sorted({round(v, 3) for v in values if v}) or [None]
+        return rounded[0] if len(rounded) == 1 else rounded
+
+    return {
+        "camera_fps": one({source for source, _ in rates}),
+        "analysed_fps": one({rate for _, rate in rates}),
+    }
 
 
 def _cut(labels: dict[str, np.ndarray], *sides: _Side) -> None:
@@ -281,13 +351,18 @@ def _write_scores(
 
 
 def suite_cameras(
-    root: Path, robustness: str | None = ROBUSTNESS_DATASET, frame_limit: int | None = None
+    root: Path,
+    robustness: str | None = ROBUSTNESS_DATASET,
+    frame_limit: int | None = None,
+    *,
+    fps: float,
 ) -> list[tuple[Camera, Variant]]:
-    """Every dataset under `root` as recorded, and the dataset named `robustness` also at half
-    the frame rate and upscaled 2x (no such rows when it is not there)."""
+    """Every dataset under `root` as recorded, analysed at `fps`, and the dataset named
+    `robustness` also at half and double the frame rate and upscaled 2x (no such rows when it is
+    not there)."""
     rows = []
     for folder in discover_datasets(root):
-        camera = dataset_camera(folder, frame_limit=frame_limit)
+        camera = dataset_camera(folder, frame_limit=frame_limit, fps=fps)
         variants = (PLAIN, *ROBUSTNESS) if folder.name == robustness else (PLAIN,)
         rows += [(camera, variant) for variant in variants]
     return rows
@@ -307,6 +382,7 @@ def run_rows(
 TABLE_HEADER = (
     "dataset",
     "variant",
+    "fps camera/analysed",
     "frames",
     "stage 1 AUC",
     "AP",
@@ -319,6 +395,12 @@ TABLE_HEADER = (
     "fit s wall/CPU",
     "frames/s wall/CPU",
 )
+
+
+def _fps(value: float | list | None) -> str:
+    if isinstance(value, list):
+        return ",".join(_fps(v) for v in value)
+    return "-" if value is None else f"{value:g}"
 
 
 def table_rows(result: dict) -> list[list[str]]:
@@ -339,7 +421,12 @@ def table_rows(result: dict) -> list[list[str]]:
         ]
 
     return [
-        [row["dataset"], row["variant"], str(row["frames"])]
+        [
+            row["dataset"],
+            row["variant"],
+            f"{_fps(row.get('camera_fps'))}/{_fps(row.get('analysed_fps'))}",
+            str(row["frames"]),
+        ]
         + side(row["stage1"])
         + side(row["reference"])
         for row in result["rows"]

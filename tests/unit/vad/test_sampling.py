@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vad.sampling import FpsSampler
+from vad.sampling import FpsSampler, hold_scores, sample_by_media_time
 
 
 def _kept(sampler: FpsSampler, times) -> list[float]:
@@ -102,3 +102,52 @@ def test_live_clock_source_at_irregular_rate() -> None:
     times = times[times < 60]
     kept = _kept(FpsSampler(5), times)
     assert len(kept) == pytest.approx(5 * (times[-1] - times[0]), abs=2)
+
+
+# --- a recording read as a worker analyses it (vad eval) ----------------------------------------
+
+
+def test_sample_by_media_time_keeps_what_ingest_keeps_with_decoded_indices() -> None:
+    frames = [f"f{i}" for i in range(50)]  # 2 s at 25 fps
+    kept = list(sample_by_media_time(frames, 25.0, 10.0))
+    indices = [i for i, _ in kept]
+    assert len(kept) == 20 and all(frames[i] == f for i, f in kept)
+    sampler = FpsSampler(10)
+    assert indices == [i for i in range(50) if sampler.due(i / 25)]
+    assert indices[:6] == [0, 3, 5, 8, 10, 13]  # steps of 0.12 / 0.08 s alternate
+
+
+@pytest.mark.parametrize("source_fps", [10.0, 5.0, 9.99, 0.0, None])
+def test_a_recording_not_faster_than_the_analysis_rate_is_kept_whole(source_fps) -> None:
+    frames = list(range(37))
+    assert list(sample_by_media_time(frames, source_fps, 10.0)) == list(enumerate(frames))
+
+
+def test_every_frame_twice_at_double_rate_gives_back_the_recording() -> None:
+    recorded = list(range(60))
+    doubled = [f for f in recorded for _ in range(2)]
+    kept = list(sample_by_media_time(doubled, 20.0, 10.0))
+    assert [f for _, f in kept] == recorded
+    assert [i for i, _ in kept] == list(range(0, 120, 2))
+
+
+def test_held_scores_are_those_of_the_latest_analysed_frame_at_or_before() -> None:
+    held = hold_scores([0.1, 0.5, 0.9], [0, 3, 5], 8)
+    assert held.tolist() == [0.1, 0.1, 0.1, 0.5, 0.5, 0.9, 0.9, 0.9]
+    late = hold_scores([0.4], [2], 4)
+    assert np.isnan(late[:2]).all() and late[2:].tolist() == [0.4, 0.4]
+    assert hold_scores([], [], 0).shape == (0,)
+
+
+def test_held_scores_of_every_frame_are_the_scores_themselves() -> None:
+    scores = np.array([0.3, np.nan, 0.7, 0.2], np.float32)
+    held = hold_scores(scores, range(4), 4)
+    assert held.dtype == np.float32
+    np.testing.assert_array_equal(held, scores)
+
+
+def test_held_scores_refuse_mismatched_or_unordered_indices() -> None:
+    with pytest.raises(ValueError, match="2 scores for 3"):
+        hold_scores([0.1, 0.2], [0, 1, 2], 3)
+    with pytest.raises(ValueError, match="increasing"):
+        hold_scores([0.1, 0.2], [2, 1], 3)

@@ -34,8 +34,19 @@ def test_only_analysed_windows_are_fused_and_only_raised():
 def test_windows_sent_are_those_where_an_incident_opens_or_its_peak_rises():
     settings = Settings(_env_file=None)
     scores = np.concatenate([np.full(100, 0.05), np.full(60, 0.95), np.full(100, 0.05)])
-    windows = flagged_windows(scores, 20, 10.0, settings)
+    windows = flagged_windows(scores, list(np.arange(260) / 10.0), 20, settings)
     assert [w[0] for w in windows] == list(range(0, 260, 20))
     sent = [start for start, _, s in windows if s]
     assert sent and all(100 <= start < 160 for start in sent)
     assert len(sent) <= settings.stage2.max_per_incident
+
+
+def test_a_window_of_analysed_frames_covers_the_decoded_frames_up_to_the_next_window():
+    from vad.eval.stage2 import _decoded_span
+    from vad.video import AnalysedClip
+
+    frames = [np.zeros((2, 2))] * 6
+    clip = AnalysedClip(frames, [0, 3, 5, 8, 10, 13], 15, 25.0, 10.0)  # 25 fps read at 10
+    spans = [_decoded_span(clip, start, 2) for start in (0, 2, 4)]
+    assert [(s.start, s.stop) for s in spans] == [(0, 5), (5, 10), (10, None)]
+    assert clip.times()[:3] == [0.0, 0.12, 0.2]

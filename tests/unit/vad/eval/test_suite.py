@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from vad.eval.suite import (
+    DOUBLE_RATE,
     HALF_RATE,
     PLAIN,
+    SHAKE,
     TABLE_HEADER,
+    UPSCALED,
     dataset_camera,
     discover_datasets,
+    shaken,
     suite_cameras,
     table_rows,
 )
@@ -53,30 +58,69 @@ def test_no_dataset_is_a_clear_error(tmp_path: Path) -> None:
 def test_robustness_rows_only_for_the_named_dataset(tmp_path: Path) -> None:
     _dataset(tmp_path, "ucsd_ped1")
     _dataset(tmp_path, "ucsd_ped2")
-    rows = [(c.name, v.name) for c, v in suite_cameras(tmp_path)]
-    assert rows == [
+    cameras = suite_cameras(tmp_path, fps=10.0)
+    assert [(c.name, v.name) for c, v in cameras] == [
         ("ucsd_ped1", "plain"),
         ("ucsd_ped2", "plain"),
         ("ucsd_ped2", "half frame rate"),
+        ("ucsd_ped2", "double frame rate"),
         ("ucsd_ped2", "upscaled 2x"),
+        ("ucsd_ped2", "camera shake"),
     ]
-    assert len(suite_cameras(tmp_path, robustness=None)) == 2
+    assert {c.fps for c, _ in cameras} == {10.0}
+    assert len(suite_cameras(tmp_path, robustness=None, fps=10.0)) == 2
 
 
 def test_camera_scores_only_labelled_clips_and_refuses_unknown_names(tmp_path: Path) -> None:
     folder = _dataset(tmp_path, "cam", {"test_01": [0, 1], "test_02": [1, 1]})
     (folder / "test" / "unlabelled.mp4").write_bytes(b"")
-    camera = dataset_camera(folder)
+    camera = dataset_camera(folder, fps=10.0)
     assert [p.stem for p in camera.test] == ["test_01", "test_02"]
-    assert [p.stem for p in dataset_camera(folder, ["test_02"]).test] == ["test_02"]
+    assert [p.stem for p in dataset_camera(folder, ["test_02"], fps=10.0).test] == ["test_02"]
     with pytest.raises(ValueError, match="test_09"):
-        dataset_camera(folder, ["test_09"])
+        dataset_camera(folder, ["test_09"], fps=10.0)
 
 
 def test_half_rate_keeps_every_second_frame_and_label() -> None:
     labels = np.array([0, 0, 1, 1, 1])
     assert HALF_RATE.labels(labels).tolist() == [0, 1, 1]
     assert PLAIN.labels(labels, limit=3).tolist() == [0, 0, 1]
+    assert DOUBLE_RATE.labels(labels, limit=3).tolist() == [0, 0, 0, 0, 1, 1]
+
+
+def _recording(path: Path, fps: float, frames: int) -> Path:
+    """Frame i is a grey level 4 * i (so a decoded frame tells its index)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (32, 24))
+    for i in range(frames):
+        writer.write(np.full((24, 32, 3), 4 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def _indices(frames: list[np.ndarray]) -> list[int]:
+    return [round(float(f.mean()) / 4) for f in frames]
+
+
+def test_each_variant_is_a_camera_at_its_own_rate_analysed_at_the_analysis_rate(
+    tmp_path: Path,
+) -> None:
+    path = _recording(tmp_path / "cam.avi", 10, 20)
+    plain = PLAIN.clip(path, 10.0)
+    assert _indices(plain.frames) == list(range(20)) and plain.source_fps == pytest.approx(10)
+    half = HALF_RATE.clip(path, 10.0)  # a 5 fps camera: the sampler keeps all of it
+    assert _indices(half.frames) == list(range(0, 20, 2)) and half.decoded == 10
+    assert half.source_fps == pytest.approx(5) and half.rate == pytest.approx(5)
+    double = DOUBLE_RATE.clip(path, 10.0)  # 20 fps, every frame twice: back to the recording
+    assert _indices(double.frames) == list(range(20)) and double.decoded == 40
+    assert double.source_fps == pytest.approx(20) and double.rate == 10.0
+    held = double.held(np.arange(20.0))
+    assert held.tolist() == np.repeat(np.arange(20.0), 2).tolist()
+    big = UPSCALED.clip(path, 10.0, limit=4)
+    assert [f.shape for f in big.frames] == [(48, 64, 3)] * 4 and big.decoded == 4
+    shaky = SHAKE.clip(path, 10.0, limit=5)
+    assert shaky.indices == list(range(5)) and [f.shape for f in shaky.frames] == [(24, 32, 3)] * 5
+    slow = PLAIN.clip(path, 4.0, limit=10)  # a 4 fps analysis rate samples a 10 fps recording
+    assert slow.indices == [0, 3, 5, 8] and slow.rate == 4.0
 
 
 def _figures(auc: float | None, fps: float | None) -> dict:
@@ -99,6 +143,8 @@ def test_table_has_one_row_per_dataset_and_variant_side_by_side() -> None:
             {
                 "dataset": "ucsd_ped1",
                 "variant": "plain",
+                "camera_fps": 25.0,
+                "analysed_fps": 10.0,
                 "frames": 7200,
                 "stage1": _figures(0.6721, 83.0),
                 "reference": _figures(0.8414, None),
@@ -110,6 +156,7 @@ def test_table_has_one_row_per_dataset_and_variant_side_by_side() -> None:
     assert row == [
         "ucsd_ped1",
         "plain",
+        "25/10",
         "7200",
         "0.672",
         "0.900",
@@ -122,3 +169,23 @@ def test_table_has_one_row_per_dataset_and_variant_side_by_side() -> None:
         "12.3/10.0",
         "-/90",
     ]
+
+
+def test_shaken_frames_move_by_whole_pixels_within_reach_the_same_every_run() -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (60, 100, 3), dtype=np.uint8) for _ in range(20)]
+    moved = shaken(frames, 0.03, "test_01.mp4")  # up to 3 px
+    again, other = shaken(frames, 0.03, "test_01.mp4"), shaken(frames, 0.03, "other")
+    assert all(np.array_equal(a, b) for a, b in zip(moved, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(moved, other, strict=True))
+    shifts = set()
+    for original, frame in zip(frames, moved, strict=True):
+        found = [
+            (dx, dy)
+            for dx in range(-3, 4)
+            for dy in range(-3, 4)
+            if np.array_equal(frame[5:-5, 5:-5], np.roll(original, (dy, dx), (0, 1))[5:-5, 5:-5])
+        ]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 5
