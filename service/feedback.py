@@ -30,6 +30,7 @@ from db.session import transaction
 from frames.reader import FrameReader
 from service.stored_footage import read_clips
 from vad.config import Settings
+from vad.masks import RegionMask
 from vad.scoring.incremental import extend_folder
 
 log = logging.getLogger(__name__)
@@ -174,9 +175,10 @@ def _incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _encoders_for(folder: Path, settings: Settings) -> dict:
+def _encoders_for(folder: Path, settings: Settings, view_mask: RegionMask) -> dict:
     """The detector / tile encoder the worker runs, loaded only when the model folder holds a
-    model that needs one (a model whose encoder cannot be loaded is kept, and said so)."""
+    model that needs one (a model whose encoder cannot be loaded is kept, and said so); the
+    detector blind to the camera's mask, as the worker's."""
     from vad.eval.stage1 import installed_encoders
     from vad.scoring.incremental import FAMILIES
 
@@ -187,7 +189,7 @@ def _encoders_for(folder: Path, settings: Settings) -> dict:
     except Exception as error:  # noqa: BLE001 - ModelError: learn without them, say so
         log.warning("encoders for the incremental update unavailable: %s", error)
         return {}
-    return {"tiles": found.tiles, "detector": found.detector}
+    return {"tiles": found.tiles, "detector": view_mask.hide_from(found.detector)}
 
 
 def _learn_false_alarm(
@@ -241,7 +243,7 @@ def _learn_false_alarm(
     folder = settings.model_dir.resolve() / "normality" / camera.name
     staging = folder / f".staging-{uuid.uuid4().hex}"
     try:
-        encoders = _encoders_for(Path(parent.path), settings)
+        encoders = _encoders_for(Path(parent.path), settings, view_mask)
         try:
             extension = extend_folder(
                 Path(parent.path), staging, stored.clips, learned_from, encoders
