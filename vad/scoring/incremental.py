@@ -15,8 +15,8 @@ and record what the new version learned from.
 What an encoder already computed for these frames need not be computed again: the worker stored
 its detections of every scored frame (`frame_detections`), so a family that can learn from them
 (`Family.extend_recorded`: the object model's `extend_detections`) takes them as `Recorded`
-instead of loading and running its detector again (issue 20: the update in seconds; the detector
-was most of it).
+instead of loading and running its detector again (about a third of a Ped2-sized update:
+bench/feedback_speed.py).
 """
 
 from __future__ import annotations
