@@ -135,15 +135,10 @@ def fired_only(taught: list[list], scores: np.ndarray, runs: list[tuple], t: flo
 
 
 def learn(model: Stage1, taught: list[list], update: str) -> Stage1:
-    """One false alarm learned by the `update` variant: `memory-only` keeps every model's
-    calibration (research: what the recalibration costs or buys)."""
-    learned = model.extend(taught)
-    if update == "memory-only":
-        for name in ("pixel", "velocity", "objects", "appearance"):
-            old, new = getattr(model, name), getattr(learned, name)
-            if old is not None and new is not None:
-                new.calibrator = old.calibrator
-    return learned
+    """One false alarm learned by the `update` variant: `all` and `fired` recalibrate (the
+    update as built before 2026-12-06); `memory-only` keeps every model's calibration (the
+    product's default since: feedback.recalibrate=false)."""
+    return model.extend(taught, recalibrate=update != "memory-only")
 
 
 def _taught_runs(span: Span, truth: np.ndarray, context: int, operator: str) -> list[tuple]:
@@ -278,9 +273,9 @@ def main() -> None:
         nargs="+",
         choices=UPDATES,
         default=["all"],
-        help="all: the product's update (every taught frame, recalibrated); fired: only the "
-        "taught frames at or over the threshold (+ look-back); memory-only: research, the "
-        "calibration kept",
+        help="all: every taught frame, recalibrated; fired: only the taught frames at or over "
+        "the threshold (+ look-back), recalibrated; memory-only: every taught frame, the "
+        "calibration kept (the product's default)",
     )
     parser.add_argument(
         "--thresholds",

@@ -293,7 +293,13 @@ def _learn_false_alarm(
         encoders = encoders_for_update(Path(parent.path), settings, view_mask, recorded)
         try:
             extension = extend_folder(
-                Path(parent.path), staging, stored.clips, learned_from, encoders, recorded
+                Path(parent.path),
+                staging,
+                stored.clips,
+                learned_from,
+                encoders,
+                recorded,
+                settings.feedback.recalibrate,
             )
         except (ValueError, OSError) as error:  # frames of another size, a damaged folder
             raise FeedbackError(

@@ -6,8 +6,10 @@ without refitting them: each family that can learn from new normal frames has an
 `VelocityModel.extend`: raise each cell's normal speed; the object and appearance models
 `extend(clips, encoder)`: run their detector / tile encoder on the frames, append boxes / tile
 embeddings) that also recalibrates on held-out folds of the new frames, weighted against what the
-model has already seen. A family adds itself by implementing `extend` and naming its file in
-`FAMILIES`; a model whose encoder is not loaded is kept as it was (and said so).
+model has already seen. Feedback keeps the parent's calibration by default instead
+(`keep_calibration` says why; `feedback.recalibrate` turns recalibration on). A family adds
+itself by implementing `extend` and naming its file in `FAMILIES`; a model whose encoder is not
+loaded is kept as it was (and said so).
 
 `extend_folder` turns one model folder (a registered version) into the next: copy, extend, save,
 and record what the new version learned from.
@@ -75,10 +77,12 @@ def extend_model(
     clips: Sequence[Sequence[np.ndarray]],
     encoders: Mapping[str, Any],
     recorded: Mapping[str, Recorded] | None = None,
+    recalibrate: bool = False,
 ) -> tuple[Any, str]:
     """(model, what happened): the model having learned the encoder's `recorded` outputs when
     they fit it (same encoder, one per frame), else `model.extend(clips[, encoder])`, or the model
-    kept when the encoder it was fitted with is not loaded here."""
+    kept when the encoder it was fitted with is not loaded here. Its calibration is kept unless
+    `recalibrate` (see `keep_calibration`)."""
     kept = (recorded or {}).get(family.encoder or "")
     frames = sum(len(c) for c in clips)
     how = ""
@@ -98,14 +102,33 @@ def extend_model(
             running = f"this process runs {encoder.name!r}" if encoder else "not loaded here"
             return model, f"{family.name}: kept (fitted with {fitted!r}; {running})"
         learned = model.extend(clips, encoder)
+    if not recalibrate:
+        keep_calibration(model, learned)
+        how += ", calibration kept"
     added, seconds = learned.metadata.get("frames_added", 0), learned.metadata["extend_seconds"]
     return learned, f"{family.name}: +{added} frames in {seconds:.2f} s{how}"
+
+
+def keep_calibration(model: Any, learned: Any) -> None:
+    """Give the extended model its parent's calibrator. Why this is the default: every family's
+    raw novelty can only fall when normal frames are added (a nearest-neighbour distance to a
+    larger memory, a cell's normal speed that only rises), so the parent's calibration stays a
+    valid, conservative one for all other footage: the false alarm stops firing where it looked
+    like that, and nothing else changes. Recalibrating instead merges the false alarm's held-out
+    scores (novel by definition: they fired) into the camera-wide tail, lowering every score
+    everywhere: on Ped1's first half, one false alarm's update then silenced 41 % of the frames
+    over the threshold the operator had not marked, against 1 % with the calibration kept
+    (bench/feedback.py --updates, docs/benchmarks-normality.md; chosen on that label-free
+    effect, not on the test labels' recall)."""
+    learned.calibrator = model.calibrator
+    learned.metadata["calibration"] = "kept from the parent (feedback.recalibrate=false)"
 
 
 def extend_models(
     models: Mapping[str, Any],
     clips: Sequence[Sequence[np.ndarray]],
     encoders: Mapping[str, Any] | None = None,
+    recalibrate: bool = False,
 ) -> dict:
     """{family name: model or None} -> the same names, each model having learned `clips`
     (None stays None; see `extend_model`)."""
@@ -115,7 +138,7 @@ def extend_models(
     return {
         name: None
         if model is None
-        else extend_model(by_name[name], model, clips, encoders or {})[0]
+        else extend_model(by_name[name], model, clips, encoders or {}, None, recalibrate)[0]
         for name, model in models.items()
     }
 
@@ -136,11 +159,13 @@ def extend_folder(
     learned_from: dict,
     encoders: Mapping[str, Any] | None = None,
     recorded: Mapping[str, Recorded] | None = None,
+    recalibrate: bool = False,
 ) -> Extension:
     """Write a new model folder `target`: `source`'s files, with every family of `FAMILIES`
     present there extended by `clips` (`encoders`: {"tiles": ..., "detector": ...} for the
     families that need one; `recorded`: {"detector": Recorded(...)} outputs already computed for
-    these frames, used instead of the encoder when they fit); `learned_from` (parent version,
+    these frames, used instead of the encoder when they fit; `recalibrate`: see
+    `keep_calibration`); `learned_from` (parent version,
     incidents, frame ranges) goes into each extended model's metadata. Files of families that
     cannot learn here are copied unchanged. `target` must not exist; on error it is removed."""
     started = time.perf_counter()
@@ -153,7 +178,7 @@ def extend_folder(
         for family in (f for f in FAMILIES if (source / f.filename).exists()):
             original = family.load(source)
             model, lines[family.name] = extend_model(
-                family, original, clips, encoders or {}, recorded
+                family, original, clips, encoders or {}, recorded, recalibrate
             )
             if model is not original:
                 model.metadata["learned_from"] = learned_from

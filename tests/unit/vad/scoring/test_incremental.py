@@ -185,7 +185,7 @@ def test_extend_folder_learns_recorded_detections_without_a_detector(pixel, tmp_
     done = extend_folder(
         parent, tmp_path / "v2", frames, {}, recorded={"detector": Recorded("det", per_frame)}
     )
-    assert done.lines["objects"].endswith("(stored outputs)"), done.lines
+    assert "(stored outputs)" in done.lines["objects"], done.lines
     assert "vehicle" in ObjectNormalityModel.load(tmp_path / "v2").classes
 
     for name, outputs in (("other", per_frame), ("det", per_frame[:-1])):
@@ -194,3 +194,28 @@ def test_extend_folder_learns_recorded_detections_without_a_detector(pixel, tmp_
             parent, target, frames, {}, recorded={"detector": Recorded(name, outputs)}
         )
         assert done.lines["objects"] == "objects: kept (fitted with 'det'; not loaded here)"
+
+
+def test_feedback_keeps_the_parents_calibration_unless_asked_to_recalibrate(
+    pixel, velocity, tmp_path
+) -> None:
+    """Kept (the default): the false alarm's frames fall under the threshold through the memory
+    alone, and the camera's calibration elsewhere is the parent's; recalibrated: the merged
+    held-out scores move it."""
+    parent = tmp_path / "v1"
+    pixel.save(parent)
+    velocity.save(parent)
+    alarm = [clip(72, frames=20, fast_row=1)]
+    kept = extend_folder(parent, tmp_path / "kept", alarm, {})
+    moved = extend_folder(parent, tmp_path / "moved", alarm, {}, recalibrate=True)
+    assert all(line.endswith("calibration kept") for line in kept.lines.values()), kept.lines
+    assert not any("calibration kept" in line for line in moved.lines.values()), moved.lines
+    for folder, same in (("kept", True), ("moved", False)):
+        child = NormalityModel.load(tmp_path / folder)
+        assert (child.calibrator.to_dict() == pixel.calibrator.to_dict()) is same, folder
+        fast = json.loads((tmp_path / folder / VELOCITY_JSON).read_text())["calibration"]
+        assert (fast == velocity.calibrator.to_dict()) is same, folder
+    # the memory alone makes the alarm normal: its frames score lower than before
+    before = pixel.score_frames(alarm[0])[1]
+    after = NormalityModel.load(tmp_path / "kept").score_frames(alarm[0])[1]
+    assert np.nanmean(after) < np.nanmean(before)
