@@ -221,8 +221,7 @@ class FeedbackConfig(_Section):
         description=(
             "Recalibrate each model on the false alarm's held-out scores. Off: the parent's "
             "calibration is kept, so the false alarm stops firing where it looked like that and "
-            "the camera's sensitivity elsewhere is unchanged (vad.scoring.incremental."
-            "keep_calibration)."
+            "the camera's sensitivity elsewhere is unchanged (vad/scoring/incremental.py)."
         ),
     )
     relearn_max_frames: int = Field(

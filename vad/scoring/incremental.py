@@ -5,11 +5,21 @@ without refitting them: each family that can learn from new normal frames has an
 `extend(clips) -> new model` method (`NormalityModel.extend`: append to each cell's memory;
 `VelocityModel.extend`: raise each cell's normal speed; the object and appearance models
 `extend(clips, encoder)`: run their detector / tile encoder on the frames, append boxes / tile
-embeddings) that also recalibrates on held-out folds of the new frames, weighted against what the
-model has already seen. Feedback keeps the parent's calibration by default instead
-(`keep_calibration` says why; `feedback.recalibrate` turns recalibration on). A family adds
-itself by implementing `extend` and naming its file in `FAMILIES`; a model whose encoder is not
-loaded is kept as it was (and said so).
+embeddings) that, when asked (`recalibrate`), also recalibrates on held-out folds of the new
+frames, weighted against what the model has already seen. A family adds itself by implementing
+`extend` and naming its file in `FAMILIES`; a model whose encoder is not loaded is kept as it was
+(and said so).
+
+**Calibration is kept by default** (`feedback.recalibrate=false`): every family's raw
+novelty can only fall when normal frames are added (a nearest-neighbour distance to a larger
+memory, a cell's normal speed that only rises), so the parent's calibration stays a valid,
+conservative one for all other footage: the false alarm stops firing where it looked like that,
+and nothing else changes. Recalibrating instead merges the false alarm's held-out scores (novel by
+definition: they fired) into the camera-wide tail, lowering every score everywhere: on Ped1's
+first half, one false alarm's update then silenced 41 % of the frames over the threshold the
+operator had not marked, against 1 % with the calibration kept (bench/feedback.py --updates,
+docs/benchmarks-normality.md; chosen on that label-free effect, not on the test labels' recall).
+Skipping it also skips the held-out scoring, a good part of an update's time.
 
 `extend_folder` turns one model folder (a registered version) into the next: copy, extend, save,
 and record what the new version learned from.
@@ -82,46 +92,32 @@ def extend_model(
     """(model, what happened): the model having learned the encoder's `recorded` outputs when
     they fit it (same encoder, one per frame), else `model.extend(clips[, encoder])`, or the model
     kept when the encoder it was fitted with is not loaded here. Its calibration is kept unless
-    `recalibrate` (see `keep_calibration`)."""
+    `recalibrate` (the module docstring says why)."""
     kept = (recorded or {}).get(family.encoder or "")
     frames = sum(len(c) for c in clips)
     how = ""
     if family.encoder is None:
-        learned = model.extend(clips)
+        learned = model.extend(clips, recalibrate)
     elif (
         kept is not None
         and family.extend_recorded
         and kept.encoder == _fitted_with(model)
         and len(kept.outputs) == frames
     ):
-        learned, how = getattr(model, family.extend_recorded)(kept.outputs), " (stored outputs)"
+        learned = getattr(model, family.extend_recorded)(kept.outputs, recalibrate)
+        how = " (stored outputs)"
     else:
         encoder = encoders.get(family.encoder)
         fitted = _fitted_with(model)
         if encoder is None or encoder.name != fitted:
             running = f"this process runs {encoder.name!r}" if encoder else "not loaded here"
             return model, f"{family.name}: kept (fitted with {fitted!r}; {running})"
-        learned = model.extend(clips, encoder)
+        learned = model.extend(clips, encoder, recalibrate)
     if not recalibrate:
-        keep_calibration(model, learned)
+        learned.metadata["calibration"] = "kept from the parent (feedback.recalibrate=false)"
         how += ", calibration kept"
     added, seconds = learned.metadata.get("frames_added", 0), learned.metadata["extend_seconds"]
     return learned, f"{family.name}: +{added} frames in {seconds:.2f} s{how}"
-
-
-def keep_calibration(model: Any, learned: Any) -> None:
-    """Give the extended model its parent's calibrator. Why this is the default: every family's
-    raw novelty can only fall when normal frames are added (a nearest-neighbour distance to a
-    larger memory, a cell's normal speed that only rises), so the parent's calibration stays a
-    valid, conservative one for all other footage: the false alarm stops firing where it looked
-    like that, and nothing else changes. Recalibrating instead merges the false alarm's held-out
-    scores (novel by definition: they fired) into the camera-wide tail, lowering every score
-    everywhere: on Ped1's first half, one false alarm's update then silenced 41 % of the frames
-    over the threshold the operator had not marked, against 1 % with the calibration kept
-    (bench/feedback.py --updates, docs/benchmarks-normality.md; chosen on that label-free
-    effect, not on the test labels' recall)."""
-    learned.calibrator = model.calibrator
-    learned.metadata["calibration"] = "kept from the parent (feedback.recalibrate=false)"
 
 
 def extend_models(
@@ -165,7 +161,7 @@ def extend_folder(
     present there extended by `clips` (`encoders`: {"tiles": ..., "detector": ...} for the
     families that need one; `recorded`: {"detector": Recorded(...)} outputs already computed for
     these frames, used instead of the encoder when they fit; `recalibrate`: see
-    `keep_calibration`); `learned_from` (parent version,
+    the module docstring); `learned_from` (parent version,
     incidents, frame ranges) goes into each extended model's metadata. Files of families that
     cannot learn here are copied unchanged. `target` must not exist; on error it is removed."""
     started = time.perf_counter()
