@@ -12,14 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import FieldError
 from api.limits import RateLimiter
 from api.security import hash_token, scopes_allow
 from db import token_queries
 from db.session import transaction
+from vad.masks import PolygonError, validate_zone_name
 from webhooks.settings import WebhookConfig
 
 if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
@@ -50,6 +52,26 @@ def get_webhook_config(request: Request) -> WebhookConfig:
 
 Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
 AppSettings = Annotated["Settings", Depends(get_settings)]
+
+
+def zone_filter(
+    zone: Annotated[
+        str | None,
+        Query(max_length=200, description="Only incidents that touched this zone"),
+    ] = None,
+) -> str | None:
+    """The `zone` query filter of the incident list and of search, read as zone names are
+    stored (trimmed, printable): " road" finds the zone "road", a blank or control-character
+    name is a 422 naming `zone` instead of an empty result."""
+    if zone is None:
+        return None
+    try:
+        return validate_zone_name(zone)
+    except PolygonError as error:
+        raise FieldError("zone", str(error), location="query") from None
+
+
+ZoneFilter = Annotated[str | None, Depends(zone_filter)]
 
 
 def _unauthorized(message: str) -> HTTPException:

@@ -119,7 +119,48 @@ def taught_clips(span: Span, truth: np.ndarray, clip: list, context: int, operat
     return out
 
 
-def run_set(folder: Path, settings: Settings, thresholds: list[float], operator: str) -> dict:
+UPDATES = ("all", "fired", "memory-only")
+
+
+def fired_only(taught: list[list], scores: np.ndarray, runs: list[tuple], t: float, context: int):
+    """The `fired` update: of each taught run (`runs`: clip start, first and last taught frame in
+    the test clip), only the frames whose score reached the threshold, each stretch with
+    `context` look-back frames; what did not fire was not the false alarm."""
+    out = []
+    for clip, (start, first, last) in zip(taught, runs, strict=True):
+        fired = scores[first : last + 1] >= t
+        for a, b in label_spans(fired.astype(np.int8)):
+            out.append(clip[max(0, first - start + a - context) : first - start + b + 1])
+    return out
+
+
+def learn(model: Stage1, taught: list[list], update: str) -> Stage1:
+    """One false alarm learned by the `update` variant: `all` and `fired` recalibrate (the
+    update as built before 2026-12-06); `memory-only` keeps every model's calibration (the
+    product's default since: feedback.recalibrate=false)."""
+    return model.extend(taught, recalibrate=update != "memory-only")
+
+
+def _taught_runs(span: Span, truth: np.ndarray, context: int, operator: str) -> list[tuple]:
+    """(clip start, first, last taught frame) in the test clip of each clip `taught_clips`
+    returns, in its order."""
+    inside = truth[span.first : span.last + 1]
+    if operator == "strict":
+        return [] if inside.any() else [(max(0, span.first - context), span.first, span.last)]
+    return [
+        (max(0, span.first + a - context), span.first + a, span.first + b)
+        for a, b in label_spans((inside == 0).astype(np.int8))
+        if b - a + 1 >= 10
+    ]
+
+
+def run_set(
+    folder: Path,
+    settings: Settings,
+    thresholds: list[float],
+    operator: str,
+    updates: tuple[str, ...] = ("all",),
+) -> dict:
     labels_all = ped2_labels(folder / LABELS_FILE)
     fps = float(json.loads((folder / LABELS_FILE).read_text())["fps"])
     tests = [p for p in videos_in(folder / "test") if p.stem in labels_all]
@@ -142,32 +183,55 @@ def run_set(folder: Path, settings: Settings, thresholds: list[float], operator:
     truth = labels(clips)
     first_scores = scored(stage1, clips)
     context = stage1.pixel.context_frames
-    updated: dict[float, Stage1] = {}
+    updated: dict[tuple[float, str], Stage1] = {}
     rows: dict[float, dict] = {}
     for t in thresholds:
         spans = spans_of(first_scores, fps, settings, t)
-        model, seconds = stage1, []
-        for span in spans:
-            taught = taught_clips(span, truth[span.clip], clips[span.clip], context, operator)
-            if not taught:
-                continue
-            started = time.perf_counter()
-            model = model.extend(taught)
-            seconds.append(time.perf_counter() - started)
-            print(f"  t={t}: false alarm {span}: learned in {seconds[-1]:.2f} s", flush=True)
-        updated[t] = model
-        rows[t] = {
-            "threshold": t,
-            "first_half": judge(spans, truth, fps),
-            "updates": {
+        rows[t] = {"threshold": t, "first_half": judge(spans, truth, fps), "updates": {}}
+        print(f"  t={t}: first half {rows[t]['first_half']}", flush=True)
+        for update in updates:
+            model, seconds, masks = (
+                stage1,
+                [],
+                {n: np.zeros(len(f), bool) for n, f in clips.items()},
+            )
+            for span in spans:
+                taught = taught_clips(span, truth[span.clip], clips[span.clip], context, operator)
+                runs = _taught_runs(span, truth[span.clip], context, operator)
+                for _, first, last in runs:
+                    masks[span.clip][first : last + 1] = True
+                if update == "fired":
+                    taught = fired_only(taught, first_scores[span.clip], runs, t, context)
+                if not taught:
+                    continue
+                started = time.perf_counter()
+                model = learn(model, taught, update)
+                seconds.append(time.perf_counter() - started)
+                print(f"  t={t} {update}: {span}: learned in {seconds[-1]:.2f} s", flush=True)
+            updated[(t, update)] = model
+            effect = {}
+            if model is not stage1:  # label-free: did the taught frames stop firing, and others?
+                after = scored(model, clips)
+                taught_after = np.concatenate([after[n][masks[n]] for n in clips])
+                taught_before = np.concatenate([first_scores[n][masks[n]] for n in clips])
+                other = [(first_scores[n][~masks[n]], after[n][~masks[n]]) for n in clips]
+                was = np.concatenate([b for b, _ in other]) >= t
+                now = np.concatenate([a for _, a in other]) >= t
+                effect = {
+                    "taught_frames_firing_before": int((taught_before >= t).sum()),
+                    "taught_frames_firing_after": int((taught_after >= t).sum()),
+                    "other_frames_firing_before": int(was.sum()),
+                    "other_frames_firing_after": int((now & was).sum()),
+                }
+                print(f"  t={t} {update}: first half, label-free {effect}", flush=True)
+            rows[t]["updates"][update] = {
                 "count": len(seconds),
                 "frames": int(model.pixel.metadata.get("frames_seen", 0))
                 - int(stage1.pixel.metadata.get("frames_seen", 0)),
                 "mean_seconds": round(float(np.mean(seconds)), 2) if seconds else None,
                 "max_seconds": round(float(np.max(seconds)), 2) if seconds else None,
-            },
-        }
-        print(f"  t={t}: first half {rows[t]['first_half']}", flush=True)
+                "first_half_effect": effect,
+            }
     del clips, first_scores
     clips = load(second)
     truth = labels(clips)
@@ -181,10 +245,13 @@ def run_set(folder: Path, settings: Settings, thresholds: list[float], operator:
     before = scored(stage1, clips)
     for t in thresholds:
         rows[t]["before"] = second_half(before, t)
-        after = before if updated[t] is stage1 else scored(updated[t], clips)
-        rows[t]["after"] = second_half(after, t)
         print(f"  t={t}: second half before {rows[t]['before']}", flush=True)
-        print(f"  t={t}: second half after  {rows[t]['after']}", flush=True)
+        rows[t]["after"] = {}
+        for update in updates:
+            model = updated[(t, update)]
+            after = before if model is stage1 else scored(model, clips)
+            rows[t]["after"][update] = second_half(after, t)
+            print(f"  t={t}: second half after ({update}) {rows[t]['after'][update]}", flush=True)
     out["thresholds"] = [rows[t] for t in thresholds]
     return out
 
@@ -202,6 +269,15 @@ def main() -> None:
         "protocol); trimmed: also the normal runs (>= 1 s) inside incidents",
     )
     parser.add_argument(
+        "--updates",
+        nargs="+",
+        choices=UPDATES,
+        default=["all"],
+        help="all: every taught frame, recalibrated; fired: only the taught frames at or over "
+        "the threshold (+ look-back), recalibrated; memory-only: every taught frame, the "
+        "calibration kept (the product's default)",
+    )
+    parser.add_argument(
         "--thresholds",
         nargs="+",
         type=float,
@@ -216,7 +292,9 @@ def main() -> None:
         "sets": [],
     }
     for name in args.sets:
-        results["sets"].append(run_set(args.data / name, settings, thresholds, args.operator))
+        results["sets"].append(
+            run_set(args.data / name, settings, thresholds, args.operator, tuple(args.updates))
+        )
         if args.out:
             args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

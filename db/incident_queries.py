@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, defer
 
 from db.models import Camera, Incident
+from db.regions import touches_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class IncidentFilter:
     since: datetime | None = None
     min_score: float | None = None
     status: str | None = None
+    zone: str | None = None  # incidents that touched this zone
     limit: int = 100
     offset: int = 0
 
@@ -32,6 +34,8 @@ def query_incidents(session: Session, flt: IncidentFilter) -> list[tuple[Inciden
         query = query.where(Incident.peak_score >= flt.min_score)
     if flt.status:
         query = query.where(Incident.status == flt.status)
+    if flt.zone:
+        query = query.where(touches_zone(flt.zone))
     query = query.order_by(Incident.started_at.desc()).limit(flt.limit).offset(flt.offset)
     return [(incident, name) for incident, name in session.execute(query)]
 
@@ -51,6 +55,7 @@ class IncidentSearch:
     until: datetime | None = None
     min_score: float | None = None
     status: str | None = None
+    zone: str | None = None  # incidents that touched this zone
     text: str | None = None
     sort: str = "-started_at"
     limit: int = 50
@@ -73,6 +78,8 @@ def search_incidents(
         where.append(Incident.peak_score >= search.min_score)
     if search.status:
         where.append(Incident.status == search.status)
+    if search.zone:
+        where.append(touches_zone(search.zone))
     if search.text:  # a literal, case-insensitive substring (no LIKE wildcards)
         needle = search.text.lower()
         cameras = select(Camera.id).where(func.strpos(func.lower(Camera.name), needle) > 0)

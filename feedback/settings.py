@@ -18,6 +18,14 @@ class FeedbackConfig(Section):
             "hours is not learned whole."
         ),
     )
+    recalibrate: bool = Field(
+        False,
+        description=(
+            "Recalibrate each model on the false alarm's held-out scores. Off: the parent's "
+            "calibration is kept, so the false alarm stops firing where it looked like that and "
+            "the camera's sensitivity elsewhere is unchanged (vad/scoring/incremental.py)."
+        ),
+    )
     relearn_max_frames: int = Field(
         20000,
         ge=100,

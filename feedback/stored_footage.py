@@ -30,6 +30,7 @@ class StoredClips:
 
     clips: list[list[np.ndarray]] = field(default_factory=list)
     ranges: list[dict] = field(default_factory=list)  # per window: log, offsets, frames
+    offsets: list[list[int]] = field(default_factory=list)  # each clip image's log offset
 
     @property
     def frames(self) -> int:
@@ -40,13 +41,21 @@ def _window_images(
     reader: FrameReader, window: Window, with_context: bool, context_frames: int
 ) -> list[np.ndarray]:
     """The window's decodable images (with its look-back frames first if `with_context`)."""
+    return [image for _, image in _window_frames(reader, window, with_context, context_frames)]
+
+
+def _window_frames(
+    reader: FrameReader, window: Window, with_context: bool, context_frames: int
+) -> list[tuple[int, np.ndarray]]:
+    """(log offset, image) of the window's decodable frames, look-back frames first if
+    `with_context`."""
     first = window.context_offset if window.context_offset is not None else window.first_offset
     logged = read_window_frames(
         reader, window.topic, window.partition, first, window.last_offset, window.camera_id
     )
     keep = context_frames if with_context else 0
     frames, context, _ = window_frames(window, list(logged), keep)
-    return [f.image for f in [*context, *frames] if f.image is not None]
+    return [(f.offset, f.image) for f in [*context, *frames] if f.image is not None]
 
 
 def read_clips(
@@ -60,12 +69,15 @@ def read_clips(
         if out.frames >= max_frames:
             break
         joined = previous is not None and _continues(previous, window)
-        images = _window_images(reader, window, not joined, context_frames)
-        images = images[: max_frames - out.frames]
+        read = _window_frames(reader, window, not joined, context_frames)
+        read = read[: max_frames - out.frames]
+        images, offsets = [image for _, image in read], [offset for offset, _ in read]
         if joined and out.clips:
             out.clips[-1].extend(images)
+            out.offsets[-1].extend(offsets)
         elif images:
             out.clips.append(images)
+            out.offsets.append(offsets)
         out.ranges.append(
             {
                 "window_seq": window.seq,

@@ -25,11 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import clock, model_registry, regions
+from db.embeddings import FrameDetections
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
-from feedback.stored_footage import read_clips
+from feedback.stored_footage import StoredClips, read_clips
 from frames.reader import FrameReader
-from vad.scoring.incremental import extend_folder
+from vad.masks import RegionMask
+from vad.scoring.incremental import Recorded, extend_folder
 
 if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
     from service.settings import Settings
@@ -176,20 +178,65 @@ def _incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _encoders_for(folder: Path, settings: Settings) -> dict:
+def encoders_for_update(
+    folder: Path, settings: Settings, view_mask: RegionMask, recorded: dict[str, Recorded]
+) -> dict:
     """The detector / tile encoder the worker runs, loaded only when the model folder holds a
-    model that needs one (a model whose encoder cannot be loaded is kept, and said so)."""
-    from vad.eval.stage1 import installed_encoders
-    from vad.scoring.incremental import FAMILIES
+    model that needs one and its outputs were not `recorded` for these frames (a model whose
+    encoder cannot be loaded is kept, and said so); the detector blind to the camera's mask, as
+    the worker's. Nothing else is loaded (CLIP, zero-shot: no model learns from them here)."""
+    from vad.encoders.detector import Detector
+    from vad.encoders.image import tile_encoder
+    from vad.scoring.appearance_normality import APPEARANCE_JSON
+    from vad.scoring.object_normality import OBJECTS_JSON
 
-    if not any(f.encoder and (folder / f.filename).exists() for f in FAMILIES):
-        return {}
+    enc, out = settings.encoders, {}
+    if not enc.enabled:
+        return out
     try:
-        found = installed_encoders(settings)
+        wants_objects = enc.run_detector and settings.objects.enabled
+        if wants_objects and (folder / OBJECTS_JSON).exists() and "detector" not in recorded:
+            out["detector"] = view_mask.hide_from(Detector.installed(settings.model_dir, enc))
+        if settings.appearance.enabled and (folder / APPEARANCE_JSON).exists():
+            out["tiles"] = tile_encoder(settings.model_dir, settings.appearance.encoder, enc)
     except Exception as error:  # noqa: BLE001 - ModelError: learn without them, say so
         log.warning("encoders for the incremental update unavailable: %s", error)
+    return {name: encoder for name, encoder in out.items() if encoder is not None}
+
+
+def _recorded_detections(
+    session: Session, camera_id: int, windows: list[Window], stored: StoredClips, view_mask
+) -> dict[str, Recorded]:
+    """{"detector": the worker's detections of every frame read back} when it stored them for
+    all of them with one detector (`frame_detections`), filtered by today's mask; else {} (the
+    detector then runs again)."""
+    from vad.encoders.detectors import Detection
+
+    offsets = [o for clip in stored.offsets for o in clip]
+    if not offsets or not windows:
         return {}
-    return {"tiles": found.tiles, "detector": found.detector}
+    rows = session.execute(
+        select(FrameDetections.kafka_offset, FrameDetections.model, FrameDetections.objects)
+        .join(Window, Window.id == FrameDetections.window_id)
+        .where(
+            FrameDetections.camera_id == camera_id,
+            FrameDetections.kafka_offset.in_(offsets),
+            Window.topic_id == windows[0].topic_id,
+            Window.partition == windows[0].partition,
+        )
+        .order_by(FrameDetections.id)
+    ).all()
+    by_offset = {offset: (model, objects) for offset, model, objects in rows}
+    models = {by_offset[o][0] for o in offsets if o in by_offset}
+    if len(models) != 1 or any(o not in by_offset for o in offsets):
+        return {}
+    frames = [
+        view_mask.visible(
+            [Detection(d["class"], float(d["confidence"]), tuple(d["box"])) for d in objects]
+        )
+        for objects in (by_offset[o][1] for o in offsets)
+    ]
+    return {"detector": Recorded(models.pop(), frames)}
 
 
 def _learn_false_alarm(
@@ -231,6 +278,8 @@ def _learn_false_alarm(
         ) from None
     if stored.frames < 2:
         raise FeedbackError(f"incident {incident_id} has no decodable frames left to learn from")
+    with sessions() as session:
+        recorded = _recorded_detections(session, incident.camera_id, windows, stored, view_mask)
     if view_mask:  # as `vad camera learn`: nothing is learned from the masked part of the view
         stored.clips = [list(view_mask.freeze_clip(clip)) for clip in stored.clips]
     learned_from = {
@@ -243,10 +292,16 @@ def _learn_false_alarm(
     folder = settings.model_dir.resolve() / "normality" / camera.name
     staging = folder / f".staging-{uuid.uuid4().hex}"
     try:
-        encoders = _encoders_for(Path(parent.path), settings)
+        encoders = encoders_for_update(Path(parent.path), settings, view_mask, recorded)
         try:
             extension = extend_folder(
-                Path(parent.path), staging, stored.clips, learned_from, encoders
+                Path(parent.path),
+                staging,
+                stored.clips,
+                learned_from,
+                encoders,
+                recorded,
+                settings.feedback.recalibrate,
             )
         except (ValueError, OSError) as error:  # frames of another size, a damaged folder
             raise FeedbackError(

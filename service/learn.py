@@ -25,6 +25,7 @@ from frames.reader import FrameReader, WindowUnavailable
 from ingest.sources import SourceError
 from service.learning import EncoderRecorder
 from service.settings import Settings
+from vad.masks import RegionMask
 
 
 class LearnError(ValueError):
@@ -118,7 +119,7 @@ def fit_and_register(
     from vad.stage2.scene import fit_scene_norms
 
     view_mask, fps = camera_view(sessions, settings, camera_id)
-    recorder, objects_note = object_recorder(settings)
+    recorder, objects_note = object_recorder(settings, view_mask)
     looks_recorder, looks_note = appearance_recorder(settings)
     motion_recorder = velocity_recorder(settings)
     velocity_note = "velocity model: off (VAD_VELOCITY__ENABLED=false)"
@@ -194,8 +195,11 @@ def velocity_recorder(settings: Settings) -> EncoderRecorder | None:
     return EncoderRecorder("velocity", lambda batch: [to_grey(f, config.width) for f in batch], 64)
 
 
-def object_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str]:
-    """(recorder, note): the detector that records objects while learning, or None and why not."""
+def object_recorder(
+    settings: Settings, view_mask: RegionMask | None = None
+) -> tuple[EncoderRecorder | None, str]:
+    """(recorder, note): the detector that records objects while learning (blind to the camera's
+    mask, as the worker's), or None and why not."""
     from vad.encoders.detectors import Detector
     from vad.encoders.detectors.keyframes import detect_key_frames
     from vad.encoders.registry import stage_status
@@ -215,6 +219,8 @@ def object_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str]:
         ) from error
     if detector is None:
         return None, f"object model: off (detector {settings.encoders.detector} not installed)"
+    if view_mask is not None:
+        detector = view_mask.hide_from(detector)
     o = settings.objects
 
     def detect(frames):  # key frames only, as the worker scores (keyframes.py)

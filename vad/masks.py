@@ -9,7 +9,12 @@ and window) gets the masked pixels of the sequence's first frame. The masked par
 changes inside the sequence, so every motion feature there is zero (pixel model, velocity model's
 flow), while its static appearance stays a real view of this camera (what the pixel model's
 edge histograms and the appearance tiles learned), not a painted patch that would itself look
-novel. Detections whose box is mostly masked are dropped (`RegionMask.covers_box`).
+novel. Detections whose box is mostly masked are dropped (`RegionMask.covers_box`), whoever
+runs the detector: the worker (object model), `vad camera learn` (object model, scene norms),
+false-alarm feedback (object model) and stage 2's scene descriptions all run it through
+`RegionMask.hide_from`, so an object inside the mask is never scored, learned or described (an
+object present in the first frame would otherwise stay visible in the frozen pixels). Clips, key
+frames and stage 2's captioner images are not masked: they show what the camera saw.
 
 Pure: numpy and OpenCV only. Polygons are tuples of (x, y) in [0, 1], x to the right and y down,
 (0, 0) the top-left corner of the view.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -188,6 +194,38 @@ class RegionMask:
     def covers_box(self, box: Sequence[float], fraction: float = MOSTLY_MASKED) -> bool:
         """Is the box mostly masked (the detector's hit is ignored)?"""
         return self.box_fraction(box) >= fraction
+
+    def visible(self, detections: Sequence[Any]) -> list[Any]:
+        """Those of one frame's detections (anything with a `box` in frame fractions) that the
+        mask does not cover."""
+        if not self.polygons:
+            return list(detections)
+        return [d for d in detections if not self.covers_box(d.box)]
+
+    def hide_from(self, detector: Any) -> Any:
+        """The detector as this camera sees it: the same detector when nothing is masked, else
+        one whose detections inside the mask are dropped (`MaskedDetector`)."""
+        if not self.polygons or detector is None:
+            return detector
+        return MaskedDetector(detector, self)
+
+
+class MaskedDetector:
+    """A detector (`vad.encoders.detectors.Detector`'s interface: `detect(images)` -> per image
+    a list of detections, `name`, `batch_size`, ...) whose detections mostly inside a camera's
+    mask are dropped. Everything else is the wrapped detector's, its name included, so a model
+    fitted with the detector accepts it."""
+
+    def __init__(self, detector: Any, mask: RegionMask) -> None:
+        self.detector, self.mask = detector, mask
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Any]]:
+        return [self.mask.visible(found) for found in self.detector.detect(images)]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("detector", "mask"):  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.detector, name)
 
 
 def mask_window(

@@ -145,9 +145,8 @@ class FrameEncoding:
         """Detections of every frame outside the mask, scored by the camera's object model: the
         object-model score per frame (NaN where there is no model)."""
         o = self.settings.objects
-        found_all = detect_key_frames(self.detector, images, o.detect_every, o.redetect_change)
-        if mask:
-            found_all = [[d for d in found if not mask.covers_box(d.box)] for found in found_all]
+        detector = mask.hide_from(self.detector) if mask is not None else self.detector
+        found_all = detect_key_frames(detector, images, o.detect_every, o.redetect_change)
         model = self.objects.for_camera(camera_id) if self.objects is not None else None
         verdicts = model.score(found_all) if model is not None else [None] * len(found_all)
         scores = np.full(len(frames), np.nan)

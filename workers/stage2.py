@@ -36,7 +36,7 @@ from vad.stage2.similarity import refine
 from vad.stage2.weight import FusionWeight, fit_weight, fuse, read_ratings
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
-from workers.scorers import LatestModelCache
+from workers.scorers import LatestModelCache, RegionCache
 from workers.stage2_gate import Stage2Sender
 
 if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
@@ -74,16 +74,19 @@ ANALYZED = "incident.analyzed"  # webhook event: stage 2 changed an incident's v
 class SceneDescriber:
     """The captions when no captioner is installed: the detector on every frame of the window,
     its tracks described against the camera's normal footage (`scene.json` in the camera's latest
-    model folder, written by `vad camera learn`; without it speeds are absolute)."""
+    model folder, written by `vad camera learn`; without it speeds are absolute). Objects inside
+    the camera's mask are not described (the detector runs blind to it, as the worker's)."""
 
     def __init__(self, detector, sessions: sessionmaker[Session]) -> None:
         self.detector = detector
         self.norms = LatestModelCache(sessions, SceneNorms.load)
+        self.regions = RegionCache(sessions)
 
     def describe(
         self, camera_id: int, times: list[float], images: list[np.ndarray]
     ) -> list[tuple[float, str]]:
-        found = self.detector.detect(images) if images else []
+        drawn, _ = self.regions.for_camera(camera_id)
+        found = drawn.mask.hide_from(self.detector).detect(images) if images else []
         return describe_window(found, times, self.norms.for_camera(camera_id))
 
 

@@ -14,7 +14,7 @@ from kafka.errors import KafkaError
 from starlette.background import BackgroundTask
 
 from api.clips import ClipUnavailable, plan_clip, write_clip
-from api.deps import AdminToken, AppSettings, ReadToken, Sessions
+from api.deps import AdminToken, AppSettings, ReadToken, Sessions, ZoneFilter
 from api.errors import FieldError
 from api.schemas import (
     FeedbackIn,
@@ -62,6 +62,7 @@ def list_incidents(
     until: Annotated[datetime | None, Query(description="Started at or before (ISO 8601)")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1, description="Peak score at least")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    zone: ZoneFilter = None,
     text: Annotated[
         str | None,
         Query(
@@ -86,6 +87,7 @@ def list_incidents(
         until=until,
         min_score=min_score,
         status=status,
+        zone=zone,
         text=text,
         sort=sort,
         limit=limit,

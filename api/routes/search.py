@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ReadToken, Sessions
+from api.deps import ReadToken, Sessions, ZoneFilter
 from api.errors import FieldError
 from api.routes.incidents import _aware
 from api.searcher import Searcher
@@ -71,9 +71,7 @@ def search(
     caller: ReadToken,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What happened, in words")],
     camera: Annotated[str | None, Query(max_length=100, description="Camera name")] = None,
-    zone: Annotated[
-        str | None, Query(max_length=60, description="Only incidents that touched this zone")
-    ] = None,
+    zone: ZoneFilter = None,
     since: Annotated[datetime | None, Query(description="Active at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Started at or before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -83,7 +81,7 @@ def search(
     since, until = _aware(since), _aware(until)
     if since and until and since > until:
         raise FieldError("until", "must not be before since", location="query")
-    for name, value in (("q", q), ("camera", camera), ("zone", zone)):
+    for name, value in (("q", q), ("camera", camera)):
         if value is not None and "\x00" in value:
             raise FieldError(name, "must not contain NUL characters", location="query")
     if not q.strip():

@@ -1,7 +1,9 @@
-// The incident list: filters (camera, min score, status, since), key-frame thumbnails, paging.
+// The incident list: filters (camera, zone, min score, status, since), key-frame thumbnails,
+// the zones each incident touched, paging.
 
 import { blobUrl, query, request } from "./api.js";
 import { badge, fmtDuration, fmtScore, h, timeEl } from "./dom.js";
+import { zonesText } from "./masks.js";
 
 const PAGE = 25;
 const REFRESH_MS = 10000;
@@ -44,6 +46,7 @@ function row(item) {
     h("td", { class: "num" }, fmtDuration(item.started_at, item.ended_at),
       item.ended_at ? null : h("span", { class: "visually-hidden" }, " so far")),
     h("td", { class: "num" }, scoreBar(item.peak_score)),
+    h("td", {}, zonesText(item.zones) ?? "—"),
     h("td", {}, [item.scorer, item.rule].filter(Boolean).join(" · ") || "—"),
   );
   // CSP forbids inline style attributes in markup, but CSSOM writes are allowed.
@@ -61,6 +64,7 @@ export async function render(main, { params }, ctx) {
     camera: params.get("camera") ?? "",
     min_score: params.get("min_score") ?? "",
     status: params.get("status") ?? "",
+    zone: params.get("zone") ?? "",
     since: params.get("since") ?? "",
     text: params.get("text") ?? "",
     offset: Number(params.get("offset") ?? 0) || 0,
@@ -74,6 +78,8 @@ export async function render(main, { params }, ctx) {
   const status = h("select", { id: "f-status", name: "status" },
     [["", "Any status"], ["open", "Open"], ["closed", "Closed"]].map(([v, label]) =>
       h("option", { value: v, selected: v === current.status }, label)));
+  const zone = h("input", { id: "f-zone", name: "zone", type: "search", maxlength: 60,
+    value: current.zone, placeholder: "any zone" });
   const since = h("input", { id: "f-since", name: "since", type: "datetime-local",
     value: current.since });
   const text = h("input", { id: "f-text", name: "text", type: "search", maxlength: 200,
@@ -81,6 +87,7 @@ export async function render(main, { params }, ctx) {
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter incidents" },
     field("f-text", "Search", text),
     field("f-camera", "Camera", cameraSelect),
+    field("f-zone", "Zone", zone),
     field("f-min-score", "Min peak score", minScore),
     field("f-status", "Status", status),
     field("f-since", "Active since (local time)", since),
@@ -91,8 +98,8 @@ export async function render(main, { params }, ctx) {
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const next = { camera: cameraSelect.value, min_score: minScore.value, status: status.value,
-      since: since.value, text: text.value.trim() };
+    const next = { camera: cameraSelect.value, zone: zone.value.trim(), min_score: minScore.value,
+      status: status.value, since: since.value, text: text.value.trim() };
     ctx.go("/incidents", Object.fromEntries(Object.entries(next).filter(([, v]) => v !== "")));
   });
 
@@ -105,7 +112,7 @@ export async function render(main, { params }, ctx) {
   );
 
   const apiQuery = query({
-    camera: current.camera, min_score: current.min_score, status: current.status,
+    camera: current.camera, zone: current.zone, min_score: current.min_score, status: current.status,
     since: localToIso(current.since), text: current.text, limit: PAGE, offset: current.offset, sort: "-started_at",
   });
   let signature = "";
@@ -133,7 +140,7 @@ export async function render(main, { params }, ctx) {
       h("caption", { class: "visually-hidden" }, "Incidents, newest first"),
       h("thead", {}, h("tr", {},
         ["Key frame", "Incident", "Camera", "Status", "Started", "Duration", "Peak score",
-          "Detector"].map((t) => h("th", { scope: "col" }, t)))),
+          "Zones", "Detector"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, page.items.map(row)),
     );
     const first = page.offset + 1;

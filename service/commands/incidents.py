@@ -11,6 +11,7 @@ import typer
 from db import incident_queries
 from db.incident_serializer import CLI, serialize_incident
 from service.context import fail, get_context
+from vad.masks import PolygonError, validate_zone_name
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -38,6 +39,17 @@ def parse_since(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def parse_zone(text: str | None) -> str | None:
+    """A `--zone` filter read as zone names are stored (trimmed, printable); ValueError if it
+    cannot be one, so a typo'd blank is an error rather than an empty list."""
+    if text is None:
+        return None
+    try:
+        return validate_zone_name(text)
+    except PolygonError as error:
+        raise ValueError(f"--zone {text!r}: {error}") from None
+
+
 def format_incident(d: dict) -> str:
     end = d["ended_at"][11:19] if d["ended_at"] else "open"
     return (
@@ -54,6 +66,7 @@ def incidents(
     since: str = typer.Option(None, "--since", help="Only incidents active since, e.g. 1h, 30m."),
     min_score: float = typer.Option(None, "--min-score", help="Only peaks at or above this."),
     status: str = typer.Option(None, "--status", help="open or closed."),
+    zone: str = typer.Option(None, "--zone", help="Only incidents that touched this zone."),
     limit: int = typer.Option(100, "--limit", min=1, max=10000),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -64,6 +77,7 @@ def incidents(
             since=parse_since(since) if since else None,
             min_score=min_score,
             status=status,
+            zone=parse_zone(zone),
             limit=limit,
         )
     except ValueError as error:

@@ -9,7 +9,7 @@ import typer
 from api.searcher import Searcher, SearchResult
 from db.search import Filters
 from db.session import transaction
-from service.commands.incidents import parse_since
+from service.commands.incidents import parse_since, parse_zone
 from service.context import fail, get_context
 from vad.text import TextModelError
 
@@ -77,7 +77,9 @@ def search(
     the cameras' stored frame embeddings."""
     context = get_context(ctx)
     try:
-        filters = Filters(camera=camera, since=parse_since(since) if since else None, zone=zone)
+        filters = Filters(
+            camera=camera, since=parse_since(since) if since else None, zone=parse_zone(zone)
+        )
     except ValueError as error:
         fail(str(error))
     try:

@@ -5,6 +5,7 @@ the zones it touched, webhooks and search filter by zone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import cv2
@@ -23,6 +24,7 @@ from db.session import transaction
 from frames.reader import LogRecord
 from frames.record import FrameMeta
 from service.commands import camera as camera_commands
+from service.commands.incidents import incidents as incidents_command
 from service.context import AppContext
 from vad.codec import encode_jpeg
 from workers.tasks import WindowScorer, WindowTask
@@ -133,6 +135,22 @@ def test_masks_and_zones_through_the_api(pipeline) -> None:
     listed_incidents = client.get("/incidents", headers=viewer).json()["items"]
     assert listed_incidents[0]["zones"] == ["road"]
 
+    # the incident list and search filter by zone (names read as they are stored: trimmed)
+    with transaction(pipeline.sessions) as session:
+        session.get(Incident, listed_incidents[1]["id"]).zones = ["yard", "road"]
+    for zone, expected in [("road", 2), (" yard ", 1), ("nowhere", 0)]:
+        page = client.get("/incidents", params={"zone": zone}, headers=viewer).json()
+        assert page["total"] == len(page["items"]) == expected, (zone, page)
+    assert (
+        client.get("/incidents", params={"zone": "yard"}, headers=viewer).json()["items"][0]["id"]
+        == listed_incidents[1]["id"]
+    )
+    for url_path, params in [("/incidents", {}), ("/search", {"q": "a person"})]:
+        for zone in ("  ", "a\x00b", "x" * 61):
+            bad = client.get(url_path, params={**params, "zone": zone}, headers=viewer)
+            assert bad.status_code == 422, (url_path, zone, bad.text)
+            assert bad.json()["errors"][0]["field"] == "zone"
+
     # webhooks take a zone filter
     hook = client.post(
         "/webhooks",
@@ -155,6 +173,7 @@ def test_masks_and_zones_through_the_api(pipeline) -> None:
 def test_masks_and_zones_through_the_cli(pipeline) -> None:
     root = typer.Typer()
     root.add_typer(camera_commands.app, name="camera")
+    root.command("incidents")(incidents_command)
 
     @root.callback()
     def main(ctx: typer.Context) -> None:
@@ -188,6 +207,31 @@ def test_masks_and_zones_through_the_cli(pipeline) -> None:
     assert "door" not in cleared.stdout and "yard" in cleared.stdout
     assert run(root, ["camera", "zone", "gate", "nope", "--clear"]).exit_code == 2
     assert run(root, ["camera", "mask", "nope"]).exit_code == 2
+
+    # `vad incidents --zone`: only incidents that touched the zone
+    with transaction(pipeline.sessions) as session:
+        camera = camera_queries.get_camera(session, "gate")
+        for i, zones in enumerate((["yard"], ["door", "yard"], None)):
+            session.add(
+                Incident(
+                    camera_id=camera.id,
+                    status="closed",
+                    started_at=clock.utc(T0 + i),
+                    peak_score=0.9,
+                    peak_at=clock.utc(T0 + i),
+                    threshold=0.5,
+                    first_window_seq=i,
+                    last_window_seq=i,
+                    zones=zones,
+                )  # fmt: skip
+            )
+    yard = run(root, ["incidents", "--zone", " yard"])
+    assert yard.exit_code == 0 and yard.stdout.count("zones") == 2, yard.output
+    door = run(root, ["incidents", "--zone", "door", "--json"])
+    assert [i["zones"] for i in json.loads(door.stdout)] == [["door", "yard"]]
+    assert run(root, ["incidents", "--zone", "nope"]).stdout.strip() == "no incidents"
+    blank = run(root, ["incidents", "--zone", " "])
+    assert blank.exit_code == 2 and "needs a name" in blank.output
 
 
 class MemoryLog:

@@ -1,7 +1,8 @@
 """Drawing masks and zones in the dashboard, in a real headless Chromium against the real API on
 a real PostgreSQL: the camera's latest key frame (a real Ped2 frame), clicks place the points, the
 polygon is saved through the API in frame fractions, shown over the frame, listed and removed; a
-read-only token sees them but cannot draw; the incident page names the zones it touched."""
+read-only token sees them but cannot draw; the incident page names the zones it touched, the
+incident list shows them and filters by zone."""
 
 from __future__ import annotations
 
@@ -112,6 +113,23 @@ def test_masks_and_zones_are_drawn_on_the_key_frame_in_chromium(pipeline, ped2, 
             assert "Zones\nwalkway" in browser.text("dl.facts") or "walkway" in browser.text(
                 "dl.facts"
             )
+
+            # The incident list shows the zones and filters by one (typed in the filter bar).
+            browser.goto(server.url + "/#/incidents")
+            row = f'tr[data-incident="{data["incident"]}"]'
+            browser.wait_for(f"document.querySelector('{row}')", "the incident list")
+            assert "walkway" in browser.text(row)
+            browser.type("#f-zone", "nowhere")
+            browser.press_enter()
+            browser.wait_for(
+                "document.querySelector('#main').innerText.includes('No incidents match')",
+                "no incident in 'nowhere'",
+            )
+            assert "zone=nowhere" in browser.evaluate("location.hash")
+            browser.type("#f-zone", " walkway ")
+            browser.press_enter()
+            browser.wait_for(f"document.querySelector('{row}')", "the incident in 'walkway'")
+            assert "zone=walkway" in browser.evaluate("location.hash")
 
             # A read-only token sees the zone but has nothing to draw with.
             browser.click("#logout")

@@ -157,9 +157,10 @@ class Stage1:
             if prompts is not None:
                 self.zero_shot = ZeroShotScorer.build(e.clip, prompts, s.zero_shot.temperature)
 
-    def extend(self, clips: list[list[np.ndarray]]) -> Stage1:
+    def extend(self, clips: list[list[np.ndarray]], recalibrate: bool | None = None) -> Stage1:
         """A copy that also knows `clips` as normal (an operator's false alarm): every fitted
-        family learns them incrementally (`vad.scoring.incremental`); zero-shot is kept."""
+        family learns them incrementally (`vad.scoring.incremental`); zero-shot is kept.
+        `recalibrate`: as `feedback.recalibrate` (the default)."""
         from vad.scoring.incremental import extend_models
 
         if self.pixel is None:
@@ -172,7 +173,9 @@ class Stage1:
             "appearance": self.appearance,
         }
         encoders = {"tiles": self.encoders.tiles, "detector": self.encoders.detector}
-        learned = extend_models(models, clips, encoders)
+        if recalibrate is None:
+            recalibrate = self.settings.feedback.recalibrate
+        learned = extend_models(models, clips, encoders, recalibrate)
         out.pixel, out.velocity = learned["pixel"], learned["velocity"]
         out.objects, out.appearance = learned["objects"], learned["appearance"]
         return out

@@ -196,7 +196,9 @@ class AppearanceNormalityModel:
             for s, k, r in zip(scores, worst, ratios, strict=True)
         ]
 
-    def extend(self, clips: Sequence[Sequence[np.ndarray]], encoder) -> AppearanceNormalityModel:
+    def extend(
+        self, clips: Sequence[Sequence[np.ndarray]], encoder, recalibrate: bool = True
+    ) -> AppearanceNormalityModel:
         """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal:
         their tile embeddings (every `learn_every`-th frame, by the tile `encoder` this model
         was fitted with) are appended to each tile's bank; see `extend_embeddings`."""
@@ -206,12 +208,15 @@ class AppearanceNormalityModel:
         parts = [embed_tiles(encoder, list(c)[::step], rows) for c in clips if len(c)]
         if not parts:
             raise ValueError("no frames to learn from")
-        return self.extend_embeddings(np.concatenate(parts))
+        return self.extend_embeddings(np.concatenate(parts), recalibrate)
 
-    def extend_embeddings(self, embeddings: np.ndarray) -> AppearanceNormalityModel:
+    def extend_embeddings(
+        self, embeddings: np.ndarray, recalibrate: bool = True
+    ) -> AppearanceNormalityModel:
         """(N, tiles, dim) new normal embeddings appended to the banks (at most a quarter of
-        `memory_per_tile` per update); the calibrator is refitted with their held-out scores
-        (contiguous folds, each against the banks plus the other folds)."""
+        `memory_per_tile` per update); if `recalibrate`, the calibrator is refitted with their
+        held-out scores (contiguous folds, each against the banks plus the other folds); else it
+        is kept."""
         started = time.perf_counter()
         new = np.asarray(embeddings, np.float32)
         if new.shape[1:] != (self.bank.shape[0], self.bank.shape[2]):
@@ -220,15 +225,12 @@ class AppearanceNormalityModel:
                 f", got {new.shape[1:]} (frame size or encoder changed; relearn)"
             )
         limit = max(1, self.config.memory_per_tile // 4)
-        folds = max(1, min(self.config.folds, len(new)))
-        fold = contiguous_folds(len(new), folds)
-        held = np.zeros(new.shape[:2])
-        for g in range(folds):
-            inside = fold == g
-            rest = [self.bank] + ([_bank(new[~inside], limit)] if (~inside).any() else [])
-            held[inside] = tile_distances(np.concatenate(rest, axis=1), new[inside])
         seen = int(self.metadata.get("frames_seen", 0))
-        calibrator = self.calibrator.merged((held / self.references).max(axis=1), seen)
+        calibrator = (
+            self.calibrator.merged(self._held_out(new, limit), seen)
+            if recalibrate
+            else self.calibrator
+        )
         metadata = {
             **self.metadata,
             "frames_seen": seen + len(new),
@@ -246,6 +248,18 @@ class AppearanceNormalityModel:
             calibrator,
             metadata,
         )
+
+    def _held_out(self, new: np.ndarray, limit: int) -> np.ndarray:
+        """The new frames' worst tile ratio, each contiguous fold against the banks plus the
+        other folds."""
+        folds = max(1, min(self.config.folds, len(new)))
+        fold = contiguous_folds(len(new), folds)
+        held = np.zeros(new.shape[:2])
+        for g in range(folds):
+            inside = fold == g
+            rest = [self.bank] + ([_bank(new[~inside], limit)] if (~inside).any() else [])
+            held[inside] = tile_distances(np.concatenate(rest, axis=1), new[inside])
+        return (held / self.references).max(axis=1)
 
     def _reason(self, tile: int, ratio: float) -> str:
         return (

@@ -178,7 +178,9 @@ class ObjectNormalityModel:
             for f, score, (_, what) in zip(found, scores, raws, strict=True)
         ]
 
-    def extend(self, clips: Sequence[Sequence[np.ndarray]], detector) -> ObjectNormalityModel:
+    def extend(
+        self, clips: Sequence[Sequence[np.ndarray]], detector, recalibrate: bool = True
+    ) -> ObjectNormalityModel:
         """A new model that also knows `clips` (BGR, e.g. a false alarm's frames) as normal,
         detected by the `detector` this model was fitted with, on key frames as it was fitted;
         see `extend_detections`."""
@@ -195,15 +197,35 @@ class ObjectNormalityModel:
         ]
         if not frames:
             raise ValueError("no frames to learn from")
-        return self.extend_detections(frames)
+        return self.extend_detections(frames, recalibrate)
 
-    def extend_detections(self, frames: Sequence[Sequence[Detection]]) -> ObjectNormalityModel:
+    def extend_detections(
+        self, frames: Sequence[Sequence[Detection]], recalibrate: bool = True
+    ) -> ObjectNormalityModel:
         """New normal frames' detections: their boxes join each class's memory (a class never
-        seen gets a memory of its own, so it is no longer `unseen`), usual counts only rise, and
-        the calibrator is refitted with their held-out novelty (contiguous folds, each against
-        the memories plus the other folds)."""
+        seen gets a memory of its own, so it is no longer `unseen`), usual counts only rise, and,
+        if `recalibrate`, the calibrator is refitted with their held-out novelty (contiguous
+        folds, each against the memories plus the other folds); else it is kept."""
         started = time.perf_counter()
         found = [relevant(f, self.config) for f in frames]
+        seen = int(self.metadata.get("frames_seen", 0))
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + len(found),
+            "frames_added": len(found),
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+        }
+        calibrator = (
+            self.calibrator.merged(self._held_out(found), seen) if recalibrate else self.calibrator
+        )
+        classes = self._classes_with(found)
+        metadata["boxes"] = {name: int(len(m.boxes)) for name, m in classes.items()}
+        return ObjectNormalityModel(self.config, self.detector, classes, calibrator, metadata)
+
+    def _held_out(self, found: list[list[Detection]]) -> np.ndarray:
+        """The new frames' raw novelty, each contiguous fold against the memories plus the
+        other folds."""
         folds = max(1, min(self.config.folds, len(found)))
         fold = contiguous_folds(len(found), folds)
         held = [
@@ -213,18 +235,7 @@ class ObjectNormalityModel:
             for g in range(folds)
             for i in np.flatnonzero(fold == g)
         ]
-        seen = int(self.metadata.get("frames_seen", 0))
-        metadata = {
-            **self.metadata,
-            "frames_seen": seen + len(found),
-            "frames_added": len(found),
-            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "extend_seconds": round(time.perf_counter() - started, 3),
-        }
-        calibrator = self.calibrator.merged(np.asarray(held, np.float64), seen)
-        classes = self._classes_with(found)
-        metadata["boxes"] = {name: int(len(m.boxes)) for name, m in classes.items()}
-        return ObjectNormalityModel(self.config, self.detector, classes, calibrator, metadata)
+        return np.asarray(held, np.float64)
 
     def _classes_with(self, frames: Sequence[list[Detection]]) -> dict[str, ClassMemory]:
         """The class memories plus the frames' boxes (scales and reference distances kept;

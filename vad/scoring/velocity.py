@@ -175,11 +175,13 @@ class VelocityModel:
         raw = smoothed[len(context) :]
         return raw, self.calibrator(raw)
 
-    def extend(self, clips: Sequence[Sequence[np.ndarray]]) -> VelocityModel:
+    def extend(
+        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True
+    ) -> VelocityModel:
         """A new model that also knows `clips` (continuous BGR clips) as normal: each cell's
-        normal speed rises to at least the clips' `speed_quantile` there (never falls), and the
-        calibrator is refitted with their held-out novelty (each fold of the new frames against
-        the normal speeds raised by the other folds only)."""
+        normal speed rises to at least the clips' `speed_quantile` there (never falls), and, if
+        `recalibrate`, the calibrator is refitted with their held-out novelty (each fold of the
+        new frames against the normal speeds raised by the other folds only); else it is kept."""
         started = time.perf_counter()
         width, cell = self.config.width, self.config.cell_px
         speeds = [
@@ -194,6 +196,25 @@ class VelocityModel:
                 f"frames of another size cannot extend a velocity model fitted at "
                 f"{self.frame_size[0]}x{self.frame_size[1]}; refit it (vad camera learn)"
             )
+        seen = int(self.metadata.get("frames_seen", 0))
+        calibrator = (
+            self.calibrator.merged(self._held_out(speeds), seen) if recalibrate else self.calibrator
+        )
+        added = int(sum(len(s) for s in speeds))
+        metadata = {
+            **self.metadata,
+            "frames_seen": seen + added,
+            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extend_seconds": round(time.perf_counter() - started, 3),
+            "frames_added": added,
+        }
+        return VelocityModel(
+            self.config, self.frame_size, self._normal_with(speeds), calibrator, metadata
+        )
+
+    def _held_out(self, speeds: list[np.ndarray]) -> np.ndarray:
+        """The new clips' smoothed novelty, each fold against the normal speeds raised by the
+        other folds only."""
         pieces = _pieces(speeds, self.config.calibration_folds)
         folds = min(self.config.calibration_folds, len(pieces))
         fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
@@ -203,19 +224,7 @@ class VelocityModel:
             for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
                 novelty = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, True))
-        seen = int(self.metadata.get("frames_seen", 0))
-        added = int(sum(len(s) for s in speeds))
-        metadata = {
-            **self.metadata,
-            "frames_seen": seen + added,
-            "extended_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "extend_seconds": round(time.perf_counter() - started, 3),
-            "frames_added": added,
-        }
-        calibrator = self.calibrator.merged(np.concatenate(held), seen)
-        return VelocityModel(
-            self.config, self.frame_size, self._normal_with(speeds), calibrator, metadata
-        )
+        return np.concatenate(held)
 
     def _normal_with(self, speeds: Sequence[np.ndarray]) -> np.ndarray:
         if not speeds:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from service.commands.incidents import parse_since
+from service.commands.incidents import parse_since, parse_zone
 
 
 def _ago(text: str) -> tuple[timedelta, timedelta]:
@@ -79,3 +79,16 @@ def test_bad_text_is_a_value_error_with_a_hint(text: str) -> None:
 def test_absurdly_long_durations_are_a_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="--since"):
         parse_since(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [(None, None), ("road", "road"), (" yard\n", "yard")]
+)
+def test_zone_filter_reads_names_as_they_are_stored(text, expected) -> None:
+    assert parse_zone(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [("  ", "needs a name"), ("a\tb", "printable")])
+def test_zone_filter_that_cannot_be_a_zone_is_an_error(text, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_zone(text)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vad.encoders.detectors.base import Detection
 from vad.masks import (
     MAX_POINTS,
     CameraRegions,
@@ -149,3 +150,13 @@ def test_a_burned_in_clock_in_a_masked_corner_no_longer_raises_the_score(ped2: P
     assert unmasked.max() >= 0.5 and unmasked.mean() > baseline.mean() + 0.2, (unmasked, baseline)
     assert masked.max() < 0.5, masked
     assert np.abs(masked - baseline).max() < 0.1, (masked, baseline)
+
+
+def test_visible_detections_are_those_the_mask_does_not_cover() -> None:
+    mask = RegionMask((SQUARE,))
+    inside = Detection("person", 0.9, (0.1, 0.1, 0.3, 0.3))
+    outside = Detection("person", 0.8, (0.6, 0.6, 0.9, 0.9))
+    assert mask.visible([inside, outside]) == [outside]
+    assert RegionMask().visible([inside, outside]) == [inside, outside]
+    assert mask.hide_from(None) is None
+    assert RegionMask().hide_from("any detector") == "any detector"  # nothing masked: itself

@@ -125,12 +125,15 @@ class NormalityModel:
         raw = smooth_scores(novelty, self.config.smoothing_frames, causal=causal)[len(context) :]
         return raw, self.calibrator(raw)
 
-    def extend(self, clips: Sequence[Sequence[np.ndarray]]) -> NormalityModel:
+    def extend(
+        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True
+    ) -> NormalityModel:
         """A new model that also knows `clips` (continuous BGR clips, e.g. a false alarm's frames
         with a few frames before them) as normal, in seconds: their feature vectors are appended
-        to each cell's memory (motion threshold, scales and references stay), and the calibrator
-        is refitted with their held-out scores (each fold of the new frames scored against the
-        memory plus the other folds), weighted against the frames the model has already seen."""
+        to each cell's memory (motion threshold, scales and references stay), and, if
+        `recalibrate`, the calibrator is refitted with their held-out scores (each fold of the new
+        frames scored against the memory plus the other folds), weighted against the frames the
+        model has already seen; else it is kept (vad.scoring.incremental says why)."""
         started = time.perf_counter()
         greys = [[self._internal_grey(f) for f in clip] for clip in clips if len(clip)]
         if not greys:
@@ -138,17 +141,10 @@ class NormalityModel:
         feats = [
             extract_features(g, self.families, self._engine, self.config.flow_gap) for g in greys
         ]
-        pieces = _split_folds(feats, self.config.calibration_folds)
-        folds = min(self.config.calibration_folds, len(pieces))
-        fold = _fold_of(pieces, folds)
-        held = []
-        for f in range(folds):
-            memories = self._memories_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
-            for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
-                distances = {n: memories[n].distances(x) for n, x in piece.items()}
-                novelty = combine_families(distances, self.references)
-                held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
         seen = int(self.metadata.get("frames_seen", 0))
+        calibrator = (
+            self.calibrator.merged(self._held_out(feats), seen) if recalibrate else self.calibrator
+        )
         added = sum(_length(c) for c in feats)
         metadata = {
             **self.metadata,
@@ -162,10 +158,24 @@ class NormalityModel:
             self.frame_size,
             self._memories_with(feats),
             self.references,
-            self.calibrator.merged(np.concatenate(held), seen),
+            calibrator,
             self.motion_threshold,
             metadata,
         )
+
+    def _held_out(self, feats: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """The new clips' smoothed novelty, each fold against the memory plus the other folds."""
+        pieces = _split_folds(feats, self.config.calibration_folds)
+        folds = min(self.config.calibration_folds, len(pieces))
+        fold = _fold_of(pieces, folds)
+        held = []
+        for f in range(folds):
+            memories = self._memories_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
+            for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
+                distances = {n: memories[n].distances(x) for n, x in piece.items()}
+                novelty = combine_families(distances, self.references)
+                held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
+        return np.concatenate(held)
 
     def _internal_grey(self, frame: np.ndarray) -> np.ndarray:
         if (frame.shape[1], frame.shape[0]) != tuple(self.frame_size):

@@ -16,7 +16,7 @@ from vad.scoring.appearance_normality import (
     AppearanceNormalityModel,
     fit_appearance_model,
 )
-from vad.scoring.incremental import extend_folder, extend_models
+from vad.scoring.incremental import Recorded, extend_folder, extend_models
 from vad.scoring.normality import (
     NormalityConfig,
     NormalityModel,
@@ -24,7 +24,11 @@ from vad.scoring.normality import (
     fit_normality_model,
 )
 from vad.scoring.normality.memory import CellMemory
-from vad.scoring.object_normality import ObjectNormalityConfig, fit_object_model
+from vad.scoring.object_normality import (
+    ObjectNormalityConfig,
+    ObjectNormalityModel,
+    fit_object_model,
+)
 from vad.scoring.velocity import VELOCITY_JSON, VelocityModel, fit_velocity_model
 
 SMALL = NormalityConfig(memory_per_cell=64, calibration_folds=2)
@@ -164,3 +168,54 @@ def test_extend_folder_leaves_nothing_behind_on_error(pixel, tmp_path) -> None:
     assert not (tmp_path / "v2").exists()
     with pytest.raises(ValueError, match="no frames"):
         extend_models({"pixel": pixel}, [])
+
+
+def test_extend_folder_learns_recorded_detections_without_a_detector(pixel, tmp_path) -> None:
+    """The worker's stored detections of the frames stand in for the detector (none is loaded
+    here): the object model learns them; outputs of another detector, or not one per frame,
+    are not used (the model is then kept, its detector not being loaded)."""
+    cart = Detection("vehicle", 0.9, (0.4, 0.4, 0.6, 0.6))
+    normal = [[Detection("person", 0.9, (0.1, 0.3, 0.2, 0.5))] for _ in range(40)]
+    parent = tmp_path / "v1"
+    pixel.save(parent)
+    fit_object_model([normal], "det", ObjectNormalityConfig(folds=2)).save(parent)
+    frames = [clip(71, frames=12, fast_row=1)]
+    per_frame = [[cart]] * 12
+
+    done = extend_folder(
+        parent, tmp_path / "v2", frames, {}, recorded={"detector": Recorded("det", per_frame)}
+    )
+    assert "(stored outputs)" in done.lines["objects"], done.lines
+    assert "vehicle" in ObjectNormalityModel.load(tmp_path / "v2").classes
+
+    for name, outputs in (("other", per_frame), ("det", per_frame[:-1])):
+        target = tmp_path / f"v-{name}-{len(outputs)}"
+        done = extend_folder(
+            parent, target, frames, {}, recorded={"detector": Recorded(name, outputs)}
+        )
+        assert done.lines["objects"] == "objects: kept (fitted with 'det'; not loaded here)"
+
+
+def test_feedback_keeps_the_parents_calibration_unless_asked_to_recalibrate(
+    pixel, velocity, tmp_path
+) -> None:
+    """Kept (the default): the false alarm's frames fall under the threshold through the memory
+    alone, and the camera's calibration elsewhere is the parent's; recalibrated: the merged
+    held-out scores move it."""
+    parent = tmp_path / "v1"
+    pixel.save(parent)
+    velocity.save(parent)
+    alarm = [clip(72, frames=20, fast_row=1)]
+    kept = extend_folder(parent, tmp_path / "kept", alarm, {})
+    moved = extend_folder(parent, tmp_path / "moved", alarm, {}, recalibrate=True)
+    assert all(line.endswith("calibration kept") for line in kept.lines.values()), kept.lines
+    assert not any("calibration kept" in line for line in moved.lines.values()), moved.lines
+    for folder, same in (("kept", True), ("moved", False)):
+        child = NormalityModel.load(tmp_path / folder)
+        assert (child.calibrator.to_dict() == pixel.calibrator.to_dict()) is same, folder
+        fast = json.loads((tmp_path / folder / VELOCITY_JSON).read_text())["calibration"]
+        assert (fast == velocity.calibrator.to_dict()) is same, folder
+    # the memory alone makes the alarm normal: its frames score lower than before
+    before = pixel.score_frames(alarm[0])[1]
+    after = NormalityModel.load(tmp_path / "kept").score_frames(alarm[0])[1]
+    assert np.nanmean(after) < np.nanmean(before)
