@@ -6,7 +6,8 @@ normal training clips and scores each test clip; the clip is cut into the pipeli
 fed to the incident tracker; a window goes to stage 2 when an incident opens or its peak rises in
 it (at most `max_per_incident` per incident), exactly the stage-1 hook's rule. Stage 2 describes
 the window from the detector's tracks (`vad.stage2.scene`, norms fitted on the same training
-clips) and runs the chain (summary, rating, explanation). Figures are per window (score = the
+clips) and runs the chain (summary, rating, explanation; as in the worker, a model whose weight is
+0 is not asked for the rating of test windows). Figures are per window (score = the
 window's highest stage-1 frame score; label = any anomalous frame):
 
 - `stage1_auc`: ROC-AUC of stage-1 window scores over every test window;
@@ -172,20 +173,29 @@ def evaluate_stage2(
             rows.append(row)
             if sent and (max_windows is None or analysed < max_windows):
                 _analyse(
-                    row, frames[start : start + per_window], fps, norms, detector, chain, context
-                )
+                    row, frames[start : start + per_window], fps, norms, detector, chain, context,
+                    rate=not weight.explanations_only,
+                )  # fmt: skip
                 analysed += 1
                 tell("windows analysed", analysed, max_windows or 0)
     return _report(rows, weight, normal, chain, norms, per_window / fps)
 
 
 def _analyse(
-    row, frames, fps, norms: SceneNorms, detector, chain: Stage2Chain, context: str | None
+    row,
+    frames,
+    fps,
+    norms: SceneNorms,
+    detector,
+    chain: Stage2Chain,
+    context: str | None,
+    rate: bool,
 ) -> None:
+    """As the stage-2 worker: a model with weight 0 is not asked for the rating."""
     started, cpu = time.perf_counter(), time.process_time()
     times = [(row.start + i) / fps for i in range(len(frames))]
     scene = describe_window(detector.detect(frames), times, norms)
-    result = chain.run(WindowInput([], [], context, [], scene))
+    result = chain.run(WindowInput([], [], context, [], scene), rate=rate)
     row.seconds = time.perf_counter() - started
     row.cpu_seconds = time.process_time() - cpu
     row.llm, row.scene, row.explanation = result.score, [s for _, s in scene], result.explanation
@@ -224,7 +234,8 @@ def _report(
         "anomalous_windows": int(labels.sum()),
         "flagged_windows": sum(r.flagged for r in rows),
         "flagged_anomalous": sum(r.flagged and r.label for r in rows),
-        "unparsed_ratings": sum(r.llm is None for r in done),
+        "test_windows_rated": not weight.explanations_only,  # weight 0: rating skipped
+        "unparsed_ratings": sum(r.llm is None for r in done) if not weight.explanations_only else 0,
         "mean_rating_anomalous": _mean([r.llm for r in done if r.label and r.llm is not None]),
         "mean_rating_normal": _mean([r.llm for r in done if not r.label and r.llm is not None]),
         "explained": sum(bool(r.explanation.strip()) for r in done),
