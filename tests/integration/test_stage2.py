@@ -88,7 +88,8 @@ def test_stage2_runs_on_its_own_queue_and_stores_with_the_incident(
     # never calibrated (`vad stage2 calibrate`): the LLM explains only, the score is stage 1's
     assert incident.fused_score == pytest.approx(incident.peak_score)
     status = pipeline.vad("stage2", "status")
-    assert "camera walkway: LLM: explanations only (weight 0): not calibrated" in status.stdout
+    said = "camera walkway: LLM: explanations only (weight 0; windows get a summary and an "
+    assert said + "explanation, the rating is skipped): not calibrated" in status.stdout
     # what stage 2 learned is handed to incident search (issue 8) in the same transaction
     texts = {r.source: r.body for r in pipeline.rows(
         "SELECT source, body FROM incident_texts WHERE incident_id=:i", i=incident.id)}  # fmt: skip
