@@ -33,10 +33,11 @@ SYSTEM = (
 CONTEXT = "\nCamera context (what this place is and what is normal here): {text}"
 
 SUMMARY = (
-    "Please summarize what happened in a few sentences, based on this temporal description of "
-    "the scene (one caption per moment). Do not include any unnecessary details or "
-    "descriptions.\n{captions}\nSummary:"
-)  # the instruction before the captions: it is part of the prefix every window shares
+    "Below is a temporal description of the scene, one caption per moment:\n{captions}\n"
+    "Please summarize what happened in a few sentences, based on the temporal description above. "
+    "Do not include any unnecessary details or descriptions.\nSummary:"
+)  # the instruction after the captions, as LAVAD asks: before them, SmolLM2-135M copies the
+# caption list instead of summarizing it (measured on Ped2 windows, docs/benchmarks-stage2.md)
 
 SCORE = (
     "If you were a law enforcement agency, how would you rate the scene described, on a scale "
