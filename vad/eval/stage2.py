@@ -37,7 +37,7 @@ from vad.eval.metrics import frame_metrics
 from vad.incidents import IncidentTracker, ScoredFrame
 from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
-from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
+from vad.stage2.scene import KeyFrameDetector, SceneNorms, describe_window, fit_scene_norms
 from vad.stage2.weight import FusionWeight, fit_weight, fuse
 from vad.video import iter_video_frames
 
@@ -56,25 +56,8 @@ class WindowRow:
     scene: list[str] = field(default_factory=list)
     explanation: str = ""
     seconds: float = 0.0
-    cpu_seconds: float = 0.0
-
-
-class RecordingDetector:
-    """The detector stage 1 runs, keeping what it found on each clip, so the scene norms reuse
-    stage 1's detections of the training clips instead of running the detector twice."""
-
-    def __init__(self, detector) -> None:
-        self.detector = detector
-        self.name = detector.name
-        self.clips: list[list] = []
-
-    def detect(self, frames: list[np.ndarray]) -> list:
-        found = self.detector.detect(frames)
-        self.clips.append(found)
-        return found
-
-    def __getattr__(self, name: str):
-        return getattr(self.detector, name)
+    cpu_seconds: float = 0.0  # scene description (detector) + chain
+    chain_cpu_seconds: dict[str, float] = field(default_factory=dict)  # per chain step
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -139,19 +122,16 @@ def evaluate_stage2(
 ) -> dict:
     """Fit on `train`, score `test`, send flagged windows through `chain`; the figures above."""
     tell = progress or (lambda *_: None)
-    recorder = None
-    if stage1.encoders.detector is not None:  # stage 1's object model runs the same detector
-        recorder = stage1.encoders.detector = RecordingDetector(stage1.encoders.detector)
     tell("fitting stage 1", 0, len(train))
     stage1.fit(_frames(p) for p in train)
     tell("scene norms", len(train), len(train))
-    if recorder is not None:
-        found = list(recorder.clips)
-        recorder.clips.clear()
-    else:
-        found = [detector.detect(_frames(p)) for p in train]
-    norms = fit_scene_norms((f, [i / fps for i in range(len(f))]) for f in found)
-    del found
+    # as `vad camera learn` fits them and the worker describes windows: key-frame detections
+    # (stage 1's detector calls see only the key frames, so they cannot be reused here)
+    detector = KeyFrameDetector.like_learning(detector, settings.objects)
+    norms = fit_scene_norms(
+        (found, [i / fps for i in range(len(found))])
+        for found in (detector.detect(_frames(p)) for p in train)
+    )
     per_window = max(1, int(round(settings.windows.seconds * fps)))
     normal = rate_normal_windows(
         (_frames(p) for p in train), fps, per_window, norms, detector, chain,
@@ -164,8 +144,6 @@ def evaluate_stage2(
         tell("test clips", k, len(test))
         frames = _frames(path)
         scores = stage1.score(frames).fused
-        if recorder is not None:
-            recorder.clips.clear()
         truth = labels[path.stem]
         for start, peak, sent in flagged_windows(scores, per_window, fps, settings):
             label = int(np.any(truth[start : start + per_window]))
@@ -199,6 +177,7 @@ def _analyse(
     row.seconds = time.perf_counter() - started
     row.cpu_seconds = time.process_time() - cpu
     row.llm, row.scene, row.explanation = result.score, [s for _, s in scene], result.explanation
+    row.chain_cpu_seconds = result.stage_cpu_seconds
 
 
 def _report(
@@ -224,6 +203,11 @@ def _report(
         "seconds_per_window": round(statistics.mean(r.seconds for r in done), 3) if done else None,
         "llm_model": llm.name,
         "cpu_seconds_per_window": _mean([r.cpu_seconds for r in done]),
+        "chain_cpu_seconds_per_window": _mean([sum(r.chain_cpu_seconds.values()) for r in done]),
+        "chain_cpu_seconds_per_step": {
+            step: _mean([r.chain_cpu_seconds.get(step, 0.0) for r in done])
+            for step in sorted({k for r in done for k in r.chain_cpu_seconds})
+        },
         "tokens_generated": tokens,
         "tokens_per_cpu_second": round(tokens / llm_cpu, 1) if llm_cpu else None,
         "fusion_weight": weight.to_dict(),
