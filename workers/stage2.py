@@ -69,9 +69,10 @@ ANALYZED = "incident.analyzed"  # webhook event: stage 2 changed an incident's v
 
 
 class SceneDescriber:
-    """The captions when no captioner is installed: the detector on every frame of the window,
-    its tracks described against the camera's normal footage (`scene.json` in the camera's latest
-    model folder, written by `vad camera learn`; without it speeds are absolute)."""
+    """The captions when no captioner is installed: the detector on the window's frames (a
+    `KeyFrameDetector`: key frames, as `vad camera learn` fitted the norms), its tracks described
+    against the camera's normal footage (`scene.json` in the camera's latest model folder;
+    without it speeds are absolute)."""
 
     def __init__(self, detector, sessions: sessionmaker[Session]) -> None:
         self.detector = detector
