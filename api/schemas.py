@@ -127,7 +127,9 @@ class Stage2Out(BaseModel):
     answer_error: str | None = Field(description="why the answer did not parse")
     llm_score: float | None
     score: float | None = Field(description="llm_score, or interpolated from neighbours")
-    score_source: str | None
+    score_source: str | None = Field(
+        description="llm, interpolated, or 'not rated' (explanations only: no rating asked)"
+    )
     refined_score: float | None
     fused_score: float | None
     explanation: str | None
@@ -165,7 +167,8 @@ class FeedbackResultOut(BaseModel):
 
 class Stage2WeightOut(BaseModel):
     """How much an LLM may raise this camera's scores, set from its ratings of the camera's
-    normal footage (`vad stage2 calibrate`, docs/stage2.md); 0 = explanations only."""
+    normal footage (`vad stage2 calibrate`, docs/stage2.md); 0 = explanations only (the
+    stage-2 worker then skips the rating: it would change no score)."""
 
     model: str | None
     weight: float

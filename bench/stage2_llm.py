@@ -1,8 +1,10 @@
 """Seconds per stage-2 window with the real SmolLM2-135M (llama.cpp in process, one thread) on
-scene descriptions: wall and CPU time per window, per chain step, generated tokens per CPU second.
+scene descriptions: wall and CPU time per window, per chain step, generated tokens per CPU second,
+for a model with a fusion weight (rated) and one with weight 0 (explanations only: no rating).
 
     vad models pull smollm2-135m && bash scripts/llama-setup.sh
-    OMP_NUM_THREADS=1 .venv/bin/python bench/stage2_llm.py [--windows 6]
+    OMP_NUM_THREADS=1 VAD_STAGE2__LLM_THREADS=1 nice -n 10 .venv/bin/python bench/stage2_llm.py \
+        [--windows 6] [--modes rated,explanations-only]
 
 CPU time is this process's (llama.cpp runs in it): on a machine shared with other jobs the wall
 time stretches, the CPU time is what one free core would take.
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from service.settings import Settings  # noqa: E402
 from vad.stage2.chain import Stage2Chain, WindowInput  # noqa: E402
 from vad.stage2.loading import build_llm  # noqa: E402
+from vad.stage2.prompts import PROMPT_VERSION  # noqa: E402
 from vad.stage2.scene import SceneSource  # noqa: E402
 
 WINDOWS = [
@@ -42,37 +45,57 @@ WINDOWS = [
 ]  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, default=6)
-    args = parser.parse_args()
-    settings = Settings()
-    llm = build_llm(settings)
-    chain = Stage2Chain(SceneSource("scene:bench"), llm, settings.stage2)
-    chain.run(WindowInput([], [], None, [], WINDOWS[0]))  # warm-up
+def measure(chain: Stage2Chain, llm, windows: int, rate: bool) -> dict:
+    """One mode: `rate` True = a model with a fusion weight (summary, rating, explanation),
+    False = explanations only (weight 0: summary and explanation)."""
+    chain.run(WindowInput([], [], None, [], WINDOWS[0]), rate=rate)  # warm-up
     llm.tokens, llm.cpu_seconds = 0, 0.0
-    walls, cpus, stages, scores = [], [], {}, []
-    for i in range(args.windows):
+    walls, cpus, stages, stage_cpus, scores = [], [], {}, {}, []
+    for i in range(windows):
         cpu = time.process_time()
-        result = chain.run(WindowInput([], [], None, [], WINDOWS[i % len(WINDOWS)]))
+        result = chain.run(WindowInput([], [], None, [], WINDOWS[i % len(WINDOWS)]), rate=rate)
         cpus.append(time.process_time() - cpu)
         walls.append(result.seconds)
         scores.append(result.score)
         for name, seconds in result.stage_seconds.items():
             stages.setdefault(name, []).append(seconds)
+        for name, seconds in result.stage_cpu_seconds.items():
+            stage_cpus.setdefault(name, []).append(seconds)
+    return {
+        "windows": len(walls),
+        "cpu_s_per_window": round(statistics.mean(cpus), 2),
+        "cpu_s_per_window_max": round(max(cpus), 2),
+        "wall_s_per_window": round(statistics.mean(walls), 2),
+        "stage_cpu_s": {k: round(statistics.mean(v), 2) for k, v in stage_cpus.items()},
+        "stage_wall_s": {k: round(statistics.mean(v), 2) for k, v in stages.items()},
+        "tokens_generated": llm.tokens,
+        "tokens_per_cpu_second": round(llm.tokens / llm.cpu_seconds, 1),
+        "ratings": scores,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument(
+        "--modes",
+        default="rated,explanations-only",
+        help="comma-separated: rated (a model with a fusion weight), explanations-only (weight 0)",
+    )
+    args = parser.parse_args()
+    settings = Settings()
+    llm = build_llm(settings)
+    chain = Stage2Chain(SceneSource("scene:bench"), llm, settings.stage2)
+    modes = {m: measure(chain, llm, args.windows, m == "rated") for m in args.modes.split(",")}
     print(
         json.dumps(
             {
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "llm": llm.name,
-                "windows": len(walls),
-                "cpu_s_per_window": round(statistics.mean(cpus), 2),
-                "wall_s_per_window": round(statistics.mean(walls), 2),
-                "stage_wall_s": {k: round(statistics.mean(v), 2) for k, v in stages.items()},
-                "tokens_generated": llm.tokens,
-                "tokens_per_cpu_second": round(llm.tokens / llm.cpu_seconds, 1),
-                "ratings": scores,
+                "prompt_version": PROMPT_VERSION,
+                **modes,
             },
             indent=2,
         )

@@ -34,6 +34,9 @@ from db.models import Base, Incident, Window
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 OPEN_STATES = ("pending", "running")
+# score_source of a window whose rating was not asked for: its LLM has fusion weight 0 on the
+# camera (explanations only), so the rating would change nothing (docs/stage2.md)
+NOT_RATED = "not rated"
 FINAL_STATES = ("done", "skipped", "failed")
 
 
@@ -200,10 +203,15 @@ def past_summaries(
 
 
 def scored_series(session: Session, camera_id: int, limit: int) -> list[Stage2Analysis]:
-    """The camera's recent finished analyses in time order (for gap filling)."""
+    """The camera's recent finished analyses that were asked for a rating, in time order (for
+    gap filling)."""
     rows = session.scalars(
         select(Stage2Analysis)
-        .where(Stage2Analysis.camera_id == camera_id, Stage2Analysis.status == "done")
+        .where(
+            Stage2Analysis.camera_id == camera_id,
+            Stage2Analysis.status == "done",
+            Stage2Analysis.score_source.is_distinct_from(NOT_RATED),
+        )
         .order_by(Stage2Analysis.window_start_at.desc())
         .limit(limit)
     )

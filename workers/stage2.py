@@ -9,6 +9,7 @@ reason, which is what the metrics count.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,10 +73,11 @@ ANALYZED = "incident.analyzed"  # webhook event: stage 2 changed an incident's v
 
 
 class SceneDescriber:
-    """The captions when no captioner is installed: the detector on every frame of the window,
-    its tracks described against the camera's normal footage (`scene.json` in the camera's latest
-    model folder, written by `vad camera learn`; without it speeds are absolute). Objects inside
-    the camera's mask are not described (the detector runs blind to it, as the worker's)."""
+    """The captions when no captioner is installed: the detector on the window's frames (a
+    `KeyFrameDetector`: key frames, as `vad camera learn` fitted the norms), its tracks described
+    against the camera's normal footage (`scene.json` in the camera's latest model folder;
+    without it speeds are absolute). Objects inside the camera's mask are not described (the
+    detector runs blind to it, as the worker's)."""
 
     def __init__(self, detector, sessions: sessionmaker[Session]) -> None:
         self.detector = detector
@@ -131,11 +133,12 @@ class Stage2Runner:
         scene = None
         if self.scene is not None:
             scene = self.scene.describe(job.window.camera_id, picked.all_times, picked.all_images)
+        weight = self.fusion_weight(job.window.camera_id)
         result = self.chain.run(
-            WindowInput(picked.images, picked.times, job.context, job.neighbours, scene)
+            WindowInput(picked.images, picked.times, job.context, job.neighbours, scene),
+            rate=not weight.explanations_only,  # weight 0: the rating would change nothing
         )
         deliveries: list[int] = []
-        weight = self.fusion_weight(job.window.camera_id)
         with transaction(self.sessions) as session:
 
             def on_fused(incident: Incident) -> None:
@@ -247,6 +250,7 @@ def store_result(
     row.captions_raw, row.captions_clean = result.captions_raw, result.captions_clean
     row.cleaning, row.summary = result.cleaning, result.summary
     row.answer, row.answer_error, row.llm_score = result.answer, result.score_error, result.score
+    row.score_source = None if result.rated else s2.NOT_RATED
     row.explanation = result.explanation
     row.embedding, row.embedding_kind = result.embedding, result.embedding_kind
     row.captioner, row.llm, row.encoder = models["captioner"], models["llm"], models["encoder"]
@@ -268,8 +272,9 @@ def store_result(
 
 def fill_gaps(session: Session, camera_id: int) -> set[int | None]:
     """Ratings that did not parse take the interpolation of their parsed neighbours in time
-    (recomputed as neighbours arrive, not refined further); parsed ones keep the LLM's value.
-    Returns the incidents whose filled scores changed."""
+    (recomputed as neighbours arrive, not refined further); parsed ones keep the LLM's value;
+    windows not rated at all (explanations only) neither give nor take. Returns the incidents
+    whose filled scores changed."""
     series = s2.scored_series(session, camera_id, SERIES_LIMIT)
     times = [a.window_start_at.timestamp() for a in series]
     filled = interpolate(times, [a.llm_score for a in series])
@@ -288,20 +293,32 @@ def fill_gaps(session: Session, camera_id: int) -> set[int | None]:
 def fuse_incident(session: Session, incident_id: int, weight: FusionWeight) -> Incident | None:
     """Fused score = the stage-1 peak raised by the highest refined stage-2 score among the
     incident's analysed windows where it exceeds the model's normal ratings (`vad.stage2.weight`;
-    weight 0 = the stage-1 peak); the explanation is that window's (docs/architecture.md).
-    Returns the incident when its fused score or explanation changed."""
-    incident = session.get(Incident, incident_id)
-    scored = [a for a in s2.incident_analyses(session, incident_id) if a.refined_score is not None]
-    if incident is None or not scored:
+    weight 0 or no rating = the stage-1 peak); the explanation is that window's, or, with no
+    rating, the one of the analysed window where stage 1 peaked highest (the key frame's).
+    Returns the incident when its fused score or explanation changed.
+
+    The incident row is locked: the tracker moves the fused score with the stage-1 peak
+    (`vad.stage2.weight.follow_peak`) in its own transaction, and neither may overwrite the
+    other with a value computed from a peak it read before the other committed."""
+    incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+    analysed = s2.incident_analyses(session, incident_id)
+    if incident is None or not analysed:
         return None
-    best = max(scored, key=lambda a: a.refined_score)
+    best = max(analysed, key=_explains_best)
     before = (incident.fused_score, incident.explanation)
     incident.fused_score = fuse(incident.peak_score, best.refined_score, weight)
     incident.explanation = best.explanation
-    for analysis in scored:
+    for analysis in analysed:
         analysis.fused_score = fuse(analysis.stage1_peak or 0.0, analysis.refined_score, weight)
-    index_incident_text(session, incident, best.summary, _captions(scored))
+    index_incident_text(session, incident, best.summary, _captions(analysed))
     return incident if (incident.fused_score, incident.explanation) != before else None
+
+
+def _explains_best(analysis: s2.Stage2Analysis) -> tuple[float, float, float]:
+    """The window whose explanation the incident shows: the highest refined rating, then the
+    highest stage-1 peak (unrated windows), then the latest."""
+    rated = analysis.refined_score if analysis.refined_score is not None else -math.inf
+    return (rated, analysis.stage1_peak or 0.0, analysis.window_start_at.timestamp())
 
 
 def _captions(analyses: list[s2.Stage2Analysis]) -> str:

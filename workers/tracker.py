@@ -22,6 +22,7 @@ from db import clock, tracker_queries, window_queries
 from db.models import Incident, Window
 from db.session import transaction
 from vad.incidents import IncidentConfig, IncidentEvent, IncidentTracker, ScoredFrame, TrackerState
+from vad.stage2.weight import follow_peak
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,12 @@ def _apply_event(
     tracker: IncidentTracker,
     key_frames: list[KeyFrameWanted],
 ) -> Incident:
-    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    # locked and re-read: the stage-2 worker writes this incident's fused score from its peak
+    incident = (
+        session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+        if incident_id is not None
+        else None
+    )
     if incident is None:
         incident = Incident(
             camera_id=camera_id,
@@ -133,6 +139,7 @@ def _apply_event(
         )
         session.add(incident)
     new_peak = incident.peak_offset != event.peak_offset
+    incident.fused_score = follow_peak(incident.fused_score, incident.peak_score, event.peak_score)
     incident.peak_score = event.peak_score
     incident.peak_at = clock.utc(event.peak_at)
     incident.peak_offset = event.peak_offset

@@ -20,7 +20,9 @@ function analysesList(analyses) {
     if (a.status !== "done") {
       return h("li", {}, `window ${a.window_id} · ${a.status}${a.reason ? ` · ${a.reason}` : ""}`);
     }
-    const scores = `LLM ${fmtScore(a.score)} (${a.score_source}) → refined ${fmtScore(a.refined_score)}`;
+    const scores = a.score_source === "not rated"
+      ? "not rated (explanations only)"
+      : `LLM ${fmtScore(a.score)} (${a.score_source}) → refined ${fmtScore(a.refined_score)}`;
     const captions = a.captions_clean ?? a.captions_raw ?? [];
     return h("li", {},
       h("p", {}, `window ${a.window_id} · ${scores}`),
@@ -100,12 +102,13 @@ function clip(item) {
 }
 
 // The stage-2 LLM's fusion weight on this camera, set from its ratings of normal footage:
-// "explanations only" says the rating does not change the score (docs/stage2.md).
+// "explanations only" says the rating would not change the score, so it is not asked for
+// (docs/stage2.md).
 function weightNote(weight) {
   if (!weight) return null;
   const name = weight.model || "LLM";
   const text = weight.explanations_only
-    ? `${name}: explanations only (weight 0): ${weight.reason}`
+    ? `${name}: explanations only (weight 0; the rating is skipped): ${weight.reason}`
     : `${name}: may raise the score (weight ${weight.weight}) where it rates above ` +
       `${fmtScore(weight.normal_p95)}, its normal footage's 95th percentile`;
   return h("p", { class: "stage2-weight" }, text);

@@ -32,7 +32,7 @@ def stage2_worker(
     from frames.reader import FrameReader
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.loading import build_chain
-    from vad.stage2.scene import SceneSource
+    from vad.stage2.scene import KeyFrameDetector, SceneSource
     from webhooks.delivery import celery_sender
     from workers.celery_app import STAGE2_QUEUE, make_celery, serve_queue
     from workers.stage2 import (
@@ -57,7 +57,8 @@ def stage2_worker(
     if isinstance(chain.captioner, SceneSource):  # captions = the detector's scene descriptions
         from vad.encoders.detectors import installed_detector
 
-        scene = SceneDescriber(installed_detector(settings.model_dir, settings.encoders), sessions)
+        detector = installed_detector(settings.model_dir, settings.encoders)
+        scene = SceneDescriber(KeyFrameDetector.like_learning(detector, settings.objects), sessions)
     runner = Stage2Runner(
         settings, sessions, reader, chain, send_delivery=celery_sender(celery), scene=scene
     )
@@ -127,7 +128,7 @@ def calibrate(
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.calibration import rate_normal_windows
     from vad.stage2.loading import build_chain
-    from vad.stage2.scene import SceneNorms, SceneSource
+    from vad.stage2.scene import KeyFrameDetector, SceneNorms, SceneSource
     from vad.stage2.weight import fit_weight, save_ratings
 
     app_ctx = get_context(ctx)
@@ -151,7 +152,9 @@ def calibrate(
             "calibration rates the detector's scene descriptions; with a captioner configured "
             "(VAD_STAGE2__CAPTIONER_URL / a captioner folder) it is not supported yet"
         )
-    detector = installed_detector(settings.model_dir, settings.encoders)
+    detector = KeyFrameDetector.like_learning(
+        installed_detector(settings.model_dir, settings.encoders), settings.objects
+    )  # as `vad camera learn` fitted the scene norms
     folder = Path(record.path)
     per_window = max(1, int(round(settings.windows.seconds * fps)))
     clips = (list(c) for c in file_clips(files, fps, settings.ingest))

@@ -19,6 +19,7 @@ from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.llama import LlamaLLM, llama_missing
 from vad.stage2.loading import build_llm
 from vad.stage2.openai_compat import EndpointLLM
+from vad.stage2.prompts import first_sentence
 from vad.stage2.scene import SceneSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.real_weights]
@@ -46,12 +47,15 @@ def model_dir(tmp_path_factory) -> Path:
 def check_chain(llm) -> None:
     settings = Settings(_env_file=None)
     chain = Stage2Chain(SceneSource("scene:test"), llm, settings.stage2)
-    result = chain.run(WindowInput([], [], "University walkway: pedestrians only.", [], SCENE))
+    window = WindowInput([], [], "University walkway: pedestrians only.", [], SCENE)
+    result = chain.run(window)
     assert result.score is not None, result.answer  # constrained to an allowed value
     assert result.score in settings.stage2.score_values
     assert result.summary
     explanation = result.explanation
     assert explanation and explanation.count(". ") == 0 and len(explanation) <= 300
+    unrated = chain.run(window, rate=False)  # explanations only: summary and explanation
+    assert unrated.score is None and unrated.summary and unrated.explanation
 
 
 def test_vad_up_serves_the_pulled_model_with_llama_cpp_and_the_chain_runs_on_it(
@@ -138,18 +142,30 @@ def test_pipeline_describes_windows_from_detections_and_smollm2_explains_them(
     wait_until(finished, 600, lambda: "every stage-2 request finished\n" + pipeline.logs())
     done = [r for r in finished() if r.status == "done"]
     assert done, [(r.status, r.reason) for r in finished()]
+    explains_only = "explanations only" in calibrated.stdout
     for row in done:
         assert row.captioner == "scene:ssd-mobilenetv2-oidv4"
         assert row.llm == "llama.cpp:SmolLM2-135M-Instruct.Q4_1"
         assert row.cleaning.startswith("skipped: scene descriptions")
         assert row.captions_raw and all(c.strip() for c in row.captions_raw)
-        assert row.summary and row.explanation and row.llm_score is not None
-    incident = pipeline.rows("SELECT * FROM incidents WHERE id=:i", i=done[0].incident_id)[0]
-    assert incident.explanation and incident.fused_score is not None
-    for row in done:  # stage 2 only ever raises a window's stage-1 peak; weight 0: not at all
+        assert row.summary and row.explanation
+        if explains_only:  # weight 0: the rating would change nothing and is not asked for
+            assert row.llm_score is None and row.score_source == "not rated"
+        else:
+            assert row.llm_score is not None
+        # stage 2 only ever raises a window's stage-1 peak; weight 0: not at all
         assert row.fused_score >= row.stage1_peak
-        if "explanations only" in calibrated.stdout:
+        if explains_only:
             assert row.fused_score == pytest.approx(row.stage1_peak)
+    # every incident that reached stage 2 has one sentence a person can check against its key
+    # frame (what the sentence says is not asserted: SmolLM2-135M reasons weakly)
+    reached = sorted({row.incident_id for row in done})
+    for incident in pipeline.rows("SELECT * FROM incidents WHERE id = ANY(:i)", i=reached):
+        sentence = incident.explanation
+        assert sentence and first_sentence(sentence) == sentence and len(sentence) <= 300
+        assert incident.key_frame, f"incident {incident.id} has no key frame to check against"
+        assert incident.fused_score is not None and incident.fused_score >= incident.peak_score
+    incident = pipeline.rows("SELECT * FROM incidents WHERE id=:i", i=done[0].incident_id)[0]
     captions = pipeline.scalar(
         "SELECT body FROM incident_texts WHERE incident_id=:i AND source='caption'", i=incident.id
     )

@@ -186,6 +186,54 @@ def test_gaps_are_filled_from_neighbours_refined_and_fused(pipeline, setup, tmp_
     assert len(detail["stage2"][0]["frame_times"]) == 3
 
 
+def test_explanations_only_asks_no_rating_and_explains_from_the_peak_window(
+    pipeline, setup, tmp_path
+):
+    """An uncalibrated LLM has weight 0: its rating would change no score, so the worker does not
+    ask for it; the incident still gets the summary and the explanation of the window where
+    stage 1 peaked highest, and its fused score is the stage-1 peak. Unrated windows neither
+    take nor give interpolated ratings once the model is calibrated."""
+    log, (camera_id, incident_id, window_ids) = setup
+    ids = []
+    for seq, peak in enumerate((0.7, 0.9, 0.8)):  # the stage-1 peak when each was requested
+        with transaction(pipeline.sessions) as session:
+            incident = session.get(Incident, incident_id)
+            incident.peak_score, incident.last_window_seq = peak, seq
+            ids.append(s2.request_analysis(session, incident, "incident.updated", 10))
+    said = iter(range(1, 10))
+
+    def models(body: dict) -> tuple[int, str]:
+        if "Explanation:" in prompt_text(body):
+            return 200, f"Explanation {next(said)}."
+        return ScriptedModels(["0.8"])(body)
+
+    with ChatServer(models) as server:
+        runner = runner_for(pipeline, server, log)
+        assert [runner.run(i) for i in ids[:2]] == ["done"] * 2
+        asked = [prompt_text(r["body"]) for r in server.requests]
+        assert not [t for t in asked if "Answer:" in t]  # no rating call
+        rows = analyses(pipeline)[:2]
+        assert [(a.score_source, a.answer, a.llm_score, a.answer_error) for a in rows] == [
+            ("not rated", None, None, None)
+        ] * 2
+        assert all(a.summary and "score" not in a.stage_seconds for a in rows)
+        with pipeline.sessions() as session:
+            incident = session.get(Incident, incident_id)
+            assert incident.explanation == "Explanation 2."  # the window that peaked at 0.9
+            assert incident.fused_score == pytest.approx(incident.peak_score)
+        calibrate(pipeline, camera_id, tmp_path / "model", runner.chain.llm.name)
+        runner = runner_for(pipeline, server, log)  # a worker re-reads calibrations every 10 s
+        assert runner.run(ids[2]) == "done"
+    rows = analyses(pipeline)
+    assert [a.score_source for a in rows] == ["not rated", "not rated", "llm"]
+    assert [a.score for a in rows] == [None, None, 0.8]  # not interpolated from the rated one
+    with pipeline.sessions() as session:
+        incident = session.get(Incident, incident_id)
+    weight = fit_weight(rows[2].llm, NORMAL_RATINGS, 0.5)
+    assert incident.explanation == "Explanation 3."  # the rated window now explains
+    assert incident.fused_score == pytest.approx(fuse(incident.peak_score, 0.8, weight))
+
+
 def api_get(pipeline, path: str, token_name: str = "viewer") -> dict:
     from fastapi.testclient import TestClient
 

@@ -101,3 +101,33 @@ def test_out_of_order_windows_feed_the_tracker_in_sequence(db_sessions) -> None:
         assert incident.peak_score == pytest.approx(0.95)
         assert (incident.first_window_seq, incident.last_window_seq) == (1, 3)
         assert incident.rule.startswith("motion score") and f">= {THRESHOLD:g}" in incident.rule
+
+
+def test_the_fused_score_follows_the_stage1_peak_when_it_rises_after_stage_2(db_sessions):
+    """Stage 2 fused the incident (its raise: +0.2 over the peak); then stage 1's peak rises in a
+    later window: the fused score moves with it instead of going stale below the new peak."""
+    sessions = db_sessions
+    camera_id, windows = _camera_with_windows(sessions, 3)
+
+    def advance() -> None:
+        with transaction(sessions) as session:
+            advance_tracker(session, camera_id, THRESHOLD, CONFIG)
+
+    def incident() -> Incident:
+        with sessions() as session:
+            [found] = session.query(Incident).all()
+            return found
+
+    _finish(sessions, windows[0], [0.1, 0.7, 0.6, 0.6, 0.6])
+    advance()
+    assert incident().fused_score is None  # stage 2 has not analysed it: stays NULL
+    with transaction(sessions) as session:  # what the stage-2 worker's fuse_incident writes
+        session.get(Incident, incident().id).fused_score = 0.7 + 0.2
+    _finish(sessions, windows[1], [0.6, 0.95, 0.6, 0.6, 0.6])
+    advance()
+    risen = incident()
+    assert risen.peak_score == pytest.approx(0.95)
+    assert risen.fused_score == pytest.approx(0.95 + 0.2)
+    _finish(sessions, windows[2], [0.6, 0.8, 0.6, 0.6, 0.6])  # lower: the peak stays
+    advance()
+    assert incident().fused_score == pytest.approx(0.95 + 0.2)

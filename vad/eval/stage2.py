@@ -7,7 +7,8 @@ analysis rate, `vad.video.analysed_frames`); the clip is cut into the pipeline's
 fed to the incident tracker; a window goes to stage 2 when an incident opens or its peak rises in
 it (at most `max_per_incident` per incident), exactly the stage-1 hook's rule. Stage 2 describes
 the window from the detector's tracks (`vad.stage2.scene`, norms fitted on the same training
-clips) and runs the chain (summary, rating, explanation). Figures are per window (score = the
+clips) and runs the chain (summary, rating, explanation; as in the worker, a model whose weight is
+0 is not asked for the rating of test windows). Figures are per window (score = the
 window's highest stage-1 frame score; label = any anomalous decoded frame of the window's time):
 
 - `stage1_auc`: ROC-AUC of stage-1 window scores over every test window;
@@ -37,7 +38,7 @@ from vad.incidents import IncidentTracker, ScoredFrame
 from vad.settings import CoreSettings
 from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
-from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
+from vad.stage2.scene import KeyFrameDetector, SceneNorms, describe_window, fit_scene_norms
 from vad.stage2.weight import FusionWeight, fit_weight, fuse
 from vad.video import AnalysedClip, analysed_frames
 
@@ -56,7 +57,8 @@ class WindowRow:
     scene: list[str] = field(default_factory=list)
     explanation: str = ""
     seconds: float = 0.0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # scene description (detector) + chain
+    chain_cpu_seconds: dict[str, float] = field(default_factory=dict)  # per chain step
 
 
 def flagged_windows(
@@ -123,7 +125,10 @@ def evaluate_stage2(
     clips = [c for c in (analysed_frames(p, fps) for p in train) if c.frames]
     stage1.fit(c.frames for c in clips)
     tell("scene norms", len(train), len(train))
-    if stage1.encoders.detector is not None:  # stage 1's object model ran the same detector
+    # as `vad camera learn` fits them and the worker describes windows: key-frame detections,
+    # the frames between reusing them (stage 1's object model was fitted on exactly those)
+    detector = KeyFrameDetector.like_learning(detector, settings.objects)
+    if stage1.encoders.detector is not None:
         found = stage1.train_detections
     else:
         found = [detector.detect(c.frames) for c in clips]
@@ -150,7 +155,10 @@ def evaluate_stage2(
             rows.append(row)
             if sent and (max_windows is None or analysed < max_windows):
                 window = slice(start, start + per_window)
-                _analyse(row, clip.frames[window], times[window], norms, detector, chain, context)
+                _analyse(
+                    row, clip.frames[window], times[window], norms, detector, chain, context,
+                    rate=not weight.explanations_only,
+                )  # fmt: skip
                 analysed += 1
                 tell("windows analysed", analysed, max_windows or 0)
     return _report(rows, weight, normal, chain, norms, per_window / rate)
@@ -164,14 +172,23 @@ def _decoded_span(clip: AnalysedClip, start: int, per_window: int) -> slice:
 
 
 def _analyse(
-    row, frames, times, norms: SceneNorms, detector, chain: Stage2Chain, context: str | None
+    row,
+    frames,
+    times,
+    norms: SceneNorms,
+    detector,
+    chain: Stage2Chain,
+    context: str | None,
+    rate: bool,
 ) -> None:
+    """As the stage-2 worker: a model with weight 0 is not asked for the rating."""
     started, cpu = time.perf_counter(), time.process_time()
     scene = describe_window(detector.detect(frames), times, norms)
-    result = chain.run(WindowInput([], [], context, [], scene))
+    result = chain.run(WindowInput([], [], context, [], scene), rate=rate)
     row.seconds = time.perf_counter() - started
     row.cpu_seconds = time.process_time() - cpu
     row.llm, row.scene, row.explanation = result.score, [s for _, s in scene], result.explanation
+    row.chain_cpu_seconds = result.stage_cpu_seconds
 
 
 def _report(
@@ -197,6 +214,11 @@ def _report(
         "seconds_per_window": round(statistics.mean(r.seconds for r in done), 3) if done else None,
         "llm_model": llm.name,
         "cpu_seconds_per_window": _mean([r.cpu_seconds for r in done]),
+        "chain_cpu_seconds_per_window": _mean([sum(r.chain_cpu_seconds.values()) for r in done]),
+        "chain_cpu_seconds_per_step": {
+            step: _mean([r.chain_cpu_seconds.get(step, 0.0) for r in done])
+            for step in sorted({k for r in done for k in r.chain_cpu_seconds})
+        },
         "tokens_generated": tokens,
         "tokens_per_cpu_second": round(tokens / llm_cpu, 1) if llm_cpu else None,
         "fusion_weight": weight.to_dict(),
@@ -207,7 +229,8 @@ def _report(
         "anomalous_windows": int(labels.sum()),
         "flagged_windows": sum(r.flagged for r in rows),
         "flagged_anomalous": sum(r.flagged and r.label for r in rows),
-        "unparsed_ratings": sum(r.llm is None for r in done),
+        "test_windows_rated": not weight.explanations_only,  # weight 0: rating skipped
+        "unparsed_ratings": sum(r.llm is None for r in done) if not weight.explanations_only else 0,
         "mean_rating_anomalous": _mean([r.llm for r in done if r.label and r.llm is not None]),
         "mean_rating_normal": _mean([r.llm for r in done if not r.label and r.llm is not None]),
         "explained": sum(bool(r.explanation.strip()) for r in done),

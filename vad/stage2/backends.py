@@ -6,9 +6,12 @@ Backends: `vad.stage2.hf` (transformers, in process, from the model folder) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+
+from vad.stage2.prompts import Message
 
 
 class BackendUnavailable(RuntimeError):
@@ -24,13 +27,16 @@ class Captioner(Protocol):
 
 
 class LLM(Protocol):
+    """Every call is a whole chat dialogue (`vad.stage2.prompts`): the calls of one window share
+    their beginning, which a backend with a prompt cache reads only once."""
+
     name: str
 
-    def generate(self, prompt: str, max_tokens: int) -> str:
-        """Free text (summary, explanation), deterministic decoding."""
+    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
+        """The next assistant turn as free text (summary, explanation), deterministic."""
         ...
 
-    def choose(self, prompt: str, choices: list[str]) -> str:
+    def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         """The raw answer to a question whose answer must be one of `choices`; the backend
         constrains it as far as it can, the caller still parses it strictly."""
         ...

@@ -17,7 +17,7 @@ import numpy as np
 
 from vad.scoring.sampler import select_frames
 from vad.stage2 import prompts
-from vad.stage2.answers import parse_score
+from vad.stage2.answers import ParsedScore, parse_score
 from vad.stage2.backends import LLM, Captioner
 from vad.stage2.config import Stage2Config
 from vad.stage2.similarity import Cleaned, ImageTextEncoder, SummaryEmbedder, clean_captions
@@ -48,7 +48,8 @@ class ChainResult:
     captions_clean: list[str]
     cleaning: str
     summary: str
-    answer: str
+    rated: bool  # False: the rating was not asked for (explanations only)
+    answer: str | None  # the raw rating answer; None when not rated
     score: float | None
     score_error: str | None
     explanation: str
@@ -56,6 +57,9 @@ class ChainResult:
     embedding_kind: str
     seconds: float
     stage_seconds: dict[str, float]
+    # this process's CPU seconds per step: what one free core takes, whatever else runs (the
+    # wall time stretches on a busy machine); an LLM behind an endpoint spends its CPU elsewhere
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Stage2Chain:
@@ -82,7 +86,10 @@ class Stage2Chain:
             "encoder": self.encoder.name if self.encoder is not None else None,
         }
 
-    def run(self, window: WindowInput) -> ChainResult:
+    def run(self, window: WindowInput, rate: bool = True) -> ChainResult:
+        """Summary, rating (unless `rate` is False: a model with fusion weight 0 changes no
+        score, so its rating would only cost a call) and the one-sentence explanation, as one
+        dialogue whose calls share their beginning (`vad.stage2.prompts`)."""
         cfg, clock, started = self.config, _Clock(), time.perf_counter()
         if window.scene is not None:  # sentences from detections: nothing to caption or clean
             raw = [sentence for _, sentence in window.scene]
@@ -95,27 +102,27 @@ class Stage2Chain:
             clock.lap("clean")
             start = window.times[0] if window.times else 0.0
             timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
-        summary = self.llm.generate(
-            prompts.summary_prompt(timeline, window.context), cfg.summary_tokens
-        )
+        dialogue = prompts.summary_dialogue(timeline, window.context)
+        summary = self.llm.generate(dialogue, cfg.summary_tokens)
         clock.lap("summary")
-        answer = self.llm.choose(
-            prompts.score_prompt(summary, cfg.score_values, window.context), self.choices
-        )
-        parsed = parse_score(answer, cfg.score_values)
-        clock.lap("score")
-        explanation = prompts.first_sentence(
-            self.llm.generate(
-                prompts.explain_prompt(summary, parsed.value, window.context),
-                cfg.explanation_tokens,
-            )
-        )
+        answer, parsed, asked = None, ParsedScore(None), dialogue
+        if rate:
+            asked = prompts.follow_up(dialogue, summary, prompts.score_question(cfg.score_values))
+            answer = self.llm.choose(asked, self.choices)
+            parsed = parse_score(answer, cfg.score_values)
+            clock.lap("score")
+        if parsed.value is not None:  # the explanation follows the rating it was given
+            explain = prompts.follow_up(asked, prompts.format_value(parsed.value), prompts.EXPLAIN)
+        else:  # not rated, or the answer did not parse: it follows the summary
+            explain = prompts.follow_up(dialogue, summary, prompts.EXPLAIN)
+        explanation = prompts.first_sentence(self.llm.generate(explain, cfg.explanation_tokens))
         clock.lap("explain")
         return ChainResult(
             captions_raw=list(raw),
             captions_clean=cleaned.captions,
             cleaning=cleaned.note,
             summary=summary,
+            rated=rate,
             answer=answer,
             score=parsed.value,
             score_error=parsed.error,
@@ -124,15 +131,18 @@ class Stage2Chain:
             embedding_kind=self.embedder.kind,
             seconds=time.perf_counter() - started,
             stage_seconds=clock.laps,
+            stage_cpu_seconds=clock.cpu_laps,
         )
 
 
 class _Clock:
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.cpu_laps: dict[str, float] = {}
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.laps[name] = round(now - self._last, 4)
-        self._last = now
+        self.cpu_laps[name] = round(cpu - self._last_cpu, 4)
+        self._last, self._last_cpu = now, cpu

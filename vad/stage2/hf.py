@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from vad.stage2.backends import BackendUnavailable
+from vad.stage2.prompts import Message, plain_text
 
 INSTALL_HINT = "install them with `pip install 'vad-service[export]'` (torch + transformers)"
 
@@ -130,20 +132,20 @@ class TransformersLLM:
         self.model = tf.AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
 
-    def _prompt_ids(self, prompt: str, room: int) -> list[int]:
+    def _prompt_ids(self, dialogue: Sequence[Message], room: int) -> list[int]:
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+                list(dialogue), add_generation_prompt=True, tokenize=False
             )  # rendered, then tokenized: the template already holds any special tokens
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         else:
-            ids = self.tokenizer(prompt)["input_ids"]
+            ids = self.tokenizer(plain_text(dialogue))["input_ids"]
         if self.max_positions and len(ids) + room > self.max_positions:
             ids = ids[-(self.max_positions - room) :]  # keep the question at the end
         return ids
 
-    def generate(self, prompt: str, max_tokens: int) -> str:
-        ids = self._prompt_ids(prompt, max_tokens)
+    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
+        ids = self._prompt_ids(dialogue, max_tokens)
         inputs = self.torch.tensor([ids], device=self.device)
         pad = self.tokenizer.pad_token_id
         with self.torch.inference_mode():
@@ -156,9 +158,9 @@ class TransformersLLM:
             )
         return self.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True).strip()
 
-    def choose(self, prompt: str, choices: list[str]) -> str:
+    def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         endings = [self._choice_ids(c) for c in choices]
-        ids = self._prompt_ids(prompt, max(len(e) for e in endings))
+        ids = self._prompt_ids(dialogue, max(len(e) for e in endings))
         logprobs = self._sequence_logprobs(ids, endings)
         return choices[int(np.argmax(logprobs))]
 

@@ -17,9 +17,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from vad.stage2.backends import BackendUnavailable
+from vad.stage2.prompts import Message
 
 SETUP_HINT = (
     "install llama-cpp-python with `bash scripts/llama-setup.sh` (or `make llm`): it builds it "
@@ -65,7 +67,10 @@ def choice_grammar(choices: list[str]) -> str:
 
 class LlamaLLM:
     """A GGUF chat model in this process; the GGUF's own chat template (ChatML for SmolLM2) wraps
-    each prompt, decoding is greedy, and `choose` is constrained by a grammar to the choices."""
+    each dialogue, decoding is greedy, and `choose` is constrained by a grammar to the choices.
+
+    llama.cpp keeps the tokens of the last call in its KV cache and evaluates only from the first
+    token where the next prompt differs, so the dialogue's shared beginning is read once."""
 
     def __init__(self, path: Path, threads: int = 1, context: int = 2048) -> None:
         problem = llama_missing()
@@ -91,10 +96,10 @@ class LlamaLLM:
         self.cpu_seconds = 0.0  # this process's CPU time while generating (a busy machine
         # stretches the wall time, not this)
 
-    def _chat(self, prompt: str, max_tokens: int, **extra) -> str:
+    def _chat(self, dialogue: Sequence[Message], max_tokens: int, **extra) -> str:
         started, cpu = time.perf_counter(), time.process_time()
         reply = self.model.create_chat_completion(
-            messages=[{"role": "user", "content": prompt}],
+            messages=list(dialogue),
             max_tokens=max_tokens,
             temperature=0.0,
             **extra,
@@ -104,14 +109,14 @@ class LlamaLLM:
         self.tokens += int(reply.get("usage", {}).get("completion_tokens", 0))
         return str(reply["choices"][0]["message"].get("content") or "").strip()
 
-    def generate(self, prompt: str, max_tokens: int) -> str:
-        return self._chat(prompt, max_tokens)
+    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
+        return self._chat(dialogue, max_tokens)
 
-    def choose(self, prompt: str, choices: list[str]) -> str:
+    def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         from llama_cpp import LlamaGrammar
 
         grammar = LlamaGrammar.from_string(choice_grammar(choices), verbose=False)
-        return self._chat(prompt, 8, grammar=grammar)
+        return self._chat(dialogue, 8, grammar=grammar)
 
 
 def free_port() -> int:

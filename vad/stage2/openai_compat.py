@@ -14,11 +14,13 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from vad.stage2.backends import BackendUnavailable
+from vad.stage2.prompts import Message
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,14 @@ class ChatClient:
         self.timeout = timeout
 
     def complete(self, content: str | list, max_tokens: int, **extra) -> str:
+        """One user message (text, or text and images)."""
+        return self.chat([{"role": "user", "content": content}], max_tokens, **extra)
+
+    def chat(self, messages: Sequence[dict], max_tokens: int, **extra) -> str:
+        """The next assistant turn of a whole dialogue."""
         body = {
             "model": self.model,
-            "messages": [{"role": "user", "content": content}],
+            "messages": list(messages),
             "max_tokens": max_tokens,
             "temperature": 0,
             **extra,
@@ -132,6 +139,10 @@ def _rejects_format(error: EndpointError) -> bool:
 
 
 class EndpointLLM:
+    """The dialogue is sent whole each call; servers with a prompt cache (llama.cpp's, in
+    llama-cpp-python's server too; vLLM with prefix caching) read only the part that differs
+    from their last request."""
+
     FORMATS = (score_schema, json_object_schema)
 
     def __init__(self, client: ChatClient) -> None:
@@ -140,13 +151,14 @@ class EndpointLLM:
         self.constrained = True
         self._formats = list(self.FORMATS)  # the first that the server accepts is kept
 
-    def generate(self, prompt: str, max_tokens: int) -> str:
-        return self.client.complete(prompt, max_tokens)
+    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
+        return self.client.chat(dialogue, max_tokens)
 
-    def choose(self, prompt: str, choices: list[str]) -> str:
+    def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         while self._formats:
             try:
-                return self.client.complete(prompt, 16, response_format=self._formats[0](choices))
+                format_ = self._formats[0](choices)
+                return self.client.chat(dialogue, 16, response_format=format_)
             except EndpointError as error:
                 if not _rejects_format(error):
                     raise
@@ -155,7 +167,7 @@ class EndpointLLM:
         if self.constrained:
             log.warning("%s accepts no JSON-schema answers: unconstrained", self)
             self.constrained = False
-        return self.client.complete(prompt, 16)
+        return self.client.chat(dialogue, 16)
 
     def __str__(self) -> str:
         return self.name

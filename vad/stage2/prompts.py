@@ -1,4 +1,13 @@
-"""Prompt templates of the LAVAD chain, versioned.
+"""Prompt templates of the LAVAD chain, versioned, as one chat dialogue per window.
+
+Why a dialogue and why this order: on a CPU, reading the prompt costs most of an analysis
+(SmolLM2-135M on one core reads ~120 prompt tokens per second and writes ~50). llama.cpp keeps
+the tokens it last read (its KV cache) and re-reads only from the first token that differs, in
+process and in its server alike (vLLM's prefix caching and llama.cpp's C++ server do the same).
+So every prompt starts with the same fixed text (the system turn: instructions, then the camera's
+context), and the summary, rating and explanation are turns of one conversation: each call
+repeats the previous call's prompt and answer word for word and adds only its question. Per
+window the model reads the scene once, per camera the fixed text once.
 
 The version stored with every analysis is the hand-set `PROMPT_SERIES` plus a hash of the
 templates, so an edit that forgets to bump the series still yields a new version (scores from
@@ -10,35 +19,37 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-PROMPT_SERIES = "lavad-1"
+PROMPT_SERIES = "lavad-2"
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 CAPTION = "Describe what is happening in this surveillance camera image in one sentence."
 
+SYSTEM = (
+    "You review short windows of surveillance camera footage that an anomaly detector flagged. "
+    "Each window is described moment by moment, with the seconds since its start.{context}"
+)
+
+CONTEXT = "\nCamera context (what this place is and what is normal here): {text}"
+
 SUMMARY = (
-    "{context}Below is a temporal description of a surveillance camera scene, one caption per "
-    "moment:\n{captions}\n"
+    "Below is a temporal description of the scene, one caption per moment:\n{captions}\n"
     "Please summarize what happened in a few sentences, based on the temporal description above. "
     "Do not include any unnecessary details or descriptions.\nSummary:"
-)
+)  # the instruction after the captions, as LAVAD asks: before them, SmolLM2-135M copies the
+# caption list instead of summarizing it (measured on Ped2 windows, docs/benchmarks-stage2.md)
 
 SCORE = (
-    "{context}Scene summary: {summary}\n"
     "If you were a law enforcement agency, how would you rate the scene described, on a scale "
     "from 0 to 1, with 0 representing a standard scene and 1 denoting a scene with suspicious "
-    "activities? Answer with only one number from this list: [{choices}], and no other text.\n"
-    "Answer:"
+    "activities? Answer with only one number {choices}, and no other text.\nAnswer:"
 )
 
-EXPLAIN = (
-    "{context}Scene summary: {summary}\n"
-    "{rating}In one sentence, explain what in the scene is or is not suspicious.\nExplanation:"
-)
-
-CONTEXT = "Camera context (what this place is and what is normal here): {text}\n"
+EXPLAIN = "In one sentence, explain what in the scene is or is not suspicious.\nExplanation:"
 
 
 def _digest() -> str:
-    text = "\x00".join((CAPTION, SUMMARY, SCORE, EXPLAIN, CONTEXT))
+    text = "\x00".join((CAPTION, SYSTEM, CONTEXT, SUMMARY, SCORE, EXPLAIN))
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
@@ -50,32 +61,52 @@ def format_value(value: float) -> str:
     return f"{value:g}"
 
 
-def context_block(context: str | None) -> str:
+def system_message(context: str | None) -> Message:
+    """The fixed instructions, then the camera's context: the prefix every call shares."""
     text = (context or "").strip()
-    return CONTEXT.format(text=text) if text else ""
+    return {
+        "role": "system",
+        "content": SYSTEM.format(context=CONTEXT.format(text=text) if text else ""),
+    }
 
 
-def summary_prompt(captions: Sequence[tuple[float, str]], context: str | None) -> str:
-    """`captions`: (seconds from the window start, cleaned caption) in time order."""
+def summary_dialogue(captions: Sequence[tuple[float, str]], context: str | None) -> list[Message]:
+    """The window's opening: `captions` are (seconds from the window start, cleaned caption) in
+    time order."""
     lines = [f"t={t:.1f}s: {c.strip()}" for t, c in captions if c.strip()]
-    return SUMMARY.format(
-        context=context_block(context), captions="\n".join(lines) or "(no description)"
-    )
+    ask = SUMMARY.format(captions="\n".join(lines) or "(no description)")
+    return [system_message(context), {"role": "user", "content": ask}]
 
 
-def score_prompt(summary: str, values: Sequence[float], context: str | None) -> str:
-    choices = ", ".join(format_value(v) for v in values)
-    return SCORE.format(context=context_block(context), summary=summary.strip(), choices=choices)
+def score_question(values: Sequence[float]) -> str:
+    return SCORE.format(choices=allowed_values(values))
 
 
-def explain_prompt(summary: str, score: float | None, context: str | None) -> str:
-    rating = (
-        f"The scene was rated {format_value(score)} on a scale from 0 (standard scene) to 1 "
-        "(suspicious activity). "
-        if score is not None
-        else ""
-    )
-    return EXPLAIN.format(context=context_block(context), summary=summary.strip(), rating=rating)
+def allowed_values(values: Sequence[float]) -> str:
+    """The allowed answers in few words ("from 0 to 1 in steps of 0.1") when they are evenly
+    spaced, else listed: the list of eleven values is ~35 tokens the model would read per
+    window; the answer is constrained to them either way (grammar or JSON schema)."""
+    ordered = sorted(values)
+    steps = {round(b - a, 9) for a, b in zip(ordered, ordered[1:], strict=False)}
+    if len(ordered) > 2 and len(steps) == 1:
+        low, high, step = (format_value(v) for v in (ordered[0], ordered[-1], steps.pop()))
+        return f"from {low} to {high} in steps of {step}"
+    return "from this list: [" + ", ".join(format_value(v) for v in values) + "]"
+
+
+def follow_up(dialogue: list[Message], answer: str, question: str) -> list[Message]:
+    """The dialogue with the model's `answer` to its last question and the next `question`:
+    the previous call's prompt and answer verbatim, so the model re-reads only the question."""
+    return [
+        *dialogue,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": question},
+    ]
+
+
+def plain_text(dialogue: Sequence[Message]) -> str:
+    """The dialogue as one text, for a model without a chat template."""
+    return "\n\n".join(m["content"] for m in dialogue)
 
 
 def first_sentence(text: str, limit: int = 300) -> str:

@@ -28,6 +28,8 @@ MIN_WINDOWS = 8  # parsed normal ratings needed before a weight is trusted
 MAX_NORMAL_P95 = 0.7  # above this a rating has no room to stand out
 MIN_SPREAD = 0.05  # middle 80 % of normal ratings within this: the model does not react
 NOT_CALIBRATED = "not calibrated: run `vad stage2 calibrate CAMERA --from FOOTAGE`"
+# at weight 0 the stage-2 worker does not ask for the rating: it would change no score
+NOT_RATED_NOTE = "windows get a summary and an explanation, the rating is skipped"
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class FusionWeight:
     def describe(self) -> str:
         name = self.model or "LLM"
         if self.explanations_only:
-            return f"{name}: explanations only (weight 0): {self.reason}"
+            return f"{name}: explanations only (weight 0; {NOT_RATED_NOTE}): {self.reason}"
         above = f"above its normal p95 {self.normal_p95:.2f}"
         return f"{name}: weight {self.weight:g} {above}: {self.reason}"
 
@@ -93,6 +95,17 @@ def fuse(stage1: float, rating: float | None, weight: FusionWeight) -> float:
     if rating is None or weight.weight <= 0:
         return float(stage1)
     return float(stage1) + weight.weight * max(0.0, float(rating) - weight.normal_p95)
+
+
+def follow_peak(fused: float | None, old_peak: float, new_peak: float) -> float | None:
+    """An incident's fused score once its stage-1 peak moved from `old_peak` to `new_peak`:
+    stage 2's raise (fused - peak, the same for any peak: see `fuse`) stays on the new peak, so
+    the fused score never falls behind the stage-1 peak it raises. None (stage 2 has not
+    analysed the incident) stays None; a raise below 0 (a score stale from before this rule)
+    is healed to 0."""
+    if fused is None:
+        return None
+    return float(new_peak) + max(0.0, float(fused) - float(old_peak))
 
 
 def save_ratings(directory: Path, model: str, ratings: list[float | None]) -> Path:

@@ -94,11 +94,30 @@ def test_tiny_models_run_the_whole_chain_on_ped2(stage2_model_dir, ped2_frames):
 
 
 def test_prompts_carry_the_camera_context_and_allowed_values():
-    text = prompts.score_prompt("A cart crosses.", [0.0, 0.5, 1.0], "Walkway, no vehicles.")
-    assert "Walkway, no vehicles." in text and "[0, 0.5, 1]" in text
-    assert "law enforcement" in text
-    summary = prompts.summary_prompt([(0.0, "a cart"), (0.4, "")], "Walkway")
-    assert "t=0.0s: a cart" in summary and "t=0.4s" not in summary and "Walkway" in summary
-    assert prompts.summary_prompt([], None).count("Camera context") == 0
+    opening = prompts.summary_dialogue([(0.0, "a cart"), (0.4, "")], "Walkway, no vehicles.")
+    system, ask = opening
+    assert system["role"] == "system" and "Walkway, no vehicles." in system["content"]
+    assert "t=0.0s: a cart" in ask["content"] and "t=0.4s" not in ask["content"]
+    assert "Camera context" not in prompts.summary_dialogue([], None)[0]["content"]
+    question = prompts.score_question([0.0, 0.5, 1.0])
+    assert "law enforcement" in question and "from 0 to 1 in steps of 0.5" in question
+    assert "from this list: [0, 0.2, 1]" in prompts.score_question([0.0, 0.2, 1.0])
     assert prompts.first_sentence("It is fine. Nothing else.") == "It is fine."
     assert prompts.PROMPT_VERSION.startswith(prompts.PROMPT_SERIES)
+
+
+def test_every_call_of_a_window_and_every_window_share_the_prompts_beginning():
+    """What llama.cpp's KV cache reuses: the fixed text first (instructions, context, the summary
+    instruction), and each follow-up repeats the previous call's prompt and answer verbatim."""
+    one = prompts.summary_dialogue([(0.0, "a cart crosses")], "Walkway")
+    two = prompts.summary_dialogue([(0.5, "7 people walk")], "Walkway")
+    assert one[0] == two[0]  # the system turn
+    fixed = prompts.SUMMARY.split("{captions}")[0]
+    assert one[1]["content"].startswith(fixed) and two[1]["content"].startswith(fixed)
+    rating = prompts.follow_up(one, "A cart crosses.", prompts.score_question([0.0, 1.0]))
+    explain = prompts.follow_up(rating, "0", prompts.EXPLAIN)
+    assert rating[: len(one)] == one and explain[: len(rating)] == rating
+    assert explain[-2] == {"role": "assistant", "content": "0"}
+    assert "Walkway" in prompts.plain_text(explain) and "Explanation:" in prompts.plain_text(
+        explain
+    )

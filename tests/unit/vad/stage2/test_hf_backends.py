@@ -7,6 +7,7 @@ import pytest
 from tests.support.tiny_models import need_export_extra
 from vad.stage2.backends import BackendUnavailable
 from vad.stage2.hf import TransformersCaptioner, TransformersLLM
+from vad.stage2.prompts import EXPLAIN, follow_up, summary_dialogue
 
 CHOICES = ["0", "0.1", "0.5", "0.9", "1"]
 
@@ -33,18 +34,25 @@ def test_captioner_families(tiny, family, kind, ped2_frames):
     assert captioner.caption([], "x", 8) == []
 
 
+def said(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
 def test_chat_template_llm_generates_and_can_only_choose_allowed(tiny):
     llm = TransformersLLM(tiny["chat-llm"])
-    assert llm.generate("Summarize: a cart crosses the walkway.", 12)
+    assert llm.generate(said("Summarize: a cart crosses the walkway."), 12)
     prompts = ["Rate: a cart on the walkway.", "Rate: people walk.", "Answer:"]
-    assert all(llm.choose(p, CHOICES) in CHOICES for p in prompts)
+    assert all(llm.choose(said(p), CHOICES) in CHOICES for p in prompts)
+    dialogue = summary_dialogue([(0.0, "a cart crosses")], "Walkway")
+    dialogue = follow_up(dialogue, "A cart crosses.", EXPLAIN)
+    assert isinstance(llm.generate(dialogue, 8), str)  # system, user, assistant, user turns
 
 
 def test_long_prompts_are_cut_from_the_front(tiny):
     llm = TransformersLLM(tiny["chat-llm"])
     long = "a person walks. " * 400 + "Answer:"  # far beyond 512 positions
-    assert llm.choose(long, CHOICES) in CHOICES
-    assert isinstance(llm.generate(long, 8), str)
+    assert llm.choose(said(long), CHOICES) in CHOICES
+    assert isinstance(llm.generate(said(long), 8), str)
 
 
 def test_missing_folder_says_what_is_missing(tmp_path):

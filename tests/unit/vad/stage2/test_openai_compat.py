@@ -71,8 +71,10 @@ def test_chain_over_endpoints_on_ped2(ped2_frames, tmp_path):
     assert enum == [round(0.1 * i, 1) for i in range(11)]
     assert rating["temperature"] == 0
     assert all(r["headers"]["Authorization"] == "Bearer secret" for r in server.requests)
-    texts = [prompt_text(r["body"]) for r in server.requests if not has_image(r["body"])]
-    assert all(CONTEXT in t for t in texts)  # summary, rating and explanation prompts
+    dialogues = [r["body"]["messages"] for r in server.requests if not has_image(r["body"])]
+    assert len(dialogues) == 3  # summary, rating, explanation: one growing dialogue
+    assert all(d[0]["role"] == "system" and CONTEXT in d[0]["content"] for d in dialogues)
+    assert all(b[: len(a)] == a for a, b in zip(dialogues, dialogues[1:], strict=False))
 
 
 def test_server_without_json_schema_falls_back_and_garbage_is_marked(ped2_frames, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.settings import Settings
 from vad.stage2.chain import Stage2Chain, WindowInput
+from vad.stage2.prompts import plain_text
 from vad.stage2.scene import SceneSource
 
 
@@ -14,13 +15,16 @@ class EchoLLM:
 
     def __init__(self) -> None:
         self.prompts: list[str] = []
+        self.calls: list[str] = []
 
-    def generate(self, prompt: str, max_tokens: int) -> str:
-        self.prompts.append(prompt)
+    def generate(self, dialogue, max_tokens: int) -> str:
+        self.prompts.append(plain_text(dialogue))
+        self.calls.append("generate")
         return "A vehicle drives fast on the walkway. Nothing else."
 
-    def choose(self, prompt: str, choices: list[str]) -> str:
-        self.prompts.append(prompt)
+    def choose(self, dialogue, choices: list[str]) -> str:
+        self.prompts.append(plain_text(dialogue))
+        self.calls.append("choose")
         return "0.8"
 
 
@@ -35,3 +39,27 @@ def test_scene_sentences_replace_captions_and_skip_cleaning():
     assert result.score == 0.8
     assert result.explanation == "A vehicle drives fast on the walkway."
     assert chain.models()["captioner"] == "scene:ssd"
+
+
+def test_explanations_only_skips_the_rating_and_explains_from_the_summary():
+    """A model with fusion weight 0: no rating call; the summary and the explanation are kept
+    (the dashboard shows both, search indexes both)."""
+    llm = EchoLLM()
+    chain = Stage2Chain(SceneSource("scene:ssd"), llm, Settings(_env_file=None).stage2)
+    scene = [(0.0, "a vehicle drives to the left at 2.5x the usual speed of people here")]
+    result = chain.run(WindowInput([], [], "Walkway", [], scene), rate=False)
+    assert llm.calls == ["generate", "generate"]  # summary, explanation
+    assert not result.rated and result.answer is None and result.score is None
+    assert result.score_error is None  # not asked is not an unparsed answer
+    assert result.summary and result.explanation == "A vehicle drives fast on the walkway."
+    assert "score" not in result.stage_seconds and set(result.stage_cpu_seconds) == {
+        "summary",
+        "explain",
+    }
+    assert llm.prompts[1].startswith(llm.prompts[0])  # the explanation follows the summary
+    rated = EchoLLM()
+    Stage2Chain(SceneSource("s"), rated, Settings(_env_file=None).stage2).run(
+        WindowInput([], [], "Walkway", [], scene)
+    )
+    assert rated.calls == ["generate", "choose", "generate"]
+    assert rated.prompts[2].startswith(rated.prompts[1]) and "0.8" in rated.prompts[2]

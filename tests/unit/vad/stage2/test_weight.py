@@ -9,6 +9,7 @@ from vad.stage2.weight import (
     MIN_WINDOWS,
     NOT_CALIBRATED,
     fit_weight,
+    follow_peak,
     fuse,
     read_ratings,
     save_ratings,
@@ -22,7 +23,8 @@ def test_a_model_that_rates_everything_the_same_is_for_explanations_only():
     weight = fit_weight("smollm2-135m", [0.1] * 30, 0.5)
     assert weight.weight == 0 and weight.explanations_only
     assert "rates normal windows like anomalous ones" in weight.reason
-    assert weight.describe().startswith("smollm2-135m: explanations only (weight 0)")
+    assert weight.describe().startswith("smollm2-135m: explanations only (weight 0;")
+    assert "the rating is skipped" in weight.describe()
 
 
 def test_smollm2_on_ped2_training_windows_is_for_explanations_only():
@@ -79,3 +81,14 @@ def test_calibration_windows_are_whole_and_spread_over_the_clips():
     assert spread_windows([25, 10], 10, 99) == [(0, 0), (0, 10), (1, 0)]
     picked = spread_windows([200, 200], 10, 4)
     assert len(picked) == 4 and picked[0] == (0, 0) and picked[-1] == (1, 190)
+
+
+def test_the_fused_score_follows_a_rising_stage1_peak():
+    """Stage 2's raise is the same whatever the peak (`fuse`), so when stage 1's peak rises
+    after the analysis the fused score rises with it instead of going stale below it."""
+    weight = fit_weight("m", SPREAD_LOW, 0.5)
+    fused = fuse(0.7, 0.9, weight)
+    assert follow_peak(fused, 0.7, 0.95) == np.float64(fuse(0.95, 0.9, weight))
+    assert follow_peak(0.7, 0.7, 0.95) == 0.95  # weight 0: the stage-1 peak
+    assert follow_peak(None, 0.7, 0.95) is None  # not analysed: stays NULL
+    assert follow_peak(0.6, 0.7, 0.95) == 0.95  # already stale: healed, never below the peak
