@@ -96,6 +96,17 @@ def infra(request, tmp_path_factory):
     stack.stop()
     if kafka:
         kafka.stop()
+    _remove_server_data(data_dir, kafka)
+
+
+def _remove_server_data(data_dir: Path, kafka) -> None:
+    """The stopped servers' data (PostgreSQL's cluster and WAL, Kafka's log, Redis), kept by
+    pytest for three sessions otherwise (GBs: CI ran out of disk); their logs stay."""
+    import shutil
+
+    for path in (data_dir / "pg", data_dir / "redis", kafka.log_dir if kafka else None):
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -114,11 +125,13 @@ def db_sessions(infra, request):
     import uuid
 
     from db.session import make_engine, make_sessionmaker, upgrade_database
-    from tests.support.pipeline import _create_database, database_only
+    from tests.support.pipeline import _create_database, database_only, drop_database
 
     database_only(request)
-    url = _create_database(infra.database_url, f"t_db_{uuid.uuid4().hex[:8]}")
+    name = f"t_db_{uuid.uuid4().hex[:8]}"
+    url = _create_database(infra.database_url, name)
     upgrade_database(url)
     engine = make_engine(url)
     yield make_sessionmaker(engine)
     engine.dispose()
+    drop_database(infra.database_url, name)

@@ -86,6 +86,8 @@ class Pipeline:
     endpoints: Endpoints
     sessions: sessionmaker[Session]
     log_dir: Path
+    admin_url: str  # the server's maintenance database, to drop this test's one at close
+    database: str
     procs: list[Proc] = field(default_factory=list)
 
     def start(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> Proc:
@@ -129,6 +131,7 @@ class Pipeline:
         for proc in reversed(self.procs):
             proc.kill()
         self.sessions.kw["bind"].dispose()
+        drop_database(self.admin_url, self.database)
 
 
 def database_only(request) -> None:
@@ -144,7 +147,8 @@ TEST_ALLOWLIST = ["127.0.0.1/32"]
 def make_pipeline(endpoints: Endpoints, tmp_path: Path, **overrides: str) -> Pipeline:
     """A fresh database + topic + Redis db on the shared servers, and env for `vad` processes."""
     tag = uuid.uuid4().hex[:10]
-    database_url = _create_database(endpoints.database_url, f"t_{tag}")
+    database = f"t_{tag}"
+    database_url = _create_database(endpoints.database_url, database)
     upgrade_database(database_url)
     topic = f"frames_{tag}"
     ensure_topic(endpoints.kafka_bootstrap, topic, 2)
@@ -193,6 +197,8 @@ def make_pipeline(endpoints: Endpoints, tmp_path: Path, **overrides: str) -> Pip
         ),
         make_sessionmaker(make_engine(database_url)),
         log_dir,
+        endpoints.database_url,
+        database,
     )
 
 
@@ -203,6 +209,16 @@ def _create_database(admin_url: str, name: str) -> str:
     engine.dispose()
     base, _, query = admin_url.partition("?")
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a test's database once the test is done with it (its processes are dead or dying:
+    FORCE ends their sessions). A migrated database takes about 8 MB, the session's server
+    held ~1 GB of them after one run, which filled CI's disk."""
+    engine = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 _used_dbs: set[int] = set()
