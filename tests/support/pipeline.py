@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_sessionmaker, normalize_url, upgrade_database
@@ -216,9 +218,13 @@ def drop_database(admin_url: str, name: str) -> None:
     FORCE ends their sessions). A migrated database takes about 8 MB, the session's server
     held ~1 GB of them after one run, which filled CI's disk."""
     engine = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except SQLAlchemyError as error:  # disk hygiene only: the test's verdict stands
+        warnings.warn(f"test database {name} not dropped: {error}", stacklevel=2)
+    finally:
+        engine.dispose()
 
 
 _used_dbs: set[int] = set()
