@@ -11,8 +11,10 @@ import pytest
 
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.normality.model import fit_normality_model
+from vad.scoring.normality.scorer import NormalityScorer
 from vad.scoring.stabilise import align_previous, estimate_shift
-from vad.scoring.velocity import VelocityConfig, cell_speeds
+from vad.scoring.velocity import VelocityConfig, cell_speeds, fit_velocity_model
+from vad.types import Frame
 
 H, W = 120, 160
 
@@ -107,3 +109,30 @@ def test_steady_footage_scores_bit_identically():
     on = fit_normality_model(train, NormalityConfig(stabilise=True, calibration_folds=2))
     for a, b in zip(off.score_frames(test), on.score_frames(test), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_a_shaken_window_with_its_context_scores_as_the_whole_clip():
+    """The worker scores a window with the context frames it reads before it; the stabiliser
+    aligns within each flow pair only, so that equals `vad eval`'s whole-clip pass."""
+
+    def shaken_clip(seed: int, frames: int = 30) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        background = scene(6)
+        out = []
+        for t in range(frames):
+            frame = moved(with_walker(background, (20 + 3 * t) % (W - 12)), *rng.integers(-3, 4, 2))
+            out.append(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        return out
+
+    train = [shaken_clip(s) for s in range(4)]
+    scorer = NormalityScorer(
+        fit_normality_model(train, NormalityConfig(calibration_folds=2)),
+        fit_velocity_model(train, VelocityConfig(calibration_folds=2)),
+    )
+    frames = [Frame(1, i, float(i), image) for i, image in enumerate(shaken_clip(9))]
+    whole = scorer.score(frames)
+    k = scorer.context_frames
+    window = scorer.score(frames[20:], frames[20 - k : 20])
+    np.testing.assert_allclose(window.scores, whole.scores[20:], rtol=1e-6, atol=1e-9)
+    for term, values in window.notes["terms"].items():
+        np.testing.assert_allclose(values, whole.notes["terms"][term][20:], rtol=1e-6, atol=1e-9)
