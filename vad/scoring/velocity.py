@@ -262,7 +262,8 @@ class VelocityModel:
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
         return cls(
-            VelocityConfig.model_validate(doc["config"]),
+            # saved before stabilisation existed = fitted without it: it scores without it
+            VelocityConfig.model_validate({"stabilise": False, **doc["config"]}),
             (int(doc["frame_size"][0]), int(doc["frame_size"][1])),
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),

@@ -232,7 +232,8 @@ class NormalityModel:
                 f"normality model format {doc.get('format_version')!r} in {directory} is not the "
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
-        config = NormalityConfig.model_validate(doc["config"])
+        # a model saved before stabilisation existed was fitted without it: it scores without it
+        config = NormalityConfig.model_validate({"stabilise": False, **doc["config"]})
         with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
             memories = {
                 name: CellMemory(

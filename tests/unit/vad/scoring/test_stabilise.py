@@ -136,3 +136,21 @@ def test_a_shaken_window_with_its_context_scores_as_the_whole_clip():
     np.testing.assert_allclose(window.scores, whole.scores[20:], rtol=1e-6, atol=1e-9)
     for term, values in window.notes["terms"].items():
         np.testing.assert_allclose(values, whole.notes["terms"][term][20:], rtol=1e-6, atol=1e-9)
+
+
+def test_a_model_saved_before_stabilisation_scores_without_it(tmp_path):
+    """Models store the config they were fitted with; one written before the field existed was
+    fitted without stabilising, so it loads with it off (and a new one keeps it on)."""
+    import json
+
+    from vad.scoring.velocity import VELOCITY_JSON, VelocityModel
+
+    base = scene(7)
+    clip = [cv2.cvtColor(with_walker(base, 10 + 4 * t), cv2.COLOR_GRAY2BGR) for t in range(16)]
+    model = fit_velocity_model([clip, clip[::-1]], VelocityConfig(calibration_folds=2))
+    model.save(tmp_path)
+    assert VelocityModel.load(tmp_path).config.stabilise
+    doc = json.loads((tmp_path / VELOCITY_JSON).read_text())
+    del doc["config"]["stabilise"]
+    (tmp_path / VELOCITY_JSON).write_text(json.dumps(doc))
+    assert not VelocityModel.load(tmp_path).config.stabilise
