@@ -85,16 +85,22 @@ def estimate_shift(
 
 
 def median_difference(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> float:
-    """Median absolute difference of the blurred images once `previous` is moved by (dx, dy),
-    over the part both cover."""
+    """Median absolute difference of two (blurred float) images once `previous` is moved by
+    (dx, dy), over the part both cover."""
     h, w = previous.shape[:2]
     if abs(dx) >= w // 2 or abs(dy) >= h // 2:
         return float("inf")
-    a = cv2.GaussianBlur(previous.astype(np.float32), (0, 0), _BLUR_SIGMA)
-    b = cv2.GaussianBlur(current.astype(np.float32), (0, 0), _BLUR_SIGMA)
-    moved = a[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
-    seen = b[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
+    moved = previous[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+    seen = current[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
     return float(np.median(np.abs(moved - seen)))
+
+
+def _explains_better(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> bool:
+    """Whether moving `previous` by (dx, dy) clearly lowers its median difference to `current`."""
+    a, b = (
+        cv2.GaussianBlur(g.astype(np.float32), (0, 0), _BLUR_SIGMA) for g in (previous, current)
+    )
+    return median_difference(a, b, dx, dy) < MAX_RESIDUAL * median_difference(a, b, 0, 0)
 
 
 def align_previous(previous: np.ndarray, current: np.ndarray, sub_pixel: bool = True) -> np.ndarray:
@@ -104,9 +110,7 @@ def align_previous(previous: np.ndarray, current: np.ndarray, sub_pixel: bool = 
     dx, dy, fine_x, fine_y, response = estimate_shift(previous, current)
     if (dx, dy) == (0, 0) or response < MIN_RESPONSE:
         return previous
-    if median_difference(previous, current, dx, dy) >= MAX_RESIDUAL * median_difference(
-        previous, current, 0, 0
-    ):
+    if not _explains_better(previous, current, dx, dy):
         return previous
     x, y = (fine_x, fine_y) if sub_pixel else (dx, dy)
     return cv2.warpAffine(
