@@ -23,7 +23,9 @@ the median absolute difference of the two blurred images must drop below `MAX_RE
 value unshifted (the median is the background's: walkers cover a minority of the view). On Ped2's
 steady training pairs the shifted median was never below 2x the unshifted one; on shaken pairs it
 is 0.27x in the median. A rejected or zero proposal returns the earlier frame unchanged (the same
-array). The shift itself is refined to sub-pixel by a parabola through the peak's neighbours.
+array). Whole pixels of the internal image, not sub-pixel: exact, no interpolation blur on one
+image of the pair only, and on shaken Ped2 training footage as good (docs/benchmarks-normality.md,
+stabilise round); what is left is at most half an internal pixel of global motion.
 """
 
 from __future__ import annotations
@@ -62,26 +64,15 @@ def _correlation(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.idft(cross, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
 
 
-def _refine(left: float, centre: float, right: float) -> float:
-    """Sub-pixel offset of a peak from its two neighbours (parabola), within +-0.5."""
-    curve = left - 2 * centre + right
-    return 0.0 if curve >= 0 else float(np.clip(0.5 * (left - right) / curve, -0.5, 0.5))
-
-
-def estimate_shift(
-    previous: np.ndarray, current: np.ndarray
-) -> tuple[int, int, float, float, float]:
-    """(whole dx, whole dy, sub-pixel dx, sub-pixel dy, response): the translation carrying
-    `previous` onto `current` (grey images of one size) and the correlation peak's height."""
+def estimate_shift(previous: np.ndarray, current: np.ndarray) -> tuple[int, int, float]:
+    """(dx, dy, response): the whole-pixel translation carrying `previous` onto `current` (grey
+    images of one size) and the height of the correlation peak."""
     surface = _correlation(previous, current)
     h, w = surface.shape
     y, x = np.unravel_index(int(np.argmax(surface)), surface.shape)
-    peak = float(surface[y, x])
-    fx = _refine(surface[y, (x - 1) % w], peak, surface[y, (x + 1) % w])
-    fy = _refine(surface[(y - 1) % h, x], peak, surface[(y + 1) % h, x])
     dx = x - w if x > w // 2 else x
     dy = y - h if y > h // 2 else y
-    return int(dx), int(dy), dx + fx, dy + fy, peak
+    return int(dx), int(dy), float(surface[y, x])
 
 
 def median_difference(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> float:
@@ -103,20 +94,19 @@ def _explains_better(previous: np.ndarray, current: np.ndarray, dx: int, dy: int
     return median_difference(a, b, dx, dy) < MAX_RESIDUAL * median_difference(a, b, 0, 0)
 
 
-def align_previous(previous: np.ndarray, current: np.ndarray, sub_pixel: bool = True) -> np.ndarray:
-    """`previous` shifted onto `current` when the view moved by a whole pixel or more between
-    them, else `previous` itself. Edges are replicated, so the strip the shift uncovers shows no
-    false edge."""
-    dx, dy, fine_x, fine_y, response = estimate_shift(previous, current)
+def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """`previous` shifted by whole pixels onto `current` when the view moved between them, else
+    `previous` itself. Edges are replicated, so the strip the shift uncovers shows no false
+    edge."""
+    dx, dy, response = estimate_shift(previous, current)
     if (dx, dy) == (0, 0) or response < MIN_RESPONSE:
         return previous
     if not _explains_better(previous, current, dx, dy):
         return previous
-    x, y = (fine_x, fine_y) if sub_pixel else (dx, dy)
     return cv2.warpAffine(
         previous,
-        np.float32([[1, 0, x], [0, 1, y]]),
+        np.float32([[1, 0, dx], [0, 1, dy]]),
         (previous.shape[1], previous.shape[0]),
-        flags=cv2.INTER_LINEAR if sub_pixel else cv2.INTER_NEAREST,
+        flags=cv2.INTER_NEAREST,
         borderMode=cv2.BORDER_REPLICATE,
     )
