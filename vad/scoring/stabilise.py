@@ -45,6 +45,13 @@ def _hanning(width: int, height: int) -> np.ndarray:
     return cv2.createHanningWindow((width, height), cv2.CV_32F)
 
 
+@lru_cache(maxsize=32)
+def _fast_size(n: int) -> int:
+    """The largest DFT-friendly length (2^a 3^b 5^c) not above n: 107 rows (Ped2 at 160 px) would
+    make the DFT four times slower than the 100 used instead."""
+    return next(m for m in range(n, 0, -1) if cv2.getOptimalDFTSize(m) == m)
+
+
 def _spectrum(grey: np.ndarray, width: int, height: int) -> np.ndarray:
     """DFT of the central `width` x `height` crop (fast DFT sizes), blurred and windowed."""
     top = (grey.shape[0] - height) // 2
@@ -56,8 +63,7 @@ def _spectrum(grey: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def _correlation(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """Normalised phase correlation surface; its peak sits at the shift previous -> current."""
-    height = min(cv2.getOptimalDFTSize(previous.shape[0] // 2) * 2, previous.shape[0])
-    width = min(cv2.getOptimalDFTSize(previous.shape[1] // 2) * 2, previous.shape[1])
+    height, width = _fast_size(previous.shape[0]), _fast_size(previous.shape[1])
     a, b = _spectrum(previous, width, height), _spectrum(current, width, height)
     cross = cv2.mulSpectrums(b, a, 0, conjB=True)
     cross /= np.maximum(np.hypot(cross[..., 0], cross[..., 1]), 1e-9)[..., None]
