@@ -152,3 +152,15 @@ def test_a_model_saved_before_stabilisation_scores_without_it(tmp_path):
     del doc["config"]["stabilise"]
     (tmp_path / VELOCITY_JSON).write_text(json.dumps(doc))
     assert not VelocityModel.load(tmp_path).config.stabilise
+
+
+def test_a_proposal_a_pixel_off_is_moved_to_the_true_shift():
+    """Walkers pull the correlation peak by a pixel; the gate's neighbourhood search puts it
+    back, and refuses a proposal that does not explain the pair (a steady one)."""
+    from vad.scoring.stabilise import _verified_shift
+
+    previous = scene(8)
+    current = moved(previous, 3, -2)
+    assert _verified_shift(previous, current, 2, -2) == (3, -2)
+    assert _verified_shift(previous, current, 3, -1) == (3, -2)
+    assert _verified_shift(previous, previous.copy(), 1, 0) is None
