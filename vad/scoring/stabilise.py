@@ -23,9 +23,11 @@ the median absolute difference of the two blurred images must drop below `MAX_RE
 value unshifted (the median is the background's: walkers cover a minority of the view). On Ped2's
 steady training pairs the shifted median was never below 2x the unshifted one; on shaken pairs it
 is 0.27x in the median. A rejected or zero proposal returns the earlier frame unchanged (the same
-array). Whole pixels of the internal image, not sub-pixel: exact, no interpolation blur on one
-image of the pair only, and on shaken Ped2 training footage as good (docs/benchmarks-normality.md,
-stabilise round); what is left is at most half an internal pixel of global motion.
+array). An accepted shift is moved to the best of its 3 x 3 neighbours by the same median (the
+pull of walkers is about a pixel). Whole pixels of the internal image, not sub-pixel: exact, no
+interpolation blur on one image of the pair only, and on shaken Ped2 training footage as good
+(docs/benchmarks-normality.md, stabilise round); what is left is at most half an internal pixel
+of global motion.
 """
 
 from __future__ import annotations
