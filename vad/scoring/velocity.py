@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vad.scoring.normality.calibration import TailCalibrator
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
+from vad.scoring.stabilise import align_previous
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
@@ -66,6 +67,14 @@ class VelocityConfig(BaseModel):
     reference_quantile: float = Field(0.99, gt=0.5, lt=1)
     tail_quantile: float = Field(0.9, gt=0.5, lt=1)
     smoothing_frames: float = Field(2.0, ge=0, le=16)
+    stabilise: bool = Field(
+        True,
+        description=(
+            "Shift the previous frame onto the current one before the flow when the whole view "
+            "moved (a camera shaking on its pole; vad/scoring/stabilise.py). A steady camera's "
+            "scores are unchanged bit for bit."
+        ),
+    )
 
 
 def to_grey(frame: np.ndarray, width: int) -> np.ndarray:
@@ -80,10 +89,11 @@ def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
+def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False) -> np.ndarray:
     """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
     the first frame has no predecessor (zeros). A frame identical to the previous one is still
-    (no flow computed: nothing moves, nothing to pay for)."""
+    (no flow computed: nothing moves, nothing to pay for). `stabilise`: the previous frame is
+    first shifted onto the current one when the whole view moved (`align_previous`)."""
     if not greys:
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
@@ -91,7 +101,8 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int) -> np.ndarray:
     for i in range(1, len(greys)):
         if np.array_equal(greys[i - 1], greys[i]):
             continue
-        flow = frame_flow(greys[i - 1], greys[i])[:h, :w]
+        previous = align_previous(greys[i - 1], greys[i]) if stabilise else greys[i - 1]
+        flow = frame_flow(previous, greys[i])[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
     return out
@@ -143,7 +154,7 @@ class VelocityModel:
 
     def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
         """(T, rows, cols) speed over normal speed."""
-        speeds = cell_speeds(greys, self.config.cell_px)
+        speeds = cell_speeds(greys, self.config.cell_px, self.config.stabilise)
         if speeds.shape[1:] != self.normal.shape:
             raise ValueError(
                 f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
@@ -185,7 +196,7 @@ class VelocityModel:
         started = time.perf_counter()
         width, cell = self.config.width, self.config.cell_px
         speeds = [
-            cell_speeds([to_grey(f, width) for f in clip], cell)[1:]
+            cell_speeds([to_grey(f, width) for f in clip], cell, self.config.stabilise)[1:]
             for clip in clips
             if len(clip) > 1
         ]
@@ -260,7 +271,8 @@ class VelocityModel:
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
         return cls(
-            VelocityConfig.model_validate(doc["config"]),
+            # saved before stabilisation existed = fitted without it: it scores without it
+            VelocityConfig.model_validate({"stabilise": False, **doc["config"]}),
             (int(doc["frame_size"][0]), int(doc["frame_size"][1])),
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
@@ -276,7 +288,7 @@ def fit_velocity_from_greys(
     """Fit on grey clips already at `config.width` (see `to_grey`); one clip = continuous."""
     config = config or VelocityConfig()
     started = time.perf_counter()
-    speeds = [cell_speeds(c, config.cell_px) for c in clips if len(c) > 1]
+    speeds = [cell_speeds(c, config.cell_px, config.stabilise) for c in clips if len(c) > 1]
     if not speeds:
         raise ValueError("no training clip of two frames or more")
     moving = np.concatenate([s[1:] for s in speeds])

@@ -71,6 +71,14 @@ class NormalityConfig(BaseModel):
             "walking pace) are told apart better than from adjacent frames."
         ),
     )
+    stabilise: bool = Field(
+        True,
+        description=(
+            "Shift each flow pair's earlier frame onto the later one when the whole view moved (a "
+            "camera shaking on its pole; vad/scoring/stabilise.py). A steady camera's scores are "
+            "unchanged bit for bit."
+        ),
+    )
     motion_quantile: float = Field(
         0.999,
         gt=0.5,

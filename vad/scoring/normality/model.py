@@ -31,6 +31,7 @@ from vad.scoring.normality.features import (
 )
 from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
+from vad.scoring.stabilise import align_previous
 
 # 2: flow over `flow_gap` frames, learned motion threshold (model.json);
 # 3: `shape` cells overlap by half a cell (`overlapping_cells`), so banks have more cells.
@@ -60,18 +61,24 @@ def extract_features(
     families: Sequence[FeatureFamily],
     engine: cv2.DISOpticalFlow,
     gap: int,
+    stabilise: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Features of every frame of a continuous grey sequence: {family: (T, C, D)}."""
+    """Features of every frame of a continuous grey sequence: {family: (T, C, D)}; `stabilise`:
+    each pair's earlier frame is first shifted onto the later one when the whole view moved."""
     pairs = frame_pairs(len(greys), gap)
     rows: dict[str, list[np.ndarray]] = {f.name: [] for f in families}
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     for a, b in pairs:
         if (a, b) not in cache:
-            pair = FramePair(greys[a], greys[b], engine)
+            pair = FramePair(_earlier(greys[a], greys[b], stabilise), greys[b], engine)
             cache = {(a, b): {f.name: f.extract(pair) for f in families}}
         for name, value in cache[(a, b)].items():
             rows[name].append(value)
     return {name: np.stack(v) for name, v in rows.items()}
+
+
+def _earlier(previous: np.ndarray, current: np.ndarray, stabilise: bool) -> np.ndarray:
+    return align_previous(previous, current) if stabilise else previous
 
 
 @dataclass
@@ -101,7 +108,9 @@ class NormalityModel:
     def frame_novelty(self, frames: Sequence[np.ndarray]) -> np.ndarray:
         """Unsmoothed, uncalibrated novelty per frame of a continuous sequence."""
         greys = [to_internal(f, self.internal) for f in frames]
-        feats = extract_features(greys, self.families, self._engine, self.config.flow_gap)
+        feats = extract_features(
+            greys, self.families, self._engine, self.config.flow_gap, self.config.stabilise
+        )
         return combine_families(
             {name: self.memories[name].distances(x) for name, x in feats.items()}, self.references
         )
@@ -139,7 +148,10 @@ class NormalityModel:
         if not greys:
             raise ValueError("no frames to learn from")
         feats = [
-            extract_features(g, self.families, self._engine, self.config.flow_gap) for g in greys
+            extract_features(
+                g, self.families, self._engine, self.config.flow_gap, self.config.stabilise
+            )
+            for g in greys
         ]
         seen = int(self.metadata.get("frames_seen", 0))
         calibrator = (
@@ -230,7 +242,8 @@ class NormalityModel:
                 f"normality model format {doc.get('format_version')!r} in {directory} is not the "
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
-        config = NormalityConfig.model_validate(doc["config"])
+        # a model saved before stabilisation existed was fitted without it: it scores without it
+        config = NormalityConfig.model_validate({"stabilise": False, **doc["config"]})
         with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
             memories = {
                 name: CellMemory(
@@ -312,7 +325,10 @@ def learn_motion_threshold(
     ]
     step = max(1, len(pairs) // _THRESHOLD_PAIRS)
     engine = _flow_engine(config)
-    flows = [engine.calc(clip[a], clip[b], None) for clip, a, b in pairs[::step]]
+    flows = [
+        engine.calc(_earlier(clip[a], clip[b], config.stabilise), clip[b], None)
+        for clip, a, b in pairs[::step]
+    ]
     threshold = flow_magnitude_quantile(flows, config.motion_quantile)
     if not config.perspective_threshold or not flows:
         return threshold
@@ -345,7 +361,10 @@ def _clip_features(
 ) -> list[dict[str, np.ndarray]]:
     families = [make_family(name, config, motion_threshold) for name in config.families]
     engine = _flow_engine(config)
-    return [extract_features(greys, families, engine, config.flow_gap) for greys in clips]
+    return [
+        extract_features(greys, families, engine, config.flow_gap, config.stabilise)
+        for greys in clips
+    ]
 
 
 def _split_folds(clips: list[dict[str, np.ndarray]], folds: int) -> list[dict[str, np.ndarray]]:
