@@ -30,9 +30,10 @@ def stage2_worker(
 ) -> None:
     """(internal) Run stage 2 on the windows stage 1 flags (Celery queue `stage2`)."""
     from frames.reader import FrameReader
+    from vad.encoders.detectors.keyframes import KeyFrameDetector
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.loading import build_chain
-    from vad.stage2.scene import KeyFrameDetector, SceneSource
+    from vad.stage2.scene import SceneSource
     from webhooks.delivery import celery_sender
     from workers.celery_app import STAGE2_QUEUE, make_celery, serve_queue
     from workers.stage2 import (
@@ -125,10 +126,11 @@ def calibrate(
     from db import camera_queries, model_registry
     from service.learning import file_clips, footage_files
     from vad.encoders.detectors import installed_detector
+    from vad.encoders.detectors.keyframes import KeyFrameDetector
     from vad.stage2.backends import BackendUnavailable
     from vad.stage2.calibration import rate_normal_windows
     from vad.stage2.loading import build_chain
-    from vad.stage2.scene import KeyFrameDetector, SceneNorms, SceneSource
+    from vad.stage2.scene import SceneNorms, SceneSource
     from vad.stage2.weight import fit_weight, save_ratings
 
     app_ctx = get_context(ctx)

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vad.encoders.detectors.keyframes import KeyFrameDetector
 from vad.eval.metrics import frame_metrics
 from vad.incidents import IncidentTracker, ScoredFrame
 from vad.settings import CoreSettings
 from vad.stage2.calibration import rate_normal_windows
 from vad.stage2.chain import Stage2Chain, WindowInput
-from vad.stage2.scene import KeyFrameDetector, SceneNorms, describe_window, fit_scene_norms
+from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms
 from vad.stage2.weight import FusionWeight, fit_weight, fuse
 from vad.video import AnalysedClip, analysed_frames
 

@@ -57,30 +57,6 @@ class SceneSource:
         )
 
 
-class KeyFrameDetector:
-    """The detector as `vad camera learn` runs it when it fits the scene norms: on key frames
-    only, the frames between reusing their detections (`detect_key_frames`, the object model's
-    `detect_every` / `redetect_change`). A window must be described from detections made the same
-    way: tracks built on every frame measured people at ~1.8x the speed of the same people on
-    key frames (Ped2 training clips), so ordinary walkers read as unusual and each got its own
-    sentence (a longer prompt for the LLM, and a wrong one)."""
-
-    def __init__(self, detector, every: int, change: float) -> None:
-        self.detector = detector
-        self.name = detector.name
-        self.every, self.change = every, change
-
-    @classmethod
-    def like_learning(cls, detector, objects) -> KeyFrameDetector:
-        """`objects`: the settings' object-model section (`settings.objects`)."""
-        return cls(detector, objects.detect_every, objects.redetect_change)
-
-    def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
-        from vad.encoders.detectors.keyframes import detect_key_frames
-
-        return detect_key_frames(self.detector, frames, self.every, self.change)
-
-
 @dataclass
 class Track:
     """One object followed through a window: times (s) and box centre / height (frame fractions)."""
