@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,48 +66,43 @@ def infra(request, tmp_path_factory):
     "kafka" (real Apache Kafka, KRaft on disk, from tests/support/kafka_server.py)."""
     from service.infra import Infrastructure
     from service.settings import Settings
+    from tests.support.server_dirs import remove_server_dir, server_dir
 
     broker = request.param
-    data_dir = tmp_path_factory.mktemp(f"infra-{broker}")
+    kept = tmp_path_factory.mktemp(f"infra-{broker}")  # Kafka and the servers' logs
+    data_dir = server_dir(f"infra-{broker}")  # PostgreSQL, another user: outside pytest's tree
     kafka = None
-    if broker == "kafka":
-        from tests.support.kafka_server import KafkaServer, kafka_unavailable_reason
-
-        reason = kafka_unavailable_reason()
-        if reason:
-            missing(reason)
-        kafka = KafkaServer(data_dir / "kafka").start()
-    settings = Settings(
-        _env_file=None,
-        data_dir=data_dir,
-        database_url=None,
-        kafka_bootstrap=kafka.bootstrap if kafka else None,  # set: Infrastructure skips tansu
-        celery_broker=None,
-        embedded_kafka_port=free_port(),
-        embedded_redis_port=free_port(),
-    )
-    stack = Infrastructure(settings)
     try:
-        endpoints = stack.start()
-    except BaseException:
+        if broker == "kafka":
+            from tests.support.kafka_server import KafkaServer, kafka_unavailable_reason
+
+            reason = kafka_unavailable_reason()
+            if reason:
+                missing(reason)
+            kafka = KafkaServer(kept / "kafka").start()
+        settings = Settings(
+            _env_file=None,
+            data_dir=data_dir,
+            database_url=None,
+            kafka_bootstrap=kafka.bootstrap if kafka else None,  # set: Infrastructure skips tansu
+            celery_broker=None,
+            embedded_kafka_port=free_port(),
+            embedded_redis_port=free_port(),
+        )
+        stack = Infrastructure(settings)
+        try:
+            endpoints = stack.start()
+        except BaseException:
+            if kafka:
+                kafka.kill()
+            raise
+        yield endpoints
+        stack.stop()
         if kafka:
-            kafka.kill()
-        raise
-    yield endpoints
-    stack.stop()
-    if kafka:
-        kafka.stop()
-    _remove_server_data(data_dir, kafka)
-
-
-def _remove_server_data(data_dir: Path, kafka) -> None:
-    """The stopped servers' data (PostgreSQL's cluster and WAL, Kafka's log, Redis), kept by
-    pytest for three sessions otherwise (GBs: CI ran out of disk); their logs stay."""
-    import shutil
-
-    for path in (data_dir / "pg", data_dir / "redis", kafka.log_dir if kafka else None):
-        if path is not None:
-            shutil.rmtree(path, ignore_errors=True)
+            kafka.stop()
+            shutil.rmtree(kafka.log_dir, ignore_errors=True)  # GBs of topic data; its log stays
+    finally:
+        remove_server_dir(data_dir, keep_logs_in=kept)
 
 
 @pytest.fixture

@@ -126,11 +126,16 @@ def test_dispatcher_killed_and_restarted(infra, tmp_path, ped2):
 @pytest.fixture
 def own_postgres(tmp_path):
     from service.infra import EmbeddedPostgres
+    from tests.support.server_dirs import remove_server_dir, server_dir
 
-    pg = EmbeddedPostgres(tmp_path / "pg")
-    url = pg.start()
-    yield pg, url
-    pg.stop()
+    data_dir = server_dir("pg")  # runs as another user: outside pytest's tree
+    pg = EmbeddedPostgres(data_dir / "pg")
+    try:
+        url = pg.start()
+        yield pg, url
+        pg.stop()
+    finally:
+        remove_server_dir(data_dir, keep_logs_in=tmp_path)
 
 
 def test_postgres_down_10s(infra, tmp_path, ped2, own_postgres):

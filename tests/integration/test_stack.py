@@ -16,10 +16,20 @@ from tests.support.pipeline import REPO_ROOT, wait_until
 pytestmark = pytest.mark.integration
 
 
-def _env(tmp_path) -> dict[str, str]:
+@pytest.fixture
+def data_dir(tmp_path):
+    """`vad up`'s data folder; PostgreSQL runs as another user, so outside pytest's tree."""
+    from tests.support.server_dirs import remove_server_dir, server_dir
+
+    path = server_dir("stack")
+    yield path
+    remove_server_dir(path, keep_logs_in=tmp_path)
+
+
+def _env(tmp_path, data_dir) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAD_")}
     env.update(
-        VAD_DATA_DIR=str(tmp_path / "var"),
+        VAD_DATA_DIR=str(data_dir),
         VAD_MODEL_DIR=str(tmp_path / "models"),
         VAD_EMBEDDED_KAFKA_PORT=str(free_port()),
         VAD_EMBEDDED_REDIS_PORT=str(free_port()),
@@ -72,8 +82,8 @@ def _stop(proc: subprocess.Popen, log_path) -> None:
     assert "stopped." in log_path.read_text()
 
 
-def test_ctrl_c_stops_cleanly_and_restart_resumes(tmp_path, ped2):
-    env = _env(tmp_path)
+def test_ctrl_c_stops_cleanly_and_restart_resumes(tmp_path, ped2, data_dir):
+    env = _env(tmp_path, data_dir)
     log_path = tmp_path / "up.log"
     log_path.touch()
     video = ped2 / "test" / "test_01.mp4"  # 180 frames at 10 fps, played in real time
