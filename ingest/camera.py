@@ -16,7 +16,7 @@ from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource, backoff_delays
 from vad.address_policy import AddressPolicy
 from vad.pruning import StaticFramePruner
-from vad.sampling import FpsSampler
+from vad.sampling import AnalysisSampler
 from vad.types import IngestReport
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,6 @@ class CameraIngestor:
         The end of a file, and of every pass of a looping one, publishes the end-of-stream
         marker: the last window and an open incident close there, and the next pass is scored
         without look-back frames from before the jump."""
-        sampler = FpsSampler(self.spec.fps)
         with VideoSource(
             self.spec.url,
             loop=self.spec.loop,
@@ -148,6 +147,7 @@ class CameraIngestor:
             verify_tls=self.spec.verify_tls,
         ) as source:
             self._set_status("online", None)
+            sampler = AnalysisSampler(self.spec.fps, source.fps)  # per connection: its own count
             base: float | None = None
             first_pts = 0.0
             last_time = time.time()

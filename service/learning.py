@@ -16,7 +16,7 @@ from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource
 from vad.address_policy import AddressPolicy
 from vad.pruning import StaticFramePruner
-from vad.sampling import FpsSampler
+from vad.sampling import AnalysisSampler
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts"}
 
@@ -36,8 +36,9 @@ def footage_files(path: Path) -> list[Path]:
 def sampled_frames(
     source: VideoSource, fps: float, config: IngestConfig, until: float | None = None
 ) -> Iterator[np.ndarray]:
-    """Frames kept by the fps sampler and the pruner, until the source ends or `until`."""
-    sampler = FpsSampler(fps)
+    """Frames kept by ingest's sampler (`AnalysisSampler`: the camera's analysis rate) and the
+    pruner, until the source ends or `until`."""
+    sampler = AnalysisSampler(fps, source.fps)
     pruner = StaticFramePruner.from_config(config)
     while until is None or time.monotonic() < until:
         frame = source.read()
