@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,31 @@ def video_info(path: Path | str) -> VideoInfo:
         )
     finally:
         cap.release()
+
+
+class TimedClip:
+    """A clip read lazily, once, as a camera analyses it: iterating yields its images, and fills
+    in `times` (each yielded frame's media time, seconds from the clip's first) and, once its
+    source is open, `rate` (analysed frames per second, `vad.sampling.analysis_rate`).
+
+    `read(clip)` gives (media time, image) pairs and may set `clip.rate`. Why: the clock of what
+    is fitted on the clips (scene norms' speeds, stage-2 calibration windows) is the rate the
+    camera is analysed at, which the stride rule sets from the source's rate (a 25 fps camera
+    set to 10 is analysed at 8.3), not the camera's setting; it is known only once the source
+    is open, and footage is never held in memory to learn it.
+    """
+
+    def __init__(self, read: Callable[[TimedClip], Iterator[tuple[float, np.ndarray]]]) -> None:
+        self._read = read
+        self.times: list[float] = []  # of the frames yielded by the latest pass
+        self.rate: float | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self.times, start = [], None
+        for media_time, image in self._read(self):
+            start = media_time if start is None else start
+            self.times.append(media_time - start)
+            yield image
 
 
 @dataclass(frozen=True)
