@@ -45,8 +45,8 @@ def _video(path, fps: float, frames: int):
 
 
 def test_learning_clips_carry_the_stride_rate_and_media_times(tmp_path) -> None:
-    from service.learning import file_clips
     from service.learn import scene_clock
+    from service.learning import file_clips
 
     config = Settings(_env_file=None, model_dir=tmp_path).ingest
     (clip,) = file_clips([_video(tmp_path / "cam.avi", 25, 30)], 10.0, config)
