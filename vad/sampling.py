@@ -15,9 +15,12 @@ import numpy as np
 
 T = TypeVar("T")
 
-# Seconds after which the stride's regularity check measures from a new kept frame, so a camera
-# clock a fraction of a percent off its announced rate never adds up to a false alarm.
-_REANCHOR_SECONDS = 10.0
+# The stride trusts the announced rate while the frames of every `_RATE_WINDOW_SECONDS` of media
+# time come within `_RATE_TOLERANCE` of it: long enough that a live camera's jitter, a stall and
+# the burst after it, or a few lost frames hardly move the count; loose enough for a clock a
+# little off; tight enough to catch a camera sending half or two thirds of what it announces.
+_RATE_WINDOW_SECONDS = 10.0
+_RATE_TOLERANCE = 0.2
 
 
 def analysis_stride(source_fps: float | None, fps: float) -> int | None:
@@ -80,14 +83,14 @@ class AnalysisSampler:
     announced rate is `source_fps` (None: unknown). Feed it every decoded frame's media time.
 
     Known rate: every `analysis_stride`-th frame, counted from the first, so every step is the
-    same media time, as long as the frames keep the announced rate: while the media time of frame
-    n stays within one analysis step of n / source_fps (measured from a kept frame at most
-    ~10 s back). A live camera's pts are its arrival clock (tens of ms of network jitter: well
-    within a step) and counting ignores that jitter; frames lost, a camera sending fewer frames
-    than it announces (night modes) or a variable-rate file break that, and from then on the
-    stream is sampled by media time (`FpsSampler`) at the same `rate`: the steps are uneven but
-    the rate, which the camera's models were fitted at, does not change. Unknown rate (MJPEG over
-    HTTP): by media time at `fps`, as before strides.
+    same media time. Counting ignores a live camera's arrival clock (its pts: tens of ms of
+    network jitter, bursts after a stall) and a lost frame only lengthens one step. It holds while
+    the source keeps its announced rate, checked over every ~10 s of media time (frames counted
+    within 20 %); a camera that sends fewer frames than it announces (night modes) or a
+    variable-rate file fails that, and the rest of the stream is sampled by media time
+    (`FpsSampler`) at the same `rate`: the steps are uneven but the rate, which the camera's
+    models were fitted at, does not change. Unknown rate (MJPEG over HTTP): by media time at
+    `fps`, as before strides.
     """
 
     def __init__(self, fps: float, source_fps: float | None) -> None:
@@ -96,7 +99,7 @@ class AnalysisSampler:
         self.source_fps = source_fps
         self.by_time: FpsSampler | None = FpsSampler(fps) if self.stride is None else None
         self._count = 0
-        self._anchor: tuple[int, float] | None = None  # (frame number, media time) of a kept frame
+        self._window: tuple[int, float] | None = None  # (frame number, media time) it began at
         self._last_kept = 0.0
 
     @property
@@ -108,22 +111,22 @@ class AnalysisSampler:
         if self.by_time is not None:
             return self.by_time.due(media_time)
         n, self._count = self._count, self._count + 1
-        if self._anchor is None:
-            self._anchor = (n, media_time)
-        elif not self._on_schedule(n, media_time):
-            self.by_time = FpsSampler(self.rate, _next_due=self._last_kept + 1.0 / self.rate)
-            return self.by_time.due(media_time)
+        if self._window is None:
+            self._window = (n, media_time)
+        elif media_time - self._window[1] >= _RATE_WINDOW_SECONDS:
+            if not self._kept_announced_rate(n, media_time):
+                self.by_time = FpsSampler(self.rate, _next_due=self._last_kept + 1.0 / self.rate)
+                return self.by_time.due(media_time)
+            self._window = (n, media_time)
         if n % self.stride:
             return False
-        if media_time - self._anchor[1] >= _REANCHOR_SECONDS:
-            self._anchor = (n, media_time)
         self._last_kept = media_time
         return True
 
-    def _on_schedule(self, n: int, media_time: float) -> bool:
-        first, at = self._anchor
-        expected = at + (n - first) / self.source_fps
-        return abs(media_time - expected) <= self.stride / self.source_fps
+    def _kept_announced_rate(self, n: int, media_time: float) -> bool:
+        first, start = self._window
+        measured = (n - first) / (media_time - start)
+        return abs(measured / self.source_fps - 1.0) <= _RATE_TOLERANCE
 
 
 def sample_stream(
