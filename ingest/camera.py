@@ -148,6 +148,7 @@ class CameraIngestor:
         ) as source:
             self._set_status("online", None)
             sampler = AnalysisSampler(self.spec.fps, source.fps)  # per connection: its own count
+            counting = sampler.counting
             base: float | None = None
             first_pts = 0.0
             last_time = time.time()
@@ -166,11 +167,24 @@ class CameraIngestor:
                 self.resume_index = frame.index + 1
                 if self.pace and source.is_file:
                     self._wait_until(started + frame.pts - first_pts)
-                if not sampler.due(frame.pts) or not self.pruner.keep(frame.image, frame.pts):
+                due = sampler.due(frame.pts)
+                if counting and not sampler.counting:
+                    counting = False
+                    self._say_uneven(source.fps, sampler.rate)
+                if not due or not self.pruner.keep(frame.image, frame.pts):
                     continue
                 captured_at = last_time = base + frame.pts
                 self.outbox.put(frame.index, captured_at, frame.image)
             return False
+
+    def _say_uneven(self, announced: float | None, rate: float) -> None:
+        log.info(
+            "camera %s does not keep its announced %g fps: sampled by media time at %.3g fps "
+            "for the rest of this stream (uneven steps)",
+            self.spec.name,
+            announced or 0.0,
+            rate,
+        )
 
     def _wait_until(self, monotonic_deadline: float) -> None:
         delay = monotonic_deadline - time.monotonic()
