@@ -10,6 +10,7 @@ window of a clip brings its look-back frames, so the models see the motion into 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session
 from db.models import Incident, IncidentFeedback, Window
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames, window_frames
+from vad.types import Frame
+from vad.video import TimedClip
 
 
 @dataclass
@@ -39,9 +42,11 @@ class StoredClips:
 
 def _window_images(
     reader: FrameReader, window: Window, with_context: bool, context_frames: int
-) -> list[np.ndarray]:
-    """The window's decodable images (with its look-back frames first if `with_context`)."""
-    return [image for _, image in _window_frames(reader, window, with_context, context_frames)]
+) -> list[tuple[float, np.ndarray]]:
+    """(capture time, image) of the window's decodable frames (with its look-back frames first
+    if `with_context`)."""
+    read = _decoded(reader, window, with_context, context_frames)
+    return [(f.captured_at, f.image) for f in read]
 
 
 def _window_frames(
@@ -49,13 +54,19 @@ def _window_frames(
 ) -> list[tuple[int, np.ndarray]]:
     """(log offset, image) of the window's decodable frames, look-back frames first if
     `with_context`."""
+    return [(f.offset, f.image) for f in _decoded(reader, window, with_context, context_frames)]
+
+
+def _decoded(
+    reader: FrameReader, window: Window, with_context: bool, context_frames: int
+) -> list[Frame]:
     first = window.context_offset if window.context_offset is not None else window.first_offset
     logged = read_window_frames(
         reader, window.topic, window.partition, first, window.last_offset, window.camera_id
     )
     keep = context_frames if with_context else 0
     frames, context, _ = window_frames(window, list(logged), keep)
-    return [(f.offset, f.image) for f in [*context, *frames] if f.image is not None]
+    return [f for f in [*context, *frames] if f.image is not None]
 
 
 def read_clips(
@@ -125,9 +136,10 @@ def spread(windows: Sequence[Window], max_frames: int) -> tuple[list[Window], bo
 
 def stream_clips(
     reader: FrameReader, windows: Sequence[Window], context_frames: int, joined: bool = True
-) -> tuple[Iterator[Iterator[np.ndarray]], list[str]]:
+) -> tuple[Iterator[TimedClip], list[str]]:
     """(clips, skipped): the windows' frames as continuous clips read lazily (a day of footage
-    is never held in memory), for `fit_normality_model`. A window whose frames left the log is
+    is never held in memory), for `fit_normality_model`, with their capture times (the scene
+    norms' clock: the rate the worker analysed them at). A window whose frames left the log is
     skipped and named in `skipped` (filled while the clips are read)."""
     skipped: list[str] = []
     groups: list[list[Window]] = []
@@ -139,7 +151,7 @@ def stream_clips(
             groups.append([window])
         previous = window
 
-    def clip(group: list[Window]) -> Iterator[np.ndarray]:
+    def frames(group: list[Window], _clip: TimedClip) -> Iterator[tuple[float, np.ndarray]]:
         for i, window in enumerate(group):
             try:
                 yield from _window_images(reader, window, i == 0, context_frames)
@@ -147,7 +159,7 @@ def stream_clips(
                 skipped.append(f"window {window.seq}: {gone}")
                 return  # the clip ends here: motion is never computed across a gap
 
-    return (clip(g) for g in groups), skipped
+    return (TimedClip(functools.partial(frames, g)) for g in groups), skipped
 
 
 def _continues(previous: Window, window: Window) -> bool:

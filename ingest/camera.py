@@ -16,7 +16,7 @@ from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource, backoff_delays
 from vad.address_policy import AddressPolicy
 from vad.pruning import StaticFramePruner
-from vad.sampling import FpsSampler
+from vad.sampling import AnalysisSampler
 from vad.types import IngestReport
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,6 @@ class CameraIngestor:
         The end of a file, and of every pass of a looping one, publishes the end-of-stream
         marker: the last window and an open incident close there, and the next pass is scored
         without look-back frames from before the jump."""
-        sampler = FpsSampler(self.spec.fps)
         with VideoSource(
             self.spec.url,
             loop=self.spec.loop,
@@ -148,6 +147,8 @@ class CameraIngestor:
             verify_tls=self.spec.verify_tls,
         ) as source:
             self._set_status("online", None)
+            sampler = AnalysisSampler(self.spec.fps, source.fps)  # per connection: its own count
+            counting = sampler.counting
             base: float | None = None
             first_pts = 0.0
             last_time = time.time()
@@ -166,11 +167,24 @@ class CameraIngestor:
                 self.resume_index = frame.index + 1
                 if self.pace and source.is_file:
                     self._wait_until(started + frame.pts - first_pts)
-                if not sampler.due(frame.pts) or not self.pruner.keep(frame.image, frame.pts):
+                due = sampler.due(frame.pts)
+                if counting and not sampler.counting:
+                    counting = False
+                    self._say_uneven(source.fps, sampler.rate)
+                if not due or not self.pruner.keep(frame.image, frame.pts):
                     continue
                 captured_at = last_time = base + frame.pts
                 self.outbox.put(frame.index, captured_at, frame.image)
             return False
+
+    def _say_uneven(self, announced: float | None, rate: float) -> None:
+        log.info(
+            "camera %s does not keep its announced %g fps: sampled by media time at %.3g fps "
+            "for the rest of this stream (uneven steps)",
+            self.spec.name,
+            announced or 0.0,
+            rate,
+        )
 
     def _wait_until(self, monotonic_deadline: float) -> None:
         delay = monotonic_deadline - time.monotonic()

@@ -10,7 +10,7 @@ here: a problem is a `LearnError` the caller turns into its message and exit cod
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,11 +94,30 @@ def learn_recent(
 
 def camera_view(sessions: sessionmaker[Session], settings: Settings, camera_id: int):
     """(masks, fps): the camera's masks now (`vad/masks.py`), applied to every footage `learn`
-    fits on, and the frame rate its footage is sampled at (the scene norms' clock)."""
+    fits on, and its analysis rate setting (the scene norms' clock for clips that carry no
+    media times of their own, `scene_clock`)."""
     with sessions() as session:
         camera = session.get(Camera, camera_id)
         fps = camera.fps or settings.ingest.default_fps
         return regions.camera_regions(session, camera_id).mask, fps
+
+
+def _noting(clips: Iterable[Iterable[np.ndarray]], read: list) -> Iterator[Iterable[np.ndarray]]:
+    """Pass `clips` through, appending each to `read` (to find their media times afterwards)."""
+    for clip in clips:
+        read.append(clip)
+        yield clip
+
+
+def scene_clock(clip: Iterable[np.ndarray], frames: int, fps: float) -> list[float]:
+    """The times the scene norms track objects by, for the `frames` analysed frames of `clip`:
+    the media times it was read at (a `TimedClip`: at the camera's analysis rate, which the
+    stride rule sets from the source's rate, with the frames the pruner left out as gaps), else
+    one frame every 1 / `fps`."""
+    times = getattr(clip, "times", None)
+    if times is not None and len(times) == frames:
+        return list(times)
+    return [i / fps for i in range(frames)]
 
 
 def fit_and_register(
@@ -129,6 +148,8 @@ def fit_and_register(
         started = time.perf_counter()
         bar.start()
         frames_read = bar.add_task("learning", total=None)
+        read: list[Iterable[np.ndarray]] = []
+        clips = _noting(clips, read)
         clips = track_clips(clips, bar, frames_read, "learning: frames of clip", "fitting models")
         if view_mask:  # the models learn nothing from the masked part of the view
             clips = (view_mask.freeze_clip(clip) for clip in clips)
@@ -142,7 +163,9 @@ def fit_and_register(
             velocity_note = f"velocity model: {velocity.summary()}"
             model.metadata["velocity_model"] = velocity.metadata
         if recorder is not None:
-            scene = fit_scene_norms((c, [i / fps for i in range(len(c))]) for c in recorder.clips)
+            found = recorder.clips
+            clocks = (scene_clock(c, len(f), fps) for c, f in zip(read, found, strict=True))
+            scene = fit_scene_norms(zip(found, clocks, strict=True))
             objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
             objects_note = f"object model ({recorder.name}): {objects.summary()}"
             model.metadata["object_model"] = {

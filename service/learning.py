@@ -6,6 +6,7 @@ the live pipeline, otherwise motion statistics learned here would not match what
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,8 @@ from ingest.settings import IngestConfig
 from ingest.sources import SourceError, VideoSource
 from vad.address_policy import AddressPolicy
 from vad.pruning import StaticFramePruner
-from vad.sampling import FpsSampler
+from vad.sampling import AnalysisSampler, analysis_rate
+from vad.video import TimedClip
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts"}
 
@@ -35,31 +37,34 @@ def footage_files(path: Path) -> list[Path]:
 
 def sampled_frames(
     source: VideoSource, fps: float, config: IngestConfig, until: float | None = None
-) -> Iterator[np.ndarray]:
-    """Frames kept by the fps sampler and the pruner, until the source ends or `until`."""
-    sampler = FpsSampler(fps)
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(media time, image) of the frames kept by ingest's sampler (`AnalysisSampler`: the
+    camera's analysis rate) and the pruner, until the source ends or `until`."""
+    sampler = AnalysisSampler(fps, source.fps)
     pruner = StaticFramePruner.from_config(config)
     while until is None or time.monotonic() < until:
         frame = source.read()
         if frame is None:
             return
         if sampler.due(frame.pts) and pruner.keep(frame.image, frame.pts):
-            yield frame.image
+            yield frame.pts, frame.image
 
 
-def file_clips(
-    files: list[Path], fps: float, config: IngestConfig
-) -> Iterator[Iterator[np.ndarray]]:
+def file_clips(files: list[Path], fps: float, config: IngestConfig) -> Iterator[TimedClip]:
+    """One clip per file, read lazily, as a camera set to `fps` analyses it."""
     for path in files:
-        yield _file_clip(path, fps, config)
+        yield TimedClip(functools.partial(_file_frames, path, fps, config))
 
 
-def _file_clip(path: Path, fps: float, config: IngestConfig) -> Iterator[np.ndarray]:
+def _file_frames(
+    path: Path, fps: float, config: IngestConfig, clip: TimedClip
+) -> Iterator[tuple[float, np.ndarray]]:
     with VideoSource(
         str(path),
         open_timeout=config.open_timeout_seconds,
         read_timeout=max(config.read_timeout_seconds, 30.0),
     ) as source:
+        clip.rate = analysis_rate(source.fps, fps)
         yield from sampled_frames(source, fps, config)
 
 
@@ -70,7 +75,7 @@ def live_clips(
     config: IngestConfig,
     policy: AddressPolicy | None = None,
     verify_tls: bool = True,
-) -> Iterator[Iterator[np.ndarray]]:
+) -> Iterator[TimedClip]:
     """The live stream's next `minutes`; a dropped connection ends one clip and the next starts
     after reconnecting, so motion is never computed across a gap. Connections go through the
     camera address `policy`, like ingest's."""
@@ -90,12 +95,13 @@ def live_clips(
                 raise
             time.sleep(config.backoff_initial_seconds)
             continue
-        yield _until_failure(source, fps, config, until)
+        yield TimedClip(functools.partial(_until_failure, source, fps, config, until))
 
 
 def _until_failure(
-    source: VideoSource, fps: float, config: IngestConfig, until: float
-) -> Iterator[np.ndarray]:
+    source: VideoSource, fps: float, config: IngestConfig, until: float, clip: TimedClip
+) -> Iterator[tuple[float, np.ndarray]]:
+    clip.rate = analysis_rate(source.fps, fps)
     try:
         yield from sampled_frames(source, fps, config, until)
     except SourceError:

@@ -158,10 +158,12 @@ def calibrate(
         installed_detector(settings.model_dir, settings.encoders), settings.objects
     )  # as `vad camera learn` fitted the scene norms
     folder = Path(record.path)
-    per_window = max(1, int(round(settings.windows.seconds * fps)))
-    clips = (list(c) for c in file_clips(files, fps, settings.ingest))
+    timed = list(file_clips(files, fps, settings.ingest))
+    clips = [list(c) for c in timed]
+    rate = next((c.rate for c in timed if c.rate), fps)  # the stride's rate, as the worker runs
+    per_window = max(1, int(round(settings.windows.seconds * rate)))
     ratings = rate_normal_windows(
-        clips, fps, per_window, SceneNorms.load(folder), detector, chain,
+        clips, rate, per_window, SceneNorms.load(folder), detector, chain,
         settings.stage2.calibration_windows, context,
         lambda phase, done, total: typer.echo(f"{phase}: {done}/{total}", err=True),
     )  # fmt: skip

@@ -109,3 +109,26 @@ def test_looping_file_publishes_an_end_marker_between_passes(short_clip: Path) -
         # the marker closes the pass at its last frame's time, before the next pass begins
         assert ends[number].captured_at == frames[-1].captured_at
         assert all(f.captured_at > ends[number].captured_at for f in passes[number + 1])
+
+
+def test_a_25_fps_file_is_published_every_third_frame_in_even_steps(tmp_path: Path) -> None:
+    """Ingest keeps what `vad camera learn` and `vad eval` keep (`AnalysisSampler`): a camera set
+    to 10 fps keeps every 3rd frame of 25 fps, 0.12 s apart."""
+    path = tmp_path / "cam25.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+    for i in range(30):
+        writer.write(np.full((24, 32, 3), 8 * i, np.uint8))
+    writer.release()
+    config = IngestConfig(prune_changed_fraction=0)
+    publisher = RecordingPublisher(config)
+    spec = CameraSpec(id=4, name="fast", url=str(path), fps=10, loop=False)
+    ingestor = CameraIngestor(spec, config, publisher, pace=False)  # type: ignore[arg-type]
+    ingestor.start()
+    assert ingestor.finished.wait(60)
+    frames = [
+        FrameMeta.from_headers(r.headers)
+        for r in publisher.records
+        if not is_end_of_stream(r.headers)
+    ]
+    assert [f.index for f in frames] == list(range(0, 30, 3))
+    np.testing.assert_allclose(np.diff([f.captured_at for f in frames]), 0.12, atol=1e-3)

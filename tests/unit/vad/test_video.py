@@ -1,4 +1,4 @@
-"""Reading a video file as a worker analyses it: the analysis rate by media time (synthetic
+"""Reading a video file as a worker analyses it: the analysis rate's stride (synthetic
 files written here, a few dozen small frames)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vad.sampling import FpsSampler
+from vad.sampling import AnalysisSampler
 from vad.video import analysed_clip, analysed_frames, iter_video_frames, video_info
 
 
@@ -26,17 +26,17 @@ def _index(frame: np.ndarray) -> int:
     return round(float(frame.mean()) / 4)
 
 
-def test_a_25_fps_file_is_analysed_at_10_fps_by_media_time(tmp_path: Path) -> None:
+def test_a_25_fps_file_is_analysed_every_third_frame_on_a_10_fps_camera(tmp_path: Path) -> None:
     path = _video(tmp_path / "cam.avi", 25, 50)
     assert video_info(path).fps == pytest.approx(25)
     clip = analysed_frames(path, 10.0)
-    sampler = FpsSampler(10.0)
-    assert clip.indices == [i for i in range(50) if sampler.due(i / 25)]
+    sampler = AnalysisSampler(10.0, video_info(path).fps)
+    assert clip.indices == [i for i in range(50) if sampler.due(i / 25)] == list(range(0, 50, 3))
     assert [_index(f) for f in clip.frames] == clip.indices
-    assert clip.decoded == 50 and len(clip.frames) == 20 and clip.rate == 10.0
-    assert clip.times()[:3] == pytest.approx([0.0, 0.12, 0.2])
-    held = clip.held(np.arange(20, dtype=float))
-    assert len(held) == 50 and held[:6].tolist() == [0, 0, 0, 1, 1, 2]
+    assert clip.decoded == 50 and len(clip.frames) == 17 and clip.rate == pytest.approx(25 / 3)
+    assert clip.times()[:3] == pytest.approx([0.0, 0.12, 0.24])
+    held = clip.held(np.arange(17, dtype=float))
+    assert len(held) == 50 and held[:7].tolist() == [0, 0, 0, 1, 1, 1, 2]
 
 
 def test_a_file_at_or_below_the_analysis_rate_is_read_whole(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_a_file_at_or_below_the_analysis_rate_is_read_whole(tmp_path: Path) -> N
 
 def test_limit_counts_decoded_frames(tmp_path: Path) -> None:
     clip = analysed_frames(_video(tmp_path / "cam.avi", 25, 50), 10.0, limit=10)
-    assert clip.decoded == 10 and clip.indices == [0, 3, 5, 8]
+    assert clip.decoded == 10 and clip.indices == [0, 3, 6, 9]
 
 
 def test_unknown_source_rate_keeps_every_frame() -> None:

@@ -46,7 +46,7 @@ def test_a_window_of_analysed_frames_covers_the_decoded_frames_up_to_the_next_wi
     from vad.video import AnalysedClip
 
     frames = [np.zeros((2, 2))] * 6
-    clip = AnalysedClip(frames, [0, 3, 5, 8, 10, 13], 15, 25.0, 10.0)  # 25 fps read at 10
+    clip = AnalysedClip(frames, [0, 3, 5, 8, 10, 13], 15, 25.0, 10.0)  # 25 fps by media time at 10
     spans = [_decoded_span(clip, start, 2) for start in (0, 2, 4)]
     assert [(s.start, s.stop) for s in spans] == [(0, 5), (5, 10), (10, None)]
     assert clip.times()[:3] == [0.0, 0.12, 0.2]
