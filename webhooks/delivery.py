@@ -85,7 +85,7 @@ def enqueue_incident_event(
     body = event_body(kind, incident, camera, key)
     created = []
     matching = webhook_queries.matching_subscriptions(
-        session, kind, camera, incident.peak_score, incident.zones
+        session, kind, camera, incident.peak_score, incident.id
     )
     for sub in matching:
         new_id = webhook_queries.insert_delivery(
