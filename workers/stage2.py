@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +38,7 @@ from vad.stage2.similarity import refine
 from vad.stage2.weight import FusionWeight, fit_weight, fuse, read_ratings
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
+from workers.retries import retry_or_give_up
 from workers.scorers import LatestModelCache, RegionCache
 from workers.stage2_gate import Stage2Sender
 
@@ -361,14 +363,8 @@ def register_stage2_tasks(app: Celery, runner: Stage2Runner) -> None:
             runner.fail(analysis_id, str(lost))
             return "failed"
         except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            if self.request.retries >= max_attempts - 1:
-                log.exception("stage-2 analysis %s failed", analysis_id)
-                runner.fail(analysis_id, message)
-                return "failed"
-            log.warning("stage-2 analysis %s attempt failed: %s", analysis_id, message)
-            runner.note_error(analysis_id, message)
-            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
+            fail, note = partial(runner.fail, analysis_id), partial(runner.note_error, analysis_id)
+            return retry_or_give_up(self, error, f"stage-2 analysis {analysis_id}", fail, note)
 
 
 def sweep(

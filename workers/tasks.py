@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ from vad.types import Frame
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
+from workers.retries import retry_or_give_up
 from workers.scorers import RegionCache, ScorerCache
 from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import KeyFrameWanted, advance_tracker, store_key_frames
@@ -242,11 +244,5 @@ def register_tasks(app: Celery, scorer: WindowScorer) -> None:
         try:
             return scorer.run(task)
         except Exception as error:
-            if self.request.retries >= max_attempts - 1:
-                log.exception("window %s failed after %s attempts", window_id, max_attempts)
-                scorer.fail(window_id, f"{type(error).__name__}: {error}")
-                return "failed"
-            log.warning(
-                "window %s attempt %s failed: %s", window_id, self.request.retries + 1, error
-            )
-            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
+            give_up = partial(scorer.fail, window_id)
+            return retry_or_give_up(self, error, f"window {window_id}", give_up)
