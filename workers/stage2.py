@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 from celery import Celery, Task
@@ -28,6 +27,7 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames
+from vad.settings import CoreSettings
 from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
@@ -41,9 +41,6 @@ from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
 from workers.retries import retry_or_give_up
 from workers.scorers import LatestModelCache, RegionCache
 from workers.stage2_gate import Stage2Sender
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +96,7 @@ class Stage2Runner:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         sessions: sessionmaker[Session],
         reader: FrameReader,
         chain: Stage2Chain,

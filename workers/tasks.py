@@ -7,7 +7,6 @@ import math
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 from celery import Celery, Task
@@ -25,11 +24,9 @@ from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
 from workers.retries import retry_or_give_up
 from workers.scorers import RegionCache, ScorerCache
+from workers.settings import WorkerSettings
 from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import KeyFrameWanted, advance_tracker, store_key_frames
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +60,7 @@ class WindowScorer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         sessions: sessionmaker[Session],
         reader: FrameReader,
         send_delivery: Sender | None = None,
@@ -192,7 +189,7 @@ class WindowScorer:
             return None
 
 
-def _threshold(camera: Camera | None, settings: Settings) -> float:
+def _threshold(camera: Camera | None, settings: WorkerSettings) -> float:
     if camera is not None and camera.threshold is not None:
         return camera.threshold
     return settings.incidents.default_threshold

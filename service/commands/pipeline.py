@@ -297,10 +297,15 @@ def webhook_worker(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Parallel deliveries."),
 ) -> None:
     """(internal) Deliver webhooks (queue `webhooks`) so a slow receiver never delays scoring."""
+    from webhooks.delivery import Outbound, webhook_config
     from workers.webhook_worker import run_webhook_worker
 
     app_ctx = get_context(ctx)
-    run_webhook_worker(app_ctx.settings, app_ctx.endpoints(), app_ctx.sessions(), concurrency)
+    settings = app_ctx.settings
+    config, outbound = webhook_config(settings), Outbound.from_settings(settings)
+    run_webhook_worker(
+        settings, config, outbound, app_ctx.endpoints(), app_ctx.sessions(), concurrency
+    )
 
 
 def ingest(ctx: typer.Context) -> None:
