@@ -4,7 +4,6 @@ build one app per database and `vad up` builds one from its settings."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,13 +12,11 @@ from api import errors
 from api.limits import RateLimiter
 from api.middleware import RequestGuard
 from api.routes import cameras, incidents, regions, search, system, ui, webhooks
+from api.settings import ApiAppSettings
 from db.secrets import SecretBox
 from frames.reader import FrameReader
 from vad.address_policy import camera_policy, webhook_policy
 from webhooks.delivery import Sender, webhook_config
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 DESCRIPTION = """Cameras, incidents, webhooks and metrics of the anomaly-detection service.
 
@@ -28,7 +25,7 @@ Every route except `/healthz` needs `Authorization: Bearer <token>` (`vad token 
 
 
 def create_app(
-    settings: Settings,
+    settings: ApiAppSettings,
     sessions: sessionmaker[Session],
     send_delivery: Sender | None = None,
     frame_reader: FrameReader | None = None,

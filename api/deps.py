@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,13 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.errors import FieldError
 from api.limits import RateLimiter
 from api.security import hash_token, scopes_allow
+from api.settings import ApiAppSettings
 from db import token_queries
 from db.session import transaction
 from vad.masks import PolygonError, validate_zone_name
 from webhooks.settings import WebhookConfig
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `vad token create`")
 
@@ -42,7 +40,7 @@ def get_sessions(request: Request) -> sessionmaker[Session]:
     return request.app.state.sessions
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> ApiAppSettings:
     return request.app.state.settings
 
 
@@ -51,7 +49,7 @@ def get_webhook_config(request: Request) -> WebhookConfig:
 
 
 Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
-AppSettings = Annotated["Settings", Depends(get_settings)]
+AppSettings = Annotated[ApiAppSettings, Depends(get_settings)]
 
 
 def zone_filter(

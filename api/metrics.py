@@ -9,15 +9,12 @@ writes the exposition (names, label escaping, HELP/TYPE lines).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
-
+from api.settings import ApiAppSettings
 
 CAMERA_STATUSES = ("new", "online", "reconnecting", "offline", "ended")
 STAGE2_STATES = ("pending", "running", "done", "skipped", "failed")
@@ -33,7 +30,7 @@ class DatabaseCollector(Collector):
     """Calls `read` (one database snapshot and the Kafka lag, or None when the app has no
     Kafka) each time the registry is collected, i.e. on every scrape."""
 
-    def __init__(self, read: SnapshotReader, settings: Settings) -> None:
+    def __init__(self, read: SnapshotReader, settings: ApiAppSettings) -> None:
         self.read = read
         self.settings = settings
 
@@ -50,7 +47,7 @@ def exposition(collector: Collector) -> bytes:
     return generate_latest(registry)
 
 
-def render(snapshot: dict, settings: Settings, kafka_lag: KafkaLag | None = None) -> str:
+def render(snapshot: dict, settings: ApiAppSettings, kafka_lag: KafkaLag | None = None) -> str:
     """The exposition of a given snapshot (`kafka_lag` None: the lag series are absent, not 0)."""
     return exposition(DatabaseCollector(lambda: (snapshot, kafka_lag), settings)).decode()
 
@@ -64,7 +61,9 @@ def _family(kind: str, name: str, help_: str, labels: tuple[str, ...], samples: 
     return family
 
 
-def families(snapshot: dict, settings: Settings, kafka_lag: KafkaLag | None) -> Iterator[Metric]:
+def families(
+    snapshot: dict, settings: ApiAppSettings, kafka_lag: KafkaLag | None
+) -> Iterator[Metric]:
     cams = snapshot["cameras"]
     kept_recent = snapshot.get("kept_recent", {})
     yield _family(

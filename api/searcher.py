@@ -10,11 +10,11 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from api.moments import MomentHit, search_moments
+from api.settings import ApiAppSettings
 from db.search import (
     Filters,
     IncidentHit,
@@ -24,9 +24,6 @@ from db.search import (
     search_incidents,
 )
 from vad.text import SentenceEncoder
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 EMBED_ON_SEARCH = 16  # pending texts a search embeds first (~0.5 s), so fresh ones are found
@@ -39,7 +36,7 @@ class SearchResult:
     moments_available: bool
 
 
-def load_clip(settings: Settings):
+def load_clip(settings: ApiAppSettings):
     """The installed CLIP encoder (issue 5's export), or None."""
     try:
         from vad.encoders.clip import ClipEncoder
@@ -58,7 +55,7 @@ def load_clip(settings: Settings):
 
 @dataclass
 class Searcher:
-    settings: Settings
+    settings: ApiAppSettings
     _text: SentenceEncoder | None = None
     _clip: object | None = None
     _clip_loaded: bool = False

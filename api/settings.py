@@ -1,6 +1,7 @@
-"""The API's settings: its port (flat `VAD_API_PORT`) and search (`VAD_SEARCH__*`).
+"""The API's settings: its port (flat `VAD_API_PORT`) and search (`VAD_SEARCH__*`), and
+`ApiAppSettings`: what api/ reads of the one settings object.
 
-`ApiSettings` is a mixin of the one `Settings` object (`service/settings.py`).
+`ApiSettings` and `ApiAppSettings` are bases of the one `Settings` object (`service/settings.py`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from feedback.settings import FeedbackSettings
+from ingest.settings import IngestConfig
 from vad.section import Section
+from webhooks.settings import WebhookSettings
 
 
 class SearchConfig(Section):
@@ -59,3 +63,10 @@ class ApiSettings(BaseModel):
 
     api_port: int = Field(8080, description="Port of the REST API and dashboard.")
     search: SearchConfig = Field(default_factory=SearchConfig)
+
+
+class ApiAppSettings(FeedbackSettings, WebhookSettings, ApiSettings):
+    """The core, feedback, webhooks, the security section and the secrets key, the API's own
+    settings and ingest's default frame rate (shown per camera): all that api/ reads."""
+
+    ingest: IngestConfig = Field(default_factory=IngestConfig)

@@ -152,13 +152,16 @@ def _held_out_proxy(
     return out
 
 
-def training_proxy(data: Path, config: NormalityConfig, appearance: bool = False) -> dict:
+def training_proxy(
+    data: Path, config: NormalityConfig, settings: Settings, appearance: bool = False
+) -> dict:
     """Training-only model selection: the round-2 split (fit train_01-12, hold out train_13-16)
     and its 4-fold version (each group of 4 training videos held out once, figures averaged),
-    which is less noisy than one split of 4 clips."""
+    which is less noisy than one split of 4 clips. With `appearance`, the appearance model on
+    the encoder `settings` name is measured too."""
     clips = {p.stem: list(iter_video_frames(p)) for p in sorted((data / "train").glob("*.mp4"))}
     names = sorted(clips)
-    looks = _proxy_appearance(clips) if appearance else None
+    looks = _proxy_appearance(clips, settings) if appearance else None
     folds = [
         _held_out_proxy(clips, names[k : k + 4], config, looks) for k in range(0, len(names), 4)
     ]
@@ -168,9 +171,8 @@ def training_proxy(data: Path, config: NormalityConfig, appearance: bool = False
     }
 
 
-def _proxy_appearance(clips: dict[str, list]) -> ProxyAppearance:
-    """The installed appearance encoder (settings from the environment), or a clear exit."""
-    settings = Settings()
+def _proxy_appearance(clips: dict[str, list], settings: Settings) -> ProxyAppearance:
+    """The installed appearance encoder, or a clear exit."""
     encoder = tile_encoder(settings.model_dir, settings.appearance.encoder, settings.encoders)
     if encoder is None:
         name = settings.appearance.encoder
@@ -197,11 +199,12 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     config = _config(args.set)
+    settings = Settings()  # read once, from the environment
     if args.proxy:
-        proxy = training_proxy(args.data, config, args.appearance)
+        proxy = training_proxy(args.data, config, settings, args.appearance)
         print(json.dumps({**proxy, "set": args.set}, indent=2))
         return
-    result = evaluate_ped2(args.data, config, fps=Settings().ingest.default_fps)
+    result = evaluate_ped2(args.data, config, fps=settings.ingest.default_fps)
     train = sorted((args.data / "train").glob("*.mp4"))
     model = fit_normality_model((iter_video_frames(p) for p in train[:2]), config)
     frames = list(itertools.islice(iter_video_frames(args.data / "test" / "test_04.mp4"), 100))

@@ -107,8 +107,10 @@ def incident_zones(session: Session, incident: Incident) -> list[str] | None:
     return [] if any_located is not None else None
 
 
-def touches_zone(zone: str):
-    """SQL condition: the incident touched this zone (GIN index ix_incidents_zones)."""
+def touches_zone(zone):
+    """SQL condition: the incident touched this zone (GIN index ix_incidents_zones). The one
+    rule of "an incident touched a zone": the incident list and search pass a name, webhook
+    subscriptions each name of their zone filter (`zone` a str or a SQL text expression)."""
     return Incident.zones.op("@>")(func.jsonb_build_array(zone))
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.api_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from db.clock import now_utc
+from db.models import Incident
+from db.regions import touches_zone
 
 
 def add_subscription(session: Session, **fields) -> WebhookSubscription:
@@ -28,20 +30,33 @@ def list_subscriptions(session: Session) -> list[WebhookSubscription]:
 
 
 def matching_subscriptions(
-    session: Session, kind: str, camera: str, score: float, zones: list[str] | None = None
+    session: Session, kind: str, camera: str, score: float, incident_id: int
 ) -> list[WebhookSubscription]:
-    """Enabled subscriptions whose filters let this event through (filtered in Python: there are
-    few subscriptions, and JSON list filters read more clearly here than in SQL). A zone filter
-    passes incidents that touched at least one of its zones."""
-    rows = session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled))
+    """Enabled subscriptions whose filters let this event through. A zone filter passes
+    incidents that touched at least one of its zones, by `db.regions.touches_zone` on the
+    incident's row, as the incident list and search filter (the caller's pending change of
+    `incidents.zones` is flushed first). The other filters are read in Python: there are few
+    subscriptions, and those JSON lists read more clearly here than in SQL."""
+    query = select(WebhookSubscription).where(
+        WebhookSubscription.enabled, _zone_filter_passes(incident_id)
+    )
     return [
         s
-        for s in rows
+        for s in session.scalars(query)
         if kind in (s.events or [])
         and (s.cameras is None or camera in s.cameras)
         and (s.min_score is None or score >= s.min_score)
-        and (s.zones is None or bool(set(s.zones) & set(zones or ())))
     ]
+
+
+def _zone_filter_passes(incident_id: int):
+    """SQL condition on a subscription: no zone filter, or the incident touched one of its
+    zones."""
+    zone = func.jsonb_array_elements_text(WebhookSubscription.zones).table_valued("value")
+    touched = (
+        select(Incident.id).join(zone, touches_zone(zone.c.value)).where(Incident.id == incident_id)
+    )
+    return or_(WebhookSubscription.zones.is_(None), touched.exists())
 
 
 def insert_delivery(

@@ -1,10 +1,12 @@
-"""Settings of feedback and relearning (`VAD_FEEDBACK__*`)."""
+"""Settings of feedback and relearning (`VAD_FEEDBACK__*`), and `FeedbackSettings`: what
+feedback/ reads of the one settings object (a base of `service/settings.Settings`)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from vad.section import Section
+from vad.settings import CoreSettings
 
 
 class FeedbackConfig(Section):
@@ -42,3 +44,10 @@ class FeedbackConfig(Section):
             "(`vad camera relearn NAME --every 24h`) is due."
         ),
     )
+
+
+class FeedbackSettings(CoreSettings):
+    """The core (model folder, windows, encoders, the models' sections) and this folder's own
+    section: all that learning from a verdict needs."""
+
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)

@@ -19,7 +19,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,13 +28,11 @@ from db import clock, model_registry, regions
 from db.embeddings import FrameDetections
 from db.models import Camera, Incident, IncidentFeedback, NormalityModelRecord, Window
 from db.session import transaction
+from feedback.settings import FeedbackSettings
 from feedback.stored_footage import StoredClips, read_clips
 from frames.reader import FrameReader
 from vad.masks import RegionMask
 from vad.scoring.incremental import Recorded, extend_folder
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 Verdict = Literal["confirmed", "false_alarm"]
@@ -77,7 +75,7 @@ def feedback_of(session: Session, incident_id: int) -> dict | None:
 
 def give_feedback(
     sessions: sessionmaker[Session],
-    settings: Settings,
+    settings: FeedbackSettings,
     reader: FrameReader | None,
     incident_id: int,
     verdict: Verdict,
@@ -179,7 +177,7 @@ def _incident(session: Session, incident_id: int) -> Incident:
 
 
 def encoders_for_update(
-    folder: Path, settings: Settings, view_mask: RegionMask, recorded: dict[str, Recorded]
+    folder: Path, settings: FeedbackSettings, view_mask: RegionMask, recorded: dict[str, Recorded]
 ) -> dict:
     """The detector / tile encoder the worker runs, loaded only when the model folder holds a
     model that needs one and its outputs were not `recorded` for these frames (a model whose
@@ -241,7 +239,7 @@ def _recorded_detections(
 
 def _learn_false_alarm(
     sessions: sessionmaker[Session],
-    settings: Settings,
+    settings: FeedbackSettings,
     reader: FrameReader,
     incident_id: int,
     note: str | None,

@@ -13,12 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from frames.record import Headers, camera_of_key
 
 
 class WindowUnavailable(Exception):
     """The window's records are not in the log (retention, or the log was recreated)."""
+
+
+# What reading the log raises when the log, not the reader, is the problem: records gone, not
+# readable (yet), the broker away. Retried by the tasks; expected during outages and restarts.
+LOG_UNAVAILABLE: tuple[type[Exception], ...] = (WindowUnavailable, TimeoutError, KafkaError)
 
 
 @dataclass(frozen=True, slots=True)

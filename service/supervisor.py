@@ -35,7 +35,7 @@ from vad.stage2.llama import (
     server_url,
     wait_until_ready,
 )
-from vad.stage2.loading import stage2_status
+from vad.stage2.loading import Stage2Status, stage2_status
 from workers.settings import Endpoints
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class Stack:
         self.children: dict[str, Child] = {}
         self.endpoints: Endpoints | None = None
         self.relearner: Relearner | None = None
+        self.stage2: Stage2Status | None = None  # decided with the children; the CLI prints it
 
     def start(self) -> Endpoints:
         endpoints = self.infra.start()
@@ -176,11 +177,9 @@ class Stack:
                 update={"llm_url": url, "llm_model": settings.stage2.llm_gguf}
             )
             settings = settings.model_copy(update={"stage2": stage2_cfg})
-        stage2 = stage2_status(settings)
-        if stage2.enabled:
+        self.stage2 = stage2_status(settings)  # with the LLM server this stack serves, if any
+        if self.stage2.enabled:
             names.append(("stage2", vad_command("stage2-worker")))
-        else:
-            log.info("stage 2 is %s", stage2.describe())
         if self.with_ingest:
             names.append(("ingest", vad_command("ingest")))
         for name, argv in names:

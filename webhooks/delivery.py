@@ -18,7 +18,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,11 +29,8 @@ from db.models import Camera, Incident
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from vad.address_policy import AddressDenied, AddressPolicy, webhook_policy
-from webhooks.settings import WebhookConfig
+from webhooks.settings import WebhookConfig, WebhookSettings
 from webhooks.signing import SIGNATURE_HEADER, signature_header
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +41,9 @@ EVENT_TYPES = ("incident.opened", "incident.updated", "incident.closed", "incide
 USER_AGENT = "vad-webhooks/0.1"
 
 
-def webhook_config(settings: Settings) -> WebhookConfig:
-    """`settings.webhooks` once Settings has the section; defaults until then."""
-    return getattr(settings, "webhooks", None) or WebhookConfig()
+def webhook_config(settings: WebhookSettings) -> WebhookConfig:
+    """The delivery section of the settings."""
+    return settings.webhooks
 
 
 # --- enqueue -------------------------------------------------------------------------------------
@@ -85,7 +81,7 @@ def enqueue_incident_event(
     body = event_body(kind, incident, camera, key)
     created = []
     matching = webhook_queries.matching_subscriptions(
-        session, kind, camera, incident.peak_score, incident.zones
+        session, kind, camera, incident.peak_score, incident.id
     )
     for sub in matching:
         new_id = webhook_queries.insert_delivery(
@@ -128,7 +124,7 @@ class Outbound:
     box: SecretBox
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Outbound:
+    def from_settings(cls, settings: WebhookSettings) -> Outbound:
         return cls(webhook_policy(settings), SecretBox.from_file(settings.key_file()))
 
 

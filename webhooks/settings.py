@@ -1,9 +1,11 @@
-"""Settings of webhook delivery (`VAD_WEBHOOKS__*`)."""
+"""Settings of webhook delivery (`VAD_WEBHOOKS__*`), and `WebhookSettings`: what webhooks/
+reads of the one settings object."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from db.settings import SecretsSettings
 from vad.section import Section
 
 
@@ -34,3 +36,10 @@ class WebhookConfig(Section):
     sweep_interval_seconds: float = Field(
         10.0, gt=0, description="How often due deliveries whose task was lost are re-enqueued."
     )
+
+
+class WebhookSettings(SecretsSettings):
+    """The delivery section, and where the secrets key and the address policy's section are:
+    all that webhooks/ reads."""
+
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

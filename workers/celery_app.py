@@ -9,14 +9,10 @@ queue of its own (`stage2`, served by `vad stage2-worker`) so stage 1 never wait
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from celery import Celery
 
-from workers.settings import Endpoints
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
+from workers.settings import CelerySettings, Endpoints
 
 STAGE1_QUEUE = "stage1"
 SCORE_WINDOW = "vad.score_window"
@@ -24,7 +20,7 @@ STAGE2_QUEUE = "stage2"
 ANALYZE_WINDOW = "vad.stage2_analyze"
 
 
-def make_celery(settings: Settings, endpoints: Endpoints) -> Celery:
+def make_celery(settings: CelerySettings, endpoints: Endpoints) -> Celery:
     app = Celery("vad", broker=endpoints.celery_broker, set_as_current=False)
     app.conf.update(
         task_acks_late=True,

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from celery import Celery
 from kafka import KafkaConsumer, TopicPartition
@@ -24,11 +23,9 @@ from db.session import transaction
 from frames.reader import make_consumer
 from frames.record import FrameMeta, camera_of_key, is_end_of_stream
 from workers.celery_app import queue_length
+from workers.settings import WorkerSettings
 from workers.tasks import WindowTask, enqueue
 from workers.windowing import ClosedWindow, PartitionWindower
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +35,7 @@ _REAP_EVERY_SECONDS = 2.0
 class Dispatcher:
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         sessions: sessionmaker[Session],
         celery: Celery,
         bootstrap: str,

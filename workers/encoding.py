@@ -20,7 +20,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,11 +36,9 @@ from vad.encoders.zero_shot import PromptSet, ZeroShotScorer, describe
 from vad.masks import RegionMask
 from vad.scoring.appearance_normality import embed_tiles
 from vad.scoring.fusion import Fusion, fuse
+from vad.settings import CoreSettings
 from vad.types import Frame
 from workers.scorers import AppearanceModelCache, ObjectModelCache
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 _RULES_RECHECK_SECONDS = 10.0
@@ -67,7 +64,7 @@ class EncodedWindow:
 
 
 class FrameEncoding:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
+    def __init__(self, settings: CoreSettings, sessions: sessionmaker[Session]):
         self.settings = settings
         self.sessions = sessions
         self.clip = None

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,9 +22,7 @@ from vad.scoring.appearance_normality import APPEARANCE_JSON, AppearanceNormalit
 from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
 from vad.scoring.object_normality import OBJECTS_JSON, ObjectNormalityModel
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
+from vad.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 _RECHECK_SECONDS = 10.0
@@ -84,7 +82,7 @@ class ScorerCache(LatestModelCache[Scorer]):
     """The camera's stage-1 scorer: its latest normality model (pixel model, plus the velocity
     model when the folder has one), else the motion baseline."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, settings: CoreSettings, sessions: sessionmaker[Session]) -> None:
         super().__init__(sessions, self._load_model)
         self.settings = settings
         self._motion = MotionScorer(settings.scoring)

@@ -1,15 +1,18 @@
 """The workers' settings: the Celery broker (flat `VAD_CELERY_BROKER`, ...), fault injection
-(`VAD_FAULTS__*`) and the resolved `Endpoints` a worker process connects to.
+(`VAD_FAULTS__*`), the resolved `Endpoints` a worker process connects to, and `WorkerSettings`:
+what workers/ reads of the one settings object.
 
-`CelerySettings` is a mixin of the one `Settings` object (`service/settings.py`), so the variable
-names stay flat.
+`CelerySettings` and `WorkerSettings` are bases of the one `Settings` object
+(`service/settings.py`), so the variable names stay flat.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frames.settings import KafkaSettings
 from vad.section import Section
+from vad.settings import CoreSettings
 
 
 class CelerySettings(BaseModel):
@@ -49,3 +52,10 @@ class Endpoints(BaseModel):
     database_url: str = Field(description="SQLAlchemy/libpq URL of PostgreSQL.")
     kafka_bootstrap: str = Field(description="Kafka bootstrap servers.")
     celery_broker: str = Field(description="Celery broker URL.")
+
+
+class WorkerSettings(CoreSettings, KafkaSettings, CelerySettings):
+    """The core (windows, scoring, incidents, encoders, stage 2), the frames topic, the broker
+    and fault injection: all that the dispatcher and the workers read."""
+
+    faults: FaultConfig = Field(default_factory=FaultConfig)

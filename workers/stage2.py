@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from functools import partial
 
 import numpy as np
 from celery import Celery, Task
@@ -27,6 +27,7 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames
+from vad.settings import CoreSettings
 from vad.stage2.answers import interpolate
 from vad.stage2.budget import TokenBucket
 from vad.stage2.chain import ChainResult, Stage2Chain, WindowInput, choose_frames
@@ -37,11 +38,9 @@ from vad.stage2.similarity import refine
 from vad.stage2.weight import FusionWeight, fit_weight, fuse, read_ratings
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE, queue_length
+from workers.retries import retry_or_give_up
 from workers.scorers import LatestModelCache, RegionCache
 from workers.stage2_gate import Stage2Sender
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class Stage2Runner:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CoreSettings,
         sessions: sessionmaker[Session],
         reader: FrameReader,
         chain: Stage2Chain,
@@ -361,14 +360,8 @@ def register_stage2_tasks(app: Celery, runner: Stage2Runner) -> None:
             runner.fail(analysis_id, str(lost))
             return "failed"
         except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            if self.request.retries >= max_attempts - 1:
-                log.exception("stage-2 analysis %s failed", analysis_id)
-                runner.fail(analysis_id, message)
-                return "failed"
-            log.warning("stage-2 analysis %s attempt failed: %s", analysis_id, message)
-            runner.note_error(analysis_id, message)
-            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
+            fail, note = partial(runner.fail, analysis_id), partial(runner.note_error, analysis_id)
+            return retry_or_give_up(self, error, f"stage-2 analysis {analysis_id}", fail, note)
 
 
 def sweep(

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from celery import Celery
 from sqlalchemy.orm import Session
 
 from db import stage2 as s2
 from db.models import Incident
+from vad.settings import CoreSettings
 from vad.stage2.loading import stage2_status
 from workers.celery_app import ANALYZE_WINDOW, STAGE2_QUEUE
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ class Stage2Gate:
         return [row_id] if row_id is not None else []
 
 
-def stage2_gate(settings: Settings) -> Stage2Gate | None:
+def stage2_gate(settings: CoreSettings) -> Stage2Gate | None:
     """The gate when stage 2 is on, else None (and one log line saying how to turn it on)."""
     status = stage2_status(settings)
     if not status.enabled:

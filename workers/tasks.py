@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
 
 import numpy as np
 from celery import Celery, Task
@@ -22,12 +22,11 @@ from vad.types import Frame
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
 from workers.encoding import FrameEncoding
+from workers.retries import retry_or_give_up
 from workers.scorers import RegionCache, ScorerCache
+from workers.settings import WorkerSettings
 from workers.stage2_gate import Stage2Sender, stage2_gate
 from workers.tracker import KeyFrameWanted, advance_tracker, store_key_frames
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class WindowScorer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         sessions: sessionmaker[Session],
         reader: FrameReader,
         send_delivery: Sender | None = None,
@@ -190,7 +189,7 @@ class WindowScorer:
             return None
 
 
-def _threshold(camera: Camera | None, settings: Settings) -> float:
+def _threshold(camera: Camera | None, settings: WorkerSettings) -> float:
     if camera is not None and camera.threshold is not None:
         return camera.threshold
     return settings.incidents.default_threshold
@@ -242,11 +241,5 @@ def register_tasks(app: Celery, scorer: WindowScorer) -> None:
         try:
             return scorer.run(task)
         except Exception as error:
-            if self.request.retries >= max_attempts - 1:
-                log.exception("window %s failed after %s attempts", window_id, max_attempts)
-                scorer.fail(window_id, f"{type(error).__name__}: {error}")
-                return "failed"
-            log.warning(
-                "window %s attempt %s failed: %s", window_id, self.request.retries + 1, error
-            )
-            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
+            give_up = partial(scorer.fail, window_id)
+            return retry_or_give_up(self, error, f"window {window_id}", give_up)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,12 +17,9 @@ from webhooks.delivery import (
     celery_sender,
     register_webhook_tasks,
     sweep,
-    webhook_config,
 )
-from workers.settings import Endpoints
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
+from webhooks.settings import WebhookConfig
+from workers.settings import CelerySettings, Endpoints
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +41,20 @@ def start_sweeper(app, sessions: sessionmaker[Session], interval: float) -> thre
 
 
 def run_webhook_worker(
-    settings: Settings,
+    settings: CelerySettings,
+    config: WebhookConfig,
+    outbound: Outbound,
     endpoints: Endpoints,
     sessions: sessionmaker[Session],
     concurrency: int = 8,
     name: str = "webhooks",
 ) -> None:
+    """Deliver on the `webhooks` queue until stopped; `outbound` (address policy and secrets
+    key) and `config` come from the caller's settings (webhooks.delivery)."""
     from workers.celery_app import make_celery, serve_queue
 
-    config = webhook_config(settings)
     app = make_celery(settings, endpoints)
-    register_webhook_tasks(app, config, sessions, Outbound.from_settings(settings))
+    register_webhook_tasks(app, config, sessions, outbound)
     serve_queue(
         app,
         WEBHOOK_QUEUE,

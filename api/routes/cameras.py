@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from api.deps import AdminToken, AppSettings, ReadToken, Sessions
 from api.errors import FieldError
 from api.schemas import CameraIn, CameraOut, CameraPatch
+from api.settings import ApiAppSettings
 from db import camera_queries
 from db.models import Camera
 from db.session import transaction
 from ingest.sources import validate_source_url
-
-if TYPE_CHECKING:  # composed in service/, passed down; no import at run time
-    from service.settings import Settings
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -32,7 +28,7 @@ def public_reason(reason: str | None) -> str | None:
     return next((kind for kind in _KINDS if reason.startswith(kind)), GENERIC_REASON)
 
 
-def camera_out(camera: Camera, settings: Settings, admin: bool = True) -> CameraOut:
+def camera_out(camera: Camera, settings: ApiAppSettings, admin: bool = True) -> CameraOut:
     """The camera as the API shows it: URL redacted always, status detail to admins only."""
     seen = camera.kept_frames + camera.pruned_frames
     return CameraOut(

@@ -19,7 +19,6 @@ from service.infra import InfraError
 from service.settings import Settings
 from service.supervisor import Stack
 from vad.encoders.registry import StageStatus, stage_status
-from vad.stage2.loading import stage2_status
 from vad.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ def _start(settings: Settings, workers: int | None) -> Stack:
     typer.echo(f"  stage 1     {stage1_summary(stages)}")
     for stage in stages:
         typer.echo(f"  {stage.stage:<11} {'on' if stage.on else 'off'}: {stage.reason}")
-    typer.echo(f"  stage 2     {stage2_status(settings).describe()}")
+    typer.echo(f"  stage 2     {stack.stage2.describe()}")
     typer.echo(f"  logs        {logs}")
     typer.echo("  query       vad incidents | vad camera list   (Ctrl-C stops)")
     return stack
@@ -298,10 +297,15 @@ def webhook_worker(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Parallel deliveries."),
 ) -> None:
     """(internal) Deliver webhooks (queue `webhooks`) so a slow receiver never delays scoring."""
+    from webhooks.delivery import Outbound, webhook_config
     from workers.webhook_worker import run_webhook_worker
 
     app_ctx = get_context(ctx)
-    run_webhook_worker(app_ctx.settings, app_ctx.endpoints(), app_ctx.sessions(), concurrency)
+    settings = app_ctx.settings
+    config, outbound = webhook_config(settings), Outbound.from_settings(settings)
+    run_webhook_worker(
+        settings, config, outbound, app_ctx.endpoints(), app_ctx.sessions(), concurrency
+    )
 
 
 def ingest(ctx: typer.Context) -> None:

