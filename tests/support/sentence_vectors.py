@@ -1,15 +1,15 @@
 """A fixed test corpus's sentence vectors, kept on disk between test runs.
 
 Embedding the 942 UCA sentences of tests/integration/test_search.py with the NumPy MiniLM was the
-slowest setup of the suite (3 to 10+ minutes of CPU, with the load) and gives the same vectors on
-every run. They are kept in the test cache CI keeps between runs (`~/.cache/vad`, beside the
-pulled models, Kafka jars and wheels), in one file per key. The key changes with anything that
-could change a vector: the sha256 of the model's files (weights, tokenizer, config), of the
-embedding code (every source file of `vad/text`), the versions of the libraries the vectors are
-computed with (numpy, scipy, tokenizers) and the sentences themselves. A missing, damaged or
-foreign file is a miss: the vectors are computed as without a cache, then stored. A hit is
-checked against a few sentences embedded now, so a cache the key cannot tell apart (another
-machine's arithmetic, a bug here) is a miss too, not a silent difference.
+slowest setup of the suite (about 200 s of CPU; 9 to 13 minutes on the loaded 2-core VM) and
+gives the same vectors on every run. They are kept in the test cache CI keeps between runs
+(`~/.cache/vad`, beside the pulled models, Kafka jars and wheels), in one file per key. The key
+changes with anything that could change a vector: the sha256 of the model's files (weights,
+tokenizer, config), of the embedding code (every source file of `vad/text`), the versions of the
+libraries the vectors are computed with (numpy, scipy, tokenizers) and the sentences themselves.
+A missing, damaged or foreign file is a miss: the vectors are computed as without a cache, then
+stored. A hit is checked against a few sentences embedded now, so a cache the key cannot tell
+apart (another machine's arithmetic, a bug here) is a miss too, not a silent difference.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support.real_models import vad_cache
+from vad.text.minilm import FILES
 
 FORMAT = 1  # the file layout below; bump when it changes
 LIBRARIES = ("numpy", "scipy", "tokenizers")
@@ -49,8 +50,6 @@ def _sha256_of_files(files: list[Path]) -> str:
 
 def cache_key(model_dir: Path, code_dir: Path, texts: list[str]) -> dict[str, str]:
     """What the vectors depend on, each part readable in the stored file."""
-    from vad.text.minilm import FILES
-
     return {
         "format": str(FORMAT),
         "model_sha256": _sha256_of_files([model_dir / name for name in FILES]),
