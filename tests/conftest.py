@@ -30,10 +30,20 @@ REAL_WEIGHT_FIXTURES = {"real_ssd_dir", "real_ssd_pulled"}
 
 def pytest_collection_modifyitems(items) -> None:
     """Tests using real pulled weights carry the `real_weights` marker (`-m "not real_weights"`
-    runs without them; they skip by themselves, naming why, where the registry is unreachable)."""
+    runs without them; they skip by themselves, naming why, where the registry is unreachable).
+    Tests marked `embedded_broker_only(why)` skip their Kafka parametrization before any setup."""
     for item in items:
         if REAL_WEIGHT_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_weights)
+        once = item.get_closest_marker("embedded_broker_only")
+        if once and _broker(item) == "kafka":
+            reason = f"runs once, with the embedded broker: {once.args[0]}"
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _broker(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("infra") if callspec else None
 
 
 @pytest.fixture(scope="session")

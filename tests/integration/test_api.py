@@ -3,6 +3,7 @@ incidents, validation, metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from api.tokens import create_token
 from db import camera_queries, window_queries
 from db.models import FrameScore, Incident
 from db.session import transaction
+from tests.support.pipeline import database_only, make_pipeline
 from vad.types import IngestReport
 
 pytestmark = pytest.mark.integration
@@ -42,8 +44,14 @@ class Api:
 
 
 @pytest.fixture
-def api(pipeline) -> Api:
-    return Api(pipeline)
+def api(request, infra, tmp_path) -> Iterator[Api]:
+    """The API on a fresh database. The API reads PostgreSQL only (no frame reader here), so these
+    tests run with the embedded broker alone; the Kafka-lag metric, which asks the broker, runs
+    on both (test_metrics_rates_latency_stage2_and_kafka_lag)."""
+    database_only(request)  # before the database is made
+    pipeline = make_pipeline(infra, tmp_path)
+    yield Api(pipeline)
+    pipeline.close()
 
 
 def add_camera(pipeline, name: str) -> int:

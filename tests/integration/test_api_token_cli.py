@@ -11,7 +11,10 @@ from api.app import create_app
 from service.commands import token
 from service.context import AppContext
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("database-only: tokens live in PostgreSQL"),
+]
 
 
 def test_token_create_list_revoke(pipeline):

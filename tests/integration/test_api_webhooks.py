@@ -30,7 +30,12 @@ from webhooks.delivery import Outbound, deliver_once, enqueue_incident_event, sw
 from webhooks.settings import WebhookConfig
 from workers.tracker import advance_tracker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only(
+        "database-only: webhooks are delivered from PostgreSQL over HTTP"
+    ),
+]
 
 SECRET = "whsec_independent_test_secret"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

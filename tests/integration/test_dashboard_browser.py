@@ -27,7 +27,12 @@ from tests.support.requirements import missing
 from vad.types import IngestReport
 
 EXPLANATION = "A bicycle is ridden through the pedestrian walkway."
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only(
+        "database-only: the dashboard's API reads PostgreSQL; no frame reader"
+    ),
+]
 
 CAMERA = "ped2-test04"
 VIDEO = "test_04"

@@ -27,17 +27,16 @@ EARLIEST_OPEN = CART_FIRST - 5  # the cart is at the edge of the view a few fram
 
 
 @pytest.fixture
-def demo_models(pipeline: Pipeline, request) -> Path:
-    """The models `make run` installs (`vad models ensure`), in this test's model folder. The
-    demo runs on the embedded broker (`make run`'s); the Kafka parametrization would repeat a
-    long run whose incidents do not depend on the broker."""
-    if request.node.callspec.params.get("infra") == "kafka":
-        pytest.skip("the demo's incidents do not depend on the broker: runs with the embedded one")
+def demo_models(pipeline: Pipeline) -> Path:
+    """The models `make run` installs (`vad models ensure`), in this test's model folder."""
     model_dir = Path(pipeline.env["VAD_MODEL_DIR"])
     exported("ssd-mobilenetv2-oidv4", model_dir)  # the appearance model is off by default
     return model_dir
 
 
+# The demo runs on the embedded broker (`make run`'s); the Kafka parametrization would repeat a
+# long run whose incidents do not depend on the broker.
+@pytest.mark.embedded_broker_only("the demo's incidents do not depend on the broker")
 def test_demo_opens_one_incident_per_pass_when_the_cart_enters(pipeline: Pipeline, demo_models):
     clip = DEMO / "ped2_test_04.mp4"
     added = pipeline.vad("camera", "add", "demo", str(clip), "--loop")

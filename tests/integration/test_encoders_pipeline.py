@@ -11,7 +11,16 @@ import pytest
 
 from tests.support.pipeline import Pipeline
 
-pytestmark = pytest.mark.integration
+# The broker only carries the frames: the worker reads a window's frames back from it
+# (frames.window.read_window_frames) and hands the same decoded frames to every encoder stage,
+# whichever broker served them; learning reads the training file directly. That path (replay ->
+# broker -> dispatcher -> worker -> key frame) runs on both brokers in test_pipeline.py,
+# test_learn_replay.py and test_bad_input.py; here the Kafka parametrization would repeat these
+# ~4 minutes unchanged.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("the encoders see the same frames from either broker"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,10 @@ from sqlalchemy import text
 
 from tests.support.pipeline import REPO_ROOT, Pipeline
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("database-only: SQL on the real schema"),
+]
 
 DASHBOARDS = sorted((REPO_ROOT / "dashboards" / "grafana" / "dashboards").glob("*.json"))
 _INTERVALS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

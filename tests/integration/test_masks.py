@@ -29,7 +29,10 @@ from service.context import AppContext
 from vad.codec import encode_jpeg
 from workers.tasks import WindowScorer, WindowTask
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("database-only: frames come from an in-memory log"),
+]
 
 T0 = 1_767_225_600.0
 FPS = 10

@@ -14,7 +14,10 @@ from tests.integration.test_dashboard_browser import CAMERA, app_with_ui, not_bl
 from tests.support.browser import ApiServer, Browser, chromium_missing
 from tests.support.requirements import missing
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("database-only: the key frame is stored in PostgreSQL"),
+]
 
 FRAME = "#region-frame"
 CLOCK = [(0.02, 0.03), (0.35, 0.03), (0.35, 0.2)]  # three clicks: the top-left corner

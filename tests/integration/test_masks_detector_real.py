@@ -19,7 +19,11 @@ from vad.masks import RegionMask
 from vad.video import iter_video_frames
 from workers.stage2 import SceneDescriber
 
-pytestmark = [pytest.mark.integration, pytest.mark.real_weights]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.real_weights,
+    pytest.mark.embedded_broker_only("database-only: frames come from the footage, not the broker"),
+]
 
 NAME = "ssd-mobilenetv2-oidv4"  # the default detector
 LEFT = ((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0))

@@ -8,10 +8,11 @@ reusing its distinctive words, except the one full-text query."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,12 +23,14 @@ from db.search import Filters, index_incident_text
 from db.session import transaction
 from tests.conftest import SHARED_DATA
 from tests.support.requirements import missing
+from tests.support.sentence_vectors import Memo, corpus_vectors
 from vad.grounding import uca
+from vad.text import SentenceEncoder, default_model_dir
 
-# Embedding the 942 sentences with the NumPy MiniLM is CPU-bound, once per session (memoized
-# below): it took 556-600+ s at load average 8-10 on the 2-core VM (two `yes` beside the suite
-# and other jobs), which crossed the suite's 600 s per-test limit in the fixture's setup. The
-# limit here covers that setup on a loaded machine, not a hang.
+# Embedding the 942 sentences with the NumPy MiniLM is CPU-bound: 556-600+ s at load average 8-10
+# on the 2-core VM (two `yes` beside the suite and other jobs). Their vectors are kept on disk
+# between runs (tests/support/sentence_vectors.py); the limit here covers a run with a cold cache
+# on a loaded machine, not a hang.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,23 +63,23 @@ def category(video: str) -> str:
 
 
 @functools.cache
-def cached_encoder():
+def cached_encoder() -> tuple[SentenceEncoder, Memo]:
     """One model and one embedding per text for the whole session (the suite runs this module
-    once per Kafka broker; the PostgreSQL work is repeated, the 942 embeddings are not)."""
-    from vad.text import SentenceEncoder
+    once per Kafka broker; the PostgreSQL work is repeated, the embeddings are not)."""
+    encoder = SentenceEncoder.load(default_model_dir())
+    memo = Memo(encoder.embed)
+    encoder.embed = memo  # type: ignore[method-assign]
+    return encoder, memo
 
-    encoder = SentenceEncoder.load()
-    memo: dict[str, np.ndarray] = {}
-    original = encoder.embed
 
-    def embed(texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in memo]
-        for start in range(0, len(todo), 64):  # kept batch by batch: an interrupted setup
-            batch = todo[start : start + 64]  # leaves its work to the next test
-            memo.update(zip(batch, original(batch), strict=True))
-        return np.stack([memo[t] for t in texts])
-
-    encoder.embed = embed  # type: ignore[method-assign]
+@functools.cache
+def corpus_encoder() -> SentenceEncoder:
+    """The session's encoder with the corpus's vectors in its memo, from the on-disk cache when
+    it has them (tests/support/sentence_vectors.py), else embedded now and stored."""
+    encoder, memo = cached_encoder()
+    sentences = list(dict.fromkeys(q.sentence for q in corpus()))
+    code_dir = Path(inspect.getfile(SentenceEncoder)).parent
+    memo.remember(sentences, corpus_vectors(memo, default_model_dir(), code_dir, sentences))
     return encoder
 
 
@@ -92,7 +95,7 @@ def searchable(request, infra, tmp_path):
     request.addfinalizer(pipeline.close)
 
     try:
-        encoder = cached_encoder()
+        encoder = corpus_encoder()
     except Exception as error:  # noqa: BLE001 - TextModelError or missing package
         missing(f"sentence model unavailable: {error}")
     ids: dict[int, str] = {}

@@ -25,7 +25,10 @@ from vad.stage2.loading import build_chain
 from vad.stage2.weight import fit_weight, fuse, save_ratings
 from workers.stage2 import Stage2Runner
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.embedded_broker_only("database-only: frames come from an in-memory log"),
+]
 
 T0 = 1_700_000_000.0
 FPS = 10

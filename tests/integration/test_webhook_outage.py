@@ -124,9 +124,8 @@ def _assert_one_delivery_per_event(pipe: Pipeline, deliveries: list) -> None:
             assert kinds[(incident.id, "incident.closed")] == 1, f"incident {incident.id} closed"
 
 
-def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2, request):
-    if "tansu" not in request.node.callspec.id:
-        pytest.skip("a real-time minute: run once (the broker plays no part in webhook delivery)")
+@pytest.mark.embedded_broker_only("a real-time minute; the broker plays no part in webhooks")
+def test_webhook_receiver_down_for_a_minute(infra, tmp_path, ped2):
     pipe = make_pipeline(infra, tmp_path, **WEBHOOK_ENV)
     receiver: CountingReceiver | None = None
     try:

@@ -138,7 +138,9 @@ class Pipeline:
 
 def database_only(request) -> None:
     """Skip the Kafka parametrization of a test that needs PostgreSQL only: it would repeat the
-    embedded-broker run unchanged (both brokers are installed in CI; this is not a missing part)."""
+    embedded-broker run unchanged (both brokers are installed in CI; this is not a missing part).
+    For fixtures that make a database; a test or module says it with the `embedded_broker_only`
+    marker (tests/conftest.py), which skips before any setup."""
     if request.node.callspec.params.get("infra") == "kafka":
         pytest.skip("database-only test: runs once, with the embedded broker")
 

@@ -16,9 +16,13 @@ from pathlib import Path
 from tests.support.requirements import missing
 
 
+def vad_cache() -> Path:
+    """The test cache CI keeps between runs (Kafka jars, wheels, models, sentence vectors)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vad"
+
+
 def model_cache() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vad" / "models"
-    return Path(os.environ.get("VAD_TEST_MODEL_CACHE", default))
+    return Path(os.environ.get("VAD_TEST_MODEL_CACHE", vad_cache() / "models"))
 
 
 def _intact(entry, folder: Path) -> bool:
