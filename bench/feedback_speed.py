@@ -24,19 +24,23 @@ import json
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedback.verdicts import encoders_for_update
-from service.settings import Settings
-from vad.codec import decode_jpeg, encode_jpeg
-from vad.encoders.detectors.keyframes import detect_key_frames
-from vad.eval.stage1 import Stage1, installed_encoders
-from vad.masks import RegionMask
-from vad.scoring.incremental import Recorded, extend_folder
-from vad.video import iter_video_frames
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from feedback.verdicts import encoders_for_update  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from vad.codec import decode_jpeg, encode_jpeg  # noqa: E402
+from vad.encoders.detectors.keyframes import detect_key_frames  # noqa: E402
+from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
+from vad.masks import RegionMask  # noqa: E402
+from vad.scoring.incremental import Recorded, extend_folder  # noqa: E402
+from vad.video import iter_video_frames  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucsd_ped2"
 

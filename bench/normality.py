@@ -16,24 +16,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from service.settings import Settings
-from vad.encoders.image import tile_encoder
-from vad.eval import evaluate_ped2
-from vad.eval.metrics import frame_metrics
-from vad.scoring.appearance_normality import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from service.settings import Settings  # noqa: E402
+from vad.encoders.image import tile_encoder  # noqa: E402
+from vad.eval import evaluate_ped2  # noqa: E402
+from vad.eval.metrics import frame_metrics  # noqa: E402
+from vad.scoring.appearance_normality import (  # noqa: E402
     AppearanceNormalityConfig,
     embed_tiles,
     fit_appearance_model,
 )
-from vad.scoring.fusion import fuse
-from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model
-from vad.video import iter_video_frames
+from vad.scoring.fusion import fuse  # noqa: E402
+from vad.scoring.normality import NormalityConfig, NormalityModel, fit_normality_model  # noqa: E402
+from vad.video import iter_video_frames  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucsd_ped2"
 

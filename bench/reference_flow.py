@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from service.settings import Settings
-from vad.eval.metrics import frame_metrics, per_video_auc
-from vad.eval.reference_flow import ReferenceFlow
-from vad.eval.suite import PLAIN, dataset_camera, discover_datasets
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from service.settings import Settings  # noqa: E402
+from vad.eval.metrics import frame_metrics, per_video_auc  # noqa: E402
+from vad.eval.reference_flow import ReferenceFlow  # noqa: E402
+from vad.eval.suite import PLAIN, dataset_camera, discover_datasets  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
