@@ -1,0 +1,135 @@
+"""Training-only proxy of the whole default stage 1 (no test label is read).
+
+Why: the older proxies (`bench/normality.py --proxy`, `bench/stage1_research.py --proxy`) score
+one model at a time and paste pseudo-anomalies into whole held-out clips, so any temporal
+integration wins on them and the fusion of the terms is never seen. This one fits `Stage1`
+exactly as `vad eval` does (every model the worker would run with the installed encoders) on all
+but one fold of a dataset's training clips, and scores the held-out clips with a pseudo-anomaly
+pasted into their middle half only (normal frames before and after, as in a real test clip), so
+onsets, offsets and the max fusion of terms of different sharpness all count. Every term's
+calibrated score per frame is kept (`--out`), so fusion rules can be compared offline
+(`bench/stage1_fusion.py`).
+
+Pseudo-anomalies (frame fractions; `paste_box` below):
+* fast  a textured crop of the scene (0.14 x 0.05) crossing the walkway band at 2.5 % of the width
+        a frame: a cyclist;
+* cart  a uniform box (0.10 x 0.16) at 0.6 % a frame: a cart or a vehicle at walking pace;
+* far   a small textured crop (0.06 x 0.025) in the top third at 1 % a frame: a far cyclist on a
+        camera with perspective (people far away move few pixels);
+* speed the clip's own frames, every second one dropped in the segment: everyone runs.
+
+    VAD_MODEL_DIR=... OMP_NUM_THREADS=1 VAD_ENCODERS__THREADS=1 nice -n 10 \
+        python bench/stage1_proxy.py ../shared/data/ucsd_ped2 --folds 2 --out /tmp/proxy-ped2.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from service.settings import Settings
+from vad.eval.stage1 import Stage1, installed_encoders
+from vad.video import analysed_frames
+
+# (box height, box width) as fractions of the frame, speed (width fraction a frame), textured,
+# vertical band of the box's top edge
+BOXES = {
+    "fast": ((0.14, 0.05), 0.025, True, (0.35, 0.75)),
+    "cart": ((0.10, 0.16), 0.006, False, (0.35, 0.75)),
+    "far": ((0.06, 0.025), 0.010, True, (0.08, 0.30)),
+}
+KINDS = [*BOXES, "speed"]
+
+
+def segment(n: int) -> tuple[int, int]:
+    """The pseudo-anomaly's frames [start, stop): the clip's middle half."""
+    return n // 4, n // 4 + max(1, n // 2)
+
+
+def paste_box(frames: list[np.ndarray], seed: int, kind: str) -> tuple[list, np.ndarray]:
+    """The clip with a box of `kind` crossing during its middle half, and per-frame labels."""
+    (fh, fw), speed, textured, band = BOXES[kind]
+    rng = np.random.default_rng(seed)
+    h, w = frames[0].shape[:2]
+    bh, bw = max(3, int(fh * h)), max(3, int(fw * w))
+    y = min(int(rng.uniform(*band) * h), h - bh)
+    x0, d = rng.uniform(0, w - bw), rng.choice([-1, 1])
+    sy, sx = int(rng.uniform(0, h - bh)), int(rng.uniform(0, w - bw))
+    if textured:
+        patch = frames[0][sy : sy + bh, sx : sx + bw].copy()
+    else:
+        patch = np.full((bh, bw, 3), int(rng.choice([40, 210])), np.uint8)
+    edge = np.uint8(255 - int(patch.mean()))
+    patch[[0, -1], :] = edge
+    patch[:, [0, -1]] = edge
+    start, stop = segment(len(frames))
+    out, labels = [], np.zeros(len(frames), np.int8)
+    for i, frame in enumerate(frames):
+        if start <= i < stop:
+            x = int(round((x0 + d * speed * w * (i - start)) % (w - bw)))
+            frame = frame.copy()
+            frame[y : y + bh, x : x + bw] = patch
+            labels[i] = 1
+        out.append(frame)
+    return out, labels
+
+
+def sped_up(frames: list[np.ndarray]) -> tuple[list, np.ndarray]:
+    """Every second frame of the middle half dropped (labelled), the rest as recorded."""
+    start, stop = segment(len(frames))
+    keep = [i for i in range(len(frames)) if not (start <= i < stop and (i - start) % 2)]
+    labels = np.array([1 if start <= i < stop else 0 for i in keep], np.int8)
+    return [frames[i] for i in keep], labels
+
+
+def pseudo(frames: list[np.ndarray], seed: int, kind: str) -> tuple[list, np.ndarray]:
+    return sped_up(frames) if kind == "speed" else paste_box(frames, seed, kind)
+
+
+def run(data: Path, folds: int, out: Path, limit: int | None, held_max: int | None) -> None:
+    settings = Settings()
+    encoders = installed_encoders(settings)
+    fps = settings.ingest.default_fps
+    paths = sorted((data / "train").glob("*.mp4"))[:limit]
+    clips = {p.stem: analysed_frames(p, fps).frames for p in paths}
+    names = sorted(clips)
+    saved: dict[str, np.ndarray] = {}
+    for f in range(folds):
+        held = [n for i, n in enumerate(names) if i % folds == f]
+        scored = held[:held_max]
+        stage1 = Stage1(settings, encoders)
+        t = time.process_time()
+        stage1.fit(clips[n] for n in names if n not in held)
+        print(f"{data.name} fold {f}: fit {time.process_time() - t:.0f} CPU-s", flush=True)
+        t, count = time.process_time(), 0
+        for j, n in enumerate(scored):
+            for kind in KINDS:
+                frames, labels = pseudo(clips[n], j, kind)
+                result = stage1.score(frames)
+                saved[f"{n}|{kind}|labels"] = labels
+                for term, values in result.terms.items():
+                    saved[f"{n}|{kind}|{term}"] = values.astype(np.float32)
+                count += len(frames)
+        cpu = time.process_time() - t
+        print(f"  scored {count} frames, {count / cpu:.0f} frames per CPU-s", flush=True)
+        np.savez_compressed(out, **saved)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--folds", type=int, default=2)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=None, help="first N training clips only")
+    parser.add_argument("--held", type=int, default=None, help="score N held-out clips a fold")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    run(args.data, args.folds, args.out, args.limit, args.held)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The training-only proxy of the whole stage 1 (bench/stage1_proxy.py) and its fusion rules
+(bench/stage1_fusion.py): pseudo-anomalies only in the middle half, labels to match, and the
+rules' calibrated meaning."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.stage1_fusion import L_REF, fisher, rule_max, squash, surprise
+from bench.stage1_proxy import KINDS, pseudo, segment
+
+
+def _clip(n: int = 40) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_pseudo_anomalies_fill_the_middle_half_only():
+    clip = _clip()
+    start, stop = segment(len(clip))
+    for kind in KINDS:
+        frames, labels = pseudo(clip, 1, kind)
+        assert len(frames) == len(labels) and labels.any() and not labels.all()
+        assert not labels[:start].any()
+        if kind != "speed":
+            assert np.flatnonzero(labels).tolist() == list(range(start, stop))
+            assert all(np.array_equal(frames[i], clip[i]) for i in range(start))
+            assert not np.array_equal(frames[start], clip[start])
+    frames, labels = pseudo(clip, 1, "speed")
+    dropped = (stop - start) // 2
+    assert len(frames) == len(clip) - dropped and labels.sum() == stop - start - dropped
+
+
+def test_surprise_round_trip_and_fisher():
+    c = np.array([0.0, 0.3, 0.5, 0.9])
+    np.testing.assert_allclose(squash(surprise(c)), c, atol=1e-12)
+    assert np.isclose(surprise(np.array([0.5]))[0], L_REF)
+    s = np.array([[2.0], [3.0]])
+    np.testing.assert_allclose(fisher(s), 5.0 - np.log1p(5.0))  # Gamma(2, 1) tail
+    np.testing.assert_allclose(fisher(s[:1]), 2.0)  # one term: unchanged
+
+
+def test_max_rule_is_the_products_max():
+    t = {"pixel": np.array([0.2, 0.7]), "velocity": np.array([0.6, 0.1])}
+    np.testing.assert_allclose(rule_max(["pixel", "velocity"])(t), [0.6, 0.7])
