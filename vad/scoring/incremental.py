@@ -88,6 +88,7 @@ def extend_model(
     encoders: Mapping[str, Any],
     recorded: Mapping[str, Recorded] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> tuple[Any, str]:
     """(model, what happened): the model having learned the encoder's `recorded` outputs when
     they fit it (same encoder, one per frame), else `model.extend(clips[, encoder])`, or the model
@@ -97,7 +98,7 @@ def extend_model(
     frames = sum(len(c) for c in clips)
     how = ""
     if family.encoder is None:
-        learned = model.extend(clips, recalibrate)
+        learned = model.extend(clips, recalibrate, spread)
     elif (
         kept is not None
         and family.extend_recorded
@@ -125,6 +126,7 @@ def extend_models(
     clips: Sequence[Sequence[np.ndarray]],
     encoders: Mapping[str, Any] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> dict:
     """{family name: model or None} -> the same names, each model having learned `clips`
     (None stays None; see `extend_model`)."""
@@ -134,7 +136,7 @@ def extend_models(
     return {
         name: None
         if model is None
-        else extend_model(by_name[name], model, clips, encoders or {}, None, recalibrate)[0]
+        else extend_model(by_name[name], model, clips, encoders or {}, None, recalibrate, spread)[0]
         for name, model in models.items()
     }
 
@@ -156,6 +158,7 @@ def extend_folder(
     encoders: Mapping[str, Any] | None = None,
     recorded: Mapping[str, Recorded] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> Extension:
     """Write a new model folder `target`: `source`'s files, with every family of `FAMILIES`
     present there extended by `clips` (`encoders`: {"tiles": ..., "detector": ...} for the
@@ -174,7 +177,7 @@ def extend_folder(
         for family in (f for f in FAMILIES if (source / f.filename).exists()):
             original = family.load(source)
             model, lines[family.name] = extend_model(
-                family, original, clips, encoders or {}, recorded, recalibrate
+                family, original, clips, encoders or {}, recorded, recalibrate, spread
             )
             if model is not original:
                 model.metadata["learned_from"] = learned_from

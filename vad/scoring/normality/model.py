@@ -29,7 +29,12 @@ from vad.scoring.normality.features import (
     make_family,
     to_internal,
 )
-from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
+from vad.scoring.normality.memory import (
+    CellMemory,
+    cell_scales,
+    feature_scale,
+    neighbour_vectors,
+)
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 from vad.scoring.stabilise import align_previous
 
@@ -135,14 +140,16 @@ class NormalityModel:
         return raw, self.calibrator(raw)
 
     def extend(
-        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True
+        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True, spread: float = 0.0
     ) -> NormalityModel:
         """A new model that also knows `clips` (continuous BGR clips, e.g. a false alarm's frames
         with a few frames before them) as normal, in seconds: their feature vectors are appended
         to each cell's memory (motion threshold, scales and references stay), and, if
         `recalibrate`, the calibrator is refitted with their held-out scores (each fold of the new
         frames scored against the memory plus the other folds), weighted against the frames the
-        model has already seen; else it is kept (vad.scoring.incremental says why)."""
+        model has already seen; else it is kept (vad.scoring.incremental says why). `spread`
+        (a fraction of the frame width): each cell also learns what the cells that near it saw
+        (`spread_to_neighbours`), so the lesson holds a step away from where it was shown."""
         started = time.perf_counter()
         greys = [[self._internal_grey(f) for f in clip] for clip in clips if len(clip)]
         if not greys:
@@ -168,7 +175,7 @@ class NormalityModel:
         return NormalityModel(
             self.config,
             self.frame_size,
-            self._memories_with(feats),
+            self._spread(self._memories_with(feats), feats, spread),
             self.references,
             calibrator,
             self.motion_threshold,
@@ -188,6 +195,27 @@ class NormalityModel:
                 novelty = combine_families(distances, self.references)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
         return np.concatenate(held)
+
+    def _spread(
+        self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
+    ) -> dict[str, CellMemory]:
+        """`memories` with each cell also knowing its neighbours' new vectors within `spread` of
+        the frame width (a second coreset of at most the same size, so the cell's own vectors
+        are all kept as without spreading)."""
+        if spread <= 0:
+            return memories
+        limit = max(16, self.config.memory_per_cell // 4)
+        out = dict(memories)
+        for family in self.families:
+            rows, cols = family.grid(self.internal)
+            radius = round(spread * cols)
+            if radius < 1:
+                continue
+            near = np.concatenate(
+                [neighbour_vectors(f[family.name], (rows, cols), radius) for f in feats]
+            )
+            out[family.name] = out[family.name].extended(near, limit, self.config.seed)
+        return out
 
     def _internal_grey(self, frame: np.ndarray) -> np.ndarray:
         if (frame.shape[1], frame.shape[0]) != tuple(self.frame_size):
