@@ -32,15 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.feedback import DEFAULT_DATA, Span, incidents
+from bench.feedback import DEFAULT_DATA, Span, incidents, peak_place
 from service.settings import Settings
-from vad.eval.stage1 import Stage1, Stage1Scores, installed_encoders
+from vad.eval.stage1 import Stage1, installed_encoders
 from vad.eval.suite import videos_in
-from vad.scoring.normality.features import to_internal
-from vad.scoring.normality.model import extract_features
-from vad.scoring.velocity import to_grey
 from vad.video import iter_video_frames
 
+THRESHOLDS = (0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3)
+MIN_ALARMS = 3  # false alarms in A to teach, when no --threshold is given
 PSEUDO = {  # (height, width) fractions of the frame, speed in frame widths per frame, textured
     "fast": ((0.14, 0.05), 0.025, True),
     "cart": ((0.10, 0.16), 0.006, False),
@@ -75,46 +74,6 @@ def paste_mover(
     return out, first, last
 
 
-def peak_place(model: Stage1, frames: list[np.ndarray], scores: Stage1Scores, span: Span) -> dict:
-    """The incident's peak frame: the term that fired there, the terms' shares of the
-    incident's frames, and the centre (x, y as frame fractions) of that term's worst cell."""
-    window = slice(span.first, span.last + 1)
-    names = list(scores.terms)
-    stack = np.stack([np.nan_to_num(scores.terms[n][window], nan=-1) for n in names])
-    fired = stack.argmax(axis=0)
-    peak = int(np.argmax(scores.fused[window]))
-    term = names[fired[peak]]
-    frame = span.first + peak
-    shares = {n: round(float((fired == i).mean()), 2) for i, n in enumerate(names)}
-    return {
-        "clip": span.clip,
-        "first": span.first,
-        "last": span.last,
-        "term": term,
-        "shares": shares,
-        "peak": round(float(scores.fused[frame]), 3),
-        "where": _worst_cell(model, frames, frame, term),
-    }
-
-
-def _worst_cell(model: Stage1, frames: list[np.ndarray], frame: int, term: str) -> list[float]:
-    lo = max(0, frame - model.pixel.context_frames)
-    if term == "velocity":
-        v = model.velocity
-        greys = [to_grey(f, v.config.width) for f in frames[lo : frame + 1]]
-        x, y, c, _ = v.verdicts(greys)[-1].box
-        gh, gw = greys[0].shape
-        return [round((x + c / 2) / gw, 3), round((y + c / 2) / gh, 3)]
-    p = model.pixel
-    greys = [to_internal(f, p.internal) for f in frames[lo : frame + 1]]
-    feats = extract_features(greys, p.families, p._engine, p.config.flow_gap, p.config.stabilise)
-    family = p.families[0]
-    d = p.memories[family.name].distances(feats[family.name][-1:])[0]
-    rows, cols = family.grid(p.internal)
-    r, c = divmod(int(np.argmax(d)), cols)
-    return [round((c + 1) / (cols + 1), 3), round((r + 1) / (rows + 1), 3)]
-
-
 def judge(spans: list[Span], lengths: dict[str, int], fps: float) -> dict:
     frames = sum(lengths.values())
     inside = sum(s.last - s.first + 1 for s in spans)
@@ -144,7 +103,7 @@ def pseudo_recall(model: Stage1, pasted: dict, fps: float, settings: Settings, t
 
 
 def run_set(
-    folder: Path, settings: Settings, t: float, spreads: list[float], recalibrate: bool
+    folder: Path, settings: Settings, t: float | None, spreads: list[float], recalibrate: bool
 ) -> dict:
     fps = 10.0
     train = videos_in(folder / "train")
@@ -158,7 +117,15 @@ def run_set(
     a = {p.stem: list(iter_video_frames(p)) for p in a_paths}
     b = {p.stem: list(iter_video_frames(p)) for p in b_paths}
     a_scores = {n: stage1.score(f) for n, f in a.items()}
-    taught = [s for n, sc in a_scores.items() for s in incidents(sc.fused, fps, settings, n, t)]
+
+    def alarms(at: float) -> list[Span]:
+        return [s for n, sc in a_scores.items() for s in incidents(sc.fused, fps, settings, n, at)]
+
+    counts = {at: len(alarms(at)) for at in THRESHOLDS}
+    print(f"  A's false alarms per threshold: {counts}", flush=True)
+    if t is None:  # the highest threshold with something to teach: chosen on A, not B
+        t = max([at for at, n in counts.items() if n >= MIN_ALARMS] or [min(THRESHOLDS)])
+    taught = alarms(t)
     out = {
         "dataset": folder.name,
         "parts": stage1.parts,
@@ -207,12 +174,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sets", nargs="+", default=["ucsd_ped2", "ucsd_ped1"])
     parser.add_argument("--spreads", nargs="+", type=float, default=[0.0, 0.1])
-    parser.add_argument("--threshold", type=float, help="default: the worker's")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="default: the highest of THRESHOLDS giving A at least MIN_ALARMS false alarms",
+    )
     parser.add_argument("--recalibrate", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     settings = Settings()
-    t = args.threshold or settings.incidents.default_threshold
+    t = args.threshold
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.system()}",

@@ -45,6 +45,7 @@ _THRESHOLD_PAIRS = 256  # frame pairs sampled to learn the motion threshold (fit
 _MODEL_JSON = "model.json"
 _MIN_THRESHOLD = 0.05  # px: the flow-noise floor, as `flow_magnitude_quantile`
 _MEMORY_NPZ = "memory.npz"
+_SPREAD_POOL = 16  # neighbours' vectors drawn per cell, in coreset sizes (bounds an update's RAM)
 
 
 def _flow_engine(config: NormalityConfig) -> cv2.DISOpticalFlow:
@@ -200,19 +201,24 @@ class NormalityModel:
         self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
     ) -> dict[str, CellMemory]:
         """`memories` with each cell also knowing its neighbours' new vectors within `spread` of
-        the frame width (a second coreset of at most the same size, so the cell's own vectors
-        are all kept as without spreading)."""
+        the frame width: a second, smaller coreset (a sixteenth of a fitted memory per cell),
+        so the cell's own vectors are all kept as without spreading and the update stays a
+        matter of seconds however far it spreads (every `step`-th frame only: neighbouring
+        frames of one clip are near-duplicates, and the coreset samples its pool anyway)."""
         if spread <= 0:
             return memories
-        limit = max(16, self.config.memory_per_cell // 4)
+        limit = max(16, self.config.memory_per_cell // 16)
         out = dict(memories)
         for family in self.families:
             rows, cols = family.grid(self.internal)
             radius = round(spread * cols)
             if radius < 1:
                 continue
+            shifts = (2 * radius + 1) ** 2 - 1
+            frames = sum(len(f[family.name]) for f in feats)
+            step = max(1, -(-frames * shifts // (_SPREAD_POOL * limit)))
             near = np.concatenate(
-                [neighbour_vectors(f[family.name], (rows, cols), radius) for f in feats]
+                [neighbour_vectors(f[family.name][::step], (rows, cols), radius) for f in feats]
             )
             out[family.name] = out[family.name].extended(near, limit, self.config.seed)
         return out
