@@ -103,7 +103,12 @@ def pseudo_recall(model: Stage1, pasted: dict, fps: float, settings: Settings, t
 
 
 def run_set(
-    folder: Path, settings: Settings, t: float | None, spreads: list[float], recalibrate: bool
+    folder: Path,
+    settings: Settings,
+    t: float | None,
+    spreads: list[float],
+    recalibrate: bool,
+    tolerate: list[float] = (),
 ) -> dict:
     fps = 10.0
     train = videos_in(folder / "train")
@@ -142,17 +147,21 @@ def run_set(
     pasted = {k: {n: paste_mover(f, i, k) for i, (n, f) in enumerate(b.items())} for k in PSEUDO}
     context = stage1.pixel.context_frames
     out["b"] = {}
-    for spread in [None, *spreads] if taught else [None]:  # nothing taught: after = before
+    variants = [(s, False) for s in spreads] + [(s, True) for s in tolerate]
+    for spread, tolerating in [(None, False), *variants] if taught else [(None, False)]:
         model, times = stage1, []
         if spread is not None:
             for s in taught:
                 clip = a[s.clip][max(0, s.first - context) : s.last + 1]
                 started = time.process_time()
+                parent = model
                 model = model.extend([clip], recalibrate, spread)
+                if tolerating:  # the pixel model's lesson also raises its cells' scale
+                    model.pixel = parent.pixel.extend([clip], recalibrate, spread, True)
                 times.append(time.process_time() - started)
         b_scores = {n: model.score(f) for n, f in b.items()}
         spans = [s for n, sc in b_scores.items() for s in incidents(sc.fused, fps, settings, n, t)]
-        label = "before" if spread is None else f"spread {spread}"
+        label = "before" if spread is None else f"spread {spread}" + " tolerate" * tolerating
         row = {
             **judge(spans, {n: len(f) for n, f in b.items()}, fps),
             "cpu_seconds_per_update": round(float(np.mean(times)), 2) if times else None,
@@ -175,6 +184,13 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["ucsd_ped2", "ucsd_ped1"])
     parser.add_argument("--spreads", nargs="+", type=float, default=[0.0, 0.1])
     parser.add_argument(
+        "--tolerate",
+        nargs="*",
+        type=float,
+        default=[],
+        help="spreads also run with the pixel model's cells tolerating the false alarm's level",
+    )
+    parser.add_argument(
         "--threshold",
         type=float,
         help="default: the highest of THRESHOLDS giving A at least MIN_ALARMS false alarms",
@@ -191,7 +207,7 @@ def main() -> None:
     }
     for name in args.sets:
         results["sets"].append(
-            run_set(args.data / name, settings, t, args.spreads, args.recalibrate)
+            run_set(args.data / name, settings, t, args.spreads, args.recalibrate, args.tolerate)
         )
         if args.out:
             args.out.write_text(json.dumps(results, indent=2))

@@ -141,7 +141,11 @@ class NormalityModel:
         return raw, self.calibrator(raw)
 
     def extend(
-        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True, spread: float = 0.0
+        self,
+        clips: Sequence[Sequence[np.ndarray]],
+        recalibrate: bool = True,
+        spread: float = 0.0,
+        tolerate: bool = False,
     ) -> NormalityModel:
         """A new model that also knows `clips` (continuous BGR clips, e.g. a false alarm's frames
         with a few frames before them) as normal, in seconds: their feature vectors are appended
@@ -150,7 +154,10 @@ class NormalityModel:
         frames scored against the memory plus the other folds), weighted against the frames the
         model has already seen; else it is kept (vad.scoring.incremental says why). `spread`
         (a fraction of the frame width): each cell also learns what the cells that near it saw
-        (`spread_to_neighbours`), so the lesson holds a step away from where it was shown."""
+        (`neighbour_vectors`), so the lesson holds a step away from where it was shown.
+        `tolerate`: each cell where the clips were more novel than the camera's reference (and
+        those within `spread`) divides its distances by at least how far they went
+        (`_tolerating`): a lesson about the place's noise level, not only these outlines."""
         started = time.perf_counter()
         greys = [[self._internal_grey(f) for f in clip] for clip in clips if len(clip)]
         if not greys:
@@ -176,7 +183,13 @@ class NormalityModel:
         return NormalityModel(
             self.config,
             self.frame_size,
-            self._spread(self._memories_with(feats), feats, spread),
+            self._spread(
+                self._tolerating(self._memories_with(feats), feats, spread)
+                if tolerate
+                else self._memories_with(feats),
+                feats,
+                spread,
+            ),
             self.references,
             calibrator,
             self.motion_threshold,
@@ -196,6 +209,26 @@ class NormalityModel:
                 novelty = combine_families(distances, self.references)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
         return np.concatenate(held)
+
+    def _tolerating(
+        self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
+    ) -> dict[str, CellMemory]:
+        """`memories` with each cell's distance scale raised to the clips' worst distance there
+        (against this model's memory) over the family's reference, where that exceeds 1, dilated
+        by `spread`: what fired at that place is at most the reference level there now."""
+        out = dict(memories)
+        for family in self.families:
+            name, parent = family.name, self.memories[family.name]
+            worst = np.concatenate([parent.distances(f[name]) for f in feats]).max(axis=0)
+            over = np.maximum(worst / self.references[name], 1.0).astype(np.float32)
+            rows, cols = family.grid(self.internal)
+            radius = round(spread * cols)
+            if radius >= 1:
+                kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+                over = cv2.dilate(over.reshape(rows, cols), kernel).reshape(-1)
+            old = parent.cell_scale if parent.cell_scale is not None else np.ones_like(over)
+            out[name] = out[name].with_cell_scale(old * over)
+        return out
 
     def _spread(
         self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
