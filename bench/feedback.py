@@ -181,11 +181,16 @@ def learn(model: Stage1, taught: list[list], update: str) -> Stage1:
     """One false alarm learned by the `update` variant: `all` and `fired` recalibrate (the
     update as built before 2026-12-06); `memory-only` keeps every model's calibration (the
     product's default since: feedback.recalibrate=false); " spread S" appended: the lesson is
-    also given to the cells within S of the frame width (`feedback.spread`)."""
+    also given to the cells within S of the frame width (`feedback.spread`); " tolerate" after
+    it: the pixel model's cells also raise their distance scale to the false alarm's level
+    (`NormalityModel.extend(tolerate=True)`)."""
+    update, tolerate = update.removesuffix(" tolerate"), update.endswith(" tolerate")
     update, _, spread = update.partition(" spread ")
-    return model.extend(
-        taught, recalibrate=update != "memory-only", spread=float(spread) if spread else 0.0
-    )
+    recalibrate, spread = update != "memory-only", float(spread) if spread else 0.0
+    learned = model.extend(taught, recalibrate, spread)
+    if tolerate:  # the pixel model's cells also tolerate the false alarm's level
+        learned.pixel = model.pixel.extend(taught, recalibrate, spread, tolerate=True)
+    return learned
 
 
 def _taught_runs(span: Span, truth: np.ndarray, context: int, operator: str) -> list[tuple]:
@@ -352,6 +357,14 @@ def main() -> None:
         help="feedback.spread values each update is also run with (0: the exact cells)",
     )
     parser.add_argument(
+        "--tolerate",
+        nargs="*",
+        type=float,
+        default=[],
+        help="spreads each update is also run with, the pixel model's cells tolerating the false "
+        "alarm's level",
+    )
+    parser.add_argument(
         "--thresholds",
         nargs="+",
         type=float,
@@ -361,6 +374,7 @@ def main() -> None:
     settings = Settings()
     thresholds = args.thresholds or [settings.incidents.default_threshold]
     variants = tuple(u if s == 0 else f"{u} spread {s}" for u in args.updates for s in args.spreads)
+    variants += tuple(f"{u} spread {s} tolerate" for u in args.updates for s in args.tolerate)
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",

@@ -134,6 +134,20 @@ def test_a_spread_lesson_holds_a_step_away(pixel, velocity) -> None:
     assert raw[2] <= raw[1] <= raw[0]
 
 
+def test_tolerating_cells_quiet_the_place_of_the_false_alarm_only(pixel, tmp_path) -> None:
+    alarm = clip(60, frames=40, fast_row=2)
+    elsewhere = clip(61, frames=40, fast_row=2)
+    plain, tolerant = pixel.extend([alarm], False), pixel.extend([alarm], False, 0.0, True)
+    scale = tolerant.memories["shape"].cell_scale
+    assert scale is not None and (scale >= 1).all() and (scale > 1).any()
+    assert (scale == 1).mean() > 0.5  # only where the alarm was more novel than the reference
+    raw = [m.score_frames(elsewhere)[0][5:].mean() for m in (plain, tolerant)]
+    assert raw[1] <= raw[0]
+    tolerant.save(tmp_path)
+    again = NormalityModel.load(tmp_path).memories["shape"].cell_scale
+    assert np.array_equal(again, scale)
+
+
 def test_extend_folder_writes_a_new_version_that_says_what_it_learned(
     pixel, velocity, tmp_path
 ) -> None:
