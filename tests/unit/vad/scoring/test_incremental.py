@@ -134,6 +134,22 @@ def test_a_spread_lesson_holds_a_step_away(pixel, velocity) -> None:
     assert raw[2] <= raw[1] <= raw[0]
 
 
+def test_extend_folder_spreads_when_asked(pixel, velocity, tmp_path) -> None:
+    parent = tmp_path / "v1"
+    pixel.save(parent)
+    velocity.save(parent)
+    alarm = [clip(73, frames=20, fast_row=1)]
+    extend_folder(parent, tmp_path / "exact", alarm, {})
+    extend_folder(parent, tmp_path / "spread", alarm, {}, spread=0.15)
+    banks = [
+        NormalityModel.load(tmp_path / v).memories["shape"].bank.shape[1]
+        for v in ("exact", "spread")
+    ]
+    assert banks[1] > banks[0]
+    normal = [VelocityModel.load(tmp_path / v).normal for v in ("exact", "spread")]
+    assert (normal[1] >= normal[0]).all() and (normal[1] > normal[0]).any()
+
+
 def test_tolerating_cells_quiet_the_place_of_the_false_alarm_only(pixel, tmp_path) -> None:
     alarm = clip(60, frames=40, fast_row=2)
     elsewhere = clip(61, frames=40, fast_row=2)
