@@ -13,8 +13,13 @@ spans (a span counts when an incident overlaps it), frame AUC, all before/after,
 each update took. This READS TEST LABELS (the operator's verdicts): it is a look, logged as such in
 docs/benchmarks-normality.md.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/feedback.py --data ../shared/data \
-        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json]
+Each taught run and each normal run inside a second-half incident is printed with the term that
+fired at its peak, the terms' shares of its frames and the peak's worst cell (`peak_place`):
+whether the second half's false alarms look like the first half's.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m bench.feedback --data ../shared/data \
+        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json] \
+        [--updates memory-only] [--spreads 0 0.1] [--tolerate 0.1]
 """
 
 from __future__ import annotations
@@ -80,8 +85,8 @@ def peak_place(model: Stage1, frames: list[np.ndarray], scores: Stage1Scores, sp
     shares = {n: round(float((fired == i).mean()), 2) for i, n in enumerate(names)}
     return {
         "clip": span.clip,
-        "first": span.first,
-        "last": span.last,
+        "first": int(span.first),
+        "last": int(span.last),
         "term": term,
         "shares": shares,
         "peak": round(float(scores.fused[frame]), 3),
