@@ -21,6 +21,13 @@ operator had not marked, against 1 % with the calibration kept (bench/feedback.p
 docs/benchmarks-normality.md; chosen on that label-free effect, not on the test labels' recall).
 Skipping it also skips the held-out scoring, a good part of an update's time.
 
+**A lesson is exact by default** (`feedback.spread=0`): the pixel model learns the false alarm's
+descriptors in the cells that saw them, the velocity model its speeds there. `spread` (a fraction
+of the frame width) also gives each cell its neighbours' lesson; measured on held-out training
+clips and on Ped1/Ped2 (bench/feedback_heldout.py, bench/feedback.py --spreads,
+docs/benchmarks-normality.md) it removed few of the next false alarms - they come from other
+walkers, often another term and another place - and cost anomalies near the taught place.
+
 `extend_folder` turns one model folder (a registered version) into the next: copy, extend, save,
 and record what the new version learned from.
 
