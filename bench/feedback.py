@@ -13,8 +13,13 @@ spans (a span counts when an incident overlaps it), frame AUC, all before/after,
 each update took. This READS TEST LABELS (the operator's verdicts): it is a look, logged as such in
 docs/benchmarks-normality.md.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/feedback.py --data ../shared/data \
-        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json]
+Each taught run and each normal run inside a second-half incident is printed with the term that
+fired at its peak, the terms' shares of its frames and the peak's worst cell (`peak_place`):
+whether the second half's false alarms look like the first half's.
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m bench.feedback --data ../shared/data \
+        [--sets ucsd_ped2 ucsd_ped1] [--thresholds 0.6 0.5 0.4] [--out results.json] \
+        [--updates memory-only] [--spreads 0 0.1] [--tolerate 0.1]
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ import numpy as np
 from service.settings import Settings
 from vad.eval.datasets import ped2_labels
 from vad.eval.metrics import frame_metrics
-from vad.eval.stage1 import Stage1, installed_encoders
+from vad.eval.stage1 import Stage1, Stage1Scores, installed_encoders
 from vad.eval.suite import LABELS_FILE, videos_in
 from vad.incidents import IncidentTracker, ScoredFrame
+from vad.scoring.normality.features import to_internal
+from vad.scoring.normality.model import extract_features
+from vad.scoring.velocity import to_grey
 from vad.video import iter_video_frames
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -62,6 +70,46 @@ def incidents(scores: np.ndarray, fps: float, settings: Settings, clip: str, thr
             spans.append(Span(clip, round(start * fps), round(event.ended_at * fps)))
             start = None
     return spans
+
+
+def peak_place(model: Stage1, frames: list[np.ndarray], scores: Stage1Scores, span: Span) -> dict:
+    """The incident's peak frame: the term that fired there, the terms' shares of the
+    incident's frames, and the centre (x, y as frame fractions) of that term's worst cell."""
+    window = slice(span.first, span.last + 1)
+    names = list(scores.terms)
+    stack = np.stack([np.nan_to_num(scores.terms[n][window], nan=-1) for n in names])
+    fired = stack.argmax(axis=0)
+    peak = int(np.argmax(scores.fused[window]))
+    term = names[fired[peak]]
+    frame = span.first + peak
+    shares = {n: round(float((fired == i).mean()), 2) for i, n in enumerate(names)}
+    return {
+        "clip": span.clip,
+        "first": int(span.first),
+        "last": int(span.last),
+        "term": term,
+        "shares": shares,
+        "peak": round(float(scores.fused[frame]), 3),
+        "where": _worst_cell(model, frames, frame, term),
+    }
+
+
+def _worst_cell(model: Stage1, frames: list[np.ndarray], frame: int, term: str) -> list[float]:
+    lo = max(0, frame - model.pixel.context_frames)
+    if term == "velocity":
+        v = model.velocity
+        greys = [to_grey(f, v.config.width) for f in frames[lo : frame + 1]]
+        x, y, c, _ = v.verdicts(greys)[-1].box
+        gh, gw = greys[0].shape
+        return [round((x + c / 2) / gw, 3), round((y + c / 2) / gh, 3)]
+    p = model.pixel
+    greys = [to_internal(f, p.internal) for f in frames[lo : frame + 1]]
+    feats = extract_features(greys, p.families, p._engine, p.config.flow_gap, p.config.stabilise)
+    family = p.families[0]
+    d = p.memories[family.name].distances(feats[family.name][-1:])[0]
+    rows, cols = family.grid(p.internal)
+    r, c = divmod(int(np.argmax(d)), cols)
+    return [round((c + 1) / (cols + 1), 3), round((r + 1) / (rows + 1), 3)]
 
 
 def label_spans(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -137,8 +185,17 @@ def fired_only(taught: list[list], scores: np.ndarray, runs: list[tuple], t: flo
 def learn(model: Stage1, taught: list[list], update: str) -> Stage1:
     """One false alarm learned by the `update` variant: `all` and `fired` recalibrate (the
     update as built before 2026-12-06); `memory-only` keeps every model's calibration (the
-    product's default since: feedback.recalibrate=false)."""
-    return model.extend(taught, recalibrate=update != "memory-only")
+    product's default since: feedback.recalibrate=false); " spread S" appended: the lesson is
+    also given to the cells within S of the frame width (`feedback.spread`); " tolerate" after
+    it: the pixel model's cells also raise their distance scale to the false alarm's level
+    (`NormalityModel.extend(tolerate=True)`)."""
+    update, tolerate = update.removesuffix(" tolerate"), update.endswith(" tolerate")
+    update, _, spread = update.partition(" spread ")
+    recalibrate, spread = update != "memory-only", float(spread) if spread else 0.0
+    learned = model.extend(taught, recalibrate, spread)
+    if tolerate:  # the pixel model's cells also tolerate the false alarm's level
+        learned.pixel = model.pixel.extend(taught, recalibrate, spread, tolerate=True)
+    return learned
 
 
 def _taught_runs(span: Span, truth: np.ndarray, context: int, operator: str) -> list[tuple]:
@@ -181,7 +238,8 @@ def run_set(
     out["second_half_videos"] = [p.stem for p in second]
     clips = load(first)
     truth = labels(clips)
-    first_scores = scored(stage1, clips)
+    first_full = {name: stage1.score(frames) for name, frames in clips.items()}
+    first_scores = {name: s.fused for name, s in first_full.items()}
     context = stage1.pixel.context_frames
     updated: dict[tuple[float, str], Stage1] = {}
     rows: dict[float, dict] = {}
@@ -189,6 +247,14 @@ def run_set(
         spans = spans_of(first_scores, fps, settings, t)
         rows[t] = {"threshold": t, "first_half": judge(spans, truth, fps), "updates": {}}
         print(f"  t={t}: first half {rows[t]['first_half']}", flush=True)
+        places = [
+            peak_place(stage1, clips[span.clip], first_full[span.clip], Span(span.clip, a, b))
+            for span in spans
+            for _, a, b in _taught_runs(span, truth[span.clip], context, operator)
+        ]
+        rows[t]["taught"] = places
+        for place in places:
+            print(f"    taught {place}", flush=True)
         for update in updates:
             model, seconds, masks = (
                 stage1,
@@ -200,7 +266,7 @@ def run_set(
                 runs = _taught_runs(span, truth[span.clip], context, operator)
                 for _, first, last in runs:
                     masks[span.clip][first : last + 1] = True
-                if update == "fired":
+                if update.startswith("fired"):
                     taught = fired_only(taught, first_scores[span.clip], runs, t, context)
                 if not taught:
                     continue
@@ -242,9 +308,20 @@ def run_set(
         figures = judge(spans_of(scores, fps, settings, t), truth, fps)
         return {**figures, "auc": round(frame_metrics(y, s)["auc"], 4)}
 
-    before = scored(stage1, clips)
+    before_full = {name: stage1.score(frames) for name, frames in clips.items()}
+    before = {name: s.fused for name, s in before_full.items()}
     for t in thresholds:
         rows[t]["before"] = second_half(before, t)
+        normal_runs = [
+            peak_place(stage1, clips[span.clip], before_full[span.clip], Span(span.clip, a, b))
+            for span in spans_of(before, fps, settings, t)
+            for _, a, b in _taught_runs(span, truth[span.clip], 0, "trimmed")
+        ]
+        for run in normal_runs:
+            near = [np.hypot(*np.subtract(run["where"], x["where"])) for x in rows[t]["taught"]]
+            run["nearest_taught"] = round(float(min(near)), 3) if near else None
+            print(f"    second half, normal run in an incident {run}", flush=True)
+        rows[t]["before"]["normal_runs_in_incidents"] = normal_runs
         print(f"  t={t}: second half before {rows[t]['before']}", flush=True)
         rows[t]["after"] = {}
         for update in updates:
@@ -278,6 +355,21 @@ def main() -> None:
         "calibration kept (the product's default)",
     )
     parser.add_argument(
+        "--spreads",
+        nargs="+",
+        type=float,
+        default=[0.0],
+        help="feedback.spread values each update is also run with (0: the exact cells)",
+    )
+    parser.add_argument(
+        "--tolerate",
+        nargs="*",
+        type=float,
+        default=[],
+        help="spreads each update is also run with, the pixel model's cells tolerating the false "
+        "alarm's level",
+    )
+    parser.add_argument(
         "--thresholds",
         nargs="+",
         type=float,
@@ -286,6 +378,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     thresholds = args.thresholds or [settings.incidents.default_threshold]
+    variants = tuple(u if s == 0 else f"{u} spread {s}" for u in args.updates for s in args.spreads)
+    variants += tuple(f"{u} spread {s} tolerate" for u in args.updates for s in args.tolerate)
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",
@@ -293,7 +387,7 @@ def main() -> None:
     }
     for name in args.sets:
         results["sets"].append(
-            run_set(args.data / name, settings, thresholds, args.operator, tuple(args.updates))
+            run_set(args.data / name, settings, thresholds, args.operator, variants)
         )
         if args.out:
             args.out.write_text(json.dumps(results, indent=2))

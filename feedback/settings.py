@@ -28,6 +28,16 @@ class FeedbackConfig(Section):
             "the camera's sensitivity elsewhere is unchanged (vad/scoring/incremental.py)."
         ),
     )
+    spread: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description=(
+            "How far, as a fraction of the frame width, a false alarm's local norms spread: each "
+            "cell of the pixel and velocity models also learns what the cells that near it saw, "
+            "so the same walker a step to the side does not fire again (0: the exact cells)."
+        ),
+    )
     relearn_max_frames: int = Field(
         20000,
         ge=100,

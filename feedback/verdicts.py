@@ -300,6 +300,7 @@ def _learn_false_alarm(
                 encoders,
                 recorded,
                 settings.feedback.recalibrate,
+                settings.feedback.spread,
             )
         except (ValueError, OSError) as error:  # frames of another size, a damaged folder
             raise FeedbackError(

@@ -157,10 +157,15 @@ class Stage1:
             if prompts is not None:
                 self.zero_shot = ZeroShotScorer.build(e.clip, prompts, s.zero_shot.temperature)
 
-    def extend(self, clips: list[list[np.ndarray]], recalibrate: bool | None = None) -> Stage1:
+    def extend(
+        self,
+        clips: list[list[np.ndarray]],
+        recalibrate: bool | None = None,
+        spread: float | None = None,
+    ) -> Stage1:
         """A copy that also knows `clips` as normal (an operator's false alarm): every fitted
         family learns them incrementally (`vad.scoring.incremental`); zero-shot is kept.
-        `recalibrate`: as `feedback.recalibrate` (the default)."""
+        `recalibrate`, `spread`: as `feedback.recalibrate`, `feedback.spread` (the defaults)."""
         from vad.scoring.incremental import extend_models
 
         if self.pixel is None:
@@ -175,7 +180,9 @@ class Stage1:
         encoders = {"tiles": self.encoders.tiles, "detector": self.encoders.detector}
         if recalibrate is None:
             recalibrate = self.settings.feedback.recalibrate
-        learned = extend_models(models, clips, encoders, recalibrate)
+        if spread is None:
+            spread = self.settings.feedback.spread
+        learned = extend_models(models, clips, encoders, recalibrate, spread)
         out.pixel, out.velocity = learned["pixel"], learned["velocity"]
         out.objects, out.appearance = learned["objects"], learned["appearance"]
         return out

@@ -21,6 +21,13 @@ operator had not marked, against 1 % with the calibration kept (bench/feedback.p
 docs/benchmarks-normality.md; chosen on that label-free effect, not on the test labels' recall).
 Skipping it also skips the held-out scoring, a good part of an update's time.
 
+**A lesson is exact by default** (`feedback.spread=0`): the pixel model learns the false alarm's
+descriptors in the cells that saw them, the velocity model its speeds there. `spread` (a fraction
+of the frame width) also gives each cell its neighbours' lesson; measured on held-out training
+clips and on Ped1/Ped2 (bench/feedback_heldout.py, bench/feedback.py --spreads,
+docs/benchmarks-normality.md) it removed few of the next false alarms - they come from other
+walkers, often another term and another place - and cost anomalies near the taught place.
+
 `extend_folder` turns one model folder (a registered version) into the next: copy, extend, save,
 and record what the new version learned from.
 
@@ -88,6 +95,7 @@ def extend_model(
     encoders: Mapping[str, Any],
     recorded: Mapping[str, Recorded] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> tuple[Any, str]:
     """(model, what happened): the model having learned the encoder's `recorded` outputs when
     they fit it (same encoder, one per frame), else `model.extend(clips[, encoder])`, or the model
@@ -97,7 +105,7 @@ def extend_model(
     frames = sum(len(c) for c in clips)
     how = ""
     if family.encoder is None:
-        learned = model.extend(clips, recalibrate)
+        learned = model.extend(clips, recalibrate, spread)
     elif (
         kept is not None
         and family.extend_recorded
@@ -125,6 +133,7 @@ def extend_models(
     clips: Sequence[Sequence[np.ndarray]],
     encoders: Mapping[str, Any] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> dict:
     """{family name: model or None} -> the same names, each model having learned `clips`
     (None stays None; see `extend_model`)."""
@@ -134,7 +143,7 @@ def extend_models(
     return {
         name: None
         if model is None
-        else extend_model(by_name[name], model, clips, encoders or {}, None, recalibrate)[0]
+        else extend_model(by_name[name], model, clips, encoders or {}, None, recalibrate, spread)[0]
         for name, model in models.items()
     }
 
@@ -156,6 +165,7 @@ def extend_folder(
     encoders: Mapping[str, Any] | None = None,
     recorded: Mapping[str, Recorded] | None = None,
     recalibrate: bool = False,
+    spread: float = 0.0,
 ) -> Extension:
     """Write a new model folder `target`: `source`'s files, with every family of `FAMILIES`
     present there extended by `clips` (`encoders`: {"tiles": ..., "detector": ...} for the
@@ -174,7 +184,7 @@ def extend_folder(
         for family in (f for f in FAMILIES if (source / f.filename).exists()):
             original = family.load(source)
             model, lines[family.name] = extend_model(
-                family, original, clips, encoders or {}, recorded, recalibrate
+                family, original, clips, encoders or {}, recorded, recalibrate, spread
             )
             if model is not original:
                 model.metadata["learned_from"] = learned_from

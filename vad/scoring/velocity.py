@@ -187,12 +187,14 @@ class VelocityModel:
         return raw, self.calibrator(raw)
 
     def extend(
-        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True
+        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True, spread: float = 0.0
     ) -> VelocityModel:
         """A new model that also knows `clips` (continuous BGR clips) as normal: each cell's
         normal speed rises to at least the clips' `speed_quantile` there (never falls), and, if
         `recalibrate`, the calibrator is refitted with their held-out novelty (each fold of the
-        new frames against the normal speeds raised by the other folds only); else it is kept."""
+        new frames against the normal speeds raised by the other folds only); else it is kept.
+        `spread` (a fraction of the frame width): each cell's normal speed also rises to what the
+        cells that near it saw, so the lesson holds a step away from where it was shown."""
         started = time.perf_counter()
         width, cell = self.config.width, self.config.cell_px
         speeds = [
@@ -220,7 +222,7 @@ class VelocityModel:
             "frames_added": added,
         }
         return VelocityModel(
-            self.config, self.frame_size, self._normal_with(speeds), calibrator, metadata
+            self.config, self.frame_size, self._normal_with(speeds, spread), calibrator, metadata
         )
 
     def _held_out(self, speeds: list[np.ndarray]) -> np.ndarray:
@@ -237,10 +239,13 @@ class VelocityModel:
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, True))
         return np.concatenate(held)
 
-    def _normal_with(self, speeds: Sequence[np.ndarray]) -> np.ndarray:
+    def _normal_with(self, speeds: Sequence[np.ndarray], spread: float = 0.0) -> np.ndarray:
         if not speeds:
             return self.normal
         own = np.quantile(np.concatenate(speeds), self.config.speed_quantile, axis=0) + 1e-3
+        radius = round(spread * own.shape[1])
+        if radius > 0:  # a grey dilation: each cell takes the fastest of its neighbourhood
+            own = cv2.dilate(own.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8))
         return np.maximum(self.normal, own).astype(np.float32)
 
     def summary(self) -> str:

@@ -123,6 +123,11 @@ class FeatureFamily(ABC):
         """Mask of (.., cells) samples that carry information, used to set feature scales."""
         return np.ones(features.shape[:-1], dtype=bool)
 
+    def grid(self, internal: tuple[int, int]) -> tuple[int, int]:
+        """(rows, cols) of the cells `extract` returns (row-major) for an internal (width,
+        height): where each cell sits, for what spreads to a cell's neighbours."""
+        return internal[1] // self.config.cell_px, internal[0] // self.config.cell_px
+
 
 class FlowFamily(FeatureFamily):
     """Dense-flow statistics per cell: how much moves, how fast the moving part goes, which way.
@@ -223,6 +228,11 @@ class ShapeFamily(FeatureFamily):
 
     def active(self, features: np.ndarray) -> np.ndarray:
         return features.sum(axis=-1) > 0
+
+    def grid(self, internal: tuple[int, int]) -> tuple[int, int]:
+        sub, stride = self.config.cell_px // 2, 1 if self.config.overlapping_cells else 2
+        rows, cols = internal[1] // sub - 1, internal[0] // sub - 1
+        return len(range(0, rows, stride)), len(range(0, cols, stride))
 
 
 def make_family(name: str, config: NormalityConfig, motion_threshold: float) -> FeatureFamily:

@@ -108,6 +108,30 @@ class CellMemory:
         return d / self.cell_scale if self.cell_scale is not None else d
 
 
+def neighbour_vectors(features: np.ndarray, grid: tuple[int, int], radius: int) -> np.ndarray:
+    """(T, C, D) vectors of cells on a row-major `grid` -> (T * ((2 radius + 1)^2 - 1), C, D):
+    what each cell's neighbours within `radius` cells saw (zeros past the border; the cell's own
+    vectors are not repeated). Learned as normal too, what an operator marked normal at one
+    place is normal a few cells away: the same walker one step to the side is not a new false
+    alarm."""
+    t, cells, d = features.shape
+    rows, cols = grid
+    if rows * cols != cells:
+        raise ValueError(f"{cells} cells are not a {rows} x {cols} grid")
+    src = features.reshape(t, rows, cols, d)
+    out = []
+    for dr in range(-radius, radius + 1):
+        for dc in range(-radius, radius + 1):
+            if dr == dc == 0:
+                continue
+            moved = np.zeros_like(src)
+            r0, r1 = max(0, dr), rows + min(0, dr)
+            c0, c1 = max(0, dc), cols + min(0, dc)
+            moved[:, r0:r1, c0:c1] = src[:, r0 - dr : r1 - dr, c0 - dc : c1 - dc]
+            out.append(moved.reshape(t, cells, d))
+    return np.concatenate(out) if out else features[:0]
+
+
 def cell_scales(held_out: np.ndarray, quantile: float) -> np.ndarray:
     """Per-cell quantile of held-out distances (T, C) -> (C,), floored at the median cell.
 

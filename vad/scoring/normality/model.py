@@ -29,7 +29,12 @@ from vad.scoring.normality.features import (
     make_family,
     to_internal,
 )
-from vad.scoring.normality.memory import CellMemory, cell_scales, feature_scale
+from vad.scoring.normality.memory import (
+    CellMemory,
+    cell_scales,
+    feature_scale,
+    neighbour_vectors,
+)
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
 from vad.scoring.stabilise import align_previous
 
@@ -40,6 +45,7 @@ _THRESHOLD_PAIRS = 256  # frame pairs sampled to learn the motion threshold (fit
 _MODEL_JSON = "model.json"
 _MIN_THRESHOLD = 0.05  # px: the flow-noise floor, as `flow_magnitude_quantile`
 _MEMORY_NPZ = "memory.npz"
+_SPREAD_POOL = 16  # neighbours' vectors drawn per cell, in coreset sizes (bounds an update's RAM)
 
 
 def _flow_engine(config: NormalityConfig) -> cv2.DISOpticalFlow:
@@ -135,14 +141,23 @@ class NormalityModel:
         return raw, self.calibrator(raw)
 
     def extend(
-        self, clips: Sequence[Sequence[np.ndarray]], recalibrate: bool = True
+        self,
+        clips: Sequence[Sequence[np.ndarray]],
+        recalibrate: bool = True,
+        spread: float = 0.0,
+        tolerate: bool = False,
     ) -> NormalityModel:
         """A new model that also knows `clips` (continuous BGR clips, e.g. a false alarm's frames
         with a few frames before them) as normal, in seconds: their feature vectors are appended
         to each cell's memory (motion threshold, scales and references stay), and, if
         `recalibrate`, the calibrator is refitted with their held-out scores (each fold of the new
         frames scored against the memory plus the other folds), weighted against the frames the
-        model has already seen; else it is kept (vad.scoring.incremental says why)."""
+        model has already seen; else it is kept (vad.scoring.incremental says why). `spread`
+        (a fraction of the frame width): each cell also learns what the cells that near it saw
+        (`neighbour_vectors`), so the lesson holds a step away from where it was shown.
+        `tolerate`: each cell where the clips were more novel than the camera's reference (and
+        those within `spread`) divides its distances by at least how far they went
+        (`_tolerating`): a lesson about the place's noise level, not only these outlines."""
         started = time.perf_counter()
         greys = [[self._internal_grey(f) for f in clip] for clip in clips if len(clip)]
         if not greys:
@@ -168,7 +183,13 @@ class NormalityModel:
         return NormalityModel(
             self.config,
             self.frame_size,
-            self._memories_with(feats),
+            self._spread(
+                self._tolerating(self._memories_with(feats), feats, spread)
+                if tolerate
+                else self._memories_with(feats),
+                feats,
+                spread,
+            ),
             self.references,
             calibrator,
             self.motion_threshold,
@@ -188,6 +209,52 @@ class NormalityModel:
                 novelty = combine_families(distances, self.references)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
         return np.concatenate(held)
+
+    def _tolerating(
+        self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
+    ) -> dict[str, CellMemory]:
+        """`memories` with each cell's distance scale raised to the clips' worst distance there
+        (against this model's memory) over the family's reference, where that exceeds 1, dilated
+        by `spread`: what fired at that place is at most the reference level there now."""
+        out = dict(memories)
+        for family in self.families:
+            name, parent = family.name, self.memories[family.name]
+            worst = np.concatenate([parent.distances(f[name]) for f in feats]).max(axis=0)
+            over = np.maximum(worst / self.references[name], 1.0).astype(np.float32)
+            rows, cols = family.grid(self.internal)
+            radius = round(spread * cols)
+            if radius >= 1:
+                kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+                over = cv2.dilate(over.reshape(rows, cols), kernel).reshape(-1)
+            old = parent.cell_scale if parent.cell_scale is not None else np.ones_like(over)
+            out[name] = out[name].with_cell_scale(old * over)
+        return out
+
+    def _spread(
+        self, memories: dict[str, CellMemory], feats: list[dict[str, np.ndarray]], spread: float
+    ) -> dict[str, CellMemory]:
+        """`memories` with each cell also knowing its neighbours' new vectors within `spread` of
+        the frame width: a second, smaller coreset (a sixteenth of a fitted memory per cell),
+        so the cell's own vectors are all kept as without spreading and the update stays a
+        matter of seconds however far it spreads (every `step`-th frame only: neighbouring
+        frames of one clip are near-duplicates, and the coreset samples its pool anyway)."""
+        if spread <= 0:
+            return memories
+        limit = max(16, self.config.memory_per_cell // 16)
+        out = dict(memories)
+        for family in self.families:
+            rows, cols = family.grid(self.internal)
+            radius = round(spread * cols)
+            if radius < 1:
+                continue
+            shifts = (2 * radius + 1) ** 2 - 1
+            frames = sum(len(f[family.name]) for f in feats)
+            step = max(1, -(-frames * shifts // (_SPREAD_POOL * limit)))
+            near = np.concatenate(
+                [neighbour_vectors(f[family.name][::step], (rows, cols), radius) for f in feats]
+            )
+            out[family.name] = out[family.name].extended(near, limit, self.config.seed)
+        return out
 
     def _internal_grey(self, frame: np.ndarray) -> np.ndarray:
         if (frame.shape[1], frame.shape[0]) != tuple(self.frame_size):

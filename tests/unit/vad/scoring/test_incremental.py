@@ -23,7 +23,7 @@ from vad.scoring.normality import (
     TailCalibrator,
     fit_normality_model,
 )
-from vad.scoring.normality.memory import CellMemory
+from vad.scoring.normality.memory import CellMemory, neighbour_vectors
 from vad.scoring.object_normality import (
     ObjectNormalityConfig,
     ObjectNormalityModel,
@@ -101,6 +101,67 @@ def test_velocity_model_raises_normal_speeds_only_where_the_alarm_moved(velocity
     assert np.mean(learned.score_frames(alarm)[1][5:]) < np.mean(before[5:])
     with pytest.raises(ValueError, match="two frames"):
         velocity.extend([alarm[:1]])
+
+
+def test_spread_gives_each_cell_its_neighbours_vectors() -> None:
+    features = np.zeros((1, 12, 2), np.float32)  # one frame of a 3 x 4 grid
+    features[0, 5] = [1.0, 2.0]  # row 1, col 1
+    near = neighbour_vectors(features, (3, 4), 1)
+    assert near.shape == (8, 12, 2)
+    got = near.any(axis=2).any(axis=0).reshape(3, 4)
+    expected = [[True, True, True, False], [True, False, True, False], [True, True, True, False]]
+    assert got.tolist() == expected  # the 8 cells around (1, 1), not (1, 1) itself
+    assert (near.reshape(8, 3, 4, 2)[:, 0, 0] == [1.0, 2.0]).all(axis=1).sum() == 1
+    assert len(neighbour_vectors(features, (3, 4), 0)) == 0
+    with pytest.raises(ValueError, match="grid"):
+        neighbour_vectors(features, (2, 4), 1)
+
+
+def test_a_spread_lesson_holds_a_step_away(pixel, velocity) -> None:
+    """The same fast walker, taught in one place, is also less novel where it was not shown
+    (spread), and the far rows stay as they were."""
+    alarm = clip(60, frames=40, fast_row=2)
+    elsewhere = clip(61, frames=40, fast_row=2)  # the same row, another start
+    exact, spread = velocity.extend([alarm]), velocity.extend([alarm], spread=0.15)
+    assert (spread.normal >= exact.normal).all() and (spread.normal > exact.normal).any()
+    assert np.allclose(spread.normal[:3], velocity.normal[:3])  # far rows untouched
+    near = [m.score_frames(elsewhere)[0][5:].mean() for m in (velocity, exact, spread)]
+    assert near[2] <= near[1] <= near[0]
+    exact_px, spread_px = pixel.extend([alarm], False), pixel.extend([alarm], False, 0.1)
+    grew = [m.memories["shape"].bank.shape[1] for m in (pixel, exact_px, spread_px)]
+    assert grew[0] < grew[1] <= grew[2]
+    raw = [m.score_frames(elsewhere)[0][5:].mean() for m in (pixel, exact_px, spread_px)]
+    assert raw[2] <= raw[1] <= raw[0]
+
+
+def test_extend_folder_spreads_when_asked(pixel, velocity, tmp_path) -> None:
+    parent = tmp_path / "v1"
+    pixel.save(parent)
+    velocity.save(parent)
+    alarm = [clip(73, frames=20, fast_row=1)]
+    extend_folder(parent, tmp_path / "exact", alarm, {})
+    extend_folder(parent, tmp_path / "spread", alarm, {}, spread=0.15)
+    banks = [
+        NormalityModel.load(tmp_path / v).memories["shape"].bank.shape[1]
+        for v in ("exact", "spread")
+    ]
+    assert banks[1] > banks[0]
+    normal = [VelocityModel.load(tmp_path / v).normal for v in ("exact", "spread")]
+    assert (normal[1] >= normal[0]).all() and (normal[1] > normal[0]).any()
+
+
+def test_tolerating_cells_quiet_the_place_of_the_false_alarm_only(pixel, tmp_path) -> None:
+    alarm = clip(60, frames=40, fast_row=2)
+    elsewhere = clip(61, frames=40, fast_row=2)
+    plain, tolerant = pixel.extend([alarm], False), pixel.extend([alarm], False, 0.0, True)
+    scale = tolerant.memories["shape"].cell_scale
+    assert scale is not None and (scale >= 1).all() and (scale > 1).any()
+    assert (scale == 1).mean() > 0.5  # only where the alarm was more novel than the reference
+    raw = [m.score_frames(elsewhere)[0][5:].mean() for m in (plain, tolerant)]
+    assert raw[1] <= raw[0]
+    tolerant.save(tmp_path)
+    again = NormalityModel.load(tmp_path).memories["shape"].cell_scale
+    assert np.array_equal(again, scale)
 
 
 def test_extend_folder_writes_a_new_version_that_says_what_it_learned(
