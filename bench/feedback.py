@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,16 +35,19 @@ from pathlib import Path
 
 import numpy as np
 
-from service.settings import Settings
-from vad.eval.datasets import ped2_labels
-from vad.eval.metrics import frame_metrics
-from vad.eval.stage1 import Stage1, Stage1Scores, installed_encoders
-from vad.eval.suite import LABELS_FILE, videos_in
-from vad.incidents import IncidentTracker, ScoredFrame
-from vad.scoring.normality.features import to_internal
-from vad.scoring.normality.model import extract_features
-from vad.scoring.velocity import to_grey
-from vad.video import iter_video_frames
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from service.settings import Settings  # noqa: E402
+from vad.eval.datasets import ped2_labels  # noqa: E402
+from vad.eval.metrics import frame_metrics  # noqa: E402
+from vad.eval.stage1 import Stage1, Stage1Scores, installed_encoders  # noqa: E402
+from vad.eval.suite import LABELS_FILE, videos_in  # noqa: E402
+from vad.incidents import IncidentTracker, ScoredFrame  # noqa: E402
+from vad.scoring.normality.features import to_internal  # noqa: E402
+from vad.scoring.normality.model import extract_features  # noqa: E402
+from vad.scoring.velocity import to_grey  # noqa: E402
+from vad.video import iter_video_frames  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -26,17 +26,21 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from bench.feedback import DEFAULT_DATA, Span, incidents, peak_place
-from service.settings import Settings
-from vad.eval.stage1 import Stage1, installed_encoders
-from vad.eval.suite import videos_in
-from vad.video import iter_video_frames
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from bench.feedback import DEFAULT_DATA, Span, incidents, peak_place  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
+from vad.eval.suite import videos_in  # noqa: E402
+from vad.video import iter_video_frames  # noqa: E402
 
 THRESHOLDS = (0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3)
 MIN_ALARMS = 3  # false alarms in A to teach, when no --threshold is given

@@ -14,7 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vad.video import iter_video_frames
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from vad.video import iter_video_frames  # noqa: E402
 
 WIDTH = 160
 

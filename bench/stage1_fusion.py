@@ -13,11 +13,15 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from vad.eval.metrics import frame_metrics
-from vad.scoring.normality.smoothing import smooth_scores
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from vad.eval.metrics import frame_metrics  # noqa: E402
+from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
 
 L_REF = -np.log(1 - 0.99)
 

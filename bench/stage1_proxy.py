@@ -25,15 +25,19 @@ Pseudo-anomalies (frame fractions; `paste_box` below):
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from service.settings import Settings
-from vad.eval.stage1 import Stage1, installed_encoders
-from vad.video import analysed_frames
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from service.settings import Settings  # noqa: E402
+from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
+from vad.video import analysed_frames  # noqa: E402
 
 # (box height, box width) as fractions of the frame, speed (width fraction a frame), textured,
 # vertical band of the box's top edge

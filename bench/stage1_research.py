@@ -15,7 +15,10 @@ import cv2
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from vad.eval.metrics import frame_metrics, per_video_auc
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
+
+from vad.eval.metrics import frame_metrics, per_video_auc  # noqa: E402
 
 CACHE = Path("/tmp/stage1-cache")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
