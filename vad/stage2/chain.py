@@ -115,7 +115,8 @@ class Stage2Chain:
             explain = prompts.follow_up(asked, prompts.format_value(parsed.value), prompts.EXPLAIN)
         else:  # not rated, or the answer did not parse: it follows the summary
             explain = prompts.follow_up(dialogue, summary, prompts.EXPLAIN)
-        explanation = prompts.first_sentence(self.llm.generate(explain, cfg.explanation_tokens))
+        said = self.llm.generate(explain, cfg.explanation_tokens, stop=prompts.SENTENCE_STOPS)
+        explanation = prompts.one_sentence(said)
         clock.lap("explain")
         return ChainResult(
             captions_raw=list(raw),

@@ -109,6 +109,21 @@ def plain_text(dialogue: Sequence[Message]) -> str:
     return "\n\n".join(m["content"] for m in dialogue)
 
 
+# where the explanation's one sentence ends: generation stops there (left out by the backend)
+# instead of running on to the token cap and being cut afterwards; "4.7x" or "1.9 s" hold a
+# full stop not followed by a space and do not stop it
+SENTENCE_STOPS = (". ", ".\n")
+
+
+def one_sentence(text: str, limit: int = 300) -> str:
+    """The explanation as generated up to `SENTENCE_STOPS`: its first sentence, closed with the
+    full stop the stop string took away."""
+    sentence = first_sentence(text, limit)
+    if sentence and sentence[-1] not in ".!?":
+        sentence += "."
+    return sentence
+
+
 def first_sentence(text: str, limit: int = 300) -> str:
     """The explanation is one sentence: cut at the first sentence end (or the limit)."""
     text = " ".join(text.split())

@@ -17,7 +17,7 @@ class EchoLLM:
         self.prompts: list[str] = []
         self.calls: list[str] = []
 
-    def generate(self, dialogue, max_tokens: int) -> str:
+    def generate(self, dialogue, max_tokens: int, stop=()) -> str:
         self.prompts.append(plain_text(dialogue))
         self.calls.append("generate")
         return "A vehicle drives fast on the walkway. Nothing else."
