@@ -137,7 +137,7 @@ def one_sentence(text: str, limit: int = 300) -> str:
     full stop the stop string took away."""
     sentence = first_sentence(text, limit)
     if sentence and sentence[-1] not in ".!?":
-        sentence += "."
+        sentence = sentence[: limit - 1] + "."
     return sentence
 
 

@@ -109,6 +109,7 @@ def test_prompts_carry_the_camera_context_and_allowed_values():
     )
     assert prompts.one_sentence("Is it fine? Yes.") == "Is it fine?"
     assert prompts.one_sentence("") == ""
+    assert len(prompts.one_sentence("word " * 100)) == 300  # within the limit, closed
     assert prompts.PROMPT_VERSION.startswith(prompts.PROMPT_SERIES)
 
 
