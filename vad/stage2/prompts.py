@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-PROMPT_SERIES = "lavad-2"
+PROMPT_SERIES = "lavad-3"  # 3: scene lines without times, explanation naming what to check
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 

@@ -262,9 +262,10 @@ def describe_window(
     norms: SceneNorms | None = None,
     max_sentences: int = 6,
 ) -> list[tuple[float, str]]:
-    """(seconds from the window start, sentence) in time order: first the objects that stand out
-    (a class the camera never showed, unusual speed), then one line for those standing still
-    with their places, then a head count of the rest.
+    """(seconds from the window start, sentence), first the objects that stand out (a class the
+    camera never showed, then by speed, fastest first: a small LLM's summary follows the first
+    lines), then one line for those standing still with their places, then a head count of the
+    rest.
 
     Still objects of a class the camera shows share one line ("3 people stand in the centre,
     the middle left and the bottom right of the view") instead of a sentence each: standing is
@@ -282,7 +283,7 @@ def describe_window(
     for track in sorted(tracks, key=lambda k: k.times[0]):
         moving = track.speed() >= STILL_HEIGHTS_PER_SECOND
         sentence, unusual = _track_sentence(track, norms)
-        rank = (0, -track.speed()) if track.class_name not in seen else (1, -track.speed())
+        rank = (int(track.class_name in seen), -track.speed())  # never-seen first, then fastest
         if norms is not None and track.class_name not in seen:
             sentence = f"{sentence} ({_never(track.class_name)})"
             notable.append((rank, track.times[0] - start, sentence))
