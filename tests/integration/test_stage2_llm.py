@@ -54,6 +54,7 @@ def check_chain(llm) -> None:
     assert result.summary
     explanation = result.explanation
     assert explanation and explanation.count(". ") == 0 and len(explanation) <= 300
+    assert explanation.endswith((".", "!", "?"))  # stopped at its end, the full stop put back
     unrated = chain.run(window, rate=False)  # explanations only: summary and explanation
     assert unrated.score is None and unrated.summary and unrated.explanation
 

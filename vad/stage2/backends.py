@@ -18,6 +18,13 @@ class BackendUnavailable(RuntimeError):
     """A captioner or LLM cannot be used; the message says what is missing and how to fix it."""
 
 
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to the first of the `stop` strings, which is left out: for a backend whose
+    generation stops after a stop string (transformers keeps it), as `LLM.generate` promises."""
+    ends = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(ends)] if ends else text
+
+
 class Captioner(Protocol):
     name: str
 
@@ -32,8 +39,13 @@ class LLM(Protocol):
 
     name: str
 
-    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
-        """The next assistant turn as free text (summary, explanation), deterministic."""
+    def generate(
+        self, dialogue: Sequence[Message], max_tokens: int, stop: Sequence[str] = ()
+    ) -> str:
+        """The next assistant turn as free text (summary, explanation), deterministic. It ends
+        before the first of the `stop` strings the text would contain (left out, as the OpenAI
+        API's `stop`): every token generated costs CPU, so the caller stops the model where it
+        would cut the answer anyway, e.g. at the end of a one-sentence explanation."""
         ...
 
     def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:

@@ -94,7 +94,7 @@ class Stage2Chain:
         if window.scene is not None:  # sentences from detections: nothing to caption or clean
             raw = [sentence for _, sentence in window.scene]
             cleaned = Cleaned(raw, "skipped: scene descriptions from the detector")
-            timeline = list(window.scene)
+            dialogue = prompts.scene_dialogue(raw, window.context)
         else:
             raw = self.captioner.caption(window.images, prompts.CAPTION, cfg.caption_tokens)
             clock.lap("caption")
@@ -102,7 +102,7 @@ class Stage2Chain:
             clock.lap("clean")
             start = window.times[0] if window.times else 0.0
             timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
-        dialogue = prompts.summary_dialogue(timeline, window.context)
+            dialogue = prompts.summary_dialogue(timeline, window.context)
         summary = self.llm.generate(dialogue, cfg.summary_tokens)
         clock.lap("summary")
         answer, parsed, asked = None, ParsedScore(None), dialogue
@@ -115,7 +115,8 @@ class Stage2Chain:
             explain = prompts.follow_up(asked, prompts.format_value(parsed.value), prompts.EXPLAIN)
         else:  # not rated, or the answer did not parse: it follows the summary
             explain = prompts.follow_up(dialogue, summary, prompts.EXPLAIN)
-        explanation = prompts.first_sentence(self.llm.generate(explain, cfg.explanation_tokens))
+        said = self.llm.generate(explain, cfg.explanation_tokens, stop=prompts.SENTENCE_STOPS)
+        explanation = prompts.one_sentence(said)
         clock.lap("explain")
         return ChainResult(
             captions_raw=list(raw),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vad.stage2.backends import BackendUnavailable
+from vad.stage2.backends import BackendUnavailable, cut_at_stop
 from vad.stage2.prompts import Message, plain_text
 
 INSTALL_HINT = "install them with `pip install 'vad-service[export]'` (torch + transformers)"
@@ -144,8 +144,11 @@ class TransformersLLM:
             ids = ids[-(self.max_positions - room) :]  # keep the question at the end
         return ids
 
-    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
+    def generate(
+        self, dialogue: Sequence[Message], max_tokens: int, stop: Sequence[str] = ()
+    ) -> str:
         ids = self._prompt_ids(dialogue, max_tokens)
+        until = {"stop_strings": list(stop), "tokenizer": self.tokenizer} if stop else {}
         inputs = self.torch.tensor([ids], device=self.device)
         pad = self.tokenizer.pad_token_id
         with self.torch.inference_mode():
@@ -155,8 +158,10 @@ class TransformersLLM:
                 max_new_tokens=max_tokens,
                 do_sample=False,
                 pad_token_id=pad if pad is not None else self.tokenizer.eos_token_id,
+                **until,
             )
-        return self.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True).strip()
+        text = self.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True)
+        return cut_at_stop(text, stop).strip()
 
     def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         endings = [self._choice_ids(c) for c in choices]

@@ -109,8 +109,10 @@ class LlamaLLM:
         self.tokens += int(reply.get("usage", {}).get("completion_tokens", 0))
         return str(reply["choices"][0]["message"].get("content") or "").strip()
 
-    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
-        return self._chat(dialogue, max_tokens)
+    def generate(
+        self, dialogue: Sequence[Message], max_tokens: int, stop: Sequence[str] = ()
+    ) -> str:
+        return self._chat(dialogue, max_tokens, stop=list(stop))
 
     def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         from llama_cpp import LlamaGrammar

@@ -151,8 +151,11 @@ class EndpointLLM:
         self.constrained = True
         self._formats = list(self.FORMATS)  # the first that the server accepts is kept
 
-    def generate(self, dialogue: Sequence[Message], max_tokens: int) -> str:
-        return self.client.chat(dialogue, max_tokens)
+    def generate(
+        self, dialogue: Sequence[Message], max_tokens: int, stop: Sequence[str] = ()
+    ) -> str:
+        extra = {"stop": list(stop)} if stop else {}  # OpenAI allows up to 4 stop strings
+        return self.client.chat(dialogue, max_tokens, **extra)
 
     def choose(self, dialogue: Sequence[Message], choices: list[str]) -> str:
         while self._formats:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-PROMPT_SERIES = "lavad-2"
+PROMPT_SERIES = "lavad-3"  # 3: scene lines without times, explanation naming what to check
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -27,7 +27,7 @@ CAPTION = "Describe what is happening in this surveillance camera image in one s
 
 SYSTEM = (
     "You review short windows of surveillance camera footage that an anomaly detector flagged. "
-    "Each window is described moment by moment, with the seconds since its start.{context}"
+    "Each window is described line by line.{context}"
 )
 
 CONTEXT = "\nCamera context (what this place is and what is normal here): {text}"
@@ -39,17 +39,27 @@ SUMMARY = (
 )  # the instruction after the captions, as LAVAD asks: before them, SmolLM2-135M copies the
 # caption list instead of summarizing it (measured on Ped2 windows, docs/benchmarks-stage2.md)
 
+SCENE_SUMMARY = (
+    "Below is what moves or stands in the window, one line per object or group:\n"
+    "{lines}\nPlease summarize what happened in one or two sentences, based on the description "
+    "above. Do not include any unnecessary details or descriptions.\nSummary:"
+)  # scene descriptions (`vad.stage2.scene`) are one line per object, not per moment: no times
+# (~6 tokens a line; a track's start within a 2-s window told the model nothing it used)
+
 SCORE = (
     "If you were a law enforcement agency, how would you rate the scene described, on a scale "
     "from 0 to 1, with 0 representing a standard scene and 1 denoting a scene with suspicious "
     "activities? Answer with only one number {choices}, and no other text.\nAnswer:"
 )
 
-EXPLAIN = "In one sentence, explain what in the scene is or is not suspicious.\nExplanation:"
+EXPLAIN = (
+    "In one sentence, explain what in the scene is or is not suspicious, naming the object, "
+    "where it is and how fast it moves.\nExplanation:"
+)
 
 
 def _digest() -> str:
-    text = "\x00".join((CAPTION, SYSTEM, CONTEXT, SUMMARY, SCORE, EXPLAIN))
+    text = "\x00".join((CAPTION, SYSTEM, CONTEXT, SUMMARY, SCENE_SUMMARY, SCORE, EXPLAIN))
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
@@ -75,6 +85,13 @@ def summary_dialogue(captions: Sequence[tuple[float, str]], context: str | None)
     time order."""
     lines = [f"t={t:.1f}s: {c.strip()}" for t, c in captions if c.strip()]
     ask = SUMMARY.format(captions="\n".join(lines) or "(no description)")
+    return [system_message(context), {"role": "user", "content": ask}]
+
+
+def scene_dialogue(lines: Sequence[str], context: str | None) -> list[Message]:
+    """The window's opening when it is described by scene sentences rather than captions."""
+    listed = [f"- {line.strip()}" for line in lines if line.strip()]
+    ask = SCENE_SUMMARY.format(lines="\n".join(listed) or "- (no description)")
     return [system_message(context), {"role": "user", "content": ask}]
 
 
@@ -107,6 +124,21 @@ def follow_up(dialogue: list[Message], answer: str, question: str) -> list[Messa
 def plain_text(dialogue: Sequence[Message]) -> str:
     """The dialogue as one text, for a model without a chat template."""
     return "\n\n".join(m["content"] for m in dialogue)
+
+
+# where the explanation's one sentence ends: generation stops there (left out by the backend)
+# instead of running on to the token cap and being cut afterwards; "4.7x" or "1.9 s" hold a
+# full stop not followed by a space and do not stop it
+SENTENCE_STOPS = (". ", ".\n")
+
+
+def one_sentence(text: str, limit: int = 300) -> str:
+    """The explanation as generated up to `SENTENCE_STOPS`: its first sentence, closed with the
+    full stop the stop string took away."""
+    sentence = first_sentence(text, limit)
+    if sentence and sentence[-1] not in ".!?":
+        sentence = sentence[: limit - 1] + "."
+    return sentence
 
 
 def first_sentence(text: str, limit: int = 300) -> str:

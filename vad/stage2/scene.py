@@ -262,30 +262,57 @@ def describe_window(
     norms: SceneNorms | None = None,
     max_sentences: int = 6,
 ) -> list[tuple[float, str]]:
-    """(seconds from the window start, sentence) in time order: first the objects that stand out
-    (a class the camera never showed, unusual speed), then a head count of the rest."""
+    """(seconds from the window start, sentence), first the objects that stand out (a class the
+    camera never showed, then by speed, fastest first: a small LLM's summary follows the first
+    lines), then one line for those standing still with their places, then a head count of the
+    rest.
+
+    Still objects of a class the camera shows share one line ("3 people stand in the centre,
+    the middle left and the bottom right of the view") instead of a sentence each: standing is
+    "unusually slow" against the usual speed, but on a walkway it is ordinary, and every line is
+    read by the LLM (about 160 prompt tokens per CPU second): a sentence per stander made them
+    half of a window's description and led the summary away from the mover."""
     if not times:
         return []
     start = times[0]
     tracks = [k for k in track_objects(frames, times) if k.measurable]
     seen = set(norms.counts) if norms else set()
-    notable: list[tuple[float, str]] = []
-    ordinary: Counter[tuple[str, bool]] = Counter()
+    notable: list[tuple[tuple[int, float], float, str]] = []  # (rank, start, sentence)
+    still: dict[str, list[Track]] = {}
+    ordinary: Counter[str] = Counter()
     for track in sorted(tracks, key=lambda k: k.times[0]):
+        moving = track.speed() >= STILL_HEIGHTS_PER_SECOND
         sentence, unusual = _track_sentence(track, norms)
+        rank = (int(track.class_name in seen), -track.speed())  # never-seen first, then fastest
         if norms is not None and track.class_name not in seen:
-            sentence += f" (this camera never showed {_plural(track.class_name)})"
-            unusual = True
-        if unusual or norms is None and track.class_name != PERSON:
-            notable.append((track.times[0] - start, sentence))
+            sentence = f"{sentence} ({_never(track.class_name)})"
+            notable.append((rank, track.times[0] - start, sentence))
+        elif not moving and (norms is not None or track.class_name == PERSON):
+            still.setdefault(track.class_name, []).append(track)
+        elif unusual or norms is None and track.class_name != PERSON:
+            notable.append((rank, track.times[0] - start, sentence))
         else:
-            ordinary[(track.class_name, track.speed() >= STILL_HEIGHTS_PER_SECOND)] += 1
-    lines = notable[: max_sentences - 1]
-    counts = [f"{_noun(c, n)} {_verb(c, m, n)}" for (c, m), n in sorted(ordinary.items())]
+            ordinary[track.class_name] += 1
+    lines = [(t, sentence) for _, t, sentence in sorted(notable)[: max_sentences - 1]]
+    lines += [(0.0, _still_sentence(c, found)) for c, found in sorted(still.items())]
+    counts = [f"{_noun(c, n)} {_verb(c, True, n)}" for c, n in sorted(ordinary.items())]
     crowd = _crowd(frames, norms)
     if counts or crowd:
         lines.append((0.0, "; ".join(counts + crowd)))
     return lines or [(0.0, "no person or object is detected")]
+
+
+def _never(class_name: str) -> str:
+    return f"this camera never showed {_plural(class_name)}"
+
+
+def _still_sentence(class_name: str, tracks: list[Track]) -> str:
+    """One line for the still objects of a class, with their places in the view."""
+    places = list(dict.fromkeys(k.region().removeprefix("in ") for k in tracks))
+    where = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+    if len(places) > 1:  # "the centre, the middle left and the bottom right of the view"
+        where = where.replace(" of the view", "") + " of the view"
+    return f"{_noun(class_name, len(tracks))} {_verb(class_name, False, len(tracks))} in {where}"
 
 
 def _crowd(frames: Sequence[Sequence[Detection]], norms: SceneNorms | None) -> list[str]:

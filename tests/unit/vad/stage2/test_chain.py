@@ -103,6 +103,13 @@ def test_prompts_carry_the_camera_context_and_allowed_values():
     assert "law enforcement" in question and "from 0 to 1 in steps of 0.5" in question
     assert "from this list: [0, 0.2, 1]" in prompts.score_question([0.0, 0.2, 1.0])
     assert prompts.first_sentence("It is fine. Nothing else.") == "It is fine."
+    # generation stopped at ". " (left out): the sentence gets its full stop back
+    assert prompts.one_sentence("A cart moves at 2.5x the usual speed") == (
+        "A cart moves at 2.5x the usual speed."
+    )
+    assert prompts.one_sentence("Is it fine? Yes.") == "Is it fine?"
+    assert prompts.one_sentence("") == ""
+    assert len(prompts.one_sentence("word " * 100)) == 300  # within the limit, closed
     assert prompts.PROMPT_VERSION.startswith(prompts.PROMPT_SERIES)
 
 

@@ -48,6 +48,18 @@ def test_chat_template_llm_generates_and_can_only_choose_allowed(tiny):
     assert isinstance(llm.generate(dialogue, 8), str)  # system, user, assistant, user turns
 
 
+def test_generation_ends_before_the_first_stop_string(tiny):
+    """As the OpenAI API's `stop`: the text up to the stop string, which is left out."""
+    llm = TransformersLLM(tiny["chat-llm"])
+    question = said("Summarize: a cart crosses the walkway.")
+    full = llm.generate(question, 16)
+    marks = (full[i : i + 2] for i in range(3, len(full) - 1) if full.find(full[i : i + 2]) == i)
+    mark = next((m for m in marks if m.strip()), "")  # first said after a few characters
+    if not mark:
+        pytest.skip(f"the random model said too little to stop in: {full!r}")
+    assert llm.generate(question, 16, stop=[mark]) == full[: full.find(mark)].strip()
+
+
 def test_long_prompts_are_cut_from_the_front(tiny):
     llm = TransformersLLM(tiny["chat-llm"])
     long = "a person walks. " * 400 + "Answer:"  # far beyond 512 positions

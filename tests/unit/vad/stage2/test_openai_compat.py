@@ -10,6 +10,7 @@ import pytest
 
 from service.settings import Settings
 from tests.support.chat_server import ChatServer, has_image, prompt_text
+from vad.stage2 import prompts
 from vad.stage2.answers import parse_score
 from vad.stage2.chain import WindowInput
 from vad.stage2.loading import build_chain
@@ -75,6 +76,8 @@ def test_chain_over_endpoints_on_ped2(ped2_frames, tmp_path):
     assert len(dialogues) == 3  # summary, rating, explanation: one growing dialogue
     assert all(d[0]["role"] == "system" and CONTEXT in d[0]["content"] for d in dialogues)
     assert all(b[: len(a)] == a for a, b in zip(dialogues, dialogues[1:], strict=False))
+    explain = next(r["body"] for r in server.requests if "Explanation:" in prompt_text(r["body"]))
+    assert explain["stop"] == list(prompts.SENTENCE_STOPS)  # the server stops at the sentence end
 
 
 def test_server_without_json_schema_falls_back_and_garbage_is_marked(ped2_frames, tmp_path):

@@ -68,6 +68,19 @@ def test_a_fast_vehicle_on_a_walkway_stands_out_and_people_are_counted():
     assert lines[-1][1] == "9 people walk; 9 people in view, usually up to 5"
 
 
+def test_standers_share_one_line_with_their_places_and_the_fastest_mover_comes_first():
+    """Standing is 'unusually slow' but ordinary on a walkway: one line for all of them (each
+    line is read by the LLM); movers that stand out come first, the fastest first."""
+    norms = normal_norms()
+    standers = [walker(x, y, 0.0) for x, y in ((0.5, 0.5), (0.8, 0.5), (0.5, 0.45))]
+    slow, fast = walker(0.1, 0.2, 0.02), walker(0.1, 0.8, 0.03)  # 2x and 3x the usual speed
+    lines = [s for _, s in describe_window(frames_of(*standers, slow, fast), times(20), norms)]
+    assert lines[0].startswith("a person moves to the right in the bottom centre of the view")
+    assert "at 3.0x the usual speed" in lines[0] and "at 2.0x the usual speed" in lines[1]
+    assert lines[2] == "3 people stand in the centre and the middle right of the view"
+    assert len(lines) == 3
+
+
 def test_without_norms_speed_is_in_body_heights():
     lines = describe_window(frames_of(walker(0.1, 0.5, 0.01)), times(20))
     assert lines == [(0.0, "a person walks")]

@@ -17,7 +17,7 @@ class EchoLLM:
         self.prompts: list[str] = []
         self.calls: list[str] = []
 
-    def generate(self, dialogue, max_tokens: int) -> str:
+    def generate(self, dialogue, max_tokens: int, stop=()) -> str:
         self.prompts.append(plain_text(dialogue))
         self.calls.append("generate")
         return "A vehicle drives fast on the walkway. Nothing else."
@@ -35,7 +35,7 @@ def test_scene_sentences_replace_captions_and_skip_cleaning():
     result = chain.run(WindowInput([], [], None, [], scene))
     assert result.captions_raw == result.captions_clean == [scene[0][1]]
     assert result.cleaning.startswith("skipped: scene descriptions")
-    assert "t=0.0s: a vehicle drives to the left" in llm.prompts[0]
+    assert "\n- a vehicle drives to the left" in llm.prompts[0]  # a line per object, no times
     assert result.score == 0.8
     assert result.explanation == "A vehicle drives fast on the walkway."
     assert chain.models()["captioner"] == "scene:ssd"
