@@ -11,14 +11,44 @@ which nobody resets.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
+PREFIX = "vad-test-"
+OWNER = "owner.pid"  # the pytest process that made the folder
+
 
 def server_dir(name: str) -> Path:
-    """A new empty folder for one server's data, to be removed with `remove_server_dir`."""
-    return Path(tempfile.mkdtemp(prefix=f"vad-test-{name}-"))
+    """A new empty folder for one server's data, to be removed with `remove_server_dir`.
+    Folders left by killed sessions are removed first (their servers died with them)."""
+    remove_orphans()
+    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{name}-"))
+    (path / OWNER).write_text(str(os.getpid()))
+    return path
+
+
+def remove_orphans() -> None:
+    """Delete server folders whose pytest process is gone (a run stopped by SIGKILL or a
+    timeout never reaches its teardown; PostgreSQL's cluster is ~100 MB and more)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((path / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being made
+        if not _alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 LOGS = ("logs", "pg/log")  # `Infrastructure`'s server logs and PostgreSQL's own
