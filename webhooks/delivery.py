@@ -303,7 +303,7 @@ def register_webhook_tasks(
     """`outbound` is needed only by a process that runs the delivery task."""
     send = celery_sender(app)
 
-    @app.task(name=DELIVER_WEBHOOK, ignore_result=True)
+    @app.task(name=DELIVER_WEBHOOK, ignore_result=True, shared=False)
     def deliver_webhook(delivery_id: int) -> str:
         if outbound is None:
             raise RuntimeError("this process was not given the webhook outbound settings")
@@ -312,6 +312,6 @@ def register_webhook_tasks(
             send(delivery_id, outcome.retry_in)
         return outcome.status
 
-    @app.task(name=SWEEP_WEBHOOKS, ignore_result=True)
+    @app.task(name=SWEEP_WEBHOOKS, ignore_result=True, shared=False)
     def sweep_webhooks() -> int:
         return sweep(sessions, send)

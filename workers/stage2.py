@@ -352,7 +352,7 @@ def index_incident_text(
 def register_stage2_tasks(app: Celery, runner: Stage2Runner) -> None:
     max_attempts = runner.config.max_attempts
 
-    @app.task(name=ANALYZE_WINDOW, bind=True, max_retries=max_attempts - 1)
+    @app.task(name=ANALYZE_WINDOW, bind=True, max_retries=max_attempts - 1, shared=False)
     def analyze_window(self: Task, analysis_id: int) -> str:
         try:
             return runner.run(analysis_id)

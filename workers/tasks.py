@@ -233,9 +233,12 @@ def _row(
 
 
 def register_tasks(app: Celery, scorer: WindowScorer) -> None:
+    """The window task on `app` only (`shared=False`): Celery otherwise offers every task to
+    each app made later in the process, in set order, so a second app (a test, a restart in
+    process) could run the first app's scorer with its database and reader."""
     max_attempts = scorer.settings.windows.max_attempts
 
-    @app.task(name=SCORE_WINDOW, bind=True, max_retries=max_attempts - 1)
+    @app.task(name=SCORE_WINDOW, bind=True, max_retries=max_attempts - 1, shared=False)
     def score_window(self: Task, window_id: int, topic: str, partition: int, first: int, last: int):
         task = WindowTask(window_id, topic, partition, first, last)
         try:

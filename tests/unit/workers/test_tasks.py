@@ -89,3 +89,24 @@ def test_task_is_a_claim_check_and_threshold_falls_back_to_the_default() -> None
     assert _threshold(None, settings) == settings.incidents.default_threshold
     assert _threshold(Camera(threshold=0.8), settings) == 0.8
     assert _threshold(Camera(threshold=None), settings) == settings.incidents.default_threshold
+
+
+def test_each_app_runs_its_own_scorer_not_one_registered_before() -> None:
+    """Celery's default `shared=True` let a later app pick an earlier app's closure at random
+    (a whole-suite failure: the Kafka run's task used the tansu run's database)."""
+    from types import SimpleNamespace
+
+    from celery import Celery
+
+    from workers.celery_app import SCORE_WINDOW
+    from workers.tasks import register_tasks
+
+    settings = SimpleNamespace(windows=SimpleNamespace(max_attempts=1))
+    ran, names = [], [f"app{i}" for i in range(12)]  # set order: one of them lost, without the fix
+    for name in names:
+        app = Celery(name, set_as_current=False)
+        app.conf.task_always_eager = True
+        scorer = SimpleNamespace(settings=settings, run=lambda task, name=name: ran.append(name))
+        register_tasks(app, scorer)
+        app.tasks[SCORE_WINDOW].apply(args=(1, "topic", 0, 0, 9))
+    assert ran == names
