@@ -13,7 +13,6 @@ import pytest
 from db import camera_queries, regions
 from db.session import transaction
 from service.learn import object_recorder
-from tests.support.real_models import exported
 from vad.encoders.detectors import Detector
 from vad.masks import RegionMask
 from vad.video import iter_video_frames
@@ -31,10 +30,9 @@ EVERYWHERE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    exported(NAME, folder)
-    return folder
+def model_dir(real_ssd_dir: Path) -> Path:
+    """The session's export of the default detector (`tests/conftest.py`)."""
+    return real_ssd_dir
 
 
 @pytest.fixture(scope="module")
