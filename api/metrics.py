@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.settings import ApiAppSettings
+from vad.sampling import camera_rates
 
 CAMERA_STATUSES = ("new", "online", "reconnecting", "offline", "ended")
 STAGE2_STATES = ("pending", "running", "done", "skipped", "failed")
@@ -77,13 +78,7 @@ def families(
             for fate in ("kept", "pruned", "dropped")
         ],
     )
-    yield _family(
-        "gauge",
-        "vad_camera_fps",
-        "Configured analysis fps per camera.",
-        ("camera",),
-        [((c.name,), c.fps or settings.ingest.default_fps) for c in cams],
-    )
+    yield from _rates(cams, settings)
     yield _family(
         "gauge",
         "vad_camera_kept_fps",
@@ -143,6 +138,38 @@ def families(
             [((topic, topic_id, partition), lag) for topic, topic_id, partition, lag in kafka_lag],
         )
     yield from _stage2(snapshot.get("stage2", {}))
+
+
+def _rates(cams: list, settings: ApiAppSettings) -> Iterator[Metric]:
+    """Per camera the fps setting, its source's announced rate and the rate analysed
+    (`vad.sampling.camera_rates`): a 25 fps camera set to 10 is analysed at 8.33 fps."""
+    rates = [
+        (c.name, camera_rates(c.fps or settings.ingest.default_fps, c.source_fps)) for c in cams
+    ]
+    yield _family(
+        "gauge",
+        "vad_camera_fps",
+        "Analysis fps setting per camera (its own, else the default); the rate actually analysed "
+        "is vad_camera_analysed_fps.",
+        ("camera",),
+        [((name,), r.setting) for name, r in rates],
+    )
+    yield _family(
+        "gauge",
+        "vad_camera_source_fps",
+        "Frame rate the camera's source announced at its latest connection; absent when unknown.",
+        ("camera",),
+        [((name,), r.source) for name, r in rates if r.source is not None],
+    )
+    yield _family(
+        "gauge",
+        "vad_camera_analysed_fps",
+        "Frames per second analysed per camera: every k-th source frame, the whole stride k that "
+        "brings the source's rate closest to the setting; the setting when the source's rate is "
+        "unknown.",
+        ("camera",),
+        [((name,), r.analysed) for name, r in rates],
+    )
 
 
 def _latency(snapshot: dict) -> Iterator[Metric]:

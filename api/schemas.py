@@ -64,8 +64,24 @@ class CameraOut(BaseModel):
         description="Why not online: the detail for admin tokens, its kind for read tokens"
     )
     status_at: datetime | None
-    fps: float = Field(description="Effective analysis fps")
+    fps: float = Field(
+        description="The analysis fps setting in effect (the camera's own, else the default); "
+        "the rate actually analysed is analysed_fps"
+    )
     fps_setting: float | None = Field(description="The camera's own fps; null = default")
+    source_fps: float | None = Field(
+        description="The frame rate the source announced at its latest connection; null = "
+        "unknown (it announces none, or it has not connected yet)"
+    )
+    analysed_fps: float = Field(
+        description="Frames per second actually analysed: every analysis_stride-th source "
+        "frame, the whole stride that brings the source's rate closest to fps (25 fps set to 10: "
+        "8.33); fps itself when the source's rate is unknown"
+    )
+    analysis_stride: int | None = Field(
+        description="Every how many source frames one is analysed; null = the source's rate is "
+        "unknown (frames kept by time at fps)"
+    )
     threshold: float = Field(description="Effective incident threshold")
     threshold_setting: float | None
     kept_frames: int

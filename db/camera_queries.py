@@ -79,6 +79,8 @@ def apply_ingest_report(session: Session, report: IngestReport) -> None:
     }
     if report.resume_index is not None:
         values["resume_index"] = report.resume_index
+    if report.source_fps is not None:
+        values["source_fps"] = report.source_fps or None
     status_changed = (Camera.status != report.status) | (
         Camera.status_reason.is_distinct_from(report.reason)
     )

@@ -71,6 +71,9 @@ class Camera(Base):
         Boolean, default=True, server_default="true", comment="check rtsps/https certificates"
     )
     fps: Mapped[float | None] = mapped_column(Float, comment="analysis fps; NULL = default")
+    source_fps: Mapped[float | None] = mapped_column(
+        Float, comment="fps the source announced at its latest connection; NULL = unknown"
+    )
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     threshold: Mapped[float | None] = mapped_column(

@@ -63,6 +63,7 @@ class CameraIngestor:
         self.status = "connecting"
         self.reason: str | None = None
         self.resume_index: int | None = None
+        self.source_fps: float | None = None  # announced by the latest connection (0.0: none)
         self.started_at: float | None = None
         self.finished = threading.Event()
         self._stop = threading.Event()
@@ -87,7 +88,14 @@ class CameraIngestor:
         pruned = self.pruner.pruned - self._reported_pruned
         self._reported_pruned += pruned
         return IngestReport(
-            self.spec.id, self.status, self.reason, kept, pruned, dropped, self.resume_index
+            self.spec.id,
+            self.status,
+            self.reason,
+            kept,
+            pruned,
+            dropped,
+            self.resume_index,
+            self.source_fps,
         )
 
     def give_back(self, report: IngestReport) -> None:
@@ -146,6 +154,7 @@ class CameraIngestor:
             policy=self.spec.policy,
             verify_tls=self.spec.verify_tls,
         ) as source:
+            self.source_fps = source.fps or 0.0
             self._set_status("online", None)
             sampler = AnalysisSampler(self.spec.fps, source.fps)  # per connection: its own count
             counting = sampler.counting

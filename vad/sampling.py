@@ -55,6 +55,32 @@ def analysis_rate(source_fps: float | None, fps: float) -> float:
     return fps if stride is None else source_fps / stride
 
 
+@dataclass(frozen=True, slots=True)
+class CameraRates:
+    """A camera's frame rates as an operator reads them (API, `vad camera list`, `/metrics`).
+
+    `setting` is the rate the camera is set to (its own, else the service default); `source`
+    the rate its source announced at its latest connection (None: unknown, or never connected);
+    `analysed` the frames per second actually analysed, by `analysis_stride` (every `stride`-th
+    frame; None: the source's rate is unknown and frames are kept by media time at `setting`).
+    Why both: a 25 fps camera set to 10 is analysed at 8.33 fps, and that rate, not the setting,
+    is what its models were fitted at and what its CPU costs.
+    """
+
+    setting: float
+    source: float | None
+    analysed: float
+    stride: int | None
+
+
+def camera_rates(setting: float, source_fps: float | None) -> CameraRates:
+    """The rates of a camera set to `setting` whose source announced `source_fps`."""
+    source = source_fps if source_fps and source_fps > 0 else None
+    return CameraRates(
+        setting, source, analysis_rate(source, setting), analysis_stride(source, setting)
+    )
+
+
 @dataclass
 class FpsSampler:
     """Keeps frames so that kept frames are at least 1/fps apart in media time.

@@ -59,3 +59,7 @@ class IngestReport:
     pruned: int
     dropped: int
     resume_index: int | None
+    # The frame rate the source announced at the latest connection, so operators see it beside
+    # the rate analysed (`vad.sampling.camera_rates`): 0.0 = it announces none; None = not
+    # connected yet (nothing to say, the stored rate stays).
+    source_fps: float | None = None

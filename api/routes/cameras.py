@@ -12,6 +12,7 @@ from db import camera_queries
 from db.models import Camera
 from db.session import transaction
 from ingest.sources import validate_source_url
+from vad.sampling import camera_rates
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -31,6 +32,7 @@ def public_reason(reason: str | None) -> str | None:
 def camera_out(camera: Camera, settings: ApiAppSettings, admin: bool = True) -> CameraOut:
     """The camera as the API shows it: URL redacted always, status detail to admins only."""
     seen = camera.kept_frames + camera.pruned_frames
+    rates = camera_rates(camera.fps or settings.ingest.default_fps, camera.source_fps)
     return CameraOut(
         id=camera.id,
         name=camera.name,
@@ -41,8 +43,11 @@ def camera_out(camera: Camera, settings: ApiAppSettings, admin: bool = True) -> 
         status=camera.status,
         status_reason=camera.status_reason if admin else public_reason(camera.status_reason),
         status_at=camera.status_at,
-        fps=camera.fps or settings.ingest.default_fps,
+        fps=rates.setting,
         fps_setting=camera.fps,
+        source_fps=rates.source,
+        analysed_fps=round(rates.analysed, 3),
+        analysis_stride=rates.stride,
         threshold=(
             camera.threshold
             if camera.threshold is not None

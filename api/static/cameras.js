@@ -11,6 +11,23 @@ function stat(label, value, title) {
   return h("div", { title: title ?? null }, h("dt", {}, label), h("dd", {}, value));
 }
 
+function fmtFps(value) {
+  return Number(value).toLocaleString("en", { maximumFractionDigits: 2 });
+}
+
+// The analysed rate is what the models see and the CPU pays for; the setting and the source's
+// announced rate explain it (a 25 fps camera set to 10 is analysed every 3rd frame: 8.33 fps).
+function rateTitle(camera) {
+  const setting = `${camera.fps_setting === null ? "service default" : "camera's own"} setting `
+    + `${fmtFps(camera.fps)} fps`;
+  if (camera.source_fps === null || camera.source_fps === undefined) {
+    return `Analysed fps; ${setting}; source rate unknown`;
+  }
+  const every = camera.analysis_stride > 1 ? `1 frame in ${camera.analysis_stride}`
+    : "every frame";
+  return `Analysed fps: ${every} of a ${fmtFps(camera.source_fps)} fps source; ${setting}`;
+}
+
 function card(camera, scores) {
   const points = scores?.points ?? [];
   const scored = points.filter((p) => p.score !== null);
@@ -25,8 +42,7 @@ function card(camera, scores) {
     camera.status_reason ? h("p", { class: "reason" }, camera.status_reason) : null,
     !camera.enabled ? h("p", { class: "reason" }, "Disabled: not ingesting") : null,
     h("dl", { class: "stats" },
-      stat("fps", Number(camera.fps).toLocaleString("en", { maximumFractionDigits: 1 }),
-        camera.fps_setting === null ? "Service default analysis fps" : "Camera's own fps"),
+      stat("fps", fmtFps(camera.analysed_fps ?? camera.fps), rateTitle(camera)),
       stat("kept", fmtInt(camera.kept_frames), "Frames scored"),
       stat("pruned", fmtInt(camera.pruned_frames),
         camera.pruned_ratio === null ? "Frames skipped as static"

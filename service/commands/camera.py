@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from db import camera_queries
+from db.models import Camera
 from db.secrets import SecretBox, open_url
 from db.session import transaction
 from ingest.sources import validate_source_url
@@ -15,6 +16,7 @@ from service.commands.regions import mask, zone
 from service.commands.rules import rules
 from service.context import fail, get_context
 from vad.address_policy import camera_policy
+from vad.sampling import CameraRates, camera_rates
 
 app = typer.Typer(help="Connect, list and remove camera streams.", no_args_is_help=True)
 app.command("rules")(rules)  # watch rules for zero-shot scoring
@@ -100,18 +102,7 @@ def list_(
     with get_context(ctx).sessions()() as session:
         cameras = camera_queries.list_cameras(session)
     rows = [
-        {
-            "name": c.name,
-            "url": c.url,  # credentials are stored apart, encrypted: this shows ***
-            "has_credentials": c.url_sealed is not None,
-            "fps": c.fps or settings.ingest.default_fps,
-            "status": c.status if not c.status_reason else f"{c.status}: {c.status_reason}",
-            "enabled": c.enabled,
-            "kept": c.kept_frames,
-            "pruned": c.pruned_frames,
-            "dropped": c.dropped_frames,
-        }
-        for c in cameras
+        _row(c, camera_rates(c.fps or settings.ingest.default_fps, c.source_fps)) for c in cameras
     ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -120,13 +111,35 @@ def list_(
         typer.echo("no cameras; add one with `vad camera add NAME URL`")
         return
     typer.echo(
-        f"{'NAME':<16} {'STATUS':<34} {'FPS':>5} {'KEPT':>8} {'PRUNED':>8} {'DROPPED':>8}  URL"
+        f"{'NAME':<16} {'STATUS':<34} {'FPS':>5} {'SOURCE':>6} {'ANALYSED':>8} {'KEPT':>8} "
+        f"{'PRUNED':>8} {'DROPPED':>8}  URL"
     )
     for r in rows:
+        source = "?" if r["source_fps"] is None else f"{r['source_fps']:g}"
         typer.echo(
-            f"{r['name']:<16} {r['status'][:34]:<34} {r['fps']:>5g} {r['kept']:>8} "
-            f"{r['pruned']:>8} {r['dropped']:>8}  {r['url']}"
+            f"{r['name']:<16} {r['status'][:34]:<34} {r['fps']:>5g} {source:>6} "
+            f"{r['analysed_fps']:>8.3g} {r['kept']:>8} {r['pruned']:>8} {r['dropped']:>8}  "
+            f"{r['url']}"
         )
+
+
+def _row(camera: Camera, rates: CameraRates) -> dict:
+    """One camera of `vad camera list`: FPS is the setting, SOURCE the rate its source announced
+    (? = unknown), ANALYSED the rate it is analysed at (`vad.sampling.camera_rates`)."""
+    status = camera.status
+    return {
+        "name": camera.name,
+        "url": camera.url,  # credentials are stored apart, encrypted: this shows ***
+        "has_credentials": camera.url_sealed is not None,
+        "fps": rates.setting,
+        "source_fps": rates.source,
+        "analysed_fps": round(rates.analysed, 3),
+        "status": status if not camera.status_reason else f"{status}: {camera.status_reason}",
+        "enabled": camera.enabled,
+        "kept": camera.kept_frames,
+        "pruned": camera.pruned_frames,
+        "dropped": camera.dropped_frames,
+    }
 
 
 @app.command("remove")

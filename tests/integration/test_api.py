@@ -3,6 +3,7 @@ incidents, validation, metrics."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -148,6 +149,33 @@ def test_camera_crud(api, tmp_path):
     assert api.send("DELETE", "/cameras/gate").status_code == 204
     assert api.get("/cameras").json() == []
     assert api.send("DELETE", "/cameras/gate").status_code == 404
+
+
+def test_a_camera_shows_the_rate_it_is_analysed_at(api):
+    """A 25 fps source set to 10 fps is analysed every 3rd frame: API, OpenAPI, metrics and
+    `vad camera list` show 8.33 beside the setting, and a camera not yet connected the setting."""
+    created = api.send("POST", "/cameras", json={"name": "gate", "url": "rtsp://10.0.0.3/live"})
+    assert created.json()["source_fps"] is None and created.json()["analysis_stride"] is None
+    assert created.json()["analysed_fps"] == created.json()["fps"]
+    api.send("PATCH", "/cameras/gate", json={"fps": 10})
+    report = IngestReport(created.json()["id"], "online", None, 0, 0, 0, None, source_fps=25.0)
+    with transaction(api.pipeline.sessions) as session:
+        camera_queries.apply_ingest_report(session, report)
+    cam = api.get("/cameras/gate").json()
+    assert (cam["fps"], cam["source_fps"], cam["analysed_fps"]) == (10, 25, 8.333)
+    assert cam["analysis_stride"] == 3
+    schema = api.get("/openapi.json").json()["components"]["schemas"]["CameraOut"]
+    assert {"fps", "source_fps", "analysed_fps", "analysis_stride"} <= set(schema["properties"])
+    text = api.get("/metrics").text
+    assert 'vad_camera_source_fps{camera="gate"} 25.0' in text
+    assert 'vad_camera_analysed_fps{camera="gate"} 8.33' in text
+    listed = api.pipeline.vad("camera", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    row = json.loads(listed.stdout)[0]
+    assert (row["fps"], row["source_fps"], row["analysed_fps"]) == (10, 25, 8.333)
+    table = api.pipeline.vad("camera", "list").stdout.splitlines()
+    assert table[0].split()[2:5] == ["FPS", "SOURCE", "ANALYSED"]
+    assert table[1].split()[2:5] == ["10", "25", "8.33"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ def test_metrics_render_counters_labels_and_zero_states():
     camera = SimpleNamespace(
         name='lobby "1"',
         fps=None,
+        source_fps=None,
         status="online",
         kept_frames=10,
         pruned_frames=5,
@@ -37,6 +38,36 @@ def test_metrics_render_counters_labels_and_zero_states():
     assert 'vad_webhook_deliveries{status="dead"} 2' in text
     assert "vad_webhook_attempt_failures_total 7" in text
     assert "# TYPE vad_camera_frames_total counter" in text
+
+
+def test_metrics_show_the_source_and_analysed_rates_beside_the_setting():
+    """A 25 fps camera set to 10 is analysed every 3rd frame: 8.33 fps, not 10."""
+    cameras = [
+        SimpleNamespace(
+            name=name,
+            fps=fps,
+            source_fps=source,
+            status="online",
+            kept_frames=0,
+            pruned_frames=0,
+            dropped_frames=0,
+        )
+        for name, fps, source in (("gate", 10.0, 25.0), ("mjpeg", None, None))
+    ]
+    snapshot = {
+        "cameras": cameras,
+        "windows": {},
+        "incidents": {},
+        "deliveries": {},
+        "attempt_failures": 0,
+        "window_latency": None,
+    }
+    text = metrics.render(snapshot, Settings(_env_file=None))
+    assert 'vad_camera_fps{camera="gate"} 10.0' in text
+    assert 'vad_camera_source_fps{camera="gate"} 25.0' in text
+    assert 'vad_camera_analysed_fps{camera="gate"} 8.333333333333' in text
+    assert 'vad_camera_source_fps{camera="mjpeg"}' not in text  # unknown: absent, not 0
+    assert 'vad_camera_analysed_fps{camera="mjpeg"} 10.0' in text  # kept by time at the setting
 
 
 def test_collector_reads_the_database_on_every_scrape():

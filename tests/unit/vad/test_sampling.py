@@ -11,6 +11,7 @@ from vad.sampling import (
     FpsSampler,
     analysis_rate,
     analysis_stride,
+    camera_rates,
     hold_scores,
     sample_stream,
 )
@@ -272,3 +273,17 @@ def test_a_10_fps_source_keeps_every_frame_as_before() -> None:
     times = _source(10, 120, start=1.7e9)
     sampler, before = AnalysisSampler(10, 10), FpsSampler(10)
     assert [t for t in times if sampler.due(t)] == [t for t in times if before.due(t)] == times
+
+
+def test_camera_rates_show_the_rate_analysed_beside_the_setting() -> None:
+    rates = camera_rates(10, 25)
+    assert (rates.setting, rates.source, rates.stride) == (10, 25, 3)
+    assert rates.analysed == pytest.approx(25 / 3)
+    assert camera_rates(10, 12.5).analysed == 12.5  # every frame: faster than the setting
+    assert camera_rates(5, 4).analysed == 4  # a slower source is analysed whole
+
+
+@pytest.mark.parametrize("source_fps", [None, 0.0])
+def test_camera_rates_of_an_unknown_source_are_the_setting(source_fps) -> None:
+    rates = camera_rates(10, source_fps)
+    assert (rates.source, rates.analysed, rates.stride) == (None, 10, None)
