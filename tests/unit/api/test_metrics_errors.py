@@ -11,27 +11,28 @@ from api import errors, metrics
 from service.settings import Settings
 
 
-def test_metrics_render_counters_labels_and_zero_states():
-    camera = SimpleNamespace(
-        name='lobby "1"',
-        fps=None,
-        source_fps=None,
+def _camera(name: str, fps=None, source_fps=None, kept=0, pruned=0, dropped=0):
+    """A camera row as the metrics snapshot holds it."""
+    return SimpleNamespace(
+        name=name,
+        fps=fps,
+        source_fps=source_fps,
         status="online",
-        kept_frames=10,
-        pruned_frames=5,
-        dropped_frames=1,
+        kept_frames=kept,
+        pruned_frames=pruned,
+        dropped_frames=dropped,
     )
-    text = metrics.render(
-        {
-            "cameras": [camera],
-            "windows": {"done": 3},
-            "incidents": {},
-            "deliveries": {"dead": 2},
-            "attempt_failures": 7,
-            "window_latency": None,
-        },
-        Settings(_env_file=None),
-    )
+
+
+def _snapshot(cameras, **counts) -> dict:
+    empty = {"windows": {}, "incidents": {}, "deliveries": {}, "attempt_failures": 0}
+    return {"cameras": cameras, **empty, **counts, "window_latency": None}
+
+
+def test_metrics_render_counters_labels_and_zero_states():
+    camera = _camera('lobby "1"', kept=10, pruned=5, dropped=1)
+    snapshot = _snapshot([camera], windows={"done": 3}, deliveries={"dead": 2}, attempt_failures=7)
+    text = metrics.render(snapshot, Settings(_env_file=None))
     assert 'vad_camera_frames_total{camera="lobby \\"1\\"",fate="pruned"} 5' in text
     assert 'vad_camera_fps{camera="lobby \\"1\\""} 10' in text
     assert 'vad_windows{status="failed"} 0' in text and 'vad_windows{status="done"} 3' in text
@@ -42,27 +43,8 @@ def test_metrics_render_counters_labels_and_zero_states():
 
 def test_metrics_show_the_source_and_analysed_rates_beside_the_setting():
     """A 25 fps camera set to 10 is analysed every 3rd frame: 8.33 fps, not 10."""
-    cameras = [
-        SimpleNamespace(
-            name=name,
-            fps=fps,
-            source_fps=source,
-            status="online",
-            kept_frames=0,
-            pruned_frames=0,
-            dropped_frames=0,
-        )
-        for name, fps, source in (("gate", 10.0, 25.0), ("mjpeg", None, None))
-    ]
-    snapshot = {
-        "cameras": cameras,
-        "windows": {},
-        "incidents": {},
-        "deliveries": {},
-        "attempt_failures": 0,
-        "window_latency": None,
-    }
-    text = metrics.render(snapshot, Settings(_env_file=None))
+    cameras = [_camera("gate", fps=10.0, source_fps=25.0), _camera("mjpeg")]
+    text = metrics.render(_snapshot(cameras), Settings(_env_file=None))
     assert 'vad_camera_fps{camera="gate"} 10.0' in text
     assert 'vad_camera_source_fps{camera="gate"} 25.0' in text
     assert 'vad_camera_analysed_fps{camera="gate"} 8.333333333333' in text
@@ -75,15 +57,7 @@ def test_collector_reads_the_database_on_every_scrape():
 
     def read():
         reads.append(1)
-        snapshot = {
-            "cameras": [],
-            "windows": {"queued": len(reads)},
-            "incidents": {},
-            "deliveries": {},
-            "attempt_failures": 0,
-            "window_latency": None,
-        }
-        return snapshot, [("frames", "tid", 0, 5)]
+        return _snapshot([], windows={"queued": len(reads)}), [("frames", "tid", 0, 5)]
 
     collector = metrics.DatabaseCollector(read, Settings(_env_file=None))
     first, second = metrics.exposition(collector), metrics.exposition(collector)
