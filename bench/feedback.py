@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
+from bench.results import collect_sets  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from vad.eval.datasets import ped2_labels  # noqa: E402
 from vad.eval.metrics import frame_metrics  # noqa: E402
@@ -384,17 +383,11 @@ def main() -> None:
     thresholds = args.thresholds or [settings.incidents.default_threshold]
     variants = tuple(u if s == 0 else f"{u} spread {s}" for u in args.updates for s in args.spreads)
     variants += tuple(f"{u} spread {s} tolerate" for u in args.updates for s in args.tolerate)
-    results = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}",
-        "sets": [],
-    }
-    for name in args.sets:
-        results["sets"].append(
-            run_set(args.data / name, settings, thresholds, args.operator, variants)
-        )
-        if args.out:
-            args.out.write_text(json.dumps(results, indent=2))
+    results = collect_sets(
+        args.sets,
+        lambda name: run_set(args.data / name, settings, thresholds, args.operator, variants),
+        args.out,
+    )
     print(json.dumps(results, indent=2))
 
 

@@ -24,11 +24,8 @@ of pasted frames over the threshold, before and after.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
 from bench.feedback import DEFAULT_DATA, Span, incidents, peak_place  # noqa: E402
+from bench.results import collect_sets  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
 from vad.eval.suite import videos_in  # noqa: E402
@@ -204,17 +202,13 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     t = args.threshold
-    results = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {platform.system()}",
-        "sets": [],
-    }
-    for name in args.sets:
-        results["sets"].append(
-            run_set(args.data / name, settings, t, args.spreads, args.recalibrate, args.tolerate)
-        )
-        if args.out:
-            args.out.write_text(json.dumps(results, indent=2))
+    collect_sets(
+        args.sets,
+        lambda name: run_set(
+            args.data / name, settings, t, args.spreads, args.recalibrate, args.tolerate
+        ),
+        args.out,
+    )
 
 
 if __name__ == "__main__":

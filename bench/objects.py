@@ -8,6 +8,7 @@ The detector's own cost is in bench/encoders.py; this is what the object model a
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -36,6 +37,7 @@ def walkway(seed: int, frames: int) -> list[list[Detection]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     train = walkway(0, 2550)
     started = time.process_time()
     model = fit_object_model([train], "bench")

@@ -8,6 +8,7 @@ same features inside vad/scoring/objects.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def cache_video(path: Path, out: Path) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("datasets", nargs="+", type=Path, help="dataset folders (train/, test/)")
+    args = parser.parse_args()
     cv2.setNumThreads(1)
-    for data in map(Path, sys.argv[1:]):
+    for data in args.datasets:
         for split in ("train", "test"):
             dest = Path("/tmp/stage1-cache") / data.name / split
             dest.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ normal frames at or above 0.5 (false alarms at the incident threshold).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -160,7 +161,9 @@ RULES: dict[str, Rule] = {
 
 
 def main() -> None:
-    for path in sys.argv[1:]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scores", nargs="+", help="stored proxy scores (stage1_proxy.py --out)")
+    for path in parser.parse_args().scores:
         data = load(path)
         kinds = [*data, "all"]
         print(path)

@@ -7,6 +7,7 @@ every run is a look at the test set (record it in docs/benchmarks-normality.md).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -68,13 +69,6 @@ def reference(train: dict, test: dict) -> dict:
         s = np.array([(ref_cells(f) / q).max() for f in v["flow"]])
         out[k] = uniform_filter1d(s, 9, mode="nearest")
     return out
-
-
-if __name__ == "__main__" and not sys.argv[1].startswith("--"):
-    for ds in sys.argv[1:]:
-        tr, te, lab = load(ds, "train"), load(ds, "test"), labels(ds)
-        print(ds, flush=True)
-        report("reference", lab, reference(tr, te))
 
 
 # ---------- shared pieces of the variants
@@ -307,10 +301,6 @@ def main_proxy(datasets, only=None):
         proxy(load(ds, "train"), {k: v for k, v in VARIANTS.items() if not only or k in only})
 
 
-if __name__ == "__main__" and sys.argv[1] == "--proxy":
-    main_proxy(sys.argv[2:])
-
-
 def product_velocity(train: dict, test: dict, **config) -> tuple[dict, float, float]:
     """The product's VelocityModel (vad/scoring/velocity.py) on cached greys: scores, fit s, fps."""
     import time
@@ -336,8 +326,15 @@ def smooth_scores_product(x, sigma):
     return smooth_scores(x, sigma, causal=True)
 
 
-if __name__ == "__main__" and sys.argv[1] == "--test":
-    for ds in sys.argv[2:]:
+def main_reference(datasets: list[str]) -> None:
+    for ds in datasets:
+        tr, te, lab = load(ds, "train"), load(ds, "test"), labels(ds)
+        print(ds, flush=True)
+        report("reference", lab, reference(tr, te))
+
+
+def main_test(datasets: list[str]) -> None:
+    for ds in datasets:
         tr, te, lab = load(ds, "train"), load(ds, "test"), labels(ds)
         print(ds, flush=True)
         report("reference (centred, as the issue)", lab, reference(tr, te))
@@ -345,11 +342,36 @@ if __name__ == "__main__" and sys.argv[1] == "--test":
         report(f"velocity model (fit {fit_s:.0f} s, {fps:.0f} fps)", lab, scores)
         np.savez(CACHE / f"velocity_{ds}.npz", **scores)
 
-if __name__ == "__main__" and sys.argv[1] == "--robust":
-    # half the frame rate: every second frame of train and test (labels too)
-    for ds in sys.argv[2:]:
+
+def main_robust(datasets: list[str]) -> None:
+    """Half the frame rate: every second frame of train and test (labels too)."""
+    for ds in datasets:
         tr, te, lab = load(ds, "train"), load(ds, "test"), labels(ds)
         half = lambda d: {k: {"grey": v["grey"][::2]} for k, v in d.items()}  # noqa: E731
         print(ds, "half frame rate", flush=True)
         scores, fit_s, fps = product_velocity(half(tr), half(te))
         report("velocity model, every 2nd frame", {k: v[::2] for k, v in lab.items()}, scores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("datasets", nargs="+", help="dataset names cached by stage1_cache.py")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--proxy", action="store_true", help="the variants on the training proxy")
+    mode.add_argument("--test", action="store_true", help="the product's velocity model (a look)")
+    mode.add_argument("--robust", action="store_true", help="the same at half the frame rate")
+    args = parser.parse_args()
+    run = (
+        main_proxy
+        if args.proxy
+        else main_test
+        if args.test
+        else main_robust
+        if args.robust
+        else main_reference
+    )
+    run(args.datasets)
+
+
+if __name__ == "__main__":
+    main()

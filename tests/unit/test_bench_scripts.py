@@ -1,4 +1,5 @@
-"""Every bench script runs as the docs write it, `python bench/NAME.py`.
+"""Every bench script runs as the docs write it, `python bench/NAME.py`, and answers `--help`
+with its usage instead of running (a bench run takes minutes and may read test labels).
 
 Python puts the script's own folder first on `sys.path`, and bench/ holds scripts named like the
 project's packages (api.py, feedback.py, webhooks.py): a script importing the project before it
@@ -8,6 +9,8 @@ puts the repository root first imports those scripts instead ("'api' is not a pa
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,25 @@ def test_root_is_first_on_the_path_before_project_imports(script: Path) -> None:
             "`sys.path.insert(0, str(ROOT))`; run as `python bench/...` it would import bench/'s "
             "scripts of the same name"
         )
+
+
+def _is_script(path: Path) -> bool:
+    """A bench file run as a program (bench/harness.py and bench/results.py are libraries)."""
+    return 'if __name__ == "__main__"' in path.read_text()
+
+
+@pytest.mark.integration  # ~1 s of imports per script: too slow for the unit run
+@pytest.mark.parametrize(
+    "script", [p for p in sorted(BENCH.glob("*.py")) if _is_script(p)], ids=lambda p: p.name
+)
+def test_every_bench_script_answers_help_without_running(script: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"usage: {script.name}"), done.stdout[:500]
+    assert not list(tmp_path.iterdir()), "--help wrote files"
