@@ -41,6 +41,30 @@ CORNER = [[0, 0], [0.4, 0], [0.4, 0.22], [0, 0.22]]
 EVERYWHERE = [[0, 0], [1, 0], [1, 1], [0, 1]]
 
 
+def closed_incident(
+    camera_id: int,
+    second: int,
+    seq: int = 0,
+    key_frame: bytes | None = None,
+    zones: list[str] | None = None,
+) -> Incident:
+    """A closed incident `second` s after T0, peaking at once over a 0.5 threshold, on window
+    `seq`; `zones` None = the camera had none."""
+    at = clock.utc(T0 + second)
+    return Incident(
+        camera_id=camera_id,
+        status="closed",
+        started_at=at,
+        peak_score=0.9,
+        peak_at=at,
+        threshold=0.5,
+        first_window_seq=seq,
+        last_window_seq=seq,
+        key_frame=key_frame,
+        zones=zones,
+    )
+
+
 def _tokens(pipeline) -> tuple[dict, dict]:
     with transaction(pipeline.sessions) as session:
         admin = create_token(session, "ops", "admin")
@@ -118,20 +142,7 @@ def test_masks_and_zones_through_the_api(pipeline) -> None:
     with transaction(pipeline.sessions) as session:
         camera = camera_queries.get_camera(session, "gate")
         for i, jpeg in enumerate((b"old", b"new")):
-            session.add(
-                Incident(
-                    camera_id=camera.id,
-                    status="closed",
-                    started_at=clock.utc(T0 + i),
-                    peak_score=0.9,
-                    peak_at=clock.utc(T0 + i),
-                    threshold=0.5,
-                    first_window_seq=0,
-                    last_window_seq=0,
-                    key_frame=jpeg,
-                    zones=["road"],
-                )  # fmt: skip
-            )
+            session.add(closed_incident(camera.id, i, key_frame=jpeg, zones=["road"]))
     frame = client.get("/cameras/gate/key-frame.jpg", headers=viewer)
     assert frame.status_code == 200 and frame.content == b"new"
     assert frame.headers["content-type"] == "image/jpeg"
@@ -215,19 +226,7 @@ def test_masks_and_zones_through_the_cli(pipeline) -> None:
     with transaction(pipeline.sessions) as session:
         camera = camera_queries.get_camera(session, "gate")
         for i, zones in enumerate((["yard"], ["door", "yard"], None)):
-            session.add(
-                Incident(
-                    camera_id=camera.id,
-                    status="closed",
-                    started_at=clock.utc(T0 + i),
-                    peak_score=0.9,
-                    peak_at=clock.utc(T0 + i),
-                    threshold=0.5,
-                    first_window_seq=i,
-                    last_window_seq=i,
-                    zones=zones,
-                )  # fmt: skip
-            )
+            session.add(closed_incident(camera.id, i, seq=i, zones=zones))
     yard = run(root, ["incidents", "--zone", " yard"])
     assert yard.exit_code == 0 and yard.stdout.count("zones") == 2, yard.output
     door = run(root, ["incidents", "--zone", "door", "--json"])
