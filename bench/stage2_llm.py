@@ -50,13 +50,14 @@ def measure(chain: Stage2Chain, llm, windows: int, rate: bool) -> dict:
     False = explanations only (weight 0: summary and explanation)."""
     chain.run(WindowInput([], [], None, [], WINDOWS[0]), rate=rate)  # warm-up
     llm.tokens, llm.cpu_seconds = 0, 0.0
-    walls, cpus, stages, stage_cpus, scores = [], [], {}, {}, []
+    walls, cpus, stages, stage_cpus, scores, said = [], [], {}, {}, [], {}
     for i in range(windows):
         cpu = time.process_time()
         result = chain.run(WindowInput([], [], None, [], WINDOWS[i % len(WINDOWS)]), rate=rate)
         cpus.append(time.process_time() - cpu)
         walls.append(result.seconds)
         scores.append(result.score)
+        said.setdefault(i % len(WINDOWS), result.explanation)
         for name, seconds in result.stage_seconds.items():
             stages.setdefault(name, []).append(seconds)
         for name, seconds in result.stage_cpu_seconds.items():
@@ -71,6 +72,7 @@ def measure(chain: Stage2Chain, llm, windows: int, rate: bool) -> dict:
         "tokens_generated": llm.tokens,
         "tokens_per_cpu_second": round(llm.tokens / llm.cpu_seconds, 1),
         "ratings": scores,
+        "explanations": [said[k] for k in sorted(said)],  # one per description (greedy)
     }
 
 

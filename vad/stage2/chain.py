@@ -20,6 +20,7 @@ from vad.stage2 import prompts
 from vad.stage2.answers import ParsedScore, parse_score
 from vad.stage2.backends import LLM, Captioner
 from vad.stage2.config import Stage2Config
+from vad.stage2.scene import states_a_speed
 from vad.stage2.similarity import Cleaned, ImageTextEncoder, SummaryEmbedder, clean_captions
 
 
@@ -111,10 +112,12 @@ class Stage2Chain:
             answer = self.llm.choose(asked, self.choices)
             parsed = parse_score(answer, cfg.score_values)
             clock.lap("score")
+        quiet = window.scene is not None and not states_a_speed(raw)
+        question = prompts.explain_question(quiet)
         if parsed.value is not None:  # the explanation follows the rating it was given
-            explain = prompts.follow_up(asked, prompts.format_value(parsed.value), prompts.EXPLAIN)
+            explain = prompts.follow_up(asked, prompts.format_value(parsed.value), question)
         else:  # not rated, or the answer did not parse: it follows the summary
-            explain = prompts.follow_up(dialogue, summary, prompts.EXPLAIN)
+            explain = prompts.follow_up(dialogue, summary, question)
         said = self.llm.generate(explain, cfg.explanation_tokens, stop=prompts.SENTENCE_STOPS)
         explanation = prompts.one_sentence(said)
         clock.lap("explain")

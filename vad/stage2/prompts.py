@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-PROMPT_SERIES = "lavad-3"  # 3: scene lines without times, explanation naming what to check
+# 3: scene lines without times, explanation naming what to check; 4: a scene description with no
+# measured speed is not asked "how fast it moves" (`EXPLAIN_STILL`)
+PROMPT_SERIES = "lavad-4"
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -57,9 +59,18 @@ EXPLAIN = (
     "where it is and how fast it moves.\nExplanation:"
 )
 
+EXPLAIN_STILL = (
+    "In one sentence, explain what in the scene is or is not suspicious, naming the object "
+    "and where it is; it stands still or moves at the usual speed.\nExplanation:"
+)  # a scene description that measured nothing moving unusually (standers and walkers at the
+# usual pace, `vad.stage2.scene.states_a_speed`): asked "how fast it moves", SmolLM2-135M made
+# standers move or gave them a speed (docs/benchmarks-stage2.md)
+
 
 def _digest() -> str:
-    text = "\x00".join((CAPTION, SYSTEM, CONTEXT, SUMMARY, SCENE_SUMMARY, SCORE, EXPLAIN))
+    text = "\x00".join(
+        (CAPTION, SYSTEM, CONTEXT, SUMMARY, SCENE_SUMMARY, SCORE, EXPLAIN, EXPLAIN_STILL)
+    )
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
@@ -93,6 +104,14 @@ def scene_dialogue(lines: Sequence[str], context: str | None) -> list[Message]:
     listed = [f"- {line.strip()}" for line in lines if line.strip()]
     ask = SCENE_SUMMARY.format(lines="\n".join(listed) or "- (no description)")
     return [system_message(context), {"role": "user", "content": ask}]
+
+
+def explain_question(quiet: bool) -> str:
+    """The explanation's question. `quiet`: a scene description in which every object stands
+    still or moves at the camera's usual speed, so there is no speed to name; asking for one
+    would invite the model to invent it. Captions are never quiet: their speed is unknown,
+    not usual."""
+    return EXPLAIN_STILL if quiet else EXPLAIN
 
 
 def score_question(values: Sequence[float]) -> str:

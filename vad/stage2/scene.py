@@ -39,6 +39,9 @@ MIN_TRACK_POINTS = 3  # fewer detections give no speed or direction
 MIN_TRACK_SECONDS = 0.8  # shorter tracks (flicker, identity switches) give no speed either
 STILL_HEIGHTS_PER_SECOND = 0.15
 UNUSUAL_RATIO = 1.6  # this many times the usual speed (or 1/this) earns its own sentence
+# How a measured speed is written (`_speed_phrase`); `states_a_speed` looks for these words
+_RELATIVE_SPEED = "x the usual speed of"
+_ABSOLUTE_SPEED = "body heights per second"
 _PLURAL = {PERSON: "people"}
 _MOVING = {PERSON: "walk", BICYCLE: "ride", VEHICLE: "drive"}
 
@@ -232,12 +235,21 @@ def _speed_phrase(track: Track, norms: SceneNorms | None) -> tuple[str, bool]:
     speed = track.speed()
     reference = norms.usual_speed(track.class_name) if norms else None
     if reference is None or reference[1] <= 0:
-        return f"at {speed:.1f} body heights per second", False
+        return f"at {speed:.1f} {_ABSOLUTE_SPEED}", False
     name, usual = reference
     ratio = speed / usual
     whose = _plural(name)
     unusual = ratio >= UNUSUAL_RATIO or ratio <= 1 / UNUSUAL_RATIO or name != track.class_name
-    return f"at {ratio:.1f}x the usual speed of {whose} here", unusual
+    return f"at {ratio:.1f}{_RELATIVE_SPEED} {whose} here", unusual
+
+
+def states_a_speed(lines: Iterable[str]) -> bool:
+    """Whether a window's description gives some object's measured speed. It does only for
+    objects moving unusually fast or slow (or of a class the camera has no usual speed for):
+    walkers at the usual pace are counted ("5 people walk") and standers placed, without one.
+    Stage 2 asks how fast something moves only then: asked about a quiet window, a small LLM
+    invents a speed (or motion) for a stander."""
+    return any(_RELATIVE_SPEED in line or _ABSOLUTE_SPEED in line for line in lines)
 
 
 def _track_sentence(track: Track, norms: SceneNorms | None) -> tuple[str, bool]:

@@ -4,7 +4,13 @@ direction, place in the view, head counts."""
 from __future__ import annotations
 
 from vad.encoders.detectors import Detection
-from vad.stage2.scene import SceneNorms, describe_window, fit_scene_norms, track_objects
+from vad.stage2.scene import (
+    SceneNorms,
+    describe_window,
+    fit_scene_norms,
+    states_a_speed,
+    track_objects,
+)
 
 FPS = 10
 
@@ -79,6 +85,21 @@ def test_standers_share_one_line_with_their_places_and_the_fastest_mover_comes_f
     assert "at 3.0x the usual speed" in lines[0] and "at 2.0x the usual speed" in lines[1]
     assert lines[2] == "3 people stand in the centre and the middle right of the view"
     assert len(lines) == 3
+
+
+def test_only_unusual_movers_get_a_speed_that_stage_2_may_ask_about():
+    """A quiet window (standers, walkers at the usual pace) states no speed: stage 2 then does
+    not ask how fast anything moves (asked, a small LLM invented one for a stander)."""
+    norms = normal_norms()
+    stander, usual = walker(0.5, 0.5, 0.0), walker(0.1, 0.2, 0.01)
+    quiet = [s for _, s in describe_window(frames_of(stander, usual), times(20), norms)]
+    assert quiet == ["a person stands in the centre of the view", "a person walks"]
+    assert not states_a_speed(quiet)
+    fast = walker(0.1, 0.8, 0.03)
+    busy = [s for _, s in describe_window(frames_of(stander, fast), times(20), norms)]
+    assert states_a_speed(busy)
+    bicycle = walker(0.1, 0.5, 0.02, name="bicycle")  # no norms: body heights per second
+    assert states_a_speed(s for _, s in describe_window(frames_of(bicycle), times(20)))
 
 
 def test_without_norms_speed_is_in_body_heights():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.settings import Settings
+from vad.stage2 import prompts
 from vad.stage2.chain import Stage2Chain, WindowInput
 from vad.stage2.prompts import plain_text
 from vad.stage2.scene import SceneSource
@@ -63,3 +64,20 @@ def test_explanations_only_skips_the_rating_and_explains_from_the_summary():
     )
     assert rated.calls == ["generate", "choose", "generate"]
     assert rated.prompts[2].startswith(rated.prompts[1]) and "0.8" in rated.prompts[2]
+
+
+def _explanation_prompt(scene: list[tuple[float, str]]) -> str:
+    llm = EchoLLM()
+    chain = Stage2Chain(SceneSource("s"), llm, Settings(_env_file=None).stage2)
+    chain.run(WindowInput([], [], None, [], scene), rate=False)
+    return llm.prompts[-1]
+
+
+def test_a_quiet_window_is_not_asked_how_fast_it_moves():
+    """Only standers and usual walkers: the description states no speed, so the explanation's
+    question does not ask for one; a window with a measured speed, or captions, still does."""
+    quiet = _explanation_prompt([(0.0, "2 people stand in the centre"), (0.0, "5 people walk")])
+    assert quiet.endswith(prompts.EXPLAIN_STILL) and "how fast" not in quiet
+    fast = [(0.0, "a person moves to the right at 3.1x the usual speed of people here")]
+    assert _explanation_prompt(fast).endswith(prompts.EXPLAIN)
+    assert prompts.explain_question(quiet=False) == prompts.EXPLAIN  # captions: speed unknown
