@@ -5,6 +5,7 @@ RTSP camera -> ingest -> Kafka -> dispatcher -> Celery -> PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -87,6 +88,9 @@ def test_rtsp_camera_every_kept_frame_scored_once(pipeline: Pipeline, ped2, rtsp
     assert_exactly_once(pipeline, row.id, row.kept_frames)
     listing = pipeline.vad("camera", "list")
     assert "gate" in listing.stdout and "offline: service stopped" in listing.stdout
+    # ingest stored the rate the stream announced: a 10 fps source set to 5 is analysed at 5
+    (listed,) = json.loads(pipeline.vad("camera", "list", "--json").stdout)
+    assert (listed["source_fps"], listed["analysed_fps"]) == (10, 5), listed
 
 
 def test_worker_killed_mid_window_is_redone_once(pipeline: Pipeline, ped2):
