@@ -90,12 +90,16 @@ class Stage2Chain:
     def run(self, window: WindowInput, rate: bool = True) -> ChainResult:
         """Summary, rating (unless `rate` is False: a model with fusion weight 0 changes no
         score, so its rating would only cost a call) and the one-sentence explanation, as one
-        dialogue whose calls share their beginning (`vad.stage2.prompts`)."""
+        dialogue whose calls share their beginning (`vad.stage2.prompts`). A quiet scene
+        description (no measured speed: `states_a_speed`) is its own summary and explanation
+        (`prompts.quiet_account`): a small LLM invented crimes and garbled counts there."""
         cfg, clock, started = self.config, _Clock(), time.perf_counter()
+        quiet = False
         if window.scene is not None:  # sentences from detections: nothing to caption or clean
             raw = [sentence for _, sentence in window.scene]
             cleaned = Cleaned(raw, "skipped: scene descriptions from the detector")
             dialogue = prompts.scene_dialogue(raw, window.context)
+            quiet = not states_a_speed(raw)
         else:
             raw = self.captioner.caption(window.images, prompts.CAPTION, cfg.caption_tokens)
             clock.lap("caption")
@@ -104,7 +108,8 @@ class Stage2Chain:
             start = window.times[0] if window.times else 0.0
             timeline = [(t - start, c) for t, c in zip(window.times, cleaned.captions, strict=True)]
             dialogue = prompts.summary_dialogue(timeline, window.context)
-        summary = self.llm.generate(dialogue, cfg.summary_tokens)
+        account = prompts.quiet_account(raw) if quiet else None
+        summary = account or self.llm.generate(dialogue, cfg.summary_tokens)
         clock.lap("summary")
         answer, parsed, asked = None, ParsedScore(None), dialogue
         if rate:
@@ -112,14 +117,7 @@ class Stage2Chain:
             answer = self.llm.choose(asked, self.choices)
             parsed = parse_score(answer, cfg.score_values)
             clock.lap("score")
-        quiet = window.scene is not None and not states_a_speed(raw)
-        question = prompts.explain_question(quiet)
-        if parsed.value is not None:  # the explanation follows the rating it was given
-            explain = prompts.follow_up(asked, prompts.format_value(parsed.value), question)
-        else:  # not rated, or the answer did not parse: it follows the summary
-            explain = prompts.follow_up(dialogue, summary, question)
-        said = self.llm.generate(explain, cfg.explanation_tokens, stop=prompts.SENTENCE_STOPS)
-        explanation = prompts.one_sentence(said)
+        explanation = account or self._explain(dialogue, summary, asked, parsed)
         clock.lap("explain")
         return ChainResult(
             captions_raw=list(raw),
@@ -137,6 +135,22 @@ class Stage2Chain:
             stage_seconds=clock.laps,
             stage_cpu_seconds=clock.cpu_laps,
         )
+
+    def _explain(
+        self,
+        dialogue: list[prompts.Message],
+        summary: str,
+        asked: list[prompts.Message],
+        parsed: ParsedScore,
+    ) -> str:
+        """The one-sentence explanation: after the rating it was given, else (not rated, or the
+        answer did not parse) after the summary."""
+        if parsed.value is not None:
+            explain = prompts.follow_up(asked, prompts.format_value(parsed.value), prompts.EXPLAIN)
+        else:
+            explain = prompts.follow_up(dialogue, summary, prompts.EXPLAIN)
+        said = self.llm.generate(explain, self.config.explanation_tokens, prompts.SENTENCE_STOPS)
+        return prompts.one_sentence(said)
 
 
 class _Clock:
