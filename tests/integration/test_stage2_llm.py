@@ -57,6 +57,12 @@ def check_chain(llm) -> None:
     assert explanation.endswith((".", "!", "?"))  # stopped at its end, the full stop put back
     unrated = chain.run(window, rate=False)  # explanations only: summary and explanation
     assert unrated.score is None and unrated.summary and unrated.explanation
+    # a quiet window (no measured speed) is its own summary and explanation; rated, the model
+    # still answers an allowed value after it
+    quiet = WindowInput([], [], None, [], [(0.0, "a person stands in the centre of the view")])
+    still = chain.run(quiet)
+    assert still.score in settings.stage2.score_values, still.answer
+    assert still.explanation == still.summary and "a person stands in the centre" in still.summary
 
 
 def test_vad_up_serves_the_pulled_model_with_llama_cpp_and_the_chain_runs_on_it(
