@@ -69,9 +69,9 @@ def seed(pipe: Pipeline) -> None:
         session.execute(
             text(
                 "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames,"
-                " pruned_frames, dropped_frames, resume_index, next_window_seq) VALUES "
-                "(1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1),"
-                "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0)"
+                " pruned_frames, dropped_frames, resume_index, next_window_seq, fps, source_fps)"
+                " VALUES (1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1, 10, 25),"
+                "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0, NULL, NULL)"
             )
         )
         session.execute(
@@ -109,3 +109,16 @@ def test_every_dashboard_query_runs(pipeline: Pipeline, dashboard: Path):
         for cameras in (["gate", "lobby"], ["gate"]):
             for sql in queries:
                 session.execute(text(expand_macros(sql, cameras))).all()
+
+
+def test_camera_status_shows_the_fps_setting_beside_the_source_rate(pipeline: Pipeline):
+    """The setting and what the source announced; the analysed rate is not recomputed in SQL
+    (its stride rule has one owner, vad.sampling: GET /cameras and /metrics show it)."""
+    (sql,) = [q for q in dashboard_queries(DASHBOARDS[0]) if "c.source_fps" in q]
+    seed(pipeline)
+    with pipeline.sessions() as session:
+        rows = session.execute(text(expand_macros(sql, ["gate", "lobby"]))).mappings().all()
+    assert [(r["name"], r["fps setting"], r["source fps"]) for r in rows] == [
+        ("gate", 10, 25),
+        ("lobby", None, None),
+    ]
