@@ -7,8 +7,9 @@ for a model with a fusion weight (rated) and one with weight 0 (explanations onl
         [--windows 6] [--modes rated,explanations-only] [--training ../shared/data/ucsd_ped2/train]
 
 `--training DIR` (needs the detector installed) also explains real windows of that normal
-footage, as `vad stage2 calibrate` picks them, and says which are quiet (no measured speed in the
-description): what the model writes about standers and usual walkers. No label is read.
+footage, as `vad stage2 calibrate` picks them, with each window's description, summary and
+explanation, and says which are quiet (no measured speed in the description: their summary and
+explanation are the description's own lines, no LLM call). No label is read.
 
 CPU time is this process's (llama.cpp runs in it): on a machine shared with other jobs the wall
 time stretches, the CPU time is what one free core would take.
