@@ -198,11 +198,11 @@ def normal_alarms(data: dict, rule: Rule, clips: set[str] | None = None) -> tupl
 
 
 COMPARED = {
-    "pixel": RULES["pixel"],
-    "velocity": RULES["velocity"],
-    "objects": RULES["objects"],
-    "max(pixel, velocity)": RULES["max(pixel, velocity)"],
-    "max(all): stage 1": RULES["max(all): main"],
+    "pixel": ["pixel"],
+    "velocity": ["velocity"],
+    "objects": ["objects"],
+    "max(pixel, velocity)": ["pixel", "velocity"],
+    "max(all): stage 1": TERMS,
 }
 
 
@@ -225,8 +225,11 @@ def compare(base_path: str, variant_path: str, data: Path | None, crowded: int =
         f"  {'term':22s} {'AUC pooled/clip':>31s} {'normal >= 0.5 all':>23s} "
         f"{'before segment':>21s} {'busiest clips':>19s}"
     )
-    for name, rule in COMPARED.items():
-        cells = []
+    stored = {k for per_clip in base.values() for terms in per_clip.values() for k in terms}
+    for name, terms in COMPARED.items():
+        if not stored.issuperset(terms):
+            continue  # a run without that model (e.g. VAD_VELOCITY__ENABLED=false)
+        rule, cells = rule_max(terms), []
         for data_ in (base, variant):
             r = evaluate(data_, rule)["all"]
             fa, pre = normal_alarms(data_, rule)
