@@ -11,9 +11,10 @@ that place, so the same defaults hold on every camera:
 3. each cell's speed over its *normal speed*: the `speed_quantile` of the cell's training speeds,
    floored by a perspective prior per image row (the same quantile over the row, fitted linear in
    the row: under ground-plane perspective image speed grows linearly with the row) so a cell
-   that walkers rarely cross does not fire on the first one that does; the fitted slope is
-   shrunk by its evidence (`perspective_shrinkage`), so a camera without perspective (a side
-   view, where the busy rows' speeds rise and fall with the scene's layout) gets a flat prior;
+   that walkers rarely cross does not fire on the first one that does; with
+   `perspective_shrinkage` (off by default: measured, not adopted) the fitted slope is shrunk by
+   its evidence, so a camera without perspective (a side view, where the busy rows' speeds rise
+   and fall with the scene's layout) gets a flat prior;
 4. the frame's novelty = its fastest cell in those units, at the place it happens;
 5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
 
