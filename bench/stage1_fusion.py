@@ -6,6 +6,13 @@ segment, normal frames before and after), mean per-clip AUC, and the share of th
 normal frames at or above 0.5 (false alarms at the incident threshold).
 
     python bench/stage1_fusion.py /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
+
+A model variant against its baseline (both runs of the proxy on the same clips and folds): per
+term and the fused stage 1, AUC, the share of normal frames >= 0.5 (all of them, those before
+the pasted segment, and those of the held-out clips where most moves: crowded normal frames are
+where a more sensitive motion model pays):
+
+    python bench/stage1_fusion.py --compare BASE.npz VARIANT.npz --data ../shared/data/ucsd_ped2
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import argparse
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
+from service.settings import Settings  # noqa: E402
 from vad.eval.metrics import frame_metrics  # noqa: E402
 from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
 
@@ -160,10 +169,99 @@ RULES: dict[str, Rule] = {
 }
 
 
+def busyness(data: Path, clips: list[str]) -> dict[str, float]:
+    """Per training clip, the mean share of pixels that change by more than 15 grey levels from
+    one analysed frame to the next: how much moves (how crowded the clip is), no flow needed."""
+    from vad.video import analysed_frames
+
+    fps = Settings().ingest.default_fps
+    out = {}
+    for name in clips:
+        frames = analysed_frames(data / "train" / f"{name}.mp4", fps).frames
+        grey = [f.mean(axis=2) if f.ndim == 3 else f.astype(float) for f in frames]
+        out[name] = float(np.mean([np.mean(np.abs(b - a) > 15) for a, b in pairwise(grey)]))
+    return out
+
+
+def normal_alarms(data: dict, rule: Rule, clips: set[str] | None = None) -> tuple[float, float]:
+    """Share of normal frames >= 0.5 under `rule`: all normal frames, and those before the
+    pasted segment only (no after-effect of the pseudo-anomaly), over `clips` (default all)."""
+    alarms, before = [], []
+    for per_clip in data.values():
+        for name, terms in per_clip.items():
+            if clips is not None and name not in clips:
+                continue
+            y, s = terms["labels"].astype(int), rule(terms)
+            alarms.append(s[y == 0] >= 0.5)
+            first = int(np.argmax(y)) if y.any() else len(y)
+            before.append(s[:first] >= 0.5)
+    return float(np.mean(np.concatenate(alarms))), float(np.mean(np.concatenate(before)))
+
+
+COMPARED = {
+    "pixel": ["pixel"],
+    "velocity": ["velocity"],
+    "objects": ["objects"],
+    "max(pixel, velocity)": ["pixel", "velocity"],
+    "max(all): stage 1": TERMS,
+}
+
+
+def compare(base_path: str, variant_path: str, data: Path | None, crowded: int = 3) -> None:
+    """Baseline against variant, per term and fused: AUC (all kinds pooled / per clip), normal
+    frames >= 0.5 (all / before the segment) and on the `crowded` busiest held-out clips."""
+    base, variant = load(base_path), load(variant_path)
+    clips = sorted({c for per_clip in base.values() for c in per_clip})
+    busiest: set[str] = set()
+    if data is not None:
+        busy = busyness(data, clips)
+        busiest = set(sorted(clips, key=lambda c: -busy[c])[:crowded])
+        print(
+            "  busiest held-out clips: "
+            + ", ".join(
+                f"{c} {100 * busy[c]:.1f} %" for c in sorted(busiest, key=lambda c: -busy[c])
+            )
+        )
+    print(
+        f"  {'term':22s} {'AUC pooled/clip':>31s} {'normal >= 0.5 all':>23s} "
+        f"{'before segment':>21s} {'busiest clips':>19s}"
+    )
+    stored = {k for per_clip in base.values() for terms in per_clip.values() for k in terms}
+    for name, terms in COMPARED.items():
+        if not stored.issuperset(terms):
+            continue  # a run without that model (e.g. VAD_VELOCITY__ENABLED=false)
+        rule, cells = rule_max(terms), []
+        for data_ in (base, variant):
+            r = evaluate(data_, rule)["all"]
+            fa, pre = normal_alarms(data_, rule)
+            crowd = normal_alarms(data_, rule, busiest)[0] if busiest else float("nan")
+            cells.append((r[0], r[1], fa, pre, crowd))
+        (a0, p0, f0, b0, c0), (a1, p1, f1, b1, c1) = cells
+        print(
+            f"  {name:22s} {a0:.3f}/{p0:.3f} -> {a1:.3f}/{p1:.3f}   "
+            f"{100 * f0:5.2f} -> {100 * f1:5.2f} %  {100 * b0:5.2f} -> {100 * b1:5.2f} %  "
+            f"{100 * c0:5.2f} -> {100 * c1:5.2f} %",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scores", nargs="+", help="stored proxy scores (stage1_proxy.py --out)")
-    for path in parser.parse_args().scores:
+    parser.add_argument("scores", nargs="*", help="stored proxy scores (stage1_proxy.py --out)")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("BASE", "VARIANT"),
+        help="two stored runs of the same split: a model variant against its baseline",
+    )
+    parser.add_argument("--data", type=Path, help="with --compare: the dataset (busiest clips)")
+    args = parser.parse_args()
+    if args.compare:
+        compare(args.compare[0], args.compare[1], args.data)
+        return
+    if not args.scores:
+        parser.error("give stored scores, or --compare BASE VARIANT")
+    for path in args.scores:
         data = load(path)
         kinds = [*data, "all"]
         print(path)

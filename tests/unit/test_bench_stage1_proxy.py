@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.stage1_fusion import L_REF, fisher, rule_max, squash, surprise
+from bench.stage1_fusion import L_REF, fisher, normal_alarms, rule_max, squash, surprise
 from bench.stage1_proxy import KINDS, pseudo, segment
 
 
@@ -43,3 +43,17 @@ def test_surprise_round_trip_and_fisher():
 def test_max_rule_is_the_products_max():
     t = {"pixel": np.array([0.2, 0.7]), "velocity": np.array([0.6, 0.1])}
     np.testing.assert_allclose(rule_max(["pixel", "velocity"])(t), [0.6, 0.7])
+
+
+def test_normal_alarms_count_all_normal_frames_and_those_before_the_segment():
+    labels = np.array([0, 0, 0, 0, 1, 1, 0, 0], float)
+    pixel = np.array([0.6, 0.1, 0.1, 0.1, 0.9, 0.9, 0.7, 0.7])
+    data = {
+        "fast": {
+            "a": {"labels": labels, "pixel": pixel},
+            "b": {"labels": labels, "pixel": 0 * pixel},
+        }
+    }
+    everything, before = normal_alarms(data, rule_max(["pixel"]))
+    assert everything == 3 / 12 and before == 1 / 8
+    assert normal_alarms(data, rule_max(["pixel"]), {"a"}) == (3 / 6, 1 / 4)

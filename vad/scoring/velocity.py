@@ -11,7 +11,10 @@ that place, so the same defaults hold on every camera:
 3. each cell's speed over its *normal speed*: the `speed_quantile` of the cell's training speeds,
    floored by a perspective prior per image row (the same quantile over the row, fitted linear in
    the row: under ground-plane perspective image speed grows linearly with the row) so a cell
-   that walkers rarely cross does not fire on the first one that does;
+   that walkers rarely cross does not fire on the first one that does; with
+   `perspective_shrinkage` (off by default: measured, not adopted) the fitted slope is shrunk by
+   its evidence, so a camera without perspective (a side view, where the busy rows' speeds rise
+   and fall with the scene's layout) gets a flat prior;
 4. the frame's novelty = its fastest cell in those units, at the place it happens;
 5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
 
@@ -63,6 +66,14 @@ class VelocityConfig(BaseModel):
         lt=1,
         description="A cell's normal speed: this quantile of its training speeds (and its row's).",
     )
+    perspective_shrinkage: bool = Field(
+        False,
+        description=(
+            "Shrink the perspective prior's slope (speed linear in the image row) by its "
+            "evidence: x max(0, 1 - 1/t^2), t = slope / its standard error over the busy rows, "
+            "so a camera whose rows show no clear perspective gets a flat prior (`row_prior`)."
+        ),
+    )
     calibration_folds: int = Field(4, ge=2, le=16)
     reference_quantile: float = Field(0.99, gt=0.5, lt=1)
     tail_quantile: float = Field(0.9, gt=0.5, lt=1)
@@ -108,10 +119,11 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False)
     return out
 
 
-def row_prior(speeds: np.ndarray, quantile: float) -> np.ndarray:
+def row_prior(speeds: np.ndarray, quantile: float, shrink: bool = False) -> np.ndarray:
     """(rows,) perspective prior: the `quantile` of each cell row's speeds (T, rows, cols),
     fitted linear in the row over the rows that see traffic, clipped to 0.2-1.5x the busiest
-    row (image speed under ground-plane perspective grows linearly with the row)."""
+    row (image speed under ground-plane perspective grows linearly with the row). `shrink`:
+    the slope is first shrunk by its evidence (`perspective_slope`)."""
     rows = np.arange(speeds.shape[1])
     per_row = np.quantile(speeds.transpose(1, 0, 2).reshape(len(rows), -1), quantile, axis=1)
     per_row = per_row + 1e-3
@@ -119,15 +131,38 @@ def row_prior(speeds: np.ndarray, quantile: float) -> np.ndarray:
     top = float(per_row[busy].max())
     if busy.sum() >= 2:
         slope, intercept = np.polyfit(rows[busy], per_row[busy], 1)
+        if shrink:
+            slope, intercept = perspective_slope(rows[busy], per_row[busy])
     else:
         slope, intercept = 0.0, top
     return np.clip(intercept + slope * rows, 0.2 * top, 1.5 * top)
 
 
-def normal_speeds(speeds: np.ndarray, quantile: float) -> np.ndarray:
+def perspective_slope(rows: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of `values` linear in `rows`, the slope shrunk by its evidence.
+
+    Why: on a camera looking down a walkway the busy rows' speeds rise steadily toward the
+    camera (Ped1: t = slope / standard error 10-14) and the fit is the perspective; on a side
+    view they rise and fall with where the walkway lies (Ped2: |t| < 1), and an unshrunk fit
+    lowers the thresholds of whichever end happens to be slower. Empirical Bayes with a normal
+    prior on the slope centred on "no perspective", its variance estimated from the data: the
+    slope times max(0, 1 - 1/t^2), the line pivoting about the rows' mean (it stays through
+    their centroid). Fewer than 3 rows cannot show their scatter: flat."""
+    slope, intercept = np.polyfit(rows, values, 1)
+    if len(rows) < 3:
+        return 0.0, float(np.mean(values))
+    residual = values - (intercept + slope * rows)
+    spread = float(((rows - rows.mean()) ** 2).sum())
+    variance = float((residual**2).sum()) / (len(rows) - 2) / spread
+    keep = 1.0 if variance == 0 else max(0.0, 1.0 - variance / float(slope) ** 2)
+    slope = float(slope) * keep
+    return slope, float(values.mean() - slope * rows.mean())
+
+
+def normal_speeds(speeds: np.ndarray, quantile: float, shrink: bool = False) -> np.ndarray:
     """(rows, cols) normal speed per cell: its own quantile, floored by the row prior."""
     own = np.quantile(speeds, quantile, axis=0) + 1e-3
-    return np.maximum(own, row_prior(speeds, quantile)[:, None]).astype(np.float32)
+    return np.maximum(own, row_prior(speeds, quantile, shrink)[:, None]).astype(np.float32)
 
 
 @dataclass
@@ -276,8 +311,10 @@ class VelocityModel:
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
         return cls(
-            # saved before stabilisation existed = fitted without it: it scores without it
-            VelocityConfig.model_validate({"stabilise": False, **doc["config"]}),
+            # saved before stabilisation (or the slope's shrinkage) existed = fitted without it
+            VelocityConfig.model_validate(
+                {"stabilise": False, "perspective_shrinkage": False, **doc["config"]}
+            ),
             (int(doc["frame_size"][0]), int(doc["frame_size"][1])),
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
@@ -314,7 +351,7 @@ def fit_velocity_from_greys(
         "fit_seconds": round(time.perf_counter() - started, 3),
         "frames_seen": int(sum(len(s) for s in speeds)),
     }
-    normal = normal_speeds(moving, config.speed_quantile)
+    normal = normal_speeds(moving, config.speed_quantile, config.perspective_shrinkage)
     return VelocityModel(config, frame_size, normal, calibrator, metadata)
 
 
@@ -354,7 +391,9 @@ def _held_out_novelty(pieces: list[np.ndarray], config: VelocityConfig) -> list[
     out: list[np.ndarray] = [np.zeros(0)] * len(pieces)
     for f in range(folds):
         rest = [p for p, g in zip(pieces, fold, strict=True) if g != f] or pieces
-        normal = normal_speeds(np.concatenate(rest), config.speed_quantile)
+        normal = normal_speeds(
+            np.concatenate(rest), config.speed_quantile, config.perspective_shrinkage
+        )
         for i, piece in enumerate(pieces):
             if fold[i] == f:
                 out[i] = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)

@@ -100,6 +100,13 @@ class NormalityConfig(BaseModel):
             "is seen as moving as a near one is (a camera looking down a walkway)."
         ),
     )
+    perspective_shrinkage: bool = Field(
+        False,
+        description=(
+            "Shrink that prior's slope by its evidence (vad/scoring/velocity.perspective_slope): "
+            "rows without a clear perspective (a side view) keep the learned threshold."
+        ),
+    )
     neighbours: int = Field(
         1,
         ge=1,

@@ -309,8 +309,11 @@ class NormalityModel:
                 f"normality model format {doc.get('format_version')!r} in {directory} is not the "
                 f"supported format {FORMAT_VERSION}; refit it (vad camera learn) with this version"
             )
-        # a model saved before stabilisation existed was fitted without it: it scores without it
-        config = NormalityConfig.model_validate({"stabilise": False, **doc["config"]})
+        # a model saved before stabilisation (or the slope's shrinkage) existed was fitted
+        # without it: it scores (and is extended) as it was fitted
+        config = NormalityConfig.model_validate(
+            {"stabilise": False, "perspective_shrinkage": False, **doc["config"]}
+        )
         with np.load(directory / _MEMORY_NPZ, allow_pickle=False) as data:
             memories = {
                 name: CellMemory(
@@ -399,11 +402,17 @@ def learn_motion_threshold(
     threshold = flow_magnitude_quantile(flows, config.motion_quantile)
     if not config.perspective_threshold or not flows:
         return threshold
-    return perspective_thresholds(flows, threshold, config.motion_quantile)
+    return perspective_thresholds(
+        flows, threshold, config.motion_quantile, shrink=config.perspective_shrinkage
+    )
 
 
 def perspective_thresholds(
-    flows: Sequence[np.ndarray], threshold: float, quantile: float, cell: int = 8
+    flows: Sequence[np.ndarray],
+    threshold: float,
+    quantile: float,
+    cell: int = 8,
+    shrink: bool = False,
 ) -> np.ndarray:
     """(H, 1) per-row thresholds: `threshold` x row prior / busiest row's prior (floored)."""
     from vad.scoring.velocity import row_prior
@@ -417,7 +426,7 @@ def perspective_thresholds(
             for f in flows
         ]
     )
-    prior = row_prior(speeds, quantile)
+    prior = row_prior(speeds, quantile, shrink)
     centres = (np.arange(len(prior)) + 0.5) * cell
     rows = np.interp(np.arange(flows[0].shape[0]) + 0.5, centres, prior / prior.max())
     return np.maximum(threshold * rows, _MIN_THRESHOLD)[:, None].astype(np.float32)

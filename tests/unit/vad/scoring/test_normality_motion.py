@@ -74,6 +74,18 @@ def test_perspective_threshold_is_lower_where_everything_moves_fewer_pixels() ->
     assert rows.shape == (64, 1) and rows[10, 0] < 0.6 * rows[52, 0] and rows.max() <= 1.0
 
 
+def test_a_view_without_perspective_keeps_the_learned_threshold_in_every_row() -> None:
+    """A side view: walkers in the middle rows only, faster in the middle than at either edge
+    of the walkway (layout, not distance): with the slope's shrinkage no row is lowered."""
+    flows = [np.zeros((72, 96, 2), np.float32) for _ in range(20)]
+    for t, f in enumerate(flows):
+        for r, speed in enumerate([0.6, 0.9, 1.0, 0.8, 0.7, 0.75, 0.6]):
+            f[8 + 8 * r : 16 + 8 * r, (t * 4) % 88 : (t * 4) % 88 + 8, 0] = speed
+    assert perspective_thresholds(flows, 1.0, 0.999).min() < 0.9
+    rows = perspective_thresholds(flows, 1.0, 0.999, shrink=True)
+    np.testing.assert_allclose(rows, 1.0)
+
+
 def test_model_keeps_its_threshold_and_refuses_an_older_format(ped2: Path, tmp_path: Path) -> None:
     clips = [list(itertools.islice(iter_video_frames(ped2 / "train" / "train_03.mp4"), 30))]
     model = fit_normality_model(clips, SMALL)
@@ -86,6 +98,10 @@ def test_model_keeps_its_threshold_and_refuses_an_older_format(ped2: Path, tmp_p
         NormalityModel.load(tmp_path / "m").motion_threshold, per_row, atol=1e-6
     )
     doc = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert doc["config"]["perspective_shrinkage"] is SMALL.perspective_shrinkage
+    del doc["config"]["perspective_shrinkage"]  # saved before the slope's shrinkage existed
+    (tmp_path / "m" / "model.json").write_text(json.dumps(doc))
+    assert NormalityModel.load(tmp_path / "m").config.perspective_shrinkage is False
     doc["format_version"] = FORMAT_VERSION - 1
     (tmp_path / "m" / "model.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="refit"):

@@ -5,10 +5,20 @@ above 0.5; a far walker must not look unusual just because it is small and slow.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from vad.scoring.velocity import VELOCITY_JSON, VelocityModel, fit_velocity_model, normal_speeds
+from vad.scoring.velocity import (
+    VELOCITY_JSON,
+    VelocityConfig,
+    VelocityModel,
+    fit_velocity_model,
+    normal_speeds,
+    perspective_slope,
+    row_prior,
+)
 
 H, W = 120, 160
 
@@ -88,6 +98,42 @@ def test_rows_nobody_crosses_get_the_perspective_prior_not_noise():
     speeds[:, 3:, :] = np.linspace(0.5, 1.0, 3)[None, :, None]  # only the lower rows move
     normal = normal_speeds(speeds, 0.99)
     assert np.isfinite(normal).all() and normal[0].min() >= 0.2 * normal.max() - 1e-6
+
+
+def test_a_clear_perspective_keeps_its_slope():
+    rows = np.arange(10.0)
+    noise = np.random.default_rng(0).normal(0, 0.02, 10)
+    slope, intercept = perspective_slope(rows, 0.5 + 0.2 * rows + noise)
+    assert slope == pytest.approx(0.2, rel=0.03) and intercept == pytest.approx(0.5, abs=0.05)
+
+
+def test_rows_that_rise_and_fall_with_the_scene_get_a_flat_prior():
+    """A side view (Ped2): the walkway's rows are busy, the speeds rise and fall with the layout,
+    not with the distance; the slope is noise against its scatter and is dropped."""
+    rows = np.arange(9.0)
+    values = np.array([0.4, 0.6, 0.8, 0.9, 1.0, 0.85, 0.6, 0.62, 0.58])
+    slope, intercept = perspective_slope(rows, values)
+    assert slope == 0.0 and intercept == pytest.approx(values.mean())
+    assert perspective_slope(rows[:2], values[:2]) == (0.0, pytest.approx(values[:2].mean()))
+
+
+def test_shrinkage_flattens_the_prior_only_where_the_rows_show_no_perspective():
+    bump = np.zeros((100, 9, 4), np.float32)
+    bump[:, :, 0] = np.array([0.4, 0.6, 0.8, 0.9, 1.0, 0.85, 0.6, 0.62, 0.58])[None, :]
+    plain, shrunk = row_prior(bump, 0.99), row_prior(bump, 0.99, shrink=True)
+    assert np.ptp(plain) > 0.02 and np.ptp(shrunk) == pytest.approx(0.0, abs=1e-9)
+    ramp = np.zeros((100, 9, 4), np.float32)
+    ramp[:, :, 0] = (0.3 + 0.2 * np.arange(9))[None, :]
+    np.testing.assert_allclose(row_prior(ramp, 0.99, shrink=True), row_prior(ramp, 0.99))
+
+
+def test_a_model_saved_before_the_shrinkage_loads_as_it_was_fitted(model, tmp_path):
+    model.save(tmp_path)
+    doc = json.loads((tmp_path / VELOCITY_JSON).read_text())
+    assert doc["config"]["perspective_shrinkage"] is VelocityConfig().perspective_shrinkage
+    del doc["config"]["perspective_shrinkage"]
+    (tmp_path / VELOCITY_JSON).write_text(json.dumps(doc))
+    assert VelocityModel.load(tmp_path).config.perspective_shrinkage is False
 
 
 def test_stage1_scorer_fuses_pixel_and_velocity_and_names_the_winner(model):
