@@ -6,6 +6,8 @@ segment, normal frames before and after), mean per-clip AUC, and the share of th
 normal frames at or above 0.5 (false alarms at the incident threshold).
 
     python bench/stage1_fusion.py /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
+    # look-ahead round: the fused score (or each term) through a window of P past, L future frames
+    python bench/stage1_fusion.py --ahead /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
 """
 
 from __future__ import annotations
@@ -109,6 +111,46 @@ def rule_term_smoothed(names: list[str], sigmas: dict[str, float]) -> Rule:
     return rule
 
 
+def window_mean(x: np.ndarray, behind: int, ahead: int, kernel: str) -> np.ndarray:
+    """Mean of each frame's window [t - behind, t + ahead] (box, or a Gaussian with its edge at 2
+    sigma), NaN neighbours ignored, the window shrinking at the clip's ends; NaN stays NaN."""
+    offsets = np.arange(-behind, ahead + 1)
+    if kernel == "box":
+        weights = np.ones(offsets.size)
+    else:
+        sigma = max(behind, ahead) / 2.0
+        weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    valid = np.isfinite(x)
+    values = np.pad(np.where(valid, x, 0.0), (behind, ahead))
+    mask = np.pad(valid.astype(np.float64), (behind, ahead))
+    num = np.correlate(values, weights, mode="valid")
+    den = np.correlate(mask, weights, mode="valid")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~valid] = np.nan
+    return out
+
+
+def rule_ahead(inner: Rule, behind: int, ahead: int, kernel: str) -> Rule:
+    """`inner` (the fused score), then a window of `behind` past and `ahead` future frames: the
+    frame's score is final `ahead` frames later."""
+    return lambda t: window_mean(inner(t), behind, ahead, kernel)
+
+
+def rule_terms_ahead(names: list[str], behind: int, ahead: int, kernel: str) -> Rule:
+    """Each term's calibrated score through the same window before the max."""
+
+    def rule(t):
+        s = [
+            surprise(window_mean(np.nan_to_num(t[n]), behind, ahead, kernel))
+            for n in names
+            if n in t
+        ]
+        return squash(np.stack(s).max(0))
+
+    return rule
+
+
 def evaluate(data: dict, rule: Rule) -> dict[str, tuple[float, float, float]]:
     out = {}
     allys, allss, allpv, allfa = [], [], [], []
@@ -157,15 +199,27 @@ RULES: dict[str, Rule] = {
     "objects sigma 2": rule_term_smoothed(TERMS, {"objects": 2.0}),
     "objects sigma 4": rule_term_smoothed(TERMS, {"objects": 4.0}),
 }
+LOOK_AHEAD = [2, 3, 4, 6, 10]
+AHEAD_RULES: dict[str, Rule] = {"max(all): main": rule_max(TERMS)}
+for _ahead in LOOK_AHEAD:
+    for _kernel in ("box", "gauss"):
+        for _behind in (0, _ahead):
+            _window = f"P{_behind} L{_ahead} {_kernel}"
+            AHEAD_RULES[f"fused {_window}"] = rule_ahead(rule_max(TERMS), _behind, _ahead, _kernel)
+            AHEAD_RULES[f"terms {_window}"] = rule_terms_ahead(TERMS, _behind, _ahead, _kernel)
 
 
 def main() -> None:
-    for path in sys.argv[1:]:
+    args = sys.argv[1:]
+    rules = RULES
+    if args and args[0] == "--ahead":
+        args, rules = args[1:], AHEAD_RULES
+    for path in args:
         data = load(path)
         kinds = [*data, "all"]
         print(path)
         print(f"  {'rule':28s} " + " ".join(f"{k:>19s}" for k in kinds))
-        for name, rule in RULES.items():
+        for name, rule in rules.items():
             r = evaluate(data, rule)
             cells = " ".join(f"{r[k][0]:.3f}/{r[k][1]:.3f}/{100 * r[k][2]:4.1f}" for k in kinds)
             print(f"  {name:28s} {cells}", flush=True)
