@@ -16,7 +16,9 @@ from frames.window import LoggedFrame, camera_frames
 from frames.window import window_frames as split_window
 from service.settings import Settings
 from vad.codec import encode_jpeg
-from workers.tasks import WindowTask, _row, _threshold
+from vad.types import Frame
+from workers.encoding import EncodedWindow
+from workers.tasks import WindowTask, _row, _threshold, _until_clock_steps_back
 
 CAMERA = 3
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -110,3 +112,38 @@ def test_each_app_runs_its_own_scorer_not_one_registered_before() -> None:
         register_tasks(app, scorer)
         app.tasks[SCORE_WINDOW].apply(args=(1, "topic", 0, 0, 9))
     assert ran == names
+
+
+# --- look-ahead ----------------------------------------------------------------------------------
+
+
+def _frame(offset: int, at: float) -> Frame:
+    return Frame(CAMERA, offset, at, None, offset=offset)
+
+
+def test_look_ahead_frames_stop_where_the_cameras_clock_steps_back() -> None:
+    frames = [_frame(5, 10.1), _frame(6, 10.2), _frame(7, 9.0), _frame(8, 9.1)]
+    assert [f.offset for f in _until_clock_steps_back(frames, 10.0)] == [5, 6]
+    assert _until_clock_steps_back(frames, 10.15) == []
+    assert [f.offset for f in _until_clock_steps_back(frames[2:], None)] == [7, 8]
+
+
+def test_an_encoding_of_window_and_look_ahead_keeps_the_windows_rows_only() -> None:
+    def rows(offsets):
+        return [{"kafka_offset": o} for o in offsets]
+
+    encoded = EncodedWindow(
+        np.array([0.1, 0.2, 0.3, 0.4]),
+        embeddings=rows([10, 11, 12, 13]),
+        detections=rows([10, 12, 13]),
+        zero_shot=rows([11, 13]),
+        appearance=rows([13]),
+        fired=["pixel", "velocity", "objects", "pixel"],
+    )
+    own = encoded.head(2, last_offset=11)
+    np.testing.assert_array_equal(own.scores, [0.1, 0.2])
+    assert own.fired == ["pixel", "velocity"]
+    assert [r["kafka_offset"] for r in own.embeddings] == [10, 11]
+    assert [r["kafka_offset"] for r in own.detections] == [10]
+    assert [r["kafka_offset"] for r in own.zero_shot] == [11]
+    assert own.appearance == []
