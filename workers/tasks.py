@@ -17,13 +17,13 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames, window_frames
-from vad.masks import ZoneLocator, mask_window
+from vad.masks import RegionMask, ZoneLocator, mask_window
 from vad.scoring.base import Scorer
 from vad.scoring.look_ahead import look_ahead
 from vad.types import Frame, ScoreResult
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
-from workers.encoding import FrameEncoding
+from workers.encoding import EncodedWindow, FrameEncoding
 from workers.retries import retry_or_give_up
 from workers.scorers import RegionCache, ScorerCache
 from workers.settings import WorkerSettings
@@ -99,22 +99,7 @@ class WindowScorer:
         frames, ahead = sequence[: len(frames)], sequence[len(frames) :]
         with self.sessions() as session:
             state = scorer_state_queries.load_scorer_state(session, window.camera_id, scorer.name)
-        result = scorer.score(frames, context, state)
-        later = self._score_ahead(scorer, ahead, context + frames, result.state)
-        encoded = self.encoding.encode(
-            window.camera_id,
-            frames + ahead,
-            np.concatenate([result.scores, later.scores]),
-            _fired(scorer, result, frames) + _fired(scorer, later, ahead),
-            mask=drawn.mask,
-        )
-        final = look_ahead(
-            encoded.scores,
-            [f.captured_at for f in frames + ahead],
-            self.settings.scoring.look_ahead_seconds,
-        )
-        encoded = encoded.head(len(frames), window.last_offset)
-        encoded.scores = final[: len(frames)]
+        result, encoded = self._score(window, scorer, (frames, context, ahead), state, drawn.mask)
         zones = _frame_zones(locator, frames, context, encoded.detections)
         if self.settings.faults.score_delay_seconds:
             time.sleep(self.settings.faults.score_delay_seconds)
@@ -171,6 +156,36 @@ class WindowScorer:
     def _fail(self, window: Window, error: str) -> None:
         log.error("window %s failed: %s", window.id, error)
         self.fail(window.id, error)
+
+    def _score(
+        self,
+        window: Window,
+        scorer: Scorer,
+        read: tuple[list[Frame], list[Frame], list[Frame]],
+        state: dict | None,
+        mask: RegionMask,
+    ) -> tuple[ScoreResult, EncodedWindow]:
+        """Stage 1 and the encoders over the window and its look-ahead frames, fused, each
+        frame's fused score averaged with the next `scoring.look_ahead_seconds`
+        (`vad.scoring.look_ahead`, as `vad eval`); what is returned is the window's own frames'."""
+        frames, context, ahead = read
+        result = scorer.score(frames, context, state)
+        later = self._score_ahead(scorer, ahead, context + frames, result.state)
+        encoded = self.encoding.encode(
+            window.camera_id,
+            frames + ahead,
+            np.concatenate([result.scores, later.scores]),
+            _fired(scorer, result, frames) + _fired(scorer, later, ahead),
+            mask=mask,
+        )
+        final = look_ahead(
+            encoded.scores,
+            [f.captured_at for f in frames + ahead],
+            self.settings.scoring.look_ahead_seconds,
+        )
+        encoded = encoded.head(len(frames), window.last_offset)
+        encoded.scores = final[: len(frames)]
+        return result, encoded
 
     def _score_ahead(
         self, scorer: Scorer, ahead: list[Frame], before: list[Frame], state: dict | None
