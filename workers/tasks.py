@@ -169,13 +169,12 @@ class WindowScorer:
         frame's fused score averaged with the next `scoring.look_ahead_seconds`
         (`vad.scoring.look_ahead`, as `vad eval`); what is returned is the window's own frames'."""
         frames, context, ahead = read
-        result = scorer.score(frames, context, state)
-        later = self._score_ahead(scorer, ahead, context + frames, result.state)
+        result, joint = _stage1(scorer, frames, context, ahead, state)
         encoded = self.encoding.encode(
             window.camera_id,
             frames + ahead,
-            np.concatenate([result.scores, later.scores]),
-            _fired(scorer, result, frames) + _fired(scorer, later, ahead),
+            joint.scores,
+            _fired(scorer, joint, frames + ahead),
             mask=mask,
         )
         final = look_ahead(
@@ -186,17 +185,6 @@ class WindowScorer:
         encoded = encoded.head(len(frames), window.last_offset)
         encoded.scores = final[: len(frames)]
         return result, encoded
-
-    def _score_ahead(
-        self, scorer: Scorer, ahead: list[Frame], before: list[Frame], state: dict | None
-    ) -> ScoreResult:
-        """The look-ahead frames scored as the next window will score them (its look-back
-        context is the end of this one), after this window's state; their state is not kept."""
-        if not ahead:
-            empty = np.empty(0)
-            return ScoreResult(scores=empty, raw=empty, state=state, notes={"fired": []})
-        keep = self.settings.windows.context_frames
-        return scorer.score(ahead, before[-keep:] if keep else [], state)
 
     def _read(
         self, window: Window
@@ -237,6 +225,30 @@ class WindowScorer:
         except Exception as error:  # noqa: BLE001 - an incident without a picture beats none
             log.warning("key frame at offset %s unavailable: %s", wanted.offset, error)
             return None
+
+
+def _stage1(
+    scorer: Scorer,
+    frames: list[Frame],
+    context: list[Frame],
+    ahead: list[Frame],
+    state: dict | None,
+) -> tuple[ScoreResult, ScoreResult]:
+    """The window's own stage-1 result, and the scores of the window and its look-ahead frames
+    (those as the next window will score them: after this one, which is their look-back). One
+    pass when the scorer keeps no state (scores are causal, so the window's part is its own);
+    a scorer with state is run on the window alone too, so the look-ahead frames do not advance
+    its state before their own window does."""
+    joint = scorer.score(frames + ahead, context, state)
+    if not ahead:
+        return joint, joint
+    if joint.state is not None:
+        return scorer.score(frames, context, state), joint
+    n = len(frames)
+    own = ScoreResult(
+        joint.scores[:n], joint.raw[:n], None, {"fired": _fired(scorer, joint, frames + ahead)[:n]}
+    )
+    return own, joint
 
 
 def _fired(scorer: Scorer, result: ScoreResult, frames: list[Frame]) -> list[str | None]:
