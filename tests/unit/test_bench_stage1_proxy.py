@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.stage1_fusion import L_REF, fisher, rule_max, squash, surprise
+from bench.stage1_fusion import L_REF, fisher, rule_max, squash, surprise, window_mean
 from bench.stage1_proxy import KINDS, pseudo, segment
+from vad.scoring.look_ahead import look_ahead, media_times
 
 
 def _clip(n: int = 40) -> list[np.ndarray]:
@@ -43,3 +44,14 @@ def test_surprise_round_trip_and_fisher():
 def test_max_rule_is_the_products_max():
     t = {"pixel": np.array([0.2, 0.7]), "velocity": np.array([0.6, 0.1])}
     np.testing.assert_allclose(rule_max(["pixel", "velocity"])(t), [0.6, 0.7])
+
+
+def test_the_adopted_look_ahead_rule_is_the_products_function():
+    """bench's fused P0 L2 box at 10 fps is vad.scoring.look_ahead at 0.2 s."""
+    x = np.random.default_rng(2).random(50)
+    x[[3, 17]] = np.nan
+    np.testing.assert_allclose(
+        window_mean(x, 0, 2, "box"),
+        look_ahead(x, media_times(50, 10.0), 0.2),
+        equal_nan=True,
+    )
