@@ -98,7 +98,7 @@ def flow_per_frame(frames: list[np.ndarray], settings: Settings) -> np.ndarray:
 def measure(name: str, train: list[np.ndarray], test: list[np.ndarray], settings: Settings):
     stage1 = Stage1(settings, installed_encoders(settings))
     stage1.fit([train])
-    scored = stage1.score(test)
+    scored = stage1.score(test, settings.ingest.default_fps)
     skip = 4  # the smoothing's start-up frames
     out = {
         "sampler": name,

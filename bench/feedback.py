@@ -146,9 +146,9 @@ def judge(spans: list[Span], labels: dict[str, np.ndarray], fps: float) -> dict:
     }
 
 
-def scored(stage1: Stage1, clips: dict[str, list]) -> dict[str, np.ndarray]:
+def scored(stage1: Stage1, clips: dict[str, list], fps: float) -> dict[str, np.ndarray]:
     """Fused stage-1 scores per clip, as the worker scores them."""
-    return {name: stage1.score(frames).fused for name, frames in clips.items()}
+    return {name: stage1.score(frames, fps).fused for name, frames in clips.items()}
 
 
 def spans_of(scores: dict[str, np.ndarray], fps: float, settings: Settings, threshold: float):
@@ -241,7 +241,7 @@ def run_set(
     out["second_half_videos"] = [p.stem for p in second]
     clips = load(first)
     truth = labels(clips)
-    first_full = {name: stage1.score(frames) for name, frames in clips.items()}
+    first_full = {name: stage1.score(frames, fps) for name, frames in clips.items()}
     first_scores = {name: s.fused for name, s in first_full.items()}
     context = stage1.pixel.context_frames
     updated: dict[tuple[float, str], Stage1] = {}
@@ -280,7 +280,7 @@ def run_set(
             updated[(t, update)] = model
             effect = {}
             if model is not stage1:  # label-free: did the taught frames stop firing, and others?
-                after = scored(model, clips)
+                after = scored(model, clips, fps)
                 taught_after = np.concatenate([after[n][masks[n]] for n in clips])
                 taught_before = np.concatenate([first_scores[n][masks[n]] for n in clips])
                 other = [(first_scores[n][~masks[n]], after[n][~masks[n]]) for n in clips]
@@ -311,7 +311,7 @@ def run_set(
         figures = judge(spans_of(scores, fps, settings, t), truth, fps)
         return {**figures, "auc": round(frame_metrics(y, s)["auc"], 4)}
 
-    before_full = {name: stage1.score(frames) for name, frames in clips.items()}
+    before_full = {name: stage1.score(frames, fps) for name, frames in clips.items()}
     before = {name: s.fused for name, s in before_full.items()}
     for t in thresholds:
         rows[t]["before"] = second_half(before, t)
@@ -329,7 +329,7 @@ def run_set(
         rows[t]["after"] = {}
         for update in updates:
             model = updated[(t, update)]
-            after = before if model is stage1 else scored(model, clips)
+            after = before if model is stage1 else scored(model, clips, fps)
             rows[t]["after"][update] = second_half(after, t)
             print(f"  t={t}: second half after ({update}) {rows[t]['after'][update]}", flush=True)
     out["thresholds"] = [rows[t] for t in thresholds]

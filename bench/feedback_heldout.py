@@ -92,7 +92,7 @@ def pseudo_recall(model: Stage1, pasted: dict, fps: float, settings: Settings, t
     for kind, clips in pasted.items():
         found, over, total = 0, 0, 0
         for name, (frames, first, last) in clips.items():
-            s = model.score(frames).fused
+            s = model.score(frames, fps).fused
             spans = incidents(s, fps, settings, name, t)
             found += any(sp.first <= last and sp.last >= first for sp in spans)
             over += int((s[first : last + 1] >= t).sum())
@@ -123,7 +123,7 @@ def run_set(
     )
     a = {p.stem: list(iter_video_frames(p)) for p in a_paths}
     b = {p.stem: list(iter_video_frames(p)) for p in b_paths}
-    a_scores = {n: stage1.score(f) for n, f in a.items()}
+    a_scores = {n: stage1.score(f, fps) for n, f in a.items()}
 
     def alarms(at: float) -> list[Span]:
         return [s for n, sc in a_scores.items() for s in incidents(sc.fused, fps, settings, n, at)]
@@ -161,7 +161,7 @@ def run_set(
                 if tolerating:  # the pixel model's lesson also raises its cells' scale
                     model.pixel = parent.pixel.extend([clip], recalibrate, spread, True)
                 times.append(time.process_time() - started)
-        b_scores = {n: model.score(f) for n, f in b.items()}
+        b_scores = {n: model.score(f, fps) for n, f in b.items()}
         spans = [s for n, sc in b_scores.items() for s in incidents(sc.fused, fps, settings, n, t)]
         label = "before" if spread is None else f"spread {spread}" + " tolerate" * tolerating
         row = {

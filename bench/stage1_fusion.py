@@ -13,6 +13,10 @@ the pasted segment, and those of the held-out clips where most moves: crowded no
 where a more sensitive motion model pays):
 
     python bench/stage1_fusion.py --compare BASE.npz VARIANT.npz --data ../shared/data/ucsd_ped2
+
+Look-ahead round: the fused score (or each term) through a window of P past, L future frames:
+
+    python bench/stage1_fusion.py --ahead /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
 """
 
 from __future__ import annotations
@@ -119,6 +123,46 @@ def rule_term_smoothed(names: list[str], sigmas: dict[str, float]) -> Rule:
     return rule
 
 
+def window_mean(x: np.ndarray, behind: int, ahead: int, kernel: str) -> np.ndarray:
+    """Mean of each frame's window [t - behind, t + ahead] (box, or a Gaussian with its edge at 2
+    sigma), NaN neighbours ignored, the window shrinking at the clip's ends; NaN stays NaN."""
+    offsets = np.arange(-behind, ahead + 1)
+    if kernel == "box":
+        weights = np.ones(offsets.size)
+    else:
+        sigma = max(behind, ahead) / 2.0
+        weights = np.exp(-0.5 * (offsets / sigma) ** 2)
+    valid = np.isfinite(x)
+    values = np.pad(np.where(valid, x, 0.0), (behind, ahead))
+    mask = np.pad(valid.astype(np.float64), (behind, ahead))
+    num = np.correlate(values, weights, mode="valid")
+    den = np.correlate(mask, weights, mode="valid")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~valid] = np.nan
+    return out
+
+
+def rule_ahead(inner: Rule, behind: int, ahead: int, kernel: str) -> Rule:
+    """`inner` (the fused score), then a window of `behind` past and `ahead` future frames: the
+    frame's score is final `ahead` frames later."""
+    return lambda t: window_mean(inner(t), behind, ahead, kernel)
+
+
+def rule_terms_ahead(names: list[str], behind: int, ahead: int, kernel: str) -> Rule:
+    """Each term's calibrated score through the same window before the max."""
+
+    def rule(t):
+        s = [
+            surprise(window_mean(np.nan_to_num(t[n]), behind, ahead, kernel))
+            for n in names
+            if n in t
+        ]
+        return squash(np.stack(s).max(0))
+
+    return rule
+
+
 def evaluate(data: dict, rule: Rule) -> dict[str, tuple[float, float, float]]:
     out = {}
     allys, allss, allpv, allfa = [], [], [], []
@@ -167,6 +211,14 @@ RULES: dict[str, Rule] = {
     "objects sigma 2": rule_term_smoothed(TERMS, {"objects": 2.0}),
     "objects sigma 4": rule_term_smoothed(TERMS, {"objects": 4.0}),
 }
+LOOK_AHEAD = [2, 3, 4, 6, 10]
+AHEAD_RULES: dict[str, Rule] = {"max(all): main": rule_max(TERMS)}
+for _ahead in LOOK_AHEAD:
+    for _kernel in ("box", "gauss"):
+        for _behind in (0, _ahead):
+            _window = f"P{_behind} L{_ahead} {_kernel}"
+            AHEAD_RULES[f"fused {_window}"] = rule_ahead(rule_max(TERMS), _behind, _ahead, _kernel)
+            AHEAD_RULES[f"terms {_window}"] = rule_terms_ahead(TERMS, _behind, _ahead, _kernel)
 
 
 def busyness(data: Path, clips: list[str]) -> dict[str, float]:
@@ -255,18 +307,22 @@ def main() -> None:
         help="two stored runs of the same split: a model variant against its baseline",
     )
     parser.add_argument("--data", type=Path, help="with --compare: the dataset (busiest clips)")
+    parser.add_argument(
+        "--ahead", action="store_true", help="the look-ahead round's rules instead of fusion's"
+    )
     args = parser.parse_args()
     if args.compare:
         compare(args.compare[0], args.compare[1], args.data)
         return
     if not args.scores:
         parser.error("give stored scores, or --compare BASE VARIANT")
+    rules = AHEAD_RULES if args.ahead else RULES
     for path in args.scores:
         data = load(path)
         kinds = [*data, "all"]
         print(path)
         print(f"  {'rule':28s} " + " ".join(f"{k:>19s}" for k in kinds))
-        for name, rule in RULES.items():
+        for name, rule in rules.items():
             r = evaluate(data, rule)
             cells = " ".join(f"{r[k][0]:.3f}/{r[k][1]:.3f}/{100 * r[k][2]:4.1f}" for k in kinds)
             print(f"  {name:28s} {cells}", flush=True)

@@ -113,7 +113,7 @@ def run(data: Path, folds: int, out: Path, limit: int | None, held_max: int | No
         for j, n in enumerate(scored):
             for kind in KINDS:
                 frames, labels = pseudo(clips[n], j, kind)
-                result = stage1.score(frames)
+                result = stage1.score(frames, fps)
                 saved[f"{n}|{kind}|labels"] = labels
                 for term, values in result.terms.items():
                     saved[f"{n}|{kind}|{term}"] = values.astype(np.float32)

@@ -58,7 +58,7 @@ def run(every: int, train: list[Path], held: list[Path]) -> tuple[dict, dict, li
     fit_wall, fit_cpu = since(start)
     clips = [list(iter_video_frames(p)) for p in held]
     start = clock()
-    scored = [stage.score(c) for c in clips]
+    scored = [stage.score(c, settings.ingest.default_fps) for c in clips]
     score_wall, score_cpu = since(start)
     o = settings.objects
     found = [

@@ -135,6 +135,9 @@ class Window(Base):
     first_offset: Mapped[int] = mapped_column(BigInteger)
     last_offset: Mapped[int] = mapped_column(BigInteger)
     context_offset: Mapped[int | None] = mapped_column(BigInteger, comment="first look-back frame")
+    ahead_offset: Mapped[int | None] = mapped_column(
+        BigInteger, comment="last look-ahead frame after the window (NULL: none)"
+    )
     n_frames: Mapped[int] = mapped_column(Integer)
     end_of_stream: Mapped[bool] = mapped_column(Boolean, default=False, comment="source ended here")
     start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

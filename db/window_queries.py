@@ -31,9 +31,10 @@ def insert_window(
     start_at: float,
     end_at: float,
     end_of_stream: bool = False,
+    ahead_offset: int | None = None,
 ) -> Window | None:
     """Insert a window with the camera's next sequence number; None if it exists or the camera
-    was removed meanwhile."""
+    was removed meanwhile. `ahead_offset`: the last look-ahead frame its scores wait for."""
     seq = session.execute(
         update(Camera)
         .where(Camera.id == camera_id)
@@ -53,6 +54,7 @@ def insert_window(
             first_offset=first_offset,
             last_offset=last_offset,
             context_offset=context_offset,
+            ahead_offset=ahead_offset,
             n_frames=n_frames,
             start_at=utc(start_at),
             end_at=utc(end_at),

@@ -105,7 +105,13 @@ class Dispatcher:
                 last = {int(k): v for k, v in (progress.camera_last if progress else {}).items()}
                 ctx = {int(k): v for k, v in (progress.camera_context if progress else {}).items()}
                 self.windowers[tp.partition] = PartitionWindower(
-                    tp.partition, w.seconds, w.idle_flush_seconds, w.context_frames, last, ctx
+                    tp.partition,
+                    w.seconds,
+                    w.idle_flush_seconds,
+                    w.context_frames,
+                    last,
+                    ctx,
+                    look_ahead_seconds=self.settings.scoring.look_ahead_seconds,
                 )
                 if progress is not None:
                     consumer.seek(tp, progress.position)
@@ -184,6 +190,7 @@ class Dispatcher:
                     start_at=c.start_at,
                     end_at=c.end_at,
                     end_of_stream=c.end_of_stream,
+                    ahead_offset=c.ahead_offset,
                 )
                 if window is not None:
                     tasks.append(WindowTask.of(window))

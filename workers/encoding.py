@@ -62,6 +62,22 @@ class EncodedWindow:
     appearance: list[dict] = field(default_factory=list)
     fired: list[str | None] = field(default_factory=list)  # per frame: the model that decided
 
+    def head(self, n: int, last_offset: int) -> EncodedWindow:
+        """The window's own first `n` frames, of an encoding that also ran on the look-ahead
+        frames after it (those are the next window's to store)."""
+
+        def own(rows: list[dict]) -> list[dict]:
+            return [r for r in rows if r["kafka_offset"] <= last_offset]
+
+        return EncodedWindow(
+            self.scores[:n],
+            own(self.embeddings),
+            own(self.detections),
+            own(self.zero_shot),
+            own(self.appearance),
+            self.fired[:n],
+        )
+
 
 class FrameEncoding:
     def __init__(self, settings: CoreSettings, sessions: sessionmaker[Session]):

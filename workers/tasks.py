@@ -17,11 +17,13 @@ from db.models import Camera, Incident, Window
 from db.session import transaction
 from frames.reader import FrameReader, WindowUnavailable
 from frames.window import read_window_frames, window_frames
-from vad.masks import ZoneLocator, mask_window
-from vad.types import Frame
+from vad.masks import RegionMask, ZoneLocator, mask_window
+from vad.scoring.base import Scorer
+from vad.scoring.look_ahead import look_ahead
+from vad.types import Frame, ScoreResult
 from webhooks.delivery import Sender, enqueue_incident_event, send_deliveries
 from workers.celery_app import SCORE_WINDOW, STAGE1_QUEUE
-from workers.encoding import FrameEncoding
+from workers.encoding import EncodedWindow, FrameEncoding
 from workers.retries import retry_or_give_up
 from workers.scorers import RegionCache, ScorerCache
 from workers.settings import WorkerSettings
@@ -87,23 +89,17 @@ class WindowScorer:
             self._fail(window, f"gave up after {window.attempts - 1} attempts: {window.error}")
             return "failed"
         try:
-            frames, context, ingested = self._read(window)
+            frames, context, ahead, ingested = self._read(window)
         except WindowUnavailable as lost:
             self._fail(window, str(lost))
             return "failed"
         scorer = self.scorers.for_camera(window.camera_id)
         drawn, locator = self.regions.for_camera(window.camera_id)
-        frames, context = mask_window(frames, context, drawn.mask)
+        sequence, context = mask_window(frames + ahead, context, drawn.mask)
+        frames, ahead = sequence[: len(frames)], sequence[len(frames) :]
         with self.sessions() as session:
             state = scorer_state_queries.load_scorer_state(session, window.camera_id, scorer.name)
-        result = scorer.score(frames, context, state)
-        encoded = self.encoding.encode(
-            window.camera_id,
-            frames,
-            result.scores,
-            result.notes.get("fired") or [scorer.name] * len(frames),
-            mask=drawn.mask,
-        )
+        result, encoded = self._score(window, scorer, (frames, context, ahead), state, drawn.mask)
         zones = _frame_zones(locator, frames, context, encoded.detections)
         if self.settings.faults.score_delay_seconds:
             time.sleep(self.settings.faults.score_delay_seconds)
@@ -161,12 +157,54 @@ class WindowScorer:
         log.error("window %s failed: %s", window.id, error)
         self.fail(window.id, error)
 
-    def _read(self, window: Window) -> tuple[list[Frame], list[Frame], dict[int, float]]:
-        first = window.context_offset if window.context_offset is not None else window.first_offset
-        logged = read_window_frames(
-            self.reader, window.topic, window.partition, first, window.last_offset, window.camera_id
+    def _score(
+        self,
+        window: Window,
+        scorer: Scorer,
+        read: tuple[list[Frame], list[Frame], list[Frame]],
+        state: dict | None,
+        mask: RegionMask,
+    ) -> tuple[ScoreResult, EncodedWindow]:
+        """Stage 1 and the encoders over the window and its look-ahead frames, fused, each
+        frame's fused score averaged with the next `scoring.look_ahead_seconds`
+        (`vad.scoring.look_ahead`, as `vad eval`); what is returned is the window's own frames'."""
+        frames, context, ahead = read
+        result, joint = _stage1(scorer, frames, context, ahead, state)
+        encoded = self.encoding.encode(
+            window.camera_id,
+            frames + ahead,
+            joint.scores,
+            _fired(scorer, joint, frames + ahead),
+            mask=mask,
         )
-        return window_frames(window, list(logged), self.settings.windows.context_frames)
+        final = look_ahead(
+            encoded.scores,
+            [f.captured_at for f in frames + ahead],
+            self.settings.scoring.look_ahead_seconds,
+        )
+        encoded = encoded.head(len(frames), window.last_offset)
+        encoded.scores = final[: len(frames)]
+        return result, encoded
+
+    def _read(
+        self, window: Window
+    ) -> tuple[list[Frame], list[Frame], list[Frame], dict[int, float]]:
+        """The window's frames, its look-back context, its look-ahead frames (up to
+        `ahead_offset`, stopped where the camera's clock steps back) and ingest times."""
+        first = window.context_offset if window.context_offset is not None else window.first_offset
+        last = window.ahead_offset if window.ahead_offset is not None else window.last_offset
+        logged = list(
+            read_window_frames(
+                self.reader, window.topic, window.partition, first, last, window.camera_id
+            )
+        )
+        own = [f for f in logged if f.frame.offset <= window.last_offset]
+        frames, context, ingested = window_frames(window, own, self.settings.windows.context_frames)
+        ahead = _until_clock_steps_back(
+            [f.frame for f in logged if f.frame.offset > window.last_offset],
+            frames[-1].captured_at if frames else None,
+        )
+        return frames, context, ahead, ingested
 
     def _key_frame(self, wanted: KeyFrameWanted) -> bytes | None:
         """The JPEG of an incident's peak frame; None when it cannot be read or decoded."""
@@ -187,6 +225,45 @@ class WindowScorer:
         except Exception as error:  # noqa: BLE001 - an incident without a picture beats none
             log.warning("key frame at offset %s unavailable: %s", wanted.offset, error)
             return None
+
+
+def _stage1(
+    scorer: Scorer,
+    frames: list[Frame],
+    context: list[Frame],
+    ahead: list[Frame],
+    state: dict | None,
+) -> tuple[ScoreResult, ScoreResult]:
+    """The window's own stage-1 result, and the scores of the window and its look-ahead frames
+    (those as the next window will score them: after this one, which is their look-back). One
+    pass when the scorer keeps no state (scores are causal, so the window's part is its own);
+    a scorer with state is run on the window alone too, so the look-ahead frames do not advance
+    its state before their own window does."""
+    joint = scorer.score(frames + ahead, context, state)
+    if not ahead:
+        return joint, joint
+    if joint.state is not None:
+        return scorer.score(frames, context, state), joint
+    n = len(frames)
+    own = ScoreResult(
+        joint.scores[:n], joint.raw[:n], None, {"fired": _fired(scorer, joint, frames + ahead)[:n]}
+    )
+    return own, joint
+
+
+def _fired(scorer: Scorer, result: ScoreResult, frames: list[Frame]) -> list[str | None]:
+    return result.notes.get("fired") or [scorer.name] * len(frames)
+
+
+def _until_clock_steps_back(frames: list[Frame], since: float | None) -> list[Frame]:
+    """The leading frames whose capture times do not go back (look-ahead is forward in time)."""
+    kept: list[Frame] = []
+    for frame in frames:
+        if since is not None and frame.captured_at < since:
+            break
+        kept.append(frame)
+        since = frame.captured_at
+    return kept
 
 
 def _threshold(camera: Camera | None, settings: WorkerSettings) -> float:

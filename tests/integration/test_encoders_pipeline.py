@@ -49,6 +49,9 @@ def test_worker_embeds_detects_and_fuses_every_kept_frame(
     )
     pipeline.env["VAD_APPEARANCE__ENCODER"] = "clip-vit-b32"  # tiles by CLIP's image tower
     pipeline.env["VAD_APPEARANCE__ENABLED"] = "true"  # off by default (issue 17, object round)
+    # the fusion alone, so each stored score is its frame's fused one: the look-ahead averages
+    # them afterwards (tests/integration/test_pipeline.py has its own test)
+    pipeline.env["VAD_SCORING__LOOK_AHEAD_SECONDS"] = "0"
     video = ped2 / "test" / "test_04.mp4"
     assert pipeline.vad("camera", "add", "walkway", str(video), "--disabled").returncode == 0
     rules = pipeline.vad("camera", "rules", "walkway", "--add", "a bicycle among pedestrians")

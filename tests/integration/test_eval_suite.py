@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from vad.scoring.look_ahead import look_ahead, media_times
 
 pytestmark = pytest.mark.integration
 
@@ -192,8 +193,13 @@ def test_every_installed_model_is_fitted_and_fused_by_max(mini_data: Path, tmp_p
     stage1.fit(PLAIN.clip(p, camera.fps).frames for p in camera.train)
     # per training clip, per frame (key-frame detections reused): what `vad eval stage2` reuses
     assert [len(d) for d in stage1.train_detections] == [40, 40]
-    scored = stage1.score(PLAIN.clip(camera.test[0], camera.fps).frames)
+    clip = PLAIN.clip(camera.test[0], camera.fps)
+    scored = stage1.score(clip.frames, clip.rate)
     assert set(scored.terms) == {"pixel", "velocity", "objects", "appearance", "zero-shot"}
     stacked = np.stack(list(scored.terms.values()))
     assert scored.fused.shape == (60,)
-    assert np.allclose(scored.fused, stacked.max(axis=0), equal_nan=True)
+    # the max of the terms, then the look-ahead the worker applies (vad.scoring.look_ahead)
+    ahead = look_ahead(
+        stacked.max(axis=0), media_times(60, clip.rate), settings.scoring.look_ahead_seconds
+    )
+    assert np.allclose(scored.fused, ahead, equal_nan=True)

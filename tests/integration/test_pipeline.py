@@ -236,3 +236,52 @@ def test_looping_file_camera_scores_each_pass_as_its_own_stream(pipeline: Pipeli
         c=camera_id,
     )
     assert closed and all(row.end_of_stream for row in closed), closed
+
+
+def test_look_ahead_windows_wait_for_the_next_frames_and_score_each_frame_once(
+    pipeline: Pipeline, ped2
+):
+    """`scoring.look_ahead_seconds`: each window is cut as before, waits for the frames of the
+    next 0.3 s (`ahead_offset`), and its scores are stored for its own frames only, once."""
+    ahead = {"VAD_SCORING__LOOK_AHEAD_SECONDS": "0.3"}
+    pipeline.start("dispatcher", "dispatcher", extra_env=ahead)
+    pipeline.start("worker", "worker", "--name", "w1", extra_env=ahead)
+    replay = pipeline.vad(
+        "replay", str(ped2 / "test" / "test_02.mp4"), "--camera", "lobby", "--fast", "--no-wait"
+    )
+    assert replay.returncode == 0, replay.stderr + replay.stdout
+    camera_id = pipeline.scalar("SELECT id FROM cameras WHERE name='lobby'")
+    kept = pipeline.scalar("SELECT kept_frames FROM cameras WHERE id=:c", c=camera_id)
+    wait_until(
+        lambda: (
+            pipeline.scalar("SELECT count(*) FROM frame_scores WHERE camera_id=:c", c=camera_id)
+            == kept
+            and pipeline.scalar(
+                "SELECT count(*) FROM windows WHERE status <> 'done' AND camera_id=:c", c=camera_id
+            )
+            == 0
+        ),
+        120,
+        lambda: "every frame scored with look-ahead\n" + pipeline.logs(),
+    )
+    assert_exactly_once(pipeline, camera_id, kept)
+    windows = pipeline.rows(
+        "SELECT first_offset, last_offset, ahead_offset, end_at, end_of_stream FROM windows "
+        "WHERE camera_id=:c ORDER BY seq",
+        c=camera_id,
+    )
+    assert len(windows) >= 3, windows
+    for window, after in zip(windows, windows[1:], strict=False):
+        # the next window's first frames, at least 0.3 s of them (10 fps: 3 frames)
+        assert after.first_offset <= window.ahead_offset <= after.last_offset, (window, after)
+        seen = pipeline.scalar(
+            "SELECT max(captured_at) FROM frame_scores WHERE camera_id=:c AND kafka_offset<=:o",
+            c=camera_id,
+            o=window.ahead_offset,
+        )
+        assert (seen - window.end_at).total_seconds() >= 0.3 - 1e-3, (window, seen)
+    assert windows[-1].ahead_offset is None and windows[-1].end_of_stream
+    scores = pipeline.rows(
+        "SELECT score FROM frame_scores WHERE camera_id=:c AND error IS NULL", c=camera_id
+    )
+    assert scores and all(row.score is not None for row in scores)

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.stage1_fusion import L_REF, fisher, normal_alarms, rule_max, squash, surprise
+from bench.stage1_fusion import (
+    L_REF,
+    fisher,
+    normal_alarms,
+    rule_max,
+    squash,
+    surprise,
+    window_mean,
+)
 from bench.stage1_proxy import KINDS, pseudo, segment
+from vad.scoring.look_ahead import look_ahead, media_times
 
 
 def _clip(n: int = 40) -> list[np.ndarray]:
@@ -57,3 +66,14 @@ def test_normal_alarms_count_all_normal_frames_and_those_before_the_segment():
     everything, before = normal_alarms(data, rule_max(["pixel"]))
     assert everything == 3 / 12 and before == 1 / 8
     assert normal_alarms(data, rule_max(["pixel"]), {"a"}) == (3 / 6, 1 / 4)
+
+
+def test_the_adopted_look_ahead_rule_is_the_products_function():
+    """bench's fused P0 L2 box at 10 fps is vad.scoring.look_ahead at 0.2 s."""
+    x = np.random.default_rng(2).random(50)
+    x[[3, 17]] = np.nan
+    np.testing.assert_allclose(
+        window_mean(x, 0, 2, "box"),
+        look_ahead(x, media_times(50, 10.0), 0.2),
+        equal_nan=True,
+    )

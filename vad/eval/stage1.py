@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vad.scoring.fusion import fuse
+from vad.scoring.look_ahead import look_ahead, media_times
 from vad.scoring.normality import NormalityModel, fit_normality_model
 from vad.scoring.velocity import VelocityModel, fit_velocity_from_greys, to_grey
 from vad.settings import CoreSettings
@@ -187,8 +188,11 @@ class Stage1:
         out.objects, out.appearance = learned["objects"], learned["appearance"]
         return out
 
-    def score(self, frames: list[np.ndarray]) -> Stage1Scores:
-        """A whole clip, scored as the worker scores it (causal, calibrated), fused by max."""
+    def score(self, frames: list[np.ndarray], rate: float) -> Stage1Scores:
+        """A whole clip analysed at `rate` frames per second, scored as the worker scores it
+        (each model causal and calibrated, fused by max, then averaged over the next
+        `scoring.look_ahead_seconds` of frames, the window shrinking at the clip's end). The
+        terms are each model's own scores, before the look-ahead."""
         from vad.scoring.appearance_normality import embed_tiles
 
         if self.pixel is None:
@@ -207,4 +211,6 @@ class Stage1:
         if self.zero_shot is not None:
             probability = self.zero_shot.score(e.clip.embed_images(frames)).probability
             terms["zero-shot"] = self.settings.zero_shot.weight * np.asarray(probability)
-        return Stage1Scores(fuse(terms, primary="pixel").scores, terms)
+        fused = fuse(terms, primary="pixel").scores
+        seconds = self.settings.scoring.look_ahead_seconds
+        return Stage1Scores(look_ahead(fused, media_times(len(frames), rate), seconds), terms)

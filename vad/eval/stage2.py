@@ -148,7 +148,7 @@ def evaluate_stage2(
     for k, path in enumerate(test):
         tell("test clips", k, len(test))
         clip = analysed_frames(path, fps)
-        scores = stage1.score(clip.frames).fused
+        scores = stage1.score(clip.frames, clip.rate).fused
         truth, times = labels[path.stem], clip.times()
         for start, peak, sent in flagged_windows(scores, times, per_window, settings):
             span = _decoded_span(clip, start, per_window)

@@ -279,7 +279,7 @@ def evaluate_camera(
         clip = variant.clip(path, camera.fps, camera.frame_limit)
         rates.add((clip.source_fps, clip.rate))
         clock.lap()
-        result = stage1.score(clip.frames)
+        result = stage1.score(clip.frames, clip.rate)
         ours.add(path.stem, clip, result.fused, clock.lap())
         reference.add(path.stem, clip, flow.score(clip.frames), clock.lap())
         for term, values in result.terms.items():

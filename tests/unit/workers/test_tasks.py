@@ -16,7 +16,11 @@ from frames.window import LoggedFrame, camera_frames
 from frames.window import window_frames as split_window
 from service.settings import Settings
 from vad.codec import encode_jpeg
-from workers.tasks import WindowTask, _row, _threshold
+from vad.scoring.base import Scorer
+from vad.scoring.motion import MotionScorer
+from vad.types import Frame, ScoreResult
+from workers.encoding import EncodedWindow
+from workers.tasks import WindowTask, _row, _stage1, _threshold, _until_clock_steps_back
 
 CAMERA = 3
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -110,3 +114,79 @@ def test_each_app_runs_its_own_scorer_not_one_registered_before() -> None:
         register_tasks(app, scorer)
         app.tasks[SCORE_WINDOW].apply(args=(1, "topic", 0, 0, 9))
     assert ran == names
+
+
+# --- look-ahead ----------------------------------------------------------------------------------
+
+
+def _frame(offset: int, at: float) -> Frame:
+    return Frame(CAMERA, offset, at, None, offset=offset)
+
+
+def test_look_ahead_frames_stop_where_the_cameras_clock_steps_back() -> None:
+    frames = [_frame(5, 10.1), _frame(6, 10.2), _frame(7, 9.0), _frame(8, 9.1)]
+    assert [f.offset for f in _until_clock_steps_back(frames, 10.0)] == [5, 6]
+    assert _until_clock_steps_back(frames, 10.15) == []
+    assert [f.offset for f in _until_clock_steps_back(frames[2:], None)] == [7, 8]
+
+
+def test_an_encoding_of_window_and_look_ahead_keeps_the_windows_rows_only() -> None:
+    def rows(offsets):
+        return [{"kafka_offset": o} for o in offsets]
+
+    encoded = EncodedWindow(
+        np.array([0.1, 0.2, 0.3, 0.4]),
+        embeddings=rows([10, 11, 12, 13]),
+        detections=rows([10, 12, 13]),
+        zero_shot=rows([11, 13]),
+        appearance=rows([13]),
+        fired=["pixel", "velocity", "objects", "pixel"],
+    )
+    own = encoded.head(2, last_offset=11)
+    np.testing.assert_array_equal(own.scores, [0.1, 0.2])
+    assert own.fired == ["pixel", "velocity"]
+    assert [r["kafka_offset"] for r in own.embeddings] == [10, 11]
+    assert [r["kafka_offset"] for r in own.detections] == [10]
+    assert [r["kafka_offset"] for r in own.zero_shot] == [11]
+    assert own.appearance == []
+
+
+def _clip(n: int) -> list[Frame]:
+    rng = np.random.default_rng(4)
+    return [
+        Frame(CAMERA, i, T0 + i / 10, rng.integers(0, 255, (24, 32, 3), np.uint8), offset=i)
+        for i in range(n)
+    ]
+
+
+class _Brightness(Scorer):
+    """A stateless causal scorer: each frame's change of mean brightness since the one before."""
+
+    name = "brightness"
+
+    def score(self, frames, context=(), state=None) -> ScoreResult:
+        means = [float(f.image.mean()) for f in [*context, *frames]]
+        change = np.abs(np.diff([means[0], *means]))[len(context) :]
+        return ScoreResult(change / 255, change, None, {"fired": ["brightness"] * len(frames)})
+
+
+def test_a_stateless_scorer_scores_window_and_look_ahead_in_one_pass_as_separately() -> None:
+    clip, scorer = _clip(30), _Brightness()
+    own, joint = _stage1(scorer, clip[6:26], clip[:6], clip[26:28], None)
+    np.testing.assert_array_equal(own.scores, scorer.score(clip[6:26], clip[:6]).scores)
+    np.testing.assert_array_equal(joint.scores[20:], scorer.score(clip[26:28], clip[20:26]).scores)
+    assert own.notes["fired"] == ["brightness"] * 20
+    assert own.state is None and len(own.raw) == 20
+
+
+def test_a_scorer_with_state_is_not_advanced_by_the_look_ahead_frames() -> None:
+    clip, scorer = _clip(40), MotionScorer(Settings(_env_file=None).scoring)
+    window, ahead = clip[1:21], clip[21:23]
+    start = scorer.score(clip[:1]).state
+    own, joint = _stage1(scorer, window, clip[:1], ahead, start)
+    alone = scorer.score(window, clip[:1], start)
+    np.testing.assert_array_equal(own.scores, alone.scores)
+    assert own.state == alone.state  # what the next window starts from
+    next_window = scorer.score(clip[21:40], window[-1:], alone.state)
+    np.testing.assert_allclose(joint.scores[20:], next_window.scores[:2])
+    assert _stage1(scorer, window, clip[:1], [], start)[0].state == alone.state

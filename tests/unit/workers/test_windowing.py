@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from workers.windowing import ClosedWindow, PartitionWindower
 
 WINDOW = 2.0
 CONTEXT = 3
+AHEAD = 0.3  # look-ahead seconds
 NEVER = 1e9  # an idle flush that never fires
 
 
@@ -46,12 +48,14 @@ def _stream(seed: int = 0, seconds: float = 12.0) -> list[Rec]:
     return records
 
 
-def _windower(idle: float = NEVER, context: int = CONTEXT, last=None, ctx=None):
-    return PartitionWindower(3, WINDOW, idle, context, last, ctx)
+def _windower(idle: float = NEVER, context: int = CONTEXT, last=None, ctx=None, ahead=0.0):
+    return PartitionWindower(3, WINDOW, idle, context, last, ctx, look_ahead_seconds=ahead)
 
 
-def _run(records: list[Rec], idle: float = NEVER, context: int = CONTEXT) -> list[ClosedWindow]:
-    windower = _windower(idle, context)
+def _run(
+    records: list[Rec], idle: float = NEVER, context: int = CONTEXT, ahead: float = 0.0
+) -> list[ClosedWindow]:
+    windower = _windower(idle, context, ahead=ahead)
     closed: list[ClosedWindow] = []
     for r in records:
         closed += windower.add(r.camera, r.offset, r.captured_at, r.wall)
@@ -64,7 +68,26 @@ def _before(records: list[Rec], camera: int, offset: int) -> list[int]:
     return [r.offset for r in records if r.camera == camera and r.offset < offset]
 
 
-def _reference(records: list[Rec], context: int = CONTEXT) -> list[ClosedWindow]:
+def _ahead_offset(mine: list[Rec], last: Rec, ahead: float) -> int | None:
+    """The definition of a window's look-ahead: the camera's first frame at or past `ahead`
+    seconds after the window's last frame; at a clock step back, the frame before it; at the end
+    of the stream, its last frame (None: no frame after the window)."""
+    if ahead <= 0:
+        return None
+    after = [r for r in mine if r.offset > last.offset]
+    previous = None
+    for r in after:
+        if r.captured_at >= last.captured_at + ahead - 1e-3:
+            return r.offset
+        if r.captured_at < last.captured_at:
+            return previous
+        previous = r.offset
+    return previous
+
+
+def _reference(
+    records: list[Rec], context: int = CONTEXT, ahead: float = 0.0
+) -> list[ClosedWindow]:
     """Windows computed directly from the definition, camera by camera."""
     out: list[ClosedWindow] = []
     for camera in sorted({r.camera for r in records}):
@@ -88,6 +111,7 @@ def _reference(records: list[Rec], context: int = CONTEXT) -> list[ClosedWindow]
                     len(g),
                     g[0].captured_at,
                     g[-1].captured_at,
+                    ahead_offset=_ahead_offset(mine, g[-1], ahead),
                 )
             )
     return out
@@ -280,6 +304,7 @@ class _Dispatcher:
         idle: float,
         checkpoint: _Checkpoint | None,
         wall_offset: float = 0.0,
+        ahead: float = 0.0,
     ) -> None:
         self.records = records
         self.committed: list[ClosedWindow] = []
@@ -287,13 +312,14 @@ class _Dispatcher:
         self.wall_offset = wall_offset
         self.idle_flushed = 0
         if checkpoint is None:
-            self.windower = _windower(idle)
+            self.windower = _windower(idle, ahead=ahead)
             self.next = 0
         else:
             self.windower = _windower(
                 idle,
                 last={int(k): v for k, v in checkpoint.last.items()},
                 ctx={int(k): v for k, v in checkpoint.ctx.items()},
+                ahead=ahead,
             )
             self.next = next(
                 (i for i, r in enumerate(records) if r.offset >= checkpoint.position), len(records)
@@ -330,47 +356,51 @@ class _Dispatcher:
         return False
 
 
-def _crash_and_resume(records, idle, crash_at, batches, second_crash=None):
-    first = _Dispatcher(records, idle, None)
+def _crash_and_resume(records, idle, crash_at, batches, second_crash=None, ahead=0.0):
+    first = _Dispatcher(records, idle, None, ahead=ahead)
     assert first.run(batches, crash_at) == (crash_at < len(records))
     committed = list(first.committed)
     checkpoint = first.checkpoint
     if second_crash is not None:
-        again = _Dispatcher(records, idle, checkpoint, wall_offset=500.0)
+        again = _Dispatcher(records, idle, checkpoint, wall_offset=500.0, ahead=ahead)
         again.run(batches, second_crash)
         committed += again.committed
         checkpoint = again.checkpoint
-    resumed = _Dispatcher(records, idle, checkpoint, wall_offset=1000.0)
+    resumed = _Dispatcher(records, idle, checkpoint, wall_offset=1000.0, ahead=ahead)
     assert not resumed.run(batches)
     return committed + resumed.committed
 
 
-def _uncrashed(records, idle, batches) -> list[ClosedWindow]:
-    run = _Dispatcher(records, idle, None)
+def _uncrashed(records, idle, batches, ahead=0.0) -> list[ClosedWindow]:
+    run = _Dispatcher(records, idle, None, ahead=ahead)
     run.run(batches)
     return run.committed
 
 
+@pytest.mark.parametrize("ahead", [0.0, AHEAD])
 @pytest.mark.parametrize("batch", [1, 7])
-def test_a_crash_at_any_record_resumes_to_exactly_the_uncrashed_windows(batch: int) -> None:
+def test_a_crash_at_any_record_resumes_to_exactly_the_uncrashed_windows(
+    batch: int, ahead: float
+) -> None:
     records = _stream(1, seconds=9.0)
-    expected = _uncrashed(records, NEVER, [batch] * len(records))
-    assert sorted(expected, key=_key) == sorted(_reference(records), key=_key)
+    expected = _uncrashed(records, NEVER, [batch] * len(records), ahead)
+    assert sorted(expected, key=_key) == sorted(_reference(records, ahead=ahead), key=_key)
     for crash_at in range(len(records) + 1):
-        got = _crash_and_resume(records, NEVER, crash_at, [batch] * len(records))
+        got = _crash_and_resume(records, NEVER, crash_at, [batch] * len(records), ahead=ahead)
         assert len(got) == len(set(got)), f"duplicate window after a crash at {crash_at}"
         assert sorted(got, key=_key) == sorted(expected, key=_key), f"crash at {crash_at}"
 
 
-def test_two_crashes_in_a_row_still_resume_exactly() -> None:
+@pytest.mark.parametrize("ahead", [0.0, AHEAD])
+def test_two_crashes_in_a_row_still_resume_exactly(ahead: float) -> None:
     rng = random.Random(7)
     records = _stream(2, seconds=9.0)
     batches = [rng.randint(1, 12) for _ in records]
-    expected = sorted(_uncrashed(records, NEVER, batches), key=_key)
+    expected = sorted(_uncrashed(records, NEVER, batches, ahead), key=_key)
     for _ in range(150):
         first = rng.randrange(len(records) + 1)
         second = rng.randrange(len(records) + 1)
-        got = _crash_and_resume(records, NEVER, first, batches, second_crash=second)
+        got = _crash_and_resume(records, NEVER, first, batches, second, ahead)
         assert sorted(got, key=_key) == expected, (first, second)
 
 
@@ -391,14 +421,88 @@ def _assert_exact_cover(records: list[Rec], windows: list[ClosedWindow], where: 
     assert sorted(seen) == [r.offset for r in records], f"records lost ({where})"
 
 
-def test_a_crash_with_idle_flushes_loses_and_repeats_no_record() -> None:
+@pytest.mark.parametrize("ahead", [0.0, AHEAD])
+def test_a_crash_with_idle_flushes_loses_and_repeats_no_record(ahead: float) -> None:
     # Idle flushes follow the wall clock, which differs after a restart, so windows may be cut
     # differently than in an uncrashed run; each record must still land in exactly one window.
     records = _stream(3, seconds=12.0)
     for crash_at in range(0, len(records) + 1):
-        got = _crash_and_resume(records, 0.5, crash_at, [3] * len(records))
+        got = _crash_and_resume(records, 0.5, crash_at, [3] * len(records), ahead=ahead)
         _assert_exact_cover(records, got, f"crash at {crash_at}")
-    run = _Dispatcher(records, 0.5, None)
+        _assert_look_ahead(records, got, ahead, f"crash at {crash_at}")
+    run = _Dispatcher(records, 0.5, None, ahead=ahead)
     run.run([3] * len(records))
     assert run.idle_flushed >= 1  # the test does exercise idle flushes
     _assert_exact_cover(records, run.committed, "uncrashed")
+
+
+# --- look-ahead ----------------------------------------------------------------------------------
+
+
+def _assert_look_ahead(records: list[Rec], windows: list[ClosedWindow], ahead: float, where: str):
+    """Each window's look-ahead frames are its camera's frames right after it, within `ahead`
+    seconds of its end but the last (which completes the span, or is the last that arrived)."""
+    for w in windows:
+        if ahead <= 0 or w.ahead_offset is None:
+            continue
+        mine = [r for r in records if r.camera == w.camera_id]
+        after = [r for r in mine if w.last_offset < r.offset <= w.ahead_offset]
+        assert after and after[-1].offset == w.ahead_offset, where
+        for r in after[:-1]:
+            assert w.end_at <= r.captured_at < w.end_at + ahead, where
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_look_ahead_cuts_the_same_windows_and_adds_the_frames_after_each(seed: int) -> None:
+    records = _stream(seed)
+    got = sorted(_run(records, ahead=AHEAD), key=_key)
+    assert got == sorted(_reference(records, ahead=AHEAD), key=_key)
+    plain = sorted(_run(records), key=_key)
+    assert [dataclasses.replace(w, ahead_offset=None) for w in got] == plain
+    assert {w.ahead_offset for w in plain} == {None}
+    # camera 1 at 10 fps: each full window waits for the 3 frames of the next 0.3 s (the last
+    # two: the stream ends before that)
+    by_offset = {r.offset: r for r in records}
+    full = [w for w in got if w.camera_id == 1][:-2]
+    for w in full:
+        assert by_offset[w.ahead_offset].captured_at == pytest.approx(w.end_at + AHEAD)
+    _assert_look_ahead(records, got, AHEAD, "uncrashed")
+
+
+def test_a_window_waits_for_its_look_ahead_and_counts_as_open_until_emitted() -> None:
+    windower = _windower(ahead=AHEAD)
+    for i in range(20):  # 2 s at 10 fps
+        assert windower.add(1, i, i / 10, 0.0) == []
+    assert windower.add(1, 20, 2.0, 0.0) == []  # cuts the window; 0.1 s of look-ahead
+    assert windower.safe_position() == 0 and windower.snapshot() == ({}, {})
+    assert windower.add(1, 21, 2.1, 0.0) == []
+    (w,) = windower.add(1, 22, 2.2, 0.0)  # 2.2 >= 1.9 + 0.3: complete
+    assert (w.first_offset, w.last_offset, w.n_frames, w.ahead_offset) == (0, 19, 20, 22)
+    assert windower.safe_position() == 20
+    assert windower.snapshot() == ({"1": 19}, {"1": [17, 18, 19]})
+
+
+def test_end_of_stream_and_idle_flush_emit_waiting_windows_with_what_arrived() -> None:
+    windower = _windower(idle=3.0, ahead=AHEAD)
+    for i in range(21):
+        windower.add(1, i, i / 10, 0.0)
+    (w, last) = windower.end(1, 21, 2.05)
+    assert (w.last_offset, w.ahead_offset, w.end_of_stream) == (19, 20, False)
+    assert (last.first_offset, last.ahead_offset, last.end_of_stream) == (20, None, True)
+    for i in range(30, 51):  # the next pass, then the camera goes quiet
+        windower.add(1, i, 10 + (i - 30) / 10, 1.0)
+    (w, rest) = windower.flush_idle(4.0)
+    assert (w.first_offset, w.last_offset, w.ahead_offset) == (30, 49, 50)
+    assert (rest.first_offset, rest.ahead_offset) == (50, None)
+    assert windower.safe_position() == 51 and windower.flush_all() == []
+
+
+def test_a_clock_step_back_ends_the_look_ahead_before_it() -> None:
+    windower = _windower(ahead=AHEAD)
+    for i in range(20):
+        windower.add(1, i, 10 + i / 10, 0.0)
+    assert windower.add(1, 20, 12.0, 0.0) == []  # cuts [0..19]: waits for 11.9 + 0.3
+    # the clock steps back: it cuts [20], and neither window looks past the step
+    (w, cut) = windower.add(1, 21, 9.0, 0.0)
+    assert (w.last_offset, w.ahead_offset) == (19, 20)
+    assert (cut.first_offset, cut.last_offset, cut.ahead_offset) == (20, 20, None)
