@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide 
 from service.settings import Settings  # noqa: E402
 from vad.eval.metrics import frame_metrics  # noqa: E402
 from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
+from vad.scoring.normality.smoothing import window_mean as weighted_window_mean  # noqa: E402
 
 L_REF = -np.log(1 - 0.99)
 
@@ -132,15 +133,7 @@ def window_mean(x: np.ndarray, behind: int, ahead: int, kernel: str) -> np.ndarr
     else:
         sigma = max(behind, ahead) / 2.0
         weights = np.exp(-0.5 * (offsets / sigma) ** 2)
-    valid = np.isfinite(x)
-    values = np.pad(np.where(valid, x, 0.0), (behind, ahead))
-    mask = np.pad(valid.astype(np.float64), (behind, ahead))
-    num = np.correlate(values, weights, mode="valid")
-    den = np.correlate(mask, weights, mode="valid")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    out[~valid] = np.nan
-    return out
+    return weighted_window_mean(np.asarray(x, dtype=np.float64), weights, behind, ahead)
 
 
 def rule_ahead(inner: Rule, behind: int, ahead: int, kernel: str) -> Rule:

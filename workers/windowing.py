@@ -17,6 +17,10 @@ import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
+# capture times are floats: a frame this close past a window's look-ahead completes it, as
+# vad.scoring.look_ahead counts it
+from vad.scoring.look_ahead import TOLERANCE_SECONDS
+
 
 @dataclass(frozen=True, slots=True)
 class ClosedWindow:
@@ -39,11 +43,6 @@ class _Waiting:
 
     window: ClosedWindow
     context: list[int]
-
-
-# Capture times are floats: a frame this close to the end of a window's look-ahead completes it
-# (vad.scoring.look_ahead counts frames up to the same tolerance past it).
-_AHEAD_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -193,7 +192,7 @@ class PartitionWindower:
             window = queue[0].window
             if self.look_ahead_seconds <= 0:
                 ahead = None
-            elif captured_at >= window.end_at + self.look_ahead_seconds - _AHEAD_TOLERANCE:
+            elif captured_at >= window.end_at + self.look_ahead_seconds - TOLERANCE_SECONDS:
                 ahead = offset
             elif captured_at < window.end_at:
                 ahead = self._ahead_so_far(camera_id, window)

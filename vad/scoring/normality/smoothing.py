@@ -38,11 +38,17 @@ def smooth_scores(
     if sigma <= 0 or x.size == 0:
         return x.copy()
     weights, radius = _kernel(sigma, causal)
+    return window_mean(x, weights, radius, 0 if causal else radius)
+
+
+def window_mean(x: np.ndarray, weights: np.ndarray, behind: int, ahead: int) -> np.ndarray:
+    """Weighted mean of each frame's window [t - behind, t + ahead] (`weights` has one weight
+    per offset), renormalised over the valid neighbours: NaN frames are ignored and stay NaN,
+    and the window shrinks at the ends."""
     valid = np.isfinite(x)
     values = np.where(valid, x, 0.0)
-    right = 0 if causal else radius
-    padded_v = np.pad(values, (radius, right))
-    padded_m = np.pad(valid.astype(np.float64), (radius, right))
+    padded_v = np.pad(values, (behind, ahead))
+    padded_m = np.pad(valid.astype(np.float64), (behind, ahead))
     # np.convolve flips the kernel; correlate keeps offsets aligned with the kernel's definition.
     num = np.correlate(padded_v, weights, mode="valid")
     den = np.correlate(padded_m, weights, mode="valid")
