@@ -20,6 +20,10 @@ Pseudo-anomalies (frame fractions; `paste_box` below):
 
     VAD_MODEL_DIR=... OMP_NUM_THREADS=1 VAD_ENCODERS__THREADS=1 nice -n 10 \
         python bench/stage1_proxy.py ../shared/data/ucsd_ped2 --folds 2 --out /tmp/proxy-ped2.npz
+
+`--shake 0.01` shakes every clip as the suite's camera-shake row does (`vad.eval.suite.shaken`,
+seeded by the clip's name), the fitting clips and the held-out ones alike; a held-out clip is
+shaken after its pseudo-anomaly is pasted, so the box moves with the scene as a real object would.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide 
 
 from service.settings import Settings  # noqa: E402
 from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
+from vad.eval.suite import shaken  # noqa: E402
 from vad.video import analysed_frames  # noqa: E402
 
 # (box height, box width) as fractions of the frame, speed (width fraction a frame), textured,
@@ -94,7 +99,23 @@ def pseudo(frames: list[np.ndarray], seed: int, kind: str) -> tuple[list, np.nda
     return sped_up(frames) if kind == "speed" else paste_box(frames, seed, kind)
 
 
-def run(data: Path, folds: int, out: Path, limit: int | None, held_max: int | None) -> None:
+def shake_clip(frames: list[np.ndarray], shake: float, name: str) -> list[np.ndarray]:
+    """The clip shaken by up to `shake` x the width (unchanged at 0), seeded by its `name` as the
+    suite seeds its clips."""
+    return shaken(frames, shake, name) if shake > 0 else frames
+
+
+def shaken_pseudo(
+    frames: list[np.ndarray], seed: int, kind: str, shake: float, name: str
+) -> tuple[list, np.ndarray]:
+    """`pseudo`, then shaken: the pasted box moves with the scene."""
+    frames, labels = pseudo(frames, seed, kind)
+    return shake_clip(frames, shake, name), labels
+
+
+def run(
+    data: Path, folds: int, out: Path, limit: int | None, held_max: int | None, shake: float
+) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
     fps = settings.ingest.default_fps
@@ -107,12 +128,12 @@ def run(data: Path, folds: int, out: Path, limit: int | None, held_max: int | No
         scored = held[:held_max]
         stage1 = Stage1(settings, encoders)
         t = time.process_time()
-        stage1.fit(clips[n] for n in names if n not in held)
+        stage1.fit(shake_clip(clips[n], shake, n) for n in names if n not in held)
         print(f"{data.name} fold {f}: fit {time.process_time() - t:.0f} CPU-s", flush=True)
         t, count = time.process_time(), 0
         for j, n in enumerate(scored):
             for kind in KINDS:
-                frames, labels = pseudo(clips[n], j, kind)
+                frames, labels = shaken_pseudo(clips[n], j, kind, shake, n)
                 result = stage1.score(frames, fps)
                 saved[f"{n}|{kind}|labels"] = labels
                 for term, values in result.terms.items():
@@ -130,9 +151,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="first N training clips only")
     parser.add_argument("--held", type=int, default=None, help="score N held-out clips a fold")
+    parser.add_argument(
+        "--shake", type=float, default=0.0, help="shake every clip by up to this x the width"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    run(args.data, args.folds, args.out, args.limit, args.held)
+    run(args.data, args.folds, args.out, args.limit, args.held, args.shake)
 
 
 if __name__ == "__main__":
