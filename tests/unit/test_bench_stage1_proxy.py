@@ -15,7 +15,8 @@ from bench.stage1_fusion import (
     surprise,
     window_mean,
 )
-from bench.stage1_proxy import KINDS, pseudo, segment
+from bench.stage1_proxy import KINDS, pseudo, segment, shake_clip, shaken_pseudo
+from vad.eval.suite import shaken
 from vad.scoring.look_ahead import look_ahead, media_times
 
 
@@ -38,6 +39,19 @@ def test_pseudo_anomalies_fill_the_middle_half_only():
     frames, labels = pseudo(clip, 1, "speed")
     dropped = (stop - start) // 2
     assert len(frames) == len(clip) - dropped and labels.sum() == stop - start - dropped
+
+
+def test_shake_moves_the_pasted_box_with_the_scene_and_keeps_the_labels():
+    """--shake: the pseudo-anomaly is pasted first, then the clip is shaken as the suite shakes
+    it (seeded by the clip's name); 0 leaves the clip as it is."""
+    clip = _clip()
+    frames, labels = pseudo(clip, 1, "cart")
+    moved, moved_labels = shaken_pseudo(clip, 1, "cart", 0.05, "train_01")
+    assert np.array_equal(labels, moved_labels)
+    expected = shaken(frames, 0.05, "train_01")
+    assert all(np.array_equal(a, b) for a, b in zip(moved, expected, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(moved, frames, strict=True))
+    assert shake_clip(clip, 0.0, "train_01") is clip
 
 
 def test_surprise_round_trip_and_fisher():
