@@ -124,22 +124,26 @@ def _verified_shift(
 
 def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """`previous` shifted by whole pixels onto `current` when the view moved between them, else
-    `previous` itself. Edges are replicated, so the strip the shift uncovers shows no false
-    edge."""
+    `previous` itself (`shifted_onto`)."""
     dx, dy, response = estimate_shift(previous, current)
     if (dx, dy) == (0, 0) or response < MIN_RESPONSE:
         return previous
     verified = _verified_shift(previous, current, dx, dy)
     if verified is None or verified == (0, 0):
         return previous
-    dx, dy = verified
-    return cv2.warpAffine(
-        previous,
-        np.float32([[1, 0, dx], [0, 1, dy]]),
-        (previous.shape[1], previous.shape[0]),
-        flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    return shifted_onto(previous, current, *verified)
+
+
+def shifted_onto(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`previous` moved by (dx, dy) whole pixels, the strip it uncovers taken from `current`: the
+    earlier frame never saw that strip (a real camera's new scenery), so it gives no evidence of
+    motion there; replicating the earlier frame's edge instead would show flow along it."""
+    h, w = previous.shape[:2]
+    out = current.copy()
+    out[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)] = previous[
+        max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)
+    ]
+    return out
 
 
 def without_drift(flow: np.ndarray) -> np.ndarray:

@@ -193,3 +193,18 @@ def test_velocity_sees_a_sub_pixel_shaken_still_scene_as_still():
     stabilised_speed = cell_speeds(greys, cell, stabilise=True)[1:].mean()
     assert shaken_speed > 0.3
     assert stabilised_speed < 0.25 * shaken_speed
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 0), (-2, 1), (0, -4), (2, 2)])
+def test_the_strip_a_shift_uncovers_comes_from_the_current_frame(dx, dy):
+    """The earlier frame never saw the uncovered strip: it is the current frame's there (no
+    evidence of motion), the earlier frame moved by (dx, dy) everywhere else."""
+    from vad.scoring.stabilise import shifted_onto
+
+    previous, current = scene(12), scene(13)
+    out = shifted_onto(previous, current, dx, dy)
+    seen = np.zeros((H, W), bool)
+    seen[max(0, dy) : H + min(0, dy), max(0, dx) : W + min(0, dx)] = True
+    ys, xs = np.nonzero(seen)
+    assert np.array_equal(out[ys, xs], previous[ys - dy, xs - dx])
+    assert np.array_equal(out[~seen], current[~seen])
