@@ -26,12 +26,22 @@ is 0.27x in the median. A rejected or zero proposal returns the earlier frame un
 array). An accepted shift is moved to the best of its 3 x 3 neighbours by the same median (the
 pull of walkers is about a pixel). Whole pixels of the internal image, not sub-pixel: exact, no
 interpolation blur on one image of the pair only, and on shaken Ped2 training footage as good
-(docs/benchmarks-normality.md, stabilise round). What is left: up to half an internal pixel of
-global motion on an aligned pair, and a pair moved by about half a pixel is not aligned at all
-(no whole shift explains it better than none, so the gate refuses it). On shaken Ped2 training
-footage those unaligned pairs (14 %) carry nearly all the motion shaken footage still shows over
-steady footage, spread over the whole view, not along its edges (stabilise round 2: removing each
-pair's median flow fixes that but was not adopted, it raised the proxy's false alarms).
+(docs/benchmarks-normality.md, stabilise round).
+
+Why the drift is then removed from the flow (`without_drift`, stabilise round 2): whole pixels
+leave up to half an internal pixel of global motion, and a move of about half a pixel is not
+aligned at all (no whole shift explains it better than none, so the gate rightly refuses it).
+Those pairs carried nearly all of shaken footage's excess motion: on shaken Ped2 training clips
+the 14 % of pixel-model pairs left unaligned held 99.6 % of the pixels above the learned motion
+threshold, spread over the whole view, not along its edges. Flow measures sub-pixel motion
+directly, so the pair's median flow (the background's: moving things cover a minority of the
+view) is the drift left, and subtracting it removes what alignment cannot. Only a drift of at
+least `MIN_DRIFT` is removed: a steady pair's median flow is the still background's (at most
+0.06 px on Ped2's training pairs), so a steady camera's flow is returned untouched, the same
+array. And only when the whole view moved alike (`moved_alike`, stabilise round 3): the median of
+each quadrant of the view lies within `MAX_QUADRANT_SPREAD` of the whole view's. A moving thing
+covering most of a close camera's view would otherwise own the median and have its own motion
+subtracted; a shaking camera moves all four quadrants alike.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ import numpy as np
 MIN_RESPONSE = 0.05  # peak of the normalised correlation (1 = a pure translation) to trust it
 MAX_RESIDUAL = 0.8  # the shift must bring the median difference below this share of unshifted
 _BLUR_SIGMA = 1.0  # px: damps the pixel grid and sensor noise before correlating
+MIN_DRIFT = 0.2  # internal px: a pair's median flow below this is a steady view's noise
+MAX_QUADRANT_SPREAD = 0.2  # internal px: a quadrant's median this far off the view's is not shake
 
 
 @lru_cache(maxsize=8)
@@ -116,19 +128,47 @@ def _verified_shift(
 
 def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """`previous` shifted by whole pixels onto `current` when the view moved between them, else
-    `previous` itself. Edges are replicated, so the strip the shift uncovers shows no false
-    edge."""
+    `previous` itself (`shifted_onto`)."""
     dx, dy, response = estimate_shift(previous, current)
     if (dx, dy) == (0, 0) or response < MIN_RESPONSE:
         return previous
     verified = _verified_shift(previous, current, dx, dy)
     if verified is None or verified == (0, 0):
         return previous
-    dx, dy = verified
-    return cv2.warpAffine(
-        previous,
-        np.float32([[1, 0, dx], [0, 1, dy]]),
-        (previous.shape[1], previous.shape[0]),
-        flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    return shifted_onto(previous, current, *verified)
+
+
+def shifted_onto(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`previous` moved by (dx, dy) whole pixels, the strip it uncovers taken from `current`: the
+    earlier frame never saw that strip (a real camera's new scenery), so it gives no evidence of
+    motion there; replicating the earlier frame's edge instead would show flow along it."""
+    h, w = previous.shape[:2]
+    out = current.copy()
+    out[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)] = previous[
+        max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)
+    ]
+    return out
+
+
+def without_drift(flow: np.ndarray) -> np.ndarray:
+    """`flow` ((H, W, 2)) less its median when that median (the view's global motion left after
+    `align_previous`) is at least `MIN_DRIFT` long and the whole view moved alike
+    (`moved_alike`), else `flow` itself (the same array)."""
+    drift = np.median(flow.reshape(-1, 2), axis=0)
+    if float(np.hypot(drift[0], drift[1])) < MIN_DRIFT or not moved_alike(flow, drift):
+        return flow
+    return flow - drift.astype(flow.dtype)
+
+
+def moved_alike(flow: np.ndarray, drift: np.ndarray) -> bool:
+    """Whether each quadrant's median flow lies within `MAX_QUADRANT_SPREAD` of the whole view's
+    median `drift`. A shaking camera moves all four quadrants alike; a walker, a crowd or a bus
+    filling part of a close camera's view moves some and not the others, and its motion must not
+    be taken for the camera's."""
+    h, w = flow.shape[0] // 2, flow.shape[1] // 2
+    for rows in (slice(0, h), slice(h, None)):
+        for cols in (slice(0, w), slice(w, None)):
+            quadrant = np.median(flow[rows, cols].reshape(-1, 2), axis=0)
+            if float(np.hypot(*(quadrant - drift))) > MAX_QUADRANT_SPREAD:
+                return False
+    return True

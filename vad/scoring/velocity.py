@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vad.scoring.normality.calibration import TailCalibrator
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
-from vad.scoring.stabilise import align_previous
+from vad.scoring.stabilise import align_previous, without_drift
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
@@ -104,7 +104,8 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False)
     """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
     the first frame has no predecessor (zeros). A frame identical to the previous one is still
     (no flow computed: nothing moves, nothing to pay for). `stabilise`: the previous frame is
-    first shifted onto the current one when the whole view moved (`align_previous`)."""
+    first shifted onto the current one when the whole view moved (`align_previous`) and the
+    flow's remaining drift removed (`without_drift`)."""
     if not greys:
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
@@ -113,7 +114,8 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False)
         if np.array_equal(greys[i - 1], greys[i]):
             continue
         previous = align_previous(greys[i - 1], greys[i]) if stabilise else greys[i - 1]
-        flow = frame_flow(previous, greys[i])[:h, :w]
+        flow = frame_flow(previous, greys[i])
+        flow = (without_drift(flow) if stabilise else flow)[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
     return out

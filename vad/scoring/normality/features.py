@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vad.scoring.normality.config import NormalityConfig
+from vad.scoring.stabilise import without_drift
 
 _MIN_MOTION = 0.05  # internal px: below DIS's sub-pixel noise, a floor only for still footage
 
@@ -42,16 +43,25 @@ def to_internal(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 class FramePair:
     """An earlier and the current internal frame (`flow_gap` apart when scoring); derived maps
-    (flow) are computed once and shared by the families."""
+    (flow) are computed once and shared by the families. `stabilised`: the earlier frame was
+    aligned (`align_previous`) and the flow's remaining drift is removed (`without_drift`)."""
 
-    def __init__(self, prev: np.ndarray, cur: np.ndarray, flow_engine: cv2.DISOpticalFlow) -> None:
+    def __init__(
+        self,
+        prev: np.ndarray,
+        cur: np.ndarray,
+        flow_engine: cv2.DISOpticalFlow,
+        stabilised: bool = False,
+    ) -> None:
         self.prev = prev
         self.cur = cur
         self._engine = flow_engine
+        self._stabilised = stabilised
 
     @cached_property
     def flow(self) -> np.ndarray:
-        return self._engine.calc(self.prev, self.cur, None)
+        flow = self._engine.calc(self.prev, self.cur, None)
+        return without_drift(flow) if self._stabilised else flow
 
 
 def flow_magnitude_quantile(flows: Sequence[np.ndarray], quantile: float) -> float:

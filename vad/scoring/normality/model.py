@@ -76,7 +76,8 @@ def extract_features(
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     for a, b in pairs:
         if (a, b) not in cache:
-            pair = FramePair(_earlier(greys[a], greys[b], stabilise), greys[b], engine)
+            earlier = _earlier(greys[a], greys[b], stabilise)
+            pair = FramePair(earlier, greys[b], engine, stabilised=stabilise)
             cache = {(a, b): {f.name: f.extract(pair) for f in families}}
         for name, value in cache[(a, b)].items():
             rows[name].append(value)
@@ -395,16 +396,20 @@ def learn_motion_threshold(
     ]
     step = max(1, len(pairs) // _THRESHOLD_PAIRS)
     engine = _flow_engine(config)
-    flows = [
-        engine.calc(_earlier(clip[a], clip[b], config.stabilise), clip[b], None)
-        for clip, a, b in pairs[::step]
-    ]
+    flows = [_pair_flow(engine, clip[a], clip[b], config.stabilise) for clip, a, b in pairs[::step]]
     threshold = flow_magnitude_quantile(flows, config.motion_quantile)
     if not config.perspective_threshold or not flows:
         return threshold
     return perspective_thresholds(
         flows, threshold, config.motion_quantile, shrink=config.perspective_shrinkage
     )
+
+
+def _pair_flow(
+    engine: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray, stabilise: bool
+) -> np.ndarray:
+    """The flow of a pair as the families see it (`FramePair.flow`)."""
+    return FramePair(_earlier(previous, current, stabilise), current, engine, stabilise).flow
 
 
 def perspective_thresholds(

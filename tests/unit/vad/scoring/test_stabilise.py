@@ -1,7 +1,7 @@
 """The stabiliser on synthetic images: a textured scene moved by a known translation is moved
 back; a steady scene, with or without a walker, is returned untouched (the same array), so a
 steady camera scores bit for bit as without it; and both motion models see a shaken scene as
-nearly still once it is on."""
+nearly still once it is on, a sub-pixel shake too (the flow's drift is removed)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.normality.model import fit_normality_model
 from vad.scoring.normality.scorer import NormalityScorer
-from vad.scoring.stabilise import align_previous, estimate_shift
+from vad.scoring.stabilise import MIN_DRIFT, align_previous, estimate_shift, without_drift
 from vad.scoring.velocity import VelocityConfig, cell_speeds, fit_velocity_model
 from vad.types import Frame
 
@@ -164,3 +164,84 @@ def test_a_proposal_a_pixel_off_is_moved_to_the_true_shift():
     assert _verified_shift(previous, current, 2, -2) == (3, -2)
     assert _verified_shift(previous, current, 3, -1) == (3, -2)
     assert _verified_shift(previous, previous.copy(), 1, 0) is None
+
+
+def test_a_steady_flow_keeps_its_walker_and_is_the_same_array():
+    """A walker's flow on a still background: the median is the background's (zero), so the flow
+    is returned untouched, the very array (a steady camera is bit for bit as without it)."""
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[50:74, 40:52] = (3.0, 0.0)
+    flow += np.random.default_rng(10).normal(0, 0.05, flow.shape).astype(np.float32)
+    assert without_drift(flow) is flow
+
+
+def test_a_drifting_view_loses_its_drift_but_not_the_walkers_own_motion():
+    flow = np.full((H, W, 2), (0.45, -0.3), np.float32)
+    flow[50:74, 40:52] += (3.0, 0.0)
+    steadied = without_drift(flow)
+    assert np.hypot(0.45, -0.3) >= MIN_DRIFT
+    np.testing.assert_allclose(steadied[:40], 0.0, atol=1e-6)
+    np.testing.assert_allclose(steadied[50:74, 40:52] - (3.0, 0.0), 0.0, atol=1e-5)
+
+
+def test_velocity_sees_a_sub_pixel_shaken_still_scene_as_still():
+    """Half-pixel moves: no whole-pixel shift explains them, so only the drift removal helps."""
+    base = scene(11)
+    greys = [moved(base, dx, dy) for dx, dy in [(0, 0), (0.5, 0), (0.5, -0.5), (0, -0.5)] * 2]
+    cell = VelocityConfig().cell_px
+    shaken_speed = cell_speeds(greys, cell)[1:].mean()
+    stabilised_speed = cell_speeds(greys, cell, stabilise=True)[1:].mean()
+    assert shaken_speed > 0.3
+    assert stabilised_speed < 0.25 * shaken_speed
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 0), (-2, 1), (0, -4), (2, 2)])
+def test_the_strip_a_shift_uncovers_comes_from_the_current_frame(dx, dy):
+    """The earlier frame never saw the uncovered strip: it is the current frame's there (no
+    evidence of motion), the earlier frame moved by (dx, dy) everywhere else."""
+    from vad.scoring.stabilise import shifted_onto
+
+    previous, current = scene(12), scene(13)
+    out = shifted_onto(previous, current, dx, dy)
+    seen = np.zeros((H, W), bool)
+    seen[max(0, dy) : H + min(0, dy), max(0, dx) : W + min(0, dx)] = True
+    ys, xs = np.nonzero(seen)
+    assert np.array_equal(out[ys, xs], previous[ys - dy, xs - dx])
+    assert np.array_equal(out[~seen], current[~seen])
+
+
+def test_a_drift_in_part_of_the_view_only_is_motion_and_kept():
+    """The gate: a thing filling 60 % of the view owns the median flow, but the quadrants it does
+    not cover stay still, so its motion is not taken for the camera's (the same array)."""
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[:, : int(0.6 * W)] = (0.5, 0.0)
+    assert np.hypot(*np.median(flow.reshape(-1, 2), axis=0)) >= MIN_DRIFT
+    assert without_drift(flow) is flow
+
+
+def textured_object_clip(frames: int = 8) -> list[np.ndarray]:
+    """A steady view with a textured object covering its left 60 % moving right by half a pixel a
+    frame (a bus filling a close camera's view)."""
+    background, texture = scene(14), cv2.resize(scene(15), (W + 8, H))
+    width = int(0.6 * W)
+    out = []
+    for t in range(frames):
+        frame = background.copy()
+        shift = np.float32([[1, 0, 0.5 * t - 4], [0, 1, 0]])
+        frame[:, :width] = cv2.warpAffine(texture, shift, (W + 8, H))[:, :width]
+        out.append(frame)
+    return out
+
+
+def test_a_steady_clip_with_a_large_moving_object_keeps_its_motion():
+    """Both motion models' flow sites on a steady camera: the object's motion is the same with
+    the stabiliser on as off, bit for bit, and is seen."""
+    greys = textured_object_clip()
+    cell = VelocityConfig().cell_px
+    on, off = cell_speeds(greys, cell, stabilise=True), cell_speeds(greys, cell)
+    assert np.array_equal(on, off)
+    assert off[1:, :, : int(0.5 * W) // cell].mean() > 0.3
+    engine = cv2.DISOpticalFlow_create(2)
+    for previous, current in zip(greys[:-2], greys[2:], strict=True):
+        flow = engine.calc(previous, current, None)
+        assert without_drift(flow) is flow
