@@ -157,7 +157,7 @@ def _learn_if_missing(
     """Learn the camera's models from `footage` unless its newest model already has every part
     the installed encoders allow: a demo first run without the detector (npm unreachable) must
     not leave the demo on the pixel model once `vad models ensure` has installed it."""
-    from service.commands.camera import learn
+    from service.commands.camera import learn_from_footage
 
     with sessions() as session:
         model = model_registry.latest_model(session, camera_id)
@@ -172,7 +172,7 @@ def _learn_if_missing(
             f"camera {camera!r}'s model was learned without the {' and '.join(lacking)} "
             f"model (its encoder was installed since): learning again from {footage} ..."
         )
-    learn(ctx, camera, footage, None)
+    learn_from_footage(get_context(ctx), camera, footage)
 
 
 def missing_companions(info: dict, stages: list[StageStatus], settings: Settings) -> list[str]:
