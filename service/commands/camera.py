@@ -101,9 +101,7 @@ def list_(
     settings = get_context(ctx).settings
     with get_context(ctx).sessions()() as session:
         cameras = camera_queries.list_cameras(session)
-    rows = [
-        _row(c, camera_rates(c.fps or settings.ingest.default_fps, c.source_fps)) for c in cameras
-    ]
+    rows = [_row(c, camera_rates(settings.ingest.camera_fps(c.fps), c.source_fps)) for c in cameras]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -219,7 +217,7 @@ def learn(
             camera = camera_queries.get_camera(session, name)
         except camera_queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
-        fps = camera.fps or settings.ingest.default_fps
+        fps = settings.ingest.camera_fps(camera.fps)
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     if recent is not None:
@@ -243,7 +241,7 @@ def learn_from_footage(app_ctx, name: str, source: Path) -> None:
             camera = camera_queries.get_camera(session, name)
         except camera_queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
-        camera_id, fps = camera.id, camera.fps or app_ctx.settings.ingest.default_fps
+        camera_id, fps = camera.id, app_ctx.settings.ingest.camera_fps(camera.fps)
     _learn_from_files(app_ctx, name, camera_id, fps, source)
 
 
