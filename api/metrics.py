@@ -143,9 +143,7 @@ def families(
 def _rates(cams: list, settings: ApiAppSettings) -> Iterator[Metric]:
     """Per camera the fps setting, its source's announced rate and the rate analysed
     (`vad.sampling.camera_rates`): a 25 fps camera set to 10 is analysed at 8.33 fps."""
-    rates = [
-        (c.name, camera_rates(c.fps or settings.ingest.default_fps, c.source_fps)) for c in cams
-    ]
+    rates = [(c.name, camera_rates(settings.ingest.camera_fps(c.fps), c.source_fps)) for c in cams]
     yield _family(
         "gauge",
         "vad_camera_fps",

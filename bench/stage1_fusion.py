@@ -14,7 +14,9 @@ where a more sensitive motion model pays):
 
     python bench/stage1_fusion.py --compare BASE.npz VARIANT.npz --data ../shared/data/ucsd_ped2
 
-Look-ahead round: the fused score (or each term) through a window of P past, L future frames:
+Look-ahead rounds: the fused score (or each term) through a window of P past, L future frames,
+then round 2's comparison of the product's look-ahead (fused, box, P = 0) for L = 2..6 against
+L = 2 and its rule's verdict (the proxies of both datasets together):
 
     python bench/stage1_fusion.py --ahead /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
 """
@@ -214,6 +216,69 @@ for _ahead in LOOK_AHEAD:
             AHEAD_RULES[f"terms {_window}"] = rule_terms_ahead(TERMS, _behind, _ahead, _kernel)
 
 
+ROUND2_AHEAD = [2, 3, 4, 5, 6]  # analysed frames at 10 fps: main's 0.2 s, then up to the 0.6 s cap
+
+
+def round2_failures(base: dict, cand: dict) -> list[str]:
+    """Look-ahead round 2's conditions on one dataset (docs/benchmarks-normality.md, written
+    before the runs), `cand` against `base` (L = 2), on unrounded figures: what fails, if any."""
+    fails = [
+        f"{what} gain < 0.002"
+        for i, what in ((0, "pooled"), (1, "per-clip"))
+        if cand["all"][i] - base["all"][i] < 0.002
+    ]
+    if cand["all"][2] - base["all"][2] > 0.001:
+        fails.append("normal >= 0.5 up > 0.1 point")
+    fails += [
+        f"{kind} pooled down > 0.005"
+        for kind in base
+        if kind != "all" and cand[kind][0] - base[kind][0] < -0.005
+    ]
+    return fails
+
+
+def round2_choice(gains: dict[int, list[float]], failures: dict[int, list[str]]) -> int:
+    """Round 2's pick (`failures`: the datasets where an L fails): among the L that pass on
+    every dataset, the largest smaller pooled gain; within 0.001 of it, the shorter L; none
+    passing: L = 2 stays."""
+    passing = {n: min(g) for n, g in gains.items() if not failures[n]}
+    if not passing:
+        return ROUND2_AHEAD[0]
+    best = max(passing.values())
+    return min(n for n, g in passing.items() if g >= best - 0.001)
+
+
+def ahead_round2(paths: list[str]) -> None:
+    """The product's look-ahead (`rule_ahead` fused, box, P = 0: `vad.scoring.look_ahead`) for
+    each L against L = 2, per dataset: all kinds pooled / per clip / normal >= 0.5 and each
+    kind's pooled AUC with their changes, what fails; then the verdict over all datasets."""
+    first, *candidates = ROUND2_AHEAD
+    gains: dict[int, list[float]] = defaultdict(list)
+    failures: dict[int, list[str]] = defaultdict(list)
+    print(f"look-ahead round 2: fused box P0, L analysed frames ahead, against L = {first}")
+    for path in paths:
+        data = load(path)
+        r = {n: evaluate(data, rule_ahead(rule_max(TERMS), 0, n, "box")) for n in ROUND2_AHEAD}
+        base = r[first]
+        print(f"{path}\n  L  all: pooled/clip/normal (change)  each kind pooled (change)")
+        for n, res in r.items():
+            (a, c, f), (a0, c0, f0) = res["all"], base["all"]
+            kinds = " ".join(f"{k} {res[k][0]:.3f} ({res[k][0] - base[k][0]:+.3f})" for k in data)
+            fails = round2_failures(base, res)
+            if n != first:
+                gains[n].append(a - a0)
+                failures[n] += [Path(path).stem] if fails else []
+            verdict = "baseline" if n == first else "; ".join(fails) or "passes"
+            print(
+                f"  {n}  {a:.4f}/{c:.4f}/{100 * f:5.2f} % ({a - a0:+.4f}/{c - c0:+.4f}/"
+                f"{100 * (f - f0):+.2f})  {kinds}  {verdict}"
+            )
+    for n in candidates:
+        state = f"fails on {', '.join(failures[n])}" if failures[n] else "passes on every dataset"
+        print(f"  L = {n}: smaller pooled gain {min(gains[n]):+.4f}, {state}")
+    print(f"  round 2's verdict: L = {round2_choice(gains, failures)} analysed frames")
+
+
 def busyness(data: Path, clips: list[str]) -> dict[str, float]:
     """Per training clip, the mean share of pixels that change by more than 15 grey levels from
     one analysed frame to the next: how much moves (how crowded the clip is), no flow needed."""
@@ -319,6 +384,8 @@ def main() -> None:
             r = evaluate(data, rule)
             cells = " ".join(f"{r[k][0]:.3f}/{r[k][1]:.3f}/{100 * r[k][2]:4.1f}" for k in kinds)
             print(f"  {name:28s} {cells}", flush=True)
+    if args.ahead:
+        ahead_round2(args.scores)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,8 @@ def apply_ingest_report(session: Session, report: IngestReport) -> None:
         values["resume_index"] = report.resume_index
     if report.source_fps is not None:
         values["source_fps"] = report.source_fps or None
+    if report.analysed_fps is not None:
+        values["analysed_fps"] = report.analysed_fps
     status_changed = (Camera.status != report.status) | (
         Camera.status_reason.is_distinct_from(report.reason)
     )

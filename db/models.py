@@ -74,6 +74,9 @@ class Camera(Base):
     source_fps: Mapped[float | None] = mapped_column(
         Float, comment="fps the source announced at its latest connection; NULL = unknown"
     )
+    analysed_fps: Mapped[float | None] = mapped_column(
+        Float, comment="fps ingest analysed at its latest connection; NULL = not connected"
+    )
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     threshold: Mapped[float | None] = mapped_column(

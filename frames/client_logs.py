@@ -11,15 +11,20 @@ needs which broker was lost, why, and whether it is still down. So:
 - a lost connection is one WARNING line, without traceback: ``Kafka broker 127.0.0.1:9092:
   connection lost (ConnectionResetError: [Errno 104] Connection reset by peer); the client
   reconnects by itself``;
-- failed reconnects are at most one WARNING line per `repeat_seconds`: ``Kafka broker
-  127.0.0.1:9092 unreachable (KafkaConnectionError: 111 ECONNREFUSED); still retrying (14 more
-  failed attempts since the last line)``;
+- failed reconnects are at most one WARNING line per `repeat_seconds`: ``A Kafka broker is
+  unreachable (KafkaConnectionError: 111 ECONNREFUSED); still retrying (14 more failed attempts
+  since the last line)``;
 - the records that only repeat those (the transport's Abort, the connection's "Connection lost",
   the metadata refresh's and the fetch's failure) are dropped.
 
 Only records recognised by their text as one of these, and whose error is a connection error
 (`KafkaConnectionError` or an OS connection error: reset, refused, broken pipe, time-out), are
 touched; anything else the client logs, with its traceback, passes unchanged.
+
+A line names the broker only when its record does (its address in the record's text). The
+client prints ``[none]`` for a socket already reset, and its reconnect failures name no address:
+those lines say "a Kafka broker", since with several brokers the last address this process saw
+may be another's (the preceding line of the same loss usually named it).
 """
 
 from __future__ import annotations
@@ -76,27 +81,20 @@ class _Retries:
 class KafkaConnectionLog(logging.Filter):
     """Rewrites or drops kafka-python's records about lost connections (module docstring).
 
-    Installed on each of `KAFKA_LOGGERS`; the one instance keeps the last broker address seen
-    (the client prints ``[none]`` for a socket already reset) and the reconnect count."""
+    Installed on each of `KAFKA_LOGGERS`; the one instance keeps the reconnect count."""
 
     def __init__(self, repeat_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.repeat_seconds = repeat_seconds
         self.clock = clock
-        self.broker: str | None = None
         self.retries = _Retries()
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        self._remember_broker(text)
         if _ECHOES.search(text):
             return False
         if _LOST.search(text) and self._connection_error(record, text):
-            self._say(
-                record,
-                f"{self._broker()}: connection lost ({_reason(record, text)}); the "
-                "client reconnects by itself",
-            )
+            self._say(record, _lost(record, text))
             self.retries = _Retries()
             return True
         if _RETRIES.search(text):
@@ -108,24 +106,14 @@ class KafkaConnectionLog(logging.Filter):
         if retries.last_said is not None and now - retries.last_said < self.repeat_seconds:
             retries.unsaid += 1
             return False
-        failed = text.startswith("Connection failed")
-        reason = text.split(": ", 1)[1] if failed else "no broker available"
         more = (
             f" ({retries.unsaid} more failed attempts since the last line)"
             if retries.unsaid
             else ""
         )
-        self._say(record, f"{self._broker()} unreachable ({reason}); still retrying{more}")
+        self._say(record, f"{_unreachable(text)}; still retrying{more}")
         self.retries = _Retries(last_said=now)
         return True
-
-    def _remember_broker(self, text: str) -> None:
-        match = _ADDRESS.search(text)
-        if match:
-            self.broker = match["bracket"] or match["host"]
-
-    def _broker(self) -> str:
-        return f"Kafka broker {self.broker}" if self.broker else "Kafka broker"
 
     @staticmethod
     def _connection_error(record: logging.LogRecord, text: str) -> bool:
@@ -142,6 +130,29 @@ class KafkaConnectionLog(logging.Filter):
         record.msg, record.args = message, ()
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         record.exc_info = record.exc_text = record.stack_info = None
+
+
+def _named(text: str) -> str | None:
+    """The broker address the record's own text gives, if any (never one remembered from another
+    record: with several brokers it may be another's)."""
+    match = _ADDRESS.search(text)
+    return (match["bracket"] or match["host"]) if match else None
+
+
+def _lost(record: logging.LogRecord, text: str) -> str:
+    """What a lost connection says: the broker if the record names it, and why."""
+    broker = _named(text)
+    who = f"Kafka broker {broker}" if broker else "A Kafka broker (the client does not say which)"
+    return f"{who}: connection lost ({_reason(record, text)}); the client reconnects by itself"
+
+
+def _unreachable(text: str) -> str:
+    """What a failed reconnect, or the client finding no broker to ask, says."""
+    if not text.startswith("Connection failed"):
+        return "No Kafka broker is available"
+    broker, reason = _named(text), text.split(": ", 1)[1]
+    who = f"Kafka broker {broker} is" if broker else "A Kafka broker is"
+    return f"{who} unreachable ({reason})"
 
 
 def _reason(record: logging.LogRecord, text: str) -> str:

@@ -64,6 +64,7 @@ class CameraIngestor:
         self.reason: str | None = None
         self.resume_index: int | None = None
         self.source_fps: float | None = None  # announced by the latest connection (0.0: none)
+        self.analysed_fps: float | None = None  # the latest connection's sampler applies it
         self.started_at: float | None = None
         self.finished = threading.Event()
         self._stop = threading.Event()
@@ -96,6 +97,7 @@ class CameraIngestor:
             dropped,
             self.resume_index,
             self.source_fps,
+            self.analysed_fps,
         )
 
     def give_back(self, report: IngestReport) -> None:
@@ -154,9 +156,9 @@ class CameraIngestor:
             policy=self.spec.policy,
             verify_tls=self.spec.verify_tls,
         ) as source:
-            self.source_fps = source.fps or 0.0
-            self._set_status("online", None)
             sampler = AnalysisSampler(self.spec.fps, source.fps)  # per connection: its own count
+            self.source_fps, self.analysed_fps = source.fps or 0.0, sampler.rate
+            self._set_status("online", None)
             counting = sampler.counting
             base: float | None = None
             first_pts = 0.0

@@ -98,3 +98,9 @@ class IngestConfig(Section):
             "what is left after that is counted as dropped."
         ),
     )
+
+    def camera_fps(self, own: float | None) -> float:
+        """The analysis rate a camera is set to: its own fps (`cameras.fps`), else `default_fps`.
+        The one place that says so: ingest samples at it, `vad camera learn` and `vad replay` fit
+        and replay at it, and the API, `vad camera list` and `/metrics` show it."""
+        return own or self.default_fps

@@ -28,7 +28,7 @@ def camera_spec(
         id=camera.id,
         name=camera.name,
         url=open_url(box, camera.url, camera.url_sealed),
-        fps=camera.fps or config.default_fps,
+        fps=config.camera_fps(camera.fps),
         loop=camera.loop,
         resume_index=camera.resume_index or 0,
         policy=policy,

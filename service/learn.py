@@ -98,7 +98,7 @@ def camera_view(sessions: sessionmaker[Session], settings: Settings, camera_id: 
     media times of their own, `scene_clock`)."""
     with sessions() as session:
         camera = session.get(Camera, camera_id)
-        fps = camera.fps or settings.ingest.default_fps
+        fps = settings.ingest.camera_fps(camera.fps)
         return regions.camera_regions(session, camera_id).mask, fps
 
 

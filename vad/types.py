@@ -63,3 +63,7 @@ class IngestReport:
     # the rate analysed (`vad.sampling.camera_rates`): 0.0 = it announces none; None = not
     # connected yet (nothing to say, the stored rate stays).
     source_fps: float | None = None
+    # The frames per second the latest connection is analysed at (`AnalysisSampler.rate`),
+    # stored for SQL readers (Grafana) so they need no copy of the stride rule; None = not
+    # connected yet.
+    analysed_fps: float | None = None

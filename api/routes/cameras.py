@@ -32,7 +32,7 @@ def public_reason(reason: str | None) -> str | None:
 def camera_out(camera: Camera, settings: ApiAppSettings, admin: bool = True) -> CameraOut:
     """The camera as the API shows it: URL redacted always, status detail to admins only."""
     seen = camera.kept_frames + camera.pruned_frames
-    rates = camera_rates(camera.fps or settings.ingest.default_fps, camera.source_fps)
+    rates = camera_rates(settings.ingest.camera_fps(camera.fps), camera.source_fps)
     return CameraOut(
         id=camera.id,
         name=camera.name,

@@ -101,9 +101,7 @@ def list_(
     settings = get_context(ctx).settings
     with get_context(ctx).sessions()() as session:
         cameras = camera_queries.list_cameras(session)
-    rows = [
-        _row(c, camera_rates(c.fps or settings.ingest.default_fps, c.source_fps)) for c in cameras
-    ]
+    rows = [_row(c, camera_rates(settings.ingest.camera_fps(c.fps), c.source_fps)) for c in cameras]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -207,7 +205,7 @@ def learn(
     """Fit the camera's normality model on normal footage (and its object and appearance models,
     when the detector / the appearance encoder is installed); the pipeline uses the newest
     models."""
-    from service.learning import file_clips, footage_files, live_clips
+    from service.learning import live_clips
 
     app_ctx = get_context(ctx)
     settings = app_ctx.settings
@@ -219,24 +217,43 @@ def learn(
             camera = camera_queries.get_camera(session, name)
         except camera_queries.CameraNotFound as error:
             fail(f"{error}; add it first with `vad camera add`")
-        fps = camera.fps or settings.ingest.default_fps
+        fps = settings.ingest.camera_fps(camera.fps)
         camera_id, shown_url, verify_tls = camera.id, camera.url, camera.verify_tls
         url = open_url(SecretBox.from_file(settings.key_file()), camera.url, camera.url_sealed)
     if recent is not None:
         _learn_recent(app_ctx, name, camera_id, recent)
         return
     if source is not None:
+        _learn_from_files(app_ctx, name, camera_id, fps, source)
+        return
+    origin = f"{shown_url} live, {minutes:g} min"  # stored: never the credentials
+    typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
+    policy = camera_policy(settings)
+    clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
+    _fit_and_register(app_ctx, name, camera_id, clips, origin, {"kind": "refit", "from": origin})
+
+
+def learn_from_footage(app_ctx, name: str, source: Path) -> None:
+    """`vad camera learn NAME --from SOURCE` for callers in code (`vad run`'s demo): a typer
+    command called as a function gets its options' defaults as `OptionInfo` objects, not None."""
+    with app_ctx.sessions()() as session:
         try:
-            files = footage_files(source)
-        except ValueError as error:
-            fail(str(error))
-        origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
-        clips = file_clips(files, fps, settings.ingest)
-    else:
-        origin = f"{shown_url} live, {minutes:g} min"  # stored: never the credentials
-        typer.echo(f"learning from the live stream for {minutes:g} minute(s) ...")
-        policy = camera_policy(settings)
-        clips = live_clips(url, minutes, fps, settings.ingest, policy, verify_tls)
+            camera = camera_queries.get_camera(session, name)
+        except camera_queries.CameraNotFound as error:
+            fail(f"{error}; add it first with `vad camera add`")
+        camera_id, fps = camera.id, app_ctx.settings.ingest.camera_fps(camera.fps)
+    _learn_from_files(app_ctx, name, camera_id, fps, source)
+
+
+def _learn_from_files(app_ctx, name: str, camera_id: int, fps: float, source: Path) -> None:
+    from service.learning import file_clips, footage_files
+
+    try:
+        files = footage_files(source)
+    except ValueError as error:
+        fail(str(error))
+    origin = f"{source} ({len(files)} file{'s' if len(files) > 1 else ''})"
+    clips = file_clips(files, fps, app_ctx.settings.ingest)
     _fit_and_register(app_ctx, name, camera_id, clips, origin, {"kind": "refit", "from": origin})
 
 

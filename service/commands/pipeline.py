@@ -99,7 +99,7 @@ def _start(settings: Settings, workers: int | None) -> Stack:
         "(token: vad token create NAME --scope read)"
     )
     stages = stage_status(settings)
-    typer.echo(f"  stage 1     {stage1_summary(stages)}")
+    typer.echo(f"  stage 1     {stage1_summary(stages, settings.velocity.enabled)}")
     for stage in stages:
         typer.echo(f"  {stage.stage:<11} {'on' if stage.on else 'off'}: {stage.reason}")
     typer.echo(f"  stage 2     {stack.stage2.describe()}")
@@ -108,10 +108,12 @@ def _start(settings: Settings, workers: int | None) -> Stack:
     return stack
 
 
-def stage1_summary(stages: list[StageStatus]) -> str:
+def stage1_summary(stages: list[StageStatus], velocity: bool = True) -> str:
     """What scores every frame, in one line: the stage lines below list the optional models one
-    by one, but a new user wants to know at a glance whether the full stage 1 runs."""
-    scorers = "pixel normality model of each camera (motion baseline until `vad camera learn`)"
+    by one, but a new user wants to know at a glance whether the full stage 1 runs (`velocity`:
+    the velocity model is learned beside the pixel model, `VAD_VELOCITY__ENABLED`)."""
+    models = "pixel + velocity normality models" if velocity else "pixel normality model"
+    scorers = f"{models} of each camera (motion baseline until `vad camera learn`)"
     extras = [s.stage for s in stages if s.on and s.stage in _FUSED_STAGES]
     if not extras:
         return f"{scorers} only"
@@ -157,7 +159,7 @@ def _learn_if_missing(
     """Learn the camera's models from `footage` unless its newest model already has every part
     the installed encoders allow: a demo first run without the detector (npm unreachable) must
     not leave the demo on the pixel model once `vad models ensure` has installed it."""
-    from service.commands.camera import learn
+    from service.commands.camera import learn_from_footage
 
     with sessions() as session:
         model = model_registry.latest_model(session, camera_id)
@@ -172,7 +174,7 @@ def _learn_if_missing(
             f"camera {camera!r}'s model was learned without the {' and '.join(lacking)} "
             f"model (its encoder was installed since): learning again from {footage} ..."
         )
-    learn(ctx, camera, footage, None)
+    learn_from_footage(get_context(ctx), camera, footage)
 
 
 def missing_companions(info: dict, stages: list[StageStatus], settings: Settings) -> list[str]:

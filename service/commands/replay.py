@@ -52,7 +52,7 @@ def replay(
             row.id,
             row.name,
             url,
-            fps or row.fps or settings.ingest.default_fps,
+            fps or settings.ingest.camera_fps(row.fps),
             loop=False,
             # media time must keep increasing per camera, even when replays overlap in wall time
             not_before=last_end.timestamp() + 1.0 if last_end else 0.0,

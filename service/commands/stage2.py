@@ -141,7 +141,7 @@ def calibrate(
         except camera_queries.CameraNotFound as error:
             fail(str(error))
         record = model_registry.latest_model(session, camera.id)
-        fps, context = camera.fps or settings.ingest.default_fps, camera.context
+        fps, context = settings.ingest.camera_fps(camera.fps), camera.context
     if record is None:
         fail(f"camera {name!r} has no model yet: `vad camera learn {name} --from FOOTAGE` first")
     try:

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from db import camera_queries
+from db.session import transaction
 from tests.support.pipeline import REPO_ROOT, Pipeline
+from vad.types import IngestReport
 
 pytestmark = [
     pytest.mark.integration,
@@ -69,9 +72,10 @@ def seed(pipe: Pipeline) -> None:
         session.execute(
             text(
                 "INSERT INTO cameras (id, name, url, loop, enabled, status, kept_frames,"
-                " pruned_frames, dropped_frames, resume_index, next_window_seq, fps, source_fps)"
-                " VALUES (1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0, 0, 1, 10, 25),"
-                "(2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0, 0, 0, NULL, NULL)"
+                " pruned_frames, dropped_frames, resume_index, next_window_seq, fps, source_fps,"
+                " analysed_fps) VALUES (1, 'gate', 'rtsp://x/1', false, true, 'online', 10, 2, 0,"
+                " 0, 1, 10, 25, 8.333), (2, 'lobby', 'rtsp://x/2', false, true, 'offline', 0, 0, 0,"
+                " 0, 0, NULL, NULL, NULL)"
             )
         )
         session.execute(
@@ -111,14 +115,21 @@ def test_every_dashboard_query_runs(pipeline: Pipeline, dashboard: Path):
                 session.execute(text(expand_macros(sql, cameras))).all()
 
 
-def test_camera_status_shows_the_fps_setting_beside_the_source_rate(pipeline: Pipeline):
-    """The setting and what the source announced; the analysed rate is not recomputed in SQL
-    (its stride rule has one owner, vad.sampling: GET /cameras and /metrics show it)."""
+def test_camera_status_shows_the_fps_setting_beside_the_source_and_analysed_rates(
+    pipeline: Pipeline,
+):
+    """The setting, what the source announced and the rate ingest analysed it at, as ingest
+    stored it: the SQL reads it, it does not recompute it (the stride rule has one owner,
+    vad.sampling)."""
     (sql,) = [q for q in dashboard_queries(DASHBOARDS[0]) if "c.source_fps" in q]
     seed(pipeline)
+    report = IngestReport(1, "online", None, 0, 0, 0, None, source_fps=25.0, analysed_fps=25 / 3)
+    with transaction(pipeline.sessions) as session:  # as ingest's status sink stores it
+        camera_queries.apply_ingest_report(session, report)
     with pipeline.sessions() as session:
         rows = session.execute(text(expand_macros(sql, ["gate", "lobby"]))).mappings().all()
-    assert [(r["name"], r["fps setting"], r["source fps"]) for r in rows] == [
-        ("gate", 10, 25),
-        ("lobby", None, None),
+    assert [(r["name"], r["fps setting"], r["source fps"], r["analysed fps"]) for r in rows] == [
+        ("gate", 10, 25, pytest.approx(25 / 3)),
+        ("lobby", None, None, None),
     ]
+    assert "analysed_fps" not in sql.replace("c.analysed_fps", "")  # read, not computed

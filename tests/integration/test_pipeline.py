@@ -91,6 +91,8 @@ def test_rtsp_camera_every_kept_frame_scored_once(pipeline: Pipeline, ped2, rtsp
     # ingest stored the rate the stream announced: a 10 fps source set to 5 is analysed at 5
     (listed,) = json.loads(pipeline.vad("camera", "list", "--json").stdout)
     assert (listed["source_fps"], listed["analysed_fps"]) == (10, 5), listed
+    # ... and the rate its sampler applied, for SQL readers (Grafana): the same 5
+    assert pipeline.scalar("SELECT analysed_fps FROM cameras WHERE id=:c", c=row.id) == 5
 
 
 def test_worker_killed_mid_window_is_redone_once(pipeline: Pipeline, ped2):

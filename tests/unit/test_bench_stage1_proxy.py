@@ -10,6 +10,8 @@ from bench.stage1_fusion import (
     L_REF,
     fisher,
     normal_alarms,
+    round2_choice,
+    round2_failures,
     rule_max,
     squash,
     surprise,
@@ -91,3 +93,21 @@ def test_the_adopted_look_ahead_rule_is_the_products_function():
         look_ahead(x, media_times(50, 10.0), 0.2),
         equal_nan=True,
     )
+
+
+def test_look_ahead_round_2_rule():
+    """Each condition of round 2's rule, and its pick: the largest smaller gain, the shorter L
+    within 0.001, L = 2 when none passes."""
+    base = {"all": (0.950, 0.960, 0.090), "fast": (0.98, 0, 0), "cart": (0.90, 0, 0)}
+    good = {"all": (0.953, 0.963, 0.0909), "fast": (0.99, 0, 0), "cart": (0.896, 0, 0)}
+    assert round2_failures(base, good) == []
+    bad = {"all": (0.9515, 0.963, 0.0925), "fast": (0.99, 0, 0), "cart": (0.894, 0, 0)}
+    assert round2_failures(base, bad) == [
+        "pooled gain < 0.002",
+        "normal >= 0.5 up > 0.1 point",
+        "cart pooled down > 0.005",
+    ]
+    gains = {3: [0.004, 0.003], 4: [0.006, 0.0045], 5: [0.009, 0.005], 6: [0.01, 0.002]}
+    assert round2_choice(gains, {3: [], 4: [], 5: [], 6: []}) == 4
+    assert round2_choice(gains, {3: [], 4: ["ped1"], 5: [], 6: []}) == 5
+    assert round2_choice(gains, {n: ["ped2"] for n in gains}) == 2

@@ -35,15 +35,15 @@ class ScoringConfig(Section):
         20, ge=1, description="Frames the motion baseline sees before its scores count."
     )
     look_ahead_seconds: float = Field(
-        0.2,
+        0.4,
         ge=0,
         le=1.0,
         description=(
             "Each frame's stage-1 score is the mean of its fused score and those of the frames "
             "captured up to this many seconds after it (vad.scoring.look_ahead): a window is "
             "scored only once that much of the next one arrived, so scores come this much later. "
-            "0 = causal scores (no wait). 0.2 (2 frames at 10 fps) chosen on training footage: "
-            "docs/benchmarks-normality.md, look-ahead round."
+            "0 = causal scores (no wait). 0.4 (4 frames at 10 fps) chosen on training footage: "
+            "docs/benchmarks-normality.md, look-ahead rounds 1 and 2."
         ),
     )
 

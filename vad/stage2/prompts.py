@@ -112,10 +112,11 @@ def scene_dialogue(lines: Sequence[str], context: str | None) -> list[Message]:
 def quiet_account(lines: Sequence[str]) -> str:
     """The summary and the explanation of a quiet scene description (no measured speed, as
     `vad.stage2.scene.states_a_speed` tells: standers placed, usual walkers counted), its lines
-    word for word in one sentence. A quiet flagged window is most likely a false alarm: the
+    word for word in one sentence, held to `SENTENCE_LIMIT` as the LLM's sentences are (a crowded
+    view's lines are cut at a word). A quiet flagged window is most likely a false alarm: the
     operator needs exactly what is there, and the lines already say it."""
     said = [" ".join(line.split()).rstrip(".;") for line in lines if line.strip()]
-    return QUIET_ACCOUNT.format(lines="; ".join(said) or "nothing is described")
+    return closed_sentence(QUIET_ACCOUNT.format(lines="; ".join(said) or "nothing is described"))
 
 
 def score_question(values: Sequence[float]) -> str:
@@ -153,21 +154,37 @@ def plain_text(dialogue: Sequence[Message]) -> str:
 # instead of running on to the token cap and being cut afterwards; "4.7x" or "1.9 s" hold a
 # full stop not followed by a space and do not stop it
 SENTENCE_STOPS = (". ", ".\n")
+# characters of a sentence stage 2 stores: the LLM's explanation, or a quiet scene's account
+SENTENCE_LIMIT = 300
 
 
-def one_sentence(text: str, limit: int = 300) -> str:
+def one_sentence(text: str, limit: int = SENTENCE_LIMIT) -> str:
     """The explanation as generated up to `SENTENCE_STOPS`: its first sentence, closed with the
     full stop the stop string took away."""
-    sentence = first_sentence(text, limit)
-    if sentence and sentence[-1] not in ".!?":
-        sentence = sentence[: limit - 1] + "."
-    return sentence
+    return closed_sentence(first_sentence(text, limit), limit)
 
 
-def first_sentence(text: str, limit: int = 300) -> str:
+def first_sentence(text: str, limit: int = SENTENCE_LIMIT) -> str:
     """The explanation is one sentence: cut at the first sentence end (or the limit)."""
     text = " ".join(text.split())
     for i, ch in enumerate(text):
         if ch in ".!?" and (i + 1 == len(text) or text[i + 1] == " "):
-            return text[: i + 1][:limit]
-    return text[:limit]
+            return _within(text[: i + 1], limit)
+    return _within(text, limit)
+
+
+def closed_sentence(text: str, limit: int = SENTENCE_LIMIT) -> str:
+    """`text` as a stored sentence: at most `limit` characters, ending with its full stop (or
+    ! ?); a longer one is cut at the last word boundary that leaves room for the full stop."""
+    if not text or (text[-1] in ".!?" and len(text) <= limit):
+        return text
+    return _within(text, limit - 1).rstrip(" ,;:") + "."
+
+
+def _within(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its whole words that fit (cut hard only
+    when its first word alone is longer)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rfind(" ")  # a space just past the limit still ends a whole word
+    return text[:cut] if cut > 0 else text[:limit]

@@ -91,10 +91,11 @@ def test_a_broker_restart_reads_as_one_line_per_lost_connection(kept) -> None:
     assert handler.lines() == [
         "WARNING kafka.net.transport: Kafka broker 127.0.0.1:40663: connection lost (socket "
         "disconnected); the client reconnects by itself",
-        "WARNING kafka.net.transport: Kafka broker 127.0.0.1:40663: connection lost "
-        "(ConnectionResetError: [Errno 104] Connection reset by peer); the client reconnects "
-        "by itself",
-        "WARNING kafka.net.manager: Kafka broker 127.0.0.1:40663 unreachable "
+        # the reset socket's record names no broker: not guessed from the line before
+        "WARNING kafka.net.transport: A Kafka broker (the client does not say which): connection "
+        "lost (ConnectionResetError: [Errno 104] Connection reset by peer); the client "
+        "reconnects by itself",
+        "WARNING kafka.net.manager: A Kafka broker is unreachable "
         "(KafkaConnectionError: 111 ECONNREFUSED); still retrying",
     ]
     assert all(r.exc_info is None and r.exc_text is None for r in handler.records)
@@ -109,8 +110,42 @@ def test_a_send_that_meets_a_reset_is_one_line_too(kept) -> None:
     handler, _ = kept
     _reset_while("sending request data: [Errno 104] Connection reset by peer")
     assert handler.lines() == [
-        "WARNING kafka.net.transport: Kafka broker: connection lost (ConnectionResetError: "
-        "[Errno 104] Connection reset by peer); the client reconnects by itself"
+        "WARNING kafka.net.transport: A Kafka broker (the client does not say which): connection "
+        "lost (ConnectionResetError: [Errno 104] Connection reset by peer); the client "
+        "reconnects by itself"
+    ]
+
+
+def test_with_several_brokers_each_line_names_only_the_broker_its_record_names(kept) -> None:
+    """Two brokers: a loss whose record names its broker says that one; a reset socket's, and a
+    failed reconnect's, name none rather than the last address this process saw."""
+    handler, clock = kept
+    other = "<KafkaTCPTransport [10.0.0.6:9092<-51234]>"
+    _log("kafka.net.transport", "%s: socket disconnected", other)
+    _log("kafka.net.transport", "%s: socket disconnected", TRANSPORT)
+    _reset_while("receiving network data closing socket")
+    _reconnect_refused()
+    clock.now += 10
+    _log("kafka.net.manager", "No node available for metadata refresh - backoff/retry", level=30)
+    lines = handler.lines()
+    assert lines[0].startswith("WARNING kafka.net.transport: Kafka broker 10.0.0.6:9092: ")
+    assert lines[1].startswith("WARNING kafka.net.transport: Kafka broker 127.0.0.1:40663: ")
+    assert lines[2].startswith("WARNING kafka.net.transport: A Kafka broker (the client does ")
+    assert lines[3].startswith("WARNING kafka.net.manager: A Kafka broker is unreachable (")
+    assert lines[4] == (
+        "WARNING kafka.net.manager: No Kafka broker is available; still retrying "
+        "(1 more failed attempts since the last line)"
+    )
+    assert not any("40663" in line or "10.0.0.6" in line for line in lines[2:])
+
+
+def test_a_2x_record_names_its_broker_by_host(kept) -> None:
+    handler, _ = kept
+    conn = "<BrokerConnection node_id=1 host=10.0.0.7:9092 <connected> [IPv4 ('10.0.0.7', 9092)]>"
+    _log("kafka.conn", "%s: socket disconnected", conn)
+    assert handler.lines() == [
+        "WARNING kafka.conn: Kafka broker 10.0.0.7:9092: connection lost (socket disconnected); "
+        "the client reconnects by itself"
     ]
 
 

@@ -123,10 +123,12 @@ def test_a_25_fps_file_is_published_every_third_frame_in_even_steps(tmp_path: Pa
     publisher = RecordingPublisher(config)
     spec = CameraSpec(id=4, name="fast", url=str(path), fps=10, loop=False)
     ingestor = CameraIngestor(spec, config, publisher, pace=False)  # type: ignore[arg-type]
-    assert ingestor.take_report().source_fps is None  # not connected: nothing to say yet
+    report = ingestor.take_report()
+    assert (report.source_fps, report.analysed_fps) == (None, None)  # not connected: nothing yet
     ingestor.start()
     assert ingestor.finished.wait(60)
-    assert ingestor.take_report().source_fps == 25  # stored beside the setting for operators
+    report = ingestor.take_report()  # stored beside the setting for operators
+    assert (report.source_fps, report.analysed_fps) == (25, 25 / 3)  # every 3rd frame
     frames = [
         FrameMeta.from_headers(r.headers)
         for r in publisher.records

@@ -13,8 +13,13 @@ def stages(**on: bool) -> list[StageStatus]:
 
 def test_full_stage1_names_the_pixel_model_and_both_companions():
     line = stage1_summary(stages(detector=True, appearance=True))
-    assert line.startswith("pixel normality model")
+    assert line.startswith("pixel + velocity normality models of each camera")
     assert line.endswith("fused with detector + appearance")
+
+
+def test_without_the_velocity_model_the_pixel_model_is_named_alone():
+    line = stage1_summary(stages(detector=True), velocity=False)
+    assert line.startswith("pixel normality model of each camera")
 
 
 def test_embeddings_are_stored_not_scored():
