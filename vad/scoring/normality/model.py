@@ -76,16 +76,20 @@ def extract_features(
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     for a, b in pairs:
         if (a, b) not in cache:
-            earlier = _earlier(greys[a], greys[b], stabilise)
-            pair = FramePair(earlier, greys[b], engine, stabilised=stabilise)
+            pair = _pair(greys[a], greys[b], engine, stabilise)
             cache = {(a, b): {f.name: f.extract(pair) for f in families}}
         for name, value in cache[(a, b)].items():
             rows[name].append(value)
     return {name: np.stack(v) for name, v in rows.items()}
 
 
-def _earlier(previous: np.ndarray, current: np.ndarray, stabilise: bool) -> np.ndarray:
-    return align_previous(previous, current) if stabilise else previous
+def _pair(
+    previous: np.ndarray, current: np.ndarray, engine: cv2.DISOpticalFlow, stabilise: bool
+) -> FramePair:
+    """The pair as scoring and the motion threshold both see it: with `stabilise`, the earlier
+    frame shifted onto the current one (`align_previous`) and the flow's drift removed."""
+    earlier = align_previous(previous, current) if stabilise else previous
+    return FramePair(earlier, current, engine, stabilised=stabilise)
 
 
 @dataclass
@@ -396,20 +400,13 @@ def learn_motion_threshold(
     ]
     step = max(1, len(pairs) // _THRESHOLD_PAIRS)
     engine = _flow_engine(config)
-    flows = [_pair_flow(engine, clip[a], clip[b], config.stabilise) for clip, a, b in pairs[::step]]
+    flows = [_pair(clip[a], clip[b], engine, config.stabilise).flow for clip, a, b in pairs[::step]]
     threshold = flow_magnitude_quantile(flows, config.motion_quantile)
     if not config.perspective_threshold or not flows:
         return threshold
     return perspective_thresholds(
         flows, threshold, config.motion_quantile, shrink=config.perspective_shrinkage
     )
-
-
-def _pair_flow(
-    engine: cv2.DISOpticalFlow, previous: np.ndarray, current: np.ndarray, stabilise: bool
-) -> np.ndarray:
-    """The flow of a pair as the families see it (`FramePair.flow`)."""
-    return FramePair(_earlier(previous, current, stabilise), current, engine, stabilise).flow
 
 
 def perspective_thresholds(
