@@ -153,7 +153,10 @@ def suite_command(
     robustness: Annotated[
         str,
         typer.Option(
-            help="Dataset replayed at half and double the frame rate and upscaled 2x ('' = none)."
+            help=(
+                "Dataset replayed at half and double the frame rate, upscaled 2x and shaken"
+                " ('' = none)."
+            )
         ),
     ] = suite.ROBUSTNESS_DATASET,
     fps: AnalysisFps = None,
