@@ -56,6 +56,9 @@ MAX_RESIDUAL = 0.8  # the shift must bring the median difference below this shar
 _BLUR_SIGMA = 1.0  # px: damps the pixel grid and sensor noise before correlating
 MIN_DRIFT = 0.2  # internal px: a pair's median flow below this is a steady view's noise
 MAX_QUADRANT_SPREAD = 0.2  # internal px: a quadrant's median this far off the view's is not shake
+# per component, internal px: both medians shorter than this make a drift shorter than MIN_DRIFT
+# (0.14 x sqrt(2) = 0.198 < 0.2); see `surely_short_median`
+_SURELY_SHORT = 0.14
 
 
 @lru_cache(maxsize=8)
@@ -154,10 +157,25 @@ def without_drift(flow: np.ndarray) -> np.ndarray:
     """`flow` ((H, W, 2)) less its median when that median (the view's global motion left after
     `align_previous`) is at least `MIN_DRIFT` long and the whole view moved alike
     (`moved_alike`), else `flow` itself (the same array)."""
+    if surely_short_median(flow):
+        return flow
     drift = np.median(flow.reshape(-1, 2), axis=0)
     if float(np.hypot(drift[0], drift[1])) < MIN_DRIFT or not moved_alike(flow, drift):
         return flow
     return flow - drift.astype(flow.dtype)
+
+
+def surely_short_median(flow: np.ndarray) -> bool:
+    """Whether the median `without_drift` takes (each component's, over the view) is certainly
+    shorter than `MIN_DRIFT`, found by counting instead of sorting (speed round: the median cost
+    0.4 ms a pair and a steady camera's never reaches the floor). If more than half of a
+    component's values lie strictly within `_SURELY_SHORT` of zero, the one or two middle values
+    of its sorted values do too, and so does their mean (rounding is monotone): the component's
+    median is shorter than `_SURELY_SHORT`, and the drift (both components) shorter than
+    `_SURELY_SHORT` x sqrt(2) < `MIN_DRIFT`. False says nothing: the median decides. For the
+    finite flows the flow engines return (a NaN counts as outside and the median would be NaN)."""
+    within = np.count_nonzero(np.abs(flow.reshape(-1, 2)) < _SURELY_SHORT, axis=0)
+    return bool((within > flow.shape[0] * flow.shape[1] // 2).all())
 
 
 def moved_alike(flow: np.ndarray, drift: np.ndarray) -> bool:
