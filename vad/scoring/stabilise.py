@@ -46,6 +46,7 @@ subtracted; a shaking camera moves all four quadrants alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
@@ -82,19 +83,29 @@ def _spectrum(grey: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.dft(crop, flags=cv2.DFT_COMPLEX_OUTPUT)
 
 
-def _correlation(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """Normalised phase correlation surface; its peak sits at the shift previous -> current."""
-    height, width = _fast_size(previous.shape[0]), _fast_size(previous.shape[1])
-    a, b = _spectrum(previous, width, height), _spectrum(current, width, height)
+def spectrum(grey: np.ndarray) -> np.ndarray:
+    """What the phase correlation reads of one grey image (`estimate_shift`): the DFT of its
+    blurred, windowed central crop of fast DFT sizes."""
+    height, width = _fast_size(grey.shape[0]), _fast_size(grey.shape[1])
+    return _spectrum(grey, width, height)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Normalised phase correlation surface of two `spectrum`s; its peak sits at the shift
+    a -> b."""
     cross = cv2.mulSpectrums(b, a, 0, conjB=True)
     cross /= np.maximum(np.hypot(cross[..., 0], cross[..., 1]), 1e-9)[..., None]
     return cv2.idft(cross, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
 
 
-def estimate_shift(previous: np.ndarray, current: np.ndarray) -> tuple[int, int, float]:
+def estimate_shift(
+    previous: np.ndarray, current: np.ndarray, spectra: tuple | None = None
+) -> tuple[int, int, float]:
     """(dx, dy, response): the whole-pixel translation carrying `previous` onto `current` (grey
-    images of one size) and the height of the correlation peak."""
-    surface = _correlation(previous, current)
+    images of one size) and the height of the correlation peak. `spectra`: the two images'
+    `spectrum`s when already computed (`SequenceAligner`)."""
+    a, b = spectra if spectra is not None else (spectrum(previous), spectrum(current))
+    surface = _correlation(a, b)
     h, w = surface.shape
     y, x = np.unravel_index(int(np.argmax(surface)), surface.shape)
     dx = x - w if x > w // 2 else x
@@ -129,16 +140,43 @@ def _verified_shift(
     return min(near, key=lambda shift: median_difference(a, b, *shift))
 
 
-def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+def align_previous(
+    previous: np.ndarray, current: np.ndarray, spectra: tuple | None = None
+) -> np.ndarray:
     """`previous` shifted by whole pixels onto `current` when the view moved between them, else
-    `previous` itself (`shifted_onto`)."""
-    dx, dy, response = estimate_shift(previous, current)
+    `previous` itself (`shifted_onto`). `spectra`: as `estimate_shift`."""
+    dx, dy, response = estimate_shift(previous, current, spectra)
     if (dx, dy) == (0, 0) or response < MIN_RESPONSE:
         return previous
     verified = _verified_shift(previous, current, dx, dy)
     if verified is None or verified == (0, 0):
         return previous
     return shifted_onto(previous, current, *verified)
+
+
+class SequenceAligner:
+    """`align_previous` for the pairs of one continuous grey sequence, each frame's `spectrum`
+    computed once (speed round: a frame is the later image of one pair and the earlier one of a
+    later pair, and its spectrum was computed twice). The same arithmetic on the same images:
+    the aligned frames are bit for bit `align_previous`'s. Keeps the `keep` latest spectra (a
+    pair's earlier frame is at most a flow gap back)."""
+
+    def __init__(self, greys: Sequence[np.ndarray], keep: int = 8) -> None:
+        self.greys = greys
+        self.keep = keep
+        self._spectra: dict[int, np.ndarray] = {}
+
+    def align(self, earlier: int, current: int) -> np.ndarray:
+        """`align_previous(greys[earlier], greys[current])`."""
+        spectra = (self._spectrum(earlier), self._spectrum(current))
+        return align_previous(self.greys[earlier], self.greys[current], spectra)
+
+    def _spectrum(self, index: int) -> np.ndarray:
+        if index not in self._spectra:
+            self._spectra[index] = spectrum(self.greys[index])
+            if len(self._spectra) > self.keep:
+                del self._spectra[next(iter(self._spectra))]
+        return self._spectra[index]
 
 
 def shifted_onto(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) -> np.ndarray:

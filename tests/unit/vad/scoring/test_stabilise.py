@@ -305,3 +305,24 @@ def test_the_shortcut_never_changes_the_flow_it_returns(seed):
     expected, got = without_drift_by_median(flow), without_drift(flow)
     assert (got is flow) == (expected is flow)
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("gap,keep", [(1, 8), (2, 6), (3, 2)])
+def test_a_sequence_aligner_aligns_bit_for_bit_as_align_previous(gap, keep):
+    """Each frame's spectrum computed once (and dropped past `keep`) gives exactly the frames
+    `align_previous` gives pair by pair, on a shaken clip with a walker and on a steady one."""
+    from vad.scoring.normality.model import frame_pairs
+    from vad.scoring.stabilise import SequenceAligner
+
+    base = scene(16)
+    shaken = [
+        with_walker(moved(base, dx, dy), 20 + 6 * i)
+        for i, (dx, dy) in enumerate(
+            [(0, 0), (2, 0), (2, -1), (-1, 1), (0, 3), (1, 1), (-2, 0), (0, 0)]
+        )
+    ]
+    steady = [with_walker(base, 20 + 6 * i) for i in range(8)]
+    for greys in (shaken, steady):
+        aligner = SequenceAligner(greys, keep=keep)
+        for a, b in frame_pairs(len(greys), gap):
+            assert np.array_equal(aligner.align(a, b), align_previous(greys[a], greys[b]))
