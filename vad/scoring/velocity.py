@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vad.scoring.normality.calibration import TailCalibrator
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
-from vad.scoring.stabilise import align_previous, without_drift
+from vad.scoring.stabilise import SequenceAligner, without_drift
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
@@ -110,10 +110,11 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False)
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
     out = np.zeros((len(greys), h // cell, w // cell), np.float32)
+    aligner = SequenceAligner(greys)
     for i in range(1, len(greys)):
         if np.array_equal(greys[i - 1], greys[i]):
             continue
-        previous = align_previous(greys[i - 1], greys[i]) if stabilise else greys[i - 1]
+        previous = aligner.align(i - 1, i) if stabilise else greys[i - 1]
         flow = frame_flow(previous, greys[i])
         flow = (without_drift(flow) if stabilise else flow)[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])

@@ -101,7 +101,11 @@ class CellMemory:
         """(T, C, D) query vectors -> (T, C) mean distance to the k nearest same-cell vectors."""
         q = (features / self.scale).transpose(1, 0, 2).astype(np.float32)  # (C, T, D)
         cross = np.matmul(q, self.bank.transpose(0, 2, 1))  # (C, T, M)
-        d2 = (q**2).sum(-1)[..., None] + (self.bank**2).sum(-1)[:, None, :] - 2.0 * cross
+        # |q|^2 + |b|^2 - 2 q.b with one (C, T, M) temporary instead of three (speed round:
+        # ~200 MB a Ped2 clip; the same operations in the same order, so the same bits)
+        d2 = np.add((q**2).sum(-1)[..., None], (self.bank**2).sum(-1)[:, None, :])
+        cross *= 2.0
+        d2 -= cross
         k = self.neighbours
         near = np.partition(d2, k - 1, axis=2)[..., :k] if k > 1 else d2.min(axis=2, keepdims=True)
         d = np.sqrt(np.maximum(near, 0.0)).mean(axis=2).T

@@ -36,7 +36,7 @@ from vad.scoring.normality.memory import (
     neighbour_vectors,
 )
 from vad.scoring.normality.smoothing import smooth_scores, smoothing_radius
-from vad.scoring.stabilise import align_previous
+from vad.scoring.stabilise import SequenceAligner
 
 # 2: flow over `flow_gap` frames, learned motion threshold (model.json);
 # 3: `shape` cells overlap by half a cell (`overlapping_cells`), so banks have more cells.
@@ -74,9 +74,10 @@ def extract_features(
     pairs = frame_pairs(len(greys), gap)
     rows: dict[str, list[np.ndarray]] = {f.name: [] for f in families}
     cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    aligner = SequenceAligner(greys, keep=2 * gap + 2) if stabilise else None
     for a, b in pairs:
         if (a, b) not in cache:
-            pair = _pair(greys[a], greys[b], engine, stabilise)
+            pair = _pair(greys, a, b, engine, aligner)
             cache = {(a, b): {f.name: f.extract(pair) for f in families}}
         for name, value in cache[(a, b)].items():
             rows[name].append(value)
@@ -84,12 +85,17 @@ def extract_features(
 
 
 def _pair(
-    previous: np.ndarray, current: np.ndarray, engine: cv2.DISOpticalFlow, stabilise: bool
+    greys: Sequence[np.ndarray],
+    a: int,
+    b: int,
+    engine: cv2.DISOpticalFlow,
+    aligner: SequenceAligner | None,
 ) -> FramePair:
-    """The pair as scoring and the motion threshold both see it: with `stabilise`, the earlier
-    frame shifted onto the current one (`align_previous`) and the flow's drift removed."""
-    earlier = align_previous(previous, current) if stabilise else previous
-    return FramePair(earlier, current, engine, stabilised=stabilise)
+    """The pair (greys[a], greys[b]) as scoring and the motion threshold both see it: with an
+    `aligner` (stabilise), the earlier frame shifted onto the current one (`align_previous`) and
+    the flow's drift removed."""
+    earlier = aligner.align(a, b) if aligner is not None else greys[a]
+    return FramePair(earlier, greys[b], engine, stabilised=aligner is not None)
 
 
 @dataclass
@@ -400,7 +406,10 @@ def learn_motion_threshold(
     ]
     step = max(1, len(pairs) // _THRESHOLD_PAIRS)
     engine = _flow_engine(config)
-    flows = [_pair(clip[a], clip[b], engine, config.stabilise).flow for clip, a, b in pairs[::step]]
+    flows = [
+        _pair(clip, a, b, engine, SequenceAligner(clip) if config.stabilise else None).flow
+        for clip, a, b in pairs[::step]
+    ]
     threshold = flow_magnitude_quantile(flows, config.motion_quantile)
     if not config.perspective_threshold or not flows:
         return threshold

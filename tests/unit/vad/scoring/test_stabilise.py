@@ -12,7 +12,15 @@ import pytest
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.normality.model import fit_normality_model
 from vad.scoring.normality.scorer import NormalityScorer
-from vad.scoring.stabilise import MIN_DRIFT, align_previous, estimate_shift, without_drift
+from vad.scoring.stabilise import (
+    _SURELY_SHORT,
+    MIN_DRIFT,
+    align_previous,
+    estimate_shift,
+    moved_alike,
+    surely_short_median,
+    without_drift,
+)
 from vad.scoring.velocity import VelocityConfig, cell_speeds, fit_velocity_model
 from vad.types import Frame
 
@@ -245,3 +253,76 @@ def test_a_steady_clip_with_a_large_moving_object_keeps_its_motion():
     for previous, current in zip(greys[:-2], greys[2:], strict=True):
         flow = engine.calc(previous, current, None)
         assert without_drift(flow) is flow
+
+
+def test_the_short_median_bound_stays_under_the_drift_floor():
+    """Both components' medians within the bound make a drift under `MIN_DRIFT`, float32
+    rounding included."""
+    bound = np.float32(_SURELY_SHORT)
+    assert float(np.hypot(bound, bound)) < MIN_DRIFT
+
+
+@pytest.mark.parametrize("n", [9, 10])
+def test_more_than_half_within_the_bound_is_a_short_median_and_half_is_not(n):
+    """Right at the bound, for an odd and an even count: n // 2 + 1 values just inside it and
+    the rest far out is surely short, and the median is; n // 2 inside is not (the median may be
+    anything: here it is far out); a value exactly at the bound counts as outside."""
+    inside = np.nextafter(np.float32(_SURELY_SHORT), np.float32(0))
+    flow = np.full((1, n, 2), 5.0, np.float32)
+    flow[0, : n // 2 + 1] = inside
+    flow[0, 0] = -inside  # either sign counts
+    assert surely_short_median(flow)
+    assert np.hypot(*np.median(flow.reshape(-1, 2), axis=0)) < MIN_DRIFT
+    flow[0, n // 2] = 5.0
+    assert not surely_short_median(flow)
+    assert np.hypot(*np.median(flow.reshape(-1, 2), axis=0)) >= MIN_DRIFT
+    flow[0, n // 2] = np.float32(_SURELY_SHORT)
+    assert not surely_short_median(flow)
+    flow[0, n // 2, 1] = 5.0  # one component short, the other not: the median decides
+    flow[0, n // 2, 0] = inside
+    assert not surely_short_median(flow)
+
+
+def without_drift_by_median(flow: np.ndarray) -> np.ndarray:
+    """`without_drift` as it was before the shortcut: the median always computed."""
+    drift = np.median(flow.reshape(-1, 2), axis=0)
+    if float(np.hypot(drift[0], drift[1])) < MIN_DRIFT or not moved_alike(flow, drift):
+        return flow
+    return flow - drift.astype(flow.dtype)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_shortcut_never_changes_the_flow_it_returns(seed):
+    """Random flows around the bound (a still background's noise, a shaken view's drift near the
+    floor, walkers covering up to half the view): `without_drift` returns exactly what the
+    median alone returns, the same array when that is the flow itself."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(2, 40)), int(rng.integers(2, 40))
+    drift = rng.uniform(-0.2, 0.2, 2)
+    flow = (drift + rng.normal(0, rng.uniform(0.01, 0.1), (h, w, 2))).astype(np.float32)
+    walkers = rng.random((h, w)) < rng.uniform(0, 0.5)
+    flow[walkers] += rng.uniform(-3, 3, (int(walkers.sum()), 2)).astype(np.float32)
+    expected, got = without_drift_by_median(flow), without_drift(flow)
+    assert (got is flow) == (expected is flow)
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("gap,keep", [(1, 8), (2, 6), (3, 2)])
+def test_a_sequence_aligner_aligns_bit_for_bit_as_align_previous(gap, keep):
+    """Each frame's spectrum computed once (and dropped past `keep`) gives exactly the frames
+    `align_previous` gives pair by pair, on a shaken clip with a walker and on a steady one."""
+    from vad.scoring.normality.model import frame_pairs
+    from vad.scoring.stabilise import SequenceAligner
+
+    base = scene(16)
+    shaken = [
+        with_walker(moved(base, dx, dy), 20 + 6 * i)
+        for i, (dx, dy) in enumerate(
+            [(0, 0), (2, 0), (2, -1), (-1, 1), (0, 3), (1, 1), (-2, 0), (0, 0)]
+        )
+    ]
+    steady = [with_walker(base, 20 + 6 * i) for i in range(8)]
+    for greys in (shaken, steady):
+        aligner = SequenceAligner(greys, keep=keep)
+        for a, b in frame_pairs(len(greys), gap):
+            assert np.array_equal(aligner.align(a, b), align_previous(greys[a], greys[b]))
