@@ -19,6 +19,13 @@ then round 2's comparison of the product's look-ahead (fused, box, P = 0) for L 
 L = 2 and its rule's verdict (the proxies of both datasets together):
 
     python bench/stage1_fusion.py --ahead /tmp/proxy-ped2.npz /tmp/proxy-ped1.npz
+
+Conditions round: the fused stage 1 (max of the terms) of each stored run side by side (`bench/
+stage1_proxy.py --condition`'s files: clean, dim, noise, jpeg): all kinds pooled AUC, each kind's
+pooled AUC, the share of normal frames >= 0.5 and, of those alarms, the share where each term is
+>= 0.5 itself (which term fired) and where it is the largest:
+
+    python bench/stage1_fusion.py --conditions /tmp/proxy-ped2-clean.npz /tmp/proxy-ped2-dim.npz
 """
 
 from __future__ import annotations
@@ -355,6 +362,46 @@ def compare(base_path: str, variant_path: str, data: Path | None, crowded: int =
         )
 
 
+def fired_terms(data: dict, terms: list[str]) -> dict[str, tuple[float, float]]:
+    """Of the normal frames whose fused score (max of `terms`) is >= 0.5: per term, the share
+    where that term is >= 0.5 itself and the share where it is the largest term."""
+    over, top = defaultdict(list), defaultdict(list)
+    for per_clip in data.values():
+        for values in per_clip.values():
+            present = [t for t in terms if t in values]
+            normal = values["labels"] == 0
+            scores = stack(values, present)[:, normal]
+            alarm = scores.max(0) >= 0.5
+            largest = scores.argmax(0)
+            for i, term in enumerate(present):
+                over[term].append(scores[i, alarm] >= 0.5)
+                top[term].append(largest[alarm] == i)
+    return {
+        t: (float(np.mean(np.concatenate(over[t]))), float(np.mean(np.concatenate(top[t]))))
+        if sum(map(len, over[t]))
+        else (float("nan"), float("nan"))
+        for t in over
+    }
+
+
+def conditions(paths: list[str]) -> None:
+    """The fused stage 1 of each stored run: pooled AUC (all kinds, each kind), normal frames
+    >= 0.5 and which term fired on them (>= 0.5 itself / the largest)."""
+    for path in paths:
+        data = load(path)
+        r = evaluate(data, rule_max(TERMS))
+        alarms = normal_alarms(data, rule_max(TERMS))[0]
+        kinds = " ".join(f"{k} {r[k][0]:.4f}" for k in data)
+        fired = " ".join(
+            f"{t} {100 * o:.0f}/{100 * m:.0f} %" for t, (o, m) in fired_terms(data, TERMS).items()
+        )
+        print(
+            f"{Path(path).stem}: pooled {r['all'][0]:.4f} per clip {r['all'][1]:.4f} | {kinds} | "
+            f"normal >= 0.5 {100 * alarms:.2f} % | fired (>= 0.5 / largest): {fired}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scores", nargs="*", help="stored proxy scores (stage1_proxy.py --out)")
@@ -368,7 +415,15 @@ def main() -> None:
     parser.add_argument(
         "--ahead", action="store_true", help="the look-ahead round's rules instead of fusion's"
     )
+    parser.add_argument(
+        "--conditions",
+        action="store_true",
+        help="conditions round: the fused stage 1 of each stored run and which term fired",
+    )
     args = parser.parse_args()
+    if args.conditions:
+        conditions(args.scores)
+        return
     if args.compare:
         compare(args.compare[0], args.compare[1], args.data)
         return

@@ -21,9 +21,16 @@ Pseudo-anomalies (frame fractions; `paste_box` below):
     VAD_MODEL_DIR=... OMP_NUM_THREADS=1 VAD_ENCODERS__THREADS=1 nice -n 10 \
         python bench/stage1_proxy.py ../shared/data/ucsd_ped2 --folds 2 --out /tmp/proxy-ped2.npz
 
-`--shake 0.01` shakes every clip as the suite's camera-shake row does (`vad.eval.suite.shaken`,
+`--shake 0.01` shakes every clip as the suite's camera-shake row does (`vad.eval.conditions.shaken`,
 seeded by the clip's name), the fitting clips and the held-out ones alike; a held-out clip is
 shaken after its pseudo-anomaly is pasted, so the box moves with the scene as a real object would.
+
+`--condition dim,noise,jpeg` (conditions round; `vad.eval.conditions`): the camera learned in one
+condition is scored in another. The fitting clips stay clean; each held-out clip, once its
+pseudo-anomaly is pasted (and shaken, with `--shake`), is scored clean and in every condition
+asked, seeded by the clip's name, from the one fit of its fold. One file per condition, `--out`'s
+name with `-clean`, `-dim` ... before the suffix, each readable by `bench/stage1_fusion.py`
+(`--conditions CLEAN.npz DIM.npz ...` summarises them side by side).
 """
 
 from __future__ import annotations
@@ -40,8 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
 from service.settings import Settings  # noqa: E402
+from vad.eval.conditions import CONDITIONS, in_condition, shaken  # noqa: E402
 from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
-from vad.eval.suite import shaken  # noqa: E402
 from vad.video import analysed_frames  # noqa: E402
 
 # (box height, box width) as fractions of the frame, speed (width fraction a frame), textured,
@@ -113,8 +120,22 @@ def shaken_pseudo(
     return shake_clip(frames, shake, name), labels
 
 
+def condition_paths(out: Path, conditions: list[str]) -> dict[str, Path]:
+    """Where each condition's scores go: `out` itself without conditions, else clean and each
+    condition beside it (`proxy.npz` -> `proxy-clean.npz`, `proxy-dim.npz`, ...)."""
+    if not conditions:
+        return {"clean": out}
+    return {c: out.with_name(f"{out.stem}-{c}{out.suffix}") for c in ["clean", *conditions]}
+
+
 def run(
-    data: Path, folds: int, out: Path, limit: int | None, held_max: int | None, shake: float
+    data: Path,
+    folds: int,
+    out: Path,
+    limit: int | None,
+    held_max: int | None,
+    shake: float,
+    conditions: list[str],
 ) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
@@ -122,7 +143,8 @@ def run(
     paths = sorted((data / "train").glob("*.mp4"))[:limit]
     clips = {p.stem: analysed_frames(p, fps).frames for p in paths}
     names = sorted(clips)
-    saved: dict[str, np.ndarray] = {}
+    outs = condition_paths(out, conditions)
+    saved: dict[str, dict[str, np.ndarray]] = {c: {} for c in outs}
     for f in range(folds):
         held = [n for i, n in enumerate(names) if i % folds == f]
         scored = held[:held_max]
@@ -130,18 +152,39 @@ def run(
         t = time.process_time()
         stage1.fit(shake_clip(clips[n], shake, n) for n in names if n not in held)
         print(f"{data.name} fold {f}: fit {time.process_time() - t:.0f} CPU-s", flush=True)
-        t, count = time.process_time(), 0
+        cpu = dict.fromkeys(outs, 0.0)
+        count = dict.fromkeys(outs, 0)
         for j, n in enumerate(scored):
             for kind in KINDS:
-                frames, labels = shaken_pseudo(clips[n], j, kind, shake, n)
-                result = stage1.score(frames, fps)
-                saved[f"{n}|{kind}|labels"] = labels
-                for term, values in result.terms.items():
-                    saved[f"{n}|{kind}|{term}"] = values.astype(np.float32)
-                count += len(frames)
-        cpu = time.process_time() - t
-        print(f"  scored {count} frames, {count / cpu:.0f} frames per CPU-s", flush=True)
-        np.savez_compressed(out, **saved)
+                pasted, labels = shaken_pseudo(clips[n], j, kind, shake, n)
+                for condition in outs:
+                    frames = in_condition(pasted, condition, n)
+                    t = time.process_time()
+                    result = stage1.score(frames, fps)
+                    cpu[condition] += time.process_time() - t
+                    count[condition] += len(frames)
+                    keep = saved[condition]
+                    keep[f"{n}|{kind}|labels"] = labels
+                    for term, values in result.terms.items():
+                        keep[f"{n}|{kind}|{term}"] = values.astype(np.float32)
+        for condition, path in outs.items():
+            rate = count[condition] / max(cpu[condition], 1e-9)
+            print(
+                f"  {condition}: scored {count[condition]} frames, {rate:.0f} frames per CPU-s",
+                flush=True,
+            )
+            np.savez_compressed(path, **saved[condition])
+
+
+def parse_conditions(text: str) -> list[str]:
+    """`dim,noise` -> ["dim", "noise"]; a name `vad.eval.conditions` does not know is an error."""
+    asked = [c.strip() for c in text.split(",") if c.strip()]
+    unknown = [c for c in asked if c not in CONDITIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown condition(s) {', '.join(unknown)}: choose from {', '.join(CONDITIONS)}"
+        )
+    return list(dict.fromkeys(asked))
 
 
 def main() -> None:
@@ -154,9 +197,15 @@ def main() -> None:
     parser.add_argument(
         "--shake", type=float, default=0.0, help="shake every clip by up to this x the width"
     )
+    parser.add_argument(
+        "--condition",
+        type=parse_conditions,
+        default=[],
+        help="score the held-out clips also as dim, noise and/or jpeg (comma list)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    run(args.data, args.folds, args.out, args.limit, args.held, args.shake)
+    run(args.data, args.folds, args.out, args.limit, args.held, args.shake, args.condition)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,15 @@ rules' calibrated meaning."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from bench.stage1_fusion import (
     L_REF,
+    fired_terms,
     fisher,
     normal_alarms,
     round2_choice,
@@ -17,8 +22,16 @@ from bench.stage1_fusion import (
     surprise,
     window_mean,
 )
-from bench.stage1_proxy import KINDS, pseudo, segment, shake_clip, shaken_pseudo
-from vad.eval.suite import shaken
+from bench.stage1_proxy import (
+    KINDS,
+    condition_paths,
+    parse_conditions,
+    pseudo,
+    segment,
+    shake_clip,
+    shaken_pseudo,
+)
+from vad.eval.conditions import shaken
 from vad.scoring.look_ahead import look_ahead, media_times
 
 
@@ -111,3 +124,31 @@ def test_look_ahead_round_2_rule():
     assert round2_choice(gains, {3: [], 4: [], 5: [], 6: []}) == 4
     assert round2_choice(gains, {3: [], 4: ["ped1"], 5: [], 6: []}) == 5
     assert round2_choice(gains, {n: ["ped2"] for n in gains}) == 2
+
+
+def test_conditions_are_parsed_and_get_one_file_each_beside_out():
+    assert parse_conditions("dim, jpeg,dim") == ["dim", "jpeg"]
+    with pytest.raises(argparse.ArgumentTypeError, match="fog"):
+        parse_conditions("dim,fog")
+    out = Path("/tmp/x/proxy.npz")
+    assert condition_paths(out, []) == {"clean": out}
+    assert condition_paths(out, ["dim", "noise"]) == {
+        "clean": Path("/tmp/x/proxy-clean.npz"),
+        "dim": Path("/tmp/x/proxy-dim.npz"),
+        "noise": Path("/tmp/x/proxy-noise.npz"),
+    }
+
+
+def test_fired_terms_are_counted_on_normal_alarms_only():
+    labels = np.array([0, 0, 0, 1], float)
+    data = {
+        "fast": {
+            "a": {
+                "labels": labels,
+                "pixel": np.array([0.7, 0.6, 0.1, 0.9]),
+                "velocity": np.array([0.2, 0.8, 0.1, 0.1]),
+            }
+        }
+    }
+    fired = fired_terms(data, ["pixel", "velocity", "objects"])
+    assert fired == {"pixel": (1.0, 0.5), "velocity": (0.5, 0.5)}

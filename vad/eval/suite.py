@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vad.eval.conditions import shaken
 from vad.eval.datasets import ped2_labels
 from vad.eval.metrics import frame_metrics, per_video_auc
 from vad.eval.reference_flow import ReferenceFlow
@@ -119,22 +119,6 @@ class Variant:
     def labels(self, labels: np.ndarray, limit: int | None = None) -> np.ndarray:
         """Per frame this camera delivers (`repeat` copies of every `step`-th recorded frame)."""
         return np.repeat(np.asarray(labels)[:limit][:: self.step], self.repeat)
-
-
-def shaken(frames: list[np.ndarray], amplitude: float, seed: str) -> list[np.ndarray]:
-    """Each frame moved by its own random whole-pixel shift of up to `amplitude` x the width in
-    x and y (edges replicated), from a generator seeded by `seed`."""
-    if not frames:
-        return frames
-    height, width = frames[0].shape[:2]
-    reach = max(1, round(amplitude * width))
-    rng = np.random.default_rng(zlib.crc32(seed.encode()))
-    out = []
-    for frame in frames:
-        dx, dy = (float(v) for v in rng.integers(-reach, reach + 1, 2))
-        move = np.float32([[1, 0, dx], [0, 1, dy]])
-        out.append(cv2.warpAffine(frame, move, (width, height), borderMode=cv2.BORDER_REPLICATE))
-    return out
 
 
 PLAIN = Variant("plain")
