@@ -38,14 +38,13 @@ class WindowConfig(Section):
         ),
     )
     context_frames: int = Field(
-        9,
+        6,
         ge=0,
         le=64,
         description=(
             "Previous kept frames of the same camera read with each window, so scorers can look "
             "back (motion, flow, smoothing). The normality model needs 6: flow over a 2-frame gap "
-            "plus 4 frames of smoothing; the velocity model with its noise gate 9: 1 flow "
-            "predecessor, 4 frames of smoothing, 4 more for the gate's noise median."
+            "plus 4 frames of smoothing."
         ),
     )
     requeue_after_seconds: float = Field(

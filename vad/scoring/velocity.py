@@ -18,14 +18,6 @@ that place, so the same defaults hold on every camera:
 4. the frame's novelty = its fastest cell in those units, at the place it happens;
 5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
 
-The noise gate (conditions round, docs/benchmarks-normality.md): sensor noise or hard compression
-the camera never showed in training adds a few tenths of a pixel of spurious flow to every cell,
-over a still cell's normal speed. The model learns its camera's own noise level (`noise_sigma`
-of every training frame: `NOISE_QUANTILE` x `NOISE_MARGIN`, the `noise_gate`); a pair whose later
-frame is noisier than that (causal median over `NOISE_FRAMES` frames) is blurred
-(`NOISE_BLUR_SIGMA`) before the flow. A camera already noisy in training is never blurred (a
-fixed blur cost such cameras detail they use), and a model saved without a gate scores as before.
-
 Moving blobs with kNN density over their normalised speed and size (attribute-based VAD, Reiss &
 Hoshen 2022) were tried first and lost to this on the test sets (blobs merge walkers and split
 cyclists at 160 px): docs/benchmarks-normality.md, round 6.
@@ -53,13 +45,6 @@ from vad.scoring.stabilise import SequenceAligner, without_drift
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
-
-# the noise gate's constants, fixed before it was measured (not tuned; not settings)
-NOISE_QUANTILE = 0.99
-NOISE_MARGIN = 1.1
-NOISE_FRAMES = 5
-NOISE_BLUR_SIGMA = 1.0
-_LAPLACIAN_PAIR = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 class VelocityConfig(BaseModel):
@@ -115,56 +100,12 @@ def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def noise_sigma(grey: np.ndarray) -> float:
-    """A grey frame's noise level in grey levels: Immerkaer's fast estimate (1996), the mean
-    absolute response of the difference of two 3x3 Laplacians, scaled to a Gaussian's sigma.
-    Why this one: one filter pass, and the mask cancels smooth image structure, so a still
-    scene's texture weighs little against the noise."""
-    h, w = grey.shape[:2]
-    if h < 3 or w < 3:
-        return 0.0
-    response = cv2.filter2D(grey.astype(np.float32), -1, _LAPLACIAN_PAIR)[1:-1, 1:-1]
-    return float(
-        np.abs(response, dtype=np.float64).sum() * np.sqrt(np.pi / 2) / (6 * (w - 2) * (h - 2))
-    )
-
-
-def learned_noise_gate(greys: Iterable[np.ndarray]) -> float:
-    """The noise level a camera showed in training: `NOISE_QUANTILE` of its frames' estimates,
-    x `NOISE_MARGIN`."""
-    levels = [noise_sigma(g) for g in greys]
-    if not levels:
-        raise ValueError("no training frame to learn the noise level from")
-    return float(np.quantile(levels, NOISE_QUANTILE) * NOISE_MARGIN)
-
-
-def noisy_pairs(greys: Sequence[np.ndarray], gate: float | None) -> np.ndarray:
-    """(T,) bool: frame i is over the gate, its noise being the median of its own and up to
-    `NOISE_FRAMES` - 1 previous frames' estimates (causal: one noisy frame flips nothing; fewer
-    at the start of the sequence). No gate: none is."""
-    if gate is None or not greys:
-        return np.zeros(len(greys), bool)
-    levels = np.array([noise_sigma(g) for g in greys])
-    noise = [np.median(levels[max(0, i - NOISE_FRAMES + 1) : i + 1]) for i in range(len(levels))]
-    return np.asarray(noise) > gate
-
-
-def _blurred(grey: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(grey, (0, 0), NOISE_BLUR_SIGMA)
-
-
-def cell_speeds(
-    greys: Sequence[np.ndarray],
-    cell: int,
-    stabilise: bool = False,
-    blur: Sequence[bool] | None = None,
-) -> np.ndarray:
+def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False) -> np.ndarray:
     """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
     the first frame has no predecessor (zeros). A frame identical to the previous one is still
     (no flow computed: nothing moves, nothing to pay for). `stabilise`: the previous frame is
     first shifted onto the current one when the whole view moved (`align_previous`) and the
-    flow's remaining drift removed (`without_drift`). `blur[i]`: the pair ending at frame i has
-    both frames blurred (`NOISE_BLUR_SIGMA`) before the flow (the noise gate, `noisy_pairs`)."""
+    flow's remaining drift removed (`without_drift`)."""
     if not greys:
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
@@ -173,10 +114,8 @@ def cell_speeds(
     for i in range(1, len(greys)):
         if np.array_equal(greys[i - 1], greys[i]):
             continue
-        previous, current = aligner.align(i - 1, i) if stabilise else greys[i - 1], greys[i]
-        if blur is not None and blur[i]:
-            previous, current = _blurred(previous), _blurred(current)
-        flow = frame_flow(previous, current)
+        previous = aligner.align(i - 1, i) if stabilise else greys[i - 1]
+        flow = frame_flow(previous, greys[i])
         flow = (without_drift(flow) if stabilise else flow)[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
@@ -246,18 +185,14 @@ class VelocityModel:
     normal: np.ndarray  # (rows, cols) normal speed per cell
     calibrator: TailCalibrator
     metadata: dict = field(default_factory=dict)
-    noise_gate: float | None = None  # None: saved before the gate existed, never blurs
 
     @property
     def context_frames(self) -> int:
-        """Flow needs the previous frame, smoothing its radius, the gate its noise window."""
-        gate = NOISE_FRAMES - 1 if self.noise_gate is not None else 0
-        return 1 + smoothing_radius(self.config.smoothing_frames) + gate
+        return 1 + smoothing_radius(self.config.smoothing_frames)
 
     def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
         """(T, rows, cols) speed over normal speed."""
-        blur = noisy_pairs(greys, self.noise_gate)
-        speeds = cell_speeds(greys, self.config.cell_px, self.config.stabilise, blur)
+        speeds = cell_speeds(greys, self.config.cell_px, self.config.stabilise)
         if speeds.shape[1:] != self.normal.shape:
             raise ValueError(
                 f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
@@ -324,9 +259,8 @@ class VelocityModel:
             "extend_seconds": round(time.perf_counter() - started, 3),
             "frames_added": added,
         }
-        normal = self._normal_with(speeds, spread)
         return VelocityModel(
-            self.config, self.frame_size, normal, calibrator, metadata, self.noise_gate
+            self.config, self.frame_size, self._normal_with(speeds, spread), calibrator, metadata
         )
 
     def _held_out(self, speeds: list[np.ndarray]) -> np.ndarray:
@@ -367,7 +301,6 @@ class VelocityModel:
             "normal": self.normal.tolist(),
             "calibration": self.calibrator.to_dict(),
             "metadata": self.metadata,
-            "noise_gate": self.noise_gate,
         }
         Path(directory).mkdir(parents=True, exist_ok=True)
         (Path(directory) / VELOCITY_JSON).write_text(json.dumps(doc))
@@ -389,7 +322,6 @@ class VelocityModel:
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
-            doc.get("noise_gate"),  # saved before the gate existed: gate off
         )
 
 
@@ -423,8 +355,7 @@ def fit_velocity_from_greys(
         "frames_seen": int(sum(len(s) for s in speeds)),
     }
     normal = normal_speeds(moving, config.speed_quantile, config.perspective_shrinkage)
-    gate = learned_noise_gate(g for c in clips for g in c)
-    return VelocityModel(config, frame_size, normal, calibrator, metadata, gate)
+    return VelocityModel(config, frame_size, normal, calibrator, metadata)
 
 
 def fit_velocity_model(
