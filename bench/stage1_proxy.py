@@ -31,6 +31,9 @@ pseudo-anomaly is pasted (and shaken, with `--shake`), is scored clean and in ev
 asked, seeded by the clip's name, from the one fit of its fold. One file per condition, `--out`'s
 name with `-clean`, `-dim` ... before the suffix, each readable by `bench/stage1_fusion.py`
 (`--conditions CLEAN.npz DIM.npz ...` summarises them side by side).
+`--learn-in noise` puts every second fitting clip in that condition too: a camera whose learning
+footage spans the condition (a day of footage includes its night) against one that learned
+clean only.
 """
 
 from __future__ import annotations
@@ -120,6 +123,15 @@ def shaken_pseudo(
     return shake_clip(frames, shake, name), labels
 
 
+def learning_clip(
+    frames: list[np.ndarray], index: int, learn_in: str, shake: float, name: str
+) -> list[np.ndarray]:
+    """A fitting clip: shaken as every clip, and every second one (`index` odd) in `learn_in`:
+    a camera whose learning footage spans a day has seen its night too (half of it)."""
+    condition = learn_in if index % 2 else "clean"
+    return in_condition(shake_clip(frames, shake, name), condition, name)
+
+
 def condition_paths(out: Path, conditions: list[str]) -> dict[str, Path]:
     """Where each condition's scores go: `out` itself without conditions, else clean and each
     condition beside it (`proxy.npz` -> `proxy-clean.npz`, `proxy-dim.npz`, ...)."""
@@ -136,6 +148,7 @@ def run(
     held_max: int | None,
     shake: float,
     conditions: list[str],
+    learn_in: str = "clean",
 ) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
@@ -150,7 +163,8 @@ def run(
         scored = held[:held_max]
         stage1 = Stage1(settings, encoders)
         t = time.process_time()
-        stage1.fit(shake_clip(clips[n], shake, n) for n in names if n not in held)
+        fitting = [n for n in names if n not in held]
+        stage1.fit(learning_clip(clips[n], i, learn_in, shake, n) for i, n in enumerate(fitting))
         print(f"{data.name} fold {f}: fit {time.process_time() - t:.0f} CPU-s", flush=True)
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
@@ -203,9 +217,24 @@ def main() -> None:
         default=[],
         help="score the held-out clips also as dim, noise and/or jpeg (comma list)",
     )
+    parser.add_argument(
+        "--learn-in",
+        choices=["clean", *CONDITIONS],
+        default="clean",
+        help="every second fitting clip in this condition (learning footage that spans it)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    run(args.data, args.folds, args.out, args.limit, args.held, args.shake, args.condition)
+    run(
+        args.data,
+        args.folds,
+        args.out,
+        args.limit,
+        args.held,
+        args.shake,
+        args.condition,
+        args.learn_in,
+    )
 
 
 if __name__ == "__main__":

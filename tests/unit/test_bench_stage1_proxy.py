@@ -25,6 +25,7 @@ from bench.stage1_fusion import (
 from bench.stage1_proxy import (
     KINDS,
     condition_paths,
+    learning_clip,
     parse_conditions,
     pseudo,
     segment,
@@ -137,6 +138,14 @@ def test_conditions_are_parsed_and_get_one_file_each_beside_out():
         "dim": Path("/tmp/x/proxy-dim.npz"),
         "noise": Path("/tmp/x/proxy-noise.npz"),
     }
+
+
+def test_every_second_fitting_clip_learns_in_the_condition():
+    clip = _clip()
+    assert learning_clip(clip, 0, "noise", 0.0, "a") is clip
+    noisy = learning_clip(clip, 1, "noise", 0.0, "a")
+    assert len(noisy) == len(clip) and not np.array_equal(noisy[5], clip[5])
+    assert learning_clip(clip, 1, "clean", 0.0, "a") is clip
 
 
 def test_fired_terms_are_counted_on_normal_alarms_only():
