@@ -61,6 +61,8 @@ MAX_QUADRANT_SPREAD = 0.2  # internal px: a quadrant's median this far off the v
 # (0.14 x sqrt(2) = 0.198 < 0.2); see `surely_short_median`
 _SURELY_SHORT = 0.14
 
+Spectra = tuple[np.ndarray, np.ndarray]  # the `spectrum`s of a pair's earlier and later image
+
 
 @lru_cache(maxsize=8)
 def _hanning(width: int, height: int) -> np.ndarray:
@@ -99,7 +101,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def estimate_shift(
-    previous: np.ndarray, current: np.ndarray, spectra: tuple | None = None
+    previous: np.ndarray, current: np.ndarray, spectra: Spectra | None = None
 ) -> tuple[int, int, float]:
     """(dx, dy, response): the whole-pixel translation carrying `previous` onto `current` (grey
     images of one size) and the height of the correlation peak. `spectra`: the two images'
@@ -141,7 +143,7 @@ def _verified_shift(
 
 
 def align_previous(
-    previous: np.ndarray, current: np.ndarray, spectra: tuple | None = None
+    previous: np.ndarray, current: np.ndarray, spectra: Spectra | None = None
 ) -> np.ndarray:
     """`previous` shifted by whole pixels onto `current` when the view moved between them, else
     `previous` itself (`shifted_onto`). `spectra`: as `estimate_shift`."""

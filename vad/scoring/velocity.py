@@ -110,13 +110,13 @@ def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False)
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
     out = np.zeros((len(greys), h // cell, w // cell), np.float32)
-    aligner = SequenceAligner(greys)
+    aligner = SequenceAligner(greys) if stabilise else None
     for i in range(1, len(greys)):
         if np.array_equal(greys[i - 1], greys[i]):
             continue
-        previous = aligner.align(i - 1, i) if stabilise else greys[i - 1]
+        previous = aligner.align(i - 1, i) if aligner is not None else greys[i - 1]
         flow = frame_flow(previous, greys[i])
-        flow = (without_drift(flow) if stabilise else flow)[:h, :w]
+        flow = (without_drift(flow) if aligner is not None else flow)[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
     return out
