@@ -29,8 +29,14 @@ fi
 BUILD_PIP="$PIP"
 [ -x "$BUILD_PIP" ] || BUILD_PIP="python3 -m pip"
 
+# The first cached wheel's path, or nothing. A glob, not `ls | head`: under `set -e -o pipefail`
+# a failing `ls` (no wheel yet, on a fresh machine) would end the script before the build.
 cached_wheel() {
-  ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -n 1
+  local found
+  for found in "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl; do
+    if [ -e "$found" ]; then echo "$found"; return 0; fi
+  done
+  return 0
 }
 
 wheel="$(cached_wheel)"
