@@ -59,7 +59,6 @@ MIN_DRIFT = 0.2  # internal px: a pair's median flow below this is a steady view
 MAX_QUADRANT_SPREAD = 0.2  # internal px: a quadrant's median this far off the view's is not shake
 TRIM = 0.5  # internal px: `moved_alike_trimmed` judges a quadrant on its pixels this near the drift
 MIN_TRIMMED_SHARE = 0.5  # ... which must be at least this share of the quadrant's pixels
-MIN_AGREEMENT = 0.25  # `agrees_in_every_quadrant`: share of a quadrant near the drift
 # per component, internal px: both medians shorter than this make a drift shorter than MIN_DRIFT
 # (0.14 x sqrt(2) = 0.198 < 0.2); see `surely_short_median`
 _SURELY_SHORT = 0.14
@@ -245,18 +244,6 @@ def moved_alike_trimmed(flow: np.ndarray, drift: np.ndarray) -> bool:
             return False
         median = np.median(quadrant[near], axis=0)
         if float(np.hypot(*(median - drift))) > MAX_QUADRANT_SPREAD:
-            return False
-    return True
-
-
-def agrees_in_every_quadrant(flow: np.ndarray, drift: np.ndarray) -> bool:
-    """Whether at least `MIN_AGREEMENT` of each quadrant's pixels lie within
-    `MAX_QUADRANT_SPREAD` of the drift (stabilise round 4, variant V2): a shaking camera moves
-    every quadrant's background with the drift, walkers only lower the share; a large object
-    leaving a quadrant less than a quarter in agreement is not taken for the camera."""
-    for quadrant in _quadrants(flow):
-        near = np.hypot(quadrant[:, 0] - drift[0], quadrant[:, 1] - drift[1])
-        if np.count_nonzero(near <= MAX_QUADRANT_SPREAD) < MIN_AGREEMENT * len(quadrant):
             return False
     return True
 
