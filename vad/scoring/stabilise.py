@@ -46,7 +46,7 @@ subtracted; a shaking camera moves all four quadrants alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
@@ -57,14 +57,11 @@ MAX_RESIDUAL = 0.8  # the shift must bring the median difference below this shar
 _BLUR_SIGMA = 1.0  # px: damps the pixel grid and sensor noise before correlating
 MIN_DRIFT = 0.2  # internal px: a pair's median flow below this is a steady view's noise
 MAX_QUADRANT_SPREAD = 0.2  # internal px: a quadrant's median this far off the view's is not shake
-TRIM = 0.5  # internal px: `moved_alike_trimmed` judges a quadrant on its pixels this near the drift
-MIN_TRIMMED_SHARE = 0.5  # ... which must be at least this share of the quadrant's pixels
 # per component, internal px: both medians shorter than this make a drift shorter than MIN_DRIFT
 # (0.14 x sqrt(2) = 0.198 < 0.2); see `surely_short_median`
 _SURELY_SHORT = 0.14
 
 Spectra = tuple[np.ndarray, np.ndarray]  # the `spectrum`s of a pair's earlier and later image
-Gate = Callable[[np.ndarray, np.ndarray], bool]  # (flow, drift) -> whether the view moved alike
 
 
 @lru_cache(maxsize=8)
@@ -196,14 +193,14 @@ def shifted_onto(previous: np.ndarray, current: np.ndarray, dx: int, dy: int) ->
     return out
 
 
-def without_drift(flow: np.ndarray, gate: Gate | None = None) -> np.ndarray:
+def without_drift(flow: np.ndarray) -> np.ndarray:
     """`flow` ((H, W, 2)) less its median when that median (the view's global motion left after
-    `align_previous`) is at least `MIN_DRIFT` long and the whole view moved alike (`gate`,
-    `moved_alike` by default), else `flow` itself (the same array)."""
+    `align_previous`) is at least `MIN_DRIFT` long and the whole view moved alike
+    (`moved_alike`), else `flow` itself (the same array)."""
     if surely_short_median(flow):
         return flow
     drift = np.median(flow.reshape(-1, 2), axis=0)
-    if float(np.hypot(drift[0], drift[1])) < MIN_DRIFT or not (gate or moved_alike)(flow, drift):
+    if float(np.hypot(drift[0], drift[1])) < MIN_DRIFT or not moved_alike(flow, drift):
         return flow
     return flow - drift.astype(flow.dtype)
 
@@ -220,32 +217,6 @@ def surely_short_median(flow: np.ndarray) -> bool:
     within = np.abs(flow.reshape(-1, 2)) < _SURELY_SHORT
     half = len(within) // 2  # counted per column: 8x faster than count_nonzero(axis=0)
     return np.count_nonzero(within[:, 0]) > half and np.count_nonzero(within[:, 1]) > half
-
-
-def _quadrants(flow: np.ndarray) -> list[np.ndarray]:
-    """The four quadrants of a flow ((H, W, 2)), each as (pixels, 2)."""
-    h, w = flow.shape[0] // 2, flow.shape[1] // 2
-    rows, cols = (slice(0, h), slice(h, None)), (slice(0, w), slice(w, None))
-    return [flow[r, c].reshape(-1, 2) for r in rows for c in cols]
-
-
-def moved_alike_trimmed(flow: np.ndarray, drift: np.ndarray) -> bool:
-    """`moved_alike` with each quadrant judged on its pixels within `TRIM` of the drift, which
-    must be at least `MIN_TRIMMED_SHARE` of the quadrant (the pixel model's gate, stabilise round
-    4). Why: on busy shaken footage walkers cover a third of a quadrant and, moving ~1 px over the
-    pixel model's two frames, pull its plain median a quarter of a pixel off a drift that is right
-    (refusing 196 of Ped2's 2,145 shaken training pairs, all in the busiest clips); outside the
-    window they no longer count. A large object moving >= `TRIM` leaves the quadrants it does not
-    cover with too few pixels near the drift, a slower one leaves them a median far from it:
-    either way its motion is not taken for the camera's."""
-    for quadrant in _quadrants(flow):
-        near = np.hypot(quadrant[:, 0] - drift[0], quadrant[:, 1] - drift[1]) < TRIM
-        if np.count_nonzero(near) < MIN_TRIMMED_SHARE * len(quadrant):
-            return False
-        median = np.median(quadrant[near], axis=0)
-        if float(np.hypot(*(median - drift))) > MAX_QUADRANT_SPREAD:
-            return False
-    return True
 
 
 def moved_alike(flow: np.ndarray, drift: np.ndarray) -> bool:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from vad.scoring.normality.config import NormalityConfig
-from vad.scoring.stabilise import moved_alike_trimmed, without_drift
+from vad.scoring.stabilise import without_drift
 
 _MIN_MOTION = 0.05  # internal px: below DIS's sub-pixel noise, a floor only for still footage
 
@@ -44,8 +44,7 @@ def to_internal(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class FramePair:
     """An earlier and the current internal frame (`flow_gap` apart when scoring); derived maps
     (flow) are computed once and shared by the families. `stabilised`: the earlier frame was
-    aligned (`align_previous`) and the flow's remaining drift is removed (`without_drift`, its
-    gate `moved_alike_trimmed`: walkers crowd the pixel model's quadrants on busy footage)."""
+    aligned (`align_previous`) and the flow's remaining drift is removed (`without_drift`)."""
 
     def __init__(
         self,
@@ -62,7 +61,7 @@ class FramePair:
     @cached_property
     def flow(self) -> np.ndarray:
         flow = self._engine.calc(self.prev, self.cur, None)
-        return without_drift(flow, moved_alike_trimmed) if self._stabilised else flow
+        return without_drift(flow) if self._stabilised else flow
 
 
 def flow_magnitude_quantile(flows: Sequence[np.ndarray], quantile: float) -> float:

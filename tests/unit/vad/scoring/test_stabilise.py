@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from vad.scoring.normality.config import NormalityConfig
-from vad.scoring.normality.features import FramePair
 from vad.scoring.normality.model import fit_normality_model
 from vad.scoring.normality.scorer import NormalityScorer
 from vad.scoring.stabilise import (
@@ -19,7 +18,6 @@ from vad.scoring.stabilise import (
     align_previous,
     estimate_shift,
     moved_alike,
-    moved_alike_trimmed,
     surely_short_median,
     without_drift,
 )
@@ -328,51 +326,3 @@ def test_a_sequence_aligner_aligns_bit_for_bit_as_align_previous(gap, keep):
         aligner = SequenceAligner(greys, keep=keep)
         for a, b in frame_pairs(len(greys), gap):
             assert np.array_equal(aligner.align(a, b), align_previous(greys[a], greys[b]))
-
-
-def crowded_drifting_flow(seed: int = 20) -> np.ndarray:
-    """A view drifting by (0.45, -0.3) px with flow noise, walkers covering 45 % of its
-    bottom-left quadrant moving ~1 px right over the pair (Ped2's busiest shaken clips: a third
-    of a bottom quadrant, its median a quarter of a pixel off)."""
-    rng = np.random.default_rng(seed)
-    flow = np.full((H, W, 2), (0.45, -0.3), np.float32)
-    flow += rng.normal(0, 0.2, flow.shape).astype(np.float32)
-    quadrant = flow[H // 2 :, : W // 2]
-    walkers = rng.random(quadrant.shape[:2]) < 0.45
-    quadrant[walkers] += rng.normal((1.0, 0.0), 0.2, (int(walkers.sum()), 2)).astype(np.float32)
-    return flow
-
-
-def test_walkers_crowding_a_quadrant_do_not_refuse_the_pixel_models_drift():
-    """Main's gate refuses the pair (the walkers pull the quadrant's median); judged on the pixels
-    near the drift, the quadrant agrees and the drift is removed, the walkers' motion kept."""
-    flow = crowded_drifting_flow()
-    drift = np.median(flow.reshape(-1, 2), axis=0)
-    assert not moved_alike(flow, drift)
-    assert moved_alike_trimmed(flow, drift)
-    steadied = without_drift(flow, moved_alike_trimmed)
-    assert np.hypot(*np.median(steadied.reshape(-1, 2), axis=0)) < 0.1
-    assert steadied[H // 2 :, : W // 2, 0].max() > 1.0
-
-
-@pytest.mark.parametrize("speed", [0.4, 0.5, 1.0, 2.0])
-def test_the_trimmed_gate_keeps_a_large_things_motion(speed):
-    """A thing filling the left 60 % of the view owns the median at any speed: a slow one leaves
-    the other quadrants a median far from it, a fast one too few pixels near it."""
-    flow = np.random.default_rng(21).normal(0, 0.15, (H, W, 2)).astype(np.float32)
-    flow[:, : int(0.6 * W)] += (speed, 0.0)
-    assert np.hypot(*np.median(flow.reshape(-1, 2), axis=0)) >= MIN_DRIFT
-    assert without_drift(flow, moved_alike_trimmed) is flow
-
-
-def test_the_pixel_models_flow_site_keeps_a_large_moving_objects_motion():
-    """The pixel model's own pairs (DIS, two frames apart) on a steady clip with a textured object
-    covering 60 % of the view: the flow with the stabiliser on is the flow without it, bit for
-    bit, and shows the object's motion."""
-    greys = textured_object_clip()
-    engine = cv2.DISOpticalFlow_create(NormalityConfig().flow_preset)
-    for previous, current in zip(greys[:-2], greys[2:], strict=True):
-        on = FramePair(previous, current, engine, stabilised=True).flow
-        off = FramePair(previous, current, engine).flow
-        assert np.array_equal(on, off)
-        assert np.median(off[:, : int(0.5 * W), 0]) > 0.5
