@@ -14,12 +14,15 @@ from vad.scoring.normality.model import fit_normality_model
 from vad.scoring.normality.scorer import NormalityScorer
 from vad.scoring.stabilise import (
     _SURELY_SHORT,
+    MAX_RESIDUAL,
     MIN_DRIFT,
     align_previous,
     estimate_shift,
     median_at_least,
     median_difference,
+    median_versus,
     moved_alike,
+    surely_refused,
     surely_short_median,
     without_drift,
 )
@@ -397,3 +400,31 @@ def test_a_proposal_is_verified_as_by_the_median():
             assert _verified_shift(previous, current, dx, dy) == expected
     assert verified_shift_by_median(*pairs[0], 1, 0) is None
     assert verified_shift_by_median(*pairs[1], -2, 1) == (-2, 1)
+
+
+def test_median_versus_leaves_only_an_even_split_undecided():
+    """An even count with exactly half the values under the bound is the median's to decide."""
+    values = np.array([1.0, 2.0, 4.0, 5.0], np.float32)
+    assert median_versus(values, 3.0) is None  # the median is 3.0: at least 3, by the median
+    assert median_versus(values, 2.0) is True and median_versus(values, 4.5) is False
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_sure_refusal_is_what_the_medians_refuse(seed):
+    """Random still and shifted differences (the shifted ones from 0.5x to 3x the still ones,
+    odd and even sizes, ties): whenever `surely_refused` says so, the medians refuse too; and it
+    does say so on the clear cases (shifted at least twice the still median, as on steady
+    Ped2 pairs)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    still = np.abs(rng.normal(0, rng.uniform(0.5, 5), n)).astype(np.float32)
+    ratio = rng.uniform(0.5, 3.0)
+    moved = np.abs(rng.normal(0, 1, n + int(rng.integers(-5, 5)))).astype(np.float32)
+    moved *= np.float32(ratio * np.median(still) / max(np.median(moved), 1e-6))
+    if seed % 4 == 0:
+        still, moved = np.round(still), np.round(moved)
+    refused = float(np.median(moved)) >= MAX_RESIDUAL * float(np.median(still))
+    if surely_refused(still, moved):
+        assert refused
+    if ratio >= 2 and seed % 4:
+        assert surely_refused(still, moved)
