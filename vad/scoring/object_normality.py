@@ -169,9 +169,11 @@ class ObjectNormalityModel:
         self.metadata = metadata or {}
 
     def score(self, frames: Sequence[Sequence[Detection]]) -> list[ObjectVerdict]:
-        """One verdict per frame's detections (the window is calibrated in one call)."""
+        """One verdict per frame's detections (the window is calibrated in one call). Frames that
+        share one detection list (the frames between key frames get their key frame's list,
+        `detect_key_frames`) are measured once (`_raw_novelties`)."""
         found = [relevant(f, self.config) for f in frames]
-        raws = [_raw_novelty(f, self.classes) for f in found]
+        raws = _raw_novelties(frames, found, self.classes)
         scores = self.calibrator(np.array([raw for raw, _ in raws], np.float64))
         return [
             self._verdict(f, float(score), what)
@@ -339,6 +341,26 @@ def relevant(detections: Sequence[Detection], config: ObjectNormalityConfig) -> 
         for d in detections
         if d.confidence >= config.min_confidence and d.class_name not in ignored
     ]
+
+
+def _raw_novelties(
+    frames: Sequence[Sequence[Detection]],
+    found: Sequence[list[Detection]],
+    classes: dict[str, ClassMemory],
+) -> list[tuple[float, str | None]]:
+    """`_raw_novelty` of each frame's `found` (its `relevant` detections of `frames`), computed
+    once per detection list object of `frames` (speed round 3: with the detector on every 4th
+    frame, 3 frames in 4 repeat their key frame's list, and the nearest training box of each
+    detection was 0.7 ms a frame on Ped2). The same list is the same detections, so the same
+    result; equal lists that are distinct objects are measured apart, as before."""
+    measured: dict[int, tuple[float, str | None]] = {}
+    out = []
+    for frame, relevant_found in zip(frames, found, strict=True):
+        key = id(frame)  # `frames` holds every list alive for the call: ids are not reused
+        if key not in measured:
+            measured[key] = _raw_novelty(relevant_found, classes)
+        out.append(measured[key])
+    return out
 
 
 def _raw_novelty(

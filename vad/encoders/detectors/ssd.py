@@ -139,7 +139,10 @@ class SsdDetector(Detector):
             if image.ndim == 2:
                 image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             resized = cv2.resize(image[..., :3], (size, size), interpolation=cv2.INTER_LINEAR)
-            batch[i] = (resized[..., ::-1] - self.mean) / self.std
+            # (RGB - mean) / std in float32, written into the batch (speed round 3: no
+            # temporaries; the same two float32 operations on the same values)
+            np.subtract(resized[..., ::-1], self.mean, out=batch[i], dtype=np.float32)
+            np.divide(batch[i], self.std, out=batch[i])
         return batch, [None] * len(images)
 
     def outputs(self, pixels: np.ndarray) -> list[np.ndarray]:

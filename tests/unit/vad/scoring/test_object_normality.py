@@ -122,3 +122,23 @@ def test_box_descriptors_are_centre_and_size():
     d = Detection("car", 0.9, (0.2, 0.4, 0.6, 0.5))
     assert box_descriptors([d])[0].tolist() == pytest.approx([0.4, 0.45, 0.4, 0.1])
     assert box_descriptors([]).shape == (0, 4)
+
+
+def test_frames_sharing_a_key_frames_list_score_as_each_list_alone(model, monkeypatch):
+    """Key frames' lists repeated for the frames between them (as `detect_key_frames` returns
+    them) are measured once per list and give exactly the verdicts of each list scored anew."""
+    from vad.scoring import object_normality
+
+    clip = walkway(2, clips=1, frames=40)[0]
+    clip[4] = [person(0.5, 0.2), Detection("bicycle", 0.7, (0.4, 0.5, 0.5, 0.7))]
+    keys = [clip[i - i % 4] for i in range(len(clip))]  # every 4th frame's list, shared
+    copies = [list(f) for f in keys]  # the same detections, every frame its own list
+    measured = []
+    real = object_normality._raw_novelty
+    monkeypatch.setattr(
+        object_normality, "_raw_novelty", lambda f, c: measured.append(1) or real(f, c)
+    )
+    shared = model.score(keys)
+    assert len(measured) == len(clip) // 4
+    assert shared == model.score(copies)
+    assert len(measured) == len(clip) // 4 + len(clip)

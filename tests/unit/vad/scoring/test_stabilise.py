@@ -14,10 +14,15 @@ from vad.scoring.normality.model import fit_normality_model
 from vad.scoring.normality.scorer import NormalityScorer
 from vad.scoring.stabilise import (
     _SURELY_SHORT,
+    MAX_RESIDUAL,
     MIN_DRIFT,
     align_previous,
     estimate_shift,
+    median_at_least,
+    median_difference,
+    median_versus,
     moved_alike,
+    surely_refused,
     surely_short_median,
     without_drift,
 )
@@ -326,3 +331,100 @@ def test_a_sequence_aligner_aligns_bit_for_bit_as_align_previous(gap, keep):
         aligner = SequenceAligner(greys, keep=keep)
         for a, b in frame_pairs(len(greys), gap):
             assert np.array_equal(aligner.align(a, b), align_previous(greys[a], greys[b]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 10])
+def test_median_at_least_at_the_bound_of_each_outcome(n):
+    """Right at each rule of the count, for an odd and an even count: (n - 1) // 2 values under
+    the bound is True, n // 2 + 1 under it is False, and an even count with half under it is the
+    median's (either way); a value equal to the bound is not under it."""
+    bound = 3.0
+    for under in range(n + 1):
+        values = np.full(n, 5.0, np.float32)
+        values[:under] = np.nextafter(np.float32(bound), np.float32(0))
+        if under < n:
+            values[under] = bound  # at the bound: counts as not under
+        assert median_at_least(values, bound) == (float(np.median(values)) >= bound)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_median_at_least_is_the_median_compared(seed):
+    """Random float32 differences (ties, blurred-image-like values, odd and even sizes) against
+    bounds at, between and beside their middle values, some not representable in float32 (the
+    count compares in float64, as the median's float is)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    values = np.abs(rng.normal(0, rng.uniform(0.5, 20), n)).astype(np.float32)
+    if seed % 3 == 0:
+        values = np.round(values).astype(np.float32)  # many ties
+    middle = np.sort(values)[[(n - 1) // 2, n // 2]].astype(np.float64)
+    for bound in (
+        *middle,
+        middle.mean(),
+        np.nextafter(middle[0], 0),
+        middle[1] + 1e-9,
+        0.8 * middle[0],
+    ):
+        assert median_at_least(values.reshape(1, -1), float(bound)) == (
+            float(np.median(values)) >= float(bound)
+        )
+
+
+def verified_shift_by_median(previous, current, dx, dy):
+    """`_verified_shift` as it was before the count: the shifted median always computed."""
+    from vad.scoring.stabilise import _BLUR_SIGMA, MAX_RESIDUAL
+
+    a, b = (
+        cv2.GaussianBlur(g.astype(np.float32), (0, 0), _BLUR_SIGMA) for g in (previous, current)
+    )
+    if median_difference(a, b, dx, dy) >= MAX_RESIDUAL * median_difference(a, b, 0, 0):
+        return None
+    near = [(dx + u, dy + v) for v in (-1, 0, 1) for u in (-1, 0, 1)]
+    return min(near, key=lambda shift: median_difference(a, b, *shift))
+
+
+def test_a_proposal_is_verified_as_by_the_median():
+    """`_verified_shift` refuses and accepts exactly the proposals the median did, on a steady
+    view with a walker (refused) and a shaken one (accepted, moved to the best neighbour), for
+    proposals near and far (one leaving too little of the view)."""
+    from vad.scoring.stabilise import _verified_shift
+
+    base = scene(3)
+    pairs = [
+        (with_walker(base, 30), with_walker(base, 42)),
+        (with_walker(moved(base, 2, -1), 30), with_walker(base, 36)),
+    ]
+    for previous, current in pairs:
+        for dx, dy in [(1, 0), (0, -1), (2, 1), (-2, 1), (3, -1), (W // 2, 0)]:
+            expected = verified_shift_by_median(previous, current, dx, dy)
+            assert _verified_shift(previous, current, dx, dy) == expected
+    assert verified_shift_by_median(*pairs[0], 1, 0) is None
+    assert verified_shift_by_median(*pairs[1], -2, 1) == (-2, 1)
+
+
+def test_median_versus_leaves_only_an_even_split_undecided():
+    """An even count with exactly half the values under the bound is the median's to decide."""
+    values = np.array([1.0, 2.0, 4.0, 5.0], np.float32)
+    assert median_versus(values, 3.0) is None  # the median is 3.0: at least 3, by the median
+    assert median_versus(values, 2.0) is True and median_versus(values, 4.5) is False
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_sure_refusal_is_what_the_medians_refuse(seed):
+    """Random still and shifted differences (the shifted ones from 0.5x to 3x the still ones,
+    odd and even sizes, ties): whenever `surely_refused` says so, the medians refuse too; and it
+    does say so on the clear cases (shifted at least twice the still median, as on steady
+    Ped2 pairs)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    still = np.abs(rng.normal(0, rng.uniform(0.5, 5), n)).astype(np.float32)
+    ratio = rng.uniform(0.5, 3.0)
+    moved = np.abs(rng.normal(0, 1, n + int(rng.integers(-5, 5)))).astype(np.float32)
+    moved *= np.float32(ratio * np.median(still) / max(np.median(moved), 1e-6))
+    if seed % 4 == 0:
+        still, moved = np.round(still), np.round(moved)
+    refused = float(np.median(moved)) >= MAX_RESIDUAL * float(np.median(still))
+    if surely_refused(still, moved):
+        assert refused
+    if ratio >= 2 and seed % 4:
+        assert surely_refused(still, moved)

@@ -36,6 +36,25 @@ def test_box_coder_decodes_offsets_relative_to_the_anchor() -> None:
     assert np.allclose(BoxCoder().decode(raw, anchor), [[0.15, 0.6, 0.35, 0.8]])
 
 
+def test_preprocess_is_bit_for_bit_the_expression_with_temporaries() -> None:
+    """The batch written in place (speed round 3) holds exactly what `(rgb - mean) / std` gave,
+    for colour and grey frames of several sizes and the manifest's default mean and std."""
+    import cv2
+
+    detector = object.__new__(SsdDetector)  # preprocess needs no session
+    detector.image_size, detector.mean, detector.std = 300, np.float32(127.5), np.float32(127.5)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, shape, np.uint8) for shape in [(240, 360, 3), (158, 238, 3)]]
+    frames.append(rng.integers(0, 256, (120, 160), np.uint8))
+    got, _ = detector.preprocess(frames)
+    for image, pixels in zip(frames, got, strict=True):
+        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+        resized = cv2.resize(bgr, (300, 300), interpolation=cv2.INTER_LINEAR)
+        expected = (resized[..., ::-1] - detector.mean) / detector.std
+        assert expected.dtype == pixels.dtype == np.float32
+        assert np.array_equal(pixels, expected)
+
+
 @pytest.fixture(scope="module")
 def ssd(real_ssd_dir: Path) -> SsdDetector:
     detector = Detector.load(real_ssd_dir / "encoders" / SSD_OIDV4, confidence=0.3)
