@@ -18,17 +18,6 @@ that place, so the same defaults hold on every camera:
 4. the frame's novelty = its fastest cell in those units, at the place it happens;
 5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
 
-The noise gate (conditions rounds, docs/benchmarks-normality.md): sensor noise the camera never
-showed in training adds a few tenths of a pixel of spurious flow to every cell, over a still
-cell's normal speed. The model learns its camera's own noise level (`noise_sigma` of every
-training frame: `NOISE_QUANTILE` x `NOISE_MARGIN`, the `noise_gate`) and a second map of normal
-speeds, of every training pair blurred (`NOISE_BLUR_SIGMA`) before the flow (`blurred_normal`).
-A pair whose later frame is noisier than the gate (causal median over `NOISE_FRAMES` frames) is
-blurred and scored against that map; every other pair exactly as before. A camera already noisy
-in training is never blurred (a fixed blur cost such cameras detail they use), a blurred pair is
-compared with speeds learned blurred (blurring alone left the flow over the unblurred map), and a
-model saved without the gate scores as before.
-
 Moving blobs with kNN density over their normalised speed and size (attribute-based VAD, Reiss &
 Hoshen 2022) were tried first and lost to this on the test sets (blobs merge walkers and split
 cyclists at 160 px): docs/benchmarks-normality.md, round 6.
@@ -56,14 +45,6 @@ from vad.scoring.stabilise import SequenceAligner, without_drift
 
 VELOCITY_JSON = "velocity.json"
 FORMAT_VERSION = 1
-
-# the noise gate's constants, fixed by the rule before they were measured (not tuned; not settings)
-NOISE_QUANTILE = 0.99
-NOISE_MARGIN = 1.1
-NOISE_FRAMES = 5
-NOISE_BLUR_SIGMA = 1.0
-NOISE_MAP_EVERY = 2  # the blurred map learns from every second training pair (fit cost)
-_LAPLACIAN_PAIR = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 class VelocityConfig(BaseModel):
@@ -119,72 +100,22 @@ def frame_flow(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 3, 9, 3, 5, 1.1, 0)
 
 
-def noise_sigma(grey: np.ndarray) -> float:
-    """A grey frame's noise level in grey levels: Immerkaer's fast estimate (1996), the mean
-    absolute response of the difference of two 3x3 Laplacians, scaled to a Gaussian's sigma.
-    Why this one: one filter pass, and the mask cancels smooth image structure, so a still
-    scene's texture weighs little against the noise."""
-    h, w = grey.shape[:2]
-    if h < 3 or w < 3:
-        return 0.0
-    response = cv2.filter2D(grey.astype(np.float32), -1, _LAPLACIAN_PAIR)[1:-1, 1:-1]
-    return float(
-        np.abs(response, dtype=np.float64).sum() * np.sqrt(np.pi / 2) / (6 * (w - 2) * (h - 2))
-    )
-
-
-def learned_noise_gate(greys: Iterable[np.ndarray]) -> float:
-    """The noise level a camera showed in training: `NOISE_QUANTILE` of its frames' estimates,
-    x `NOISE_MARGIN`."""
-    levels = [noise_sigma(g) for g in greys]
-    if not levels:
-        raise ValueError("no training frame to learn the noise level from")
-    return float(np.quantile(levels, NOISE_QUANTILE) * NOISE_MARGIN)
-
-
-def noisy_pairs(greys: Sequence[np.ndarray], gate: float | None) -> np.ndarray:
-    """(T,) bool: frame i is over the gate, its noise being the median of its own and up to
-    `NOISE_FRAMES` - 1 previous frames' estimates (causal: one noisy frame flips nothing; fewer
-    at the start of the sequence). No gate: none is."""
-    if gate is None or not greys:
-        return np.zeros(len(greys), bool)
-    levels = np.array([noise_sigma(g) for g in greys])
-    noise = [np.median(levels[max(0, i - NOISE_FRAMES + 1) : i + 1]) for i in range(len(levels))]
-    return np.asarray(noise) > gate
-
-
-def _blurred(grey: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(grey, (0, 0), NOISE_BLUR_SIGMA)
-
-
-def cell_speeds(
-    greys: Sequence[np.ndarray],
-    cell: int,
-    stabilise: bool = False,
-    blur: Sequence[bool] | None = None,
-    pairs: Iterable[int] | None = None,
-) -> np.ndarray:
+def cell_speeds(greys: Sequence[np.ndarray], cell: int, stabilise: bool = False) -> np.ndarray:
     """(T, rows, cols) mean flow speed per cell of every frame of a continuous grey sequence;
     the first frame has no predecessor (zeros). A frame identical to the previous one is still
     (no flow computed: nothing moves, nothing to pay for). `stabilise`: the previous frame is
     first shifted onto the current one when the whole view moved (`align_previous`) and the
-    flow's remaining drift removed (`without_drift`). `blur[i]`: the pair ending at frame i has
-    both frames blurred (`NOISE_BLUR_SIGMA`) after the alignment, before the flow (the noise
-    gate, `noisy_pairs`). `pairs`: only the pairs ending at these frames are computed (the
-    others stay zero)."""
+    flow's remaining drift removed (`without_drift`)."""
     if not greys:
         return np.zeros((0, 0, 0))
     h, w = greys[0].shape[0] // cell * cell, greys[0].shape[1] // cell * cell
     out = np.zeros((len(greys), h // cell, w // cell), np.float32)
     aligner = SequenceAligner(greys) if stabilise else None
-    for i in range(1, len(greys)) if pairs is None else pairs:
+    for i in range(1, len(greys)):
         if np.array_equal(greys[i - 1], greys[i]):
             continue
         previous = aligner.align(i - 1, i) if aligner is not None else greys[i - 1]
-        current = greys[i]
-        if blur is not None and blur[i]:
-            previous, current = _blurred(previous), _blurred(current)
-        flow = frame_flow(previous, current)
+        flow = frame_flow(previous, greys[i])
         flow = (without_drift(flow) if aligner is not None else flow)[:h, :w]
         speed = np.hypot(flow[..., 0], flow[..., 1])
         out[i] = speed.reshape(h // cell, cell, w // cell, cell).mean(axis=(1, 3))
@@ -254,34 +185,20 @@ class VelocityModel:
     normal: np.ndarray  # (rows, cols) normal speed per cell
     calibrator: TailCalibrator
     metadata: dict = field(default_factory=dict)
-    # the noise gate (grey levels) and the normal speeds of blurred pairs; None: saved before
-    # the gate existed, never blurs
-    noise_gate: float | None = None
-    blurred_normal: np.ndarray | None = None
-
-    @property
-    def gated(self) -> bool:
-        return self.noise_gate is not None and self.blurred_normal is not None
 
     @property
     def context_frames(self) -> int:
-        """Flow needs the previous frame, smoothing its radius, the gate its noise window."""
-        gate = NOISE_FRAMES - 1 if self.gated else 0
-        return 1 + smoothing_radius(self.config.smoothing_frames) + gate
+        return 1 + smoothing_radius(self.config.smoothing_frames)
 
     def ratios(self, greys: Sequence[np.ndarray]) -> np.ndarray:
-        """(T, rows, cols) speed over normal speed (a noisy pair: blurred, over the blurred
-        pairs' normal speed)."""
-        blur = noisy_pairs(greys, self.noise_gate if self.gated else None)
-        speeds = cell_speeds(greys, self.config.cell_px, self.config.stabilise, blur)
+        """(T, rows, cols) speed over normal speed."""
+        speeds = cell_speeds(greys, self.config.cell_px, self.config.stabilise)
         if speeds.shape[1:] != self.normal.shape:
             raise ValueError(
                 f"velocity model fitted at {self.frame_size[0]}x{self.frame_size[1]} "
                 f"({self.normal.shape} cells) cannot score frames of another aspect; refit it"
             )
-        if not blur.any():
-            return speeds / self.normal
-        return np.where(blur[:, None, None], speeds / self.blurred_normal, speeds / self.normal)
+        return speeds / self.normal
 
     def verdicts(self, greys: Sequence[np.ndarray]) -> list[VelocityVerdict]:
         c = self.config.cell_px
@@ -315,13 +232,14 @@ class VelocityModel:
         `recalibrate`, the calibrator is refitted with their held-out novelty (each fold of the
         new frames against the normal speeds raised by the other folds only); else it is kept.
         `spread` (a fraction of the frame width): each cell's normal speed also rises to what the
-        cells that near it saw, so the lesson holds a step away from where it was shown. A gated
-        model's blurred map learns the clips' blurred pairs the same way; its gate (the camera's
-        learned noise level) is kept."""
+        cells that near it saw, so the lesson holds a step away from where it was shown."""
         started = time.perf_counter()
         width, cell = self.config.width, self.config.cell_px
-        greys = [[to_grey(f, width) for f in clip] for clip in clips if len(clip) > 1]
-        speeds = [cell_speeds(g, cell, self.config.stabilise)[1:] for g in greys]
+        speeds = [
+            cell_speeds([to_grey(f, width) for f in clip], cell, self.config.stabilise)[1:]
+            for clip in clips
+            if len(clip) > 1
+        ]
         if not speeds:
             raise ValueError("no clip of two frames or more to learn from")
         if speeds[0].shape[1:] != self.normal.shape:
@@ -341,12 +259,8 @@ class VelocityModel:
             "extend_seconds": round(time.perf_counter() - started, 3),
             "frames_added": added,
         }
-        normal = self._normal_with(self.normal, speeds, spread)
-        blurred = self.blurred_normal
-        if self.gated:
-            blurred = self._normal_with(blurred, blurred_speeds(greys, self.config), spread)
         return VelocityModel(
-            self.config, self.frame_size, normal, calibrator, metadata, self.noise_gate, blurred
+            self.config, self.frame_size, self._normal_with(speeds, spread), calibrator, metadata
         )
 
     def _held_out(self, speeds: list[np.ndarray]) -> np.ndarray:
@@ -357,24 +271,20 @@ class VelocityModel:
         fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
         held = []
         for f in range(folds):
-            rest = [p for p, g in zip(pieces, fold, strict=True) if g != f]
-            normal = self._normal_with(self.normal, rest)
+            normal = self._normal_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
             for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
                 novelty = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, True))
         return np.concatenate(held)
 
-    def _normal_with(
-        self, normal: np.ndarray, speeds: Sequence[np.ndarray], spread: float = 0.0
-    ) -> np.ndarray:
-        """`normal` raised to the `speeds`' quantile per cell (never lowered)."""
+    def _normal_with(self, speeds: Sequence[np.ndarray], spread: float = 0.0) -> np.ndarray:
         if not speeds:
-            return normal
+            return self.normal
         own = np.quantile(np.concatenate(speeds), self.config.speed_quantile, axis=0) + 1e-3
         radius = round(spread * own.shape[1])
         if radius > 0:  # a grey dilation: each cell takes the fastest of its neighbourhood
             own = cv2.dilate(own.astype(np.float32), np.ones((2 * radius + 1,) * 2, np.uint8))
-        return np.maximum(normal, own).astype(np.float32)
+        return np.maximum(self.normal, own).astype(np.float32)
 
     def summary(self) -> str:
         return (
@@ -391,8 +301,6 @@ class VelocityModel:
             "normal": self.normal.tolist(),
             "calibration": self.calibrator.to_dict(),
             "metadata": self.metadata,
-            "noise_gate": self.noise_gate,
-            "blurred_normal": None if self.blurred_normal is None else self.blurred_normal.tolist(),
         }
         Path(directory).mkdir(parents=True, exist_ok=True)
         (Path(directory) / VELOCITY_JSON).write_text(json.dumps(doc))
@@ -414,11 +322,6 @@ class VelocityModel:
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
-            # saved before the noise gate existed: gate off, scored as then
-            doc.get("noise_gate"),
-            None
-            if doc.get("blurred_normal") is None
-            else np.asarray(doc["blurred_normal"], np.float32),
         )
 
 
@@ -452,34 +355,7 @@ def fit_velocity_from_greys(
         "frames_seen": int(sum(len(s) for s in speeds)),
     }
     normal = normal_speeds(moving, config.speed_quantile, config.perspective_shrinkage)
-    gate, blurred = _noise_gate(clips, config)
-    metadata["fit_seconds"] = round(time.perf_counter() - started, 3)
-    return VelocityModel(config, frame_size, normal, calibrator, metadata, gate, blurred)
-
-
-def _noise_gate(
-    clips: Sequence[Sequence[np.ndarray]], config: VelocityConfig
-) -> tuple[float, np.ndarray]:
-    """The camera's learned noise level and the normal speeds of its training pairs blurred."""
-    gate = learned_noise_gate(g for c in clips for g in c)
-    blurred = blurred_speeds(clips, config)
-    normal = normal_speeds(
-        np.concatenate(blurred), config.speed_quantile, config.perspective_shrinkage
-    )
-    return gate, normal
-
-
-def blurred_speeds(
-    clips: Sequence[Sequence[np.ndarray]], config: VelocityConfig
-) -> list[np.ndarray]:
-    """Per grey clip, the cell speeds of every `NOISE_MAP_EVERY`-th pair, both frames blurred
-    (a subset: a second flow pass over every pair would double the fit)."""
-    out = []
-    for clip in (c for c in clips if len(c) > 1):
-        pairs = range(1, len(clip), NOISE_MAP_EVERY)
-        speeds = cell_speeds(clip, config.cell_px, config.stabilise, [True] * len(clip), pairs)
-        out.append(speeds[list(pairs)])
-    return out
+    return VelocityModel(config, frame_size, normal, calibrator, metadata)
 
 
 def fit_velocity_model(
