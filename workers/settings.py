@@ -59,3 +59,13 @@ class WorkerSettings(CoreSettings, KafkaSettings, CelerySettings):
     and fault injection: all that the dispatcher and the workers read."""
 
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    opencv_threads: int = Field(
+        1,
+        ge=0,
+        description=(
+            "OpenCV threads in each stage-1 worker process (optical flow, resizes); 0 = OpenCV's "
+            "default, one per core. 1: the workers already run one process per core "
+            "(`VAD_WORKERS`), and one thread each used about 10 % less CPU a frame than OpenCV's "
+            "default, with the same scores (docs/benchmarks-normality.md, speed round 3)."
+        ),
+    )

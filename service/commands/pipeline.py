@@ -247,10 +247,11 @@ def worker(
     """(internal) A Celery worker process scoring windows."""
     from frames.reader import FrameReader
     from workers.celery_app import STAGE1_QUEUE, make_celery, serve_queue
-    from workers.tasks import WindowScorer, register_tasks
+    from workers.tasks import WindowScorer, register_tasks, use_opencv_threads
 
     app_ctx = get_context(ctx)
     settings, endpoints = app_ctx.settings, app_ctx.endpoints()
+    use_opencv_threads(settings.opencv_threads)
     from webhooks.delivery import celery_sender
     from workers.stage2_gate import celery_stage2_sender
 

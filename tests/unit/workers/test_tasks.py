@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,7 +21,15 @@ from vad.scoring.base import Scorer
 from vad.scoring.motion import MotionScorer
 from vad.types import Frame, ScoreResult
 from workers.encoding import EncodedWindow
-from workers.tasks import WindowTask, _row, _stage1, _threshold, _until_clock_steps_back
+from workers.settings import WorkerSettings
+from workers.tasks import (
+    WindowTask,
+    _row,
+    _stage1,
+    _threshold,
+    _until_clock_steps_back,
+    use_opencv_threads,
+)
 
 CAMERA = 3
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -190,3 +199,15 @@ def test_a_scorer_with_state_is_not_advanced_by_the_look_ahead_frames() -> None:
     next_window = scorer.score(clip[21:40], window[-1:], alone.state)
     np.testing.assert_allclose(joint.scores[20:], next_window.scores[:2])
     assert _stage1(scorer, window, clip[:1], [], start)[0].state == alone.state
+
+
+def test_a_worker_process_takes_its_opencv_threads_from_the_settings():
+    before = cv2.getNumThreads()
+    try:
+        assert WorkerSettings().opencv_threads == 1
+        use_opencv_threads(1)
+        assert cv2.getNumThreads() == 1
+        use_opencv_threads(0)  # 0 leaves OpenCV as it is (its own 0 would mean "sequential")
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
