@@ -205,6 +205,7 @@ def test_a_worker_process_takes_its_opencv_threads_from_the_settings():
     before = cv2.getNumThreads()
     try:
         assert WorkerSettings().opencv_threads == 1
+        cv2.setNumThreads(3)  # not 1 already, whatever this machine's core count
         use_opencv_threads(1)
         assert cv2.getNumThreads() == 1
         use_opencv_threads(0)  # 0 leaves OpenCV as it is (its own 0 would mean "sequential")
