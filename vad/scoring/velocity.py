@@ -57,7 +57,11 @@ class VelocityConfig(BaseModel):
         160,
         ge=64,
         le=640,
-        description="Internal width of the grey frames the flow is computed on (aspect kept).",
+        description=(
+            "Internal width of the grey frames the flow is computed on (aspect kept). 240 and 320 "
+            "px (8-16 px cells) lost on the training proxy and cost up to 2.2x the CPU "
+            "(docs/benchmarks-normality.md, velocity resolution round)."
+        ),
     )
     cell_px: int = Field(8, ge=4, le=64, description="Side of a speed cell, internal px.")
     speed_quantile: float = Field(

@@ -57,3 +57,19 @@ def test_learning_clips_carry_the_stride_rate_and_media_times(tmp_path) -> None:
     # the scene norms track objects by those times, not by the camera's setting (10 fps)
     assert scene_clock(clip, 10, 10.0) == clip.times
     assert scene_clock(iter(frames), 10, 10.0) == [i / 10 for i in range(10)]
+
+
+def test_the_velocity_width_from_the_environment_sizes_what_it_records(
+    tmp_path, monkeypatch
+) -> None:
+    """`VAD_VELOCITY__WIDTH` reaches the frames `vad camera learn` records for the velocity
+    model (velocity resolution round: 240 and 320 px were measured)."""
+    monkeypatch.setenv("VAD_VELOCITY__WIDTH", "320")
+    monkeypatch.setenv("VAD_VELOCITY__CELL_PX", "16")
+    settings = Settings(_env_file=None, model_dir=tmp_path)
+    assert (settings.velocity.width, settings.velocity.cell_px) == (320, 16)
+    recorder = velocity_recorder(settings)
+    assert recorder is not None
+    clip = [np.zeros((240, 360, 3), np.uint8) for _ in range(2)]
+    list(next(recorder.wrap([clip])))
+    assert recorder.clips[0][0].shape == (213, 320)

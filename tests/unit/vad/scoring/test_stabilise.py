@@ -428,3 +428,20 @@ def test_a_sure_refusal_is_what_the_medians_refuse(seed):
         assert refused
     if ratio >= 2 and seed % 4:
         assert surely_refused(still, moved)
+
+
+@pytest.mark.parametrize("width", [240, 320])
+def test_velocity_sees_a_shaken_still_scene_as_still_at_a_finer_width(width):
+    """The phase correlation's DFT sizes and the drift gate hold at the velocity resolution
+    round's widths (Ped2 at 320 px: 213 rows, a 200-row DFT)."""
+    from vad.scoring.stabilise import _fast_size, spectrum
+    from vad.scoring.velocity import to_grey
+
+    rng = np.random.default_rng(4)
+    base = scene(4)
+    greys = [to_grey(moved(base, *rng.integers(-3, 4, 2)), width) for _ in range(8)]
+    assert spectrum(greys[0]).shape[:2] == (_fast_size(greys[0].shape[0]), width)
+    shaken_speed = cell_speeds(greys, 16)[1:].mean()
+    stabilised_speed = cell_speeds(greys, 16, stabilise=True)[1:].mean()
+    assert shaken_speed > 0.5
+    assert stabilised_speed < 0.2 * shaken_speed

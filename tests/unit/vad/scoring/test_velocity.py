@@ -87,6 +87,35 @@ def test_window_with_context_matches_a_whole_pass(model):
     np.testing.assert_allclose(part, whole[20:], atol=1e-9)
 
 
+@pytest.mark.parametrize("width,cell", [(240, 12), (240, 8), (320, 16), (320, 8)])
+def test_a_finer_flow_fits_scores_and_reloads_at_its_own_width(width, cell, tmp_path):
+    """The velocity resolution round's variants: the cells tile the wider grey frame, a window
+    with its context scores as the whole pass, and a saved model reloads at the width and cell it
+    was fitted with (whatever today's default), scoring identically."""
+    config = VelocityConfig(width=width, cell_px=cell, calibration_folds=2)
+    fitted = fit_velocity_model([clip(seed, frames=24) for seed in range(3)], config)
+    assert fitted.normal.shape == (round(H * width / W) // cell, width // cell)
+    frames = clip(9, frames=20)
+    scores = fitted.score_frames(frames)[1]
+    assert np.isfinite(scores).all()
+    k = fitted.context_frames
+    part = fitted.score_frames(frames[10:], context=frames[10 - k : 10])[1]
+    np.testing.assert_allclose(part, scores[10:], atol=1e-9)
+    fitted.save(tmp_path)
+    again = VelocityModel.load(tmp_path)
+    assert (again.config.width, again.config.cell_px) == (width, cell)
+    np.testing.assert_array_equal(again.score_frames(frames)[1], scores)
+
+
+def test_a_fast_walker_stands_out_at_a_finer_width_too():
+    config = VelocityConfig(width=320, cell_px=16)
+    finer = fit_velocity_model([clip(seed) for seed in range(6)], config)
+    _, normal = finer.score_frames(clip(100))
+    _, fast_near = finer.score_frames(clip(102, fast_row=2))
+    assert np.mean(normal[5:] > 0.5) < 0.1
+    assert np.median(fast_near[5:]) > np.quantile(normal[5:], 0.95)
+
+
 def test_still_footage_is_refused_with_a_reason():
     still = [np.full((H, W, 3), 90, np.uint8)] * 10
     with pytest.raises(ValueError, match="nothing moves"):
