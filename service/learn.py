@@ -261,11 +261,6 @@ def appearance_recorder(settings: Settings) -> tuple[EncoderRecorder | None, str
     from vad.scoring.appearance_normality import embed_tiles
 
     looks = settings.appearance
-    if looks.enabled and looks.regions == "objects":  # measured by `vad eval` only so far
-        return None, (
-            "appearance model: off (VAD_APPEARANCE__REGIONS=objects is not learned by "
-            "`vad camera learn` yet; VAD_APPEARANCE__REGIONS=tiles learns the tile model)"
-        )
     stage = next(s for s in stage_status(settings) if s.stage == "appearance")
     if not stage.on:
         return None, f"appearance model: off ({stage.reason})"

@@ -23,16 +23,6 @@ def test_disabled_families_are_off_and_say_how(tmp_path) -> None:
     assert recorder is None and note.startswith("appearance model: off")
 
 
-def test_object_crop_appearance_is_not_learned_as_tiles(tmp_path) -> None:
-    """`appearance.regions=objects` is measured by `vad eval` only: learning must not fit a tile
-    model with the crop encoder instead."""
-    settings = Settings(
-        _env_file=None, model_dir=tmp_path, appearance={"enabled": True, "regions": "objects"}
-    )
-    recorder, note = appearance_recorder(settings)
-    assert recorder is None and "VAD_APPEARANCE__REGIONS=objects" in note
-
-
 def test_velocity_records_small_grey_frames(tmp_path) -> None:
     recorder = velocity_recorder(Settings(_env_file=None, model_dir=tmp_path))
     assert recorder is not None
