@@ -315,12 +315,16 @@ def normal_alarms(data: dict, rule: Rule, clips: set[str] | None = None) -> tupl
     return float(np.mean(np.concatenate(alarms))), float(np.mean(np.concatenate(before)))
 
 
+# A term only one run has (the appearance model, on in the variant) gets its own row and joins
+# that run's fused stage 1 (`rule_max` fuses the named terms a clip has).
+OPTIONAL = ["appearance"]
 COMPARED = {
     "pixel": ["pixel"],
     "velocity": ["velocity"],
     "objects": ["objects"],
+    "appearance": ["appearance"],
     "max(pixel, velocity)": ["pixel", "velocity"],
-    "max(all): stage 1": TERMS,
+    "max(all): stage 1": TERMS + OPTIONAL,
 }
 
 
@@ -343,12 +347,19 @@ def compare(base_path: str, variant_path: str, data: Path | None, crowded: int =
         f"  {'term':22s} {'AUC pooled/clip':>31s} {'normal >= 0.5 all':>23s} "
         f"{'before segment':>21s} {'busiest clips':>19s}"
     )
-    stored = {k for per_clip in base.values() for terms in per_clip.values() for k in terms}
+
+    def stored(run: dict) -> set[str]:
+        return {k for per_clip in run.values() for terms in per_clip.values() for k in terms}
+
     for name, terms in COMPARED.items():
-        if not stored.issuperset(terms):
+        needed = [t for t in terms if t not in OPTIONAL] or terms
+        if not any(stored(run).issuperset(needed) for run in (base, variant)):
             continue  # a run without that model (e.g. VAD_VELOCITY__ENABLED=false)
         rule, cells = rule_max(terms), []
         for data_ in (base, variant):
+            if not stored(data_).issuperset(needed):
+                cells.append((float("nan"),) * 5)
+                continue
             r = evaluate(data_, rule)["all"]
             fa, pre = normal_alarms(data_, rule)
             crowd = normal_alarms(data_, rule, busiest)[0] if busiest else float("nan")

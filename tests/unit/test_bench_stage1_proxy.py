@@ -161,3 +161,22 @@ def test_fired_terms_are_counted_on_normal_alarms_only():
     }
     fired = fired_terms(data, ["pixel", "velocity", "objects"])
     assert fired == {"pixel": (1.0, 0.5), "velocity": (0.5, 0.5)}
+
+
+def test_compare_fuses_a_term_only_the_variant_has(tmp_path, capsys):
+    """The appearance term of a variant run joins its fused stage 1 and gets its own row; the
+    baseline without it is fused as before."""
+    from bench.stage1_fusion import compare
+
+    labels = np.r_[np.zeros(10), np.ones(10), np.zeros(10)]
+    calm = np.full(30, 0.1)
+    base = {f"c|fast|{t}": calm for t in ("pixel", "velocity", "objects")}
+    base["c|fast|labels"] = labels
+    variant = {**base, "c|fast|appearance": np.where(labels == 1, 0.9, 0.6)}
+    np.savez(tmp_path / "base.npz", **base)
+    np.savez(tmp_path / "variant.npz", **variant)
+    compare(str(tmp_path / "base.npz"), str(tmp_path / "variant.npz"), None)
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "nan/nan -> 1.000/1.000" in lines["appearance"]
+    assert "0.500/0.500 -> 1.000/1.000" in lines["max(all):"]
+    assert "0.00 -> 100.00 %" in lines["max(all):"]
