@@ -328,6 +328,11 @@ COMPARED = {
 }
 
 
+def stored_terms(run: dict) -> set[str]:
+    """Every term name a loaded run stores for some clip and kind (and its labels)."""
+    return {k for per_clip in run.values() for terms in per_clip.values() for k in terms}
+
+
 def compare(base_path: str, variant_path: str, data: Path | None, crowded: int = 3) -> None:
     """Baseline against variant, per term and fused: AUC (all kinds pooled / per clip), normal
     frames >= 0.5 (all / before the segment) and on the `crowded` busiest held-out clips."""
@@ -348,16 +353,14 @@ def compare(base_path: str, variant_path: str, data: Path | None, crowded: int =
         f"{'before segment':>21s} {'busiest clips':>19s}"
     )
 
-    def stored(run: dict) -> set[str]:
-        return {k for per_clip in run.values() for terms in per_clip.values() for k in terms}
-
+    runs = [(run, stored_terms(run)) for run in (base, variant)]
     for name, terms in COMPARED.items():
         needed = [t for t in terms if t not in OPTIONAL] or terms
-        if not any(stored(run).issuperset(needed) for run in (base, variant)):
+        if not any(have.issuperset(needed) for _, have in runs):
             continue  # a run without that model (e.g. VAD_VELOCITY__ENABLED=false)
         rule, cells = rule_max(terms), []
-        for data_ in (base, variant):
-            if not stored(data_).issuperset(needed):
+        for data_, have in runs:
+            if not have.issuperset(needed):
                 cells.append((float("nan"),) * 5)
                 continue
             r = evaluate(data_, rule)["all"]
