@@ -31,6 +31,9 @@ pseudo-anomaly is pasted (and shaken, with `--shake`), is scored clean and in ev
 asked, seeded by the clip's name, from the one fit of its fold. One file per condition, `--out`'s
 name with `-clean`, `-dim` ... before the suffix, each readable by `bench/stage1_fusion.py`
 (`--conditions CLEAN.npz DIM.npz ...` summarises them side by side).
+`--busiest` holds out the busiest quarter of the clips (most pixels changing) in one fold and
+fits on the quieter rest: a crowd the camera learned little of, as a test set's crowds are.
+
 `--learn-in noise` puts every second fitting clip in that condition too: a camera whose learning
 footage spans the condition (a day of footage includes its night) against one that learned
 clean only.
@@ -140,6 +143,27 @@ def condition_paths(out: Path, conditions: list[str]) -> dict[str, Path]:
     return {c: out.with_name(f"{out.stem}-{c}{out.suffix}") for c in ["clean", *conditions]}
 
 
+def busyness(frames: list[np.ndarray]) -> float:
+    """Mean share of a clip's pixels that change by more than 20 grey levels over 2 frames: how
+    much moves in it, without any model (the busiest clips are the crowded ones)."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.int16) for f in frames]
+    shares = [np.mean(np.abs(b - a) > 20) for a, b in zip(grey, grey[2:], strict=False)]
+    return float(np.mean(shares)) if shares else 0.0
+
+
+def held_out_sets(
+    names: list[str], clips: dict[str, list[np.ndarray]], folds: int, busiest: bool
+) -> list[list[str]]:
+    """The clips each fold holds out: every `folds`-th clip, or (`busiest`) one fold of the
+    busiest quarter of the clips, fitted on the quieter rest. Random clip folds cannot show what a
+    crowd the camera learned little of does to the calibration (docs/benchmarks-normality.md,
+    object appearance round's diagnosis); the busiest quarter held out can."""
+    if busiest:
+        ranked = sorted(names, key=lambda n: busyness(clips[n]), reverse=True)
+        return [sorted(ranked[: max(1, len(names) // 4)])]
+    return [[n for i, n in enumerate(names) if i % folds == f] for f in range(folds)]
+
+
 def run(
     data: Path,
     folds: int,
@@ -149,6 +173,7 @@ def run(
     shake: float,
     conditions: list[str],
     learn_in: str = "clean",
+    busiest: bool = False,
 ) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
@@ -158,14 +183,14 @@ def run(
     names = sorted(clips)
     outs = condition_paths(out, conditions)
     saved: dict[str, dict[str, np.ndarray]] = {c: {} for c in outs}
-    for f in range(folds):
-        held = [n for i, n in enumerate(names) if i % folds == f]
+    for f, held in enumerate(held_out_sets(names, clips, folds, busiest)):
         scored = held[:held_max]
         stage1 = Stage1(settings, encoders)
         t = time.process_time()
         fitting = [n for n in names if n not in held]
         stage1.fit(learning_clip(clips[n], i, learn_in, shake, n) for i, n in enumerate(fitting))
-        print(f"{data.name} fold {f}: fit {time.process_time() - t:.0f} CPU-s", flush=True)
+        fit_cpu = time.process_time() - t
+        print(f"{data.name} fold {f} ({', '.join(held)} held out): fit {fit_cpu:.0f} CPU-s")
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
         for j, n in enumerate(scored):
@@ -223,6 +248,11 @@ def main() -> None:
         default="clean",
         help="every second fitting clip in this condition (learning footage that spans it)",
     )
+    parser.add_argument(
+        "--busiest",
+        action="store_true",
+        help="one fold: hold out the busiest quarter of the clips, fit on the rest",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     run(
@@ -234,6 +264,7 @@ def main() -> None:
         args.shake,
         args.condition,
         args.learn_in,
+        args.busiest,
     )
 
 

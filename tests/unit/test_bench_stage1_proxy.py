@@ -24,7 +24,9 @@ from bench.stage1_fusion import (
 )
 from bench.stage1_proxy import (
     KINDS,
+    busyness,
     condition_paths,
+    held_out_sets,
     learning_clip,
     parse_conditions,
     pseudo,
@@ -180,3 +182,15 @@ def test_compare_fuses_a_term_only_the_variant_has(tmp_path, capsys):
     assert "nan/nan -> 1.000/1.000" in lines["appearance"]
     assert "0.500/0.500 -> 1.000/1.000" in lines["max(all):"]
     assert "0.00 -> 100.00 %" in lines["max(all):"]
+
+
+def test_busiest_quarter_is_held_out_in_one_fold_and_folds_cover_every_clip():
+    still = [np.zeros((8, 8, 3), np.uint8)] * 4
+    flicker = [np.full((8, 8, 3), 255 * (i % 2), np.uint8) for i in range(4)]
+    clips = {"a": still, "b": flicker, "c": still, "d": still}
+    names = sorted(clips)
+    assert busyness(flicker) == 0.0  # frames 2 apart are equal
+    clips["b"] = [np.full((8, 8, 3), 60 * i, np.uint8) for i in range(4)]
+    assert busyness(clips["b"]) == 1.0
+    assert held_out_sets(names, clips, 2, busiest=True) == [["b"]]
+    assert held_out_sets(names, clips, 2, busiest=False) == [["a", "c"], ["b", "d"]]
