@@ -15,7 +15,9 @@ that place, so the same defaults hold on every camera:
    `perspective_shrinkage` (off by default: measured, not adopted) the fitted slope is shrunk by
    its evidence, so a camera without perspective (a side view, where the busy rows' speeds rise
    and fall with the scene's layout) gets a flat prior;
-4. the frame's novelty = its fastest cell in those units, at the place it happens;
+4. the frame's novelty = its fastest cell in those units, at the place it happens (with
+   `busy_correction`, off by default, corrected for how many cells move in the frame: a crowd
+   gives the max more draws at the tail);
 5. causal temporal smoothing and held-out calibration (`TailCalibrator`), as the pixel model.
 
 Moving blobs with kNN density over their normalised speed and size (attribute-based VAD, Reiss &
@@ -34,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -77,6 +80,23 @@ class VelocityConfig(BaseModel):
             "evidence: x max(0, 1 - 1/t^2), t = slope / its standard error over the busy rows, "
             "so a camera whose rows show no clear perspective gets a flat prior (`row_prior`)."
         ),
+    )
+    busy_correction: Literal["off", "curve", "count"] = Field(
+        "off",
+        description=(
+            "How a frame's max over cells is corrected for how many cells move in it (a crowd "
+            "gives more draws at the tail; docs/benchmarks-normality.md, busy-scene round): "
+            "`curve` divides it by (1 + moving cells)^b, b >= 0 the slope of log max on "
+            "log(1 + moving) over held-out training frames; `count` subtracts s log(1 + moving), "
+            "s the exponential tail scale of moving cells' held-out ratios (the max of n "
+            "independent exponential tails shifts by s log n); `off`: the plain max."
+        ),
+    )
+    busy_floor: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="A cell moves (for `busy_correction`) at this share of its normal speed.",
     )
     calibration_folds: int = Field(4, ge=2, le=16)
     reference_quantile: float = Field(0.99, gt=0.5, lt=1)
@@ -172,6 +192,44 @@ def normal_speeds(speeds: np.ndarray, quantile: float, shrink: bool = False) -> 
     return np.maximum(own, row_prior(speeds, quantile, shrink)[:, None]).astype(np.float32)
 
 
+def moving_cells(ratios: np.ndarray, floor: float) -> np.ndarray:
+    """(T,) how many cells of each frame of (T, rows, cols) ratios move at `floor` x their normal
+    speed or faster: the frame's activity, in the camera's own units."""
+    return (ratios >= floor).reshape(len(ratios), -1).sum(axis=1)
+
+
+def busy_novelty(ratios: np.ndarray, mode: str, strength: float, floor: float) -> np.ndarray:
+    """(T,) each frame's max ratio, corrected for its activity (`VelocityConfig.busy_correction`)
+    by the fitted `strength` (the curve's slope b or the tail scale s)."""
+    top = ratios.reshape(len(ratios), -1).max(axis=1).astype(np.float64)
+    if mode == "off" or strength <= 0:
+        return top
+    activity = np.log1p(moving_cells(ratios, floor))
+    return top / np.exp(strength * activity) if mode == "curve" else top - strength * activity
+
+
+def busy_strength(held: Sequence[np.ndarray], mode: str, floor: float) -> float:
+    """The correction's strength fitted on held-out (T, rows, cols) ratios (0 for `off`):
+    `curve` the least-squares slope of log max on log(1 + moving cells), floored at 0 (monotone:
+    a busier frame is never corrected upwards); `count` the mean exceedance of moving cells'
+    ratios over their 0.9 quantile (an exponential tail's scale)."""
+    if mode == "off" or not held:
+        return 0.0
+    ratios = np.concatenate(list(held))
+    if mode == "curve":
+        top = ratios.reshape(len(ratios), -1).max(axis=1)
+        activity = np.log1p(moving_cells(ratios, floor))
+        if np.ptp(activity) == 0:
+            return 0.0
+        slope = np.polyfit(activity, np.log(top + 1e-3), 1)[0]
+        return max(0.0, float(slope))
+    moving = ratios[ratios >= floor]
+    if moving.size < 10:
+        return 0.0
+    u = float(np.quantile(moving, 0.9))
+    return float(np.mean(moving[moving > u] - u)) if (moving > u).any() else 0.0
+
+
 @dataclass
 class VelocityVerdict:
     """A frame's fastest cell: how many times its normal speed, and where (internal px box)."""
@@ -189,6 +247,7 @@ class VelocityModel:
     normal: np.ndarray  # (rows, cols) normal speed per cell
     calibrator: TailCalibrator
     metadata: dict = field(default_factory=dict)
+    busy_strength: float = 0.0  # the fitted `busy_correction` strength (0: the plain max)
 
     @property
     def context_frames(self) -> int:
@@ -213,8 +272,11 @@ class VelocityModel:
         return out
 
     def frame_novelty(self, greys: Sequence[np.ndarray]) -> np.ndarray:
-        ratios = self.ratios(greys)
-        return ratios.reshape(len(ratios), -1).max(axis=1).astype(np.float64)
+        return self._novelty(self.ratios(greys))
+
+    def _novelty(self, ratios: np.ndarray) -> np.ndarray:
+        c = self.config
+        return busy_novelty(ratios, c.busy_correction, self.busy_strength, c.busy_floor)
 
     def score_frames(
         self, frames: Sequence[np.ndarray], context: Sequence[np.ndarray] = (), causal: bool = True
@@ -264,7 +326,12 @@ class VelocityModel:
             "frames_added": added,
         }
         return VelocityModel(
-            self.config, self.frame_size, self._normal_with(speeds, spread), calibrator, metadata
+            self.config,
+            self.frame_size,
+            self._normal_with(speeds, spread),
+            calibrator,
+            metadata,
+            self.busy_strength,
         )
 
     def _held_out(self, speeds: list[np.ndarray]) -> np.ndarray:
@@ -277,7 +344,7 @@ class VelocityModel:
         for f in range(folds):
             normal = self._normal_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
             for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
-                novelty = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
+                novelty = self._novelty(piece / normal)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, True))
         return np.concatenate(held)
 
@@ -305,6 +372,7 @@ class VelocityModel:
             "normal": self.normal.tolist(),
             "calibration": self.calibrator.to_dict(),
             "metadata": self.metadata,
+            "busy_strength": self.busy_strength,
         }
         Path(directory).mkdir(parents=True, exist_ok=True)
         (Path(directory) / VELOCITY_JSON).write_text(json.dumps(doc))
@@ -326,6 +394,7 @@ class VelocityModel:
             np.asarray(doc["normal"], np.float32),
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
+            float(doc.get("busy_strength", 0.0)),  # saved before the busy round: the plain max
         )
 
 
@@ -347,7 +416,10 @@ def fit_velocity_from_greys(
             "the camera's usual traffic moves"
         )
     pieces = _pieces(speeds, config.calibration_folds)
-    held = _held_out_novelty(pieces, config)
+    held_ratios = _held_out_ratios(pieces, config)
+    mode, floor = config.busy_correction, config.busy_floor
+    strength = busy_strength(held_ratios, mode, floor)
+    held = [busy_novelty(r, mode, strength, floor) for r in held_ratios]
     calibrator = TailCalibrator.fit(
         np.concatenate([smooth_scores(h, config.smoothing_frames, True) for h in held]),
         config.tail_quantile,
@@ -359,7 +431,7 @@ def fit_velocity_from_greys(
         "frames_seen": int(sum(len(s) for s in speeds)),
     }
     normal = normal_speeds(moving, config.speed_quantile, config.perspective_shrinkage)
-    return VelocityModel(config, frame_size, normal, calibrator, metadata)
+    return VelocityModel(config, frame_size, normal, calibrator, metadata, strength)
 
 
 def fit_velocity_model(
@@ -390,8 +462,8 @@ def _pieces(speeds: list[np.ndarray], folds: int) -> list[np.ndarray]:
     return pieces
 
 
-def _held_out_novelty(pieces: list[np.ndarray], config: VelocityConfig) -> list[np.ndarray]:
-    """Per piece, frame novelty against normal speeds learned without that piece's fold
+def _held_out_ratios(pieces: list[np.ndarray], config: VelocityConfig) -> list[np.ndarray]:
+    """Per piece, (T, rows, cols) speed over the normal speeds learned without that piece's fold
     (contiguous pieces: neighbouring frames look alike, a random split would self-match)."""
     folds = min(config.calibration_folds, len(pieces))
     fold = np.minimum(np.arange(len(pieces)) * folds // len(pieces), folds - 1)
@@ -403,5 +475,5 @@ def _held_out_novelty(pieces: list[np.ndarray], config: VelocityConfig) -> list[
         )
         for i, piece in enumerate(pieces):
             if fold[i] == f:
-                out[i] = (piece / normal).reshape(len(piece), -1).max(axis=1).astype(np.float64)
+                out[i] = piece / normal
     return out
