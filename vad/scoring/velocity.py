@@ -87,9 +87,10 @@ class VelocityConfig(BaseModel):
             "How a frame's max over cells is corrected for how many cells move in it (a crowd "
             "gives more draws at the tail; docs/benchmarks-normality.md, busy-scene round): "
             "`curve` divides it by (1 + moving cells)^b, b >= 0 the slope of log max on "
-            "log(1 + moving) over held-out training frames; `count` subtracts s log(1 + moving), "
-            "s the exponential tail scale of moving cells' held-out ratios (the max of n "
-            "independent exponential tails shifts by s log n); `off`: the plain max."
+            "log(1 + moving) over held-out training frames where a cell moves; `count` "
+            "subtracts s log(1 + moving), s the exponential tail scale of moving cells' "
+            "held-out ratios (the max of n independent exponential tails shifts by s log n); "
+            "`off`: the plain max."
         ),
     )
     busy_floor: float = Field(
@@ -210,18 +211,22 @@ def busy_novelty(ratios: np.ndarray, mode: str, strength: float, floor: float) -
 
 def busy_strength(held: Sequence[np.ndarray], mode: str, floor: float) -> float:
     """The correction's strength fitted on held-out (T, rows, cols) ratios (0 for `off`):
-    `curve` the least-squares slope of log max on log(1 + moving cells), floored at 0 (monotone:
-    a busier frame is never corrected upwards); `count` the mean exceedance of moving cells'
-    ratios over their 0.9 quantile (an exponential tail's scale)."""
+    `curve` the least-squares slope of log max on log(1 + moving cells) over the frames where a
+    cell moves, floored at 0 (monotone: a busier frame is never corrected upwards; a still
+    frame's max of 0, e.g. a clip's first, at log 0 would decide the slope: V1's flaw, 0.99 on
+    Ped2, docs/benchmarks-normality.md busy-scene round); `count` the mean exceedance of moving
+    cells' ratios over their 0.9 quantile (an exponential tail's scale)."""
     if mode == "off" or not held:
         return 0.0
     ratios = np.concatenate(list(held))
     if mode == "curve":
-        top = ratios.reshape(len(ratios), -1).max(axis=1)
-        activity = np.log1p(moving_cells(ratios, floor))
-        if np.ptp(activity) == 0:
+        count = moving_cells(ratios, floor)
+        moves = count > 0  # a clip's first frame and still frames (max 0) would set the slope
+        top = ratios.reshape(len(ratios), -1).max(axis=1)[moves]
+        activity = np.log1p(count[moves])
+        if activity.size < 2 or np.ptp(activity) == 0:
             return 0.0
-        slope = np.polyfit(activity, np.log(top + 1e-3), 1)[0]
+        slope = np.polyfit(activity, np.log(top), 1)[0]
         return max(0.0, float(slope))
     moving = ratios[ratios >= floor]
     if moving.size < 10:

@@ -95,3 +95,12 @@ def test_a_model_saved_before_the_busy_round_loads_as_the_plain_max(clips, tmp_p
     (tmp_path / VELOCITY_JSON).write_text(json.dumps(doc))
     old = VelocityModel.load(tmp_path)
     assert old.busy_strength == 0.0 and old.config.busy_correction == "off"
+
+
+def test_still_frames_do_not_set_the_curve_slope():
+    """A clip's first frame (no predecessor) and still frames have a max of 0; at log 0 they
+    would pull the slope up to about 1 (V1's flaw): only frames where a cell moves count."""
+    rng = np.random.default_rng(2)
+    flat = [frames(int(crowd), top=1.0) for crowd in rng.integers(0, 60, size=200)]
+    still = [np.zeros((1, 1, 100), np.float32)] * 20
+    assert busy_strength(flat + still, "curve", 0.5) == pytest.approx(0.0, abs=1e-6)
