@@ -28,11 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from vad.scoring.normality.busy import count_corrected
 from vad.scoring.normality.calibration import TailCalibrator, contiguous_folds
 
 if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
@@ -107,6 +108,16 @@ class ObjectNormalityConfig(BaseModel):
             "frame."
         ),
     )
+    busy_correction: Literal["off", "count"] = Field(
+        "off",
+        description=(
+            "'count': a frame's worst box distance is read as the largest of its n boxes' draws "
+            "from one continuous distribution of a box's distance (held-out training boxes, "
+            "vad/scoring/normality/busy.py) and mapped back to the single box as rare, so a crowd "
+            "of usual people is not rarer for being many draws; 'off' the plain max. The count "
+            "novelty (a class's count over its usual count) is unchanged."
+        ),
+    )
     redetect_change: float = Field(
         0.02,
         gt=0,
@@ -161,19 +172,22 @@ class ObjectNormalityModel:
         classes: dict[str, ClassMemory],
         calibrator: TailCalibrator,
         metadata: dict | None = None,
+        box_tail: TailCalibrator | None = None,
     ) -> None:
         self.config = config
         self.detector = detector
         self.classes = classes
         self.calibrator = calibrator
         self.metadata = metadata or {}
+        # busy_correction 'count': a box's held-out distance distribution (None: the plain max)
+        self.box_tail = box_tail
 
     def score(self, frames: Sequence[Sequence[Detection]]) -> list[ObjectVerdict]:
         """One verdict per frame's detections (the window is calibrated in one call). Frames that
         share one detection list (the frames between key frames get their key frame's list,
         `detect_key_frames`) are measured once (`_raw_novelties`)."""
         found = [relevant(f, self.config) for f in frames]
-        raws = _raw_novelties(frames, found, self.classes)
+        raws = _raw_novelties(frames, found, self.classes, self.box_tail)
         scores = self.calibrator(np.array([raw for raw, _ in raws], np.float64))
         return [
             self._verdict(f, float(score), what)
@@ -223,7 +237,9 @@ class ObjectNormalityModel:
         )
         classes = self._classes_with(found)
         metadata["boxes"] = {name: int(len(m.boxes)) for name, m in classes.items()}
-        return ObjectNormalityModel(self.config, self.detector, classes, calibrator, metadata)
+        return ObjectNormalityModel(
+            self.config, self.detector, classes, calibrator, metadata, self.box_tail
+        )
 
     def _held_out(self, found: list[list[Detection]]) -> np.ndarray:
         """The new frames' raw novelty, each contiguous fold against the memories plus the
@@ -232,7 +248,9 @@ class ObjectNormalityModel:
         fold = contiguous_folds(len(found), folds)
         held = [
             _raw_novelty(
-                found[i], self._classes_with([found[j] for j in np.flatnonzero(fold != g)])
+                found[i],
+                self._classes_with([found[j] for j in np.flatnonzero(fold != g)]),
+                self.box_tail,
             )[0]
             for g in range(folds)
             for i in np.flatnonzero(fold == g)
@@ -291,6 +309,7 @@ class ObjectNormalityModel:
                 for name, m in self.classes.items()
             },
             "calibration": self.calibrator.to_dict(),
+            "box_tail": self.box_tail.to_dict() if self.box_tail is not None else None,
             "metadata": self.metadata,
         }
         path.write_text(json.dumps(doc))
@@ -320,6 +339,8 @@ class ObjectNormalityModel:
             classes,
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
+            # saved before the busy-scene round: the plain max, as it was fitted
+            TailCalibrator.from_dict(doc["box_tail"]) if doc.get("box_tail") else None,
         )
 
     def summary(self) -> str:
@@ -347,6 +368,7 @@ def _raw_novelties(
     frames: Sequence[Sequence[Detection]],
     found: Sequence[list[Detection]],
     classes: dict[str, ClassMemory],
+    box_tail: TailCalibrator | None = None,
 ) -> list[tuple[float, str | None]]:
     """`_raw_novelty` of each frame's `found` (its `relevant` detections of `frames`), computed
     once per detection list object of `frames` (speed round 3: with the detector on every 4th
@@ -358,19 +380,25 @@ def _raw_novelties(
     for frame, relevant_found in zip(frames, found, strict=True):
         key = id(frame)  # `frames` holds every list alive for the call: ids are not reused
         if key not in measured:
-            measured[key] = _raw_novelty(relevant_found, classes)
+            measured[key] = _raw_novelty(relevant_found, classes, box_tail)
         out.append(measured[key])
     return out
 
 
 def _raw_novelty(
-    found: Sequence[Detection], classes: dict[str, ClassMemory]
+    found: Sequence[Detection],
+    classes: dict[str, ClassMemory],
+    box_tail: TailCalibrator | None = None,
 ) -> tuple[float, str | None]:
+    """The worst of each class's count over its usual count and the frame's most unusual box
+    (its distance over its class's reference); with `box_tail` (busy_correction 'count') that
+    box is read as the largest of the frame's boxes' draws (`count_corrected`)."""
     worst, what = 0.0, None
     by_class: dict[str, list[Detection]] = {}
     for d in found:
         if d.class_name in classes:
             by_class.setdefault(d.class_name, []).append(d)
+    boxes: list[tuple[float, str, Detection]] = []
     for name, dets in by_class.items():
         memory = classes[name]
         crowd = len(dets) / memory.reference_count
@@ -379,14 +407,20 @@ def _raw_novelty(
             usual = f"{memory.reference_count:g}"
             what = f"{len(dets)} x {name} where this camera usually shows <= {usual}"
         ratios = memory.distances(box_descriptors(dets)) / memory.reference_distance
-        k = int(np.argmax(ratios))
-        if ratios[k] > worst:
-            worst = float(ratios[k])
-            cx, cy, w, h = box_descriptors([dets[k]])[0]
-            what = (
-                f"{name} at ({cx:.2f}, {cy:.2f}), {w:.2f} x {h:.2f} of the frame: unlike every "
-                f"{name} seen here ({ratios[k]:.1f}x the usual distance)"
-            )
+        boxes += [(float(r), name, d) for r, d in zip(ratios, dets, strict=True)]
+    if not boxes:
+        return worst, what
+    ratio, name, det = max(boxes, key=lambda b: b[0])
+    value = ratio
+    if box_tail is not None:
+        value = float(count_corrected(np.array(ratio), np.array(len(boxes)), box_tail))
+    if value > worst:
+        worst = value
+        cx, cy, w, h = box_descriptors([det])[0]
+        what = (
+            f"{name} at ({cx:.2f}, {cy:.2f}), {w:.2f} x {h:.2f} of the frame: unlike every "
+            f"{name} seen here ({ratio:.1f}x the usual distance)"
+        )
     return worst, what
 
 
@@ -422,8 +456,9 @@ def fit_object_model(
     for memories in held_memories:
         for name, memory in memories.items():
             memory.reference_distance = references[name]
+    box_tail = _box_tail(inside, held_memories, config)
     held_raw = [
-        _raw_novelty(frame, memories)[0]
+        _raw_novelty(frame, memories, box_tail)[0]
         for fold, memories in zip(inside, held_memories, strict=True)
         for frame in fold
     ]
@@ -444,7 +479,28 @@ def fit_object_model(
         "frames_seen": len(frames),
         "boxes": {name: int(len(m.boxes)) for name, m in classes.items()},
     }
-    return ObjectNormalityModel(config, detector, classes, calibrator, metadata)
+    return ObjectNormalityModel(config, detector, classes, calibrator, metadata, box_tail)
+
+
+def _box_tail(
+    inside: list[list[list[Detection]]],
+    held_memories: list[dict[str, ClassMemory]],
+    config: ObjectNormalityConfig,
+) -> TailCalibrator | None:
+    """busy_correction 'count': the distribution of one held-out box's distance over its class's
+    reference (every class pooled, each fold against the others' memories); else None."""
+    if config.busy_correction != "count":
+        return None
+    ratios = [
+        memory.distances(boxes) / memory.reference_distance
+        for fold, memories in zip(inside, held_memories, strict=True)
+        for name, memory in memories.items()
+        if len(boxes := _boxes_of(fold, name))
+    ]
+    if not ratios:
+        return None
+    pooled = np.concatenate(ratios)
+    return TailCalibrator.fit(pooled, config.tail_quantile, config.reference_quantile)
 
 
 def _reference_counts(frames: list[list[Detection]], quantile: float) -> dict[str, float]:

@@ -110,6 +110,21 @@ class TailCalibrator:
         tail_surprise = tail_surprise - np.log(1.0 - self.tail_quantile)
         return np.where(x > self.threshold, tail_surprise, body_surprise)
 
+    def raw_at(self, surprise: np.ndarray) -> np.ndarray:
+        """The raw score whose `surprise` is the given one (the inverse of `surprise` where it is
+        strictly increasing): a surprise computed elsewhere (e.g. of the largest of many draws,
+        `vad.scoring.normality.busy`) expressed back in this distribution's raw units."""
+        s = np.maximum(np.asarray(surprise, dtype=np.float64), 0.0)
+        start = -np.log(1.0 - self.tail_quantile)
+        beyond = np.maximum(s - start, 0.0)
+        if np.isfinite(self.exceedances):
+            k = self.exceedances
+            excess = k * np.expm1(beyond / k)
+        else:
+            excess = beyond
+        body = np.interp(-np.expm1(-s), self.levels, self.values)
+        return np.where(s > start, self.threshold + self.scale * excess, body)
+
     def tail_probability(self, raw: np.ndarray) -> np.ndarray:
         """P(training score >= raw), monotone non-increasing in raw (may underflow to 0: use
         `surprise` to compare rare scores)."""

@@ -7,6 +7,8 @@ the config it was fitted with, so a saved model always scores the way it was cal
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -130,6 +132,17 @@ class NormalityConfig(BaseModel):
         description=(
             "Divide each cell's distance by its own held-out reference quantile (floored at the "
             "median cell) so busy and quiet positions fire equally often on normal footage."
+        ),
+    )
+    busy_correction: Literal["off", "count", "curve"] = Field(
+        "off",
+        description=(
+            "How the frame's worst cell is corrected for how many cells move in it "
+            "(vad/scoring/normality/busy.py): 'off' the plain max; 'count' the max read as the "
+            "largest of n moving cells' draws from one continuous distribution of a moving "
+            "cell's distance; 'curve' the max divided by a power of the moving cells fitted on "
+            "held-out training frames. A crowd has more draws at the tail than the quieter "
+            "footage the calibration saw."
         ),
     )
     calibration_folds: int = Field(

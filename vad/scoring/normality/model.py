@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vad.scoring.normality.busy import BusyCorrection
 from vad.scoring.normality.calibration import TailCalibrator
 from vad.scoring.normality.config import NormalityConfig
 from vad.scoring.normality.features import (
@@ -109,6 +110,8 @@ class NormalityModel:
     calibrator: TailCalibrator
     motion_threshold: float | np.ndarray  # one value, or one per internal row ((H, 1))
     metadata: dict = field(default_factory=dict)
+    # per family: the worst cell corrected for the moving cells (`busy_correction`; none: max)
+    busy: dict[str, BusyCorrection] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.internal = internal_size(*self.frame_size, self.config)
@@ -129,7 +132,9 @@ class NormalityModel:
             greys, self.families, self._engine, self.config.flow_gap, self.config.stabilise
         )
         return combine_families(
-            {name: self.memories[name].distances(x) for name, x in feats.items()}, self.references
+            {name: self.memories[name].distances(x) for name, x in feats.items()},
+            self.references,
+            self.busy,
         )
 
     def score_frames(
@@ -205,6 +210,7 @@ class NormalityModel:
             calibrator,
             self.motion_threshold,
             metadata,
+            self.busy,
         )
 
     def _held_out(self, feats: list[dict[str, np.ndarray]]) -> np.ndarray:
@@ -217,7 +223,7 @@ class NormalityModel:
             memories = self._memories_with([p for p, g in zip(pieces, fold, strict=True) if g != f])
             for piece in (p for p, g in zip(pieces, fold, strict=True) if g == f):
                 distances = {n: memories[n].distances(x) for n, x in piece.items()}
-                novelty = combine_families(distances, self.references)
+                novelty = combine_families(distances, self.references, self.busy)
                 held.append(smooth_scores(novelty, self.config.smoothing_frames, causal=True))
         return np.concatenate(held)
 
@@ -306,6 +312,7 @@ class NormalityModel:
             "motion_threshold": _threshold_json(self.motion_threshold),
             "references": self.references,
             "calibration": self.calibrator.to_dict(),
+            "busy_correction": {n: b.to_dict() for n, b in self.busy.items()},
             "feature_names": {f.name: list(f.feature_names) for f in self.families},
             "metadata": self.metadata,
         }
@@ -343,6 +350,10 @@ class NormalityModel:
             calibrator=TailCalibrator.from_dict(doc["calibration"]),
             motion_threshold=_threshold_from_json(doc["motion_threshold"]),
             metadata=doc.get("metadata", {}),
+            # a model saved before the busy-scene round takes the plain max, as it was fitted
+            busy={
+                n: BusyCorrection.from_dict(b) for n, b in doc.get("busy_correction", {}).items()
+            },
         )
 
 
@@ -358,13 +369,22 @@ def _threshold_from_json(value: float | list[float]) -> float | np.ndarray:
     return float(value)
 
 
-def combine_families(distances: dict[str, np.ndarray], references: dict[str, float]) -> np.ndarray:
+def combine_families(
+    distances: dict[str, np.ndarray],
+    references: dict[str, float],
+    busy: dict[str, BusyCorrection] | None = None,
+) -> np.ndarray:
     """(T, C) cell distances per family -> (T,) frame novelty.
 
-    The worst cell decides (an anomaly is usually local); each family is divided by its own
-    reference quantile so families with different units can be compared, and the worst family wins.
+    The worst cell decides (an anomaly is usually local), corrected for the frame's moving cells
+    where `busy` has a correction for the family; each family is divided by its own reference
+    quantile so families with different units can be compared, and the worst family wins.
     """
-    per_family = [d.max(axis=1) / references[name] for name, d in distances.items()]
+    plain = BusyCorrection()
+    per_family = [
+        (busy or {}).get(name, plain).frame_values(d) / references[name]
+        for name, d in distances.items()
+    ]
     return np.max(np.stack(per_family), axis=0)
 
 
@@ -536,9 +556,10 @@ def fit_normality_model(
         for n in families
     }
     held = [
-        {n: (h[n] / per_cell[n] if per_cell[n] is not None else h[n]).max(axis=1) for n in families}
-        for h in held
+        {n: h[n] / per_cell[n] if per_cell[n] is not None else h[n] for n in families} for h in held
     ]
+    busy = _fit_busy(held, config)
+    held = [{n: busy[n].frame_values(h[n]) for n in families} for h in held]
     references = {
         n: max(
             float(np.quantile(np.concatenate([h[n] for h in held]), config.reference_quantile)),
@@ -570,4 +591,29 @@ def fit_normality_model(
         "held_out_reference_raw": references,
         "motion_threshold": _threshold_json(threshold),
     }
-    return NormalityModel(config, frame_size, memories, references, calibrator, threshold, metadata)
+    return NormalityModel(
+        config,
+        frame_size,
+        memories,
+        references,
+        calibrator,
+        threshold,
+        metadata,
+        {n: b for n, b in busy.items() if b.kind != "off"},
+    )
+
+
+def _fit_busy(
+    held: list[dict[str, np.ndarray]], config: NormalityConfig
+) -> dict[str, BusyCorrection]:
+    """Per family, `config.busy_correction` fitted on every held-out piece's (T, C) distances
+    (the same distances the references and the calibrator are fitted on)."""
+    return {
+        n: BusyCorrection.fit(
+            config.busy_correction,
+            np.concatenate([h[n] for h in held]),
+            config.tail_quantile,
+            config.reference_quantile,
+        )
+        for n in held[0]
+    }
