@@ -50,3 +50,12 @@ def test_round_trip_and_models_saved_before_the_predictive_tail() -> None:
     legacy = TailCalibrator.from_dict(old)
     assert np.isinf(legacy.exceedances)
     assert np.all(np.diff(legacy(x)[x > legacy.threshold]) > 0), "old models unsaturated too"
+
+
+def test_raw_at_inverts_the_surprise_in_the_body_and_the_tail() -> None:
+    train, cal = _fit(5000)
+    raw = np.concatenate([np.quantile(train, [0.3, 0.6, 0.85]), train.max() * np.array([1, 3])])
+    np.testing.assert_allclose(cal.raw_at(cal.surprise(raw)), raw, rtol=1e-6)
+    exponential = TailCalibrator.from_dict({**cal.to_dict(), "exceedances": None})
+    far = train.max() * np.array([1.5, 4.0])
+    np.testing.assert_allclose(exponential.raw_at(exponential.surprise(far)), far, rtol=1e-9)

@@ -136,9 +136,34 @@ def test_frames_sharing_a_key_frames_list_score_as_each_list_alone(model, monkey
     measured = []
     real = object_normality._raw_novelty
     monkeypatch.setattr(
-        object_normality, "_raw_novelty", lambda f, c: measured.append(1) or real(f, c)
+        object_normality, "_raw_novelty", lambda f, c, t=None: measured.append(1) or real(f, c, t)
     )
     shared = model.score(keys)
     assert len(measured) == len(clip) // 4
     assert shared == model.score(copies)
     assert len(measured) == len(clip) // 4 + len(clip)
+
+
+def test_busy_correction_off_keeps_no_box_tail(model):
+    assert model.box_tail is None
+
+
+def test_count_corrected_boxes_lower_a_crowd_of_usual_people_and_round_trip(tmp_path):
+    config = ObjectNormalityConfig(busy_correction="count")
+    counted = fit_object_model(walkway(0), "test-detector", config)
+    plain = fit_object_model(walkway(0), "test-detector")
+    assert counted.box_tail is not None
+    # the same odd person alone and among four usual ones: the plain max cannot tell them apart
+    odd = person(0.5, 0.45)
+    usual = [person(x, 0.6) for x in (0.2, 0.3, 0.7, 0.8)]
+    alone, crowd = counted.score([[odd], [odd, *usual]])
+    assert crowd.score < alone.score
+    a, b = plain.score([[odd], [odd, *usual]])
+    assert a.score == pytest.approx(b.score)
+    counted.save(tmp_path)
+    loaded = ObjectNormalityModel.load(tmp_path)
+    assert loaded.score([[odd, *usual]])[0].score == pytest.approx(crowd.score)
+    doc = json.loads((tmp_path / OBJECTS_JSON).read_text())
+    del doc["box_tail"]
+    (tmp_path / OBJECTS_JSON).write_text(json.dumps(doc))
+    assert ObjectNormalityModel.load(tmp_path).box_tail is None
