@@ -10,7 +10,9 @@ normal frames at or above 0.5 (false alarms at the incident threshold).
 A model variant against its baseline (both runs of the proxy on the same clips and folds): per
 term and the fused stage 1, AUC, the share of normal frames >= 0.5 (all of them, those before
 the pasted segment, and those of the held-out clips where most moves: crowded normal frames are
-where a more sensitive motion model pays):
+where a more sensitive motion model pays). Its last row, "stage 1 + look-ahead", is the fused
+score as `Stage1.score` returns it (the max, then the product's look-ahead); the rows above it
+are the terms and plain maxes as stored:
 
     python bench/stage1_fusion.py --compare BASE.npz VARIANT.npz --data ../shared/data/ucsd_ped2
 
@@ -34,7 +36,6 @@ import argparse
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide 
 
 from service.settings import Settings  # noqa: E402
 from vad.eval.metrics import frame_metrics  # noqa: E402
+from vad.scoring.look_ahead import look_ahead, media_times  # noqa: E402
 from vad.scoring.normality.smoothing import smooth_scores  # noqa: E402
 from vad.scoring.normality.smoothing import window_mean as weighted_window_mean  # noqa: E402
 
@@ -287,17 +289,16 @@ def ahead_round2(paths: list[str]) -> None:
 
 
 def busyness(data: Path, clips: list[str]) -> dict[str, float]:
-    """Per training clip, the mean share of pixels that change by more than 15 grey levels from
-    one analysed frame to the next: how much moves (how crowded the clip is), no flow needed."""
+    """Per training clip, how much moves in it (`bench.stage1_proxy.busyness`, the measure its
+    `--busiest` split ranks clips by): how crowded the clip is, no flow needed."""
+    from bench.stage1_proxy import busyness as clip_busyness
     from vad.video import analysed_frames
 
     fps = Settings().ingest.default_fps
-    out = {}
-    for name in clips:
-        frames = analysed_frames(data / "train" / f"{name}.mp4", fps).frames
-        grey = [f.mean(axis=2) if f.ndim == 3 else f.astype(float) for f in frames]
-        out[name] = float(np.mean([np.mean(np.abs(b - a) > 15) for a, b in pairwise(grey)]))
-    return out
+    return {
+        name: clip_busyness(analysed_frames(data / "train" / f"{name}.mp4", fps).frames)
+        for name in clips
+    }
 
 
 def normal_alarms(data: dict, rule: Rule, clips: set[str] | None = None) -> tuple[float, float]:
@@ -325,7 +326,23 @@ COMPARED = {
     "appearance": ["appearance"],
     "max(pixel, velocity)": ["pixel", "velocity"],
     "max(all): stage 1": TERMS + OPTIONAL,
+    "stage 1 + look-ahead": TERMS + OPTIONAL,
 }
+AS_SCORED = "stage 1 + look-ahead"  # the row that is what `Stage1.score` returns
+
+
+def product_look_ahead(inner: Rule) -> Rule:
+    """`inner`, then the product's look-ahead (`scoring.look_ahead_seconds` at the analysis rate
+    the proxy scored at) exactly as `Stage1.score` applies it after the fusion."""
+    settings = Settings()
+    seconds, fps = settings.scoring.look_ahead_seconds, settings.ingest.default_fps
+    return lambda t: look_ahead(inner(t), media_times(len(t["labels"]), fps), seconds)
+
+
+def row_rule(name: str, terms: list[str]) -> Rule:
+    """The fusion rule of one `COMPARED` row."""
+    rule = rule_max(terms)
+    return product_look_ahead(rule) if name == AS_SCORED else rule
 
 
 def stored_terms(run: dict) -> set[str]:
@@ -358,7 +375,7 @@ def compare(base_path: str, variant_path: str, data: Path | None, crowded: int =
         needed = [t for t in terms if t not in OPTIONAL] or terms
         if not any(have.issuperset(needed) for _, have in runs):
             continue  # a run without that model (e.g. VAD_VELOCITY__ENABLED=false)
-        rule, cells = rule_max(terms), []
+        rule, cells = row_rule(name, terms), []
         for data_, have in runs:
             if not have.issuperset(needed):
                 cells.append((float("nan"),) * 5)

@@ -194,3 +194,21 @@ def test_busiest_quarter_is_held_out_in_one_fold_and_folds_cover_every_clip():
     assert busyness(clips["b"]) == 1.0
     assert held_out_sets(names, clips, 2, busiest=True) == [["b"]]
     assert held_out_sets(names, clips, 2, busiest=False) == [["a", "c"], ["b", "d"]]
+
+
+def test_compare_row_as_scored_is_the_products_look_ahead_of_the_max():
+    """`--compare`'s last row is what `Stage1.score` returns: the max, then the look-ahead."""
+    from bench.stage1_fusion import AS_SCORED, row_rule
+    from service.settings import Settings
+
+    settings = Settings()
+    rng = np.random.default_rng(0)
+    t = {n: rng.random(40) for n in ("pixel", "velocity", "objects")}
+    t["labels"] = np.zeros(40)
+    fused = np.max([t["pixel"], t["velocity"], t["objects"]], axis=0)
+    expected = look_ahead(
+        fused, media_times(40, settings.ingest.default_fps), settings.scoring.look_ahead_seconds
+    )
+    terms = ["pixel", "velocity", "objects"]
+    assert np.allclose(row_rule(AS_SCORED, terms)(t), expected)
+    assert np.allclose(row_rule("max(all): stage 1", terms)(t), fused)
