@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,7 +42,6 @@ FORMAT_VERSION = 1
 OBJECTS_JSON = "objects.json"
 _DIMS = ("cx", "cy", "w", "h")
 _MIN_STD = 0.01  # frame fractions: a class seen in one place still gets a finite scale
-CutBoxes = Literal["off", "uncut-axes", "class-only"]
 
 
 class ObjectNormalityConfig(BaseModel):
@@ -117,22 +116,6 @@ class ObjectNormalityConfig(BaseModel):
             "a frame detected at once (something appeared or moved a lot)."
         ),
     )
-    cut_boxes: CutBoxes = Field(
-        "off",
-        description=(
-            "What a box cut by the frame's border (within `edge_margin` of it) is compared on "
-            "(edge round, docs/benchmarks-normality.md): 'off' all four descriptors as any box; "
-            "'uncut-axes' only those the cut does not bias (cut top or bottom: cx and w; cut left "
-            "or right: cy and h; both: no geometry novelty); 'class-only' no geometry novelty. "
-            "Its class and the count still count."
-        ),
-    )
-    edge_margin: float = Field(
-        0.01,
-        ge=0,
-        lt=0.5,
-        description="A box within this fraction of a frame side from a border is cut there.",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +135,10 @@ class ClassMemory:
     reference_distance: float
     reference_count: float
 
-    def distances(self, boxes: np.ndarray, used: np.ndarray | None = None) -> np.ndarray:
-        """Standardised distance of each box to its nearest training box, on the descriptors
-        `used` (N, 4 bool, `geometry_used`) of each box, or all four."""
+    def distances(self, boxes: np.ndarray) -> np.ndarray:
+        """Standardised distance of each box to its nearest training box."""
         diff = (boxes[:, None, :] - self.boxes[None, :, :]) / self.scale
-        squared = diff**2 if used is None else diff**2 * used[:, None, :]
-        return np.sqrt(squared.sum(axis=2)).min(axis=1)
+        return np.sqrt((diff**2).sum(axis=2)).min(axis=1)
 
 
 def box_descriptors(detections: Sequence[Detection]) -> np.ndarray:
@@ -168,23 +149,6 @@ def box_descriptors(detections: Sequence[Detection]) -> np.ndarray:
     return np.stack(
         [(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1
     )
-
-
-def geometry_used(boxes: np.ndarray, config: ObjectNormalityConfig) -> np.ndarray | None:
-    """(N, 4) bool: which of each box's descriptors its geometry novelty may use (`cut_boxes`),
-    or None for all of them ('off', main's distances exactly). A box the frame's border cuts
-    does not measure its object: the centre moves inwards and the size shrinks along the cut
-    axis, so the nearest training box is far on exactly those two numbers."""
-    if config.cut_boxes == "off":
-        return None
-    cx, cy, w, h = boxes.T
-    margin = config.edge_margin
-    cut_x = (cx - w / 2 <= margin) | (cx + w / 2 >= 1 - margin)
-    cut_y = (cy - h / 2 <= margin) | (cy + h / 2 >= 1 - margin)
-    if config.cut_boxes == "class-only":
-        cut_x = cut_y = cut_x | cut_y
-    # cut top or bottom drops (cy, h); cut left or right drops (cx, w); both drop all four
-    return np.stack([~cut_x, ~cut_y, ~cut_x, ~cut_y], 1)
 
 
 class ObjectNormalityModel:
@@ -209,7 +173,7 @@ class ObjectNormalityModel:
         share one detection list (the frames between key frames get their key frame's list,
         `detect_key_frames`) are measured once (`_raw_novelties`)."""
         found = [relevant(f, self.config) for f in frames]
-        raws = _raw_novelties(frames, found, self.classes, self.config)
+        raws = _raw_novelties(frames, found, self.classes)
         scores = self.calibrator(np.array([raw for raw, _ in raws], np.float64))
         return [
             self._verdict(f, float(score), what)
@@ -268,9 +232,7 @@ class ObjectNormalityModel:
         fold = contiguous_folds(len(found), folds)
         held = [
             _raw_novelty(
-                found[i],
-                self._classes_with([found[j] for j in np.flatnonzero(fold != g)]),
-                self.config,
+                found[i], self._classes_with([found[j] for j in np.flatnonzero(fold != g)])
             )[0]
             for g in range(folds)
             for i in np.flatnonzero(fold == g)
@@ -385,7 +347,6 @@ def _raw_novelties(
     frames: Sequence[Sequence[Detection]],
     found: Sequence[list[Detection]],
     classes: dict[str, ClassMemory],
-    config: ObjectNormalityConfig,
 ) -> list[tuple[float, str | None]]:
     """`_raw_novelty` of each frame's `found` (its `relevant` detections of `frames`), computed
     once per detection list object of `frames` (speed round 3: with the detector on every 4th
@@ -397,17 +358,14 @@ def _raw_novelties(
     for frame, relevant_found in zip(frames, found, strict=True):
         key = id(frame)  # `frames` holds every list alive for the call: ids are not reused
         if key not in measured:
-            measured[key] = _raw_novelty(relevant_found, classes, config)
+            measured[key] = _raw_novelty(relevant_found, classes)
         out.append(measured[key])
     return out
 
 
 def _raw_novelty(
-    found: Sequence[Detection], classes: dict[str, ClassMemory], config: ObjectNormalityConfig
+    found: Sequence[Detection], classes: dict[str, ClassMemory]
 ) -> tuple[float, str | None]:
-    """The worst of each class's count over its reference count and each box's geometry
-    distance over its class's reference distance (a box the border cuts on the descriptors
-    `geometry_used` keeps), with the sentence saying which."""
     worst, what = 0.0, None
     by_class: dict[str, list[Detection]] = {}
     for d in found:
@@ -420,8 +378,7 @@ def _raw_novelty(
             worst = crowd
             usual = f"{memory.reference_count:g}"
             what = f"{len(dets)} x {name} where this camera usually shows <= {usual}"
-        boxes = box_descriptors(dets)
-        ratios = memory.distances(boxes, geometry_used(boxes, config)) / memory.reference_distance
+        ratios = memory.distances(box_descriptors(dets)) / memory.reference_distance
         k = int(np.argmax(ratios))
         if ratios[k] > worst:
             worst = float(ratios[k])
@@ -461,12 +418,12 @@ def fit_object_model(
         )
         for g in range(config.folds)
     ]
-    references = _reference_distances(inside, held_memories, config)
+    references = _reference_distances(inside, held_memories, config.reference_quantile)
     for memories in held_memories:
         for name, memory in memories.items():
             memory.reference_distance = references[name]
     held_raw = [
-        _raw_novelty(frame, memories, config)[0]
+        _raw_novelty(frame, memories)[0]
         for fold, memories in zip(inside, held_memories, strict=True)
         for frame in fold
     ]
@@ -531,22 +488,16 @@ def _memories(
 def _reference_distances(
     inside: list[list[list[Detection]]],
     held_memories: list[dict[str, ClassMemory]],
-    config: ObjectNormalityConfig,
+    quantile: float,
 ) -> dict[str, float]:
-    """Per class: the `reference_quantile` of held-out box distances to the other folds' boxes
-    (1.0 for a class never seen in two folds), floored at 0.05 std (a class always seen in one
-    place). Distances are measured as scoring measures them (`geometry_used`); a box left with
-    no descriptor (cut away, `cut_boxes`) has no geometry novelty and no distance here."""
-    quantile = config.reference_quantile
+    """Per class: `quantile` of held-out box distances to the other folds' boxes (1.0 for a
+    class never seen in two folds), floored at 0.05 std (a class always seen in one place)."""
     held: dict[str, list[float]] = {}
     for fold, memories in zip(inside, held_memories, strict=True):
         for name, memory in memories.items():
             boxes = _boxes_of(fold, name)
-            used = geometry_used(boxes, config)
-            if used is not None:
-                boxes, used = boxes[used.any(axis=1)], used[used.any(axis=1)]
             if len(boxes):
-                held.setdefault(name, []).extend(memory.distances(boxes, used).tolist())
+                held.setdefault(name, []).extend(memory.distances(boxes).tolist())
     names = {name for memories in held_memories for name in memories} | set(held)
     return {
         name: max(float(np.quantile(held[name], quantile)) if name in held else 1.0, 0.05)
