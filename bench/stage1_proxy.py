@@ -37,6 +37,19 @@ fits on the quieter rest: a crowd the camera learned little of, as a test set's 
 `--learn-in noise` puts every second fitting clip in that condition too: a camera whose learning
 footage spans the condition (a day of footage includes its night) against one that learned
 clean only.
+
+`--kinds` (comma list; default `fast,cart,far,speed`, the old figures' four) picks the kinds. The
+opt-in `stray` is a real person out of place, the one pseudo-anomaly the detector sees (the boxes
+above never are, so on them the object term can only add false alarms): the held-out clip's own
+most confident person (detected as `Stage1` detects, >= 0.5, box 2 % off every border), cropped
+with its box grown by `--stray-margin` (0.5) of its size a side and kept at its size (no
+perspective scaling), walks at 0.6 % of the width a frame (seeded start and direction) during
+the middle half along the row band where the fitting clips' person detections (>= the object
+model's `min_confidence`) have the fewest centres, the top and bottom 5 % left out: a person
+where this camera never shows people. A clip with no clear person gets no stray. The run prints
+the share of pasted key frames where a person detection >= `min_confidence` overlaps the pasted
+box (IoU >= 0.3); `--soft` feathers the crop's margin (it lowered that share). Needs the
+detector installed (`VAD_MODEL_DIR`).
 """
 
 from __future__ import annotations
@@ -44,6 +57,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -53,8 +68,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
 from service.settings import Settings  # noqa: E402
+from vad.encoders.detectors.keyframes import key_frames  # noqa: E402
 from vad.eval.conditions import CONDITIONS, in_condition, shaken  # noqa: E402
 from vad.eval.stage1 import Stage1, installed_encoders  # noqa: E402
+from vad.object_vocabulary import PERSON  # noqa: E402
 from vad.video import analysed_frames  # noqa: E402
 
 # (box height, box width) as fractions of the frame, speed (width fraction a frame), textured,
@@ -65,6 +82,27 @@ BOXES = {
     "far": ((0.06, 0.025), 0.010, True, (0.08, 0.30)),
 }
 KINDS = [*BOXES, "speed"]
+# opt-in kinds (`--kinds`): `stray` needs the detector (a person detected in the held-out clip)
+EXTRA_KINDS = ["stray"]
+
+STRAY_SPEED = 0.006  # width fraction a frame: walking pace, as `cart`
+STRAY_CONFIDENCE = 0.5  # the person to copy: a clear detection
+STRAY_BORDER = 0.02  # ... whose box keeps this fraction of the frame off every border (whole)
+STRAY_MARGIN = 0.5  # the crop: the box grown by this fraction of its size on each side (0.15
+# left the detector under 0.4 on half the frames: a person needs some ground around it)
+STRAY_TRIM = 0.05  # top and bottom fractions of the frame left out of the row choice
+STRAY_FEATHER = 0.5  # share of the margin over which a soft-edged paste fades in
+
+
+@dataclass(frozen=True)
+class StrayPlan:
+    """A person to paste into a clip: the crop (BGR, margin included), the person's box inside
+    the crop (x1, y1, x2, y2 in crop pixels) and the frame row (fraction) of its path's centre."""
+
+    patch: np.ndarray
+    inner: tuple[int, int, int, int]
+    row: float
+    soft: bool = False
 
 
 def segment(n: int) -> tuple[int, int]:
@@ -108,8 +146,184 @@ def sped_up(frames: list[np.ndarray]) -> tuple[list, np.ndarray]:
     return [frames[i] for i in keep], labels
 
 
-def pseudo(frames: list[np.ndarray], seed: int, kind: str) -> tuple[list, np.ndarray]:
-    return sped_up(frames) if kind == "speed" else paste_box(frames, seed, kind)
+def person_rows(clips: Sequence[Sequence[Sequence]], min_confidence: float) -> np.ndarray:
+    """Centre rows (frame fractions) of the person detections at or above `min_confidence` in
+    every frame of `clips` (clips -> frames -> detections, as `Stage1.train_detections`)."""
+    rows = [
+        (d.box[1] + d.box[3]) / 2
+        for clip in clips
+        for frame in clip
+        for d in frame
+        if d.class_name == PERSON and d.confidence >= min_confidence
+    ]
+    return np.asarray(rows, np.float64)
+
+
+def quiet_row(
+    rows: np.ndarray, height: float, trim: float = STRAY_TRIM, step: float = 0.01
+) -> float:
+    """The centre row (frame fraction) of the band `height` high, inside [trim, 1 - trim], that
+    holds the fewest person centres of `rows`: where this camera never shows people. Of equally
+    empty bands, the middle one of the longest run (the heart of the empty region, not its rim,
+    and deterministic)."""
+    half = min(height, 1 - 2 * trim) / 2
+    centres = np.arange(trim + half, 1 - trim - half + 1e-9, step)
+    if len(centres) == 0:
+        return 0.5
+    inside = rows[(rows >= trim) & (rows <= 1 - trim)]
+    counts = np.array([np.sum(np.abs(inside - c) <= half) for c in centres])
+    best = counts == counts.min()
+    runs, start = [], None
+    for i, b in enumerate([*best, False]):
+        if b and start is None:
+            start = i
+        elif not b and start is not None:
+            runs.append((i - start, -start, start, i))
+            start = None
+    _, _, a, b = max(runs)
+    return float(centres[(a + b - 1) // 2])
+
+
+def clear_person(
+    frames: Sequence[Sequence], confidence: float = STRAY_CONFIDENCE, border: float = STRAY_BORDER
+) -> tuple[int, tuple[float, float, float, float]] | None:
+    """(frame index, normalised box) of the most confident person at or above `confidence`
+    whose box stays `border` off every edge (a whole person, not one cut by the frame), or None."""
+    found = [
+        (d.confidence, -i, i, d.box)
+        for i, frame in enumerate(frames)
+        for d in frame
+        if d.class_name == PERSON
+        and d.confidence >= confidence
+        and min(d.box[0], d.box[1]) >= border
+        and max(d.box[2], d.box[3]) <= 1 - border
+    ]
+    if not found:
+        return None
+    _, _, i, box = max(found)
+    return i, box
+
+
+def person_crop(
+    frame: np.ndarray, box: tuple[float, float, float, float], margin: float = STRAY_MARGIN
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The person's crop from `frame`, its box grown by `margin` x its size on each side (clipped
+    to the frame), and the person's box inside the crop (pixels)."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+    mx, my = margin * (x2 - x1), margin * (y2 - y1)
+    cx1, cy1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    cx2, cy2 = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    inner = (int(x1) - cx1, int(y1) - cy1, int(np.ceil(x2)) - cx1, int(np.ceil(y2)) - cy1)
+    return frame[cy1:cy2, cx1:cx2].copy(), inner
+
+
+def stray_track(
+    n: int, size: tuple[int, int], patch: tuple[int, int], row: float, seed: int
+) -> list[tuple[int, int] | None]:
+    """Per frame, the crop's top-left corner (x, y pixels) or None outside the segment: a walk
+    along the row `row` (the crop's centre) at `STRAY_SPEED` x the width a frame, from a seeded
+    start in a seeded direction, wrapping around as `paste_box`'s boxes do. `size` = frame (h, w),
+    `patch` = crop (h, w)."""
+    (h, w), (ph, pw) = size, patch
+    rng = np.random.default_rng(seed)
+    x0, d = rng.uniform(0, max(1, w - pw)), rng.choice([-1, 1])
+    y = int(np.clip(round(row * h - ph / 2), 0, max(0, h - ph)))
+    start, stop = segment(n)
+    return [
+        (int(round((x0 + d * STRAY_SPEED * w * (i - start)) % max(1, w - pw))), y)
+        if start <= i < stop
+        else None
+        for i in range(n)
+    ]
+
+
+def feather(shape: tuple[int, int], inner: tuple[int, int, int, int], share: float) -> np.ndarray:
+    """Paste weights (h, w, 1) of a crop: 1 over the person's box, fading linearly to 0 across
+    `share` of the margin at the crop's edges (a soft edge: no hard rectangle around the person)."""
+    h, w = shape
+    x1, y1, x2, y2 = inner
+    ys, xs = np.arange(h)[:, None] + 0.5, np.arange(w)[None, :] + 0.5
+    span_x, span_y = max(1.0, share * min(x1, w - x2)), max(1.0, share * min(y1, h - y2))
+    ax = np.clip(np.minimum(xs, w - xs) / span_x, 0, 1)
+    ay = np.clip(np.minimum(ys, h - ys) / span_y, 0, 1)
+    return (ax * ay)[:, :, None].astype(np.float32)
+
+
+def paste_stray(frames: list[np.ndarray], seed: int, plan: StrayPlan) -> tuple[list, np.ndarray]:
+    """The clip with `plan`'s person walking along its row during the middle half (hard or soft
+    edged), and per-frame labels (1 where the person is pasted)."""
+    ph, pw = plan.patch.shape[:2]
+    track = stray_track(len(frames), frames[0].shape[:2], (ph, pw), plan.row, seed)
+    alpha = feather((ph, pw), plan.inner, STRAY_FEATHER) if plan.soft else None
+    out, labels = [], np.zeros(len(frames), np.int8)
+    for frame, at in zip(frames, track, strict=True):
+        if at is not None:
+            (x, y), frame = at, frame.copy()
+            h, w = min(ph, frame.shape[0] - y), min(pw, frame.shape[1] - x)
+            patch = plan.patch[:h, :w]
+            if alpha is not None:
+                under = frame[y : y + h, x : x + w].astype(np.float32)
+                patch = alpha[:h, :w] * patch + (1 - alpha[:h, :w]) * under
+            frame[y : y + h, x : x + w] = np.round(patch).astype(np.uint8)
+            labels[len(out)] = 1
+        out.append(frame)
+    return out, labels
+
+
+def stray_boxes(n: int, size: tuple[int, int], plan: StrayPlan, seed: int) -> list:
+    """Per frame, the pasted person's normalised box (x1, y1, x2, y2) or None: where the
+    detector should find it."""
+    h, w = size
+    x1, y1, x2, y2 = plan.inner
+    track = stray_track(n, size, plan.patch.shape[:2], plan.row, seed)
+    return [
+        None
+        if at is None
+        else ((at[0] + x1) / w, (at[1] + y1) / h, min(w, at[0] + x2) / w, min(h, at[1] + y2) / h)
+        for at in track
+    ]
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def seen_share(
+    boxes: Sequence, detections: Sequence[Sequence], keys: Sequence[int], min_confidence: float
+) -> tuple[int, int]:
+    """(key frames with the pasted person seen, pasted key frames): seen = a person detection at
+    or above `min_confidence` overlapping the pasted box with IoU >= 0.3. `keys`: per frame, its
+    key frame's index (`key_frames`); only key frames count (the others reuse their detections)."""
+    seen = total = 0
+    for i, box in enumerate(boxes):
+        if box is None or keys[i] != i:
+            continue
+        total += 1
+        seen += any(
+            d.class_name == PERSON and d.confidence >= min_confidence and iou(d.box, box) >= 0.3
+            for d in detections[i]
+        )
+    return seen, total
+
+
+def pseudo(
+    frames: list[np.ndarray], seed: int, kind: str, plan: StrayPlan | None = None
+) -> tuple[list, np.ndarray]:
+    """The clip with the pseudo-anomaly `kind` in its middle half, and its labels (`stray`
+    needs `plan`: the person and its row)."""
+    if kind == "speed":
+        return sped_up(frames)
+    if kind == "stray":
+        if plan is None:
+            raise ValueError("the stray kind needs a StrayPlan")
+        return paste_stray(frames, seed, plan)
+    return paste_box(frames, seed, kind)
 
 
 def shake_clip(frames: list[np.ndarray], shake: float, name: str) -> list[np.ndarray]:
@@ -119,10 +333,15 @@ def shake_clip(frames: list[np.ndarray], shake: float, name: str) -> list[np.nda
 
 
 def shaken_pseudo(
-    frames: list[np.ndarray], seed: int, kind: str, shake: float, name: str
+    frames: list[np.ndarray],
+    seed: int,
+    kind: str,
+    shake: float,
+    name: str,
+    plan: StrayPlan | None = None,
 ) -> tuple[list, np.ndarray]:
     """`pseudo`, then shaken: the pasted box moves with the scene."""
-    frames, labels = pseudo(frames, seed, kind)
+    frames, labels = pseudo(frames, seed, kind, plan)
     return shake_clip(frames, shake, name), labels
 
 
@@ -174,15 +393,21 @@ def run(
     conditions: list[str],
     learn_in: str = "clean",
     busiest: bool = False,
+    kinds: Sequence[str] = tuple(KINDS),
+    soft: bool = False,
+    margin: float = STRAY_MARGIN,
 ) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
+    if "stray" in kinds and encoders.detector is None:
+        raise SystemExit("--kinds stray needs the detector: VAD_MODEL_DIR with it installed")
     fps = settings.ingest.default_fps
     paths = sorted((data / "train").glob("*.mp4"))[:limit]
     clips = {p.stem: analysed_frames(p, fps).frames for p in paths}
     names = sorted(clips)
     outs = condition_paths(out, conditions)
     saved: dict[str, dict[str, np.ndarray]] = {c: {} for c in outs}
+    tally = [0, 0]
     for f, held in enumerate(held_out_sets(names, clips, folds, busiest)):
         scored = held[:held_max]
         stage1 = Stage1(settings, encoders)
@@ -193,13 +418,23 @@ def run(
         print(f"{data.name} fold {f} ({', '.join(held)} held out): fit {fit_cpu:.0f} CPU-s")
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
+        rows = person_rows(stage1.train_detections, settings.objects.min_confidence)
+        last = recorded_detections(stage1) if "stray" in kinds else []
         for j, n in enumerate(scored):
-            for kind in KINDS:
-                pasted, labels = shaken_pseudo(clips[n], j, kind, shake, n)
+            plan = stray_plan(stage1, clips[n], rows, soft, margin) if "stray" in kinds else None
+            for kind in kinds:
+                if kind == "stray" and plan is None:
+                    print(f"  {n}: no clear person (>= {STRAY_CONFIDENCE}) to copy, no stray")
+                    continue
+                pasted, labels = shaken_pseudo(clips[n], j, kind, shake, n, plan)
                 for condition in outs:
                     frames = in_condition(pasted, condition, n)
                     t = time.process_time()
                     result = stage1.score(frames, fps)
+                    if kind == "stray" and condition == "clean":
+                        seen = stray_seen(stage1, frames, j, plan, last[0])
+                        report_stray(n, plan, seen, rows, frames[0].shape[0])
+                        tally = [a + b for a, b in zip(tally, seen, strict=True)]
                     cpu[condition] += time.process_time() - t
                     count[condition] += len(frames)
                     keep = saved[condition]
@@ -213,6 +448,77 @@ def run(
                 flush=True,
             )
             np.savez_compressed(path, **saved[condition])
+    if "stray" in kinds:
+        share = tally[0] / max(1, tally[1])
+        print(f"stray seen on {tally[0]} / {tally[1]} pasted key frames ({100 * share:.1f} %)")
+
+
+def stray_plan(
+    stage1: Stage1, frames: list[np.ndarray], rows: np.ndarray, soft: bool, margin: float
+) -> StrayPlan | None:
+    """The held-out clip's own clearest person (detected as `Stage1` detects, on key frames),
+    cropped with its margin, to walk at the row where the fitting clips show fewest people (the
+    crop's size kept: no perspective scaling). None if the clip shows no clear person."""
+    found = clear_person(stage1._detect(frames))
+    if found is None:
+        return None
+    i, box = found
+    patch, inner = person_crop(frames[i], box, margin)
+    height = (inner[3] - inner[1]) / frames[0].shape[0]
+    return StrayPlan(patch, inner, quiet_row(rows, height), soft)
+
+
+def recorded_detections(stage1: Stage1) -> list:
+    """A one-item list that holds the detections of the clip `stage1` detected last (its
+    `_detect` wrapped on this instance): the stray check reads what `score` saw, without running
+    the detector twice."""
+    last: list = [[]]
+    detect = stage1._detect
+
+    def recording(frames: list[np.ndarray]) -> list:
+        last[0] = detect(frames)
+        return last[0]
+
+    stage1._detect = recording  # type: ignore[method-assign]
+    return last
+
+
+def stray_seen(
+    stage1: Stage1, frames: list[np.ndarray], seed: int, plan: StrayPlan, detections: list
+) -> tuple[int, int]:
+    """`seen_share` of a scored stray clip: its key frames recomputed (cheap) as `Stage1` chose
+    them, the pasted boxes from the plan (unshaken: with `--shake` the check is approximate)."""
+    o = stage1.settings.objects
+    keys = key_frames(frames, o.detect_every, o.redetect_change)
+    boxes = stray_boxes(len(frames), frames[0].shape[:2], plan, seed)
+    return seen_share(boxes, detections, keys, o.min_confidence)
+
+
+def report_stray(
+    name: str, plan: StrayPlan, seen: tuple[int, int], rows: np.ndarray, height: int
+) -> None:
+    """One line per stray clip: the row chosen, how many fitting person centres are near it,
+    the crop's size, and how often the detector saw the pasted person."""
+    ph, pw = plan.patch.shape[:2]
+    near = int(np.sum(np.abs(rows - plan.row) <= (plan.inner[3] - plan.inner[1]) / height / 2))
+    print(
+        f"  {name}: stray row {plan.row:.2f} ({near} of {len(rows)} fitting person centres in"
+        f" its band), crop {pw}x{ph}, seen {seen[0]}/{seen[1]} key frames",
+        flush=True,
+    )
+
+
+def parse_kinds(text: str) -> list[str]:
+    """`cart,stray` -> ["cart", "stray"]: the pseudo-anomalies to paste (default `KINDS`, the
+    old figures' four; `stray` is opt-in)."""
+    asked = [k.strip() for k in text.split(",") if k.strip()]
+    known = [*KINDS, *EXTRA_KINDS]
+    unknown = [k for k in asked if k not in known]
+    if unknown or not asked:
+        raise argparse.ArgumentTypeError(
+            f"unknown or no kind(s) {', '.join(unknown)}: choose from {', '.join(known)}"
+        )
+    return list(dict.fromkeys(asked))
 
 
 def parse_conditions(text: str) -> list[str]:
@@ -253,6 +559,21 @@ def main() -> None:
         action="store_true",
         help="one fold: hold out the busiest quarter of the clips, fit on the rest",
     )
+    parser.add_argument(
+        "--kinds",
+        type=parse_kinds,
+        default=list(KINDS),
+        help=f"pseudo-anomalies, comma list (default {','.join(KINDS)}; opt-in: stray)",
+    )
+    parser.add_argument(
+        "--soft", action="store_true", help="stray: paste the person with a soft (feathered) edge"
+    )
+    parser.add_argument(
+        "--stray-margin",
+        type=float,
+        default=STRAY_MARGIN,
+        help="stray: the crop around the person, its box grown by this x its size a side",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     run(
@@ -265,6 +586,9 @@ def main() -> None:
         args.condition,
         args.learn_in,
         args.busiest,
+        args.kinds,
+        args.soft,
+        args.stray_margin,
     )
 
 

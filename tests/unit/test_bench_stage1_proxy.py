@@ -24,16 +24,29 @@ from bench.stage1_fusion import (
 )
 from bench.stage1_proxy import (
     KINDS,
+    STRAY_SPEED,
+    StrayPlan,
     busyness,
+    clear_person,
     condition_paths,
+    feather,
     held_out_sets,
+    iou,
     learning_clip,
     parse_conditions,
+    parse_kinds,
+    person_crop,
+    person_rows,
     pseudo,
+    quiet_row,
+    seen_share,
     segment,
     shake_clip,
     shaken_pseudo,
+    stray_boxes,
+    stray_track,
 )
+from vad.encoders.detectors.base import Detection
 from vad.eval.conditions import shaken
 from vad.scoring.look_ahead import look_ahead, media_times
 
@@ -212,3 +225,123 @@ def test_compare_row_as_scored_is_the_products_look_ahead_of_the_max():
     terms = ["pixel", "velocity", "objects"]
     assert np.allclose(row_rule(AS_SCORED, terms)(t), expected)
     assert np.allclose(row_rule("max(all): stage 1", terms)(t), fused)
+
+
+def _person(box, confidence=0.9, name="person") -> Detection:
+    return Detection(name, confidence, box)
+
+
+def test_kinds_default_to_the_old_four_and_stray_is_opt_in():
+    assert KINDS == ["fast", "cart", "far", "speed"]
+    assert parse_kinds("stray") == ["stray"]
+    assert parse_kinds(" cart, stray,cart ") == ["cart", "stray"]
+    for bad in ["walker", ""]:
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_kinds(bad)
+
+
+def test_person_rows_keep_confident_people_only():
+    clips = [
+        [[_person((0, 0.2, 0.1, 0.4)), _person((0, 0.6, 0.1, 0.8), 0.3)]],
+        [[_person((0, 0.5, 0.1, 0.7), name="car")], [_person((0, 0.8, 0.1, 1.0))]],
+    ]
+    assert np.allclose(person_rows(clips, 0.4), [0.3, 0.9])
+
+
+def test_quiet_row_is_the_heart_of_the_emptiest_band_inside_the_trim():
+    """People at rows 0.4-0.7: the longest empty stretch is the top (0.05-0.4), not the bottom
+    (0.7-0.95), and the band's centre, not its rim, is chosen; the trimmed edges never count."""
+    rows = np.linspace(0.4, 0.7, 200)
+    row = quiet_row(rows, 0.1)
+    assert 0.15 < row < 0.3
+    assert not np.any(np.abs(rows - row) <= 0.05)
+    crowded_top = np.concatenate([np.linspace(0.0, 0.6, 300), [0.97, 0.98]])
+    assert quiet_row(crowded_top, 0.1) > 0.65  # people at the very bottom (trimmed) ignored
+    assert quiet_row(rows, 0.1) == quiet_row(rows, 0.1)  # deterministic
+    assert quiet_row(np.array([]), 0.1) == pytest.approx(0.5, abs=0.01)
+
+
+def test_clear_person_is_the_most_confident_whole_one():
+    frames = [
+        [_person((0.0, 0.3, 0.1, 0.6), 0.99), _person((0.3, 0.3, 0.4, 0.6), 0.6)],
+        [_person((0.5, 0.3, 0.6, 0.6), 0.7), _person((0.7, 0.3, 0.8, 0.6), 0.9, "car")],
+        [_person((0.5, 0.3, 0.6, 0.6), 0.45)],
+    ]
+    assert clear_person(frames) == (1, (0.5, 0.3, 0.6, 0.6))
+    assert clear_person([[_person((0.2, 0.1, 0.3, 0.99), 0.9)]]) is None  # cut by the bottom
+    assert clear_person([[]]) is None
+
+
+def test_person_crop_keeps_a_margin_and_knows_where_the_person_is():
+    frame = np.arange(100 * 200 * 3, dtype=np.uint32).reshape(100, 200, 3).astype(np.uint8)
+    patch, inner = person_crop(frame, (0.5, 0.4, 0.6, 0.8), 0.5)  # 20 x 40 px person
+    assert patch.shape[:2] == (80, 40) and inner == (10, 20, 30, 60)
+    assert np.array_equal(patch, frame[20:100, 90:130])
+    edge, _ = person_crop(frame, (0.5, 0.7, 0.6, 0.9), 0.5)  # clipped at the bottom
+    assert edge.shape[0] == 100 - 60
+
+
+def _plan(soft: bool = False) -> StrayPlan:
+    patch = np.full((12, 6, 3), 250, np.uint8)
+    return StrayPlan(patch, (1, 2, 5, 10), 0.3, soft)
+
+
+def test_stray_walks_along_its_row_at_walking_pace_in_the_middle_half():
+    n, size = 40, (48, 64)
+    track = stray_track(n, size, (12, 6), 0.3, seed=3)
+    start, stop = segment(n)
+    assert [i for i, at in enumerate(track) if at is not None] == list(range(start, stop))
+    ys = {at[1] for at in track if at is not None}
+    assert ys == {round(0.3 * 48 - 6)}
+    xs = np.array([at[0] for at in track if at is not None], float)
+    steps = np.abs(np.diff(xs))
+    assert np.median(steps) == pytest.approx(STRAY_SPEED * 64, abs=1)
+    assert track == stray_track(n, size, (12, 6), 0.3, seed=3)
+    assert track != stray_track(n, size, (12, 6), 0.3, seed=4)
+    low = stray_track(n, size, (12, 6), 0.99, seed=3)
+    assert {at[1] for at in low if at is not None} == {48 - 12}  # kept inside the frame
+
+
+def test_stray_paste_labels_its_frames_and_boxes_follow_the_person():
+    clip = [np.zeros((48, 64, 3), np.uint8) for _ in range(40)]
+    plan = _plan()
+    frames, labels = pseudo(clip, 2, "stray", plan)
+    start, stop = segment(len(clip))
+    assert np.flatnonzero(labels).tolist() == list(range(start, stop))
+    boxes = stray_boxes(len(clip), (48, 64), plan, 2)
+    assert [b is not None for b in boxes] == labels.astype(bool).tolist()
+    track = stray_track(40, (48, 64), (12, 6), 0.3, 2)
+    for frame, box, at in zip(frames, boxes, track, strict=True):
+        if at is None:
+            assert not frame.any()
+            continue
+        x, y = at
+        assert frame[y : y + 12, x : x + 6].min() == 250 and frame.sum() == 250 * 12 * 6 * 3
+        assert box == pytest.approx(((x + 1) / 64, (y + 2) / 48, (x + 5) / 64, (y + 10) / 48))
+    with pytest.raises(ValueError, match="StrayPlan"):
+        pseudo(clip, 2, "stray")
+
+
+def test_soft_paste_keeps_the_person_and_fades_the_margin():
+    alpha = feather((12, 6), (1, 2, 5, 10), 1.0)
+    assert alpha.shape == (12, 6, 1)
+    assert np.all(alpha[2:10, 1:5] > 0.4) and alpha[0, 0, 0] < alpha[6, 3, 0] == 1.0
+    clip = [np.zeros((48, 64, 3), np.uint8) for _ in range(40)]
+    hard, _ = pseudo(clip, 2, "stray", _plan())
+    soft, labels = pseudo(clip, 2, "stray", _plan(soft=True))
+    i = int(np.flatnonzero(labels)[0])
+    assert 0 < soft[i].sum() < hard[i].sum()
+
+
+def test_seen_share_counts_key_frames_with_an_overlapping_confident_person():
+    box = (0.1, 0.1, 0.3, 0.5)
+    boxes = [None, box, box, box, box]
+    detections = [
+        [],
+        [_person((0.12, 0.1, 0.32, 0.5), 0.5)],  # seen
+        [_person((0.12, 0.1, 0.32, 0.5), 0.5)],  # not a key frame
+        [_person((0.12, 0.1, 0.32, 0.5), 0.3)],  # too weak
+        [_person((0.6, 0.1, 0.8, 0.5), 0.9), _person(box, 0.9, "car")],  # elsewhere, not a person
+    ]
+    assert seen_share(boxes, detections, [0, 1, 1, 3, 4], 0.4) == (1, 3)
+    assert iou(box, box) == pytest.approx(1.0) and iou(box, (0.5, 0.5, 0.6, 0.6)) == 0.0
