@@ -67,6 +67,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose api.py / feedback.py hide those packages
 
+from bench.detector import iou  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from vad.encoders.detectors.keyframes import key_frames  # noqa: E402
 from vad.eval.conditions import CONDITIONS, in_condition, shaken  # noqa: E402
@@ -283,15 +284,6 @@ def stray_boxes(n: int, size: tuple[int, int], plan: StrayPlan, seed: int) -> li
         else ((at[0] + x1) / w, (at[1] + y1) / h, min(w, at[0] + x2) / w, min(h, at[1] + y2) / h)
         for at in track
     ]
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def seen_share(

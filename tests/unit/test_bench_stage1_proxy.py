@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.detector import iou
 from bench.stage1_fusion import (
     L_REF,
     fired_terms,
@@ -31,7 +32,6 @@ from bench.stage1_proxy import (
     condition_paths,
     feather,
     held_out_sets,
-    iou,
     learning_clip,
     parse_conditions,
     parse_kinds,
