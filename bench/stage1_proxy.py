@@ -411,7 +411,6 @@ def run(
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
         rows = person_rows(stage1.train_detections, settings.objects.min_confidence)
-        last = recorded_detections(stage1) if "stray" in kinds else []
         for j, n in enumerate(scored):
             plan = stray_plan(stage1, clips[n], rows, soft, margin) if "stray" in kinds else None
             for kind in kinds:
@@ -424,7 +423,7 @@ def run(
                     t = time.process_time()
                     result = stage1.score(frames, fps)
                     if kind == "stray" and condition == "clean":
-                        seen = stray_seen(stage1, frames, j, plan, last[0])
+                        seen = stray_seen(stage1, frames, j, plan)
                         report_stray(n, plan, seen, rows, frames[0].shape[0])
                         tally = [a + b for a, b in zip(tally, seen, strict=True)]
                     cpu[condition] += time.process_time() - t
@@ -451,7 +450,7 @@ def stray_plan(
     """The held-out clip's own clearest person (detected as `Stage1` detects, on key frames),
     cropped with its margin, to walk at the row where the fitting clips show fewest people (the
     crop's size kept: no perspective scaling). None if the clip shows no clear person."""
-    found = clear_person(stage1._detect(frames))
+    found = clear_person(stage1.detect(frames))
     if found is None:
         return None
     i, box = found
@@ -460,30 +459,16 @@ def stray_plan(
     return StrayPlan(patch, inner, quiet_row(rows, height), soft)
 
 
-def recorded_detections(stage1: Stage1) -> list:
-    """A one-item list that holds the detections of the clip `stage1` detected last (its
-    `_detect` wrapped on this instance): the stray check reads what `score` saw, without running
-    the detector twice."""
-    last: list = [[]]
-    detect = stage1._detect
-
-    def recording(frames: list[np.ndarray]) -> list:
-        last[0] = detect(frames)
-        return last[0]
-
-    stage1._detect = recording  # type: ignore[method-assign]
-    return last
-
-
 def stray_seen(
-    stage1: Stage1, frames: list[np.ndarray], seed: int, plan: StrayPlan, detections: list
+    stage1: Stage1, frames: list[np.ndarray], seed: int, plan: StrayPlan
 ) -> tuple[int, int]:
-    """`seen_share` of a scored stray clip: its key frames recomputed (cheap) as `Stage1` chose
-    them, the pasted boxes from the plan (unshaken: with `--shake` the check is approximate)."""
+    """`seen_share` of a scored stray clip: the detector run again as `Stage1.score` ran it (the
+    same key frames, the same detections: it is deterministic), the pasted boxes from the plan
+    (unshaken: with `--shake` the check is approximate)."""
     o = stage1.settings.objects
     keys = key_frames(frames, o.detect_every, o.redetect_change)
     boxes = stray_boxes(len(frames), frames[0].shape[:2], plan, seed)
-    return seen_share(boxes, detections, keys, o.min_confidence)
+    return seen_share(boxes, stage1.detect(frames), keys, o.min_confidence)
 
 
 def report_stray(

@@ -128,14 +128,14 @@ class Stage1:
                 continue
             size.append((int(frames[0].shape[1]), int(frames[0].shape[0])))
             if e.detector is not None:
-                detections.append(self._detect(frames))
+                detections.append(self.detect(frames))
             if e.tiles is not None:
                 tiles.append(embed_tiles(e.tiles, frames[:: looks.learn_every], looks.tile_rows))
             if self.settings.velocity.enabled:
                 greys.append([to_grey(f, self.settings.velocity.width) for f in frames])
             yield frames
 
-    def _detect(self, frames: list[np.ndarray]) -> list:
+    def detect(self, frames: list[np.ndarray]) -> list:
         """Detections of a clip, on key frames as the worker runs the detector."""
         from vad.encoders.detectors.keyframes import detect_key_frames
 
@@ -203,7 +203,7 @@ class Stage1:
             terms["velocity"] = self.velocity.score_frames(frames)[1]
         e = self.encoders
         if self.objects is not None:
-            verdicts = self.objects.score(self._detect(frames))
+            verdicts = self.objects.score(self.detect(frames))
             terms["objects"] = np.array([v.score for v in verdicts])
         if self.appearance is not None:
             embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)
