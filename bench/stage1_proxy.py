@@ -410,9 +410,12 @@ def run(
         print(f"{data.name} fold {f} ({', '.join(held)} held out): fit {fit_cpu:.0f} CPU-s")
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
-        rows = person_rows(stage1.train_detections, settings.objects.min_confidence)
+        stray = "stray" in kinds
+        rows = (
+            person_rows(stage1.train_detections, settings.objects.min_confidence) if stray else None
+        )
         for j, n in enumerate(scored):
-            plan = stray_plan(stage1, clips[n], rows, soft, margin) if "stray" in kinds else None
+            plan = stray_plan(stage1, clips[n], rows, soft, margin) if stray else None
             for kind in kinds:
                 if kind == "stray" and plan is None:
                     print(f"  {n}: no clear person (>= {STRAY_CONFIDENCE}) to copy, no stray")
@@ -422,12 +425,12 @@ def run(
                     frames = in_condition(pasted, condition, n)
                     t = time.process_time()
                     result = stage1.score(frames, fps)
-                    if kind == "stray" and condition == "clean":
-                        seen = stray_seen(stage1, frames, j, plan)
-                        report_stray(n, plan, seen, rows, frames[0].shape[0])
-                        tally = [a + b for a, b in zip(tally, seen, strict=True)]
                     cpu[condition] += time.process_time() - t
                     count[condition] += len(frames)
+                    if kind == "stray" and condition == "clean":
+                        seen = stray_seen(stage1, frames, j, plan, result.detections)
+                        report_stray(n, plan, seen, rows, frames[0].shape[0])
+                        tally = [a + b for a, b in zip(tally, seen, strict=True)]
                     keep = saved[condition]
                     keep[f"{n}|{kind}|labels"] = labels
                     for term, values in result.terms.items():
@@ -460,15 +463,15 @@ def stray_plan(
 
 
 def stray_seen(
-    stage1: Stage1, frames: list[np.ndarray], seed: int, plan: StrayPlan
+    stage1: Stage1, frames: list[np.ndarray], seed: int, plan: StrayPlan, detections: list
 ) -> tuple[int, int]:
-    """`seen_share` of a scored stray clip: the detector run again as `Stage1.score` ran it (the
-    same key frames, the same detections: it is deterministic), the pasted boxes from the plan
-    (unshaken: with `--shake` the check is approximate)."""
+    """`seen_share` of a scored stray clip: the `detections` `Stage1.score` made, on the key
+    frames it chose, the pasted boxes from the plan (unshaken: with `--shake` the check is
+    approximate)."""
     o = stage1.settings.objects
     keys = key_frames(frames, o.detect_every, o.redetect_change)
     boxes = stray_boxes(len(frames), frames[0].shape[:2], plan, seed)
-    return seen_share(boxes, stage1.detect(frames), keys, o.min_confidence)
+    return seen_share(boxes, detections, keys, o.min_confidence)
 
 
 def report_stray(

@@ -69,10 +69,13 @@ def installed_encoders(settings: CoreSettings) -> Stage1Encoders:
 
 @dataclass
 class Stage1Scores:
-    """One clip's fused stage-1 scores and each fused term's own (NaN = undecodable frame)."""
+    """One clip's fused stage-1 scores and each fused term's own (NaN = undecodable frame), and
+    the detections the object model scored (per frame; empty without it), so a caller checking
+    what the detector saw need not run it again."""
 
     fused: np.ndarray
     terms: dict[str, np.ndarray]
+    detections: list = field(default_factory=list)
 
 
 class Stage1:
@@ -202,8 +205,10 @@ class Stage1:
         if self.velocity is not None:
             terms["velocity"] = self.velocity.score_frames(frames)[1]
         e = self.encoders
+        detections: list = []
         if self.objects is not None:
-            verdicts = self.objects.score(self.detect(frames))
+            detections = self.detect(frames)
+            verdicts = self.objects.score(detections)
             terms["objects"] = np.array([v.score for v in verdicts])
         if self.appearance is not None:
             embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)
@@ -213,4 +218,5 @@ class Stage1:
             terms["zero-shot"] = self.settings.zero_shot.weight * np.asarray(probability)
         fused = fuse(terms, primary="pixel").scores
         seconds = self.settings.scoring.look_ahead_seconds
-        return Stage1Scores(look_ahead(fused, media_times(len(frames), rate), seconds), terms)
+        fused = look_ahead(fused, media_times(len(frames), rate), seconds)
+        return Stage1Scores(fused, terms, detections)
