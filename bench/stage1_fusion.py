@@ -319,6 +319,7 @@ def normal_alarms(data: dict, rule: Rule, clips: set[str] | None = None) -> tupl
 # A term only one run has (the appearance model, on in the variant) gets its own row and joins
 # that run's fused stage 1 (`rule_max` fuses the named terms a clip has).
 OPTIONAL = ["appearance"]
+AS_SCORED = "stage 1 + look-ahead"  # the row that is what `Stage1.score` returns
 COMPARED = {
     "pixel": ["pixel"],
     "velocity": ["velocity"],
@@ -326,9 +327,8 @@ COMPARED = {
     "appearance": ["appearance"],
     "max(pixel, velocity)": ["pixel", "velocity"],
     "max(all): stage 1": TERMS + OPTIONAL,
-    "stage 1 + look-ahead": TERMS + OPTIONAL,
+    AS_SCORED: TERMS + OPTIONAL,
 }
-AS_SCORED = "stage 1 + look-ahead"  # the row that is what `Stage1.score` returns
 
 
 def product_look_ahead(inner: Rule) -> Rule:
