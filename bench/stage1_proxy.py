@@ -405,7 +405,8 @@ def run(
         stage1 = Stage1(settings, encoders)
         t = time.process_time()
         fitting = [n for n in names if n not in held]
-        stage1.fit(learning_clip(clips[n], i, learn_in, shake, n) for i, n in enumerate(fitting))
+        learning = (learning_clip(clips[n], i, learn_in, shake, n) for i, n in enumerate(fitting))
+        stage1.fit(learning, fps)
         fit_cpu = time.process_time() - t
         print(f"{data.name} fold {f} ({', '.join(held)} held out): fit {fit_cpu:.0f} CPU-s")
         cpu = dict.fromkeys(outs, 0.0)

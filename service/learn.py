@@ -166,7 +166,7 @@ def fit_and_register(
             found = recorder.clips
             clocks = (scene_clock(c, len(f), fps) for c, f in zip(read, found, strict=True))
             scene = fit_scene_norms(zip(found, clocks, strict=True))
-            objects = fit_object_model(recorder.clips, recorder.name, settings.objects)
+            objects = fit_object_model(recorder.clips, recorder.name, settings.objects, fps)
             objects_note = f"object model ({recorder.name}): {objects.summary()}"
             model.metadata["object_model"] = {
                 "detector": recorder.name,

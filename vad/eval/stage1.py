@@ -102,9 +102,10 @@ class Stage1:
         own = ["pixel"] + (["velocity"] if self.settings.velocity.enabled else [])
         return own + [f"{kind} ({model.name})" for kind, model in named if model is not None]
 
-    def fit(self, clips: Iterable[list[np.ndarray]]) -> float:
+    def fit(self, clips: Iterable[list[np.ndarray]], rate: float | None = None) -> float:
         """Fit every part on the same frames (each clip decoded once); returns the seconds spent,
-        decoding included, as `vad camera learn` spends them."""
+        decoding included, as `vad camera learn` spends them. `rate`: the clips' analysis rate
+        (frames per second), which the object model's speeds need (without it: none)."""
         started = time.perf_counter()
         detections: list[list] = []
         tiles: list[np.ndarray] = []
@@ -116,7 +117,7 @@ class Stage1:
             self.velocity = fit_velocity_from_greys(
                 greys, self.pixel.frame_size, self.settings.velocity
             )
-        self._fit_companions(detections, tiles, size[0] if size else None)
+        self._fit_companions(detections, tiles, size[0] if size else None, rate)
         self.train_detections = detections
         self.fit_seconds = time.perf_counter() - started
         return self.fit_seconds
@@ -145,13 +146,13 @@ class Stage1:
         o = self.settings.objects
         return detect_key_frames(self.encoders.detector, frames, o.detect_every, o.redetect_change)
 
-    def _fit_companions(self, detections, tiles, size) -> None:
+    def _fit_companions(self, detections, tiles, size, rate: float | None) -> None:
         from vad.scoring.appearance_normality import fit_appearance_model
         from vad.scoring.object_normality import fit_object_model
 
         e, s = self.encoders, self.settings
         if e.detector is not None:
-            self.objects = fit_object_model(detections, e.detector.name, s.objects)
+            self.objects = fit_object_model(detections, e.detector.name, s.objects, rate)
         if e.tiles is not None:
             self.appearance = fit_appearance_model(tiles, e.tiles.name, size, s.appearance)
         if e.clip is not None:
@@ -208,7 +209,7 @@ class Stage1:
         detections: list = []
         if self.objects is not None:
             detections = self.detect(frames)
-            verdicts = self.objects.score(detections)
+            verdicts = self.objects.score(detections, media_times(len(frames), rate))
             terms["objects"] = np.array([v.score for v in verdicts])
         if self.appearance is not None:
             embedded = embed_tiles(e.tiles, frames, self.appearance.config.tile_rows)

@@ -124,7 +124,7 @@ def evaluate_stage2(
     tell = progress or (lambda *_: None)
     tell("fitting stage 1", 0, len(train))
     clips = [c for c in (analysed_frames(p, fps) for p in train) if c.frames]
-    stage1.fit(c.frames for c in clips)
+    stage1.fit((c.frames for c in clips), clips[0].rate if clips else fps)
     tell("scene norms", len(train), len(train))
     # as `vad camera learn` fits them and the worker describes windows: key-frame detections,
     # the frames between reusing them (stage 1's object model was fitted on exactly those)

@@ -35,6 +35,7 @@ from vad.eval.metrics import frame_metrics, per_video_auc
 from vad.eval.reference_flow import ReferenceFlow
 from vad.eval.runner import labels_for
 from vad.eval.stage1 import Stage1
+from vad.sampling import analysis_rate
 from vad.video import AnalysedClip, analysed_clip, iter_video_frames, video_info
 
 LABELS_FILE = "test_labels.json"
@@ -115,6 +116,11 @@ class Variant:
         if self.shake > 0:
             clip = replace(clip, frames=shaken(clip.frames, self.shake, path.name))
         return clip
+
+    def rate(self, path: Path, fps: float) -> float:
+        """The rate this camera's clip `path` is analysed at (`AnalysedClip.rate`), read before
+        decoding: what the object model's track times are counted in at fitting."""
+        return analysis_rate(self.camera_fps(video_info(path).fps or None), fps)
 
     def labels(self, labels: np.ndarray, limit: int | None = None) -> np.ndarray:
         """Per frame this camera delivers (`repeat` copies of every `step`-th recorded frame)."""
@@ -254,7 +260,8 @@ def evaluate_camera(
     stage1, ours, reference, labels = make_stage1(), _Side(), _Side(), {}
     progress(row, "fitting stage 1", done, total)
     clock = _Clock()
-    stage1.fit(clips("fitting stage 1"))
+    fit_rate = variant.rate(camera.train[0], camera.fps) if camera.train else None
+    stage1.fit(clips("fitting stage 1"), fit_rate)
     ours.fit = clock.lap()
     flow = ReferenceFlow.fit(clips("fitting the reference"))
     reference.fit = clock.lap()

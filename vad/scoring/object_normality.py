@@ -12,12 +12,16 @@ them. This model is fitted per camera on the detections of the same normal foota
     training box of its class, in units of the class's held-out reference distance, and
   - each class's count divided by its reference count (the `reference_quantile` of training
     frames), so a crowd where a handful of people is usual stands out;
+  - with `speed` on, each box's speed (`vad.tracks`: its track over the key frames' detections,
+    in its own box heights per second over the last `speed_seconds`) over its class's reference
+    speed (the `reference_quantile` of the training boxes' speeds), so a person running where
+    people walk stands out;
   and is calibrated like the pixel model: the tail probability under held-out training frames
   (each fold scored against a memory of the others), squashed so the reference quantile maps to
   0.5 (`TailCalibrator`).
 
-Detections under `min_confidence` are ignored: a single weak "car" must not open an incident.
-Box motion is not used (it needs tracking across frames; the pixel model covers speed).
+Detections under `min_confidence` are ignored: a single weak "car" must not open an incident
+(tracks may use weaker ones, `track_confidence`, to survive the detector's misses).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vad.scoring.normality.calibration import TailCalibrator, contiguous_folds
+from vad.tracks import box_speeds
 
 if TYPE_CHECKING:  # the detector module loads onnxruntime; settings must stay light to import
     from vad.encoders.detectors import Detection
@@ -42,6 +47,7 @@ FORMAT_VERSION = 1
 OBJECTS_JSON = "objects.json"
 _DIMS = ("cx", "cy", "w", "h")
 _MIN_STD = 0.01  # frame fractions: a class seen in one place still gets a finite scale
+_MIN_SPEEDS = 50  # training speeds a class needs for a reference speed (fewer: no speed novelty)
 
 
 class ObjectNormalityConfig(BaseModel):
@@ -107,6 +113,28 @@ class ObjectNormalityConfig(BaseModel):
             "frame."
         ),
     )
+    speed: bool = Field(
+        False,
+        description=(
+            "Score each box's speed (its track's, in its own box heights per second) against its "
+            "class's usual speeds in the training footage (track round, 2026-12-07)."
+        ),
+    )
+    track_confidence: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description=(
+            "Detections at or over this confidence are linked into tracks for the speeds (the "
+            "class / place / count novelty keeps `min_confidence`)."
+        ),
+    )
+    speed_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="A box's speed is its track's over this many seconds up to it.",
+    )
     redetect_change: float = Field(
         0.02,
         gt=0,
@@ -161,19 +189,32 @@ class ObjectNormalityModel:
         classes: dict[str, ClassMemory],
         calibrator: TailCalibrator,
         metadata: dict | None = None,
+        reference_speeds: dict[str, float] | None = None,
     ) -> None:
         self.config = config
         self.detector = detector
         self.classes = classes
         self.calibrator = calibrator
         self.metadata = metadata or {}
+        # per class, the speed (box heights / s) that is `reference_quantile` of training boxes'
+        self.reference_speeds = reference_speeds or {}
 
-    def score(self, frames: Sequence[Sequence[Detection]]) -> list[ObjectVerdict]:
+    def score(
+        self, frames: Sequence[Sequence[Detection]], times: Sequence[float] | None = None
+    ) -> list[ObjectVerdict]:
         """One verdict per frame's detections (the window is calibrated in one call). Frames that
         share one detection list (the frames between key frames get their key frame's list,
-        `detect_key_frames`) are measured once (`_raw_novelties`)."""
+        `detect_key_frames`) are measured once (`_raw_novelties`). `times`: each frame's media
+        time in seconds (frame index / analysis rate, as at fitting); without them, or with
+        `speed` off, no box has a speed."""
         found = [relevant(f, self.config) for f in frames]
         raws = _raw_novelties(frames, found, self.classes)
+        if self.config.speed and self.reference_speeds and times is not None:
+            speeds = frame_speeds(frames, times, self.config)
+            raws = [
+                _worse(raw, _speed_novelty(moving, self.reference_speeds))
+                for raw, moving in zip(raws, speeds, strict=True)
+            ]
         scores = self.calibrator(np.array([raw for raw, _ in raws], np.float64))
         return [
             self._verdict(f, float(score), what)
@@ -207,7 +248,8 @@ class ObjectNormalityModel:
         """New normal frames' detections: their boxes join each class's memory (a class never
         seen gets a memory of its own, so it is no longer `unseen`), usual counts only rise, and,
         if `recalibrate`, the calibrator is refitted with their held-out novelty (contiguous
-        folds, each against the memories plus the other folds); else it is kept."""
+        folds, each against the memories plus the other folds); else it is kept. The reference
+        speeds are kept (the frames come without times: their speeds are not measured)."""
         started = time.perf_counter()
         found = [relevant(f, self.config) for f in frames]
         seen = int(self.metadata.get("frames_seen", 0))
@@ -223,7 +265,9 @@ class ObjectNormalityModel:
         )
         classes = self._classes_with(found)
         metadata["boxes"] = {name: int(len(m.boxes)) for name, m in classes.items()}
-        return ObjectNormalityModel(self.config, self.detector, classes, calibrator, metadata)
+        return ObjectNormalityModel(
+            self.config, self.detector, classes, calibrator, metadata, self.reference_speeds
+        )
 
     def _held_out(self, found: list[list[Detection]]) -> np.ndarray:
         """The new frames' raw novelty, each contiguous fold against the memories plus the
@@ -291,6 +335,7 @@ class ObjectNormalityModel:
                 for name, m in self.classes.items()
             },
             "calibration": self.calibrator.to_dict(),
+            "reference_speeds": self.reference_speeds,
             "metadata": self.metadata,
         }
         path.write_text(json.dumps(doc))
@@ -320,6 +365,8 @@ class ObjectNormalityModel:
             classes,
             TailCalibrator.from_dict(doc["calibration"]),
             doc.get("metadata", {}),
+            # absent from models saved before the track round: no speed novelty, as they scored
+            {name: float(v) for name, v in doc.get("reference_speeds", {}).items()},
         )
 
     def summary(self) -> str:
@@ -390,6 +437,75 @@ def _raw_novelty(
     return worst, what
 
 
+def tracked(detections: Sequence[Detection], config: ObjectNormalityConfig) -> list[Detection]:
+    """The detections linked into tracks for the speeds: `relevant` at `track_confidence`."""
+    ignored = set(config.ignore_classes)
+    return [
+        d
+        for d in detections
+        if d.confidence >= config.track_confidence and d.class_name not in ignored
+    ]
+
+
+def key_frame_indices(frames: Sequence[Sequence[Detection]]) -> list[int]:
+    """The frames whose detection list is not the previous frame's list object: the key frames
+    (`detect_key_frames` gives the frames between them their key frame's list, which must add
+    nothing to a track: the same box again would read as standing still)."""
+    return [i for i, f in enumerate(frames) if i == 0 or f is not frames[i - 1]]
+
+
+def key_frame_speeds(
+    frames: Sequence[Sequence[Detection]], times: Sequence[float], config: ObjectNormalityConfig
+) -> tuple[list[int], list[list[tuple[str, float]]]]:
+    """(key frame indices, per key frame the (class, speed) of its boxes that have a speed)."""
+    keys = key_frame_indices(frames)
+    speeds = box_speeds(
+        [tracked(frames[k], config) for k in keys],
+        [float(times[k]) for k in keys],
+        config.speed_seconds,
+        config.track_confidence,
+    )
+    return keys, speeds
+
+
+def frame_speeds(
+    frames: Sequence[Sequence[Detection]], times: Sequence[float], config: ObjectNormalityConfig
+) -> list[list[tuple[str, float]]]:
+    """Per frame, the (class, speed) of its boxes with a speed: its key frame's."""
+    keys, speeds = key_frame_speeds(frames, times, config)
+    return _spread(keys, speeds, len(frames))
+
+
+def _spread(keys: list[int], per_key: list, frames: int) -> list:
+    """Each of `frames` frames gets the item of the last key frame at or before it."""
+    out, j = [], -1
+    for i in range(frames):
+        if j + 1 < len(keys) and keys[j + 1] == i:
+            j += 1
+        out.append(per_key[j])
+    return out
+
+
+def _speed_novelty(
+    moving: Sequence[tuple[str, float]], references: dict[str, float]
+) -> tuple[float, str | None]:
+    """The fastest box against its class's reference speed (a class without one: nothing)."""
+    worst, what = 0.0, None
+    for name, speed in moving:
+        reference = references.get(name)
+        if reference is None:
+            continue
+        ratio = speed / reference
+        if ratio > worst:
+            worst = ratio
+            what = f"{name} moving {speed:.1f} body heights/s, {ratio:.1f}x the fastest usual here"
+    return worst, what
+
+
+def _worse(a: tuple[float, str | None], b: tuple[float, str | None]) -> tuple[float, str | None]:
+    return b if b[0] > a[0] else a
+
+
 # ------------------------------------------------------------------------------------- fitting
 
 
@@ -397,12 +513,16 @@ def fit_object_model(
     clips: Sequence[Sequence[Sequence[Detection]]],
     detector: str,
     config: ObjectNormalityConfig | None = None,
+    fps: float | None = None,
 ) -> ObjectNormalityModel:
     """Fit on the detections of normal footage: clips -> frames -> that frame's detections.
 
     Each fold of frames is scored against memories built from the other folds (with the final
     per-class scales): their box distances set each class's reference distance, then their raw
-    novelty (in those references' units) is what the calibrator is fitted on."""
+    novelty (in those references' units) is what the calibrator is fitted on. With `speed` on
+    and the analysis rate `fps` given, each fold's boxes are tracked within their own clips
+    (frame times = index / `fps`): their speeds set each class's reference speed, and the
+    frames' speed novelty joins their raw novelty."""
     config = config or ObjectNormalityConfig()
     frames = [relevant(f, config) for clip in clips for f in clip]
     if not frames:
@@ -427,6 +547,16 @@ def fit_object_model(
         for fold, memories in zip(inside, held_memories, strict=True)
         for frame in fold
     ]
+    reference_speeds: dict[str, float] = {}
+    speed_note: dict = {}
+    if config.speed and fps:
+        keyed = _fold_speeds(clips, folds, fps, config)
+        reference_speeds, speed_note = _reference_speeds(keyed, config)
+        per_frame = [speeds for key in keyed for speeds in key.per_frame()]
+        held_raw = [
+            max(raw, _speed_novelty(moving, reference_speeds)[0])
+            for raw, moving in zip(held_raw, per_frame, strict=True)
+        ]
     calibrator = TailCalibrator.fit(
         np.asarray(held_raw), config.tail_quantile, config.reference_quantile
     )
@@ -444,7 +574,77 @@ def fit_object_model(
         "frames_seen": len(frames),
         "boxes": {name: int(len(m.boxes)) for name, m in classes.items()},
     }
-    return ObjectNormalityModel(config, detector, classes, calibrator, metadata)
+    if speed_note:
+        metadata["speeds"] = speed_note
+    return ObjectNormalityModel(config, detector, classes, calibrator, metadata, reference_speeds)
+
+
+@dataclass(frozen=True)
+class _SegmentSpeeds:
+    """One clip's frames inside one fold: how many, their key frames' indices (in the
+    segment), the boxes each key frame tracked and the (class, speed) of those with a speed."""
+
+    frames: int
+    keys: list[int]
+    tracked: list[int]
+    speeds: list[list[tuple[str, float]]]
+
+    def per_frame(self) -> list[list[tuple[str, float]]]:
+        return _spread(self.keys, self.speeds, self.frames)
+
+
+def _fold_speeds(
+    clips: Sequence[Sequence[Sequence[Detection]]],
+    folds: np.ndarray,
+    fps: float,
+    config: ObjectNormalityConfig,
+) -> list[_SegmentSpeeds]:
+    """The training boxes' speeds, each contiguous fold's tracked within their own clips (a
+    track never crosses a clip's end or a fold's edge), in the order of the training frames."""
+    out, start = [], 0
+    for clip in clips:
+        clip = list(clip)
+        in_clip = folds[start : start + len(clip)]
+        for g in dict.fromkeys(in_clip.tolist()):
+            where = np.flatnonzero(in_clip == g)
+            segment = clip[where[0] : where[-1] + 1]
+            times = [i / fps for i in range(len(segment))]
+            keys, speeds = key_frame_speeds(segment, times, config)
+            counted = [len(tracked(segment[k], config)) for k in keys]
+            out.append(_SegmentSpeeds(len(segment), keys, counted, speeds))
+        start += len(clip)
+    return out
+
+
+def _reference_speeds(
+    segments: list[_SegmentSpeeds], config: ObjectNormalityConfig
+) -> tuple[dict[str, float], dict]:
+    """Per class with >= `_MIN_SPEEDS` key-frame box speeds, their `reference_quantile`
+    (floored at 0.05 box heights / s: a class that never moved); and a note of what was seen."""
+    speeds: dict[str, list[float]] = {}
+    for segment in segments:
+        for moving in segment.speeds:
+            for name, speed in moving:
+                speeds.setdefault(name, []).append(speed)
+    boxes = sum(sum(s.tracked) for s in segments)
+    measured = sum(len(v) for v in speeds.values())
+    references = {
+        name: max(float(np.quantile(v, config.reference_quantile)), 0.05)
+        for name, v in speeds.items()
+        if len(v) >= _MIN_SPEEDS
+    }
+    note = {
+        "share_with_speed": round(measured / boxes, 4) if boxes else 0.0,
+        "classes": {
+            name: {
+                "speeds": len(v),
+                "median": round(float(np.median(v)), 3),
+                "q99": round(float(np.quantile(v, 0.99)), 3),
+            }
+            for name, v in speeds.items()
+        },
+    }
+    return references, note
 
 
 def _reference_counts(frames: list[list[Detection]], quantile: float) -> dict[str, float]:

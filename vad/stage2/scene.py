@@ -1,13 +1,13 @@
 """Scene descriptions: what the detector saw in a window, in sentences, as stage 2's captions when
 no captioner is installed (none ships in a reachable package; issue 19).
 
-A window's detections are linked into tracks (greedy nearest box of the same class, frame to
-frame); each track is described by its class, how fast it moves against what this camera
-normally shows, its direction, where in the view it is and for how long, e.g. "a vehicle moves to
-the left in the bottom centre of the view at 2.5x the usual speed of people here, for 1.8 s".
-The usual speeds and counts come from the camera's normal footage (`fit_scene_norms`); without
-them speeds are said in body heights per second. Speeds are measured in the object's own box
-heights per second, which cancels most of the perspective: a person far away moves fewer pixels.
+A window's detections are linked into tracks (`vad.tracks`, the tracker the object model also
+uses: greedy nearest box of the same class, frame to frame); each track is described by its
+class, how fast it moves against what this camera normally shows, its direction, where in the
+view it is and for how long, e.g. "a vehicle moves to the left in the bottom centre of the view
+at 2.5x the usual speed of people here, for 1.8 s". The usual speeds and counts come from the
+camera's normal footage (`fit_scene_norms`); without them speeds are said in body heights per
+second.
 
 Pure: detections in (`vad.encoders.detectors.Detection`, shared vocabulary labels), sentences
 out; the worker and `vad eval stage2` run the detector.
@@ -16,10 +16,9 @@ out; the worker and `vad eval stage2` run the detector.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,16 +26,12 @@ import numpy as np
 
 from vad.object_vocabulary import BICYCLE, PERSON, VEHICLE
 from vad.stage2.backends import BackendUnavailable
+from vad.tracks import MIN_CONFIDENCE, Track, track_objects
 
 if TYPE_CHECKING:
     from vad.encoders.detectors import Detection
 
 SCENE_PREFIX = "scene:"
-MIN_CONFIDENCE = 0.4  # as the object model: a weak detection is not worth a sentence
-MAX_GAP_SECONDS = 0.6  # a track survives this long without a detection
-MAX_JUMP_HEIGHTS = 1.5  # a match moves at most this many of its box heights between detections
-MIN_TRACK_POINTS = 3  # fewer detections give no speed or direction
-MIN_TRACK_SECONDS = 0.8  # shorter tracks (flicker, identity switches) give no speed either
 STILL_HEIGHTS_PER_SECOND = 0.15
 UNUSUAL_RATIO = 1.6  # this many times the usual speed (or 1/this) earns its own sentence
 # How a measured speed is written (`_speed_phrase`); `states_a_speed` looks for these words
@@ -58,89 +53,6 @@ class SceneSource:
             f"{self.name} describes windows from detections, not images: pass "
             "WindowInput.scene (vad.stage2.scene.describe_window)"
         )
-
-
-@dataclass
-class Track:
-    """One object followed through a window: times (s) and box centre / height (frame fractions)."""
-
-    class_name: str
-    times: list[float] = field(default_factory=list)
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)
-    heights: list[float] = field(default_factory=list)
-
-    def add(self, t: float, box: tuple[float, float, float, float]) -> None:
-        x1, y1, x2, y2 = box
-        self.times.append(t)
-        self.xs.append((x1 + x2) / 2)
-        self.ys.append((y1 + y2) / 2)
-        self.heights.append(max(y2 - y1, 1e-3))
-
-    @property
-    def duration(self) -> float:
-        return self.times[-1] - self.times[0]
-
-    @property
-    def measurable(self) -> bool:
-        return len(self.times) >= MIN_TRACK_POINTS and self.duration >= MIN_TRACK_SECONDS
-
-    def speed(self) -> float:
-        """Path length per second in the object's own (median) box heights."""
-        path = float(np.sum(np.hypot(np.diff(self.xs), np.diff(self.ys))))
-        return path / float(np.median(self.heights)) / self.duration
-
-    def direction(self) -> str:
-        dx, dy = self.xs[-1] - self.xs[0], self.ys[-1] - self.ys[0]
-        if math.hypot(dx, dy) < 0.3 * float(np.median(self.heights)):
-            return ""
-        if abs(dx) >= abs(dy):
-            return "to the right" if dx > 0 else "to the left"
-        return "down the view" if dy > 0 else "up the view"
-
-    def region(self) -> str:
-        x, y = float(np.mean(self.xs)), float(np.mean(self.ys))
-        row = ("top", "middle", "bottom")[min(int(y * 3), 2)]
-        col = ("left", "centre", "right")[min(int(x * 3), 2)]
-        if row == "middle" and col == "centre":
-            return "in the centre of the view"
-        return f"in the {row} {col} of the view"
-
-
-def track_objects(
-    frames: Sequence[Sequence[Detection]],
-    times: Sequence[float],
-    min_confidence: float = MIN_CONFIDENCE,
-) -> list[Track]:
-    """Link detections into tracks: each detection joins the nearest live track of its class
-    within `MAX_JUMP_HEIGHTS` box heights, else starts one (greedy, nearest pairs first)."""
-    tracks: list[Track] = []
-    for t, found in zip(times, frames, strict=True):
-        live = [k for k in tracks if t - k.times[-1] <= MAX_GAP_SECONDS and k.times[-1] < t]
-        boxes = [d for d in found if d.confidence >= min_confidence]
-        pairs = []
-        for i, det in enumerate(boxes):
-            cx, cy = (det.box[0] + det.box[2]) / 2, (det.box[1] + det.box[3]) / 2
-            height = max(det.box[3] - det.box[1], 1e-3)
-            for j, track in enumerate(live):
-                if track.class_name != det.class_name:
-                    continue
-                jump = math.hypot(cx - track.xs[-1], cy - track.ys[-1])
-                if jump <= MAX_JUMP_HEIGHTS * max(height, track.heights[-1]):
-                    pairs.append((jump, i, j))
-        used_boxes, used_tracks = set(), set()
-        for _, i, j in sorted(pairs):
-            if i in used_boxes or j in used_tracks:
-                continue
-            live[j].add(t, boxes[i].box)
-            used_boxes.add(i)
-            used_tracks.add(j)
-        for i, det in enumerate(boxes):
-            if i not in used_boxes:
-                track = Track(det.class_name)
-                track.add(t, det.box)
-                tracks.append(track)
-    return tracks
 
 
 SCENE_JSON = "scene.json"  # the norms, next to the camera's other models (`vad camera learn`)

@@ -9,7 +9,6 @@ from vad.stage2.scene import (
     describe_window,
     fit_scene_norms,
     states_a_speed,
-    track_objects,
 )
 
 FPS = 10
@@ -31,23 +30,6 @@ def frames_of(*objects):
 
 def times(n: int, start: float = 100.0) -> list[float]:
     return [start + i / FPS for i in range(n)]
-
-
-def test_one_track_per_object_with_speed_direction_and_place():
-    frames = frames_of(walker(0.1, 0.8, 0.01), walker(0.9, 0.3, -0.01))
-    tracks = track_objects(frames, times(20))
-    assert len(tracks) == 2
-    right, left = sorted(tracks, key=lambda k: k.xs[0])
-    assert right.direction() == "to the right" and left.direction() == "to the left"
-    # 0.01 of the frame per frame at 10 fps, box height 0.2: 0.5 body heights per second
-    assert abs(right.speed() - 0.5) < 1e-6
-    assert right.region() == "in the bottom left of the view"
-    assert abs(right.duration - 1.9) < 1e-6
-
-
-def test_weak_detections_are_ignored():
-    weak = [Detection("vehicle", 0.1, (0.1, 0.1, 0.3, 0.3))] * 10
-    assert track_objects([[d] for d in weak], times(10)) == []
 
 
 def normal_norms() -> SceneNorms:
