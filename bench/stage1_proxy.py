@@ -48,8 +48,10 @@ the middle half along the row band where the fitting clips' person detections (>
 model's `min_confidence`) have the fewest centres, the top and bottom 5 % left out: a person
 where this camera never shows people. A clip with no clear person gets no stray. The run prints
 the share of pasted key frames where a person detection >= `min_confidence` overlaps the pasted
-box (IoU >= 0.3); `--soft` feathers the crop's margin (it lowered that share). Needs the
-detector installed (`VAD_MODEL_DIR`).
+box (IoU >= 0.3); `--soft` feathers the crop's margin (it lowered that share). The opt-in `rush`
+is the same person at `RUSH_PACE` (3) x that pace along the row band where the fitting clips show
+the **most** people: a person where people are, at a speed they are not (a runner or a cyclist
+among walkers). Both need the detector installed (`VAD_MODEL_DIR`).
 """
 
 from __future__ import annotations
@@ -83,8 +85,11 @@ BOXES = {
     "far": ((0.06, 0.025), 0.010, True, (0.08, 0.30)),
 }
 KINDS = [*BOXES, "speed"]
-# opt-in kinds (`--kinds`): `stray` needs the detector (a person detected in the held-out clip)
-EXTRA_KINDS = ["stray"]
+# opt-in kinds (`--kinds`), each a real person pasted (they need the detector: a person detected in
+# the held-out clip): `stray` walks where the camera never shows people, `rush` runs where it
+# shows the most
+PERSON_KINDS = ["stray", "rush"]
+EXTRA_KINDS = PERSON_KINDS
 
 STRAY_SPEED = 0.006  # width fraction a frame: walking pace, as `cart`
 STRAY_CONFIDENCE = 0.5  # the person to copy: a clear detection
@@ -93,17 +98,20 @@ STRAY_MARGIN = 0.5  # the crop: the box grown by this fraction of its size on ea
 # left the detector under 0.4 on half the frames: a person needs some ground around it)
 STRAY_TRIM = 0.05  # top and bottom fractions of the frame left out of the row choice
 STRAY_FEATHER = 0.5  # share of the margin over which a soft-edged paste fades in
+RUSH_PACE = 3.0  # `rush` moves at this x `STRAY_SPEED`: a runner or a cyclist among walkers
 
 
 @dataclass(frozen=True)
 class StrayPlan:
     """A person to paste into a clip: the crop (BGR, margin included), the person's box inside
-    the crop (x1, y1, x2, y2 in crop pixels) and the frame row (fraction) of its path's centre."""
+    the crop (x1, y1, x2, y2 in crop pixels), the frame row (fraction) of its path's centre and
+    its speed (width fraction a frame)."""
 
     patch: np.ndarray
     inner: tuple[int, int, int, int]
     row: float
     soft: bool = False
+    speed: float = STRAY_SPEED
 
 
 def segment(n: int) -> tuple[int, int]:
@@ -167,13 +175,27 @@ def quiet_row(
     holds the fewest person centres of `rows`: where this camera never shows people. Of equally
     empty bands, the middle one of the longest run (the heart of the empty region, not its rim,
     and deterministic)."""
+    return _band_row(rows, height, trim, step, busiest=False)
+
+
+def busy_row(
+    rows: np.ndarray, height: float, trim: float = STRAY_TRIM, step: float = 0.01
+) -> float:
+    """As `quiet_row`, the band holding the most person centres: where this camera shows people
+    most (a `rush` person is unusual by its speed only, not its place)."""
+    return _band_row(rows, height, trim, step, busiest=True)
+
+
+def _band_row(rows: np.ndarray, height: float, trim: float, step: float, busiest: bool) -> float:
+    """The centre of the band with the fewest (or most) centres of `rows`; ties: the middle of
+    the longest run of such bands."""
     half = min(height, 1 - 2 * trim) / 2
     centres = np.arange(trim + half, 1 - trim - half + 1e-9, step)
     if len(centres) == 0:
         return 0.5
     inside = rows[(rows >= trim) & (rows <= 1 - trim)]
     counts = np.array([np.sum(np.abs(inside - c) <= half) for c in centres])
-    best = counts == counts.min()
+    best = counts == (counts.max() if busiest else counts.min())
     runs, start = [], None
     for i, b in enumerate([*best, False]):
         if b and start is None:
@@ -220,11 +242,16 @@ def person_crop(
 
 
 def stray_track(
-    n: int, size: tuple[int, int], patch: tuple[int, int], row: float, seed: int
+    n: int,
+    size: tuple[int, int],
+    patch: tuple[int, int],
+    row: float,
+    seed: int,
+    speed: float = STRAY_SPEED,
 ) -> list[tuple[int, int] | None]:
     """Per frame, the crop's top-left corner (x, y pixels) or None outside the segment: a walk
-    along the row `row` (the crop's centre) at `STRAY_SPEED` x the width a frame, from a seeded
-    start in a seeded direction, wrapping around as `paste_box`'s boxes do. `size` = frame (h, w),
+    along the row `row` (the crop's centre) at `speed` x the width a frame, from a seeded start in
+    a seeded direction, wrapping around as `paste_box`'s boxes do. `size` = frame (h, w),
     `patch` = crop (h, w)."""
     (h, w), (ph, pw) = size, patch
     rng = np.random.default_rng(seed)
@@ -232,7 +259,7 @@ def stray_track(
     y = int(np.clip(round(row * h - ph / 2), 0, max(0, h - ph)))
     start, stop = segment(n)
     return [
-        (int(round((x0 + d * STRAY_SPEED * w * (i - start)) % max(1, w - pw))), y)
+        (int(round((x0 + d * speed * w * (i - start)) % max(1, w - pw))), y)
         if start <= i < stop
         else None
         for i in range(n)
@@ -255,7 +282,7 @@ def paste_stray(frames: list[np.ndarray], seed: int, plan: StrayPlan) -> tuple[l
     """The clip with `plan`'s person walking along its row during the middle half (hard or soft
     edged), and per-frame labels (1 where the person is pasted)."""
     ph, pw = plan.patch.shape[:2]
-    track = stray_track(len(frames), frames[0].shape[:2], (ph, pw), plan.row, seed)
+    track = stray_track(len(frames), frames[0].shape[:2], (ph, pw), plan.row, seed, plan.speed)
     alpha = feather((ph, pw), plan.inner, STRAY_FEATHER) if plan.soft else None
     out, labels = [], np.zeros(len(frames), np.int8)
     for frame, at in zip(frames, track, strict=True):
@@ -277,7 +304,7 @@ def stray_boxes(n: int, size: tuple[int, int], plan: StrayPlan, seed: int) -> li
     detector should find it."""
     h, w = size
     x1, y1, x2, y2 = plan.inner
-    track = stray_track(n, size, plan.patch.shape[:2], plan.row, seed)
+    track = stray_track(n, size, plan.patch.shape[:2], plan.row, seed, plan.speed)
     return [
         None
         if at is None
@@ -307,13 +334,13 @@ def seen_share(
 def pseudo(
     frames: list[np.ndarray], seed: int, kind: str, plan: StrayPlan | None = None
 ) -> tuple[list, np.ndarray]:
-    """The clip with the pseudo-anomaly `kind` in its middle half, and its labels (`stray`
-    needs `plan`: the person and its row)."""
+    """The clip with the pseudo-anomaly `kind` in its middle half, and its labels (`stray` and
+    `rush` need `plan`: the person, its row and speed)."""
     if kind == "speed":
         return sped_up(frames)
-    if kind == "stray":
+    if kind in PERSON_KINDS:
         if plan is None:
-            raise ValueError("the stray kind needs a StrayPlan")
+            raise ValueError(f"the {kind} kind needs a StrayPlan")
         return paste_stray(frames, seed, plan)
     return paste_box(frames, seed, kind)
 
@@ -391,15 +418,18 @@ def run(
 ) -> None:
     settings = Settings()
     encoders = installed_encoders(settings)
-    if "stray" in kinds and encoders.detector is None:
-        raise SystemExit("--kinds stray needs the detector: VAD_MODEL_DIR with it installed")
+    people = [k for k in kinds if k in PERSON_KINDS]
+    if people and encoders.detector is None:
+        raise SystemExit(
+            f"--kinds {','.join(people)} needs the detector: VAD_MODEL_DIR with it installed"
+        )
     fps = settings.ingest.default_fps
     paths = sorted((data / "train").glob("*.mp4"))[:limit]
     clips = {p.stem: analysed_frames(p, fps).frames for p in paths}
     names = sorted(clips)
     outs = condition_paths(out, conditions)
     saved: dict[str, dict[str, np.ndarray]] = {c: {} for c in outs}
-    tally = [0, 0]
+    tally = {k: [0, 0] for k in people}
     for f, held in enumerate(held_out_sets(names, clips, folds, busiest)):
         scored = held[:held_max]
         stage1 = Stage1(settings, encoders)
@@ -411,15 +441,18 @@ def run(
         print(f"{data.name} fold {f} ({', '.join(held)} held out): fit {fit_cpu:.0f} CPU-s")
         cpu = dict.fromkeys(outs, 0.0)
         count = dict.fromkeys(outs, 0)
-        stray = "stray" in kinds
         rows = (
-            person_rows(stage1.train_detections, settings.objects.min_confidence) if stray else None
+            person_rows(stage1.train_detections, settings.objects.min_confidence)
+            if people
+            else None
         )
         for j, n in enumerate(scored):
-            plan = stray_plan(stage1, clips[n], rows, soft, margin) if stray else None
+            found = clear_person(stage1.detect(clips[n])) if people else None
+            plans = {k: stray_plan(clips[n], found, rows, soft, margin, k) for k in people}
             for kind in kinds:
-                if kind == "stray" and plan is None:
-                    print(f"  {n}: no clear person (>= {STRAY_CONFIDENCE}) to copy, no stray")
+                plan = plans.get(kind)
+                if kind in people and plan is None:
+                    print(f"  {n}: no clear person (>= {STRAY_CONFIDENCE}) to copy, no {kind}")
                     continue
                 pasted, labels = shaken_pseudo(clips[n], j, kind, shake, n, plan)
                 for condition in outs:
@@ -428,10 +461,10 @@ def run(
                     result = stage1.score(frames, fps)
                     cpu[condition] += time.process_time() - t
                     count[condition] += len(frames)
-                    if kind == "stray" and condition == "clean":
+                    if kind in people and condition == "clean":
                         seen = stray_seen(stage1, frames, j, plan, result.detections)
-                        report_stray(n, plan, seen, rows, frames[0].shape[0])
-                        tally = [a + b for a, b in zip(tally, seen, strict=True)]
+                        report_stray(n, kind, plan, seen, rows, frames[0].shape[0])
+                        tally[kind] = [a + b for a, b in zip(tally[kind], seen, strict=True)]
                     keep = saved[condition]
                     keep[f"{n}|{kind}|labels"] = labels
                     for term, values in result.terms.items():
@@ -443,23 +476,31 @@ def run(
                 flush=True,
             )
             np.savez_compressed(path, **saved[condition])
-    if "stray" in kinds:
-        share = tally[0] / max(1, tally[1])
-        print(f"stray seen on {tally[0]} / {tally[1]} pasted key frames ({100 * share:.1f} %)")
+    for kind, (seen, total) in tally.items():
+        share = seen / max(1, total)
+        print(f"{kind} seen on {seen} / {total} pasted key frames ({100 * share:.1f} %)")
 
 
 def stray_plan(
-    stage1: Stage1, frames: list[np.ndarray], rows: np.ndarray, soft: bool, margin: float
+    frames: list[np.ndarray],
+    found: tuple[int, tuple[float, float, float, float]] | None,
+    rows: np.ndarray,
+    soft: bool,
+    margin: float,
+    kind: str = "stray",
 ) -> StrayPlan | None:
-    """The held-out clip's own clearest person (detected as `Stage1` detects, on key frames),
-    cropped with its margin, to walk at the row where the fitting clips show fewest people (the
-    crop's size kept: no perspective scaling). None if the clip shows no clear person."""
-    found = clear_person(stage1.detect(frames))
+    """The held-out clip's own clearest person (`found`: `clear_person` of its detections as
+    `Stage1` detects, on key frames), cropped with its margin (the crop's size kept: no
+    perspective scaling): for `stray` walking at the row where the fitting clips show fewest
+    people, for `rush` at `RUSH_PACE` x that pace where they show the most. None if the clip
+    shows no clear person."""
     if found is None:
         return None
     i, box = found
     patch, inner = person_crop(frames[i], box, margin)
     height = (inner[3] - inner[1]) / frames[0].shape[0]
+    if kind == "rush":
+        return StrayPlan(patch, inner, busy_row(rows, height), soft, RUSH_PACE * STRAY_SPEED)
     return StrayPlan(patch, inner, quiet_row(rows, height), soft)
 
 
@@ -476,14 +517,14 @@ def stray_seen(
 
 
 def report_stray(
-    name: str, plan: StrayPlan, seen: tuple[int, int], rows: np.ndarray, height: int
+    name: str, kind: str, plan: StrayPlan, seen: tuple[int, int], rows: np.ndarray, height: int
 ) -> None:
-    """One line per stray clip: the row chosen, how many fitting person centres are near it,
+    """One line per pasted person: the row chosen, how many fitting person centres are near it,
     the crop's size, and how often the detector saw the pasted person."""
     ph, pw = plan.patch.shape[:2]
     near = int(np.sum(np.abs(rows - plan.row) <= (plan.inner[3] - plan.inner[1]) / height / 2))
     print(
-        f"  {name}: stray row {plan.row:.2f} ({near} of {len(rows)} fitting person centres in"
+        f"  {name}: {kind} row {plan.row:.2f} ({near} of {len(rows)} fitting person centres in"
         f" its band), crop {pw}x{ph}, seen {seen[0]}/{seen[1]} key frames",
         flush=True,
     )
@@ -491,7 +532,7 @@ def report_stray(
 
 def parse_kinds(text: str) -> list[str]:
     """`cart,stray` -> ["cart", "stray"]: the pseudo-anomalies to paste (default `KINDS`, the
-    old figures' four; `stray` is opt-in)."""
+    old figures' four; `stray` and `rush` are opt-in)."""
     asked = [k.strip() for k in text.split(",") if k.strip()]
     known = [*KINDS, *EXTRA_KINDS]
     unknown = [k for k in asked if k not in known]
@@ -544,7 +585,7 @@ def main() -> None:
         "--kinds",
         type=parse_kinds,
         default=list(KINDS),
-        help=f"pseudo-anomalies, comma list (default {','.join(KINDS)}; opt-in: stray)",
+        help=f"pseudo-anomalies, comma list (default {','.join(KINDS)}; opt-in: stray, rush)",
     )
     parser.add_argument(
         "--soft", action="store_true", help="stray: paste the person with a soft (feathered) edge"

@@ -25,8 +25,10 @@ from bench.stage1_fusion import (
 )
 from bench.stage1_proxy import (
     KINDS,
+    RUSH_PACE,
     STRAY_SPEED,
     StrayPlan,
+    busy_row,
     busyness,
     clear_person,
     condition_paths,
@@ -44,6 +46,7 @@ from bench.stage1_proxy import (
     shake_clip,
     shaken_pseudo,
     stray_boxes,
+    stray_plan,
     stray_track,
 )
 from vad.encoders.detectors.base import Detection
@@ -234,6 +237,7 @@ def _person(box, confidence=0.9, name="person") -> Detection:
 def test_kinds_default_to_the_old_four_and_stray_is_opt_in():
     assert KINDS == ["fast", "cart", "far", "speed"]
     assert parse_kinds("stray") == ["stray"]
+    assert parse_kinds("speed,rush") == ["speed", "rush"]
     assert parse_kinds(" cart, stray,cart ") == ["cart", "stray"]
     for bad in ["walker", ""]:
         with pytest.raises(argparse.ArgumentTypeError):
@@ -259,6 +263,31 @@ def test_quiet_row_is_the_heart_of_the_emptiest_band_inside_the_trim():
     assert quiet_row(crowded_top, 0.1) > 0.65  # people at the very bottom (trimmed) ignored
     assert quiet_row(rows, 0.1) == quiet_row(rows, 0.1)  # deterministic
     assert quiet_row(np.array([]), 0.1) == pytest.approx(0.5, abs=0.01)
+
+
+def test_busy_row_is_where_most_people_are():
+    rows = np.concatenate([np.linspace(0.4, 0.7, 100), np.full(50, 0.55)])
+    assert busy_row(rows, 0.1) == pytest.approx(0.55, abs=0.02)
+    assert busy_row(rows, 0.1) == busy_row(rows, 0.1)  # deterministic
+    assert busy_row(np.array([0.99, 0.98, 0.5]), 0.1) == pytest.approx(0.5, abs=0.06)  # trimmed
+
+
+def test_rush_is_the_same_person_faster_where_people_are():
+    frames = [np.full((48, 64, 3), 9, np.uint8) for _ in range(4)]
+    found = (1, (0.4, 0.3, 0.5, 0.4))
+    rows = np.concatenate([np.full(30, 0.2), np.full(90, 0.7)])
+    stray = stray_plan(frames, found, rows, False, 0.5, "stray")
+    rush = stray_plan(frames, found, rows, False, 0.5, "rush")
+    assert np.array_equal(stray.patch, rush.patch) and stray.inner == rush.inner
+    assert rush.speed == pytest.approx(RUSH_PACE * stray.speed) and stray.speed == STRAY_SPEED
+    assert rush.row == pytest.approx(0.7, abs=0.02) and not 0.6 < stray.row < 0.8
+    assert stray_plan(frames, None, rows, False, 0.5, "rush") is None
+    clip = [np.zeros((48, 64, 3), np.uint8) for _ in range(40)]
+    _, labels = pseudo(clip, 2, "rush", rush)
+    start, stop = segment(len(clip))
+    assert np.flatnonzero(labels).tolist() == list(range(start, stop))
+    with pytest.raises(ValueError, match="rush kind needs"):
+        pseudo(clip, 2, "rush")
 
 
 def test_clear_person_is_the_most_confident_whole_one():
@@ -300,6 +329,9 @@ def test_stray_walks_along_its_row_at_walking_pace_in_the_middle_half():
     assert track != stray_track(n, size, (12, 6), 0.3, seed=4)
     low = stray_track(n, size, (12, 6), 0.99, seed=3)
     assert {at[1] for at in low if at is not None} == {48 - 12}  # kept inside the frame
+    fast = stray_track(n, size, (12, 6), 0.3, 3, 3 * STRAY_SPEED)
+    unwrapped = [abs(b[0] - a[0]) for a, b in zip(fast, fast[1:], strict=False) if a and b]
+    assert np.median(unwrapped) == pytest.approx(3 * STRAY_SPEED * 64, abs=1)
 
 
 def test_stray_paste_labels_its_frames_and_boxes_follow_the_person():
