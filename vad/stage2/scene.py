@@ -37,6 +37,9 @@ MAX_GAP_SECONDS = 0.6  # a track survives this long without a detection
 MAX_JUMP_HEIGHTS = 1.5  # a match moves at most this many of its box heights between detections
 MIN_TRACK_POINTS = 3  # fewer detections give no speed or direction
 MIN_TRACK_SECONDS = 0.8  # shorter tracks (flicker, identity switches) give no speed either
+# Frame times are sums and differences of floats (1.2 - 0.4 = 0.7999999999999999 s): a track
+# spanning exactly the minimum must not depend on where its window started
+_TIME_SLACK = 1e-6
 STILL_HEIGHTS_PER_SECOND = 0.15
 UNUSUAL_RATIO = 1.6  # this many times the usual speed (or 1/this) earns its own sentence
 # How a measured speed is written (`_speed_phrase`); `states_a_speed` looks for these words
@@ -83,7 +86,9 @@ class Track:
 
     @property
     def measurable(self) -> bool:
-        return len(self.times) >= MIN_TRACK_POINTS and self.duration >= MIN_TRACK_SECONDS
+        return (
+            len(self.times) >= MIN_TRACK_POINTS and self.duration >= MIN_TRACK_SECONDS - _TIME_SLACK
+        )
 
     def speed(self) -> float:
         """Path length per second in the object's own (median) box heights."""

@@ -45,6 +45,18 @@ def test_one_track_per_object_with_speed_direction_and_place():
     assert abs(right.duration - 1.9) < 1e-6
 
 
+def test_a_track_spanning_exactly_the_minimum_is_measurable_wherever_its_window_starts():
+    """Key frames 0.4 s apart: three detections span 0.8 s, the minimum, though 1.2 - 0.4 is
+    0.7999999999999999 in floats; the verdict must not depend on the window's start time."""
+    boxes = walker(0.1, 0.5, 0.01, n=3)
+    for start in (0.0, 0.4, 100.0, 1234.8):
+        stamps = [start + 0.4 * k for k in range(3)]
+        (track,) = track_objects([[b] for b in boxes], stamps)
+        assert track.measurable, start
+    (short,) = track_objects([[b] for b in boxes], [0.4, 0.8, 1.1])  # 0.7 s: too short
+    assert not short.measurable
+
+
 def test_weak_detections_are_ignored():
     weak = [Detection("vehicle", 0.1, (0.1, 0.1, 0.3, 0.3))] * 10
     assert track_objects([[d] for d in weak], times(10)) == []
