@@ -89,7 +89,6 @@ KINDS = [*BOXES, "speed"]
 # the held-out clip): `stray` walks where the camera never shows people, `rush` runs where it
 # shows the most
 PERSON_KINDS = ["stray", "rush"]
-EXTRA_KINDS = PERSON_KINDS
 
 STRAY_SPEED = 0.006  # width fraction a frame: walking pace, as `cart`
 STRAY_CONFIDENCE = 0.5  # the person to copy: a clear detection
@@ -533,7 +532,7 @@ def parse_kinds(text: str) -> list[str]:
     """`cart,stray` -> ["cart", "stray"]: the pseudo-anomalies to paste (default `KINDS`, the
     old figures' four; `stray` and `rush` are opt-in)."""
     asked = [k.strip() for k in text.split(",") if k.strip()]
-    known = [*KINDS, *EXTRA_KINDS]
+    known = [*KINDS, *PERSON_KINDS]
     unknown = [k for k in asked if k not in known]
     if unknown or not asked:
         raise argparse.ArgumentTypeError(
